@@ -1,0 +1,126 @@
+/**
+ * The errors users and operators see. Load, plan and usage errors stop the runner with exit code 2 before any job
+ * runs; job errors (a shell command's exit, a timeout) are typed failures that retries and the journal understand.
+ */
+import * as Data from "effect/Data"
+import * as Schema from "effect/Schema"
+
+/** A job's shell command exited with a non-zero code. Retryable. */
+export class ShellExitError extends Schema.TaggedError<ShellExitError>()("ShellExitError", {
+  jobId: Schema.String,
+  command: Schema.String,
+  exitCode: Schema.Number,
+  stderrTail: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    const tail = this.stderrTail.length > 0 ? `\n  stderr (last lines):\n    ${this.stderrTail.join("\n    ")}` : ""
+    return `${this.command} exited with code ${this.exitCode}${tail}`
+  }
+}
+
+/** One attempt of a job ran longer than its `timeout`. Retryable, like any typed failure. */
+export class JobTimeout extends Schema.TaggedError<JobTimeout>()("JobTimeout", {
+  jobId: Schema.String,
+  timeout: Schema.String
+}) {
+  override get message(): string {
+    return `attempt timed out after ${this.timeout}`
+  }
+}
+
+/** A job's output could not be encoded with its `output` Schema, so it cannot be passed on or journaled. */
+export class OutputInvalid extends Schema.TaggedError<OutputInvalid>()("OutputInvalid", {
+  jobId: Schema.String,
+  issue: Schema.String
+}) {
+  override get message(): string {
+    return `output of job "${this.jobId}" does not match its output schema: ${this.issue}`
+  }
+}
+
+/** The task file does not exist or cannot be read. */
+export class TaskFileNotFound extends Data.TaggedError("TaskFileNotFound")<{ readonly file: string }> {
+  override get message(): string {
+    return `${this.file}: no such task file`
+  }
+}
+
+/** The task file failed to load: a syntax error, a failed import, or an exception thrown at module level. */
+export class TaskFileInvalid extends Data.TaggedError("TaskFileInvalid")<{
+  readonly file: string
+  readonly location: string | undefined
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.location ?? this.file}: ${this.reason}`
+  }
+}
+
+/** The task file exports neither a Dag (as default export) nor any job. */
+export class NothingToRun extends Data.TaggedError("NothingToRun")<{ readonly file: string }> {
+  override get message(): string {
+    return `${this.file}: exports no Dag (export default Dag.make(...)) and no jobs (export const x = Job.make(...))`
+  }
+}
+
+/** Two different jobs use the same id. */
+export class DuplicateJobId extends Data.TaggedError("DuplicateJobId")<{
+  readonly jobId: string
+  readonly places: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `job id "${this.jobId}" is defined twice: at ${this.places.join(" and at ")}`
+  }
+}
+
+/** Jobs depend on each other in a cycle. */
+export class CycleDetected extends Data.TaggedError("CycleDetected")<{ readonly path: ReadonlyArray<string> }> {
+  override get message(): string {
+    return `jobs depend on each other in a cycle: ${this.path.join(" -> ")}`
+  }
+}
+
+/** A job's `needs` names something that is not a job of the DAG. */
+export class MissingDependency extends Data.TaggedError("MissingDependency")<{
+  readonly jobId: string
+  readonly need: string
+  readonly found: string
+}> {
+  override get message(): string {
+    return `job "${this.jobId}" needs "${this.need}", which is not a job (found ${this.found}); ` +
+      `check the import of "${this.need}" (an import cycle between task files leaves it undefined)`
+  }
+}
+
+/** A job named on the command line is not in the DAG. */
+export class UnknownJob extends Data.TaggedError("UnknownJob")<{
+  readonly names: ReadonlyArray<string>
+  readonly available: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    const shown = this.available.slice(0, 20).join(", ") + (this.available.length > 20 ? ", ..." : "")
+    return `unknown job${this.names.length > 1 ? "s" : ""} ${this.names.map((n) => `"${n}"`).join(", ")}; ` +
+      `the DAG has: ${shown}`
+  }
+}
+
+/** A job definition or command-line value is invalid (bad duration, zero concurrency, ...). */
+export class InvalidOption extends Data.TaggedError("InvalidOption")<{
+  readonly where: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.where}: ${this.reason}`
+  }
+}
+
+/** Everything that stops the runner before a job runs (exit code 2). */
+export type SetupError =
+  | TaskFileNotFound
+  | TaskFileInvalid
+  | NothingToRun
+  | DuplicateJobId
+  | CycleDetected
+  | MissingDependency
+  | UnknownJob
+  | InvalidOption

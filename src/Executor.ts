@@ -1,0 +1,291 @@
+/**
+ * Runs a plan: starts jobs whose needs have succeeded, at most `concurrency` at a time, with per-job retries,
+ * timeouts and resource permits; applies the failure mode; and reports every state change to the Journal and the
+ * Reporter. Interrupting the run interrupts every running job (their child processes are killed) and still records
+ * how the run ended.
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberSet from "effect/FiberSet"
+import * as Duration from "effect/Duration"
+import * as Option from "effect/Option"
+import * as Pull from "effect/Pull"
+import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
+import type * as Dag from "./Dag.ts"
+import { JobTimeout, OutputInvalid } from "./Errors.ts"
+import type * as Job from "./Job.ts"
+import { Journal } from "./Journal.ts"
+import { Reporter } from "./Reporter.ts"
+import * as Resource from "./Resource.ts"
+import type * as RunEvent from "./RunEvent.ts"
+
+export interface Options {
+  /** Run id; the caller makes it (the journal may have chosen it). */
+  readonly runId: string
+  /** At most this many jobs at once. */
+  readonly concurrency: number
+  /** What a failed critical job does to the rest of the run. */
+  readonly failureMode: RunEvent.FailureMode
+}
+
+export interface Result {
+  readonly runId: string
+  readonly status: RunEvent.RunStatus
+  readonly jobs: ReadonlyArray<RunEvent.JobSummary>
+  readonly durationMillis: number
+}
+
+type State = "waiting" | "running" | RunEvent.JobStatus
+
+interface Completion {
+  readonly index: number
+  readonly exit: Exit.Exit<{ readonly output: unknown; readonly attempts: number }, unknown>
+}
+
+/** Runs the plan to the end and returns its summary. Interruption records the run as interrupted. */
+export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, never, Journal | Reporter | Job.Services> =>
+  Effect.gen(function*() {
+    const journal = yield* Journal
+    const reporter = yield* Reporter
+    const emit = (event: RunEvent.RunEvent) =>
+      journal.record(event).pipe(Effect.orDie, Effect.andThen(reporter.event(event)))
+
+    const { runId, concurrency, failureMode } = options
+    const n = plan.jobs.length
+    const states: Array<State> = new Array(n).fill("waiting")
+    const outputs: Array<unknown> = new Array(n)
+    const attempts: Array<number> = new Array(n).fill(0)
+    const startedAt: Array<number> = new Array(n).fill(0)
+    const endedAt: Array<number> = new Array(n).fill(0)
+    const details: Array<string | undefined> = new Array(n)
+    const pendingNeeds = plan.jobs.map((p) => p.deps.length)
+    const ready: Array<number> = plan.jobs.filter((p) => p.deps.length === 0).map((p) => p.index)
+    let readyHead = 0
+    let running = 0
+    let stopReason: string | undefined
+    const started = yield* Clock.currentTimeMillis
+
+    yield* emit({
+      _tag: "RunStarted",
+      runId,
+      dag: plan.dag.name,
+      at: started,
+      jobIds: plan.jobs.map((p) => p.job.id),
+      concurrency,
+      failureMode
+    })
+
+    const summary = (status: RunEvent.RunStatus, now: number): Result => ({
+      runId,
+      status,
+      durationMillis: now - started,
+      jobs: plan.jobs.map((p, i) => ({
+        jobId: p.job.id,
+        status: states[i] === "waiting" || states[i] === "running" ? "skipped" : states[i] as RunEvent.JobStatus,
+        critical: p.job.critical,
+        attempts: attempts[i]!,
+        durationMillis: endedAt[i]! > 0 ? endedAt[i]! - startedAt[i]! : 0,
+        detail: details[i]
+      }))
+    })
+
+    const finish = (status: RunEvent.RunStatus) =>
+      Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const result = summary(status, now)
+        yield* emit({ _tag: "RunFinished", runId, dag: plan.dag.name, at: now, status, durationMillis: result.durationMillis, jobs: result.jobs })
+        return result
+      })
+
+    /** Skips every job that transitively needs `index`, with the reason shown. */
+    const skipDependents = (index: number, why: string) =>
+      Effect.gen(function*() {
+        const stack = [...plan.jobs[index]!.dependents]
+        const cause = plan.jobs[index]!.job.id
+        while (stack.length > 0) {
+          const d = stack.pop()!
+          if (states[d] !== "waiting") continue
+          states[d] = "skipped"
+          details[d] = `needs "${cause}", which ${why}`
+          yield* emit({ _tag: "JobSkipped", runId, jobId: plan.jobs[d]!.job.id, at: yield* Clock.currentTimeMillis, reason: details[d]! })
+          stack.push(...plan.jobs[d]!.dependents)
+        }
+      })
+
+    const loop = Effect.gen(function*() {
+      const completions = yield* Queue.unbounded<Completion>()
+      const fibers = yield* FiberSet.make()
+      while (true) {
+        while (stopReason === undefined && running < concurrency && readyHead < ready.length) {
+          const index = ready[readyHead++]!
+          const planned = plan.jobs[index]!
+          const inputs: Record<string, unknown> = {}
+          for (const dep of planned.deps) inputs[dep.name] = outputs[dep.index]
+          states[index] = "running"
+          startedAt[index] = yield* Clock.currentTimeMillis
+          running++
+          yield* FiberSet.run(
+            fibers,
+            runJob(planned, inputs, runId, emit, (n) => { attempts[index] = n }).pipe(
+              Effect.onExit((exit) => Queue.offer(completions, { index, exit }))
+            )
+          )
+        }
+        if (running === 0) break
+        const { index, exit } = yield* Queue.take(completions)
+        running--
+        endedAt[index] = yield* Clock.currentTimeMillis
+        const job = plan.jobs[index]!.job
+        if (Exit.isSuccess(exit)) {
+          states[index] = "succeeded"
+          outputs[index] = exit.value.output
+          for (const d of plan.jobs[index]!.dependents) {
+            if (--pendingNeeds[d]! === 0 && states[d] === "waiting") ready.push(d)
+          }
+          continue
+        }
+        const interrupted = Cause.hasInterruptsOnly(exit.cause)
+        states[index] = interrupted ? "interrupted" : "failed"
+        details[index] = interrupted ? "interrupted" : renderCause(exit.cause)
+        yield* skipDependents(index, interrupted ? "was interrupted" : "failed")
+        if (!job.critical || failureMode === "continue") continue
+        if (stopReason === undefined) {
+          stopReason = `not started: the run stopped after critical job "${job.id}" ${interrupted ? "was interrupted" : "failed"}`
+          // kill: stop the jobs still running now; their completions arrive as interruptions.
+          if (failureMode === "kill") yield* Effect.forkChild(FiberSet.clear(fibers))
+        }
+      }
+      for (let i = 0; i < n; i++) {
+        if (states[i] !== "waiting") continue
+        states[i] = "skipped"
+        details[i] = stopReason ?? "not started"
+        yield* emit({ _tag: "JobSkipped", runId, jobId: plan.jobs[i]!.job.id, at: yield* Clock.currentTimeMillis, reason: details[i]! })
+      }
+      const failed = plan.jobs.some((p, i) => p.job.critical && (states[i] === "failed" || states[i] === "interrupted"))
+      return yield* finish(failed ? "failed" : "succeeded")
+    })
+
+    return yield* Effect.scoped(loop).pipe(
+      Effect.provideService(Resource.CurrentRegistry, new Resource.Registry()),
+      Effect.onInterrupt(() =>
+        Effect.gen(function*() {
+          const now = yield* Clock.currentTimeMillis
+          for (let i = 0; i < n; i++) {
+            if (states[i] === "running") {
+              states[i] = "interrupted"
+              endedAt[i] = now
+              details[i] = "interrupted"
+            } else if (states[i] === "waiting") details[i] = "not started: the run was interrupted"
+          }
+          yield* finish("interrupted")
+        })
+      )
+    )
+  })
+
+/** Runs one job: resource permits for the whole job, then attempts with timeout and retry. */
+const runJob = (
+  planned: Dag.PlannedJob,
+  inputs: Record<string, unknown>,
+  runId: string,
+  emit: (event: RunEvent.RunEvent) => Effect.Effect<void>,
+  onAttempt: (n: number) => void
+): Effect.Effect<{ readonly output: unknown; readonly attempts: number }, unknown, Job.Services> => {
+  const job = planned.job
+  let attempt = 0
+  const once = Effect.suspend(() => {
+    const effect = job.run(inputs)
+    if (!Effect.isEffect(effect)) {
+      return Effect.die(new TypeError(`job "${job.id}": run must return an Effect, got ${typeof effect}`))
+    }
+    return job.timeout === undefined ? effect : effect.pipe(Effect.timeoutOrElse({
+      duration: job.timeout,
+      orElse: () => Effect.fail(new JobTimeout({ jobId: job.id, timeout: Duration.format(job.timeout!) }))
+    }))
+  })
+  const attempts = Effect.gen(function*() {
+    const step = job.retry === undefined ? undefined : yield* Schedule.toStep(job.retry.schedule)
+    while (true) {
+      attempt++
+      onAttempt(attempt)
+      yield* emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt, at: yield* Clock.currentTimeMillis })
+      const exit = yield* Effect.exit(once.pipe(Effect.annotateLogs("attempt", attempt)))
+      const now = yield* Clock.currentTimeMillis
+      if (Exit.isSuccess(exit)) {
+        const encoded = yield* Effect.exit(encodeOutput(job, exit.value))
+        if (Exit.isSuccess(encoded)) {
+          yield* emit({ _tag: "AttemptSucceeded", runId, jobId: job.id, attempt, at: now, output: exit.value, encoded: encoded.value })
+          return { output: exit.value, attempts: attempt }
+        }
+        // An output that does not fit its schema will not fit next time either: no retry.
+        yield* emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt, at: now, error: renderCause(encoded.cause), cause: encoded.cause, retryInMillis: undefined })
+        return yield* Effect.failCause(encoded.cause)
+      }
+      // Only typed failures are retried: a defect is a bug and an interruption is a request to stop.
+      const error = Cause.hasDies(exit.cause) || Cause.hasInterrupts(exit.cause)
+        ? Option.none()
+        : Cause.findErrorOption(exit.cause)
+      const delay = step === undefined || Option.isNone(error) ? undefined : yield* step(now, error.value).pipe(
+        Effect.map(([, d]) => Duration.toMillis(d)),
+        Pull.catchDone(() => Effect.succeed(undefined))
+      )
+      yield* emit({
+        _tag: "AttemptFailed",
+        runId,
+        jobId: job.id,
+        attempt,
+        at: now,
+        error: renderCause(exit.cause),
+        cause: exit.cause,
+        retryInMillis: delay
+      })
+      if (delay === undefined) return yield* Effect.failCause(exit.cause)
+      yield* Effect.sleep(delay)
+    }
+  })
+  const permitted = job.uses.reduce<typeof attempts>((effect, resource) => resource.use(effect), attempts)
+  return permitted.pipe(
+    Effect.onInterrupt(() =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) => emit({ _tag: "JobInterrupted", runId, jobId: job.id, attempt, at }))
+    ),
+    Effect.annotateLogs("jobId", job.id)
+  )
+}
+
+const encodeOutput = (job: Job.Any, output: unknown): Effect.Effect<unknown, OutputInvalid> =>
+  job.output === undefined
+    ? Effect.succeed(output)
+    : Schema.encodeUnknownEffect(job.output)(output).pipe(
+      Effect.mapError((issue) => new OutputInvalid({ jobId: job.id, issue: String(issue) }))
+    )
+
+/** A failure as people should read it: typed errors by their message, defects with their stack. */
+export const renderCause = (cause: Cause.Cause<unknown>): string => {
+  if (!Cause.hasDies(cause)) {
+    const error = Cause.findErrorOption(cause)
+    if (Option.isSome(error)) return renderError(error.value)
+  }
+  return Cause.pretty(cause)
+}
+
+const renderError = (error: unknown): string => {
+  if (typeof error === "object" && error !== null) {
+    const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : undefined
+    const message = "message" in error && typeof error.message === "string" ? error.message : undefined
+    if (message !== undefined && message !== "") return tag === undefined ? message : `${tag}: ${message}`
+    if (tag !== undefined) return `${tag} ${safeJson(error)}`
+  }
+  return typeof error === "string" ? error : safeJson(error)
+}
+
+const safeJson = (u: unknown): string => {
+  try {
+    return JSON.stringify(u) ?? String(u)
+  } catch {
+    return String(u)
+  }
+}

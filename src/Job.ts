@@ -1,0 +1,189 @@
+/**
+ * Job definitions: a typed Effect program with the outputs of the jobs it needs as input, and its policies (retry,
+ * timeout, resources, criticality). `Job.make` for Effect code, `Job.shell` for a command run from an argv array.
+ */
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as FileSystem from "effect/FileSystem"
+import type * as Path from "effect/Path"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
+import * as CommandLine from "effect/process/CommandLine"
+import type * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
+import type * as Schedule from "effect/Schedule"
+import type * as Schema from "effect/Schema"
+import { InvalidOption } from "./Errors.ts"
+import * as duration from "./internal/duration.ts"
+import * as shellProcess from "./internal/shell.ts"
+import * as Resource from "./Resource.ts"
+import * as Retry from "./Retry.ts"
+
+const TypeId = "~effect-runner/Job" as const
+
+/** The services the runner provides to every job: the file system, paths and child processes. */
+export type Services = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
+
+/** A job whose output type is `A` and whose typed failures are `E`. */
+export interface Job<out A = unknown, out E = unknown> {
+  readonly [TypeId]: typeof TypeId
+  readonly id: string
+  readonly kind: "effect" | "shell"
+  /** The jobs whose outputs this job receives, by the name it receives them under. */
+  readonly needs: Readonly<Record<string, Any>>
+  readonly output: Schema.Codec<A, unknown> | undefined
+  readonly retry: Retry.Policy | undefined
+  readonly timeout: Duration.Duration | undefined
+  readonly uses: ReadonlyArray<Resource.Resource>
+  readonly critical: boolean
+  readonly description: string | undefined
+  /** For shell jobs, the command as shown to people (secrets masked). */
+  readonly command: string | undefined
+  /** Where the job was defined (file:line:column), for error messages. */
+  readonly definedAt: string | undefined
+  readonly run: (inputs: Record<string, unknown>) => Effect.Effect<A, E, Services>
+}
+
+/** Any job. */
+export type Any = Job<any, any>
+
+/** The inputs a job with these `needs` receives: each needed job's output under the same name. */
+export type Inputs<Needs> = { readonly [K in keyof Needs]: Needs[K] extends Job<infer A, any> ? A : never }
+
+/** The output type of a job. */
+export type Output<J> = J extends Job<infer A, any> ? A : never
+
+export interface Options<Needs, A, E, R> {
+  /** Jobs whose outputs this job receives, by name: `needs: { extract }`. Default: none. */
+  readonly needs?: Needs
+  /** The job's work. Receives the outputs of `needs`, typed. */
+  readonly run: (inputs: Inputs<Needs>) => Effect.Effect<A, E, R>
+  /** Schema of the output, used to encode it for the journal and decode it on resume. Default: JSON as is. */
+  readonly output?: Schema.Codec<A, any, never, never>
+  /** Retry policy for typed failures: any Schedule, or `{ times, delay, factor, jitter, maxDelay }`. Default: no retry. */
+  readonly retry?: Retry.Input
+  /** Time limit of each attempt; a timed-out attempt is a typed, retryable failure. Default: none. */
+  readonly timeout?: Duration.Input
+  /** Resources this job holds one permit of for its whole duration. Default: none. */
+  readonly uses?: ReadonlyArray<Resource.Resource>
+  /** When false, a failure skips this job's dependents but does not stop the run. Default: true. */
+  readonly critical?: boolean
+  /** Shown by `runner list` and `--dry-run`. Default: none. */
+  readonly description?: string
+}
+
+export const isJob = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
+
+/** Defines a job. Options are validated now, so a bad duration or retry count fails when the task file loads. */
+export const make = <
+  const Needs extends Readonly<Record<string, Any>> = {},
+  A = void,
+  E = never,
+  R extends Services = never
+>(id: string, options: Options<Needs, A, E, R>): Job<A, E> =>
+  build(id, "effect", options as Options<any, A, E, Services>, undefined, callSite())
+
+export interface ShellOptions<Needs> {
+  readonly needs?: Needs
+  /** Working directory. Default: the runner's current directory. */
+  readonly cwd?: string
+  /** Extra environment variables, added to the runner's environment. Values may be Redacted. */
+  readonly env?: Readonly<Record<string, string | Redacted.Redacted<string>>>
+  readonly retry?: Retry.Input
+  readonly timeout?: Duration.Input
+  readonly uses?: ReadonlyArray<Resource.Resource>
+  readonly critical?: boolean
+  readonly description?: string
+}
+
+/** What a shell job outputs: its exit code (always 0 on success) and its standard output (the first 64 KiB). */
+export interface ShellOutput {
+  readonly exitCode: number
+  readonly stdout: string
+}
+
+/** An argv array: the program, then each argument. Arguments may be Redacted secrets. */
+export type Argv = ReadonlyArray<string | Redacted.Redacted<string>>
+
+/**
+ * Defines a job that runs a command. No shell is involved unless the argv names one (`["sh", "-c", "..."]`). Output
+ * lines go to the log prefixed with the job id; a non-zero exit is a `ShellExitError` with the last stderr lines;
+ * a timeout or interruption kills the whole process tree.
+ *
+ * `argv` is an array, a `Job.cmd` template, or a function of the needed outputs returning either.
+ */
+export const shell = <const Needs extends Readonly<Record<string, Any>> = {}>(
+  id: string,
+  argv: Argv | ((inputs: Inputs<Needs>) => Argv),
+  options: ShellOptions<Needs> = {}
+): Job<ShellOutput, shellProcess.ShellError> => {
+  if (typeof argv !== "function") validateArgv(argv, `job "${id}"`)
+  const run = (inputs: Inputs<Needs>) => {
+    const resolved = typeof argv === "function" ? argv(inputs) : argv
+    return shellProcess.run(id, resolved, { cwd: options.cwd, env: options.env })
+  }
+  const command = typeof argv === "function" ? "(argv computed from inputs)" : CommandLine.display(argv)
+  return build(id, "shell", { ...options, run } as Options<any, ShellOutput, shellProcess.ShellError, Services>, command, callSite())
+}
+
+/**
+ * Builds an argv from a template, as a shell would split it, but with every `${value}` one literal argument:
+ * `Job.cmd\`tar -czf ${archive} -C ${dir} .\``. Shell syntax (`|`, `$VAR`, `*`) is rejected: write `["sh", "-c", ...]`.
+ */
+export const cmd = (strings: TemplateStringsArray, ...values: ReadonlyArray<CommandLine.TemplateExpression>): Argv => {
+  const words = CommandLine.template(strings, ...values)
+  if (Result.isFailure(words)) {
+    throw new InvalidOption({ where: "Job.cmd", reason: words.failure.message })
+  }
+  return words.success
+}
+
+const validateArgv = (argv: Argv, where: string) => {
+  if (!Array.isArray(argv) || argv.length === 0 || typeof argv[0] !== "string" || argv[0] === "") {
+    throw new InvalidOption({ where, reason: "argv must be a non-empty array whose first element is the program" })
+  }
+}
+
+const build = <A, E>(
+  id: string,
+  kind: "effect" | "shell",
+  options: Options<Readonly<Record<string, Any>>, A, E, Services>,
+  command: string | undefined,
+  definedAt: string | undefined
+): Job<A, E> => {
+  if (typeof id !== "string" || id.trim() === "") {
+    throw new InvalidOption({ where: definedAt ?? "Job.make", reason: "a job needs a non-empty string id" })
+  }
+  const where = `job "${id}"`
+  if (typeof options?.run !== "function") {
+    throw new InvalidOption({ where, reason: "run must be a function returning an Effect" })
+  }
+  return {
+    [TypeId]: TypeId,
+    id,
+    kind,
+    needs: options.needs ?? {},
+    output: options.output,
+    retry: options.retry === undefined ? undefined : Retry.policy(options.retry, `${where} retry`),
+    timeout: options.timeout === undefined ? undefined : duration.parse(options.timeout, `${where} timeout`),
+    uses: options.uses ?? [],
+    critical: options.critical ?? true,
+    description: options.description,
+    command,
+    definedAt,
+    run: options.run as Job<A, E>["run"]
+  }
+}
+
+
+/** The file:line:column of the code that called Job.make / Job.shell, relative to the current directory. */
+const callSite = (): string | undefined => {
+  const holder: { stack?: string } = {}
+  Error.captureStackTrace(holder, callSite)
+  // Frames: [0] "Error", [1] make/shell, [2] the caller.
+  const frame = holder.stack?.split("\n")[2]
+  const location = frame?.match(/\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/)?.[1]
+  if (location === undefined) return undefined
+  const path = location.replace(/^file:\/\//, "")
+  const cwd = globalThis.process?.cwd?.() ?? ""
+  return path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path
+}

@@ -1,0 +1,321 @@
+/**
+ * The Reporter shows a run to people: live progress on a terminal (pretty), one line per event otherwise (plain),
+ * or JSON lines for machines (json). Job logs (Effect.log inside jobs, shell output) reach it through `logger`.
+ */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as References from "effect/References"
+import type * as RunEvent from "./RunEvent.ts"
+
+export type Format = "pretty" | "plain" | "json"
+export type Level = "trace" | "debug" | "info" | "warn" | "error" | "fatal"
+
+/** One log line from inside a job (or from the runner itself when jobId is undefined). */
+export interface LogEntry {
+  readonly at: number
+  readonly level: Level
+  readonly message: string
+  readonly jobId: string | undefined
+  readonly attempt: number | undefined
+}
+
+export class Reporter extends Context.Service<Reporter, {
+  readonly event: (event: RunEvent.RunEvent) => Effect.Effect<void>
+  readonly log: (entry: LogEntry) => void
+}>()("effect-runner/Reporter") {}
+
+/** Where output goes: `process.stdout` in the CLI, an array in tests. */
+export interface Output {
+  readonly write: (text: string) => void
+  readonly isTTY?: boolean | undefined
+  readonly columns?: number | undefined
+}
+
+export interface Options {
+  readonly format: Format
+  readonly output: Output
+  /** Colors on a pretty terminal. Default: on unless NO_COLOR is set. */
+  readonly color?: boolean
+}
+
+/** The reporter for a format. Pretty redraws its live region until the layer's scope closes. */
+export const layer = (options: Options): Layer.Layer<Reporter> =>
+  Layer.effect(Reporter)(Effect.gen(function*() {
+    const view = options.format === "json" ? jsonView(options.output) : textView(options)
+    if (options.format === "pretty") {
+      yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(250), view.refresh)))
+      yield* Effect.addFinalizer(() => view.refresh)
+    }
+    return Reporter.of({ event: view.event, log: view.log })
+  }))
+
+/** A Logger that sends Effect logs to the Reporter, with the job id and attempt annotated by the executor. */
+export const logger: Layer.Layer<never, never, Reporter> = Layer.unwrap(Effect.gen(function*() {
+  const reporter = yield* Reporter
+  const toReporter = Logger.make<unknown, void>(({ date, fiber, logLevel, message }) => {
+    const annotations = fiber.getRef(References.CurrentLogAnnotations)
+    const jobId = annotations["jobId"]
+    const attempt = annotations["attempt"]
+    reporter.log({
+      at: date.getTime(),
+      level: levelOf(logLevel),
+      message: (Array.isArray(message) ? message : [message]).map(show).join(" "),
+      jobId: typeof jobId === "string" ? jobId : undefined,
+      attempt: typeof attempt === "number" ? attempt : undefined
+    })
+  })
+  return Logger.layer([toReporter])
+}))
+
+const levelOf = (level: string): Level => {
+  switch (level) {
+    case "Trace":
+      return "trace"
+    case "Debug":
+      return "debug"
+    case "Warn":
+      return "warn"
+    case "Error":
+      return "error"
+    case "Fatal":
+      return "fatal"
+    default:
+      return "info"
+  }
+}
+
+const show = (u: unknown): string => typeof u === "string" ? u : u instanceof Error ? u.message : JSON.stringify(u)
+
+interface View {
+  readonly event: (event: RunEvent.RunEvent) => Effect.Effect<void>
+  readonly log: (entry: LogEntry) => void
+  readonly refresh: Effect.Effect<void>
+}
+
+const jsonView = (out: Output): View => {
+  let dag: string | undefined
+  let runId: string | undefined
+  const line = (fields: Record<string, unknown>) => out.write(JSON.stringify(fields) + "\n")
+  return {
+    refresh: Effect.void,
+    log: (entry) =>
+      line({
+        ts: new Date(entry.at).toISOString(),
+        level: entry.level,
+        dag,
+        runId,
+        jobId: entry.jobId,
+        attempt: entry.attempt,
+        event: "Log",
+        message: entry.message
+      }),
+    event: (event) =>
+      Effect.sync(() => {
+        if (event._tag === "RunStarted") {
+          dag = event.dag
+          runId = event.runId
+        }
+        const base = {
+          ts: new Date(event.at).toISOString(),
+          level: levelOfEvent(event),
+          dag,
+          runId,
+          jobId: "jobId" in event ? event.jobId : undefined,
+          attempt: "attempt" in event ? event.attempt : undefined,
+          event: event._tag,
+          message: describeEvent(event)
+        }
+        switch (event._tag) {
+          case "RunFinished":
+            return line({ ...base, status: event.status, durationMillis: event.durationMillis, jobs: event.jobs })
+          case "AttemptFailed":
+            return line({ ...base, error: event.error, retryInMillis: event.retryInMillis })
+          case "JobSkipped":
+            return line({ ...base, reason: event.reason })
+          default:
+            return line(base)
+        }
+      })
+  }
+}
+
+const levelOfEvent = (event: RunEvent.RunEvent): Level => {
+  switch (event._tag) {
+    case "AttemptFailed":
+      return event.retryInMillis === undefined ? "error" : "warn"
+    case "JobInterrupted":
+    case "JobSkipped":
+      return "warn"
+    case "RunFinished":
+      return event.status === "succeeded" ? "info" : "error"
+    default:
+      return "info"
+  }
+}
+
+/** One sentence per event, shared by every format. */
+export const describeEvent = (event: RunEvent.RunEvent): string => {
+  switch (event._tag) {
+    case "RunStarted":
+      return `run ${event.runId} of ${event.dag}: ${event.jobIds.length} job${event.jobIds.length === 1 ? "" : "s"}, ` +
+        `concurrency ${event.concurrency}, failure mode ${event.failureMode}`
+    case "AttemptStarted":
+      return event.attempt === 1 ? "started" : `started attempt ${event.attempt}`
+    case "AttemptSucceeded":
+      return event.attempt === 1 ? "succeeded" : `succeeded on attempt ${event.attempt}`
+    case "AttemptFailed":
+      return `attempt ${event.attempt} failed` +
+        (event.retryInMillis === undefined ? "" : `, retrying in ${formatMillis(event.retryInMillis)}`) +
+        `: ${event.error}`
+    case "JobSkipped":
+      return `skipped: ${event.reason}`
+    case "JobInterrupted":
+      return `interrupted during attempt ${event.attempt}`
+    case "RunFinished":
+      return `run ${event.runId} ${event.status} in ${formatMillis(event.durationMillis)}`
+  }
+}
+
+export const formatMillis = (ms: number): string => {
+  if (ms < 1000) return `${Math.round(ms)}ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
+  const minutes = Math.floor(ms / 60_000)
+  return `${minutes}m${Math.round((ms % 60_000) / 1000)}s`
+}
+
+const ansi = (enabled: boolean) => {
+  const wrap = (code: string) => (s: string) => enabled ? `\x1b[${code}m${s}\x1b[0m` : s
+  return { green: wrap("32"), red: wrap("31"), yellow: wrap("33"), dim: wrap("2"), bold: wrap("1"), cyan: wrap("36") }
+}
+
+const clock = (at: number) => new Date(at).toISOString().slice(11, 19)
+
+/** Plain and pretty: the same lines; pretty adds colors and a live region of running jobs at the bottom. */
+const textView = (options: Options): View => {
+  const out = options.output
+  const pretty = options.format === "pretty"
+  const c = ansi(pretty && (options.color ?? globalThis.process?.env?.["NO_COLOR"] === undefined))
+  const running = new Map<string, { readonly since: number; readonly attempt: number }>()
+  const counts = { total: 0, succeeded: 0, failed: 0, skipped: 0, retries: 0 }
+  let regionLines = 0
+  let now = 0
+  let finished = false
+
+  const region = (): string => {
+    if (!pretty || finished || counts.total === 0) return ""
+    const width = out.columns ?? 100
+    const rows = [...running.entries()].slice(0, 8).map(([id, r]) => {
+      const extra = r.attempt > 1 ? c.yellow(` attempt ${r.attempt}`) : ""
+      return `  ${c.cyan("▸")} ${id} ${c.dim(formatMillis(Math.max(0, now - r.since)))}${extra}`.slice(0, width + 20)
+    })
+    if (running.size > 8) rows.push(c.dim(`  ... and ${running.size - 8} more running`))
+    const done = counts.succeeded + counts.failed + counts.skipped
+    rows.push(
+      c.bold(`[${done}/${counts.total}]`) + ` ${c.green(`${counts.succeeded} done`)} · ` +
+        `${counts.failed > 0 ? c.red(`${counts.failed} failed`) : "0 failed"} · ${counts.skipped} skipped · ` +
+        `${running.size} running` + (counts.retries > 0 ? ` · ${c.yellow(`${counts.retries} retries`)}` : "")
+    )
+    return rows.join("\n") + "\n"
+  }
+  /** Writes lines above the live region, then redraws it. */
+  const print = (text: string) => {
+    const clear = regionLines > 0 ? `\x1b[${regionLines}A\r\x1b[J` : ""
+    const r = region()
+    regionLines = r === "" ? 0 : r.split("\n").length - 1
+    out.write(clear + text + r)
+  }
+  const jobLine = (at: number, jobId: string, text: string) =>
+    print(`${c.dim(clock(at))} ${c.bold(jobId)} ${text}\n`)
+
+  return {
+    refresh: Effect.flatMap(Clock.currentTimeMillis, (t) =>
+      Effect.sync(() => {
+        now = t
+        if (regionLines > 0 || running.size > 0) print("")
+      })),
+    log: (entry) => {
+      const text = entry.level === "warn" || entry.level === "error" || entry.level === "fatal"
+        ? c.yellow(entry.message)
+        : entry.message
+      if (entry.jobId === undefined) print(`${c.dim(clock(entry.at))} ${text}\n`)
+      else print(`${c.dim(clock(entry.at))} ${c.dim(`[${entry.jobId}]`)} ${text}\n`)
+    },
+    event: (event) =>
+      Effect.sync(() => {
+        now = Math.max(now, event.at)
+        switch (event._tag) {
+          case "RunStarted":
+            counts.total = event.jobIds.length
+            finished = false
+            return print(`${c.dim(clock(event.at))} ${describeEvent(event)}\n`)
+          case "AttemptStarted":
+            running.set(event.jobId, { since: event.at, attempt: event.attempt })
+            if (!pretty) jobLine(event.at, event.jobId, describeEvent(event))
+            else print("")
+            return
+          case "AttemptSucceeded": {
+            const since = running.get(event.jobId)?.since ?? event.at
+            running.delete(event.jobId)
+            counts.succeeded++
+            return jobLine(event.at, event.jobId, `${c.green("✓")} ${describeEvent(event)} in ${formatMillis(event.at - since)}`)
+          }
+          case "AttemptFailed":
+            if (event.retryInMillis === undefined) {
+              running.delete(event.jobId)
+              counts.failed++
+              return jobLine(event.at, event.jobId, `${c.red("✗")} ${c.red(describeEvent(event))}`)
+            }
+            counts.retries++
+            return jobLine(event.at, event.jobId, c.yellow(`↻ ${describeEvent(event)}`))
+          case "JobSkipped":
+            counts.skipped++
+            return jobLine(event.at, event.jobId, c.dim(`⊘ ${describeEvent(event)}`))
+          case "JobInterrupted":
+            running.delete(event.jobId)
+            return jobLine(event.at, event.jobId, c.yellow(`■ ${describeEvent(event)}`))
+          case "RunFinished":
+            finished = true
+            running.clear()
+            return print(summaryTable(event, c))
+        }
+      })
+  }
+}
+
+const summaryTable = (event: RunEvent.RunFinished, c: ReturnType<typeof ansi>): string => {
+  const idWidth = Math.min(40, Math.max(3, ...event.jobs.map((j) => j.jobId.length)))
+  const status = (s: RunEvent.JobStatus) =>
+    s === "succeeded" ? c.green(s.padEnd(11)) : s === "failed" ? c.red(s.padEnd(11)) : c.yellow(s.padEnd(11))
+  const rows = event.jobs.slice(0, 200).map((j) =>
+    `${j.jobId.padEnd(idWidth)}  ${status(j.status)}  ${String(j.attempts).padStart(8)}  ${formatMillis(j.durationMillis).padStart(8)}` +
+    (j.status === "succeeded" || j.detail === undefined ? "" : `  ${firstLine(j.detail)}`)
+  )
+  if (event.jobs.length > 200) rows.push(c.dim(`... ${event.jobs.length - 200} more jobs`))
+  const failed = event.jobs.filter((j) => j.status === "failed" && j.critical)
+  const verdict = event.status === "succeeded"
+    ? c.green(`run ${event.runId} succeeded in ${formatMillis(event.durationMillis)}`)
+    : event.status === "interrupted"
+    ? c.yellow(`run ${event.runId} was interrupted after ${formatMillis(event.durationMillis)}`)
+    : c.red(`run ${event.runId} failed in ${formatMillis(event.durationMillis)}: ` +
+      (failed.length > 0
+        ? `critical job${failed.length > 1 ? "s" : ""} ${failed.map((j) => `"${j.jobId}"`).join(", ")} failed`
+        : "a critical job was interrupted"))
+  const reasons = failed.map((j) => `  ${c.bold(j.jobId)}: ${j.detail ?? "failed"}`.replace(/\n/g, "\n    "))
+  return [
+    "",
+    c.bold(`${"job".padEnd(idWidth)}  ${"status".padEnd(11)}  attempts  duration`),
+    ...rows,
+    "",
+    verdict,
+    ...reasons,
+    ""
+  ].join("\n")
+}
+
+const firstLine = (s: string) => {
+  const line = s.split("\n")[0] ?? ""
+  return line.length > 100 ? line.slice(0, 97) + "..." : line
+}

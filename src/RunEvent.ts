@@ -1,0 +1,98 @@
+/**
+ * Everything that happens in a run, as data. The executor emits these; the Journal records them and the Reporter
+ * shows them. One union, so a new consumer (metrics, notifications) sees the same facts.
+ */
+import type * as Cause from "effect/Cause"
+
+export type JobStatus = "succeeded" | "failed" | "skipped" | "interrupted"
+export type RunStatus = "succeeded" | "failed" | "interrupted"
+export type FailureMode = "no-new" | "kill" | "continue"
+
+export interface RunStarted {
+  readonly _tag: "RunStarted"
+  readonly runId: string
+  readonly dag: string
+  readonly at: number
+  readonly jobIds: ReadonlyArray<string>
+  readonly concurrency: number
+  readonly failureMode: FailureMode
+}
+
+export interface AttemptStarted {
+  readonly _tag: "AttemptStarted"
+  readonly runId: string
+  readonly jobId: string
+  readonly attempt: number
+  readonly at: number
+}
+
+export interface AttemptFailed {
+  readonly _tag: "AttemptFailed"
+  readonly runId: string
+  readonly jobId: string
+  readonly attempt: number
+  readonly at: number
+  /** The failure, rendered for people (defects carry their stack). */
+  readonly error: string
+  readonly cause: Cause.Cause<unknown>
+  /** Milliseconds until the next attempt, or undefined when this was the last one. */
+  readonly retryInMillis: number | undefined
+}
+
+export interface AttemptSucceeded {
+  readonly _tag: "AttemptSucceeded"
+  readonly runId: string
+  readonly jobId: string
+  readonly attempt: number
+  readonly at: number
+  /** The output as the job produced it. */
+  readonly output: unknown
+  /** The output encoded with the job's `output` Schema (JSON-safe), as the journal stores it. */
+  readonly encoded: unknown
+}
+
+export interface JobSkipped {
+  readonly _tag: "JobSkipped"
+  readonly runId: string
+  readonly jobId: string
+  readonly at: number
+  readonly reason: string
+}
+
+export interface JobInterrupted {
+  readonly _tag: "JobInterrupted"
+  readonly runId: string
+  readonly jobId: string
+  readonly attempt: number
+  readonly at: number
+}
+
+/** The final state of one job, for summaries. */
+export interface JobSummary {
+  readonly jobId: string
+  readonly status: JobStatus
+  readonly critical: boolean
+  readonly attempts: number
+  readonly durationMillis: number
+  /** Why it failed (the rendered error) or why it was skipped. */
+  readonly detail: string | undefined
+}
+
+export interface RunFinished {
+  readonly _tag: "RunFinished"
+  readonly runId: string
+  readonly dag: string
+  readonly at: number
+  readonly status: RunStatus
+  readonly durationMillis: number
+  readonly jobs: ReadonlyArray<JobSummary>
+}
+
+export type RunEvent =
+  | RunStarted
+  | AttemptStarted
+  | AttemptFailed
+  | AttemptSucceeded
+  | JobSkipped
+  | JobInterrupted
+  | RunFinished
