@@ -1,0 +1,33 @@
+/** The `runner` command line: `runner <file> [job ...]` (run), `runner graph <file>`, `runner list <file>`. */
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Command from "effect/cli/Command"
+import * as Effect from "effect/Effect"
+import pkg from "../../package.json" with { type: "json" }
+import { ExitCode, type Outcome } from "./common.ts"
+import * as graph from "./graph.ts"
+import * as list from "./list.ts"
+import * as run from "./run.ts"
+
+export const version: string = pkg.version
+
+const subcommands = new Set(["run", "graph", "list"])
+const rootFlags = new Set(["--help", "-h", "--version", "--completions"])
+
+/** `runner tasks/x.ts` means `runner run tasks/x.ts`: the run command is the default. */
+const withDefaultCommand = (args: ReadonlyArray<string>): ReadonlyArray<string> =>
+  args.length === 0 || subcommands.has(args[0]!) || rootFlags.has(args[0]!) ? args : ["run", ...args]
+
+/** Runs the command line and returns the process exit code (interruption is mapped to 130 by the caller). */
+export const main = (args: ReadonlyArray<string>): Effect.Effect<number> => {
+  const outcome: Outcome = { code: ExitCode.ok }
+  const root = Command.make("runner").pipe(
+    Command.withDescription("Run typed Effect jobs as a DAG: retries, timeouts, rate limits, structured concurrency."),
+    Command.withSubcommands([run.command(outcome), graph.command(outcome), list.command(outcome)])
+  )
+  return Command.runWith(root, { version })(withDefaultCommand(args)).pipe(
+    Effect.map(() => outcome.code),
+    // Parse errors were already printed by the CLI with the command's help.
+    Effect.catch(() => Effect.succeed(ExitCode.usage)),
+    Effect.provide(NodeServices.layer)
+  )
+}
