@@ -101,18 +101,21 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         return result
       })
 
-    /** Skips every job that transitively needs `index`, with the reason shown. */
-    const skipDependents = (index: number, why: string) =>
+    /** Skips every job that transitively needs `index`, each with the reason shown. */
+    const skipDependents = (index: number, what: string) =>
       Effect.gen(function*() {
-        const stack = [...plan.jobs[index]!.dependents]
-        const cause = plan.jobs[index]!.job.id
+        const origin = plan.jobs[index]!.job.id
+        const stack = plan.jobs[index]!.dependents.map((d) => [d, `needs "${origin}", which ${what}`] as const)
         while (stack.length > 0) {
-          const d = stack.pop()!
+          const [d, reason] = stack.pop()!
           if (states[d] !== "waiting") continue
           states[d] = "skipped"
-          details[d] = `needs "${cause}", which ${why}`
-          yield* emit({ _tag: "JobSkipped", runId, jobId: plan.jobs[d]!.job.id, at: yield* Clock.currentTimeMillis, reason: details[d]! })
-          stack.push(...plan.jobs[d]!.dependents)
+          details[d] = reason
+          const id = plan.jobs[d]!.job.id
+          yield* emit({ _tag: "JobSkipped", runId, jobId: id, at: yield* Clock.currentTimeMillis, reason })
+          for (const next of plan.jobs[d]!.dependents) {
+            stack.push([next, `needs "${id}", which was skipped ("${origin}" ${what})`])
+          }
         }
       })
 

@@ -1,0 +1,56 @@
+/** Test helpers: run a DAG in-process with the memory journal and a reporter that collects what it is shown. */
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Dag from "../../src/Dag.ts"
+import * as Executor from "../../src/Executor.ts"
+import * as Journal from "../../src/Journal.ts"
+import * as Reporter from "../../src/Reporter.ts"
+import type * as RunEvent from "../../src/RunEvent.ts"
+
+export interface Collected {
+  readonly events: Array<RunEvent.RunEvent>
+  readonly logs: Array<Reporter.LogEntry>
+}
+
+export const collectingReporter = (collected: Collected): Layer.Layer<Reporter.Reporter> =>
+  Layer.succeed(Reporter.Reporter)(Reporter.Reporter.of({
+    event: (event) => Effect.sync(() => void collected.events.push(event)),
+    log: (entry) => void collected.logs.push(entry)
+  }))
+
+export interface RunOptions {
+  readonly concurrency?: number
+  readonly failureMode?: RunEvent.FailureMode
+  readonly selection?: ReadonlyArray<string>
+}
+
+/** Plans and runs `dag`, returning the executor's result and everything reported. */
+export const runDag = (dag: Dag.Dag, options: RunOptions = {}, collected: Collected = { events: [], logs: [] }) =>
+  Effect.gen(function*() {
+    const plan = yield* Dag.plan(dag, options.selection)
+    const result = yield* Executor.run(plan, {
+      runId: "test-run",
+      concurrency: options.concurrency ?? 4,
+      failureMode: options.failureMode ?? "no-new"
+    }).pipe(
+      Effect.provide(Layer.mergeAll(
+        Journal.layerMemory,
+        NodeServices.layer,
+        Reporter.logger.pipe(Layer.provideMerge(collectingReporter(collected)))
+      ))
+    )
+    return { result, ...collected }
+  })
+
+/** The summary of one job in a result. */
+export const jobOf = (result: Executor.Result, jobId: string) => {
+  const job = result.jobs.find((j) => j.jobId === jobId)
+  if (job === undefined) throw new Error(`no job ${jobId} in result`)
+  return job
+}
+
+export const eventsOf = <T extends RunEvent.RunEvent["_tag"]>(events: ReadonlyArray<RunEvent.RunEvent>, tag: T, jobId?: string) =>
+  events.filter((e): e is Extract<RunEvent.RunEvent, { _tag: T }> =>
+    e._tag === tag && (jobId === undefined || ("jobId" in e && e.jobId === jobId))
+  )
