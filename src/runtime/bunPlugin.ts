@@ -1,20 +1,114 @@
-/** Bun import plugin: task files outside the runner's folder get the runner's own `effect` and `effect-runner`. */
+/**
+ * Bun import plugin: task files get the runner's own `effect`, `@effect/platform-node(-shared)` and `effect-runner`,
+ * wherever they live, so that one process never holds two copies of Effect.
+ *
+ * Bun (1.4.5) does not offer bare specifiers to a runtime plugin's `onResolve`: only specifiers with a file extension
+ * or a `namespace:` prefix reach it (oven-sh/bun#40579, #40397), so an `onResolve` for `effect` never runs and a task
+ * outside the runner's folder fails to import `effect-runner`, or worse, gets `effect` auto-installed into Bun's
+ * cache: a second copy. Virtual modules (`build.module`) do work for bare specifiers and take precedence over
+ * resolution for every importer, so every public entry point of the shared packages is registered as one. Its
+ * exports are the runner's own module, resolved from the runner's folder and loaded with `require` only when a task
+ * first imports it. Extensionless relative imports and `enum` need nothing: Bun supports them natively.
+ */
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 
-const runnerRoot = fileURLToPath(new URL("../../", import.meta.url))
+const srcDir = fileURLToPath(new URL("../", import.meta.url))
 const indexPath = fileURLToPath(new URL("../index.ts", import.meta.url))
+const packages = ["effect", "@effect/platform-node", "@effect/platform-node-shared"]
 
 export const register = (): void => {
   const Bun = (globalThis as any).Bun
+  const require = createRequire(indexPath)
+  const specifiers = new Map<string, () => string>([["effect-runner", () => indexPath]])
+  for (const name of packages) {
+    for (const specifier of entryPoints(name)) specifiers.set(specifier, () => Bun.resolveSync(specifier, srcDir))
+  }
   Bun.plugin({
     name: "effect-runner",
     setup(build: any) {
-      build.onResolve({ filter: /^(effect|effect-runner)(\/.*)?$/ }, (args: { path: string; importer: string }) => {
-        if (args.importer.startsWith(runnerRoot)) return undefined
-        if (args.path === "effect-runner") return { path: indexPath }
-        return { path: Bun.resolveSync(args.path, path.join(runnerRoot, "src")) }
-      })
+      for (const [specifier, resolve] of specifiers) {
+        build.module(specifier, () => ({ exports: require(resolve()), loader: "object" }))
+      }
     }
   })
+}
+
+type Target = string | null | { readonly [condition: string]: Target } | ReadonlyArray<Target>
+
+/** The specifiers a package's `exports` map makes importable: its exact keys, and its `*` patterns expanded. */
+const entryPoints = (name: string): Array<string> => {
+  let root: string
+  let exports: Record<string, Target>
+  try {
+    root = path.dirname(createRequire(indexPath).resolve(`${name}/package.json`))
+    exports = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).exports
+  } catch {
+    return [] // not installed: leave the name to Bun's own resolution
+  }
+  if (typeof exports !== "object" || exports === null || Array.isArray(exports)) return [name]
+  const found = new Set<string>()
+  for (const [key, value] of Object.entries(exports)) {
+    const target = pick(value)
+    if (target === null || !key.startsWith(".")) continue
+    if (!key.includes("*")) {
+      found.add(key === "." ? name : name + key.slice(1))
+      continue
+    }
+    // "./*": "./dist/*.js": every file under ./dist ending in .js whose subpath no more specific key excludes.
+    const [keyPrefix, keySuffix] = key.split("*") as [string, string]
+    const [targetPrefix, targetSuffix] = target.split("*") as [string, string]
+    const dir = path.join(root, path.dirname(targetPrefix + "x"))
+    const fileStart = path.join(root, targetPrefix)
+    let files: Array<string>
+    try {
+      files = fs.readdirSync(dir, { recursive: true }) as Array<string>
+    } catch {
+      continue
+    }
+    for (const file of files) {
+      const full = path.join(dir, file)
+      if (!full.startsWith(fileStart) || !full.endsWith(targetSuffix)) continue
+      const star = full.slice(fileStart.length, full.length - targetSuffix.length).split(path.sep).join("/")
+      const subpath = keyPrefix + star + keySuffix
+      if (star !== "" && bestMatch(exports, subpath) === key) found.add(name + subpath.slice(1))
+    }
+  }
+  return [...found]
+}
+
+/** The `exports` key Node would use for `subpath`: an exact key, else the pattern with the longest prefix. */
+const bestMatch = (exports: Record<string, Target>, subpath: string): string | undefined => {
+  if (subpath in exports) return subpath
+  let best: string | undefined
+  for (const key of Object.keys(exports)) {
+    const star = key.indexOf("*")
+    if (star === -1 || key.indexOf("*", star + 1) !== -1) continue
+    const prefix = key.slice(0, star)
+    const suffix = key.slice(star + 1)
+    if (subpath.length < key.length || !subpath.startsWith(prefix) || !subpath.endsWith(suffix)) continue
+    if (best === undefined || prefix.length > best.indexOf("*") || (prefix.length === best.indexOf("*") && key.length > best.length)) {
+      best = key
+    }
+  }
+  return best === undefined || pick(exports[best]!) === null ? undefined : best
+}
+
+/** The target for Bun's import conditions, or null when the subpath is not exported. */
+const pick = (target: Target): string | null => {
+  if (target === null || typeof target === "string") return target
+  if (Array.isArray(target)) {
+    for (const t of target) {
+      const picked = pick(t)
+      if (picked !== null) return picked
+    }
+    return null
+  }
+  const conditions = target as { readonly [condition: string]: Target }
+  for (const condition of ["bun", "import", "node", "default"]) {
+    if (condition in conditions) return pick(conditions[condition]!)
+  }
+  return null
 }
