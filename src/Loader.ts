@@ -49,7 +49,10 @@ const invalid = (file: string, absolute: string, error: unknown): TaskFileInvali
   }
   if (error instanceof Error) {
     const location = locate(file, absolute, `${error.stack ?? ""}\n${error.message}`)
-    const syntax = error instanceof SyntaxError || (error as { code?: string }).code === "ERR_INVALID_TYPESCRIPT_SYNTAX"
+    // A parse error has no stack frame in the file itself; a SyntaxError thrown while the module runs (JSON.parse) does.
+    const ranInFile = (error.stack ?? "").split("\n").some((line) => /^\s+at /.test(line) && line.includes(absolute))
+    const syntax = !ranInFile &&
+      (error instanceof SyntaxError || (error as { code?: string }).code === "ERR_INVALID_TYPESCRIPT_SYNTAX")
     const message = error.message.split("\n").filter((line) => line.trim() !== "")
     const reason = syntax
       ? `syntax error: ${message.at(-1) ?? error.message}`

@@ -21,14 +21,24 @@ export interface Outcome {
   code: number
 }
 
-/** Loads a task file and plans its DAG (or the named jobs and what they need). */
-export const loadPlan = (file: string, jobs: ReadonlyArray<string> = []): Effect.Effect<Dag.Plan, SetupError> =>
-  Effect.flatMap(Loader.load(file), (loaded) => Dag.plan(loaded.dag, jobs))
+/** A setup error, with the task file it concerns when known. */
+export interface FileError {
+  readonly file: string | undefined
+  readonly error: SetupError
+}
 
-/** Prints a setup error to stderr and sets exit code 2. */
-export const reportSetupError = (outcome: Outcome) => (error: SetupError) =>
+/** Loads a task file and plans its DAG (or the named jobs and what they need). */
+export const loadPlan = (file: string, jobs: ReadonlyArray<string> = []): Effect.Effect<Dag.Plan, FileError> =>
+  Effect.flatMap(Loader.load(file), (loaded) => Dag.plan(loaded.dag, jobs)).pipe(
+    Effect.mapError((error) => ({ file, error }))
+  )
+
+/** Prints a setup error to stderr, naming the file, and sets exit code 2. */
+export const reportSetupError = (outcome: Outcome) => (failure: FileError | SetupError) =>
   Effect.sync(() => {
-    process.stderr.write(`runner: ${error.message}\n`)
+    const { error, file } = "error" in failure ? failure : { error: failure, file: undefined }
+    const message = file === undefined || error.message.startsWith(file) ? error.message : `${file}: ${error.message}`
+    process.stderr.write(`runner: ${message}\n`)
     outcome.code = ExitCode.usage
   })
 

@@ -8,8 +8,8 @@ import { loadPlan, type Outcome, print, reportSetupError } from "./common.ts"
 export const render = (plan: Dag.Plan): string => {
   const width = Math.min(32, Math.max(...plan.jobs.map((p) => p.job.id.length)))
   const lines = plan.jobs.map(({ deps, job }) => {
-    const needs = deps.length === 0 ? "" : `  (needs ${deps.map((d) => plan.jobs[d.index]!.job.id).join(", ")})`
-    return `${job.id.padEnd(width)}  ${job.description ?? ""}${needs}`.trimEnd()
+    const needs = deps.length === 0 ? undefined : `(needs ${deps.map((d) => plan.jobs[d.index]!.job.id).join(", ")})`
+    return [job.id.padEnd(width), job.description, needs].filter((s) => s !== undefined).join("  ").trimEnd()
   })
   return [`${plan.dag.name}: ${plan.jobs.length} job${plan.jobs.length === 1 ? "" : "s"}`, ...lines].join("\n")
 }

@@ -18,10 +18,10 @@ import { fileURLToPath } from "node:url"
 const srcDir = fileURLToPath(new URL("../", import.meta.url))
 const indexPath = fileURLToPath(new URL("../index.ts", import.meta.url))
 const packages = ["effect", "@effect/platform-node", "@effect/platform-node-shared"]
+const require = createRequire(indexPath)
 
 export const register = (): void => {
   const Bun = (globalThis as any).Bun
-  const require = createRequire(indexPath)
   const specifiers = new Map<string, () => string>([["effect-runner", () => indexPath]])
   for (const name of packages) {
     for (const specifier of entryPoints(name)) specifiers.set(specifier, () => Bun.resolveSync(specifier, srcDir))
@@ -43,7 +43,7 @@ const entryPoints = (name: string): Array<string> => {
   let root: string
   let exports: Record<string, Target>
   try {
-    root = path.dirname(createRequire(indexPath).resolve(`${name}/package.json`))
+    root = path.dirname(require.resolve(`${name}/package.json`))
     exports = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).exports
   } catch {
     return [] // not installed: leave the name to Bun's own resolution
@@ -52,7 +52,7 @@ const entryPoints = (name: string): Array<string> => {
   const found = new Set<string>()
   for (const [key, value] of Object.entries(exports)) {
     const target = pick(value)
-    if (target === null || !key.startsWith(".")) continue
+    if (target === null || !key.startsWith(".") || key.split("*").length !== target.split("*").length) continue
     if (!key.includes("*")) {
       found.add(key === "." ? name : name + key.slice(1))
       continue
@@ -60,20 +60,19 @@ const entryPoints = (name: string): Array<string> => {
     // "./*": "./dist/*.js": every file under ./dist ending in .js whose subpath no more specific key excludes.
     const [keyPrefix, keySuffix] = key.split("*") as [string, string]
     const [targetPrefix, targetSuffix] = target.split("*") as [string, string]
-    const dir = path.join(root, path.dirname(targetPrefix + "x"))
-    const fileStart = path.join(root, targetPrefix)
+    const slash = targetPrefix.lastIndexOf("/") + 1
+    const start = targetPrefix.slice(slash)
     let files: Array<string>
     try {
-      files = fs.readdirSync(dir, { recursive: true }) as Array<string>
+      files = fs.readdirSync(path.join(root, targetPrefix.slice(0, slash)), { recursive: true }) as Array<string>
     } catch {
       continue
     }
-    for (const file of files) {
-      const full = path.join(dir, file)
-      if (!full.startsWith(fileStart) || !full.endsWith(targetSuffix)) continue
-      const star = full.slice(fileStart.length, full.length - targetSuffix.length).split(path.sep).join("/")
-      const subpath = keyPrefix + star + keySuffix
-      if (star !== "" && bestMatch(exports, subpath) === key) found.add(name + subpath.slice(1))
+    for (let file of files) {
+      if (!file.endsWith(targetSuffix) || !file.startsWith(start)) continue
+      if (path.sep !== "/") file = file.split(path.sep).join("/")
+      const subpath = keyPrefix + file.slice(start.length, file.length - targetSuffix.length) + keySuffix
+      if (subpath.length > key.length - 1 && bestMatch(exports, subpath) === key) found.add(name + subpath.slice(1))
     }
   }
   return [...found]

@@ -1,0 +1,83 @@
+// Extract -> transform -> load with typed outputs: a flaky extract that succeeds on retry, and a load whose calls go
+// through a rate-limited Resource. Run: node_modules/.bin/node src/bin.ts tasks/etl.ts  (writes .runner/etl/out.jsonl)
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Schema from "effect/Schema"
+import { Dag, Job, Resource } from "effect-runner"
+
+const OUT_DIR = ".runner/etl"
+
+/** Shared by every job of a run: at most 2 calls in flight and 20 started per second. */
+const warehouseApi = Resource.make("warehouse-api", { concurrency: 2, rate: { limit: 20, per: "1 second" } })
+
+const Order = Schema.Struct({ id: Schema.Number, customer: Schema.String, amountCents: Schema.Number })
+const Row = Schema.Struct({ orderId: Schema.Number, customer: Schema.String, amount: Schema.Number, large: Schema.Boolean })
+type Row = typeof Row.Type
+
+class SourceUnavailable extends Data.TaggedError("SourceUnavailable")<{ readonly call: number }> {
+  override get message() {
+    return `order source unavailable (simulated outage, call ${this.call})`
+  }
+}
+
+// The simulated source fails its first 2 calls in every run, so extract needs its retries.
+let sourceCalls = 0
+const fetchOrders = Effect.suspend(() =>
+  ++sourceCalls <= 2
+    ? Effect.fail(new SourceUnavailable({ call: sourceCalls }))
+    : Effect.succeed(Array.from({ length: 30 }, (_, i) => ({
+      id: i + 1,
+      customer: ["ada", "grace", "linus"][i % 3]!,
+      amountCents: 1_000 + i * 350
+    })))
+)
+
+// Stands in for an HTTP call to the warehouse; the Resource, not this function, enforces the limits.
+const insertRow = (row: Row) => Effect.as(Effect.sleep("10 millis"), row)
+
+export const extract = Job.make("extract", {
+  description: "read orders from the (flaky) source",
+  output: Schema.Struct({ orders: Schema.Array(Order) }),
+  retry: { times: 3, delay: "200 millis", jitter: true },
+  timeout: "30 seconds",
+  run: () => Effect.map(fetchOrders, (orders) => ({ orders }))
+})
+
+export const transform = Job.make("transform", {
+  needs: { extract },
+  description: "orders to warehouse rows",
+  output: Schema.Struct({ rows: Schema.Array(Row) }),
+  run: ({ extract }) =>
+    Effect.succeed({
+      rows: extract.orders.map((order): Row => ({
+        orderId: order.id,
+        customer: order.customer,
+        amount: order.amountCents / 100,
+        large: order.amountCents >= 5_000
+      }))
+    })
+})
+
+export const load = Job.make("load", {
+  needs: { transform },
+  description: `insert rows through warehouse-api, then write ${OUT_DIR}/out.jsonl`,
+  output: Schema.Struct({ file: Schema.String, rows: Schema.Number }),
+  retry: { times: 2, delay: "1 second", jitter: true },
+  timeout: "2 minutes",
+  run: ({ transform }) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      // 8 fibers ask for the API at once; warehouseApi lets 2 run and at most 20 start per second.
+      const inserted = yield* Effect.forEach(transform.rows, (row) => warehouseApi.use(insertRow(row)), { concurrency: 8 })
+      // The whole file is rewritten (atomically, via rename), so re-running gives the same file rather than duplicates.
+      const file = `${OUT_DIR}/out.jsonl`
+      yield* fs.makeDirectory(OUT_DIR, { recursive: true })
+      yield* fs.writeFileString(`${file}.tmp`, inserted.map((row) => JSON.stringify(row) + "\n").join(""))
+      yield* fs.rename(`${file}.tmp`, file)
+      yield* Effect.log(`loaded ${inserted.length} rows into ${file}`)
+      return { file, rows: inserted.length }
+    })
+})
+
+export default Dag.make("etl", [extract, transform, load])

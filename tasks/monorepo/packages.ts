@@ -1,0 +1,21 @@
+// Jobs shared between task files: one build job per package of a small monorepo, imported by tasks/monorepo.ts.
+// Runs on its own too (its exported jobs become the DAG): node_modules/.bin/node src/bin.ts tasks/monorepo/packages.ts
+import { Job } from "effect-runner"
+
+// Stands in for a real build (e.g. ["npx", "tsc", "-b", "packages/core"]): writes <dir>/index.js and prints its path.
+const BUILD = [
+  `const fs = require("node:fs"), file = process.argv[1] + "/index.js"`,
+  `fs.mkdirSync(process.argv[1], { recursive: true })`,
+  `fs.writeFileSync(file, "export const built = true")`,
+  `console.log(file)`
+].join("; ")
+
+/** Runs the script with the runner's own node (process.execPath), not whichever `node` is first on the PATH. */
+const build = (name: string) =>
+  Job.shell(`build-${name}`, [process.execPath, "-e", BUILD, `.runner/monorepo/${name}/dist`], {
+    description: `build package ${name}`,
+    timeout: "2 minutes"
+  })
+
+export const buildCore = build("core")
+export const buildCli = build("cli")
