@@ -105,7 +105,7 @@ const topologicalOrder = (dag: Dag): Array<Job.Any> | PlanError => {
     }
     const twin = byId.get(job.id)
     if (twin !== undefined && twin !== job) {
-      return new DuplicateJobId({ jobId: job.id, places: [twin.definedAt ?? "?", job.definedAt ?? "?"] })
+      return new DuplicateJobId({ jobId: job.id, places: places(twin, job) })
     }
     byId.set(job.id, job)
     state.set(job, "visiting")
@@ -125,6 +125,16 @@ const topologicalOrder = (dag: Dag): Array<Job.Any> | PlanError => {
     if (error !== undefined) return error
   }
   return order
+}
+
+/** Where two jobs were defined; when a helper made both, the first call site that tells them apart. */
+const places = (a: Job.Any, b: Job.Any): [string, string] => {
+  const at = (job: Job.Any, depth: number) =>
+    job.definedVia.slice(0, depth + 1).join(" via ") || "an unknown place"
+  for (let depth = 0; depth < Math.max(a.definedVia.length, b.definedVia.length); depth++) {
+    if (a.definedVia[depth] !== b.definedVia[depth]) return [at(a, depth), at(b, depth)]
+  }
+  return [at(a, 0), at(b, 0)]
 }
 
 const select = (ordered: Array<Job.Any>, selection: ReadonlyArray<string>): Array<Job.Any> | UnknownJob => {

@@ -250,7 +250,7 @@ const runJob = (
       yield* Effect.sleep(delay)
     }
   })
-  const permitted = job.uses.reduce<typeof attempts>((effect, resource) => resource.use(effect), attempts)
+  const permitted = job.uses.reduce<typeof attempts>((effect, resource) => Resource.hold(resource, effect), attempts)
   return permitted.pipe(
     Effect.onInterrupt(() =>
       Effect.flatMap(Clock.currentTimeMillis, (at) => emit({ _tag: "JobInterrupted", runId, jobId: job.id, attempt, at }))

@@ -40,6 +40,8 @@ export interface Job<out A = unknown, out E = unknown> {
   readonly command: string | undefined
   /** Where the job was defined (file:line:column), for error messages. */
   readonly definedAt: string | undefined
+  /** The calls that led to the definition, innermost first (tells apart jobs made by one helper). */
+  readonly definedVia: ReadonlyArray<string>
   readonly run: (inputs: Record<string, unknown>) => Effect.Effect<A, E, Services>
 }
 
@@ -80,7 +82,7 @@ export const make = <
   E = never,
   R extends Services = never
 >(id: string, options: Options<Needs, A, E, R>): Job<A, E> =>
-  build(id, "effect", options as Options<any, A, E, Services>, undefined, callSite())
+  build(id, "effect", options as Options<any, A, E, Services>, undefined, callSites())
 
 export interface ShellOptions<Needs> {
   readonly needs?: Needs
@@ -122,7 +124,7 @@ export const shell = <const Needs extends Readonly<Record<string, Any>> = {}>(
     return shellProcess.run(id, resolved, { cwd: options.cwd, env: options.env })
   }
   const command = typeof argv === "function" ? "(argv computed from inputs)" : CommandLine.display(argv)
-  return build(id, "shell", { ...options, run } as Options<any, ShellOutput, shellProcess.ShellError, Services>, command, callSite())
+  return build(id, "shell", { ...options, run } as Options<any, ShellOutput, shellProcess.ShellError, Services>, command, callSites())
 }
 
 /**
@@ -148,8 +150,9 @@ const build = <A, E>(
   kind: "effect" | "shell",
   options: Options<Readonly<Record<string, Any>>, A, E, Services>,
   command: string | undefined,
-  definedAt: string | undefined
+  sites: ReadonlyArray<string>
 ): Job<A, E> => {
+  const definedAt = sites[0]
   if (typeof id !== "string" || id.trim() === "") {
     throw new InvalidOption({ where: definedAt ?? "Job.make", reason: "a job needs a non-empty string id" })
   }
@@ -170,20 +173,25 @@ const build = <A, E>(
     description: options.description,
     command,
     definedAt,
+    definedVia: sites,
     run: options.run as Job<A, E>["run"]
   }
 }
 
 
-/** The file:line:column of the code that called Job.make / Job.shell, relative to the current directory. */
-const callSite = (): string | undefined => {
+/** The file:line:column of the code that called Job.make / Job.shell and of up to 3 callers above it. */
+const callSites = (): ReadonlyArray<string> => {
   const holder: { stack?: string } = {}
-  Error.captureStackTrace(holder, callSite)
-  // Frames: [0] "Error", [1] make/shell, [2] the caller.
-  const frame = holder.stack?.split("\n")[2]
-  const location = frame?.match(/\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/)?.[1]
-  if (location === undefined) return undefined
-  const path = location.replace(/^file:\/\//, "")
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 6
+  Error.captureStackTrace(holder, callSites)
+  Error.stackTraceLimit = limit
   const cwd = globalThis.process?.cwd?.() ?? ""
-  return path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path
+  // Frames: [0] "Error", [1] make/shell, [2...] the callers.
+  return (holder.stack?.split("\n").slice(2) ?? []).flatMap((frame) => {
+    const location = frame.match(/\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/)?.[1]
+    if (location === undefined || location.startsWith("node:")) return []
+    const path = location.replace(/^file:\/\//, "")
+    return [path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path]
+  }).slice(0, 4)
 }

@@ -1,6 +1,7 @@
 /**
  * Named resources shared by the jobs of a run: a semaphore that bounds concurrent use and a rate limit that bounds
- * starts per time window. `uses: [r]` on a job holds one permit for the whole job; `r.use(effect)` gates one call.
+ * starts per time window. `uses: [r]` on a job holds one permit for the whole job; `r.use(effect)` gates one call (inside a job that
+ * holds `r`, calls run under the job's permit and only wait for the rate limit).
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -38,7 +39,10 @@ export interface Resource {
 
 /** The run-time state of one resource. */
 export interface Limiter {
+  /** Waits for a permit and a rate-limit slot, then runs `effect`. */
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Waits for a rate-limit slot only, then runs `effect`. */
+  readonly throttled: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 }
 
 /** The limiters of one run, keyed by resource name. The executor provides a fresh registry per run. */
@@ -83,20 +87,43 @@ export const make = (name: string, options: ResourceOptions = {}): Resource => {
     name,
     concurrency,
     rate,
-    use: (effect) => Effect.flatMap(CurrentRegistry, (registry: Registry) => registry.get(resource).withPermit(effect))
+    use: (effect) =>
+      Effect.gen(function*() {
+        const registry = yield* CurrentRegistry
+        const held = yield* HeldByJob
+        const limiter = registry.get(resource)
+        // The job already holds a permit (`uses: [r]`): its calls run under it instead of waiting for a second one.
+        return yield* (held.has(resource.name) ? limiter.throttled(effect) : limiter.withPermit(effect))
+      })
   }
   return resource
 }
 
+/** The resources the current job holds through `uses`. */
+const HeldByJob = Context.Reference<ReadonlySet<string>>("effect-runner/Resource/HeldByJob", {
+  defaultValue: () => new Set()
+})
+
+/** Runs a whole job holding one permit of `resource` (the job's start takes a rate-limit slot too). */
+export const hold = <A, E, R>(resource: Resource, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.gen(function*() {
+    const registry = yield* CurrentRegistry
+    const held = yield* HeldByJob
+    if (held.has(resource.name)) return yield* effect
+    return yield* registry.get(resource).withPermit(
+      Effect.provideService(effect, HeldByJob, new Set([...held, resource.name]))
+    )
+  })
+
 const makeLimiter = (resource: Resource): Limiter => {
   const semaphore = resource.concurrency === undefined ? undefined : Semaphore.makeUnsafe(resource.concurrency)
   const throttle = resource.rate === undefined ? undefined : makeThrottle(resource.rate)
+  const throttled = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    throttle === undefined ? effect : Effect.andThen(throttle, effect)
   return {
-    withPermit: (effect) => {
-      // The rate slot is taken after the permit so that its timestamp is the moment the work really starts.
-      const gated = throttle === undefined ? effect : Effect.andThen(throttle, effect)
-      return semaphore === undefined ? gated : semaphore.withPermit(gated)
-    }
+    throttled,
+    // The rate slot is taken after the permit so that its timestamp is the moment the work really starts.
+    withPermit: (effect) => semaphore === undefined ? throttled(effect) : semaphore.withPermit(throttled(effect))
   }
 }
 

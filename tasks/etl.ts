@@ -7,12 +7,18 @@ import * as Schema from "effect/Schema"
 import { Dag, Job, Resource } from "effect-runner"
 
 const OUT_DIR = ".runner/etl"
+const OUT_FILE = `${OUT_DIR}/out.jsonl`
 
 /** Shared by every job of a run: at most 2 calls in flight and 20 started per second. */
 const warehouseApi = Resource.make("warehouse-api", { concurrency: 2, rate: { limit: 20, per: "1 second" } })
 
 const Order = Schema.Struct({ id: Schema.Number, customer: Schema.String, amountCents: Schema.Number })
-const Row = Schema.Struct({ orderId: Schema.Number, customer: Schema.String, amount: Schema.Number, large: Schema.Boolean })
+const Row = Schema.Struct({
+  orderId: Schema.Number,
+  customer: Schema.String,
+  amount: Schema.Number,
+  large: Schema.Boolean
+})
 type Row = typeof Row.Type
 
 class SourceUnavailable extends Data.TaggedError("SourceUnavailable")<{ readonly call: number }> {
@@ -21,20 +27,20 @@ class SourceUnavailable extends Data.TaggedError("SourceUnavailable")<{ readonly
   }
 }
 
-// The simulated source fails its first 2 calls in every run, so extract needs its retries.
+// The simulated source fails its first 2 calls in every run (the counter is per process), so extract needs retries.
 let sourceCalls = 0
-const fetchOrders = Effect.suspend(() =>
-  ++sourceCalls <= 2
-    ? Effect.fail(new SourceUnavailable({ call: sourceCalls }))
-    : Effect.succeed(Array.from({ length: 30 }, (_, i) => ({
-      id: i + 1,
-      customer: ["ada", "grace", "linus"][i % 3]!,
-      amountCents: 1_000 + i * 350
-    })))
-)
+const fetchOrders = Effect.gen(function*() {
+  sourceCalls++
+  if (sourceCalls <= 2) return yield* new SourceUnavailable({ call: sourceCalls })
+  return Array.from({ length: 30 }, (_, i) => ({
+    id: i + 1,
+    customer: ["ada", "grace", "linus"][i % 3]!,
+    amountCents: 1_000 + i * 350
+  }))
+})
 
-// Stands in for an HTTP call to the warehouse; the Resource, not this function, enforces the limits.
-const insertRow = (row: Row) => Effect.as(Effect.sleep("10 millis"), row)
+// Stands in for an HTTP upsert keyed by orderId (so a retried load duplicates nothing); warehouseApi sets the pace.
+const insertRow = (row: Row) => Effect.sleep("10 millis").pipe(Effect.as(row))
 
 export const extract = Job.make("extract", {
   description: "read orders from the (flaky) source",
@@ -61,7 +67,7 @@ export const transform = Job.make("transform", {
 
 export const load = Job.make("load", {
   needs: { transform },
-  description: `insert rows through warehouse-api, then write ${OUT_DIR}/out.jsonl`,
+  description: `insert rows through warehouse-api, then write ${OUT_FILE}`,
   output: Schema.Struct({ file: Schema.String, rows: Schema.Number }),
   retry: { times: 2, delay: "1 second", jitter: true },
   timeout: "2 minutes",
@@ -69,14 +75,17 @@ export const load = Job.make("load", {
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       // 8 fibers ask for the API at once; warehouseApi lets 2 run and at most 20 start per second.
-      const inserted = yield* Effect.forEach(transform.rows, (row) => warehouseApi.use(insertRow(row)), { concurrency: 8 })
-      // The whole file is rewritten (atomically, via rename), so re-running gives the same file rather than duplicates.
-      const file = `${OUT_DIR}/out.jsonl`
+      const inserted = yield* Effect.forEach(
+        transform.rows,
+        (row) => warehouseApi.use(insertRow(row)),
+        { concurrency: 8 }
+      )
+      // The whole file is rewritten (atomically, via rename), so a re-run gives the same file, not duplicate lines.
       yield* fs.makeDirectory(OUT_DIR, { recursive: true })
-      yield* fs.writeFileString(`${file}.tmp`, inserted.map((row) => JSON.stringify(row) + "\n").join(""))
-      yield* fs.rename(`${file}.tmp`, file)
-      yield* Effect.log(`loaded ${inserted.length} rows into ${file}`)
-      return { file, rows: inserted.length }
+      yield* fs.writeFileString(`${OUT_FILE}.tmp`, inserted.map((row) => JSON.stringify(row) + "\n").join(""))
+      yield* fs.rename(`${OUT_FILE}.tmp`, OUT_FILE)
+      yield* Effect.log(`loaded ${inserted.length} rows into ${OUT_FILE}`)
+      return { file: OUT_FILE, rows: inserted.length }
     })
 })
 

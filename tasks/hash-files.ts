@@ -1,6 +1,6 @@
-// The tutorial's parallel file processing: write the sha256 of every *.dat file to <stem>.processed, 8 files at a time,
+// The tutorial's parallel file processing: the sha256 of each *.dat file into <stem>.processed, 8 files at a time,
 // skipping files already done. Run: node_modules/.bin/node src/bin.ts tasks/hash-files.ts
-// Settings: RUNNER_HASH_INPUT (.runner/hash/input, seeded with 50 files if absent), RUNNER_HASH_OUTPUT (.runner/hash/output).
+// Settings: RUNNER_HASH_INPUT (default .runner/hash/input, seeded if absent), RUNNER_HASH_OUTPUT (.runner/hash/output).
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Path from "effect/Path"
@@ -18,10 +18,11 @@ export const seed = Job.make("seed", {
   run: () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
       if (yield* fs.exists(input)) return { seeded: 0 }
       yield* fs.makeDirectory(input, { recursive: true })
       for (let i = 1; i <= 50; i++) {
-        yield* fs.writeFileString(`${input}/sample-${String(i).padStart(2, "0")}.dat`, `sample record ${i}\n`)
+        yield* fs.writeFileString(path.join(input, `sample-${String(i).padStart(2, "0")}.dat`), `sample record ${i}\n`)
       }
       yield* Effect.log(`seeded 50 sample files in ${input}`)
       return { seeded: 50 }

@@ -1,5 +1,5 @@
 // Composes jobs imported from another task file (./monorepo/packages.ts) with its own: test needs both builds.
-// Run: node_modules/.bin/node src/bin.ts tasks/monorepo.ts   (only one build and its needs: ... tasks/monorepo.ts build-core)
+// Run: node_modules/.bin/node src/bin.ts tasks/monorepo.ts   (one build only: ... tasks/monorepo.ts build-core)
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import { Dag, Job } from "effect-runner"

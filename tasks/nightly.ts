@@ -20,7 +20,7 @@ if (!Number.isInteger(keepDays) || keepDays < 1) {
 
 class SourceMissing extends Data.TaggedError("SourceMissing")<{ readonly dir: string }> {
   override get message() {
-    return `${this.dir} does not exist; set RUNNER_BACKUP_SRC to the directory to back up`
+    return `the source ${this.dir} (RUNNER_BACKUP_SRC) does not exist`
   }
 }
 
@@ -31,11 +31,12 @@ export const source = Job.make("source", {
   run: () =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
       if (yield* fs.exists(src)) return { dir: src }
       if (src !== DEMO_SRC) return yield* new SourceMissing({ dir: src })
-      yield* fs.makeDirectory(`${src}/reports`, { recursive: true })
-      yield* fs.writeFileString(`${src}/users.csv`, "id,name\n1,ada\n2,grace\n")
-      yield* fs.writeFileString(`${src}/reports/summary.txt`, "all systems nominal\n")
+      yield* fs.makeDirectory(path.join(src, "reports"), { recursive: true })
+      yield* fs.writeFileString(path.join(src, "users.csv"), "id,name\n1,ada\n2,grace\n")
+      yield* fs.writeFileString(path.join(src, "reports", "summary.txt"), "all systems nominal\n")
       yield* Effect.log(`seeded demo data in ${src}`)
       return { dir: src }
     })
@@ -51,7 +52,8 @@ export const snapshot = Job.make("snapshot", {
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
-      const date = DateTime.formatIsoDate(DateTime.setZone(yield* DateTime.now, DateTime.zoneMakeLocal()))
+      const localNow = DateTime.setZone(yield* DateTime.now, DateTime.zoneMakeLocal())
+      const date = DateTime.formatIsoDate(localNow) // YYYY-MM-DD, like `date +%F`
       const dir = path.join(dest, date)
       yield* fs.remove(dir, { recursive: true, force: true })
       yield* fs.makeDirectory(dest, { recursive: true })

@@ -18,6 +18,11 @@ describe("runner CLI: bad input exits 2 with a message naming the file, before a
       [fixture("duplicate")],
       /^runner: test\/fixtures\/duplicate\.ts: job id "load" is defined twice: at test\/fixtures\/duplicate\.ts:4:\d+ and at test\/fixtures\/duplicate\.ts:5:\d+$/m
     ],
+    [
+      "duplicate job ids made by one helper, told apart by their callers",
+      [fixture("dup-helper")],
+      /defined twice: at test\/fixtures\/dup-helper\.ts:2:\d+ via test\/fixtures\/dup-helper\.ts:3:(\d+) and at test\/fixtures\/dup-helper\.ts:2:\d+ via test\/fixtures\/dup-helper\.ts:3:(?!\1)\d+$/m
+    ],
     ["a cycle, with its path", [fixture("cycle")], /^runner: test\/fixtures\/cycle\.ts: jobs depend on each other in a cycle: b -> a -> b$/m],
     ["needs that are not a job of the DAG", [fixture("missing-need")], /^runner: test\/fixtures\/missing-need\.ts: job "transform" needs "extract", which is not a job \(found undefined\)/m],
     ["an unknown job on the command line", [fixture("ok"), "nope"], /^runner: test\/fixtures\/ok\.ts: unknown job "nope"; the DAG has: a, b, c$/m],

@@ -313,6 +313,27 @@ describe("Executor", () => {
       assert.strictEqual(result.jobs.filter((j) => j.status === "succeeded").length, 16)
     }))
 
+  it.live("a job that uses a resource can call r.use inside without waiting for a second permit", () =>
+    Effect.gen(function*() {
+      const api = Resource.make("api", { concurrency: 1 })
+      let inside = 0
+      let maxInside = 0
+      const jobs = [1, 2, 3].map((i) =>
+        Job.make(`j${i}`, {
+          uses: [api],
+          timeout: "5 seconds",
+          run: () =>
+            Effect.acquireUseRelease(
+              Effect.sync(() => (maxInside = Math.max(maxInside, ++inside))),
+              () => Effect.forEach([1, 2, 3], () => api.use(Effect.sleep(1)), { concurrency: 3 }),
+              () => Effect.sync(() => inside--)
+            )
+        }))
+      const { result } = yield* runDag(Dag.make("d", jobs), { concurrency: 3 })
+      assert.strictEqual(result.status, "succeeded")
+      assert.strictEqual(maxInside, 1, "jobs holding the resource never overlap")
+    }))
+
   it.effect("rate limits: never more than `limit` starts in any window of `per`", () =>
     Effect.gen(function*() {
       const api = Resource.make("api", { rate: { limit: 10, per: "1 second" } })

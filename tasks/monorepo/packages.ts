@@ -3,14 +3,15 @@
 import { Job } from "effect-runner"
 
 // Stands in for a real build (e.g. ["npx", "tsc", "-b", "packages/core"]): writes <dir>/index.js and prints its path.
+// <dir> is the last argument (Node, Bun and Deno put different things before it in process.argv).
 const BUILD = [
-  `const fs = require("node:fs"), file = process.argv[1] + "/index.js"`,
-  `fs.mkdirSync(process.argv[1], { recursive: true })`,
+  `const fs = require("node:fs"), dir = process.argv.at(-1), file = dir + "/index.js"`,
+  `fs.mkdirSync(dir, { recursive: true })`,
   `fs.writeFileSync(file, "export const built = true")`,
   `console.log(file)`
 ].join("; ")
 
-/** Runs the script with the runner's own node (process.execPath), not whichever `node` is first on the PATH. */
+/** Runs the script with the runner's own runtime (process.execPath), not whichever `node` is first on the PATH. */
 const build = (name: string) =>
   Job.shell(`build-${name}`, [process.execPath, "-e", BUILD, `.runner/monorepo/${name}/dist`], {
     description: `build package ${name}`,
