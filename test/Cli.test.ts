@@ -106,6 +106,14 @@ describe("runner CLI: runs", () => {
     assert.strictEqual(lines.at(-1).status, "succeeded")
   })
 
+  it("--log-level hides job logs below the level", () => {
+    assert.match(runner([fixture("ok"), "--log-level", "info"]).stdout, /\[b\] b got 1/)
+    const quiet = runner([fixture("ok"), "--log-level", "warn"])
+    assert.strictEqual(quiet.status, 0)
+    assert.notMatch(quiet.stdout, /b got 1/)
+    assert.match(quiet.stdout, /run \S+ succeeded/)
+  })
+
   it("--dry-run prints levels, order, retries, timeouts and resources, and runs nothing", () => {
     const result = runner([fixture("ok"), "--dry-run", "--concurrency", "3"])
     assert.strictEqual(result.status, 0)

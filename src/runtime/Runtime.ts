@@ -3,6 +3,7 @@
  * so that `effect` and `effect-runner` resolve to the runner's own copy, and process-level facts.
  */
 import * as os from "node:os"
+import { fileURLToPath } from "node:url"
 
 export type Name = "node" | "bun" | "deno"
 
@@ -25,7 +26,60 @@ export const prepareTaskImports = async (): Promise<void> => {
   prepared = true
   if (name === "node") (await import("./nodeHooks.ts")).register()
   else if (name === "bun") (await import("./bunPlugin.ts")).register()
-  // Deno: deno.json maps `effect` and `effect-runner` and turns on sloppy imports; nothing to do at run time.
+  // Deno: deno.json (found next to src/bin.ts whatever the current directory) maps `effect`, `@effect/platform-node`
+  // and `effect-runner` for every importer, uses the runner's node_modules and turns on sloppy imports.
+}
+
+/**
+ * Imports a task file (after `prepareTaskImports`). A failure is rethrown as Node would report it, so the loader
+ * prints the same thing on every runtime: a parse error becomes a `SyntaxError` whose stack starts with `file:line`
+ * (Bun throws an AggregateError of BuildMessages, Deno a TypeError whose message starts with "SyntaxError:"), Deno's
+ * colours are removed, and Bun's ResolveMessage becomes a plain Error.
+ */
+export const importTaskFile = async (url: string): Promise<Record<string, unknown>> => {
+  try {
+    return await import(url)
+  } catch (error) {
+    throw name === "node" ? error : asNodeWould(error)
+  }
+}
+
+const ansi = /\x1b\[[0-9;]*m/g
+
+const syntaxError = (message: string, file: string, line: number, lineText: string | undefined): SyntaxError => {
+  const error = new SyntaxError(message)
+  error.stack = `${file}:${line}\n${lineText ?? ""}\n\nSyntaxError: ${message}`
+  return error
+}
+
+const asNodeWould = (error: unknown): unknown => {
+  if (!(error instanceof Error)) return error
+  if (name === "bun") {
+    const messages: ReadonlyArray<any> = error instanceof AggregateError ? error.errors : [error]
+    const build = messages.find((m) => m?.name === "BuildMessage" && m.position != null)
+    if (build !== undefined) {
+      return syntaxError(build.message, build.position.file, build.position.line, build.position.lineText)
+    }
+    if (error.name === "ResolveMessage") {
+      // It has no position, and its stack is its message again: without a stack the loader prints it once.
+      return Object.defineProperties(new Error(error.message), {
+        code: { value: (error as { code?: string }).code },
+        stack: { value: undefined }
+      })
+    }
+    return error
+  }
+  const message = error.message.replace(ansi, "")
+  const stack = error.stack?.replace(ansi, "")
+  const syntax = /^SyntaxError: ([^\n]*)[\s\S]*?\n\s*\d+ \| ?([^\n]*)[\s\S]*\bat (file:\/\/\S+?):(\d+):\d+\s*$/.exec(message)
+  if (error instanceof TypeError && syntax !== null) {
+    return syntaxError(syntax[1]!, fileURLToPath(syntax[3]!), Number(syntax[4]), syntax[2])
+  }
+  // Deno appends the importing location to the message ("\n    at file:///...:1:19"); the stack has it already.
+  return Object.defineProperties(error, {
+    message: { value: message.replace(/\n\s+at file:\/\/\S+$/, "") },
+    stack: { value: stack }
+  })
 }
 
 /**
