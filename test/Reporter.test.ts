@@ -1,0 +1,88 @@
+import { assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Reporter from "../src/Reporter.ts"
+import type * as RunEvent from "../src/RunEvent.ts"
+
+const events: ReadonlyArray<RunEvent.RunEvent> = [
+  { _tag: "RunStarted", runId: "r1", dag: "d", at: 0, jobIds: ["a", "b"], concurrency: 2, failureMode: "no-new" },
+  { _tag: "AttemptStarted", runId: "r1", jobId: "a", attempt: 1, at: 10 },
+  { _tag: "AttemptStarted", runId: "r1", jobId: "b", attempt: 1, at: 10 },
+  { _tag: "AttemptSucceeded", runId: "r1", jobId: "a", attempt: 1, at: 1510, output: 1, encoded: 1 },
+  {
+    _tag: "AttemptFailed",
+    runId: "r1",
+    jobId: "b",
+    attempt: 1,
+    at: 2000,
+    error: "boom",
+    cause: undefined as never,
+    retryInMillis: undefined
+  },
+  {
+    _tag: "RunFinished",
+    runId: "r1",
+    dag: "d",
+    at: 2000,
+    status: "failed",
+    durationMillis: 2000,
+    jobs: [
+      { jobId: "a", status: "succeeded", critical: true, attempts: 1, durationMillis: 1500, detail: undefined },
+      { jobId: "b", status: "failed", critical: true, attempts: 1, durationMillis: 1990, detail: "boom" }
+    ]
+  }
+]
+
+const render = (format: Reporter.Format) =>
+  Effect.gen(function*() {
+    const chunks: Array<string> = []
+    const output = { write: (text: string) => void chunks.push(text), isTTY: format === "pretty", columns: 80 }
+    yield* Effect.gen(function*() {
+      const reporter = yield* Reporter.Reporter
+      for (const event of events.slice(0, 3)) yield* reporter.event(event)
+      reporter.log({ at: 20, level: "info", message: "hello from a", jobId: "a", attempt: 1 })
+      for (const event of events.slice(3)) yield* reporter.event(event)
+    }).pipe(Effect.provide(Layer.fresh(Reporter.layer({ format, output, color: true }))))
+    return chunks
+  })
+
+describe("Reporter", () => {
+  it.effect("pretty keeps a live region of running jobs and counts, redrawn in place, then a summary", () =>
+    Effect.gen(function*() {
+      const chunks = yield* render("pretty")
+      const all = chunks.join("")
+      assert.match(all, /\[0\/2\].*0 done.*2 running/)
+      assert.include(all, "\x1b[2A\r\x1b[J", "the region is cleared before new lines are printed")
+      assert.match(all, /\[a\].*hello from a/)
+      assert.match(all, /run r1 failed in 2\.0s: critical job "b" failed/)
+      assert.notMatch(chunks.at(-1)!, /running/, "no live region after the summary")
+    }))
+
+  it.effect("plain prints one line per event, the summary table, and no escape codes", () =>
+    Effect.gen(function*() {
+      const all = (yield* render("plain")).join("")
+      assert.notInclude(all, "\x1b[")
+      assert.match(all, /^00:00:00 a started$/m)
+      assert.match(all, /^00:00:01 a ✓ succeeded in 1\.5s$/m)
+      assert.match(all, /^00:00:02 b ✗ attempt 1 failed: boom$/m)
+      assert.match(all, /^a\s+succeeded\s+1\s+1\.5s$/m)
+      assert.match(all, /^b\s+failed\s+1\s+2\.0s\s+boom$/m)
+    }))
+
+  it.effect("json writes one object per line with the documented fields", () =>
+    Effect.gen(function*() {
+      const lines = (yield* render("json")).join("").trim().split("\n").map((l) => JSON.parse(l))
+      assert.strictEqual(lines.length, 7)
+      assert.deepStrictEqual(lines[3], {
+        ts: "1970-01-01T00:00:00.020Z",
+        level: "info",
+        dag: "d",
+        runId: "r1",
+        jobId: "a",
+        attempt: 1,
+        event: "Log",
+        message: "hello from a"
+      })
+      assert.deepInclude(lines[5], { event: "AttemptFailed", level: "error", error: "boom", jobId: "b" })
+    }))
+})
