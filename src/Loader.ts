@@ -5,11 +5,14 @@
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { pathToFileURL } from "node:url"
+import { fileURLToPath, pathToFileURL } from "node:url"
 import * as Dag from "./Dag.ts"
 import { InvalidOption, NothingToRun, TaskFileInvalid, TaskFileNotFound } from "./Errors.ts"
 import * as Job from "./Job.ts"
 import * as Runtime from "./runtime/Runtime.ts"
+
+/** The runner's own sources: a location inside them says nothing about the task file. */
+const runnerSources = path.dirname(fileURLToPath(import.meta.url))
 
 export type LoadError = TaskFileNotFound | TaskFileInvalid | NothingToRun
 
@@ -27,7 +30,7 @@ export const load = (file: string): Effect.Effect<Loaded, LoadError> =>
     if (stat === undefined || !stat.isFile()) return yield* new TaskFileNotFound({ file })
     yield* Effect.promise(() => Runtime.prepareTaskImports())
     const exports = yield* Effect.tryPromise({
-      try: () => import(pathToFileURL(absolute).href) as Promise<Record<string, unknown>>,
+      try: () => Runtime.importTaskFile(pathToFileURL(absolute).href),
       catch: (error) => invalid(file, absolute, error)
     })
     return { file, dag: yield* findDag(file, exports) }
@@ -56,11 +59,18 @@ const invalid = (file: string, absolute: string, error: unknown): TaskFileInvali
     const message = error.message.split("\n").filter((line) => line.trim() !== "")
     const reason = syntax
       ? `syntax error: ${message.at(-1) ?? error.message}`
-      : `failed to load: ${error.name}: ${message.join(" ")}` +
-        (location === undefined && error.stack !== undefined ? `\n${error.stack}` : "")
+      : `failed to load: ${error.name}: ${message.join(" ")}` + (location === undefined ? userFrames(error.stack) : "")
     return new TaskFileInvalid({ file, location, reason })
   }
   return new TaskFileInvalid({ file, location: undefined, reason: `failed to load: threw ${String(error)}` })
+}
+
+/** The stack frames that point at user code (not Node internals, not the runner), to show where a load failed. */
+const userFrames = (stack: string | undefined): string => {
+  const frames = (stack ?? "").split("\n").filter((line) =>
+    /^\s+at /.test(line) && !/\(node:|at node:/.test(line) && !line.includes(runnerSources) && !line.includes("/node_modules/")
+  )
+  return frames.length === 0 ? "" : `\n${frames.join("\n")}`
 }
 
 /** The first `file:line[:col]` in `text` that points into the task file (or, failing that, any task source). */
@@ -70,7 +80,7 @@ const locate = (file: string, absolute: string, text: string | undefined): strin
   const own = new RegExp(`(?:file://)?${escaped}:(\\d+)(?::(\\d+))?`).exec(text)
   if (own !== null) return `${file}:${own[1]}${own[2] === undefined ? "" : `:${own[2]}`}`
   const other = /(?:file:\/\/)?(\/[^\s():]+\.[cm]?tsx?):(\d+)(?::(\d+))?/.exec(text)
-  if (other !== null && !other[1]!.includes("/node_modules/")) {
+  if (other !== null && !other[1]!.includes("/node_modules/") && !other[1]!.startsWith(runnerSources)) {
     return `${path.relative(process.cwd(), other[1]!)}:${other[2]}${other[3] === undefined ? "" : `:${other[3]}`}`
   }
   return undefined

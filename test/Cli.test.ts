@@ -12,6 +12,7 @@ describe("runner CLI: bad input exits 2 with a message naming the file, before a
     ["a missing file", ["tasks/does-not-exist.ts"], /^runner: tasks\/does-not-exist\.ts: no such task file$/m],
     ["a syntax error, with file:line", [fixture("syntax-error")], /^runner: test\/fixtures\/syntax-error\.ts:4: syntax error: /m],
     ["a module that throws while loading", [fixture("module-throws")], /^runner: test\/fixtures\/module-throws\.ts:1:\d+: failed to load: SyntaxError/m],
+    ["an import that does not resolve", [fixture("missing-import")], /^runner: test\/fixtures\/missing-import\.ts: failed to load: Error: Cannot find module .*nowhere/m],
     ["a file exporting no Dag and no jobs", [fixture("no-exports")], /^runner: test\/fixtures\/no-exports\.ts: exports no Dag .* and no jobs/m],
     [
       "duplicate job ids, with both places",

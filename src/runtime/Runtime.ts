@@ -76,10 +76,9 @@ const asNodeWould = (error: unknown): unknown => {
     return syntaxError(syntax[1]!, fileURLToPath(syntax[3]!), Number(syntax[4]), syntax[2])
   }
   // Deno appends the importing location to the message ("\n    at file:///...:1:19"); the stack has it already.
-  return Object.defineProperties(error, {
-    message: { value: message.replace(/\n\s+at file:\/\/\S+$/, "") },
-    stack: { value: stack }
-  })
+  const cleaned = message.replace(/\n\s+at file:\/\/\S+$/, "")
+  if (cleaned === error.message && stack === error.stack) return error
+  return Object.defineProperties(error, { message: { value: cleaned }, stack: { value: stack } })
 }
 
 /**

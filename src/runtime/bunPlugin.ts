@@ -49,16 +49,28 @@ const entryPoints = (name: string): Array<string> => {
     return [] // not installed: leave the name to Bun's own resolution
   }
   if (typeof exports !== "object" || exports === null || Array.isArray(exports)) return [name]
+  const keys = Object.keys(exports).filter((key) => key.startsWith("."))
+  // Node's order for pattern keys: the longest prefix before "*" wins, then the longer key.
+  const patterns = keys.filter((key) => key.split("*").length === 2).map((key) => {
+    const [prefix, suffix] = key.split("*") as [string, string]
+    return { key, prefix, suffix, target: pick(exports[key]!) }
+  }).sort((a, b) => b.prefix.length - a.prefix.length || b.key.length - a.key.length)
+  const exported = (subpath: string, via: string): boolean => {
+    if (subpath in exports) return false // an exact key, listed on its own
+    const match = patterns.find((p) =>
+      subpath.length >= p.key.length && subpath.startsWith(p.prefix) && subpath.endsWith(p.suffix)
+    )
+    return match?.key === via
+  }
   const found = new Set<string>()
-  for (const [key, value] of Object.entries(exports)) {
-    const target = pick(value)
-    if (target === null || !key.startsWith(".") || key.split("*").length !== target.split("*").length) continue
+  for (const key of keys) {
     if (!key.includes("*")) {
-      found.add(key === "." ? name : name + key.slice(1))
-      continue
+      if (pick(exports[key]!) !== null) found.add(key === "." ? name : name + key.slice(1))
     }
+  }
+  for (const { key, prefix, suffix, target } of patterns) {
+    if (target === null || target.split("*").length !== 2) continue
     // "./*": "./dist/*.js": every file under ./dist ending in .js whose subpath no more specific key excludes.
-    const [keyPrefix, keySuffix] = key.split("*") as [string, string]
     const [targetPrefix, targetSuffix] = target.split("*") as [string, string]
     const slash = targetPrefix.lastIndexOf("/") + 1
     const start = targetPrefix.slice(slash)
@@ -71,28 +83,11 @@ const entryPoints = (name: string): Array<string> => {
     for (let file of files) {
       if (!file.endsWith(targetSuffix) || !file.startsWith(start)) continue
       if (path.sep !== "/") file = file.split(path.sep).join("/")
-      const subpath = keyPrefix + file.slice(start.length, file.length - targetSuffix.length) + keySuffix
-      if (subpath.length > key.length - 1 && bestMatch(exports, subpath) === key) found.add(name + subpath.slice(1))
+      const subpath = prefix + file.slice(start.length, file.length - targetSuffix.length) + suffix
+      if (exported(subpath, key)) found.add(name + subpath.slice(1))
     }
   }
   return [...found]
-}
-
-/** The `exports` key Node would use for `subpath`: an exact key, else the pattern with the longest prefix. */
-const bestMatch = (exports: Record<string, Target>, subpath: string): string | undefined => {
-  if (subpath in exports) return subpath
-  let best: string | undefined
-  for (const key of Object.keys(exports)) {
-    const star = key.indexOf("*")
-    if (star === -1 || key.indexOf("*", star + 1) !== -1) continue
-    const prefix = key.slice(0, star)
-    const suffix = key.slice(star + 1)
-    if (subpath.length < key.length || !subpath.startsWith(prefix) || !subpath.endsWith(suffix)) continue
-    if (best === undefined || prefix.length > best.indexOf("*") || (prefix.length === best.indexOf("*") && key.length > best.length)) {
-      best = key
-    }
-  }
-  return best === undefined || pick(exports[best]!) === null ? undefined : best
 }
 
 /** The target for Bun's import conditions, or null when the subpath is not exported. */
