@@ -1,0 +1,124 @@
+/**
+ * A `SqlClient` for SQLite through `node:sqlite`, which Node 24, Bun and Deno all provide: no native addon. One
+ * connection, serialized by a semaphore; prepared statements cached. Kept in this one file so it can be replaced by
+ * an official Effect 4 driver once one loads against the pinned effect version.
+ */
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import * as Semaphore from "effect/Semaphore"
+import * as SqlClient from "effect/sql/SqlClient"
+import type * as SqlConnection from "effect/sql/SqlConnection"
+import { classifySqliteError, SqlError } from "effect/sql/SqlError"
+import * as Statement from "effect/sql/Statement"
+import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { DatabaseSync, type StatementSync } from "node:sqlite"
+
+export type Durability = "full" | "normal"
+
+export interface Options {
+  /** The database file; created (with its folder) if missing, mode 0600. */
+  readonly filename: string
+  /** `full`: every commit reaches the disk (survives power loss). `normal`: survives a crash of the process. */
+  readonly durability: Durability
+  /** How long to wait for another process's write lock. Default: 5000 ms. */
+  readonly busyTimeoutMillis?: number
+}
+
+const error = (cause: unknown, message: string, operation: string) =>
+  new SqlError({ reason: classifySqliteError(withErrno(cause), { message, operation }) })
+
+// node:sqlite reports SQLite's code as `errcode`; the classifier reads `errno`.
+const withErrno = (cause: unknown): unknown =>
+  typeof cause === "object" && cause !== null && "errcode" in cause && !("errno" in cause)
+    ? { cause, errno: (cause as { errcode: unknown }).errcode, message: (cause as { message?: unknown }).message }
+    : cause
+
+/** Opens the database file with the journal's settings: WAL, the chosen durability, busy timeout, foreign keys. */
+export const open = (options: Options): DatabaseSync => {
+  fs.mkdirSync(path.dirname(path.resolve(options.filename)), { recursive: true, mode: 0o700 })
+  // Create the file ourselves so it is never world-readable, whatever the umask; SQLite gives -wal/-shm the same mode.
+  fs.closeSync(fs.openSync(options.filename, "a", 0o600))
+  fs.chmodSync(options.filename, 0o600)
+  const db = new DatabaseSync(options.filename)
+  db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMillis ?? 5000))}`)
+  db.exec("PRAGMA journal_mode = WAL")
+  db.exec(`PRAGMA synchronous = ${options.durability === "full" ? "FULL" : "NORMAL"}`)
+  db.exec("PRAGMA foreign_keys = ON")
+  return db
+}
+
+const makeConnection = (db: DatabaseSync): SqlConnection.Connection => {
+  const cache = new Map<string, StatementSync>()
+  const prepare = (sql: string): StatementSync => {
+    let statement = cache.get(sql)
+    if (statement === undefined) {
+      statement = db.prepare(sql)
+      if (cache.size >= 500) cache.delete(cache.keys().next().value!)
+      cache.set(sql, statement)
+    }
+    return statement
+  }
+  const run = (statement: StatementSync, params: ReadonlyArray<unknown>, arrays: boolean) =>
+    Effect.try({
+      try: () => {
+        statement.setReturnArrays(arrays)
+        if (statement.columns().length > 0) return statement.all(...(params as Array<any>)) as ReadonlyArray<any>
+        statement.run(...(params as Array<any>))
+        return []
+      },
+      catch: (cause) => error(cause, "Failed to execute statement", "execute")
+    })
+  const prepared = (sql: string) =>
+    Effect.try({ try: () => prepare(sql), catch: (cause) => error(cause, "Failed to prepare statement", "prepare") })
+  return {
+    execute: (sql, params, transformRows) =>
+      Effect.flatMap(prepared(sql), (s) => run(s, params, false)).pipe(
+        Effect.map((rows) => transformRows === undefined ? rows : transformRows(rows))
+      ),
+    executeRaw: (sql, params) =>
+      Effect.flatMap(prepared(sql), (s) =>
+        Effect.try({
+          try: () => s.run(...(params as Array<any>)),
+          catch: (cause) => error(cause, "Failed to execute statement", "execute")
+        })),
+    executeValues: (sql, params) => Effect.flatMap(prepared(sql), (s) => run(s, params, true)),
+    executeValuesUnprepared: (sql, params) => run(db.prepare(sql), params, true),
+    executeUnprepared: (sql, params, transformRows) =>
+      run(db.prepare(sql), params, false).pipe(
+        Effect.map((rows) => transformRows === undefined ? rows : transformRows(rows))
+      ),
+    executeStream: () => Stream.die("effect-runner's SQLite client does not stream")
+  }
+}
+
+/** A SqlClient over one `node:sqlite` connection, closed when the scope closes. */
+export const make = (options: Options) =>
+  Effect.gen(function*() {
+    const db = yield* Effect.acquireRelease(
+      Effect.try({ try: () => open(options), catch: (cause) => error(cause, `Failed to open ${options.filename}`, "open") }),
+      (db) => Effect.sync(() => db.isOpen && db.close())
+    )
+    const connection = makeConnection(db)
+    const semaphore = yield* Semaphore.make(1)
+    const acquirers = SqlClient.makeSqliteAcquirers({
+      connection: Effect.succeed(connection),
+      semaphore,
+      isTransaction: () => db.isTransaction
+    })
+    return yield* SqlClient.make({
+      ...acquirers,
+      compiler: Statement.makeCompilerSqlite(),
+      driver: "node:sqlite",
+      spanAttributes: [["db.system.name", "sqlite"]],
+      prepareTransactionControls: true,
+      // Take the write lock up front: two runners never deadlock upgrading a read transaction.
+      beginTransaction: "BEGIN IMMEDIATE"
+    })
+  })
+
+/** The SqlClient layer for a journal file. */
+export const layer = (options: Options): Layer.Layer<SqlClient.SqlClient, SqlError> =>
+  Layer.effect(SqlClient.SqlClient)(make(options)).pipe(Layer.provide(Reactivity.layer))
