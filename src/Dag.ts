@@ -3,6 +3,7 @@
  * ids, cycles, needs that are not jobs, conflicting resources) and orders it into levels for the executor.
  */
 import * as Effect from "effect/Effect"
+import { createHash } from "node:crypto"
 import {
   CycleDetected,
   DuplicateJobId,
@@ -67,6 +68,8 @@ export interface PlannedJob {
   readonly dependents: ReadonlyArray<number>
   /** 0 for jobs that need nothing; otherwise one more than the deepest dependency. */
   readonly level: number
+  /** A hash of what the job is: id, kind, command, code and needs. A resumed run reuses a job only if it matches. */
+  readonly definitionHash: string
 }
 
 /** A validated DAG in topological order: every job comes after all the jobs it needs. */
@@ -75,6 +78,8 @@ export interface Plan {
   readonly jobs: ReadonlyArray<PlannedJob>
   readonly levels: ReadonlyArray<ReadonlyArray<number>>
   readonly resources: ReadonlyArray<Resource.Resource>
+  /** A hash of every job's definition hash. */
+  readonly definitionHash: string
 }
 
 export type PlanError = DuplicateJobId | CycleDetected | MissingDependency | UnknownJob | InvalidOption
@@ -185,12 +190,24 @@ const index = (dag: Dag, ordered: Array<Job.Any>, resources: Array<Resource.Reso
       level = Math.max(level, levelOf[dep.index]! + 1)
     }
     levelOf.push(level)
-    return { job, index: i, deps, dependents: dependents[i]!, level }
+    return { job, index: i, deps, dependents: dependents[i]!, level, definitionHash: definitionHash(job) }
   })
   const levels: Array<Array<number>> = []
   for (const planned of jobs) (levels[planned.level] ??= []).push(planned.index)
-  return { dag, jobs, levels, resources }
+  const all = createHash("sha256")
+  for (const planned of jobs) all.update(planned.definitionHash)
+  return { dag, jobs, levels, resources, definitionHash: all.digest("hex").slice(0, 16) }
 }
+
+const definitionHash = (job: Job.Any): string =>
+  createHash("sha256").update(JSON.stringify([
+    job.id,
+    job.kind,
+    job.command ?? null,
+    job.run.toString(),
+    Object.entries(job.needs).map(([name, need]) => [name, need.id]),
+    job.output === undefined ? null : String(job.output.ast?._tag ?? "schema")
+  ])).digest("hex").slice(0, 16)
 
 const describe = (u: unknown): string =>
   u === undefined ? "undefined" : u === null ? "null" : typeof u === "object" ? "an object" : `a ${typeof u}`

@@ -15,6 +15,7 @@ import * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as Checkpoint from "./Checkpoint.ts"
 import type * as Dag from "./Dag.ts"
 import { JobTimeout, OutputInvalid } from "./Errors.ts"
 import type * as Job from "./Job.ts"
@@ -30,6 +31,10 @@ export interface Options {
   readonly concurrency: number
   /** What a failed critical job does to the rest of the run. */
   readonly failureMode: RunEvent.FailureMode
+  /** Jobs that succeeded in an earlier attempt of this run, with their outputs: they are passed on, not run. */
+  readonly restored?: ReadonlyMap<string, unknown>
+  /** True when this continues an earlier, unfinished run. */
+  readonly resumed?: boolean
 }
 
 export interface Result {
@@ -51,8 +56,8 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
   Effect.gen(function*() {
     const journal = yield* Journal
     const reporter = yield* Reporter
-    const emit = (event: RunEvent.RunEvent) =>
-      journal.record(event).pipe(Effect.orDie, Effect.andThen(reporter.event(event)))
+    const emit = (event: RunEvent.RunEvent, definitionHash?: string) =>
+      journal.record(event, definitionHash).pipe(Effect.orDie, Effect.andThen(reporter.event(event)))
 
     const { runId, concurrency, failureMode } = options
     const n = plan.jobs.length
@@ -62,8 +67,11 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
     const startedAt: Array<number> = new Array(n).fill(0)
     const endedAt: Array<number> = new Array(n).fill(0)
     const details: Array<string | undefined> = new Array(n)
-    const pendingNeeds = plan.jobs.map((p) => p.deps.length)
-    const ready: Array<number> = plan.jobs.filter((p) => p.deps.length === 0).map((p) => p.index)
+    const restored = options.restored ?? new Map<string, unknown>()
+    const pendingNeeds = plan.jobs.map((p) => p.deps.filter((d) => !restored.has(plan.jobs[d.index]!.job.id)).length)
+    const ready: Array<number> = plan.jobs
+      .filter((p) => pendingNeeds[p.index] === 0 && !restored.has(p.job.id))
+      .map((p) => p.index)
     let readyHead = 0
     let running = 0
     let stopReason: string | undefined
@@ -72,6 +80,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
     yield* emit({
       _tag: "RunStarted",
       runId,
+      resumed: options.resumed ?? false,
       dag: plan.dag.name,
       at: started,
       jobIds: plan.jobs.map((p) => p.job.id),
@@ -119,6 +128,13 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         }
       })
 
+    for (const planned of plan.jobs) {
+      if (!restored.has(planned.job.id)) continue
+      states[planned.index] = "restored"
+      outputs[planned.index] = restored.get(planned.job.id)
+      yield* emit({ _tag: "JobRestored", runId, jobId: planned.job.id, at: started })
+    }
+
     const loop = Effect.gen(function*() {
       const completions = yield* Queue.unbounded<Completion>()
       const fibers = yield* FiberSet.make()
@@ -133,7 +149,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
           running++
           yield* FiberSet.run(
             fibers,
-            runJob(planned, inputs, runId, emit, (n) => { attempts[index] = n }).pipe(
+            runJob(planned, inputs, runId, emit, journal, (n) => { attempts[index] = n }).pipe(
               Effect.onExit((exit) => Queue.offer(completions, { index, exit }))
             )
           )
@@ -195,7 +211,8 @@ const runJob = (
   planned: Dag.PlannedJob,
   inputs: Record<string, unknown>,
   runId: string,
-  emit: (event: RunEvent.RunEvent) => Effect.Effect<void>,
+  emit: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void>,
+  journal: Journal["Service"],
   onAttempt: (n: number) => void
 ): Effect.Effect<{ readonly output: unknown; readonly attempts: number }, unknown, Job.Services> => {
   const job = planned.job
@@ -221,7 +238,10 @@ const runJob = (
       if (Exit.isSuccess(exit)) {
         const encoded = yield* Effect.exit(encodeOutput(job, exit.value))
         if (Exit.isSuccess(encoded)) {
-          yield* emit({ _tag: "AttemptSucceeded", runId, jobId: job.id, attempt, at: now, output: exit.value, encoded: encoded.value })
+          yield* emit(
+            { _tag: "AttemptSucceeded", runId, jobId: job.id, attempt, at: now, output: exit.value, encoded: encoded.value },
+            planned.definitionHash
+          )
           return { output: exit.value, attempts: attempt }
         }
         // An output that does not fit its schema will not fit next time either: no retry.
@@ -251,11 +271,16 @@ const runJob = (
     }
   })
   const permitted = job.uses.reduce<typeof attempts>((effect, resource) => Resource.hold(resource, effect), attempts)
+  const store: Checkpoint.Store = {
+    load: (step) => Effect.orDie(journal.checkpoint(runId, job.id, step)),
+    save: (step, encoded) => Effect.orDie(journal.saveCheckpoint(runId, job.id, step, encoded))
+  }
   return permitted.pipe(
+    Effect.provideService(Checkpoint.CurrentStore, store),
     Effect.onInterrupt(() =>
       Effect.flatMap(Clock.currentTimeMillis, (at) => emit({ _tag: "JobInterrupted", runId, jobId: job.id, attempt, at }))
     ),
-    Effect.annotateLogs("jobId", job.id)
+    Effect.annotateLogs({ jobId: job.id, runId })
   )
 }
 

@@ -1,11 +1,16 @@
 /**
- * The Journal records every state change of a run. The executor writes to it through this service only, so the
- * SQL journal (durable, resumable) and the in-memory one (tests, `--journal none`) are interchangeable.
+ * The Journal records every state change of a run, and what a resumed run needs back: which jobs succeeded with
+ * their encoded outputs, and which in-job checkpoints finished. The executor writes to it through this service only,
+ * so the SQLite journal (durable, `sql/SqlJournal.ts`) and the in-memory one (tests, `--journal none`) are
+ * interchangeable.
  */
 import * as Context from "effect/Context"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
 import type * as RunEvent from "./RunEvent.ts"
 
 /** The journal could not be read or written. */
@@ -18,23 +23,167 @@ export class JournalError extends Schema.TaggedError<JournalError>()("JournalErr
   }
 }
 
+/** Another process is executing this run (exit code 75). */
+export class RunLocked extends Data.TaggedError("RunLocked")<{
+  readonly runId: string
+  readonly dag: string
+  readonly key: string | undefined
+  readonly pid: number
+  readonly host: string
+  readonly since: number
+}> {
+  override get message(): string {
+    return `run ${this.runId} of "${this.dag}"${this.key === undefined ? "" : ` (key ${this.key})`} is being executed ` +
+      `by pid ${this.pid} on ${this.host} since ${new Date(this.since).toISOString()}; use --wait to wait for it`
+  }
+}
+
+/** What to run: a new run, the latest unfinished run (or a given one), or the run of a key. */
+export type Target =
+  | { readonly _tag: "New" }
+  | { readonly _tag: "Resume"; readonly runId: string | undefined }
+  | { readonly _tag: "Key"; readonly key: string; readonly force: boolean }
+
+export interface BeginRequest {
+  readonly dag: string
+  readonly target: Target
+  readonly definitionHash: string
+  readonly trigger: string
+  readonly runnerVersion: string
+  /** Wait for another process's lock instead of failing with RunLocked. */
+  readonly wait: boolean
+}
+
+/** What `begin` decided. */
+export type Begun =
+  | { readonly _tag: "Run"; readonly runId: string; readonly resumed: boolean; readonly key: string | undefined }
+  /** `--key K` whose run already succeeded (and no --force): nothing to do. */
+  | { readonly _tag: "AlreadySucceeded"; readonly runId: string; readonly key: string }
+  /** `--resume` found no unfinished run. */
+  | { readonly _tag: "NothingToResume"; readonly runId: string | undefined }
+
+/** A job that succeeded in an earlier attempt of the run. */
+export interface SucceededJob {
+  readonly jobId: string
+  /** The output as encoded with the job's `output` Schema when it succeeded. */
+  readonly encoded: unknown
+  readonly definitionHash: string | undefined
+}
+
+/** One log line of a run. */
+export interface LogRecord {
+  readonly runId: string
+  readonly jobId: string | undefined
+  readonly attempt: number | undefined
+  readonly at: number
+  readonly level: string
+  readonly message: string
+}
+
 export class Journal extends Context.Service<Journal, {
-  /** Records one event. A job's success is recorded (durably, for durable journals) before dependents start. */
-  readonly record: (event: RunEvent.RunEvent) => Effect.Effect<void, JournalError>
-  /** The events of a run, in the order they were recorded. */
-  readonly events: (runId: string) => Effect.Effect<ReadonlyArray<RunEvent.RunEvent>, JournalError>
+  /**
+   * Picks or creates the run and takes its lock for the life of the scope (one process executes a run at a time).
+   */
+  readonly begin: (request: BeginRequest) => Effect.Effect<Begun, JournalError | RunLocked, Scope.Scope>
+  /**
+   * Records one event. When it returns for an `AttemptSucceeded`, `RunStarted` or `RunFinished`, the event is durable
+   * (for a durable journal): a job's success and output are committed before any dependent starts.
+   */
+  readonly record: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void, JournalError>
+  /** Appends a log line (written with the next commit). */
+  readonly log: (record: LogRecord) => void
+  /** The jobs of a run that succeeded, with their encoded outputs. */
+  readonly succeeded: (runId: string) => Effect.Effect<ReadonlyArray<SucceededJob>, JournalError>
+  /** The encoded output of a finished in-job checkpoint. */
+  readonly checkpoint: (runId: string, jobId: string, step: string) => Effect.Effect<Option.Option<unknown>, JournalError>
+  /** Records a finished checkpoint durably. */
+  readonly saveCheckpoint: (runId: string, jobId: string, step: string, encoded: unknown) => Effect.Effect<void, JournalError>
 }>()("effect-runner/Journal") {}
 
-/** A journal kept in memory for the life of the process. */
+/** A run id: sortable and readable, the start time to the second then 6 random hex digits. */
+export const makeRunId = (now: number): string => {
+  const stamp = new Date(now).toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)
+  return `${stamp}-${Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, "0")}`
+}
+
+/** A journal kept in memory for the life of the process: runs can be resumed within it (tests), never across. */
 export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
-  const runs = new Map<string, Array<RunEvent.RunEvent>>()
+  interface Run {
+    readonly id: string
+    readonly dag: string
+    readonly key: string | undefined
+    status: string
+    readonly jobs: Map<string, SucceededJob>
+    readonly checkpoints: Map<string, unknown>
+  }
+  const runs: Array<Run> = []
+  const byId = new Map<string, Run>()
+  const locked = new Set<string>()
+  const create = (dag: string, key: string | undefined): Run => {
+    const run: Run = { id: makeRunId(Date.now()), dag, key, status: "running", jobs: new Map(), checkpoints: new Map() }
+    runs.push(run)
+    byId.set(run.id, run)
+    return run
+  }
+  const latest = (predicate: (run: Run) => boolean) => runs.findLast(predicate)
   return Journal.of({
-    record: (event) =>
-      Effect.sync(() => {
-        const list = runs.get(event.runId)
-        if (list === undefined) runs.set(event.runId, [event])
-        else list.push(event)
+    begin: (request) =>
+      Effect.suspend((): Effect.Effect<Begun, JournalError | RunLocked, Scope.Scope> => {
+        const { dag, target } = request
+        let run: Run | undefined
+        let resumed = false
+        switch (target._tag) {
+          case "New":
+            run = create(dag, undefined)
+            break
+          case "Resume":
+            run = target.runId === undefined
+              ? latest((r) => r.dag === dag && r.status !== "succeeded")
+              : byId.get(target.runId)
+            if (run === undefined || run.status === "succeeded") {
+              return Effect.succeed({ _tag: "NothingToResume", runId: target.runId })
+            }
+            resumed = true
+            break
+          case "Key": {
+            const existing = latest((r) => r.dag === dag && r.key === target.key)
+            if (existing?.status === "succeeded" && !target.force) {
+              return Effect.succeed({ _tag: "AlreadySucceeded", runId: existing.id, key: target.key })
+            }
+            resumed = existing !== undefined && existing.status !== "succeeded"
+            run = resumed ? existing! : create(dag, target.key)
+          }
+        }
+        const chosen = run
+        if (locked.has(chosen.id)) {
+          return Effect.fail(
+            new RunLocked({ runId: chosen.id, dag, key: chosen.key, pid: process.pid, host: "localhost", since: 0 })
+          )
+        }
+        locked.add(chosen.id)
+        return Effect.as(
+          Effect.addFinalizer(() => Effect.sync(() => locked.delete(chosen.id))),
+          { _tag: "Run" as const, runId: chosen.id, resumed, key: chosen.key }
+        )
       }),
-    events: (runId) => Effect.sync(() => runs.get(runId) ?? [])
+    record: (event, definitionHash) =>
+      Effect.sync(() => {
+        const run = byId.get(event.runId)
+        if (run === undefined) return
+        if (event._tag === "AttemptSucceeded") {
+          run.jobs.set(event.jobId, { jobId: event.jobId, encoded: event.encoded, definitionHash })
+        } else if (event._tag === "RunFinished") run.status = event.status
+        else if (event._tag === "RunStarted") run.status = "running"
+      }),
+    log: () => {},
+    succeeded: (runId) => Effect.sync(() => [...(byId.get(runId)?.jobs.values() ?? [])]),
+    checkpoint: (runId, jobId, step) =>
+      Effect.sync(() => {
+        const checkpoints = byId.get(runId)?.checkpoints
+        const key = `${jobId}\u0000${step}`
+        return checkpoints?.has(key) ? Option.some(checkpoints.get(key)) : Option.none()
+      }),
+    saveCheckpoint: (runId, jobId, step, encoded) =>
+      Effect.sync(() => void byId.get(runId)?.checkpoints.set(`${jobId}\u0000${step}`, encoded))
   })
 })

@@ -54,7 +54,7 @@ const invalid = (file: string, absolute: string, error: unknown): TaskFileInvali
     const location = locate(file, absolute, `${error.stack ?? ""}\n${error.message}`)
     // A parse error has no stack frame in the file itself; a SyntaxError thrown while the module runs (JSON.parse) does.
     const ranInFile = (error.stack ?? "").split("\n").some((line) => /^\s+at /.test(line) && line.includes(absolute))
-    const syntax = !ranInFile &&
+    const syntax = !ranInFile && !/does not provide an export named/.test(error.message) &&
       (error instanceof SyntaxError || (error as { code?: string }).code === "ERR_INVALID_TYPESCRIPT_SYNTAX")
     const message = error.message.split("\n").filter((line) => line.trim() !== "")
     const reason = syntax

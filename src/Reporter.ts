@@ -6,8 +6,6 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
-import * as References from "effect/References"
 import type * as RunEvent from "./RunEvent.ts"
 
 export type Format = "pretty" | "plain" | "json"
@@ -52,42 +50,6 @@ export const layer = (options: Options): Layer.Layer<Reporter> =>
     return Reporter.of({ event: view.event, log: view.log })
   }))
 
-/** A Logger that sends Effect logs to the Reporter, with the job id and attempt annotated by the executor. */
-export const logger: Layer.Layer<never, never, Reporter> = Layer.unwrap(Effect.gen(function*() {
-  const reporter = yield* Reporter
-  const toReporter = Logger.make<unknown, void>(({ date, fiber, logLevel, message }) => {
-    const annotations = fiber.getRef(References.CurrentLogAnnotations)
-    const jobId = annotations["jobId"]
-    const attempt = annotations["attempt"]
-    reporter.log({
-      at: date.getTime(),
-      level: levelOf(logLevel),
-      message: (Array.isArray(message) ? message : [message]).map(show).join(" "),
-      jobId: typeof jobId === "string" ? jobId : undefined,
-      attempt: typeof attempt === "number" ? attempt : undefined
-    })
-  })
-  return Logger.layer([toReporter])
-}))
-
-const levelOf = (level: string): Level => {
-  switch (level) {
-    case "Trace":
-      return "trace"
-    case "Debug":
-      return "debug"
-    case "Warn":
-      return "warn"
-    case "Error":
-      return "error"
-    case "Fatal":
-      return "fatal"
-    default:
-      return "info"
-  }
-}
-
-const show = (u: unknown): string => typeof u === "string" ? u : u instanceof Error ? u.message : JSON.stringify(u)
 
 interface View {
   readonly event: (event: RunEvent.RunEvent) => Effect.Effect<void>
@@ -160,7 +122,7 @@ const levelOfEvent = (event: RunEvent.RunEvent): Level => {
 export const describeEvent = (event: RunEvent.RunEvent): string => {
   switch (event._tag) {
     case "RunStarted":
-      return `run ${event.runId} of ${event.dag}: ${event.jobIds.length} job${event.jobIds.length === 1 ? "" : "s"}, ` +
+      return `${event.resumed ? "resuming run" : "run"} ${event.runId} of ${event.dag}: ${event.jobIds.length} job${event.jobIds.length === 1 ? "" : "s"}, ` +
         `concurrency ${event.concurrency}, failure mode ${event.failureMode}`
     case "AttemptStarted":
       return event.attempt === 1 ? "started" : `started attempt ${event.attempt}`
@@ -174,6 +136,8 @@ export const describeEvent = (event: RunEvent.RunEvent): string => {
       return `skipped: ${event.reason}`
     case "JobInterrupted":
       return `interrupted during attempt ${event.attempt}`
+    case "JobRestored":
+      return "succeeded in an earlier attempt of this run: output restored from the journal"
     case "RunFinished":
       return `run ${event.runId} ${event.status} in ${formatMillis(event.durationMillis)}`
   }
@@ -276,6 +240,9 @@ const textView = (options: Options): View => {
           case "JobInterrupted":
             running.delete(event.jobId)
             return jobLine(event.at, event.jobId, c.yellow(`■ ${describeEvent(event)}`))
+          case "JobRestored":
+            counts.succeeded++
+            return jobLine(event.at, event.jobId, c.dim(`↺ ${describeEvent(event)}`))
           case "RunFinished":
             finished = true
             running.clear()
@@ -288,10 +255,10 @@ const textView = (options: Options): View => {
 const summaryTable = (event: RunEvent.RunFinished, c: ReturnType<typeof ansi>): string => {
   const idWidth = Math.min(40, Math.max(3, ...event.jobs.map((j) => j.jobId.length)))
   const status = (s: RunEvent.JobStatus) =>
-    s === "succeeded" ? c.green(s.padEnd(11)) : s === "failed" ? c.red(s.padEnd(11)) : c.yellow(s.padEnd(11))
+    s === "succeeded" || s === "restored" ? c.green(s.padEnd(11)) : s === "failed" ? c.red(s.padEnd(11)) : c.yellow(s.padEnd(11))
   const rows = event.jobs.slice(0, 200).map((j) =>
     `${j.jobId.padEnd(idWidth)}  ${status(j.status)}  ${String(j.attempts).padStart(8)}  ${formatMillis(j.durationMillis).padStart(8)}` +
-    (j.status === "succeeded" || j.detail === undefined ? "" : `  ${firstLine(j.detail)}`)
+    (j.status === "succeeded" || j.status === "restored" || j.detail === undefined ? "" : `  ${firstLine(j.detail)}`)
   )
   if (event.jobs.length > 200) rows.push(c.dim(`... ${event.jobs.length - 200} more jobs`))
   const failed = event.jobs.filter((j) => j.status === "failed" && j.critical)

@@ -4,13 +4,15 @@
  */
 import type * as Cause from "effect/Cause"
 
-export type JobStatus = "succeeded" | "failed" | "skipped" | "interrupted"
+export type JobStatus = "succeeded" | "restored" | "failed" | "skipped" | "interrupted"
 export type RunStatus = "succeeded" | "failed" | "interrupted"
 export type FailureMode = "no-new" | "kill" | "continue"
 
 export interface RunStarted {
   readonly _tag: "RunStarted"
   readonly runId: string
+  /** True when this continues an earlier, unfinished run. */
+  readonly resumed: boolean
   readonly dag: string
   readonly at: number
   readonly jobIds: ReadonlyArray<string>
@@ -59,6 +61,14 @@ export interface JobSkipped {
   readonly reason: string
 }
 
+/** A job that succeeded in an earlier attempt of this run: its journaled output is passed on; it does not run. */
+export interface JobRestored {
+  readonly _tag: "JobRestored"
+  readonly runId: string
+  readonly jobId: string
+  readonly at: number
+}
+
 export interface JobInterrupted {
   readonly _tag: "JobInterrupted"
   readonly runId: string
@@ -94,5 +104,6 @@ export type RunEvent =
   | AttemptFailed
   | AttemptSucceeded
   | JobSkipped
+  | JobRestored
   | JobInterrupted
   | RunFinished

@@ -1,4 +1,5 @@
 /** effect-runner's public surface: define jobs, compose them into DAGs, share limited resources. */
+export * as Checkpoint from "./Checkpoint.ts"
 export * as Dag from "./Dag.ts"
 export * as Errors from "./Errors.ts"
 export * as Job from "./Job.ts"

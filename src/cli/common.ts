@@ -1,5 +1,10 @@
 /** What every command shares: exit codes, loading and planning a task file, and printing setup errors. */
+import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Journal from "../Journal.ts"
+import * as SqlJournal from "../sql/SqlJournal.ts"
 import * as Dag from "../Dag.ts"
 import type { SetupError } from "../Errors.ts"
 import * as Loader from "../Loader.ts"
@@ -10,8 +15,10 @@ export const ExitCode = {
   ok: 0,
   /** A critical job failed or was interrupted by the failure mode. */
   failed: 1,
-  /** Bad usage or an invalid task file; nothing ran. */
+  /** Bad usage, an invalid task file or an unusable journal; nothing ran. */
   usage: 2,
+  /** Another process is executing the same run (same DAG and key, or same run id); try again later or use --wait. */
+  locked: 75,
   /** Interrupted by SIGINT or SIGTERM. */
   interrupted: 130
 } as const
@@ -44,3 +51,25 @@ export const reportSetupError = (outcome: Outcome) => (failure: FileError | Setu
 
 /** Writes to stdout. */
 export const print = (text: string) => Effect.sync(() => process.stdout.write(text.endsWith("\n") ? text : text + "\n"))
+
+/** `--journal PATH`: where runs are recorded. */
+export const journalFlag = Flag.String("journal").pipe(
+  Flag.withDescription(
+    "the journal file (default: $RUNNER_JOURNAL, else .runner/journal.db in the current directory; none: keep nothing)"
+  ),
+  Flag.optional
+)
+
+/** `--durability full|normal`. */
+export const durabilityFlag = Flag.Literals("durability", ["full", "normal"]).pipe(
+  Flag.withDescription("full (default): every commit reaches the disk; normal: faster, survives a crash of the runner but not of the machine"),
+  Flag.withDefault("full" as const)
+)
+
+/** The journal path: the flag, else RUNNER_JOURNAL, else .runner/journal.db (relative to the current directory). */
+export const journalPath = (flag: Option.Option<string>): string =>
+  Option.getOrUndefined(flag) ?? process.env["RUNNER_JOURNAL"] ?? ".runner/journal.db"
+
+/** The journal layer for a path ("none": in memory, nothing kept). */
+export const journalLayer = (path: string, durability: "full" | "normal"): Layer.Layer<Journal.Journal, Journal.JournalError> =>
+  path === "none" ? Journal.layerMemory : SqlJournal.layerSqlite({ filename: path, durability })

@@ -2,20 +2,36 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
-import pkg from "../../package.json" with { type: "json" }
 import { ExitCode, type Outcome } from "./common.ts"
 import * as graph from "./graph.ts"
 import * as list from "./list.ts"
 import * as run from "./run.ts"
+import { version } from "./version.ts"
 
-export const version: string = pkg.version
+export { version }
 
 const subcommands = new Set(["run", "graph", "list"])
 const rootFlags = new Set(["--help", "-h", "--version", "--completions"])
 
-/** `runner tasks/x.ts` means `runner run tasks/x.ts`: the run command is the default. */
-const withDefaultCommand = (args: ReadonlyArray<string>): ReadonlyArray<string> =>
-  args.length === 0 || subcommands.has(args[0]!) || rootFlags.has(args[0]!) ? args : ["run", ...args]
+/**
+ * `runner tasks/x.ts` means `runner run tasks/x.ts`: the run command is the default. `--resume <runId>` is accepted
+ * for `--resume=<runId>` (a bare `--resume` means the latest unfinished run).
+ */
+const normalize = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const withCommand = args.length === 0 || subcommands.has(args[0]!) || rootFlags.has(args[0]!) ? args : ["run", ...args]
+  const out: Array<string> = []
+  for (let i = 0; i < withCommand.length; i++) {
+    const arg = withCommand[i]!
+    const next = withCommand[i + 1]
+    if (arg === "--resume" && next !== undefined && runIdPattern.test(next)) {
+      out.push(`--resume=${next}`)
+      i++
+    } else out.push(arg)
+  }
+  return out
+}
+
+const runIdPattern = /^\d{8}-\d{6}-[0-9a-f]{4,}$/
 
 /** Runs the command line and returns the process exit code (interruption is mapped to 130 by the caller). */
 export const main = (args: ReadonlyArray<string>): Effect.Effect<number> => {
@@ -24,7 +40,7 @@ export const main = (args: ReadonlyArray<string>): Effect.Effect<number> => {
     Command.withDescription("Run typed Effect jobs as a DAG: retries, timeouts, rate limits, structured concurrency."),
     Command.withSubcommands([run.command(outcome), graph.command(outcome), list.command(outcome)])
   )
-  return Command.runWith(root, { version })(withDefaultCommand(args)).pipe(
+  return Command.runWith(root, { version })(normalize(args)).pipe(
     Effect.map(() => outcome.code),
     // Parse errors were already printed by the CLI with the command's help.
     Effect.catch(() => Effect.succeed(ExitCode.usage)),

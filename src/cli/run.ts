@@ -11,9 +11,22 @@ import { InvalidOption } from "../Errors.ts"
 import * as Executor from "../Executor.ts"
 import * as Journal from "../Journal.ts"
 import * as Reporter from "../Reporter.ts"
+import * as Resume from "../Resume.ts"
+import * as RunLogger from "../RunLogger.ts"
 import * as Runtime from "../runtime/Runtime.ts"
 import type * as RunEvent from "../RunEvent.ts"
-import { ExitCode, loadPlan, type Outcome, print, reportSetupError } from "./common.ts"
+import {
+  durabilityFlag,
+  ExitCode,
+  journalFlag,
+  journalLayer,
+  journalPath,
+  loadPlan,
+  type Outcome,
+  print,
+  reportSetupError
+} from "./common.ts"
+import { version } from "./version.ts"
 
 export const flags = {
   file: Argument.String("file").pipe(Argument.withDescription("the task file, e.g. tasks/nightly.ts")),
@@ -39,6 +52,25 @@ export const flags = {
   logFormat: Flag.Literals("log-format", ["pretty", "plain", "json"]).pipe(
     Flag.withDescription("pretty (default on a terminal), plain (default otherwise) or json lines"),
     Flag.optional
+  ),
+  journal: journalFlag,
+  durability: durabilityFlag,
+  resume: Flag.String("resume").pipe(
+    Flag.withDescription("resume the latest unfinished run of this DAG, or the run with this id (--resume <runId>)"),
+    Flag.withOptionalValue("latest"),
+    Flag.optional
+  ),
+  key: Flag.String("key").pipe(
+    Flag.withDescription("idempotent run key: creates run K, resumes it if unfinished, does nothing if it succeeded"),
+    Flag.optional
+  ),
+  force: Flag.Boolean("force").pipe(
+    Flag.withDescription("with --key: run again even if the key's run already succeeded"),
+    Flag.withDefault(false)
+  ),
+  wait: Flag.Boolean("wait").pipe(
+    Flag.withDescription("if another process is executing this run, wait for it instead of exiting 75"),
+    Flag.withDefault(false)
   )
 }
 
@@ -49,6 +81,12 @@ type Input = {
   readonly failureMode: RunEvent.FailureMode
   readonly dryRun: boolean
   readonly logFormat: Option.Option<Reporter.Format>
+  readonly journal: Option.Option<string>
+  readonly durability: "full" | "normal"
+  readonly resume: Option.Option<string>
+  readonly key: Option.Option<string>
+  readonly force: boolean
+  readonly wait: boolean
 }
 
 const handler = (outcome: Outcome) => (input: Input) =>
@@ -57,27 +95,75 @@ const handler = (outcome: Outcome) => (input: Input) =>
     if (concurrencyFlag !== undefined && concurrencyFlag < 1) {
       return yield* new InvalidOption({ where: "--concurrency", reason: `must be a whole number >= 1, got ${concurrencyFlag}` })
     }
+    const resume = Option.getOrUndefined(input.resume)
+    const key = Option.getOrUndefined(input.key)
+    if (resume !== undefined && key !== undefined) {
+      return yield* new InvalidOption({ where: "--resume", reason: "cannot be combined with --key (a key resumes its own run)" })
+    }
+    if (input.force && key === undefined) {
+      return yield* new InvalidOption({ where: "--force", reason: "only applies with --key" })
+    }
     const plan = yield* loadPlan(input.file, input.jobs)
     const concurrency = concurrencyFlag ?? plan.dag.concurrency ?? Runtime.cpuCount()
     if (input.dryRun) return yield* print(renderPlan(plan, concurrency, input.failureMode))
     const format = Option.getOrElse(input.logFormat, () => process.stdout.isTTY ? "pretty" as const : "plain" as const)
+    const target: Journal.Target = key !== undefined
+      ? { _tag: "Key", key, force: input.force }
+      : resume !== undefined
+      ? { _tag: "Resume", runId: resume === "latest" ? undefined : resume }
+      : { _tag: "New" }
+    const journalFile = journalPath(input.journal)
+    const execute = Effect.gen(function*() {
+      const journal = yield* Journal.Journal
+      const begun = yield* journal.begin({
+        dag: plan.dag.name,
+        target,
+        definitionHash: plan.definitionHash,
+        trigger: "cli",
+        runnerVersion: version,
+        wait: input.wait
+      })
+      if (begun._tag === "AlreadySucceeded") {
+        yield* print(`run ${begun.runId} of ${plan.dag.name} (key ${begun.key}) already succeeded; nothing to do (--force runs it again)`)
+        return ExitCode.ok
+      }
+      if (begun._tag === "NothingToResume") {
+        if (begun.runId === undefined) {
+          yield* print(`no unfinished run of ${plan.dag.name} to resume; nothing to do`)
+          return ExitCode.ok
+        }
+        return yield* new InvalidOption({ where: "--resume", reason: `no unfinished run ${begun.runId} of ${plan.dag.name} in ${journalFile}` })
+      }
+      const decision = begun.resumed
+        ? yield* Effect.flatMap(journal.succeeded(begun.runId), (rows) => Resume.decide(plan, rows))
+        : { restored: new Map<string, unknown>(), notes: [] }
+      for (const note of decision.notes) yield* Effect.logWarning(note)
+      const result = yield* Executor.run(plan, {
+        runId: begun.runId,
+        concurrency,
+        failureMode: input.failureMode,
+        restored: decision.restored,
+        resumed: begun.resumed
+      })
+      return result.status === "succeeded" ? ExitCode.ok : result.status === "failed" ? ExitCode.failed : ExitCode.interrupted
+    })
     const reporter = Reporter.layer({ format, output: process.stdout })
-    const result = yield* Executor.run(plan, { runId: makeRunId(), concurrency, failureMode: input.failureMode }).pipe(
-      Effect.provide(Layer.mergeAll(Journal.layerMemory, Reporter.logger.pipe(Layer.provideMerge(reporter))))
+    const services = RunLogger.layer.pipe(
+      Layer.provideMerge(Layer.mergeAll(reporter, journalLayer(journalFile, input.durability)))
     )
-    outcome.code = result.status === "succeeded" ? ExitCode.ok : result.status === "failed" ? ExitCode.failed : ExitCode.interrupted
+    outcome.code = yield* Effect.scoped(execute).pipe(
+      Effect.provide(services),
+      Effect.catchTag("RunLocked", (locked) =>
+        Effect.as(Effect.sync(() => process.stderr.write(`runner: ${locked.message}\n`)), ExitCode.locked)),
+      Effect.catchTag("JournalError", (error) =>
+        Effect.fail({ file: journalFile, error: new InvalidOption({ where: "journal", reason: error.message }) }))
+    )
   }).pipe(Effect.catch(reportSetupError(outcome)))
 
 export const command = (outcome: Outcome) =>
   Command.make("run", flags, handler(outcome)).pipe(
     Command.withDescription("Run a task file's DAG, or only the named jobs and what they need (the default command)")
   )
-
-/** Sortable and readable: the start time to the second, then 4 random hex digits. */
-const makeRunId = (): string => {
-  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)
-  return `${stamp}-${Math.floor(Math.random() * 0x10000).toString(16).padStart(4, "0")}`
-}
 
 /** The --dry-run view: what would run, in which order, with which policies. */
 export const renderPlan = (plan: Dag.Plan, concurrency: number, failureMode: RunEvent.FailureMode): string => {

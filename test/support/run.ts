@@ -7,6 +7,7 @@ import * as Executor from "../../src/Executor.ts"
 import * as Journal from "../../src/Journal.ts"
 import * as Reporter from "../../src/Reporter.ts"
 import type * as RunEvent from "../../src/RunEvent.ts"
+import * as RunLogger from "../../src/RunLogger.ts"
 
 export interface Collected {
   readonly events: Array<RunEvent.RunEvent>
@@ -35,9 +36,8 @@ export const runDag = (dag: Dag.Dag, options: RunOptions = {}, collected: Collec
       failureMode: options.failureMode ?? "no-new"
     }).pipe(
       Effect.provide(Layer.mergeAll(
-        Journal.layerMemory,
         NodeServices.layer,
-        Reporter.logger.pipe(Layer.provideMerge(collectingReporter(collected)))
+        RunLogger.layer.pipe(Layer.provideMerge(Layer.mergeAll(Journal.layerMemory, collectingReporter(collected))))
       ))
     )
     return { result, ...collected }

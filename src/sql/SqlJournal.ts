@@ -1,0 +1,257 @@
+/**
+ * The durable Journal over effect/sql: every event becomes statements, and one writer fiber commits whatever has
+ * queued up in a single transaction (group commit). `record` returns for a job's success only once its transaction
+ * is committed, so dependents never start on an output that a crash could lose, while jobs that finish together
+ * share one fsync.
+ */
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import type * as Scope from "effect/Scope"
+import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
+import * as os from "node:os"
+import * as Journal from "../Journal.ts"
+import type * as RunEvent from "../RunEvent.ts"
+import * as migrations from "./migrations.ts"
+import * as SqliteClient from "./SqliteClient.ts"
+
+/** A lock whose holder has not renewed it for this long is taken over. */
+export const STALE_AFTER_MILLIS = 60_000
+const HEARTBEAT_MILLIS = 2_000
+const WAIT_POLL_MILLIS = 250
+
+interface Item {
+  readonly op: Effect.Effect<void, SqlError>
+  readonly done: Deferred.Deferred<void, Journal.JournalError> | undefined
+}
+
+const journalError = (operation: string) => (cause: unknown) =>
+  new Journal.JournalError({ operation, reason: cause instanceof Error ? cause.message : String(cause) })
+
+/** JSON for the journal; bigints become strings rather than failing the write. */
+export const toJson = (u: unknown): string =>
+  JSON.stringify(u, (_, v) => typeof v === "bigint" ? v.toString() : v) ?? "null"
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM"
+  }
+}
+
+/** The SQL journal over the current SqlClient; migrates the schema first. */
+export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalError, SqlClient.SqlClient | Scope.Scope> =
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* migrations.run().pipe(Effect.mapError(journalError("migrate")))
+    const host = os.hostname()
+    const pid = process.pid
+    const queue = yield* Queue.unbounded<Item>()
+
+    const commit = (items: ReadonlyArray<Item>) =>
+      sql.withTransaction(Effect.forEach(items, (item) => item.op, { discard: true })).pipe(
+        Effect.exit,
+        Effect.flatMap((exit) =>
+          Effect.forEach(items, (item) =>
+            item.done === undefined
+              ? Effect.void
+              : exit._tag === "Success"
+              ? Deferred.succeed(item.done, undefined)
+              : Deferred.fail(item.done, journalError("commit")(exit.cause)), { discard: true })
+        ),
+        Effect.uninterruptible
+      )
+    yield* Effect.forkScoped(Effect.forever(Effect.flatMap(Queue.takeAll(queue), commit)))
+    // At the end, commit what is still queued (log lines written after the last durable event).
+    yield* Effect.addFinalizer(() =>
+      Effect.flatMap(Queue.clear(queue), (items) => items.length === 0 ? Effect.void : commit(items))
+    )
+
+    const enqueue = (op: Effect.Effect<void, SqlError>, durable: boolean): Effect.Effect<void, Journal.JournalError> =>
+      durable
+        ? Effect.flatMap(Deferred.make<void, Journal.JournalError>(), (done) =>
+          Effect.andThen(Queue.offer(queue, { op, done }), Deferred.await(done)))
+        : Effect.asVoid(Queue.offer(queue, { op, done: undefined }))
+
+    const updateAttempt = (e: { runId: string; jobId: string; attempt: number }, status: string, at: number, error: string | null) =>
+      sql`UPDATE attempts SET status = ${status}, ended_at = ${at}, error = ${error}
+          WHERE id = (SELECT max(id) FROM attempts WHERE run_id = ${e.runId} AND job_id = ${e.jobId} AND attempt = ${e.attempt})`
+
+    const statements = (event: RunEvent.RunEvent, definitionHash: string | undefined): Effect.Effect<void, SqlError> => {
+      switch (event._tag) {
+        case "RunStarted":
+          return Effect.gen(function*() {
+            yield* sql`UPDATE runs SET status = 'running', host = ${host}, pid = ${pid}, ended_at = NULL WHERE id = ${event.runId}`
+            for (const jobId of event.jobIds) {
+              yield* sql`INSERT OR IGNORE INTO jobs (run_id, job_id, status) VALUES (${event.runId}, ${jobId}, 'pending')`
+            }
+          })
+        case "AttemptStarted":
+          return Effect.andThen(
+            sql`INSERT INTO attempts (run_id, job_id, attempt, status, started_at)
+                VALUES (${event.runId}, ${event.jobId}, ${event.attempt}, 'running', ${event.at})`,
+            sql`UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, ${event.at}),
+                error = NULL, reason = NULL WHERE run_id = ${event.runId} AND job_id = ${event.jobId}`
+          )
+        case "AttemptFailed":
+          return Effect.andThen(
+            updateAttempt(event, "failed", event.at, event.error),
+            event.retryInMillis !== undefined ? Effect.void : sql`UPDATE jobs SET status = 'failed', ended_at = ${event.at},
+                error = ${event.error} WHERE run_id = ${event.runId} AND job_id = ${event.jobId}`
+          )
+        case "AttemptSucceeded":
+          return Effect.andThen(
+            updateAttempt(event, "succeeded", event.at, null),
+            sql`UPDATE jobs SET status = 'succeeded', ended_at = ${event.at}, output = ${toJson(event.encoded)},
+                definition_hash = ${definitionHash ?? null}, error = NULL
+                WHERE run_id = ${event.runId} AND job_id = ${event.jobId}`
+          )
+        case "JobSkipped":
+          return sql`UPDATE jobs SET status = 'skipped', reason = ${event.reason}, ended_at = ${event.at}
+                     WHERE run_id = ${event.runId} AND job_id = ${event.jobId} AND status <> 'succeeded'`
+        case "JobInterrupted":
+          return Effect.andThen(
+            updateAttempt(event, "interrupted", event.at, null),
+            sql`UPDATE jobs SET status = 'interrupted', ended_at = ${event.at}
+                WHERE run_id = ${event.runId} AND job_id = ${event.jobId}`
+          )
+        case "JobRestored":
+          return Effect.void
+        case "RunFinished":
+          return sql`UPDATE runs SET status = ${event.status}, ended_at = ${event.at} WHERE id = ${event.runId}`
+      }
+    }
+    const durable = (event: RunEvent.RunEvent) =>
+      event._tag === "AttemptSucceeded" || event._tag === "RunStarted" || event._tag === "RunFinished"
+
+    /** Picks or creates the run and takes its lock, in one write transaction. */
+    const tryBegin = (request: Journal.BeginRequest) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const now = Date.now()
+        const { dag, target } = request
+        type Row = { id: string; status: string; run_key: string | null }
+        let run: Row | undefined
+        let resumed = false
+        if (target._tag === "Resume") {
+          const rows = target.runId === undefined
+            ? yield* sql<Row>`SELECT id, status, run_key FROM runs WHERE dag = ${dag} AND status <> 'succeeded'
+                              ORDER BY started_at DESC, rowid DESC LIMIT 1`
+            : yield* sql<Row>`SELECT id, status, run_key FROM runs WHERE id = ${target.runId} AND dag = ${dag}`
+          run = rows[0]
+          if (run === undefined || run.status === "succeeded") {
+            return { _tag: "NothingToResume", runId: target.runId } as const
+          }
+          resumed = true
+        } else if (target._tag === "Key") {
+          const rows = yield* sql<Row>`SELECT id, status, run_key FROM runs WHERE dag = ${dag} AND run_key = ${target.key}
+                                       ORDER BY started_at DESC, rowid DESC LIMIT 1`
+          const existing = rows[0]
+          if (existing?.status === "succeeded" && !target.force) {
+            return { _tag: "AlreadySucceeded", runId: existing.id, key: target.key } as const
+          }
+          if (existing !== undefined && existing.status !== "succeeded") {
+            run = existing
+            resumed = true
+          }
+        }
+        const key = target._tag === "Key" ? target.key : run?.run_key ?? undefined
+        const runId = run?.id ?? Journal.makeRunId(now)
+        const lockKey = key === undefined ? `run:${runId}` : `key:${dag}:${key}`
+        const locks = yield* sql<{ run_id: string; pid: number; host: string; since: number; heartbeat_at: number }>`
+          SELECT run_id, pid, host, since, heartbeat_at FROM locks WHERE lock_key = ${lockKey}`
+        const holder = locks[0]
+        if (holder !== undefined) {
+          const stale = now - holder.heartbeat_at > STALE_AFTER_MILLIS || (holder.host === host && !isAlive(holder.pid))
+          if (!stale) {
+            return yield* new Journal.RunLocked({
+              runId: holder.run_id,
+              dag,
+              key,
+              pid: holder.pid,
+              host: holder.host,
+              since: holder.since
+            })
+          }
+        }
+        yield* sql`INSERT OR REPLACE INTO locks (lock_key, run_id, pid, host, since, heartbeat_at)
+                   VALUES (${lockKey}, ${runId}, ${pid}, ${host}, ${now}, ${now})`
+        if (run === undefined) {
+          yield* sql`INSERT INTO runs (id, dag, run_key, status, started_at, host, pid, runner_version, definition_hash, trigger)
+                     VALUES (${runId}, ${dag}, ${key ?? null}, 'created', ${now}, ${host}, ${pid},
+                             ${request.runnerVersion}, ${request.definitionHash}, ${request.trigger})`
+        }
+        return { _tag: "Run", runId, resumed, key, lockKey } as const
+      }))
+
+    const begin = (request: Journal.BeginRequest): Effect.Effect<Journal.Begun, Journal.JournalError | Journal.RunLocked, Scope.Scope> =>
+      Effect.gen(function*() {
+        const attempt = tryBegin(request).pipe(
+          Effect.catchTag("SqlError", (error) => Effect.fail(journalError("begin")(error)))
+        )
+        const begun = request.wait
+          ? yield* attempt.pipe(
+            Effect.catchTag("RunLocked", (locked) => Effect.andThen(Effect.sleep(WAIT_POLL_MILLIS), Effect.fail(locked))),
+            Effect.retry({ while: (error) => error._tag === "RunLocked" })
+          )
+          : yield* attempt
+        if (begun._tag !== "Run") return begun
+        const { lockKey, ...result } = begun
+        yield* Effect.forkScoped(Effect.forever(Effect.andThen(
+          Effect.sleep(HEARTBEAT_MILLIS),
+          Effect.suspend(() => enqueue(sql`UPDATE locks SET heartbeat_at = ${Date.now()} WHERE lock_key = ${lockKey} AND pid = ${pid}`, false))
+        )))
+        yield* Effect.addFinalizer(() =>
+          enqueue(sql`DELETE FROM locks WHERE lock_key = ${lockKey} AND pid = ${pid}`, true).pipe(Effect.ignore)
+        )
+        return result
+      })
+
+    return Journal.Journal.of({
+      begin,
+      record: (event, definitionHash) => enqueue(statements(event, definitionHash), durable(event)),
+      log: (record) =>
+        Queue.offerUnsafe(queue, {
+          op: sql`INSERT INTO logs (run_id, job_id, attempt, at, level, message)
+                  VALUES (${record.runId}, ${record.jobId ?? null}, ${record.attempt ?? null}, ${record.at},
+                          ${record.level}, ${record.message})`,
+          done: undefined
+        }),
+      succeeded: (runId) =>
+        sql<{ job_id: string; output: string | null; definition_hash: string | null }>`
+          SELECT job_id, output, definition_hash FROM jobs WHERE run_id = ${runId} AND status = 'succeeded'`.pipe(
+          Effect.map((rows) =>
+            rows.map((row) => ({
+              jobId: row.job_id,
+              encoded: row.output === null ? undefined : JSON.parse(row.output),
+              definitionHash: row.definition_hash ?? undefined
+            }))
+          ),
+          Effect.mapError(journalError("read succeeded jobs"))
+        ),
+      checkpoint: (runId, jobId, step) =>
+        sql<{ output: string }>`SELECT output FROM checkpoints WHERE run_id = ${runId} AND job_id = ${jobId} AND step = ${step}`
+          .pipe(
+            Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some(JSON.parse(rows[0]!.output))),
+            Effect.mapError(journalError("read checkpoint"))
+          ),
+      saveCheckpoint: (runId, jobId, step, encoded) =>
+        enqueue(
+          sql`INSERT OR REPLACE INTO checkpoints (run_id, job_id, step, output, at)
+              VALUES (${runId}, ${jobId}, ${step}, ${toJson(encoded)}, ${Date.now()})`,
+          true
+        )
+    })
+  })
+
+/** The durable journal in a SQLite file. */
+export const layerSqlite = (options: SqliteClient.Options): Layer.Layer<Journal.Journal, Journal.JournalError> =>
+  Layer.effect(Journal.Journal)(Effect.gen(function*() {
+    const client = yield* SqliteClient.make(options).pipe(Effect.mapError(journalError(`open ${options.filename}`)))
+    return yield* Effect.provideService(make, SqlClient.SqlClient, client)
+  })).pipe(Layer.provide(Reactivity.layer))

@@ -1,0 +1,100 @@
+/**
+ * The journal's schema, as numbered migrations run by effect/sql's Migrator. Never edit a released migration: add
+ * the next one. A journal written by an older runner opens and migrates forward.
+ */
+import * as Effect from "effect/Effect"
+import * as Migrator from "effect/sql/Migrator"
+import * as SqlClient from "effect/sql/SqlClient"
+
+const v1 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE runs (
+    id TEXT PRIMARY KEY,
+    dag TEXT NOT NULL,
+    run_key TEXT,
+    status TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    runner_version TEXT NOT NULL,
+    definition_hash TEXT NOT NULL
+  )`
+  yield* sql`CREATE INDEX runs_by_dag ON runs (dag, started_at)`
+  yield* sql`CREATE INDEX runs_by_key ON runs (dag, run_key, started_at)`
+  yield* sql`CREATE TABLE jobs (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    job_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at INTEGER,
+    ended_at INTEGER,
+    definition_hash TEXT,
+    output TEXT,
+    error TEXT,
+    reason TEXT,
+    PRIMARY KEY (run_id, job_id)
+  )`
+  // Attempt numbers restart when a run resumes in a new process, so each attempt gets its own row id.
+  yield* sql`CREATE TABLE attempts (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    job_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    error TEXT
+  )`
+  yield* sql`CREATE INDEX attempts_by_job ON attempts (run_id, job_id, attempt)`
+  yield* sql`CREATE TABLE checkpoints (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    job_id TEXT NOT NULL,
+    step TEXT NOT NULL,
+    output TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, job_id, step)
+  )`
+  yield* sql`CREATE TABLE logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    job_id TEXT,
+    attempt INTEGER,
+    at INTEGER NOT NULL,
+    level TEXT NOT NULL,
+    message TEXT NOT NULL
+  )`
+  yield* sql`CREATE TABLE locks (
+    lock_key TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    since INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL
+  )`
+})
+
+/** v2: who started a run (cli, schedule, ...) and logs found by run. */
+const v2 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE runs ADD COLUMN trigger TEXT NOT NULL DEFAULT 'cli'`
+  yield* sql`CREATE INDEX logs_by_run ON logs (run_id, id)`
+})
+
+/** Every migration, by id. */
+export const all = {
+  "0001_journal": v1,
+  "0002_trigger_and_log_index": v2
+} as const
+
+/** The table the Migrator records applied migrations in. */
+export const table = "effect_runner_migrations"
+
+/** Migrates the journal to the newest schema (or only up to `upTo`, for tests of older versions). */
+export const run = (upTo?: number) =>
+  Migrator.make({})({
+    loader: Migrator.fromRecord(Object.fromEntries(
+      Object.entries(all).filter(([id]) => upTo === undefined || Number(id.slice(0, 4)) <= upTo)
+    )),
+    table
+  })
