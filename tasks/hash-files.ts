@@ -1,12 +1,13 @@
 // The tutorial's parallel file processing: the sha256 of each *.dat file into <stem>.processed, 8 files at a time,
-// skipping files already done. Run: node_modules/.bin/node src/bin.ts tasks/hash-files.ts
+// skipping files already done. Each file is a durable checkpoint: a killed run, resumed (`--resume`, or the same
+// `--key`), re-processes only the files it had not finished. Run: npx runner tasks/hash-files.ts
 // Settings: RUNNER_HASH_INPUT (default .runner/hash/input, seeded if absent), RUNNER_HASH_OUTPUT (.runner/hash/output).
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Path from "effect/Path"
 import * as Schema from "effect/Schema"
 import { createHash } from "node:crypto"
-import { Dag, Job } from "effect-runner"
+import { Checkpoint, Dag, Job } from "effect-runner"
 
 const input = process.env.RUNNER_HASH_INPUT || ".runner/hash/input"
 const output = process.env.RUNNER_HASH_OUTPUT || ".runner/hash/output"
@@ -54,7 +55,11 @@ export const hash = Job.make("hash", {
       const fs = yield* FileSystem.FileSystem
       yield* fs.makeDirectory(output, { recursive: true })
       const files = yield* fs.glob("*.dat", { root: input })
-      const results = yield* Effect.forEach(files, processFile, { concurrency: 8 })
+      const results = yield* Effect.forEach(
+        files,
+        (name) => Checkpoint.step(`hash:${name}`, processFile(name)),
+        { concurrency: 8 }
+      )
       const processed = results.filter((result) => result === "processed").length
       const summary = { processed, skipped: results.length - processed }
       yield* Effect.log(`${summary.processed} processed, ${summary.skipped} skipped`)
