@@ -3,7 +3,7 @@ import { assert, describe, it } from "vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { runner, runnerAsync, waitUntil } from "./support/spawn.ts"
+import { isAlive, runner, runnerAsync, waitUntil } from "./support/spawn.ts"
 
 const fixture = (name: string) => `test/fixtures/${name}.ts`
 
@@ -176,11 +176,3 @@ describe("runner CLI: signals", () => {
   }
 })
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}

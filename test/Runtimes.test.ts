@@ -6,19 +6,11 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "vitest"
-import { root, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
+import { isAlive, root, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 
 const runtimes: ReadonlyArray<RuntimeName> = ["node", "bun", "deno"]
 const tasks = ["nightly", "hash-files", "etl", "monorepo"]
 
-const isAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe.each(runtimes)("on %s", (runtime) => {
   it.each(tasks)("tasks/%s.ts runs to success from a fresh directory, and again (idempotent)", (task) => {

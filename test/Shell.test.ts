@@ -8,15 +8,8 @@ import * as path from "node:path"
 import * as Dag from "../src/Dag.ts"
 import * as Job from "../src/Job.ts"
 import { type Collected, eventsOf, jobOf, runDag } from "./support/run.ts"
+import { isAlive } from "./support/spawn.ts"
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
 
 const waitFor = (predicate: () => boolean, what: string) =>
   Effect.gen(function*() {
@@ -87,7 +80,7 @@ describe("Job.shell", () => {
       assert.match(jobOf(result, "tree").detail!, /JobTimeout/)
       const started = fs.readFileSync(pids, "utf8").trim().split("\n").map(Number)
       assert.strictEqual(started.length, 3)
-      yield* waitFor(() => started.every((pid) => !alive(pid)), "the process tree to die")
+      yield* waitFor(() => started.every((pid) => !isAlive(pid)), "the process tree to die")
     }))
 
   it.live("interrupting the run kills running commands and their children", () =>
@@ -102,7 +95,7 @@ describe("Job.shell", () => {
       yield* waitFor(() => fs.existsSync(pids) && fs.readFileSync(pids, "utf8").trim().split("\n").length === 6, "6 pids")
       const started = fs.readFileSync(pids, "utf8").trim().split("\n").map(Number)
       yield* Fiber.interrupt(fiber)
-      yield* waitFor(() => started.every((pid) => !alive(pid)), "every child to die")
+      yield* waitFor(() => started.every((pid) => !isAlive(pid)), "every child to die")
       assert.deepStrictEqual(eventsOf(collected.events, "JobInterrupted").map((e) => e.jobId).sort(), ["sleeper1", "sleeper2", "sleeper3"])
     }))
 })

@@ -63,3 +63,13 @@ export const waitUntil = async (predicate: () => boolean, timeoutMillis = 20_000
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
+
+/** Whether a process exists (signal 0). */
+export const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
