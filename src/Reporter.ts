@@ -170,10 +170,12 @@ const textView = (options: Options): View => {
 
   const region = (): string => {
     if (!pretty || finished || counts.total === 0) return ""
-    const width = out.columns ?? 100
+    // Truncate what is visible (the id), never the composed line: cutting through an escape code breaks the terminal.
+    const idWidth = Math.max(10, (out.columns || 100) - 24)
     const rows = [...running.entries()].slice(0, 8).map(([id, r]) => {
       const extra = r.attempt > 1 ? c.yellow(` attempt ${r.attempt}`) : ""
-      return `  ${c.cyan("▸")} ${id} ${c.dim(formatMillis(Math.max(0, now - r.since)))}${extra}`.slice(0, width + 20)
+      const shown = id.length > idWidth ? id.slice(0, idWidth - 1) + "…" : id
+      return `  ${c.cyan("▸")} ${shown} ${c.dim(formatMillis(Math.max(0, now - r.since)))}${extra}`
     })
     if (running.size > 8) rows.push(c.dim(`  ... and ${running.size - 8} more running`))
     const done = counts.succeeded + counts.failed + counts.skipped

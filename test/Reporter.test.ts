@@ -58,6 +58,25 @@ describe("Reporter", () => {
       assert.notMatch(chunks.at(-1)!, /running/, "no live region after the summary")
     }))
 
+  it.effect("pretty truncates long job ids to the terminal width without cutting escape codes", () =>
+    Effect.gen(function*() {
+      const chunks: Array<string> = []
+      const id = "x".repeat(80)
+      yield* Effect.gen(function*() {
+        const reporter = yield* Reporter.Reporter
+        yield* reporter.event({ ...events[0]!, jobIds: [id] } as RunEvent.RunEvent)
+        yield* reporter.event({ _tag: "AttemptStarted", runId: "r1", jobId: id, attempt: 1, at: 10 })
+      }).pipe(Effect.provide(Layer.fresh(Reporter.layer({
+        format: "pretty",
+        output: { write: (t) => void chunks.push(t), isTTY: true, columns: 40 },
+        color: true
+      }))))
+      const all = chunks.join("")
+      assert.include(all, "x".repeat(15) + "…")
+      assert.notInclude(all, "x".repeat(17))
+      assert.isTrue(all.split("\x1b").slice(1).every((part) => /^\[[0-9;]*[A-Za-z]/.test(part)), "every escape code is whole")
+    }))
+
   it.effect("plain prints one line per event, the summary table, and no escape codes", () =>
     Effect.gen(function*() {
       const all = (yield* render("plain")).join("")
