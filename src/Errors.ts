@@ -124,3 +124,35 @@ export type SetupError =
   | MissingDependency
   | UnknownJob
   | InvalidOption
+
+/** An operator command (history, show, logs, prune, doctor) was pointed at a journal file that does not exist. */
+export class JournalNotFound extends Data.TaggedError("JournalNotFound")<{ readonly path: string }> {
+  override get message(): string {
+    return `no journal at ${this.path} (nothing was created; choose the file with --journal PATH or RUNNER_JOURNAL)`
+  }
+}
+
+/** No run with this id in the journal. */
+export class RunNotFound extends Data.TaggedError("RunNotFound")<{ readonly runId: string; readonly journal: string }> {
+  override get message(): string {
+    return `no run ${this.runId} in ${this.journal} (runner history lists the runs)`
+  }
+}
+
+/** A job named on the command line is not a job of the run. */
+export class JobNotInRun extends Data.TaggedError("JobNotInRun")<{
+  readonly runId: string
+  readonly jobId: string
+  readonly available: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `run ${this.runId} has no job "${this.jobId}"; its jobs: ${this.available.join(", ") || "none"}`
+  }
+}
+
+/** An operator command could not open, migrate or read the journal (not a database, damaged, locked too long). */
+export class JournalUnreadable extends Data.TaggedError("JournalUnreadable")<{ readonly path: string; readonly reason: string }> {
+  override get message(): string {
+    return `journal ${this.path}: ${this.reason}`
+  }
+}

@@ -68,7 +68,7 @@ export const durabilityFlag = Flag.Literals("durability", ["full", "normal"]).pi
 
 /** The journal path: the flag, else RUNNER_JOURNAL, else .runner/journal.db (relative to the current directory). */
 export const journalPath = (flag: Option.Option<string>): string =>
-  Option.getOrUndefined(flag) ?? process.env["RUNNER_JOURNAL"] ?? ".runner/journal.db"
+  Option.getOrUndefined(flag) || process.env["RUNNER_JOURNAL"] || ".runner/journal.db"
 
 /** The journal layer for a path ("none": in memory, nothing kept). */
 export const journalLayer = (path: string, durability: "full" | "normal"): Layer.Layer<Journal.Journal, Journal.JournalError> =>

@@ -3,14 +3,19 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import { ExitCode, type Outcome } from "./common.ts"
+import * as doctor from "./doctor.ts"
 import * as graph from "./graph.ts"
+import * as history from "./history.ts"
 import * as list from "./list.ts"
+import * as logs from "./logs.ts"
+import * as prune from "./prune.ts"
 import * as run from "./run.ts"
+import * as show from "./show.ts"
 import { version } from "./version.ts"
 
 export { version }
 
-const subcommands = new Set(["run", "graph", "list"])
+const subcommands = new Set(["run", "graph", "list", "history", "show", "logs", "prune", "doctor"])
 const rootFlags = new Set(["--help", "-h", "--version", "--completions"])
 
 /**
@@ -38,7 +43,16 @@ export const main = (args: ReadonlyArray<string>): Effect.Effect<number> => {
   const outcome: Outcome = { code: ExitCode.ok }
   const root = Command.make("runner").pipe(
     Command.withDescription("Run typed Effect jobs as a DAG: retries, timeouts, rate limits, structured concurrency."),
-    Command.withSubcommands([run.command(outcome), graph.command(outcome), list.command(outcome)])
+    Command.withSubcommands([
+      run.command(outcome),
+      graph.command(outcome),
+      list.command(outcome),
+      history.command(outcome),
+      show.command(outcome),
+      logs.command(outcome),
+      prune.command(outcome),
+      doctor.command(outcome)
+    ])
   )
   return Command.runWith(root, { version })(normalize(args)).pipe(
     Effect.map(() => outcome.code),

@@ -1,0 +1,255 @@
+/**
+ * What operators read from (and prune in) the SQL journal: run history, one run with its jobs, a run's logs, and the
+ * journal's own health. Plain Effect functions over the current `SqlClient`, with parameterised statements only; the
+ * executor never uses them, so data flows one way: the Journal writes, these read.
+ */
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as migrations from "./migrations.ts"
+
+/** A run as listed by `runner history`. */
+export interface RunSummary {
+  readonly runId: string
+  readonly dag: string
+  readonly key: string | undefined
+  readonly status: string
+  readonly trigger: string
+  /** Epoch milliseconds. */
+  readonly startedAt: number
+  readonly endedAt: number | undefined
+  /** The ids of the jobs that failed, in plan order. */
+  readonly failedJobs: ReadonlyArray<string>
+}
+
+/** A run with everything the journal knows about it, for `runner show`. */
+export interface RunDetail {
+  readonly runId: string
+  readonly dag: string
+  readonly key: string | undefined
+  readonly status: string
+  readonly trigger: string
+  readonly startedAt: number
+  readonly endedAt: number | undefined
+  readonly host: string
+  readonly pid: number
+  readonly runnerVersion: string
+  readonly definitionHash: string
+}
+
+/** One job of a run. */
+export interface JobDetail {
+  readonly jobId: string
+  readonly status: string
+  readonly attempts: number
+  readonly startedAt: number | undefined
+  readonly endedAt: number | undefined
+  /** The rendered error of a failed job, in full (defects carry their stack). */
+  readonly error: string | undefined
+  /** Why the job was skipped. */
+  readonly reason: string | undefined
+}
+
+/** One log line of a run. */
+export interface LogLine {
+  readonly at: number
+  readonly jobId: string | undefined
+  readonly attempt: number | undefined
+  readonly level: string
+  readonly message: string
+}
+
+/** The statuses of a run that has ended; only these are pruned. */
+export const finishedStatuses: ReadonlyArray<string> = ["succeeded", "failed", "interrupted"]
+
+const orUndefined = <A>(a: A | null): A | undefined => a === null ? undefined : a
+
+interface RunRow {
+  readonly id: string
+  readonly dag: string
+  readonly run_key: string | null
+  readonly status: string
+  readonly trigger: string
+  readonly started_at: number
+  readonly ended_at: number | null
+  readonly host: string
+  readonly pid: number
+  readonly runner_version: string
+  readonly definition_hash: string
+}
+
+/** The newest runs first, of one DAG or of all, with the ids of their failed jobs. */
+export const history = Effect.fn("JournalQueries.history")(function*(
+  options: { readonly dag: string | undefined; readonly limit: number }
+) {
+  const sql = yield* SqlClient.SqlClient
+  const where = options.dag === undefined ? sql`` : sql`WHERE dag = ${options.dag}`
+  const runs = yield* sql<RunRow>`
+    SELECT id, dag, run_key, status, trigger, started_at, ended_at, host, pid, runner_version, definition_hash
+    FROM runs ${where} ORDER BY started_at DESC, rowid DESC LIMIT ${options.limit}`
+  // One query for the failed jobs of every listed run; jobs' rowid order is the plan order (RunStarted inserts them).
+  const failed = yield* sql<{ readonly run_id: string; readonly job_id: string }>`
+    SELECT j.run_id, j.job_id FROM jobs j
+    JOIN (SELECT id FROM runs ${where} ORDER BY started_at DESC, rowid DESC LIMIT ${options.limit}) r ON r.id = j.run_id
+    WHERE j.status = 'failed' ORDER BY j.rowid`
+  const byRun = new Map<string, Array<string>>()
+  for (const row of failed) {
+    const list = byRun.get(row.run_id)
+    if (list === undefined) byRun.set(row.run_id, [row.job_id])
+    else list.push(row.job_id)
+  }
+  return runs.map((row): RunSummary => ({
+    runId: row.id,
+    dag: row.dag,
+    key: orUndefined(row.run_key),
+    status: row.status,
+    trigger: row.trigger,
+    startedAt: row.started_at,
+    endedAt: orUndefined(row.ended_at),
+    failedJobs: byRun.get(row.id) ?? []
+  }))
+})
+
+/** One run, if the journal has it. */
+export const run = Effect.fn("JournalQueries.run")(function*(runId: string) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<RunRow>`
+    SELECT id, dag, run_key, status, trigger, started_at, ended_at, host, pid, runner_version, definition_hash
+    FROM runs WHERE id = ${runId}`
+  return Option.map(Option.fromNullishOr(rows[0]), (row): RunDetail => ({
+    runId: row.id,
+    dag: row.dag,
+    key: orUndefined(row.run_key),
+    status: row.status,
+    trigger: row.trigger,
+    startedAt: row.started_at,
+    endedAt: orUndefined(row.ended_at),
+    host: row.host,
+    pid: row.pid,
+    runnerVersion: row.runner_version,
+    definitionHash: row.definition_hash
+  }))
+})
+
+/** The jobs of a run, in plan order. */
+export const jobs = Effect.fn("JournalQueries.jobs")(function*(runId: string) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{
+    readonly job_id: string
+    readonly status: string
+    readonly attempts: number
+    readonly started_at: number | null
+    readonly ended_at: number | null
+    readonly error: string | null
+    readonly reason: string | null
+  }>`SELECT job_id, status, attempts, started_at, ended_at, error, reason FROM jobs WHERE run_id = ${runId} ORDER BY rowid`
+  return rows.map((row): JobDetail => ({
+    jobId: row.job_id,
+    status: row.status,
+    attempts: row.attempts,
+    startedAt: orUndefined(row.started_at),
+    endedAt: orUndefined(row.ended_at),
+    error: orUndefined(row.error),
+    reason: orUndefined(row.reason)
+  }))
+})
+
+/** The log lines of a run in the order they were written, optionally of one job only. */
+export const logs = Effect.fn("JournalQueries.logs")(function*(runId: string, jobId: string | undefined) {
+  const sql = yield* SqlClient.SqlClient
+  const job = jobId === undefined ? sql`` : sql`AND job_id = ${jobId}`
+  const rows = yield* sql<{
+    readonly at: number
+    readonly job_id: string | null
+    readonly attempt: number | null
+    readonly level: string
+    readonly message: string
+  }>`SELECT at, job_id, attempt, level, message FROM logs WHERE run_id = ${runId} ${job} ORDER BY id`
+  return rows.map((row): LogLine => ({
+    at: row.at,
+    jobId: orUndefined(row.job_id),
+    attempt: orUndefined(row.attempt),
+    level: row.level,
+    message: row.message
+  }))
+})
+
+/** What `prune` did. */
+export interface Pruned {
+  /** The deleted runs, oldest first. */
+  readonly runIds: ReadonlyArray<string>
+  /** Runs started before the cutoff that were kept because they are unfinished or locked. */
+  readonly kept: number
+}
+
+/**
+ * Deletes the finished runs that ended before `cutoff` (epoch millis), with their jobs, attempts, checkpoints and logs
+ * (foreign keys cascade). A run that is unfinished, or whose lock is held, is never deleted.
+ */
+export const prune = Effect.fn("JournalQueries.prune")(function*(cutoff: number) {
+  const sql = yield* SqlClient.SqlClient
+  // One write transaction (BEGIN IMMEDIATE): a runner cannot take a lock on a run between the check and the delete.
+  return yield* sql.withTransaction(Effect.gen(function*() {
+    const deleted = yield* sql<{ readonly id: string }>`
+      DELETE FROM runs
+      WHERE status IN ${sql.in(finishedStatuses)} AND ended_at IS NOT NULL AND ended_at < ${cutoff}
+        AND id NOT IN (SELECT run_id FROM locks)
+      RETURNING id, started_at`
+    const kept = yield* sql<{ readonly n: number }>`
+      SELECT count(*) AS n FROM runs
+      WHERE started_at < ${cutoff} AND (status NOT IN ${sql.in(finishedStatuses)} OR id IN (SELECT run_id FROM locks))`
+    const ordered = [...deleted] as Array<{ readonly id: string; readonly started_at: number }>
+    ordered.sort((a, b) => a.started_at - b.started_at || (a.id < b.id ? -1 : 1))
+    return { runIds: ordered.map((row) => row.id), kept: kept[0]?.n ?? 0 } satisfies Pruned
+  }))
+})
+
+/** The lines of `PRAGMA integrity_check`: exactly `["ok"]` for a sound database. */
+export const integrityCheck = Effect.fn("JournalQueries.integrityCheck")(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly integrity_check: string }>`PRAGMA integrity_check`
+  return rows.map((row) => row.integrity_check)
+})
+
+/** The connection settings the runner opens the journal with, as SQLite reports them. */
+export interface Settings {
+  readonly journalMode: string
+  /** 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA. */
+  readonly synchronous: number
+  readonly busyTimeoutMillis: number
+  readonly foreignKeys: boolean
+}
+
+export const settings = Effect.fn("JournalQueries.settings")(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const one = <A>(rows: ReadonlyArray<Record<string, unknown>>, fallback: A): A =>
+    rows[0] === undefined ? fallback : Object.values(rows[0])[0] as A
+  return {
+    journalMode: String(one(yield* sql`PRAGMA journal_mode`, "unknown")),
+    synchronous: Number(one(yield* sql`PRAGMA synchronous`, -1)),
+    busyTimeoutMillis: Number(one(yield* sql`PRAGMA busy_timeout`, -1)),
+    foreignKeys: Number(one(yield* sql`PRAGMA foreign_keys`, 0)) === 1
+  } satisfies Settings
+})
+
+/** A migration recorded as applied in the journal. */
+export interface AppliedMigration {
+  readonly id: number
+  readonly name: string
+  readonly appliedAt: string
+}
+
+/** The applied migrations, in order; the last id is the schema version. */
+export const appliedMigrations = Effect.fn("JournalQueries.appliedMigrations")(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly migration_id: number; readonly name: string; readonly created_at: string }>`
+    SELECT migration_id, name, created_at FROM ${sql(migrations.table)} ORDER BY migration_id`
+  return rows.map((row): AppliedMigration => ({ id: row.migration_id, name: row.name, appliedAt: row.created_at }))
+})
+
+/** How many runs the journal holds. */
+export const countRuns = Effect.fn("JournalQueries.countRuns")(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly n: number }>`SELECT count(*) AS n FROM runs`
+  return rows[0]?.n ?? 0
+})
