@@ -13,6 +13,7 @@ import {
 } from "./Errors.ts"
 import * as Job from "./Job.ts"
 import type * as Resource from "./Resource.ts"
+import * as Runtime from "./runtime/Runtime.ts"
 
 const TypeId = "~effect-runner/Dag" as const
 
@@ -68,7 +69,7 @@ export interface PlannedJob {
   readonly dependents: ReadonlyArray<number>
   /** 0 for jobs that need nothing; otherwise one more than the deepest dependency. */
   readonly level: number
-  /** A hash of what the job is: id, kind, command, code and needs. A resumed run reuses a job only if it matches. */
+  /** What the job is (id, kind, command, needs, code), as `stable|runtime|code`; see `Resume.decide`. */
   readonly definitionHash: string
 }
 
@@ -199,15 +200,22 @@ const index = (dag: Dag, ordered: Array<Job.Any>, resources: Array<Resource.Reso
   return { dag, jobs, levels, resources, definitionHash: all.digest("hex").slice(0, 16) }
 }
 
-const definitionHash = (job: Job.Any): string =>
-  createHash("sha256").update(JSON.stringify([
+/**
+ * `stable|runtime|code`: the stable part (id, kind, command, needs, output schema) must match for a job to be reused;
+ * the code part (the text of `run`) is compared only on the same runtime and version, because Bun and Deno reformat
+ * the source they transpile and Node keeps it as written.
+ */
+const definitionHash = (job: Job.Any): string => {
+  const digest = (value: unknown) => createHash("sha256").update(JSON.stringify(value)).digest("hex").slice(0, 16)
+  const stable = digest([
     job.id,
     job.kind,
     job.command ?? null,
-    job.run.toString(),
     Object.entries(job.needs).map(([name, need]) => [name, need.id]),
     job.output === undefined ? null : String(job.output.ast?._tag ?? "schema")
-  ])).digest("hex").slice(0, 16)
+  ])
+  return `${stable}|${Runtime.version}|${digest(job.run.toString())}`
+}
 
 const describe = (u: unknown): string =>
   u === undefined ? "undefined" : u === null ? "null" : typeof u === "object" ? "an object" : `a ${typeof u}`

@@ -1,6 +1,6 @@
 /**
  * What a resumed run reuses: a job that succeeded earlier in the run is restored (its journaled output decoded and
- * passed on) only if its definition is unchanged, everything it needs is restored too, and the output still decodes
+ * passed on) only if its definition is unchanged (its code is compared only on the same runtime and version), everything it needs is restored too, and the output still decodes
  * with its `output` Schema. Every other job runs, and people are told why.
  */
 import * as Effect from "effect/Effect"
@@ -25,9 +25,13 @@ export const decide = (plan: Dag.Plan, succeeded: ReadonlyArray<Journal.Succeede
       const { job } = planned
       const row = byId.get(job.id)
       if (row === undefined) continue
-      if (row.definitionHash !== planned.definitionHash) {
+      const change = compare(row.definitionHash, planned.definitionHash)
+      if (change === "changed") {
         notes.push(`"${job.id}" runs again: its definition changed since it succeeded`)
         continue
+      }
+      if (change === "other runtime") {
+        notes.push(`"${job.id}" is reused, but its code could not be compared: it succeeded on another runtime or version`)
       }
       const rerun = planned.deps.find((dep) => !restored.has(plan.jobs[dep.index]!.job.id))
       if (rerun !== undefined) {
@@ -47,3 +51,13 @@ export const decide = (plan: Dag.Plan, succeeded: ReadonlyArray<Journal.Succeede
     }
     return { restored, notes }
   })
+
+/** Compares definition hashes (`stable|runtime|code`, see Dag.ts): the code counts only on the same runtime. */
+const compare = (journaled: string | undefined, current: string): "same" | "changed" | "other runtime" => {
+  if (journaled === undefined) return "changed"
+  const [stable, runtime, code] = journaled.split("|")
+  const [stableNow, runtimeNow, codeNow] = current.split("|")
+  if (stable !== stableNow) return "changed"
+  if (runtime !== runtimeNow) return "other runtime"
+  return code === codeNow ? "same" : "changed"
+}
