@@ -23,14 +23,7 @@ export interface RunSummary {
 }
 
 /** A run with everything the journal knows about it, for `runner show`. */
-export interface RunDetail {
-  readonly runId: string
-  readonly dag: string
-  readonly key: string | undefined
-  readonly status: string
-  readonly trigger: string
-  readonly startedAt: number
-  readonly endedAt: number | undefined
+export interface RunDetail extends Omit<RunSummary, "failedJobs"> {
   readonly host: string
   readonly pid: number
   readonly runnerVersion: string
