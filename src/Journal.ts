@@ -100,6 +100,12 @@ export class Journal extends Context.Service<Journal, {
   readonly saveCheckpoint: (runId: string, jobId: string, step: string, encoded: unknown) => Effect.Effect<void, JournalError>
 }>()("effect-runner/Journal") {}
 
+/** Journaled in place of an output that holds a secret (`Redacted`): such a job runs again on resume. */
+export const unrestorable = { "~effect-runner/unrestorable": "the output holds a Redacted value" } as const
+
+export const isUnrestorable = (encoded: unknown): boolean =>
+  typeof encoded === "object" && encoded !== null && "~effect-runner/unrestorable" in encoded
+
 /** A run id: sortable and readable, the start time to the second then 6 random hex digits. */
 export const makeRunId = (now: number): string => {
   const stamp = new Date(now).toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type * as Dag from "./Dag.ts"
-import type * as Journal from "./Journal.ts"
+import * as Journal from "./Journal.ts"
 
 export interface Decision {
   /** Outputs of the jobs that are restored, by job id. */
@@ -36,6 +36,10 @@ export const decide = (plan: Dag.Plan, succeeded: ReadonlyArray<Journal.Succeede
       const rerun = planned.deps.find((dep) => !restored.has(plan.jobs[dep.index]!.job.id))
       if (rerun !== undefined) {
         notes.push(`"${job.id}" runs again: it needs "${plan.jobs[rerun.index]!.job.id}", which runs again`)
+        continue
+      }
+      if (Journal.isUnrestorable(row.encoded)) {
+        notes.push(`"${job.id}" runs again: its output holds a secret (Redacted), which the journal never stores`)
         continue
       }
       if (job.output === undefined) {

@@ -4,6 +4,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as fs from "node:fs"
@@ -151,7 +152,17 @@ describe("Journal", () => {
         assert.match(decision.notes[0]!, /^"a" runs again: its journaled output no longer matches its output schema/)
         const ok = yield* Resume.decide(plan, [{ jobId: "a", encoded: { n: 1 }, definitionHash: plan.jobs[0]!.definitionHash }])
         assert.deepStrictEqual(ok.restored.get("a"), { n: 1 })
+        const secret = yield* Resume.decide(plan, [
+          { jobId: "a", encoded: Journal.unrestorable, definitionHash: plan.jobs[0]!.definitionHash }
+        ])
+        assert.strictEqual(secret.restored.size, 0)
+        assert.deepStrictEqual(secret.notes, [`"a" runs again: its output holds a secret (Redacted), which the journal never stores`])
       }))
+  })
+
+  it("an output holding a Redacted value is journaled as a marker, never in clear", () => {
+    assert.strictEqual(SqlJournal.toJson({ n: 1n, s: "x" }), `{"n":"1","s":"x"}`)
+    assert.strictEqual(SqlJournal.toJson({ token: Redacted.make("hunter2") }), JSON.stringify(Journal.unrestorable))
   })
 
   it.effect("a job's success and output are committed before any dependent starts", () =>

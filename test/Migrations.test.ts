@@ -1,0 +1,207 @@
+/** The journal's schema migrations and the settings a journal file is opened with. */
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { DatabaseSync } from "node:sqlite"
+import * as Journal from "../src/Journal.ts"
+import * as migrations from "../src/sql/migrations.ts"
+import * as SqliteClient from "../src/sql/SqliteClient.ts"
+import * as SqlJournal from "../src/sql/SqlJournal.ts"
+
+const dirs: Array<string> = []
+const tempDir = () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-migrations-"))
+  dirs.push(dir)
+  return dir
+}
+afterAll(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** Reads a closed journal file with a connection of its own. */
+const inspect = <A>(file: string, f: (db: DatabaseSync) => A): A => {
+  const db = new DatabaseSync(file, { readOnly: true })
+  try {
+    return f(db)
+  } finally {
+    db.close()
+  }
+}
+const names = (db: DatabaseSync, type: "table" | "index") =>
+  (db.prepare(`SELECT name FROM sqlite_master WHERE type = ? AND name NOT LIKE 'sqlite_%' ORDER BY name`)
+    .all(type) as Array<{ name: string }>).map((r) => r.name)
+const migrationIds = (db: DatabaseSync) =>
+  (db.prepare(`SELECT migration_id FROM ${migrations.table} ORDER BY migration_id`).all() as Array<{ migration_id: number }>)
+    .map((r) => Number(r.migration_id))
+const columns = (db: DatabaseSync, table: string) =>
+  (db.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string; dflt_value: string | null; notnull: number }>)
+
+const clientLayer = (file: string, durability: SqliteClient.Durability = "full") =>
+  SqliteClient.layer({ filename: file, durability })
+
+const newestTables = ["attempts", "checkpoints", "effect_runner_migrations", "jobs", "locks", "logs", "runs"]
+
+describe("journal migrations", () => {
+  it.effect("an empty file migrates to the newest schema", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "empty.db")
+      fs.writeFileSync(file, "") // an existing, empty file: what a crash between create and first write leaves
+      assert.strictEqual(fs.statSync(file).size, 0)
+      const applied = yield* migrations.run().pipe(Effect.provide(clientLayer(file)))
+      assert.deepStrictEqual(applied.map(([id]) => id), [1, 2])
+      inspect(file, (db) => {
+        assert.deepStrictEqual(names(db, "table"), newestTables)
+        assert.includeMembers(names(db, "index"), ["runs_by_dag", "runs_by_key", "attempts_by_job", "logs_by_run"])
+        assert.deepStrictEqual(migrationIds(db), [1, 2])
+        const trigger = columns(db, "runs").find((c) => c.name === "trigger")
+        assert.isDefined(trigger, "runs.trigger exists")
+        assert.strictEqual(trigger!.dflt_value, "'cli'")
+        assert.strictEqual(trigger!.notnull, 1)
+      })
+      // Migrating again is a no-op.
+      const again = yield* migrations.run().pipe(Effect.provide(clientLayer(file)))
+      assert.deepStrictEqual(again, [])
+    }))
+
+  it.effect("the SQL journal migrates an empty file when it opens", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "journal.db")
+      yield* Effect.scoped(Effect.asVoid(Layer.build(SqlJournal.layerSqlite({ filename: file, durability: "full" }))))
+      inspect(file, (db) => {
+        assert.deepStrictEqual(names(db, "table"), newestTables)
+        assert.deepStrictEqual(migrationIds(db), [1, 2])
+      })
+    }))
+
+  it.effect("a journal at schema version 1 opens with the full migrations; its runs survive, trigger defaults to 'cli'", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "v1.db")
+      // A journal written by a runner that only knew migration 1.
+      yield* Effect.gen(function*() {
+        const applied = yield* migrations.run(1)
+        assert.deepStrictEqual(applied.map(([id]) => id), [1])
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`INSERT INTO runs (id, dag, run_key, status, started_at, ended_at, host, pid, runner_version, definition_hash)
+                   VALUES ('old-run', 'nightly', 'k1', 'failed', 1000, 2000, 'h', 1, '0.0.1', 'abc')`
+        yield* sql`INSERT INTO jobs (run_id, job_id, status, attempts, definition_hash, output)
+                   VALUES ('old-run', 'extract', 'succeeded', 1, 'def1', '{"files":["a.csv"]}')`
+        yield* sql`INSERT INTO logs (run_id, job_id, attempt, at, level, message)
+                   VALUES ('old-run', 'extract', 1, 1500, 'info', 'hello')`
+      }).pipe(Effect.provide(clientLayer(file)))
+      inspect(file, (db) => {
+        assert.deepStrictEqual(migrationIds(db), [1], "the file is at version 1")
+        assert.isUndefined(columns(db, "runs").find((c) => c.name === "trigger"), "no trigger column before v2")
+        assert.notInclude(names(db, "index"), "logs_by_run")
+      })
+
+      // The current runner opens it: the journal migrates it, and what was there is still readable through it.
+      const succeeded = yield* Effect.scoped(Effect.gen(function*() {
+        const journal = yield* Journal.Journal
+        return yield* journal.succeeded("old-run")
+      })).pipe(Effect.provide(SqlJournal.layerSqlite({ filename: file, durability: "full" })))
+      assert.deepStrictEqual(succeeded, [{ jobId: "extract", encoded: { files: ["a.csv"] }, definitionHash: "def1" }])
+
+      inspect(file, (db) => {
+        assert.deepStrictEqual(migrationIds(db), [1, 2])
+        assert.include(names(db, "index"), "logs_by_run")
+        const run = db.prepare("SELECT id, dag, run_key, status, started_at, ended_at, trigger FROM runs").all()
+        assert.deepStrictEqual(run.map((r) => ({ ...r })), [{
+          id: "old-run",
+          dag: "nightly",
+          run_key: "k1",
+          status: "failed",
+          started_at: 1000,
+          ended_at: 2000,
+          trigger: "cli"
+        }])
+        assert.strictEqual((db.prepare("SELECT count(*) AS n FROM logs").get() as { n: number }).n, 1)
+      })
+    }))
+
+  it.effect("a migrated v1 run can be resumed by key", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "v1-resume.db")
+      yield* Effect.gen(function*() {
+        yield* migrations.run(1)
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`INSERT INTO runs (id, dag, run_key, status, started_at, host, pid, runner_version, definition_hash)
+                   VALUES ('old-run', 'nightly', 'k1', 'failed', 1000, 'h', 1, '0.0.1', 'abc')`
+      }).pipe(Effect.provide(clientLayer(file)))
+      const begun = yield* Effect.scoped(Effect.gen(function*() {
+        const journal = yield* Journal.Journal
+        return yield* journal.begin({
+          dag: "nightly",
+          target: { _tag: "Key", key: "k1", force: false },
+          definitionHash: "abc",
+          trigger: "cli",
+          runnerVersion: "test",
+          wait: false
+        })
+      })).pipe(Effect.provide(SqlJournal.layerSqlite({ filename: file, durability: "full" })))
+      assert.deepStrictEqual(begun, { _tag: "Run", runId: "old-run", resumed: true, key: "k1" })
+    }))
+})
+
+describe("journal file settings", () => {
+  /** Opens the journal as layerSqlite does (SqliteClient.make, then SqlJournal.make) and reads its connection's pragmas. */
+  const pragmasOf = (file: string, durability: SqliteClient.Durability) =>
+    Effect.scoped(Effect.gen(function*() {
+      const client = yield* SqliteClient.make({ filename: file, durability })
+      yield* Effect.provideService(SqlJournal.make, SqlClient.SqlClient, client)
+      const one = (pragma: string) =>
+        Effect.map(client.unsafe<Record<string, unknown>>(`PRAGMA ${pragma}`), (rows) => Object.values(rows[0]!)[0])
+      return {
+        journal_mode: yield* one("journal_mode"),
+        synchronous: yield* one("synchronous"),
+        foreign_keys: yield* one("foreign_keys"),
+        busy_timeout: yield* one("busy_timeout")
+      }
+    })).pipe(Effect.provide(Reactivity.layer))
+
+  it.effect("durability full: WAL, synchronous FULL (2), foreign keys on, busy timeout 5000", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "full.db")
+      const pragmas = yield* pragmasOf(file, "full")
+      assert.deepStrictEqual(pragmas, { journal_mode: "wal", synchronous: 2, foreign_keys: 1, busy_timeout: 5000 })
+      // WAL is a property of the file: another connection sees it too.
+      inspect(file, (db) => assert.strictEqual((db.prepare("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode, "wal"))
+    }))
+
+  it.effect("durability normal: synchronous NORMAL (1)", () =>
+    Effect.gen(function*() {
+      const pragmas = yield* pragmasOf(path.join(tempDir(), "normal.db"), "normal")
+      assert.deepStrictEqual(pragmas, { journal_mode: "wal", synchronous: 1, foreign_keys: 1, busy_timeout: 5000 })
+    }))
+
+  it.effect("the file (and its WAL files) are created 0600, in a folder created 0700", () =>
+    Effect.gen(function*() {
+      const dir = path.join(tempDir(), "nested", "deeper")
+      const file = path.join(dir, "journal.db")
+      // Keep the journal open while checking, so the -wal and -shm files exist.
+      yield* Effect.scoped(Effect.gen(function*() {
+        const journal = yield* Layer.build(SqlJournal.layerSqlite({ filename: file, durability: "full" }))
+        assert.isDefined(journal)
+        assert.strictEqual(fs.statSync(file).mode & 0o777, 0o600)
+        for (const suffix of ["-wal", "-shm"]) {
+          if (fs.existsSync(file + suffix)) assert.strictEqual(fs.statSync(file + suffix).mode & 0o777, 0o600, suffix)
+        }
+        assert.isTrue(fs.existsSync(file + "-wal"), "WAL mode keeps a -wal file while open")
+      }))
+      assert.strictEqual(fs.statSync(dir).mode & 0o777, 0o700)
+    }))
+
+  it.effect("an existing world-readable file is made 0600 when the journal opens it", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "loose.db")
+      fs.writeFileSync(file, "")
+      fs.chmodSync(file, 0o644)
+      assert.strictEqual(fs.statSync(file).mode & 0o777, 0o644)
+      yield* Effect.scoped(Effect.asVoid(Layer.build(SqlJournal.layerSqlite({ filename: file, durability: "full" }))))
+      assert.strictEqual(fs.statSync(file).mode & 0o777, 0o600)
+    }))
+})
