@@ -1,7 +1,7 @@
 /**
- * Runs a plan: starts jobs whose needs have succeeded, at most `concurrency` at a time, with per-job retries,
- * timeouts and resource permits; applies the failure mode; and reports every state change to the Journal and the
- * Reporter. Interrupting the run interrupts every running job (their child processes are killed) and still records
+ * Runs a plan: starts jobs whose needs have succeeded (their success committed to the Journal), at most `concurrency`
+ * at a time, with per-job retries, timeouts and resource permits; applies the failure mode; and reports every state
+ * change to the Journal and the Reporter. Interrupting the run interrupts every running job (their child processes are killed) and still records
  * how the run ended.
  */
 import * as Cause from "effect/Cause"
@@ -44,12 +44,24 @@ export interface Result {
   readonly durationMillis: number
 }
 
-type State = "waiting" | "running" | RunEvent.JobStatus
+type State = "waiting" | "running" | "committing" | RunEvent.JobStatus
 
-interface Completion {
-  readonly index: number
-  readonly exit: Exit.Exit<{ readonly output: unknown; readonly attempts: number }, unknown>
+/** What a job's fiber returns when its work succeeded; its success is not journaled yet. */
+interface Finished {
+  readonly output: unknown
+  readonly encoded: unknown
+  readonly attempt: number
+  readonly at: number
 }
+
+/**
+ * A job's work ended (`Finished`), or its success became durable (`Committed`). A job frees its concurrency slot
+ * when its work ends, but its dependents start only once its success is committed: jobs that finish close together
+ * then share one commit (group commit), however small --concurrency is.
+ */
+type Completion =
+  | { readonly _tag: "Finished"; readonly index: number; readonly exit: Exit.Exit<Finished, unknown> }
+  | { readonly _tag: "Committed"; readonly index: number; readonly exit: Exit.Exit<void> }
 
 /** Runs the plan to the end and returns its summary. Interruption records the run as interrupted. */
 export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, never, Journal | Reporter | Job.Services> =>
@@ -135,9 +147,26 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
       yield* emit({ _tag: "JobRestored", runId, jobId: planned.job.id, at: started })
     }
 
+    /** A failed or interrupted job: record why, skip what needs it, and apply the failure mode. */
+    const failed = (index: number, cause: Cause.Cause<unknown>, fibers: FiberSet.FiberSet<unknown, unknown>) =>
+      Effect.gen(function*() {
+        const job = plan.jobs[index]!.job
+        const interrupted = Cause.hasInterruptsOnly(cause)
+        states[index] = interrupted ? "interrupted" : "failed"
+        details[index] = interrupted ? "interrupted" : renderCause(cause)
+        yield* skipDependents(index, interrupted ? "was interrupted" : "failed")
+        if (!job.critical || failureMode === "continue" || stopReason !== undefined) return
+        stopReason = `not started: the run stopped after critical job "${job.id}" ${interrupted ? "was interrupted" : "failed"}`
+        // kill: stop the jobs still running now; their completions arrive as interruptions.
+        if (failureMode === "kill") yield* Effect.forkChild(FiberSet.clear(fibers))
+      })
+
     const loop = Effect.gen(function*() {
       const completions = yield* Queue.unbounded<Completion>()
       const fibers = yield* FiberSet.make()
+      // Commits are kept apart from the jobs' fibers: `kill` interrupts jobs, never a success being recorded.
+      const commits = yield* FiberSet.make()
+      let committing = 0
       while (true) {
         while (stopReason === undefined && running < concurrency && readyHead < ready.length) {
           const index = ready[readyHead++]!
@@ -150,33 +179,42 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
           yield* FiberSet.run(
             fibers,
             runJob(planned, inputs, runId, emit, journal, (n) => { attempts[index] = n }).pipe(
-              Effect.onExit((exit) => Queue.offer(completions, { index, exit }))
+              Effect.onExit((exit) => Queue.offer(completions, { _tag: "Finished", index, exit }))
             )
           )
         }
-        if (running === 0) break
-        const { index, exit } = yield* Queue.take(completions)
-        running--
-        endedAt[index] = yield* Clock.currentTimeMillis
-        const job = plan.jobs[index]!.job
-        if (Exit.isSuccess(exit)) {
+        if (running === 0 && committing === 0) break
+        const completion = yield* Queue.take(completions)
+        const { index } = completion
+        const planned = plan.jobs[index]!
+        if (completion._tag === "Committed") {
+          committing--
+          if (Exit.isFailure(completion.exit)) {
+            yield* failed(index, completion.exit.cause, fibers)
+            continue
+          }
           states[index] = "succeeded"
-          outputs[index] = exit.value.output
-          for (const d of plan.jobs[index]!.dependents) {
+          for (const d of planned.dependents) {
             if (--pendingNeeds[d]! === 0 && states[d] === "waiting") ready.push(d)
           }
           continue
         }
-        const interrupted = Cause.hasInterruptsOnly(exit.cause)
-        states[index] = interrupted ? "interrupted" : "failed"
-        details[index] = interrupted ? "interrupted" : renderCause(exit.cause)
-        yield* skipDependents(index, interrupted ? "was interrupted" : "failed")
-        if (!job.critical || failureMode === "continue") continue
-        if (stopReason === undefined) {
-          stopReason = `not started: the run stopped after critical job "${job.id}" ${interrupted ? "was interrupted" : "failed"}`
-          // kill: stop the jobs still running now; their completions arrive as interruptions.
-          if (failureMode === "kill") yield* Effect.forkChild(FiberSet.clear(fibers))
+        running--
+        endedAt[index] = yield* Clock.currentTimeMillis
+        const { exit } = completion
+        if (Exit.isFailure(exit)) {
+          yield* failed(index, exit.cause, fibers)
+          continue
         }
+        const { at, attempt, encoded, output } = exit.value
+        states[index] = "committing"
+        outputs[index] = output
+        committing++
+        yield* FiberSet.run(
+          commits,
+          emit({ _tag: "AttemptSucceeded", runId, jobId: planned.job.id, attempt, at, output, encoded }, planned.definitionHash)
+            .pipe(Effect.onExit((exit) => Queue.offer(completions, { _tag: "Committed", index, exit })))
+        )
       }
       for (let i = 0; i < n; i++) {
         if (states[i] !== "waiting") continue
@@ -184,8 +222,10 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         details[i] = stopReason ?? "not started"
         yield* emit({ _tag: "JobSkipped", runId, jobId: plan.jobs[i]!.job.id, at: yield* Clock.currentTimeMillis, reason: details[i]! })
       }
-      const failed = plan.jobs.some((p, i) => p.job.critical && (states[i] === "failed" || states[i] === "interrupted"))
-      return yield* finish(failed ? "failed" : "succeeded")
+      const criticalFailed = plan.jobs.some((p, i) =>
+        p.job.critical && (states[i] === "failed" || states[i] === "interrupted")
+      )
+      return yield* finish(criticalFailed ? "failed" : "succeeded")
     })
 
     return yield* Effect.scoped(loop).pipe(
@@ -194,7 +234,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           for (let i = 0; i < n; i++) {
-            if (states[i] === "running") {
+            if (states[i] === "running" || states[i] === "committing") {
               states[i] = "interrupted"
               endedAt[i] = now
               details[i] = "interrupted"
@@ -214,7 +254,7 @@ const runJob = (
   emit: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void>,
   journal: Journal["Service"],
   onAttempt: (n: number) => void
-): Effect.Effect<{ readonly output: unknown; readonly attempts: number }, unknown, Job.Services> => {
+): Effect.Effect<Finished, unknown, Job.Services> => {
   const job = planned.job
   let attempt = 0
   const once = Effect.suspend(() => {
@@ -237,13 +277,7 @@ const runJob = (
       const now = yield* Clock.currentTimeMillis
       if (Exit.isSuccess(exit)) {
         const encoded = yield* Effect.exit(encodeOutput(job, exit.value))
-        if (Exit.isSuccess(encoded)) {
-          yield* emit(
-            { _tag: "AttemptSucceeded", runId, jobId: job.id, attempt, at: now, output: exit.value, encoded: encoded.value },
-            planned.definitionHash
-          )
-          return { output: exit.value, attempts: attempt }
-        }
+        if (Exit.isSuccess(encoded)) return { output: exit.value, encoded: encoded.value, attempt, at: now }
         // An output that does not fit its schema will not fit next time either: no retry.
         yield* emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt, at: now, error: renderCause(encoded.cause), cause: encoded.cause, retryInMillis: undefined })
         return yield* Effect.failCause(encoded.cause)
