@@ -23,6 +23,10 @@ export const ExitCode = {
   interrupted: 130
 } as const
 
+/** The exit code for how a run ended. */
+export const exitCodeOf = (status: "succeeded" | "failed" | "interrupted"): number =>
+  status === "succeeded" ? ExitCode.ok : status === "failed" ? ExitCode.failed : ExitCode.interrupted
+
 /** The command's result, set by its handler and read by main. */
 export interface Outcome {
   code: number

@@ -8,16 +8,16 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Dag from "../Dag.ts"
 import { InvalidOption } from "../Errors.ts"
-import * as Executor from "../Executor.ts"
 import * as Journal from "../Journal.ts"
 import * as Reporter from "../Reporter.ts"
-import * as Resume from "../Resume.ts"
+import * as Run from "../Run.ts"
 import * as RunLogger from "../RunLogger.ts"
 import * as Runtime from "../runtime/Runtime.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import {
   durabilityFlag,
   ExitCode,
+  exitCodeOf,
   journalFlag,
   journalLayer,
   journalPath,
@@ -114,44 +114,34 @@ const handler = (outcome: Outcome) => (input: Input) =>
       : { _tag: "New" }
     const journalFile = journalPath(input.journal)
     const execute = Effect.gen(function*() {
-      const journal = yield* Journal.Journal
-      const begun = yield* journal.begin({
-        dag: plan.dag.name,
+      const outcome = yield* Run.execute({
+        plan,
         target,
-        definitionHash: plan.definitionHash,
+        concurrency,
+        failureMode: input.failureMode,
         trigger: "cli",
         runnerVersion: version,
         wait: input.wait
       })
-      if (begun._tag === "AlreadySucceeded") {
-        yield* print(`run ${begun.runId} of ${plan.dag.name} (key ${begun.key}) already succeeded; nothing to do (--force runs it again)`)
-        return ExitCode.ok
-      }
-      if (begun._tag === "NothingToResume") {
-        if (begun.runId === undefined) {
-          yield* print(`no unfinished run of ${plan.dag.name} to resume; nothing to do`)
+      switch (outcome._tag) {
+        case "AlreadySucceeded":
+          yield* print(`run ${outcome.runId} of ${plan.dag.name} (key ${outcome.key}) already succeeded; nothing to do (--force runs it again)`)
           return ExitCode.ok
-        }
-        return yield* new InvalidOption({ where: "--resume", reason: `no unfinished run ${begun.runId} of ${plan.dag.name} in ${journalFile}` })
+        case "NothingToResume":
+          if (outcome.runId === undefined) {
+            yield* print(`no unfinished run of ${plan.dag.name} to resume; nothing to do`)
+            return ExitCode.ok
+          }
+          return yield* new InvalidOption({ where: "--resume", reason: `no unfinished run ${outcome.runId} of ${plan.dag.name} in ${journalFile}` })
+        case "Finished":
+          return exitCodeOf(outcome.result.status)
       }
-      const decision = begun.resumed
-        ? yield* Effect.flatMap(journal.succeeded(begun.runId), (rows) => Resume.decide(plan, rows))
-        : { restored: new Map<string, unknown>(), notes: [] }
-      for (const note of decision.notes) yield* Effect.logWarning(note)
-      const result = yield* Executor.run(plan, {
-        runId: begun.runId,
-        concurrency,
-        failureMode: input.failureMode,
-        restored: decision.restored,
-        resumed: begun.resumed
-      })
-      return result.status === "succeeded" ? ExitCode.ok : result.status === "failed" ? ExitCode.failed : ExitCode.interrupted
     })
     const reporter = Reporter.layer({ format, output: process.stdout })
     const services = RunLogger.layer.pipe(
       Layer.provideMerge(Layer.mergeAll(reporter, journalLayer(journalFile, input.durability)))
     )
-    outcome.code = yield* Effect.scoped(execute).pipe(
+    outcome.code = yield* execute.pipe(
       Effect.provide(services),
       Effect.catchTag("RunLocked", (locked) =>
         Effect.as(Effect.sync(() => process.stderr.write(`runner: ${locked.message}\n`)), ExitCode.locked)),
