@@ -14,6 +14,7 @@ import {
 import * as Job from "./Job.ts"
 import type * as Resource from "./Resource.ts"
 import * as Runtime from "./runtime/Runtime.ts"
+import * as Trigger from "./Trigger.ts"
 
 const TypeId = "~effect-runner/Dag" as const
 
@@ -21,6 +22,17 @@ export interface Options {
   /** At most this many jobs of this DAG run at once (`--concurrency` overrides). Default: the CPU count. */
   readonly concurrency?: number
   readonly description?: string
+  /**
+   * When `runner schedule` runs this DAG: a cron expression, 5 fields (minute hour day month weekday) or 6 with
+   * seconds first. `runner cron` prints the same as crontab lines. Default: not scheduled.
+   */
+  readonly schedule?: string
+  /** The IANA time zone the schedule is read in (`"Europe/Berlin"`). Default: the machine's time zone. */
+  readonly timezone?: string
+  /** After downtime: `none` (log the missed slots), `latest` (run the most recent one), `all`. Default: "latest". */
+  readonly catchUp?: Trigger.CatchUp
+  /** When a slot comes while the previous run is going: `skip`, `queue` (run after it), `allow`. Default: "skip". */
+  readonly overlap?: Trigger.Overlap
 }
 
 export interface Dag {
@@ -30,6 +42,8 @@ export interface Dag {
   readonly jobs: ReadonlyArray<Job.Any>
   readonly concurrency: number | undefined
   readonly description: string | undefined
+  /** When `runner schedule` runs it, if ever. */
+  readonly trigger: Trigger.Trigger | undefined
 }
 
 export const isDag = (u: unknown): u is Dag => typeof u === "object" && u !== null && TypeId in u
@@ -57,7 +71,13 @@ export const make = (name: string, jobs: ReadonlyArray<Job.Any | Dag>, options: 
       })
     }
   })
-  return { [TypeId]: TypeId, name, jobs: flat, concurrency, description: options.description }
+  const trigger = options.schedule === undefined ? undefined : Trigger.make(`dag "${name}"`, {
+    schedule: options.schedule,
+    timezone: options.timezone,
+    catchUp: options.catchUp,
+    overlap: options.overlap
+  })
+  return { [TypeId]: TypeId, name, jobs: flat, concurrency, description: options.description, trigger }
 }
 
 /** A job in a plan, with its dependencies and dependents as indexes into `Plan.jobs`. */

@@ -96,6 +96,10 @@ export class Journal extends Context.Service<Journal, {
   readonly succeeded: (runId: string) => Effect.Effect<ReadonlyArray<SucceededJob>, JournalError>
   /** The encoded output of a finished in-job checkpoint. */
   readonly checkpoint: (runId: string, jobId: string, step: string) => Effect.Effect<Option.Option<unknown>, JournalError>
+  /** The last slot (epoch ms) the scheduler fired for a DAG. */
+  readonly lastSlot: (dag: string) => Effect.Effect<Option.Option<number>, JournalError>
+  /** Records durably that the scheduler fired (or deliberately skipped) a DAG's slot. */
+  readonly saveSlot: (dag: string, slot: number) => Effect.Effect<void, JournalError>
   /** Records a finished checkpoint durably. */
   readonly saveCheckpoint: (runId: string, jobId: string, step: string, encoded: unknown) => Effect.Effect<void, JournalError>
 }>()("effect-runner/Journal") {}
@@ -125,6 +129,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
   const runs: Array<Run> = []
   const byId = new Map<string, Run>()
   const locked = new Set<string>()
+  const slots = new Map<string, number>()
   const create = (dag: string, key: string | undefined): Run => {
     const run: Run = { id: makeRunId(Date.now()), dag, key, status: "running", jobs: new Map(), checkpoints: new Map() }
     runs.push(run)
@@ -189,6 +194,8 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
         const key = `${jobId}\u0000${step}`
         return checkpoints?.has(key) ? Option.some(checkpoints.get(key)) : Option.none()
       }),
+    lastSlot: (dag) => Effect.sync(() => Option.fromNullishOr(slots.get(dag))),
+    saveSlot: (dag, slot) => Effect.sync(() => void slots.set(dag, slot)),
     saveCheckpoint: (runId, jobId, step, encoded) =>
       Effect.sync(() => void byId.get(runId)?.checkpoints.set(`${jobId}\u0000${step}`, encoded))
   })

@@ -262,7 +262,7 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
         "synchronous     2 (FULL)",
         "busy_timeout    5000 ms",
         "foreign_keys    on",
-        "schema          version 2 (0001_journal, 0002_trigger_and_log_index)",
+        "schema          version 3 (0001_journal, 0002_trigger_and_log_index, 0003_schedules)",
         "runs            2",
         ""
       ].join("\n")
@@ -280,13 +280,14 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
       synchronous: 2,
       busyTimeoutMillis: 5000,
       foreignKeys: true,
-      schemaVersion: 2,
+      schemaVersion: 3,
       migratedNow: [],
       runs: 2
     })
     assert.deepStrictEqual(doc.migrations.map((m: { id: number; name: string }) => [m.id, m.name]), [
       [1, "0001_journal"],
-      [2, "0002_trigger_and_log_index"]
+      [2, "0002_trigger_and_log_index"],
+      [3, "0003_schedules"]
     ])
     assert.match(doc.migrations[0].appliedAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/)
   })
@@ -352,14 +353,14 @@ describe("doctor on an unhealthy or older journal", () => {
       ok: true,
       fileMode: "0644",
       fileModeOk: false,
-      schemaVersion: 2,
-      migratedNow: ["0002_trigger_and_log_index"],
+      schemaVersion: 3,
+      migratedNow: ["0002_trigger_and_log_index", "0003_schedules"],
       runs: 0
     })
     assert.strictEqual(fs.statSync(old).mode & 0o777, 0o600, "opening the journal restores 0600")
     const again = runner(["doctor", "--journal", old], { cwd: dir })
     assert.match(again.stdout, /^file mode {7}0600$/m)
-    assert.match(again.stdout, /^schema {10}version 2 \(0001_journal, 0002_trigger_and_log_index\)$/m)
+    assert.match(again.stdout, /^schema {10}version 3 \(0001_journal, 0002_trigger_and_log_index, 0003_schedules\)$/m)
   })
 })
 

@@ -288,6 +288,19 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
             Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some(JSON.parse(rows[0]!.output))),
             Effect.mapError(journalError("read checkpoint"))
           ),
+      lastSlot: (dag) =>
+        sql<{ last_slot: number }>`SELECT last_slot FROM schedules WHERE dag = ${dag}`.pipe(
+          Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some(Number(rows[0]!.last_slot))),
+          Effect.mapError(journalError("read schedule"))
+        ),
+      saveSlot: (dag, slot) =>
+        enqueue([statement(
+          `INSERT INTO schedules (dag, last_slot, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT (dag) DO UPDATE SET last_slot = max(last_slot, excluded.last_slot), updated_at = excluded.updated_at`,
+          dag,
+          slot,
+          Date.now()
+        )], true),
       saveCheckpoint: (runId, jobId, step, encoded) =>
         enqueue([statement(
           `INSERT OR REPLACE INTO checkpoints (run_id, job_id, step, output, at) VALUES (?, ?, ?, ?, ?)`,

@@ -81,10 +81,21 @@ const v2 = Effect.gen(function*() {
   yield* sql`CREATE INDEX logs_by_run ON logs (run_id, id)`
 })
 
+/** v3: the last slot `runner schedule` fired for each scheduled DAG, so a restart knows what it missed. */
+const v3 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE schedules (
+    dag TEXT PRIMARY KEY,
+    last_slot INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+  )`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
-  "0002_trigger_and_log_index": v2
+  "0002_trigger_and_log_index": v2,
+  "0003_schedules": v3
 } as const
 
 /** The table the Migrator records applied migrations in. */
