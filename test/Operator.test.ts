@@ -81,17 +81,17 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
     failsRun = runFixture("fails", journal, dir, 1)
   })
 
-  it("history lists the runs newest first: id, dag, key, status, local start, duration, failed jobs", () => {
+  it("history lists the runs newest first: id, dag, key, status, trigger, local start, duration, failed jobs", () => {
     const result = op(["history"])
     assert.strictEqual(result.status, 0, result.stderr)
     const lines = result.stdout.trimEnd().split("\n")
     assert.strictEqual(lines.length, 3, result.stdout)
-    assert.match(lines[0]!, /^run id\s+dag\s+key\s+status\s+start\s+duration\s+failed jobs$/)
+    assert.match(lines[0]!, /^run id\s+dag\s+key\s+status\s+trigger\s+start\s+duration\s+failed jobs$/)
     const fails = runRow(journal, failsRun)
     const ok = runRow(journal, okRun)
     const row = (r: RunRow, failed: string) =>
       new RegExp(
-        `^${r.id}\\s+${r.dag}\\s+-\\s+${r.status}\\s+${local(r.started_at).replace("+", "\\+")}\\s+` +
+        `^${r.id}\\s+${r.dag}\\s+-\\s+${r.status}\\s+cli\\s+${local(r.started_at).replace("+", "\\+")}\\s+` +
           `${formatMillis(r.ended_at! - r.started_at)}\\s+${failed}$`
       )
     assert.match(lines[1]!, row(fails, "broken, optional"))

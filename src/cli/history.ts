@@ -38,17 +38,18 @@ export const toJson = (file: string, runs: ReadonlyArray<JournalQueries.RunSumma
 
 export const render = (runs: ReadonlyArray<JournalQueries.RunSummary>): string =>
   table(
-    ["run id", "dag", "key", "status", "start", "duration", "failed jobs"],
+    ["run id", "dag", "key", "status", "trigger", "start", "duration", "failed jobs"],
     runs.map((run) => [
       run.runId,
       run.dag,
       run.key ?? "-",
       run.status,
+      run.trigger,
       localTime(run.startedAt),
       formatDuration(durationMillis(run.startedAt, run.endedAt)),
       run.failedJobs.length === 0 ? "-" : run.failedJobs.join(", ")
     ]),
-    [5]
+    [6]
   )
 
 export const command = (outcome: Outcome) =>

@@ -3,6 +3,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import { ExitCode, type Outcome } from "./common.ts"
+import * as cron from "./cron.ts"
 import * as doctor from "./doctor.ts"
 import * as graph from "./graph.ts"
 import * as history from "./history.ts"
@@ -10,12 +11,13 @@ import * as list from "./list.ts"
 import * as logs from "./logs.ts"
 import * as prune from "./prune.ts"
 import * as run from "./run.ts"
+import * as schedule from "./schedule.ts"
 import * as show from "./show.ts"
 import { version } from "./version.ts"
 
 export { version }
 
-const subcommands = new Set(["run", "graph", "list", "history", "show", "logs", "prune", "doctor"])
+const subcommands = new Set(["run", "graph", "list", "history", "show", "logs", "prune", "doctor", "schedule", "cron"])
 const rootFlags = new Set(["--help", "-h", "--version", "--completions"])
 
 /**
@@ -51,7 +53,9 @@ export const main = (args: ReadonlyArray<string>): Effect.Effect<number> => {
       show.command(outcome),
       logs.command(outcome),
       prune.command(outcome),
-      doctor.command(outcome)
+      doctor.command(outcome),
+      schedule.command(outcome),
+      cron.command(outcome)
     ])
   )
   return Command.runWith(root, { version })(normalize(args)).pipe(

@@ -81,6 +81,19 @@ const asNodeWould = (error: unknown): unknown => {
   return Object.defineProperties(error, { message: { value: cleaned }, stack: { value: stack } })
 }
 
+let signalHandler: ((count: number) => boolean) | undefined
+
+/**
+ * Lets a long-running command handle SIGINT/SIGTERM itself: `handler(n)` is called with the number of signals so far
+ * and returns true when it took care of it (then runMain does not interrupt the program). Returns the unregister.
+ */
+export const onSignal = (handler: (count: number) => boolean): () => void => {
+  signalHandler = handler
+  return () => {
+    if (signalHandler === handler) signalHandler = undefined
+  }
+}
+
 /**
  * Runs the program as the process: SIGINT/SIGTERM interrupt it (finalizers run, child processes are killed) and
  * exit 130; a second signal exits at once. Writes to a closed stdout (`runner ... | head`) are ignored.
@@ -99,7 +112,11 @@ export const runMain = (
   }
   const fiber = runFork(program)
   let signalled = false
+  let count = 0
   const onSignal = () => {
+    count++
+    // A program that stops by itself on a signal (the scheduler's graceful stop) says so; a third signal always exits.
+    if (count < 3 && signalHandler?.(count) === true) return
     if (signalled) process.exit(130)
     signalled = true
     fiber.interruptUnsafe()
