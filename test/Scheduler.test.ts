@@ -1,0 +1,166 @@
+import * as NodeServices from "@effect/platform-node/NodeServices"
+import { assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as TestClock from "effect/testing/TestClock"
+import * as Dag from "../src/Dag.ts"
+import * as Job from "../src/Job.ts"
+import * as Journal from "../src/Journal.ts"
+import * as RunLogger from "../src/RunLogger.ts"
+import * as Scheduler from "../src/Scheduler.ts"
+import type * as Trigger from "../src/Trigger.ts"
+import { type Collected, collectingReporter } from "./support/run.ts"
+
+const hour = 3_600_000
+
+/** Runs the scheduler from `start` (TestClock time) for `span`, then stops it gracefully and returns its logs. */
+const schedule = (
+  dag: Dag.Dag,
+  journal: Context.Context<Journal.Journal>,
+  options: { readonly start: number; readonly span: Duration.Input; readonly grace?: Duration.Input; readonly maxCatchUp?: number }
+) =>
+  Effect.gen(function*() {
+    const collected: Collected = { events: [], logs: [] }
+    const plan = yield* Dag.plan(dag)
+    const stop = { graceful: yield* Deferred.make<void>(), now: yield* Deferred.make<void>() }
+    yield* TestClock.setTime(options.start)
+    const fiber = yield* Effect.forkChild(Scheduler.run([{ file: "test", plan, trigger: dag.trigger! }], {
+      concurrency: () => 4,
+      failureMode: "no-new",
+      maxCatchUp: options.maxCatchUp ?? 10,
+      grace: Duration.fromInputUnsafe(options.grace ?? "1 hour"),
+      runnerVersion: "test"
+    }, stop).pipe(
+      Effect.provide(Layer.mergeAll(
+        NodeServices.layer,
+        RunLogger.layer.pipe(Layer.provideMerge(Layer.merge(Layer.succeedContext(journal), collectingReporter(collected))))
+      ))
+    ))
+    yield* TestClock.adjust(options.span)
+    yield* Deferred.succeed(stop.graceful, undefined)
+    yield* TestClock.adjust("2 hours")
+    const stopped = yield* Fiber.join(fiber)
+    const messages = collected.logs.filter((l) => l.jobId === undefined).map((l) => l.message)
+    return { stopped, messages, events: collected.events }
+  })
+
+const hourly = (catchUp: Trigger.CatchUp) =>
+  Dag.make("hourly", [Job.make("work", { run: () => Effect.void })], { schedule: "0 * * * *", timezone: "UTC", catchUp })
+
+const starts = (messages: ReadonlyArray<string>) =>
+  messages.flatMap((m) => m.match(/^hourly: slot (\S+): starting$/)?.[1] ?? [])
+
+describe("Scheduler", () => {
+  describe("catch-up after downtime", () => {
+    // The last slot fired at 00:00; the scheduler comes back at 05:30: 01:00 ... 05:00 were missed.
+    const missedRun = (catchUp: Trigger.CatchUp, maxCatchUp?: number) =>
+      Effect.scoped(Effect.gen(function*() {
+        const journal = yield* Layer.build(Journal.layerMemory)
+        yield* Context.get(journal, Journal.Journal).saveSlot("hourly", 0)
+        return yield* schedule(hourly(catchUp), journal, {
+          start: 5.5 * hour,
+          span: "10 minutes",
+          ...(maxCatchUp === undefined ? {} : { maxCatchUp })
+        })
+      }))
+
+    it.effect("none logs every missed slot and runs none", () =>
+      Effect.gen(function*() {
+        const { messages } = yield* missedRun("none")
+        assert.deepStrictEqual(starts(messages), [])
+        assert.deepStrictEqual(
+          messages.filter((m) => m.includes("missed slot")),
+          [1, 2, 3, 4, 5].map((h) =>
+            `hourly: missed slot 1970-01-01T0${h}:00 while not running (catch-up: none): not run`
+          )
+        )
+      }))
+
+    it.effect("latest runs only the most recent missed slot (the default)", () =>
+      Effect.gen(function*() {
+        const { messages } = yield* missedRun("latest")
+        assert.deepStrictEqual(starts(messages), ["1970-01-01T05:00"])
+        assert.strictEqual(messages.filter((m) => m.endsWith("not run")).length, 4)
+      }))
+
+    it.effect("all runs every missed slot in order, bounded by --max-catch-up", () =>
+      Effect.gen(function*() {
+        const all = yield* missedRun("all")
+        assert.deepStrictEqual(starts(all.messages), [1, 2, 3, 4, 5].map((h) => `1970-01-01T0${h}:00`))
+        const bounded = yield* missedRun("all", 2)
+        assert.deepStrictEqual(starts(bounded.messages), ["1970-01-01T04:00", "1970-01-01T05:00"])
+      }))
+
+    it.effect("the last fired slot lives in the journal: a restart runs what it missed, not what it ran", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const journal = yield* Layer.build(Journal.layerMemory)
+        const first = yield* schedule(hourly("all"), journal, { start: 0.5 * hour, span: "2 hours" })
+        assert.deepStrictEqual(starts(first.messages), ["1970-01-01T01:00", "1970-01-01T02:00"])
+        // Stopped at 02:30 and back at 06:30: 03:00 to 06:00 were missed; 01:00 and 02:00 ran and are not run again.
+        const second = yield* schedule(hourly("all"), journal, { start: 6.5 * hour, span: "1 minute" })
+        assert.deepStrictEqual(starts(second.messages), [3, 4, 5, 6].map((h) => `1970-01-01T0${h}:00`))
+      })))
+  })
+
+  describe("overlap", () => {
+    // Every minute, each run takes 150 s; the scheduler runs for 5 minutes.
+    const slow = (overlap: Trigger.Overlap) =>
+      Dag.make("slow", [Job.make("work", { run: () => Effect.sleep("150 seconds") })], {
+        schedule: "* * * * *",
+        timezone: "UTC",
+        overlap
+      })
+    const runFor = (overlap: Trigger.Overlap) =>
+      Effect.scoped(Effect.gen(function*() {
+        const journal = yield* Layer.build(Journal.layerMemory)
+        const { events, messages } = yield* schedule(slow(overlap), journal, { start: 0, span: "5 minutes" })
+        const started = events.filter((e) => e._tag === "RunStarted").map((e) => e.at / 1000)
+        return { started, messages }
+      }))
+
+    it.effect("skip: a slot that comes while the previous run is going is skipped and logged", () =>
+      Effect.gen(function*() {
+        const { messages, started } = yield* runFor("skip")
+        assert.deepStrictEqual(started, [60, 240])
+        assert.strictEqual(messages.filter((m) => m.includes("skipped: the previous run is still going")).length, 3)
+      }))
+
+    it.effect("queue: such slots run after it, one at a time", () =>
+      Effect.gen(function*() {
+        const { messages, started } = yield* runFor("queue")
+        assert.deepStrictEqual(started.slice(0, 3), [60, 210, 360])
+        assert.strictEqual(messages.filter((m) => m.includes("queued")).length, 4)
+      }))
+
+    it.effect("allow: runs overlap", () =>
+      Effect.gen(function*() {
+        const { started } = yield* runFor("allow")
+        assert.deepStrictEqual(started, [60, 120, 180, 240, 300])
+      }))
+  })
+
+  it.effect("a graceful stop waits for running runs up to the grace period, then interrupts them", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const journal = yield* Layer.build(Journal.layerMemory)
+      const long = Dag.make("long", [Job.make("work", { run: () => Effect.sleep("1 hour") })], {
+        schedule: "* * * * *",
+        timezone: "UTC",
+        overlap: "allow"
+      })
+      const cut = yield* schedule(long, journal, { start: 0, span: "90 seconds", grace: "10 minutes" })
+      assert.isFalse(cut.stopped.drained)
+      assert.include(cut.messages, "interrupting the runs still going; they resume at their next run (same key)")
+      const finished = cut.events.filter((e) => e._tag === "RunFinished").map((e) => e._tag === "RunFinished" && e.status)
+      assert.deepStrictEqual(finished, ["interrupted"])
+      const quick = Dag.make("quick", [Job.make("work", { run: () => Effect.sleep("1 minute") })], {
+        schedule: "* * * * *",
+        timezone: "UTC"
+      })
+      const drained = yield* schedule(quick, journal, { start: 0, span: "90 seconds", grace: "10 minutes" })
+      assert.isTrue(drained.stopped.drained)
+    })))
+})
