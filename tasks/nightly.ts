@@ -100,4 +100,5 @@ export const prune = Job.make("prune", {
     })
 })
 
-export default Dag.make("nightly", [source, snapshot, archive, prune])
+// `runner schedule tasks/nightly.ts` runs it at 02:00 every day; `runner cron tasks/nightly.ts` prints the crontab line.
+export default Dag.make("nightly", [source, snapshot, archive, prune], { schedule: "0 2 * * *", catchUp: "latest" })

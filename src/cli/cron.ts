@@ -6,12 +6,16 @@
 import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
-import { quote } from "effect/process/CommandLine"
+import * as CommandLine from "effect/process/CommandLine"
+import * as Result from "effect/Result"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type * as Scheduler from "../Scheduler.ts"
 import { ExitCode, type Outcome, print, reportSetupError } from "./common.ts"
 import * as scheduled from "./scheduled.ts"
+
+/** POSIX shell quoting (a NUL byte, impossible in a path or a time zone name, would throw). */
+const quote = (word: string): string => Result.getOrThrow(CommandLine.quote(word))
 
 const entryPoint = fileURLToPath(new URL("../bin.ts", import.meta.url))
 
@@ -32,7 +36,7 @@ export const render = (entries: ReadonlyArray<Scheduler.Entry>, cwd: string, run
     const log = quote(path.join(".runner", `${plan.dag.name}.log`))
     lines.push(
       `CRON_TZ=${trigger.timezone}`,
-      `${trigger.expression} cd ${quote(cwd)} && ${runner.map((word) => quote(word)).join(" ")} ${quote(file)} ` +
+      `${trigger.expression} cd ${quote(cwd)} && mkdir -p .runner && ${runner.map((word) => quote(word)).join(" ")} ${quote(file)} ` +
         `--key ${key} >> ${log} 2>&1`
     )
   }
