@@ -69,7 +69,9 @@ export const run = (entries: ReadonlyArray<Entry>, options: Options, stop: Stop)
       Effect.as(Deferred.await(stop.now), false)
     ])
     if (!drained) {
-      yield* Effect.logWarning("interrupting the runs still going; they resume at their next run (same key)")
+      yield* Effect.logWarning(
+        "interrupting the runs still going; each resumes when its slot's key runs again (a catch-up, or runner <file> --key K)"
+      )
       yield* FiberSet.clear(runs)
     }
     return { drained }
@@ -107,6 +109,13 @@ const schedule = (
         active++
         yield* FiberSet.run(runs, runSlot(slot, key).pipe(Effect.ensuring(Effect.suspend(() => {
           active--
+          if (state.stopping) {
+            // Every slot still waiting is missed; the next start catches it up.
+            const left = queued.splice(0)
+            return Effect.forEach(left, (slot) => say(`slot ${Trigger.key(trigger, slot)} not started: the scheduler is stopping`), {
+              discard: true
+            })
+          }
           const next = queued.shift()
           return next === undefined ? Effect.void : fire(next)
         }))))
@@ -153,8 +162,11 @@ const schedule = (
       }
       for (const slot of decision.run) {
         yield* say(`missed slot ${Trigger.key(trigger, slot)} while not running (catch-up: ${trigger.catchUp}): running it now`)
-        yield* fire(slot)
       }
+      // Missed slots run one after another, whatever the overlap policy (which is about new slots meeting a run).
+      const [first, ...rest] = decision.run
+      queued.push(...rest)
+      if (first !== undefined) yield* fire(first)
     }
     let cursor = now
     while (true) {

@@ -5,28 +5,14 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as duration from "../internal/duration.ts"
 import { InvalidOption } from "../Errors.ts"
 import * as JournalQueries from "../sql/JournalQueries.ts"
 import { journalFlag, type Outcome, print } from "./common.ts"
 import { absolute, isoTime, jsonFlag, localTime, printJson, reportError, withJournal } from "./operator.ts"
 
-const units: Record<string, (n: number) => Duration.Duration> = {
-  ms: Duration.millis,
-  s: Duration.seconds,
-  m: Duration.minutes,
-  h: Duration.hours,
-  d: Duration.days,
-  w: Duration.weeks
-}
-
 /** `30d`, `12h`, `90m`, `2w`, `45s`, `500ms`, or an Effect duration string (`"30 days"`); never negative or infinite. */
-export const parseAge = (input: string): Option.Option<Duration.Duration> => {
-  const short = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/.exec(input.trim())
-  const parsed = short !== null
-    ? Option.some(units[short[2]!]!(Number(short[1])))
-    : Duration.fromInput(input.trim() as Duration.Input)
-  return Option.filter(parsed, (d) => Duration.isFinite(d) && !Duration.isNegative(d))
-}
+export const parseAge = (input: string): Option.Option<Duration.Duration> => duration.fromInput(input as Duration.Input)
 
 /** The `--json` document. */
 export const toJson = (file: string, olderThan: string, cutoff: number, pruned: JournalQueries.Pruned) => ({
