@@ -27,6 +27,7 @@ import * as Reporter from "../src/Reporter.ts"
 import * as Resume from "../src/Resume.ts"
 import type * as RunEvent from "../src/RunEvent.ts"
 import * as DefaultSqlJournal from "../src/sql/SqlJournal.ts"
+import { layered } from "./workloads.ts"
 
 const argv = process.argv.slice(2)
 const flag = (name: string) => argv.includes(name)
@@ -45,25 +46,6 @@ const SqlJournal: typeof DefaultSqlJournal = process.env["JOURNAL_MODULE"] === u
 
 // ---------------------------------------------------------------------------------------------------------------
 // DAGs
-
-/** 10 levels of `width` no-op jobs, each needing jobs i and i+1 of the level before. `fail(level)` makes a level fail. */
-const layered = (width: number, fail: (level: number) => boolean = () => false) => {
-  const all: Array<Job.Any> = []
-  let previous: Array<Job.Any> = []
-  for (let level = 0; level < 10; level++) {
-    const current = Array.from({ length: width }, (_, i) => {
-      const needs: Record<string, Job.Any> = {}
-      if (previous.length > 0) {
-        needs["a"] = previous[i]!
-        needs["b"] = previous[(i + 1) % width]!
-      }
-      return Job.make(`l${level}-${i}`, { needs, run: () => fail(level) ? Effect.fail("stopped") : Effect.void })
-    })
-    all.push(...current)
-    previous = current
-  }
-  return Dag.make("layered", all)
-}
 
 /** `length` jobs, each needing the one before. */
 const chain = (length: number) => {

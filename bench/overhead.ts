@@ -11,6 +11,7 @@ import * as Executor from "../src/Executor.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/Journal.ts"
 import * as Reporter from "../src/Reporter.ts"
+import { layered } from "./workloads.ts"
 
 const argJobs = process.argv.indexOf("--jobs")
 const total = argJobs > 0 ? Number(process.argv[argJobs + 1]) : 1000
@@ -18,24 +19,7 @@ const rounds = 7
 
 const flat = () => Dag.make("flat", Array.from({ length: total }, (_, i) => Job.make(`j${i}`, { run: () => Effect.void })))
 
-const layered = () => {
-  const width = total / 10
-  const all: Array<Job.Any> = []
-  let previous: Array<Job.Any> = []
-  for (let level = 0; level < 10; level++) {
-    const current = Array.from({ length: width }, (_, i) => {
-      const needs: Record<string, Job.Any> = {}
-      if (previous.length > 0) {
-        needs["a"] = previous[i]!
-        needs["b"] = previous[(i + 1) % width]!
-      }
-      return Job.make(`l${level}-${i}`, { needs, run: () => Effect.void })
-    })
-    all.push(...current)
-    previous = current
-  }
-  return Dag.make("layered", all)
-}
+const layeredDag = () => layered(total / 10)
 
 const silent = Layer.succeed(Reporter.Reporter)(Reporter.Reporter.of({ event: () => Effect.void, log: () => {} }))
 const services = Layer.mergeAll(Journal.layerMemory, NodeServices.layer, silent)
@@ -61,5 +45,5 @@ const measure = (make: () => Dag.Dag) =>
   }).pipe(Effect.provide(services))
 
 const runtime = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node"
-const results = await Effect.runPromise(Effect.all({ flat: measure(flat), layered: measure(layered) }))
+const results = await Effect.runPromise(Effect.all({ flat: measure(flat), layered: measure(layeredDag) }))
 console.log(JSON.stringify({ runtime, jobs: total, rounds, ...results }))
