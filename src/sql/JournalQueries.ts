@@ -71,6 +71,17 @@ interface RunRow {
   readonly definition_hash: string
 }
 
+/** What history and show both say of a run. */
+const runOf = (row: RunRow): Omit<RunSummary, "failedJobs"> => ({
+  runId: row.id,
+  dag: row.dag,
+  key: orUndefined(row.run_key),
+  status: row.status,
+  trigger: row.trigger,
+  startedAt: row.started_at,
+  endedAt: orUndefined(row.ended_at)
+})
+
 /** The newest runs first, of one DAG or of all, with the ids of their failed jobs. */
 export const history = Effect.fn("JournalQueries.history")(function*(
   options: { readonly dag: string | undefined; readonly limit: number }
@@ -91,16 +102,7 @@ export const history = Effect.fn("JournalQueries.history")(function*(
     if (list === undefined) byRun.set(row.run_id, [row.job_id])
     else list.push(row.job_id)
   }
-  return runs.map((row): RunSummary => ({
-    runId: row.id,
-    dag: row.dag,
-    key: orUndefined(row.run_key),
-    status: row.status,
-    trigger: row.trigger,
-    startedAt: row.started_at,
-    endedAt: orUndefined(row.ended_at),
-    failedJobs: byRun.get(row.id) ?? []
-  }))
+  return runs.map((row): RunSummary => ({ ...runOf(row), failedJobs: byRun.get(row.id) ?? [] }))
 })
 
 /** One run, if the journal has it. */
@@ -110,13 +112,7 @@ export const run = Effect.fn("JournalQueries.run")(function*(runId: string) {
     SELECT id, dag, run_key, status, trigger, started_at, ended_at, host, pid, runner_version, definition_hash
     FROM runs WHERE id = ${runId}`
   return Option.map(Option.fromNullishOr(rows[0]), (row): RunDetail => ({
-    runId: row.id,
-    dag: row.dag,
-    key: orUndefined(row.run_key),
-    status: row.status,
-    trigger: row.trigger,
-    startedAt: row.started_at,
-    endedAt: orUndefined(row.ended_at),
+    ...runOf(row),
     host: row.host,
     pid: row.pid,
     runnerVersion: row.runner_version,
