@@ -197,7 +197,11 @@ const checkResources = (jobs: Array<Job.Any>): Array<Resource.Resource> | Invali
 
 const sameLimits = (a: Resource.Resource, b: Resource.Resource) =>
   a.concurrency === b.concurrency && a.rate?.limit === b.rate?.limit &&
-  (a.rate === undefined || b.rate === undefined ? a.rate === b.rate : a.rate.per.toString() === b.rate.per.toString())
+  (a.rate === undefined || b.rate === undefined ? a.rate === b.rate : a.rate.per.toString() === b.rate.per.toString()) &&
+  (a.breaker === undefined || b.breaker === undefined
+    ? a.breaker === b.breaker
+    : a.breaker.failures === b.breaker.failures && a.breaker.window.toString() === b.breaker.window.toString() &&
+      a.breaker.cooldown.toString() === b.breaker.cooldown.toString())
 
 const index = (dag: Dag, ordered: Array<Job.Any>, resources: Array<Resource.Resource>): Plan => {
   const position = new Map(ordered.map((job, i) => [job, i]))

@@ -3,6 +3,7 @@
  * runs; job errors (a shell command's exit, a timeout) are typed failures that retries and the journal understand.
  */
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 
 /** A job's shell command exited with a non-zero code. Retryable. */
@@ -154,5 +155,19 @@ export class JobNotInRun extends Data.TaggedError("JobNotInRun")<{
 export class JournalUnreadable extends Data.TaggedError("JournalUnreadable")<{ readonly path: string; readonly reason: string }> {
   override get message(): string {
     return `journal ${this.path}: ${this.reason}`
+  }
+}
+
+/** A call or job attempt was refused because the circuit breaker of its resource is open. Retryable, like any typed failure. */
+export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen", {
+  resource: Schema.String,
+  /** How long until the breaker lets a probe call through; 0 while a probe is running. */
+  retryInMillis: Schema.Number
+}) {
+  override get message(): string {
+    const when = this.retryInMillis > 0
+      ? `a probe call may go through in ${Duration.format(Duration.millis(this.retryInMillis))}`
+      : "a probe call is testing it now"
+    return `resource "${this.resource}" is failing: its circuit breaker is open, so calls fail fast (${when})`
   }
 }

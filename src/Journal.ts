@@ -52,6 +52,8 @@ export interface BeginRequest {
   readonly runnerVersion: string
   /** Wait for another process's lock instead of failing with RunLocked. */
   readonly wait: boolean
+  /** Who and what executes the run (Audit.ts), appended to the run's executions. Default: not recorded. */
+  readonly audit?: unknown
 }
 
 /** What `begin` decided. */

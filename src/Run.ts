@@ -3,6 +3,7 @@
  * run key) holding its lock, restore what already succeeded, execute the rest, and say how it ended.
  */
 import * as Effect from "effect/Effect"
+import type * as Audit from "./Audit.ts"
 import type * as Dag from "./Dag.ts"
 import * as Executor from "./Executor.ts"
 import type * as Job from "./Job.ts"
@@ -21,6 +22,8 @@ export interface Request {
   readonly runnerVersion: string
   /** Wait for another process's lock instead of failing with RunLocked. */
   readonly wait: boolean
+  /** Who and what executes the run, recorded in the journal. */
+  readonly audit?: Audit.Audit
 }
 
 export type Outcome =
@@ -41,7 +44,8 @@ export const execute = (
       definitionHash: plan.definitionHash,
       trigger: request.trigger,
       runnerVersion: request.runnerVersion,
-      wait: request.wait
+      wait: request.wait,
+      audit: request.audit
     })
     if (begun._tag !== "Run") return begun
     const decision = begun.resumed

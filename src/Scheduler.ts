@@ -9,6 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
+import * as Audit from "./Audit.ts"
 import type * as Dag from "./Dag.ts"
 import type * as Job from "./Job.ts"
 import * as Journal from "./Journal.ts"
@@ -131,7 +132,8 @@ const schedule = (
           failureMode: options.failureMode,
           trigger: "schedule",
           runnerVersion: options.runnerVersion,
-          wait: false
+          wait: false,
+          audit: yield* Audit.collect(entry.file, options.runnerVersion)
         }).pipe(
           Effect.map((outcome) =>
             outcome._tag === "Finished"

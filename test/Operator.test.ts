@@ -7,6 +7,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { assert, beforeAll, describe, it } from "vitest"
+import effectPackage from "effect/package.json" with { type: "json" }
+import { execFileSync } from "node:child_process"
 import pkg from "../package.json" with { type: "json" }
 import { parseAge } from "../src/cli/prune.ts"
 import { formatMillis } from "../src/Reporter.ts"
@@ -168,6 +170,27 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
     assert.notInclude(result.stdout, "stderr (last lines)", "only the first line of an error in the table")
   })
 
+  it("show records who and what executed the run: user, host, pid, versions, task file, git commit", () => {
+    const doc = JSON.parse(op(["show", okRun, "--json"]).stdout)
+    const r = runRow(journal, okRun)
+    const commit = execFileSync("git", ["-C", root, "rev-parse", "HEAD"], { encoding: "utf8" }).trim()
+    const dirty = execFileSync("git", ["-C", root, "status", "--porcelain", "--untracked-files=no"], { encoding: "utf8" }) !== ""
+    assert.strictEqual(doc.executions.length, 1)
+    assert.deepInclude(doc.executions[0], {
+      user: os.userInfo().username,
+      host: os.hostname(),
+      pid: r.pid,
+      runnerVersion: pkg.version,
+      effectVersion: effectPackage.version,
+      taskFile: fixture("ok"),
+      gitCommit: commit,
+      gitDirty: dirty
+    })
+    assert.match(doc.executions[0].runtime, /^node 24\./)
+    const text = op(["show", okRun]).stdout
+    assert.match(text, new RegExp(`executed by:\\n  \\S+  ${os.userInfo().username}@\\S+ pid ${r.pid}: runner ${pkg.version}, effect ${effectPackage.version}, node 24[.\\d]*, \\S+ok\\.ts at commit ${commit.slice(0, 12)}`))
+  })
+
   it("show --json has the run's facts and each job's full error or skip reason", () => {
     const result = op(["show", failsRun, "--json"])
     assert.strictEqual(result.status, 0, result.stderr)
@@ -262,7 +285,7 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
         "synchronous     2 (FULL)",
         "busy_timeout    5000 ms",
         "foreign_keys    on",
-        "schema          version 3 (0001_journal, 0002_trigger_and_log_index, 0003_schedules)",
+        "schema          version 4 (0001_journal, 0002_trigger_and_log_index, 0003_schedules, 0004_executions)",
         "runs            2",
         ""
       ].join("\n")
@@ -280,14 +303,15 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
       synchronous: 2,
       busyTimeoutMillis: 5000,
       foreignKeys: true,
-      schemaVersion: 3,
+      schemaVersion: 4,
       migratedNow: [],
       runs: 2
     })
     assert.deepStrictEqual(doc.migrations.map((m: { id: number; name: string }) => [m.id, m.name]), [
       [1, "0001_journal"],
       [2, "0002_trigger_and_log_index"],
-      [3, "0003_schedules"]
+      [3, "0003_schedules"],
+      [4, "0004_executions"]
     ])
     assert.match(doc.migrations[0].appliedAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/)
   })
@@ -353,14 +377,14 @@ describe("doctor on an unhealthy or older journal", () => {
       ok: true,
       fileMode: "0644",
       fileModeOk: false,
-      schemaVersion: 3,
-      migratedNow: ["0002_trigger_and_log_index", "0003_schedules"],
+      schemaVersion: 4,
+      migratedNow: ["0002_trigger_and_log_index", "0003_schedules", "0004_executions"],
       runs: 0
     })
     assert.strictEqual(fs.statSync(old).mode & 0o777, 0o600, "opening the journal restores 0600")
     const again = runner(["doctor", "--journal", old], { cwd: dir })
     assert.match(again.stdout, /^file mode {7}0600$/m)
-    assert.match(again.stdout, /^schema {10}version 3 \(0001_journal, 0002_trigger_and_log_index, 0003_schedules\)$/m)
+    assert.match(again.stdout, /^schema {10}version 4 \(0001_journal, 0002_trigger_and_log_index, 0003_schedules, 0004_executions\)$/m)
   })
 })
 

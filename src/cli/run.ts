@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Dag from "../Dag.ts"
 import { InvalidOption } from "../Errors.ts"
+import * as Audit from "../Audit.ts"
 import * as Journal from "../Journal.ts"
 import * as Reporter from "../Reporter.ts"
 import * as Run from "../Run.ts"
@@ -121,7 +122,8 @@ const handler = (outcome: Outcome) => (input: Input) =>
         failureMode: input.failureMode,
         trigger: "cli",
         runnerVersion: version,
-        wait: input.wait
+        wait: input.wait,
+        audit: yield* Audit.collect(input.file, version)
       })
       switch (outcome._tag) {
         case "AlreadySucceeded":

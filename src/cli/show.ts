@@ -37,6 +37,7 @@ export const toJson = (file: string, run: JournalQueries.RunDetail, jobs: Readon
     runnerVersion: run.runnerVersion,
     definitionHash: run.definitionHash
   },
+  executions: run.executions,
   jobs: jobs.map((job) => ({
     jobId: job.jobId,
     status: job.status,
@@ -75,7 +76,20 @@ export const render = (run: JournalQueries.RunDetail, jobs: ReadonlyArray<Journa
     ]),
     [2, 3]
   )
-  return [`run ${run.runId}`, ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`), "", jobTable].join("\n")
+  const executions = run.executions.map((e) => {
+    const git = typeof e["gitCommit"] === "string"
+      ? ` at commit ${String(e["gitCommit"]).slice(0, 12)}${e["gitDirty"] === true ? " (uncommitted changes)" : ""}`
+      : ""
+    return `  ${typeof e["at"] === "number" ? localTime(e["at"]) : "-"}  ${e["user"]}@${e["host"]} pid ${e["pid"]}: ` +
+      `runner ${e["runnerVersion"]}, effect ${e["effectVersion"]}, ${e["runtime"]}, ${e["taskFile"]}${git}`
+  })
+  return [
+    `run ${run.runId}`,
+    ...fields.map(([name, value]) => `  ${name.padEnd(width)}  ${value}`),
+    "",
+    jobTable,
+    ...(executions.length === 0 ? [] : ["", "executed by:", ...executions])
+  ].join("\n")
 }
 
 export const command = (outcome: Outcome) =>

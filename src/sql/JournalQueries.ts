@@ -28,6 +28,8 @@ export interface RunDetail extends Omit<RunSummary, "failedJobs"> {
   readonly pid: number
   readonly runnerVersion: string
   readonly definitionHash: string
+  /** Who and what executed the run, one entry per start or resume (Audit.ts), oldest first. */
+  readonly executions: ReadonlyArray<Record<string, unknown>>
 }
 
 /** One job of a run. */
@@ -69,6 +71,7 @@ interface RunRow {
   readonly pid: number
   readonly runner_version: string
   readonly definition_hash: string
+  readonly executions?: string
 }
 
 /** What history and show both say of a run. */
@@ -109,14 +112,15 @@ export const history = Effect.fn("JournalQueries.history")(function*(
 export const run = Effect.fn("JournalQueries.run")(function*(runId: string) {
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql<RunRow>`
-    SELECT id, dag, run_key, status, trigger, started_at, ended_at, host, pid, runner_version, definition_hash
+    SELECT id, dag, run_key, status, trigger, started_at, ended_at, host, pid, runner_version, definition_hash, executions
     FROM runs WHERE id = ${runId}`
   return Option.map(Option.fromNullishOr(rows[0]), (row): RunDetail => ({
     ...runOf(row),
     host: row.host,
     pid: row.pid,
     runnerVersion: row.runner_version,
-    definitionHash: row.definition_hash
+    definitionHash: row.definition_hash,
+    executions: JSON.parse(row.executions ?? "[]")
   }))
 })
 

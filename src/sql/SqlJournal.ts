@@ -229,6 +229,10 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
                      VALUES (${runId}, ${dag}, ${key ?? null}, 'created', ${now}, ${host}, ${pid},
                              ${request.runnerVersion}, ${request.definitionHash}, ${request.trigger})`
         }
+        if (request.audit !== undefined) {
+          yield* sql`UPDATE runs SET executions = json_insert(executions, '$[#]', json(${toJson(request.audit)}))
+                     WHERE id = ${runId}`
+        }
         return { _tag: "Run", runId, resumed, key, lockKey } as const
       }))
 

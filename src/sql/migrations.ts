@@ -91,11 +91,18 @@ const v3 = Effect.gen(function*() {
   )`
 })
 
+/** v4: who and what executed a run, one JSON object per start or resume (see Audit.ts). */
+const v4 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE runs ADD COLUMN executions TEXT NOT NULL DEFAULT '[]'`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
   "0002_trigger_and_log_index": v2,
-  "0003_schedules": v3
+  "0003_schedules": v3,
+  "0004_executions": v4
 } as const
 
 /** The table the Migrator records applied migrations in. */
