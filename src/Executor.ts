@@ -257,15 +257,18 @@ const runJob = (
 ): Effect.Effect<Finished, unknown, Job.Services> => {
   const job = planned.job
   let attempt = 0
+  const breakers = job.uses.filter((resource) => resource.breaker !== undefined)
   const once = Effect.suspend(() => {
     const effect = job.run(inputs)
     if (!Effect.isEffect(effect)) {
       return Effect.die(new TypeError(`job "${job.id}": run must return an Effect, got ${typeof effect}`))
     }
-    return job.timeout === undefined ? effect : effect.pipe(Effect.timeoutOrElse({
+    const timed = job.timeout === undefined ? effect : effect.pipe(Effect.timeoutOrElse({
       duration: job.timeout,
       orElse: () => Effect.fail(new JobTimeout({ jobId: job.id, timeout: Duration.format(job.timeout!) }))
     }))
+    // Each attempt passes the circuit breakers of the resources the job uses: a timed-out attempt counts as a failure.
+    return breakers.length === 0 ? timed : Resource.guardAttempt(breakers, timed)
   })
   const attempts = Effect.gen(function*() {
     const step = job.retry === undefined ? undefined : yield* Schedule.toStep(job.retry.schedule)

@@ -3,7 +3,7 @@
  * timeout, resources, criticality). `Job.make` for Effect code, `Job.shell` for a command run from an argv array.
  */
 import type * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Path from "effect/Path"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
@@ -160,7 +160,6 @@ const build = <A, E>(
   if (typeof options?.run !== "function") {
     throw new InvalidOption({ where, reason: "run must be a function returning an Effect" })
   }
-  const uses = options.uses ?? []
   return {
     [TypeId]: TypeId,
     id,
@@ -169,30 +168,15 @@ const build = <A, E>(
     output: options.output,
     retry: options.retry === undefined ? undefined : Retry.policy(options.retry, `${where} retry`),
     timeout: options.timeout === undefined ? undefined : duration.parse(options.timeout, `${where} timeout`),
-    uses,
+    uses: options.uses ?? [],
     critical: options.critical ?? true,
     description: options.description,
     command,
     definedAt,
     definedVia: sites,
-    run: guarded(uses, options.run as Job<A, E>["run"])
+    run: options.run as Job<A, E>["run"]
   }
 }
-
-/**
- * Each attempt of a job that uses a resource with a circuit breaker goes through that breaker (the executor holds the
- * permit for the whole job, so this is where single attempts can be gated). CircuitOpen widens `E` at run time only.
- */
-const guarded = <A, E>(uses: ReadonlyArray<Resource.Resource>, run: Job<A, E>["run"]): Job<A, E>["run"] => {
-  const breakers = uses.filter((resource) => resource.breaker !== undefined)
-  if (breakers.length === 0) return run
-  return (inputs) => {
-    const effect = run(inputs)
-    // Anything but an Effect is passed on as is, for the executor to report.
-    return Effect.isEffect(effect) ? Resource.guardAttempt(breakers, effect) as Effect.Effect<A, E, Services> : effect
-  }
-}
-
 
 /** The file:line:column of the code that called Job.make / Job.shell and of up to 3 callers above it. */
 const callSites = (): ReadonlyArray<string> => {
