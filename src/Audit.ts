@@ -6,9 +6,9 @@
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "effect/process/ChildProcess"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
-import effectPackage from "effect/package.json" with { type: "json" }
 import * as os from "node:os"
 import * as path from "node:path"
+import * as versions from "./internal/versions.ts"
 import * as Runtime from "./runtime/Runtime.ts"
 
 export interface Audit {
@@ -54,7 +54,7 @@ export const collect = (taskFile: string, runnerVersion: string): Effect.Effect<
       host: os.hostname(),
       pid: process.pid,
       runnerVersion,
-      effectVersion: effectPackage.version,
+      effectVersion: versions.effect,
       runtime: Runtime.version,
       taskFile: absolute,
       gitCommit: inRepo ? commit : undefined,

@@ -1,4 +1,4 @@
 /** The runner's version, from package.json. */
-import pkg from "../../package.json" with { type: "json" }
+import * as versions from "../internal/versions.ts"
 
-export const version: string = pkg.version
+export const version: string = versions.runner
