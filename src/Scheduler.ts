@@ -9,7 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
-import * as Audit from "./Audit.ts"
+import type * as Audit from "./Audit.ts"
 import type * as Dag from "./Dag.ts"
 import type * as Job from "./Job.ts"
 import * as Journal from "./Journal.ts"
@@ -23,6 +23,8 @@ export interface Entry {
   readonly file: string
   readonly plan: Dag.Plan
   readonly trigger: Trigger.Trigger
+  /** Who and what runs it (collected once, when the scheduler starts), recorded with each run. */
+  readonly audit?: Audit.Audit
 }
 
 export interface Options {
@@ -133,7 +135,7 @@ const schedule = (
           trigger: "schedule",
           runnerVersion: options.runnerVersion,
           wait: false,
-          audit: yield* Audit.collect(entry.file, options.runnerVersion)
+          ...(entry.audit === undefined ? {} : { audit: { ...entry.audit, at: yield* Clock.currentTimeMillis } })
         }).pipe(
           Effect.map((outcome) =>
             outcome._tag === "Finished"

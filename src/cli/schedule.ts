@@ -11,6 +11,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Audit from "../Audit.ts"
 import { InvalidOption } from "../Errors.ts"
 import * as duration from "../internal/duration.ts"
 import * as Reporter from "../Reporter.ts"
@@ -101,7 +102,9 @@ const handler = (outcome: Outcome) => (input: {
       Reporter.layer({ format: input.logFormat, output: process.stdout }),
       journalLayer(journalPath(input.journal), input.durability)
     )))
-    const stopped = yield* Scheduler.run(entries, {
+    const audited = yield* Effect.forEach(entries, (entry) =>
+      Effect.map(Audit.collect(entry.file, version), (audit) => ({ ...entry, audit })))
+    const stopped = yield* Scheduler.run(audited, {
       concurrency: (plan) => concurrencyFlag ?? plan.dag.concurrency ?? Runtime.cpuCount(),
       failureMode: input.failureMode,
       maxCatchUp: input.maxCatchUp,
