@@ -69,6 +69,19 @@ describe("Job.shell", () => {
       assert.strictEqual(fs.readFileSync(path.join(dir, "out.txt"), "utf8"), "hi:s3cret")
     }))
 
+  it.live("secrets given to a command (Redacted argv or env) are masked if it prints them", () =>
+    Effect.gen(function*() {
+      const leaky = Job.shell("leaky", ["sh", "-c", `echo "token=$TOKEN arg=$0"; echo "err $TOKEN" >&2; exit 5`, Redacted.make("hunter2-arg")], {
+        env: { TOKEN: Redacted.make("hunter2-env") }
+      })
+      const { logs, result } = yield* runDag(Dag.make("d", [leaky]))
+      const job = jobOf(result, "leaky")
+      assert.deepStrictEqual(logs.map((l) => l.message).sort(), ["err ***", "token=*** arg=***"])
+      assert.match(job.detail!, /exited with code 5/)
+      assert.include(job.detail!, "err ***")
+      assert.notInclude(job.detail!, "hunter2")
+    }))
+
   it.live("a timeout kills the whole process tree", () =>
     Effect.gen(function*() {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-shell-"))

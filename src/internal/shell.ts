@@ -5,7 +5,7 @@ import type * as PlatformError from "effect/PlatformError"
 import * as ChildProcess from "effect/process/ChildProcess"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as CommandLine from "effect/process/CommandLine"
-import type * as Redacted from "effect/Redacted"
+import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { ShellExitError } from "../Errors.ts"
 
@@ -37,12 +37,19 @@ export const run = (
       forceKillAfter: "3 seconds"
     })
     const handle = yield* command
+    // Secrets given to the command (Redacted argv or env values) are masked if it prints them.
+    const secrets = [...argv, ...Object.values(options.env ?? {})]
+      .filter((word): word is Redacted.Redacted<string> => Redacted.isRedacted(word))
+      .map((secret) => Redacted.value(secret))
+      .filter((secret) => secret.length > 0)
+    const mask = (line: string) => secrets.reduce((masked, secret) => masked.split(secret).join("***"), line)
     let stdout = ""
     const stderrTail: Array<string> = []
     const stdoutFiber = yield* handle.stdout.pipe(
       Stream.decodeText(),
       Stream.splitLines,
-      Stream.runForEach((line) => {
+      Stream.runForEach((raw) => {
+        const line = mask(raw)
         if (stdout.length < STDOUT_CAPTURE_BYTES) stdout += (stdout === "" ? "" : "\n") + line
         return Effect.logInfo(line).pipe(Effect.annotateLogs("stream", "stdout"))
       }),
@@ -51,7 +58,8 @@ export const run = (
     const stderrFiber = yield* handle.stderr.pipe(
       Stream.decodeText(),
       Stream.splitLines,
-      Stream.runForEach((line) => {
+      Stream.runForEach((raw) => {
+        const line = mask(raw)
         stderrTail.push(line)
         if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift()
         return Effect.logWarning(line).pipe(Effect.annotateLogs("stream", "stderr"))
