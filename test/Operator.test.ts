@@ -5,7 +5,6 @@ import * as Duration from "effect/Duration"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { DatabaseSync } from "node:sqlite"
 import { assert, beforeAll, describe, it } from "vitest"
 import effectPackage from "effect/package.json" with { type: "json" }
 import { execFileSync } from "node:child_process"
@@ -14,6 +13,7 @@ import { parseAge } from "../src/cli/prune.ts"
 import { formatMillis } from "../src/Reporter.ts"
 import * as migrations from "../src/sql/migrations.ts"
 import * as SqliteClient from "../src/sql/SqliteClient.ts"
+import { withDb } from "./support/db.ts"
 import { root, runner } from "./support/spawn.ts"
 
 const fixture = (name: string) => path.join(root, "test/fixtures", `${name}.ts`)
@@ -44,15 +44,6 @@ interface JobRow {
   readonly reason: string | null
 }
 
-/** Reads (or changes) the journal directly, as a second opinion on what the commands print. */
-const withDb = <A>(file: string, f: (db: DatabaseSync) => A): A => {
-  const db = new DatabaseSync(file)
-  try {
-    return f(db)
-  } finally {
-    db.close()
-  }
-}
 const runRow = (file: string, id: string) =>
   withDb(file, (db) => db.prepare("SELECT * FROM runs WHERE id = ?").get(id) as unknown as RunRow)
 const jobRows = (file: string, id: string) =>

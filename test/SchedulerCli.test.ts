@@ -8,9 +8,9 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { DatabaseSync } from "node:sqlite"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { bins, isAlive, type Result, root, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
+import { withDb } from "./support/db.ts"
 
 const fixture = (name: string) => `test/fixtures/${name}.ts`
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "runner-schedule-"))
@@ -115,14 +115,6 @@ interface RunRow {
   readonly trigger: string
   readonly started_at: number
   readonly ended_at: number | null
-}
-const withDb = <A>(file: string, f: (db: DatabaseSync) => A): A => {
-  const db = new DatabaseSync(file)
-  try {
-    return f(db)
-  } finally {
-    db.close()
-  }
 }
 /** The runs, oldest first (no journal: none). */
 const runsOf = (journal: string): Array<RunRow> =>
