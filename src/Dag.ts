@@ -12,6 +12,7 @@ import {
   UnknownJob
 } from "./Errors.ts"
 import * as Job from "./Job.ts"
+import type * as Observer from "./Observer.ts"
 import type * as Resource from "./Resource.ts"
 import * as Runtime from "./runtime/Runtime.ts"
 import * as Trigger from "./Trigger.ts"
@@ -33,7 +34,14 @@ export interface Options {
   readonly catchUp?: Trigger.CatchUp
   /** When a slot comes while the previous run is going: `skip`, `queue` (run after it), `allow`. Default: "skip". */
   readonly overlap?: Trigger.Overlap
+  /** Runs after a run of this DAG succeeded, with its summary. A failure is logged; the run still succeeded. */
+  readonly onSuccess?: Hook
+  /** Runs after a run failed or was interrupted, with its summary (failed jobs and their errors). Never changes the outcome. */
+  readonly onFailure?: Hook
 }
+
+/** A DAG's end-of-run callback. */
+export type Hook = (summary: Observer.Summary) => Effect.Effect<void, unknown, Job.Services>
 
 export interface Dag {
   readonly [TypeId]: typeof TypeId
@@ -44,6 +52,8 @@ export interface Dag {
   readonly description: string | undefined
   /** When `runner schedule` runs it, if ever. */
   readonly trigger: Trigger.Trigger | undefined
+  readonly onSuccess: Hook | undefined
+  readonly onFailure: Hook | undefined
 }
 
 export const isDag = (u: unknown): u is Dag => typeof u === "object" && u !== null && TypeId in u
@@ -77,7 +87,21 @@ export const make = (name: string, jobs: ReadonlyArray<Job.Any | Dag>, options: 
     catchUp: options.catchUp,
     overlap: options.overlap
   })
-  return { [TypeId]: TypeId, name, jobs: flat, concurrency, description: options.description, trigger }
+  for (const hook of ["onSuccess", "onFailure"] as const) {
+    if (options[hook] !== undefined && typeof options[hook] !== "function") {
+      throw new InvalidOption({ where: `dag "${name}" ${hook}`, reason: "must be a function of the run summary returning an Effect" })
+    }
+  }
+  return {
+    [TypeId]: TypeId,
+    name,
+    jobs: flat,
+    concurrency,
+    description: options.description,
+    trigger,
+    onSuccess: options.onSuccess,
+    onFailure: options.onFailure
+  }
 }
 
 /** A job in a plan, with its dependencies and dependents as indexes into `Plan.jobs`. */

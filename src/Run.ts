@@ -3,12 +3,14 @@
  * run key) holding its lock, restore what already succeeded, execute the rest, and say how it ended.
  */
 import * as Effect from "effect/Effect"
+import * as Duration from "effect/Duration"
 import type * as Audit from "./Audit.ts"
 import type * as Dag from "./Dag.ts"
 import * as Executor from "./Executor.ts"
 import type * as Job from "./Job.ts"
 import * as Journal from "./Journal.ts"
-import type { Reporter } from "./Reporter.ts"
+import * as Observer from "./Observer.ts"
+import { Reporter } from "./Reporter.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
 
@@ -52,12 +54,69 @@ export const execute = (
       ? yield* Effect.flatMap(journal.succeeded(begun.runId), (rows) => Resume.decide(plan, rows))
       : { restored: new Map<string, unknown>(), notes: [] }
     for (const note of decision.notes) yield* Effect.logWarning(note)
+    const observers = yield* Observer.Observers
+    const hooks = dagHooks(plan.dag)
+    const context = { dag: plan.dag.name, key: begun.key, trigger: request.trigger, resumed: begun.resumed }
+    let finished: RunEvent.RunFinished | undefined
+    const reporter = yield* Reporter
+    const observed = Reporter.of({
+      log: reporter.log,
+      event: (event) =>
+        Effect.gen(function*() {
+          if (event._tag === "RunFinished") finished = event
+          yield* reporter.event(event)
+          for (const observer of observers) if (observer.onEvent !== undefined) yield* observer.onEvent(event)
+        })
+    })
+    const afterRun = (bound: Duration.Duration | undefined) =>
+      Effect.suspend(() => {
+        if (finished === undefined) return Effect.void
+        const summary = Observer.summarize(finished, { ...context, finishedAt: finished.at })
+        const all = [...hooks, ...observers].flatMap((o) =>
+          o.onFinish === undefined ? [] : [notifyOne(o.name, () => o.onFinish!(summary), bound)]
+        )
+        return Effect.all(all, { concurrency: "unbounded", discard: true })
+      })
     const result = yield* Executor.run(plan, {
       runId: begun.runId,
       concurrency: request.concurrency,
       failureMode: request.failureMode,
       restored: decision.restored,
       resumed: begun.resumed
-    })
+    }).pipe(
+      Effect.provideService(Reporter, observed),
+      // Interrupted (SIGINT/SIGTERM): observers still hear how the run ended, but shutdown waits for them briefly.
+      Effect.onInterrupt(() => afterRun(Duration.seconds(5)))
+    )
+    yield* afterRun(undefined)
     return { _tag: "Finished", result } as const
   }))
+
+/** A DAG's own `onSuccess` / `onFailure`, as one more end-of-run observer (they may use the jobs' services). */
+const dagHooks = (dag: Dag.Dag) => [{
+  name: `dag "${dag.name}" onSuccess/onFailure`,
+  onFinish: (summary: Observer.Summary): Effect.Effect<void, unknown, Job.Services> => {
+    const hook = summary.status === "succeeded" ? dag.onSuccess : dag.onFailure
+    return hook === undefined ? Effect.void : hook(summary)
+  }
+}]
+
+/** Runs one observer's end-of-run work: a failure (or a defect) is logged as a warning and dropped. */
+const notifyOne = (
+  name: string,
+  work: () => Effect.Effect<void, unknown, Job.Services>,
+  bound: Duration.Duration | undefined
+): Effect.Effect<void, never, Job.Services> => {
+  const effect = Effect.suspend(() => {
+    const effect = work()
+    return Effect.isEffect(effect) ? effect : Effect.die(new TypeError(`${name} must return an Effect, got ${typeof effect}`))
+  })
+  const bounded = bound === undefined ? effect : Effect.timeoutOrElse(effect, {
+    duration: bound,
+    orElse: () => Effect.logWarning(`${name}: gave up after ${Duration.format(bound)} (the run was interrupted)`)
+  })
+  return bounded.pipe(
+    Effect.catchCause((cause) => Effect.logWarning(`${name} failed; the run's outcome is unchanged`, cause)),
+    Effect.asVoid
+  )
+}

@@ -27,6 +27,7 @@ import {
   print,
   reportSetupError
 } from "./common.ts"
+import * as observers from "./observers.ts"
 import { version } from "./version.ts"
 
 export const flags = {
@@ -72,10 +73,11 @@ export const flags = {
   wait: Flag.Boolean("wait").pipe(
     Flag.withDescription("if another process is executing this run, wait for it instead of exiting 75"),
     Flag.withDefault(false)
-  )
+  ),
+  ...observers.flags
 }
 
-type Input = {
+type Input = observers.Input & {
   readonly file: string
   readonly jobs: ReadonlyArray<string>
   readonly concurrency: Option.Option<number>
@@ -140,7 +142,7 @@ const handler = (outcome: Outcome) => (input: Input) =>
       }
     })
     const reporter = Reporter.layer({ format, output: process.stdout })
-    const services = RunLogger.layer.pipe(
+    const services = Layer.mergeAll(RunLogger.layer, observers.layer(input)).pipe(
       Layer.provideMerge(Layer.mergeAll(reporter, journalLayer(journalFile, input.durability)))
     )
     outcome.code = yield* execute.pipe(

@@ -29,6 +29,7 @@ import {
   reportSetupError
 } from "./common.ts"
 import * as scheduled from "./scheduled.ts"
+import * as observers from "./observers.ts"
 import { version } from "./version.ts"
 
 const flags = {
@@ -55,10 +56,11 @@ const flags = {
     Flag.withDefault("plain" as const)
   ),
   journal: journalFlag,
-  durability: durabilityFlag
+  durability: durabilityFlag,
+  ...observers.flags
 }
 
-const handler = (outcome: Outcome) => (input: {
+const handler = (outcome: Outcome) => (input: observers.Input & {
   readonly targets: ReadonlyArray<string>
   readonly list: boolean
   readonly maxCatchUp: number
@@ -98,7 +100,7 @@ const handler = (outcome: Outcome) => (input: {
       Deferred.doneUnsafe(count === 1 ? stop.graceful : stop.now, Effect.void)
       return true
     })
-    const services = RunLogger.layer.pipe(Layer.provideMerge(Layer.mergeAll(
+    const services = Layer.mergeAll(RunLogger.layer, observers.layer(input)).pipe(Layer.provideMerge(Layer.mergeAll(
       Reporter.layer({ format: input.logFormat, output: process.stdout }),
       journalLayer(journalPath(input.journal), input.durability)
     )))
