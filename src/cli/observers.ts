@@ -8,7 +8,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { InvalidOption } from "../Errors.ts"
 import type * as Journal from "../Journal.ts"
+import * as Metrics from "../Metrics.ts"
+import * as Notify from "../Notify.ts"
 import * as Observer from "../Observer.ts"
+import * as Telemetry from "../Telemetry.ts"
 
 export const flags = {
   metricsFile: Flag.String("metrics-file").pipe(
@@ -51,7 +54,16 @@ export interface Input {
 /** The observers the flags (and the environment) ask for. Bad flag values fail here, before anything runs. */
 export const layer = (input: Input): Layer.Layer<never, InvalidOption, Journal.Journal> =>
   Layer.effect(Observer.Observers)(Effect.gen(function*() {
-    const observers: Array<Observer.Observer> = []
-    void input
-    return observers
+    const metrics = yield* Metrics.observers({
+      file: Option.getOrUndefined(input.metricsFile),
+      pushgateway: Option.getOrUndefined(input.pushgateway)
+    })
+    const notify = yield* Notify.observers({
+      url: Option.getOrUndefined(input.notifyUrl),
+      format: input.notifyFormat,
+      when: input.notify,
+      command: Option.getOrUndefined(input.notifyCommand)
+    })
+    const telemetry = yield* Telemetry.observers(process.env)
+    return [...metrics, ...notify, ...telemetry]
   }))
