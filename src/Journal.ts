@@ -100,6 +100,8 @@ export class Journal extends Context.Service<Journal, {
   readonly checkpoint: (runId: string, jobId: string, step: string) => Effect.Effect<Option.Option<unknown>, JournalError>
   /** The last slot (epoch ms) the scheduler fired for a DAG. */
   readonly lastSlot: (dag: string) => Effect.Effect<Option.Option<number>, JournalError>
+  /** When the DAG's most recent successful run ended (epoch ms), if it ever succeeded (metrics' last success). */
+  readonly lastSuccess: (dag: string) => Effect.Effect<Option.Option<number>, JournalError>
   /** Records durably that the scheduler fired (or deliberately skipped) a DAG's slot. */
   readonly saveSlot: (dag: string, slot: number) => Effect.Effect<void, JournalError>
   /** Records a finished checkpoint durably. */
@@ -125,6 +127,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
     readonly dag: string
     readonly key: string | undefined
     status: string
+    endedAt: number | undefined
     readonly jobs: Map<string, SucceededJob>
     readonly checkpoints: Map<string, unknown>
   }
@@ -133,7 +136,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
   const locked = new Set<string>()
   const slots = new Map<string, number>()
   const create = (dag: string, key: string | undefined): Run => {
-    const run: Run = { id: makeRunId(Date.now()), dag, key, status: "running", jobs: new Map(), checkpoints: new Map() }
+    const run: Run = { id: makeRunId(Date.now()), dag, key, status: "running", endedAt: undefined, jobs: new Map(), checkpoints: new Map() }
     runs.push(run)
     byId.set(run.id, run)
     return run
@@ -185,8 +188,10 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
         if (run === undefined) return
         if (event._tag === "AttemptSucceeded") {
           run.jobs.set(event.jobId, { jobId: event.jobId, encoded: event.encoded, definitionHash })
-        } else if (event._tag === "RunFinished") run.status = event.status
-        else if (event._tag === "RunStarted") run.status = "running"
+        } else if (event._tag === "RunFinished") {
+          run.status = event.status
+          run.endedAt = event.at
+        } else if (event._tag === "RunStarted") run.status = "running"
       }),
     log: () => {},
     succeeded: (runId) => Effect.sync(() => [...(byId.get(runId)?.jobs.values() ?? [])]),
@@ -197,6 +202,11 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
         return checkpoints?.has(key) ? Option.some(checkpoints.get(key)) : Option.none()
       }),
     lastSlot: (dag) => Effect.sync(() => Option.fromNullishOr(slots.get(dag))),
+    lastSuccess: (dag) =>
+      Effect.sync(() => {
+        const ended = runs.flatMap((r) => r.dag === dag && r.status === "succeeded" && r.endedAt !== undefined ? [r.endedAt] : [])
+        return ended.length === 0 ? Option.none() : Option.some(Math.max(...ended))
+      }),
     saveSlot: (dag, slot) => Effect.sync(() => void slots.set(dag, slot)),
     saveCheckpoint: (runId, jobId, step, encoded) =>
       Effect.sync(() => void byId.get(runId)?.checkpoints.set(`${jobId}\u0000${step}`, encoded))

@@ -297,6 +297,11 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
           Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some(Number(rows[0]!.last_slot))),
           Effect.mapError(journalError("read schedule"))
         ),
+      lastSuccess: (dag) =>
+        sql<{ at: number | null }>`SELECT max(ended_at) AS at FROM runs WHERE dag = ${dag} AND status = 'succeeded'`.pipe(
+          Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]?.at), Number)),
+          Effect.mapError(journalError("read last success"))
+        ),
       saveSlot: (dag, slot) =>
         enqueue([statement(
           `INSERT INTO schedules (dag, last_slot, updated_at) VALUES (?, ?, ?)
