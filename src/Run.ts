@@ -2,17 +2,22 @@
  * One run of a plan as the CLI and the scheduler start it: pick or create the run in the journal (new, resume, or a
  * run key) holding its lock, restore what already succeeded, execute the rest, and say how it ended.
  */
+import * as Cause from "effect/Cause"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Duration from "effect/Duration"
 import type * as Audit from "./Audit.ts"
 import type * as Dag from "./Dag.ts"
+import type { PreflightFailed } from "./Errors.ts"
 import * as Executor from "./Executor.ts"
 import type * as Job from "./Job.ts"
 import * as Journal from "./Journal.ts"
 import * as Observer from "./Observer.ts"
+import * as Preflight from "./Preflight.ts"
 import { Reporter } from "./Reporter.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
+import * as Secrets from "./Secrets.ts"
 
 export interface Request {
   readonly plan: Dag.Plan
@@ -33,10 +38,26 @@ export type Outcome =
   | { readonly _tag: "AlreadySucceeded"; readonly runId: string; readonly key: string }
   | { readonly _tag: "NothingToResume"; readonly runId: string | undefined }
 
-/** Runs the plan under the journal's lock for the run; the lock is released when this returns. */
+/**
+ * Runs the plan under the journal's lock for the run; the lock is released when this returns. First the preflight:
+ * the jobs' config is resolved with the current `ConfigProvider` and their inputs checked; any problem fails with
+ * `PreflightFailed` before anything is journaled.
+ */
 export const execute = (
   request: Request
-): Effect.Effect<Outcome, Journal.JournalError | Journal.RunLocked, Journal.Journal | Reporter | Job.Services> =>
+): Effect.Effect<
+  Outcome,
+  Journal.JournalError | Journal.RunLocked | PreflightFailed,
+  Journal.Journal | Reporter | Job.Services
+> =>
+  Effect.gen(function*() {
+    const resolved = yield* Preflight.require(request.plan, yield* ConfigProvider.ConfigProvider)
+    return yield* executeResolved(request, resolved).pipe(
+      Effect.provideService(Secrets.CurrentMasker, (yield* Secrets.CurrentMasker).with(resolved.secrets))
+    )
+  })
+
+const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
   Effect.scoped(Effect.gen(function*() {
     const { plan } = request
     const journal = yield* Journal.Journal
@@ -82,7 +103,8 @@ export const execute = (
       concurrency: request.concurrency,
       failureMode: request.failureMode,
       restored: decision.restored,
-      resumed: begun.resumed
+      resumed: begun.resumed,
+      config: resolved.config
     }).pipe(
       Effect.provideService(Reporter, observed),
       // Interrupted (SIGINT/SIGTERM): observers still hear how the run ended, but shutdown waits for them briefly.
@@ -116,7 +138,15 @@ const notifyOne = (
     orElse: () => Effect.logWarning(`${name}: gave up after ${Duration.format(bound)} (the run was interrupted)`)
   })
   return bounded.pipe(
-    Effect.catchCause((cause) => Effect.logWarning(`${name} failed; the run's outcome is unchanged`, cause)),
+    // A Cause given to logWarning as an argument is not printed by the run's logger: its message goes in the text.
+    Effect.catchCause((cause) => Effect.logWarning(`${name} failed (the run's outcome is unchanged): ${causeMessage(cause)}`)),
     Effect.asVoid
   )
+}
+
+/** One line for why an observer or hook failed: the error's message, else the value itself. */
+const causeMessage = (cause: Cause.Cause<unknown>): string => {
+  const error = Cause.squash(cause)
+  if (error instanceof Error) return error.message === "" ? error.name : error.message
+  return typeof error === "string" ? error : JSON.stringify(error) ?? String(error)
 }

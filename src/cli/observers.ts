@@ -6,6 +6,7 @@ import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import type { InvalidOption } from "../Errors.ts"
 import type * as Journal from "../Journal.ts"
 import * as Metrics from "../Metrics.ts"
@@ -52,7 +53,9 @@ export interface Input {
 }
 
 /** The observers the flags (and the environment) ask for. Bad flag values fail here, before anything runs. */
-export const layer = (input: Input): Layer.Layer<never, InvalidOption, Journal.Journal> =>
+export const layer = (
+  input: Input
+): Layer.Layer<never, InvalidOption, Journal.Journal | ChildProcessSpawner.ChildProcessSpawner> =>
   Layer.effect(Observer.Observers)(Effect.gen(function*() {
     const metrics = yield* Metrics.observers({
       file: Option.getOrUndefined(input.metricsFile),

@@ -1,0 +1,415 @@
+/**
+ * Notifications: the JSON body and the Slack message, URL and command parsing, delivery with retries (TestClock), and
+ * the real runner posting to a local HTTP server, running a command and calling a Dag's hooks, on Node, Bun and Deno.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Result from "effect/Result"
+import * as TestClock from "effect/testing/TestClock"
+import * as fs from "node:fs"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Notify from "../src/Notify.ts"
+import type * as Observer from "../src/Observer.ts"
+import { bins, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
+
+const summary = (overrides: Partial<Observer.Summary> = {}): Observer.Summary => ({
+  runId: "20261130-020000-abcdef",
+  dag: "nightly",
+  key: "2026-11-30T02:00",
+  trigger: "schedule",
+  status: "failed",
+  resumed: false,
+  startedAt: Date.UTC(2026, 10, 30, 1, 0, 0),
+  finishedAt: Date.UTC(2026, 10, 30, 1, 0, 12, 500),
+  durationMillis: 12_500,
+  jobs: [
+    { jobId: "copy", status: "succeeded", critical: true, attempts: 1, durationMillis: 2000, detail: undefined },
+    { jobId: "upload", status: "failed", critical: true, attempts: 3, durationMillis: 10_000, detail: "HTTP 503 <b>&" }
+  ],
+  failed: [{ jobId: "upload", critical: true, error: "HTTP 503 <b>&" }],
+  ...overrides
+})
+
+describe("the JSON body", () => {
+  it("has the documented shape, version 1, with null for absent values and ISO times", () => {
+    const body = Notify.toBody(summary({ key: undefined }), "host-1")
+    assert.deepStrictEqual(body, {
+      version: 1,
+      runId: "20261130-020000-abcdef",
+      dag: "nightly",
+      key: null,
+      status: "failed",
+      trigger: "schedule",
+      resumed: false,
+      startedAt: "2026-11-30T01:00:00.000Z",
+      finishedAt: "2026-11-30T01:00:12.500Z",
+      durationMillis: 12_500,
+      host: "host-1",
+      failed: [{ jobId: "upload", critical: true, error: "HTTP 503 <b>&" }],
+      jobs: [
+        { jobId: "copy", status: "succeeded", critical: true, attempts: 1, durationMillis: 2000, detail: null },
+        { jobId: "upload", status: "failed", critical: true, attempts: 3, durationMillis: 10_000, detail: "HTTP 503 <b>&" }
+      ]
+    })
+  })
+
+  it("truncates very long errors", () => {
+    const error = "x".repeat(10_000)
+    const body = Notify.toBody(summary({ failed: [{ jobId: "upload", critical: true, error }] }), "h")
+    assert.strictEqual(body.failed[0]!.error.length, 4000)
+    assert.match(body.failed[0]!.error, /… \(truncated\)$/)
+  })
+})
+
+describe("the Slack message", () => {
+  it("names the dag, status, key and run, and each failed job with its error escaped for Slack", () => {
+    const message = Notify.toSlack(summary(), "host-1")
+    assert.match(message.text, /^:x: nightly failed, key 2026-11-30T02:00 \(run 20261130-020000-abcdef, 12s 500ms\); failed: upload$/)
+    const json = JSON.stringify(message.blocks)
+    assert.include(json, "*Run*\\n20261130-020000-abcdef")
+    assert.include(json, "*Host*\\nhost-1")
+    assert.include(json, "*upload*\\n```HTTP 503 &lt;b&gt;&amp;```")
+    assert.deepStrictEqual(message.blocks[0], {
+      type: "header",
+      text: { type: "plain_text", emoji: true, text: ":x: nightly failed" }
+    })
+  })
+
+  it("keeps within Slack's limits: short errors, at most 10 failed jobs then a count, a short header", () => {
+    const failed = Array.from({ length: 30 }, (_, i) => ({ jobId: `job-${i}`, critical: true, error: "e".repeat(5000) }))
+    const message = Notify.toSlack(summary({ dag: "d".repeat(300), failed }), "h")
+    const sections = message.blocks.filter((b) => b["type"] === "section" && JSON.stringify(b).includes("```"))
+    assert.strictEqual(sections.length, 10)
+    for (const block of sections) assert.isBelow((block["text"] as { text: string }).text.length, 600)
+    assert.include(JSON.stringify(message.blocks), "… and 20 more failed jobs")
+    assert.isAtMost((message.blocks[0]!["text"] as { text: string }).text.length, 150)
+    assert.isAtMost(message.blocks.length, 50)
+  })
+})
+
+describe("parsing the options", () => {
+  it.effect("--notify-command is split like a shell would (quotes, backslashes), into argv", () =>
+    Effect.gen(function*() {
+      const argv = yield* Notify.parseCommand(`notify-send "run ended" 'it''s' a\\ b --flag=1`)
+      assert.deepStrictEqual(argv, ["notify-send", "run ended", "its", "a b", "--flag=1"])
+    }))
+
+  it.effect("--notify-command refuses shell syntax and empty commands, without repeating the command", () =>
+    Effect.gen(function*() {
+      for (const input of ["curl -d @- https://x/s3cr3t | tee log", "echo $S3CR3T", "", "   "]) {
+        const error = yield* Effect.flip(Notify.parseCommand(input))
+        assert.strictEqual(error._tag, "InvalidOption")
+        assert.strictEqual(error.where, "--notify-command")
+        assert.notInclude(error.message, "s3cr3t")
+        assert.notInclude(error.message, "S3CR3T")
+      }
+    }))
+
+  it.effect("--notify-url must be an absolute http(s) URL; what is shown of it hides the path and credentials", () =>
+    Effect.gen(function*() {
+      const target = yield* Notify.parseUrl("https://user:pw@hooks.example.com/services/T0/B0/s3cr3t?x=1")
+      assert.strictEqual(target.shown, "https://hooks.example.com/***")
+      assert.strictEqual((yield* Notify.parseUrl("http://127.0.0.1:8080")).shown, "http://127.0.0.1:8080")
+      for (const input of ["not a url s3cr3t", "ftp://host/s3cr3t", "/relative/s3cr3t", "https://"]) {
+        const error = yield* Effect.flip(Notify.parseUrl(input))
+        assert.strictEqual(error._tag, "InvalidOption")
+        assert.notInclude(error.message, "s3cr3t")
+      }
+    }))
+})
+
+/** A fetch that answers from a list (status, or "hang" to never answer) and counts its calls. */
+const fakeFetch = (answers: ReadonlyArray<number | "hang" | Response>) => {
+  const calls: Array<{ url: URL; init: RequestInit }> = []
+  const fetch: Notify.Fetch = (url, init) => {
+    calls.push({ url, init })
+    const answer = answers[Math.min(calls.length, answers.length) - 1]!
+    if (answer === "hang") {
+      return new Promise((_, reject) => init.signal!.addEventListener("abort", () => reject(new Error("aborted"))))
+    }
+    return Promise.resolve(typeof answer === "number" ? new Response("answer", { status: answer }) : answer)
+  }
+  return { fetch, calls }
+}
+
+const target = Effect.runSync(Notify.parseUrl("https://hooks.example.com/services/s3cr3t"))
+
+describe("delivery", () => {
+  it.effect("posts JSON and retries a 5xx with backoff 0.5 s, 1 s, 2 s: four attempts in all", () =>
+    Effect.gen(function*() {
+      const { calls, fetch } = fakeFetch([503])
+      const fiber = yield* Effect.forkChild(Effect.result(Notify.deliver("n", Notify.webhookPolicy, Notify.post(target, "{}", fetch))))
+      yield* TestClock.adjust("499 millis")
+      assert.strictEqual(calls.length, 1)
+      yield* TestClock.adjust("1 millis")
+      assert.strictEqual(calls.length, 2)
+      yield* TestClock.adjust("3 seconds")
+      assert.strictEqual(calls.length, 4)
+      const result = yield* Fiber.join(fiber)
+      assert.isTrue(Result.isFailure(result))
+      if (Result.isFailure(result)) assert.strictEqual(result.failure.message, "gave up after 4 attempts: HTTP 503: answer")
+      assert.strictEqual(calls[0]!.init.method, "POST")
+      assert.deepInclude(calls[0]!.init.headers as Record<string, string>, { "content-type": "application/json" })
+    }))
+
+  it.effect("a 4xx other than 429 is not retried", () =>
+    Effect.gen(function*() {
+      const { calls, fetch } = fakeFetch([404])
+      const error = yield* Effect.flip(Notify.deliver("n", Notify.webhookPolicy, Notify.post(target, "{}", fetch)))
+      assert.strictEqual(error.attempts, 1)
+      assert.strictEqual(calls.length, 1)
+    }))
+
+  it.effect("a 429 waits for its Retry-After (capped at 10 s), then succeeds", () =>
+    Effect.gen(function*() {
+      const { calls, fetch } = fakeFetch([new Response("", { status: 429, headers: { "retry-after": "3" } }), 200])
+      const fiber = yield* Effect.forkChild(Notify.deliver("n", Notify.webhookPolicy, Notify.post(target, "{}", fetch)))
+      yield* TestClock.adjust("2999 millis")
+      assert.strictEqual(calls.length, 1)
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(fiber)
+      assert.strictEqual(calls.length, 2)
+    }))
+
+  it.effect("an attempt without an answer is aborted after 10 s and retried", () =>
+    Effect.gen(function*() {
+      const { calls, fetch } = fakeFetch(["hang", 200])
+      const fiber = yield* Effect.forkChild(Notify.deliver("n", Notify.webhookPolicy, Notify.post(target, "{}", fetch)))
+      yield* TestClock.adjust(Duration.seconds(10))
+      assert.isTrue(calls[0]!.init.signal!.aborted)
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.join(fiber)
+      assert.strictEqual(calls.length, 2)
+    }))
+
+  it.effect("a network error that quotes the URL is logged with the URL masked", () =>
+    Effect.gen(function*() {
+      const fetch: Notify.Fetch = (url) => Promise.reject(new TypeError(`error sending request for url (${url.href})`))
+      const error = yield* Effect.flip(Notify.post(target, "{}", fetch))
+      assert.strictEqual(error.reason, "error sending request for url (https://hooks.example.com/***)")
+    }))
+})
+
+// -----------------------------------------------------------------------------
+// The real runner
+// -----------------------------------------------------------------------------
+
+const TOKEN = "T0KEN-s3cr3t"
+
+interface Received {
+  readonly method: string
+  readonly path: string
+  readonly contentType: string | undefined
+  readonly body: string
+}
+
+/** A webhook receiver on 127.0.0.1 answering request n with `status(n)`. */
+const receiver = async (status: (n: number) => number = () => 200) => {
+  const requests: Array<Received> = []
+  const server = http.createServer((req, res) => {
+    let body = ""
+    req.on("data", (chunk) => (body += chunk))
+    req.on("end", () => {
+      requests.push({ method: req.method!, path: req.url!, contentType: req.headers["content-type"], body })
+      res.writeHead(status(requests.length)).end(status(requests.length) === 200 ? "ok" : "try again")
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}/services/T0/B0/${TOKEN}`,
+    requests,
+    close: () => new Promise((resolve) => server.close(resolve))
+  }
+}
+
+const temp = () => fs.mkdtempSync(path.join(os.tmpdir(), "runner-notify-"))
+
+/** Runs test/fixtures/notify-dag.ts (failing when `fail`), journal in memory, plain output. */
+const run = (
+  args: ReadonlyArray<string>,
+  env: { readonly fail?: boolean; readonly hookFile?: string; readonly hookFails?: boolean } = {},
+  runtime: RuntimeName = "node"
+) =>
+  runnerAsync(["test/fixtures/notify-dag.ts", "--journal", "none", "--log-format", "plain", ...args], {
+    NOTIFY_FAIL: env.fail === true ? "1" : "0",
+    ...(env.hookFile === undefined ? {} : { NOTIFY_HOOK_FILE: env.hookFile }),
+    ...(env.hookFails === true ? { NOTIFY_HOOK_FAILS: "1" } : {})
+  }, runtime).done
+
+const hookLines = (file: string) =>
+  fs.existsSync(file) ? fs.readFileSync(file, "utf8").trim().split("\n").map((line) => {
+    const space = line.indexOf(" ")
+    return { hook: line.slice(0, space), summary: JSON.parse(line.slice(space + 1)) as Record<string, any> }
+  }) : []
+
+/** A --notify-command running Node: the first call fails (exit 5), later ones save stdin and $RUNNER_STATUS to `out`. */
+const recorderCommand = (out: string) => {
+  const script = "const fs = require(\"fs\"); const out = process.argv[1];" +
+    " if (!fs.existsSync(out + \".tried\")) { fs.writeFileSync(out + \".tried\", \"\"); console.error(\"not yet\"); process.exit(5) }" +
+    " fs.writeFileSync(out, JSON.stringify({ stdin: fs.readFileSync(0, \"utf8\"), status: process.env.RUNNER_STATUS }));" +
+    " console.log(\"received\")"
+  return `${bins.node} -e '${script}' ${out}`
+}
+
+describe("runner --notify-url", () => {
+  it("a failed run POSTs one JSON summary (documented shape, failed job and error) and calls onFailure", async () => {
+    const server = await receiver()
+    const hookFile = path.join(temp(), "hooks")
+    const result = await run(["--key", "k-1", "--notify-url", server.url], { fail: true, hookFile })
+    await server.close()
+    assert.strictEqual(result.status, 1, result.stdout + result.stderr)
+    const runId = /^run (\S+) failed in/m.exec(result.stdout)?.[1]
+    assert.isDefined(runId, result.stdout)
+    assert.strictEqual(server.requests.length, 1)
+    const [request] = server.requests
+    assert.strictEqual(request!.method, "POST")
+    assert.strictEqual(request!.path, `/services/T0/B0/${TOKEN}`)
+    assert.strictEqual(request!.contentType, "application/json")
+    const body = JSON.parse(request!.body) as Notify.Body
+    assert.deepStrictEqual(Object.keys(body), [
+      "version", "runId", "dag", "key", "status", "trigger", "resumed", "startedAt", "finishedAt", "durationMillis",
+      "host", "failed", "jobs"
+    ])
+    assert.include(body, { version: 1, runId, dag: "notify-dag", key: "k-1", status: "failed", trigger: "cli", host: os.hostname() })
+    assert.isAtMost(Date.parse(body.startedAt), Date.parse(body.finishedAt))
+    assert.strictEqual(Date.parse(body.finishedAt) - Date.parse(body.startedAt), body.durationMillis)
+    assert.strictEqual(body.failed.length, 1)
+    assert.strictEqual(body.failed[0]!.jobId, "upload")
+    assert.include(body.failed[0]!.error, "bucket not found")
+    assert.deepStrictEqual(body.jobs.map((j) => [j.jobId, j.status]), [["prepare", "succeeded"], ["upload", "failed"]])
+    const hooks = hookLines(hookFile)
+    assert.deepStrictEqual(hooks.map((h) => h.hook), ["onFailure"])
+    assert.strictEqual(hooks[0]!.summary["runId"], runId)
+    assert.strictEqual(hooks[0]!.summary["failed"][0].jobId, "upload")
+    assert.notInclude(result.stdout + result.stderr, TOKEN)
+  })
+
+  it("a successful run POSTs nothing by default and calls onSuccess, whose failure is only logged; with --notify always it POSTs once", async () => {
+    const server = await receiver()
+    const hookFile = path.join(temp(), "hooks")
+    const quiet = await run(["--notify-url", server.url], { hookFile, hookFails: true })
+    assert.strictEqual(quiet.status, 0, quiet.stdout + quiet.stderr)
+    assert.strictEqual(server.requests.length, 0)
+    assert.deepStrictEqual(hookLines(hookFile).map((h) => [h.hook, h.summary["status"]]), [["onSuccess", "succeeded"]])
+    assert.match(quiet.stdout, /dag "notify-dag" onSuccess\/onFailure failed \(the run's outcome is unchanged\): onSuccess hook broke/)
+    const always = await run(["--notify-url", server.url, "--notify", "always"])
+    await server.close()
+    assert.strictEqual(always.status, 0, always.stdout + always.stderr)
+    assert.strictEqual(server.requests.length, 1)
+    const body = JSON.parse(server.requests[0]!.body) as Notify.Body
+    assert.include(body, { status: "succeeded", key: null })
+    assert.deepStrictEqual(body.failed, [])
+  })
+
+  it("--notify-format slack posts an incoming-webhook message: text, header, fields, the failed job and its error", async () => {
+    const server = await receiver()
+    const result = await run(["--notify-url", server.url, "--notify-format", "slack", "--key", "k-2"], { fail: true })
+    await server.close()
+    assert.strictEqual(result.status, 1, result.stdout + result.stderr)
+    assert.strictEqual(server.requests.length, 1)
+    const message = JSON.parse(server.requests[0]!.body) as Notify.SlackMessage
+    assert.match(message.text, /^:x: notify-dag failed, key k-2 \(run \S+, \d/)
+    assert.match(message.text, /failed: upload$/)
+    assert.strictEqual(message.blocks[0]!["type"], "header")
+    const blocks = JSON.stringify(message.blocks)
+    assert.include(blocks, "*Key*\\nk-2")
+    assert.match(blocks, /\*upload\*\\n```ShellExitError: .*bucket not found/)
+    assert.notProperty(message, "version")
+  })
+
+  it("a server answering 500 twice then 200 gets three attempts; each failure is logged; the exit code is unchanged", async () => {
+    const server = await receiver((n) => n <= 2 ? 500 : 200)
+    const result = await run(["--notify-url", server.url, "--notify", "always"])
+    await server.close()
+    assert.strictEqual(result.status, 0, result.stdout + result.stderr)
+    assert.strictEqual(server.requests.length, 3)
+    assert.strictEqual(new Set(server.requests.map((r) => r.body)).size, 1, "the same body each time")
+    assert.match(result.stdout, /notify-url \(http:\/\/127\.0\.0\.1:\d+\/\*\*\*\): attempt 1 of 4 failed: HTTP 500: try again; retrying in 500ms/)
+    assert.match(result.stdout, /attempt 2 of 4 failed: HTTP 500: try again; retrying in 1s/)
+    assert.match(result.stdout, /delivered on attempt 3/)
+    assert.notInclude(result.stdout + result.stderr, TOKEN)
+  })
+
+  it("a URL where nobody listens: each attempt is logged, then it gives up; the exit code is unchanged", async () => {
+    const server = await receiver()
+    await server.close() // its port is now closed
+    const result = await run(["--notify-url", server.url], { fail: true })
+    assert.strictEqual(result.status, 1, result.stdout + result.stderr)
+    assert.match(result.stdout, /attempt 3 of 4 failed: fetch failed: connect ECONNREFUSED/)
+    assert.match(result.stdout, /notify-url \(http:\/\/127\.0\.0\.1:\d+\/\*\*\*\) failed \(the run's outcome is unchanged\): gave up after 4 attempts/)
+    assert.notInclude(result.stdout + result.stderr, TOKEN)
+  })
+
+  it("an interrupted run (SIGTERM) is notified as interrupted before the runner exits 130", async () => {
+    const server = await receiver()
+    const pids = path.join(temp(), "pids")
+    const child = runnerAsync(["test/fixtures/sleeper.ts", "--journal", "none", "--log-format", "plain", "--notify-url", server.url], {
+      PIDS_FILE: pids
+    })
+    await waitUntil(() => fs.existsSync(pids) && fs.readFileSync(pids, "utf8").trim().split("\n").length === 6)
+    child.process.kill("SIGTERM")
+    const result = await child.done
+    await server.close()
+    assert.strictEqual(result.status, 130, result.stdout + result.stderr)
+    assert.strictEqual(server.requests.length, 1)
+    const body = JSON.parse(server.requests[0]!.body) as Notify.Body
+    assert.strictEqual(body.status, "interrupted")
+    assert.sameMembers(body.failed.map((f) => f.jobId), ["sleeper1", "sleeper2", "sleeper3"])
+  })
+
+  it("a bad --notify-url or --notify-command exits 2 before anything runs, without printing the URL's secret part", () => {
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
+      [["--notify-url", `not a url ${TOKEN}`], /^runner: --notify-url: is not a valid absolute URL/m],
+      [["--notify-command", `curl -d @- https://example.com/${TOKEN} | tee log`], /^runner: --notify-command: The operator "\|" needs a shell/m]
+    ]
+    for (const [args, message] of cases) {
+      const result = runner(["test/fixtures/notify-dag.ts", "--journal", "none", "--log-format", "plain", ...args])
+      assert.strictEqual(result.status, 2, result.stdout + result.stderr)
+      assert.match(result.stderr, message)
+      assert.notMatch(result.stdout, /started/, "no job ran")
+      assert.notInclude(result.stdout + result.stderr, TOKEN)
+    }
+  })
+})
+
+describe("runner --notify-command", () => {
+  it("the command gets the JSON summary on stdin and RUNNER_STATUS; a failing attempt is retried; its output is logged", async () => {
+    const out = path.join(temp(), "received")
+    const result = await run(["--notify-command", recorderCommand(out)], { fail: true })
+    assert.strictEqual(result.status, 1, result.stdout + result.stderr)
+    assert.match(result.stdout, /notify-command \(\S+node\): not yet/)
+    assert.match(result.stdout, /notify-command \(\S+node\): attempt 1 of 4 failed: exited with code 5; retrying in 500ms/)
+    assert.match(result.stdout, /notify-command \(\S+node\): received/)
+    const received = JSON.parse(fs.readFileSync(out, "utf8")) as { stdin: string; status: string }
+    assert.strictEqual(received.status, "failed")
+    const body = JSON.parse(received.stdin) as Notify.Body
+    assert.include(body, { version: 1, dag: "notify-dag", status: "failed" })
+    assert.strictEqual(body.failed[0]!.jobId, "upload")
+  })
+})
+
+describe.each(["bun", "deno"] as const)("on %s", (runtime) => {
+  it("a failed run POSTs its JSON summary, runs the command and calls onFailure", async () => {
+    const server = await receiver()
+    const dir = temp()
+    const out = path.join(dir, "received")
+    fs.writeFileSync(`${out}.tried`, "") // the command succeeds at once
+    const hookFile = path.join(dir, "hooks")
+    const result = await run(["--notify-url", server.url, "--notify-command", recorderCommand(out)], { fail: true, hookFile }, runtime)
+    await server.close()
+    assert.strictEqual(result.status, 1, result.stdout + result.stderr)
+    assert.strictEqual(server.requests.length, 1)
+    const body = JSON.parse(server.requests[0]!.body) as Notify.Body
+    assert.include(body, { version: 1, dag: "notify-dag", status: "failed" })
+    assert.include(body.failed[0]!.error, "bucket not found")
+    assert.strictEqual((JSON.parse(JSON.parse(fs.readFileSync(out, "utf8")).stdin) as Notify.Body).runId, body.runId)
+    assert.deepStrictEqual(hookLines(hookFile).map((h) => h.hook), ["onFailure"])
+    assert.notInclude(result.stdout + result.stderr, TOKEN)
+  })
+})
