@@ -149,7 +149,7 @@ const placeholder = "{dag}"
 export const fileFor = (template: string, dag: string): string =>
   template.replaceAll(placeholder, dag.replace(/[^A-Za-z0-9_.-]/g, "_"))
 
-const checkFile = (template: string): Effect.Effect<string, InvalidOption> => {
+const checkFile = (template: string): Effect.Effect<string, InvalidOption> => Effect.suspend(() => {
   const invalid = (reason: string) => Effect.fail(new InvalidOption({ where: "--metrics-file", reason }))
   if (!template.endsWith(".prom")) {
     return invalid(`node_exporter's textfile collector reads only *.prom files, got ${template}`)
@@ -160,7 +160,7 @@ const checkFile = (template: string): Effect.Effect<string, InvalidOption> => {
     return invalid(`the folder ${folder} does not exist`)
   }
   return Effect.succeed(template)
-}
+})
 
 /**
  * Replaces a file atomically, as node_exporter requires (it may read at any moment): a temporary file in the same
