@@ -289,6 +289,19 @@ const read = (file: string, what: string) => {
 
 const output = (result: Result) => `${result.stdout}\n${result.stderr}`
 
+describe("push", () => {
+  it.effect("a rejected push (HTTP 4xx) is not retried and says what the Pushgateway answered", () =>
+    Effect.gen(function*() {
+      const target = yield* Metrics.parseGateway(gateway!.url)
+      const error = yield* Effect.flip(Metrics.push(target, "rejected", "not { exposition text\n"))
+      assert.isFalse(error.retryable)
+      assert.match(error.message, /^PUT http:\/\/127\.0\.0\.1:\d+\/metrics\/job\/effect_runner\/dag\/rejected: HTTP 400: .+ \(1 attempt\)$/)
+      yield* Metrics.push(target, "accepted", Metrics.render(Metrics.samples(summary({ dag: "accepted" }), undefined)))
+      const series = yield* Effect.promise(() => pushed("accepted"))
+      assert.strictEqual(value(series, "effect_runner_job_attempts", { job: "effect_runner", job_id: "extract" }), 3)
+    }))
+})
+
 describe("runner <file> --metrics-file --pushgateway", () => {
   it("a success then a failure: statuses, attempts of a retried job, and the last success kept", async () => {
     const dir = tempDir()
