@@ -116,8 +116,21 @@ export class InvalidOption extends Data.TaggedError("InvalidOption")<{
 }
 
 /** Everything that stops the runner before a job runs (exit code 2). */
+/** The preflight found problems (config missing or malformed, inputs missing): all of them, each naming its job. */
+export class PreflightFailed extends Data.TaggedError("PreflightFailed")<{
+  readonly dag: string
+  readonly problems: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    const n = this.problems.length
+    return `dag "${this.dag}": ${n} problem${n === 1 ? "" : "s"} found before the run; nothing ran:\n  ` +
+      this.problems.join("\n  ")
+  }
+}
+
 export type SetupError =
   | TaskFileNotFound
+  | PreflightFailed
   | TaskFileInvalid
   | NothingToRun
   | DuplicateJobId

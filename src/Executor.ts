@@ -19,10 +19,11 @@ import * as Checkpoint from "./Checkpoint.ts"
 import type * as Dag from "./Dag.ts"
 import { JobTimeout, OutputInvalid } from "./Errors.ts"
 import type * as Job from "./Job.ts"
-import { Journal } from "./Journal.ts"
+import { isUnrestorable, Journal, unrestorable } from "./Journal.ts"
 import { Reporter } from "./Reporter.ts"
 import * as Resource from "./Resource.ts"
 import type * as RunEvent from "./RunEvent.ts"
+import * as Secrets from "./Secrets.ts"
 
 export interface Options {
   /** Run id; the caller makes it (the journal may have chosen it). */
@@ -35,6 +36,8 @@ export interface Options {
   readonly restored?: ReadonlyMap<string, unknown>
   /** True when this continues an earlier, unfinished run. */
   readonly resumed?: boolean
+  /** Each job's resolved config (see `Preflight`), passed to its `run` as `config`. */
+  readonly config?: ReadonlyMap<string, Readonly<Record<string, unknown>>>
 }
 
 export interface Result {
@@ -68,8 +71,11 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
   Effect.gen(function*() {
     const journal = yield* Journal
     const reporter = yield* Reporter
-    const emit = (event: RunEvent.RunEvent, definitionHash?: string) =>
-      journal.record(event, definitionHash).pipe(Effect.orDie, Effect.andThen(reporter.event(event)))
+    const masker = yield* Secrets.CurrentMasker
+    const emit = (raw: RunEvent.RunEvent, definitionHash?: string) => {
+      const event = masker.empty ? raw : maskEvent(raw, masker)
+      return journal.record(event, definitionHash).pipe(Effect.orDie, Effect.andThen(reporter.event(event)))
+    }
 
     const { runId, concurrency, failureMode } = options
     const n = plan.jobs.length
@@ -171,7 +177,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         while (stopReason === undefined && running < concurrency && readyHead < ready.length) {
           const index = ready[readyHead++]!
           const planned = plan.jobs[index]!
-          const inputs: Record<string, unknown> = {}
+          const inputs: Record<string, unknown> = { config: options.config?.get(planned.job.id) ?? {} }
           for (const dep of planned.deps) inputs[dep.name] = outputs[dep.index]
           states[index] = "running"
           startedAt[index] = yield* Clock.currentTimeMillis
@@ -309,8 +315,14 @@ const runJob = (
   })
   const permitted = job.uses.reduce<typeof attempts>((effect, resource) => Resource.hold(resource, effect), attempts)
   const store: Checkpoint.Store = {
-    load: (step) => Effect.orDie(journal.checkpoint(runId, job.id, step)),
-    save: (step, encoded) => Effect.orDie(journal.saveCheckpoint(runId, job.id, step, encoded))
+    // A checkpoint journaled as unrestorable (it held a secret) is not there: the step runs again.
+    load: (step) =>
+      Effect.orDie(journal.checkpoint(runId, job.id, step)).pipe(
+        Effect.map(Option.filter((encoded) => !isUnrestorable(encoded)))
+      ),
+    save: (step, encoded) =>
+      Effect.flatMap(Secrets.CurrentMasker, (masker) =>
+        Effect.orDie(journal.saveCheckpoint(runId, job.id, step, masked(encoded, masker))))
   }
   return permitted.pipe(
     Effect.provideService(Checkpoint.CurrentStore, store),
@@ -320,6 +332,31 @@ const runJob = (
     Effect.annotateLogs({ jobId: job.id, runId })
   )
 }
+
+/**
+ * The event with the run's secrets masked. An output or checkpoint that held a secret in clear is journaled as
+ * unrestorable (its job or step runs again on resume) rather than with `***` in place of the value.
+ */
+const maskEvent = (event: RunEvent.RunEvent, masker: Secrets.Masker): RunEvent.RunEvent => {
+  switch (event._tag) {
+    case "AttemptFailed":
+      return { ...event, error: masker.mask(event.error) }
+    case "AttemptSucceeded": {
+      const output = masker.maskDeep(event.output)
+      const encoded = masked(event.encoded, masker)
+      return output === event.output && encoded === event.encoded ? event : { ...event, output, encoded }
+    }
+    case "JobSkipped":
+      return { ...event, reason: masker.mask(event.reason) }
+    case "RunFinished":
+      return { ...event, jobs: event.jobs.map((job) => job.detail === undefined ? job : { ...job, detail: masker.mask(job.detail) }) }
+    default:
+      return event
+  }
+}
+
+const masked = (encoded: unknown, masker: Secrets.Masker): unknown =>
+  masker.maskDeep(encoded) === encoded ? encoded : unrestorable
 
 const encodeOutput = (job: Job.Any, output: unknown): Effect.Effect<unknown, OutputInvalid> =>
   job.output === undefined

@@ -2,6 +2,7 @@
  * Job definitions: a typed Effect program with the outputs of the jobs it needs as input, and its policies (retry,
  * timeout, resources, criticality). `Job.make` for Effect code, `Job.shell` for a command run from an argv array.
  */
+import * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
@@ -30,6 +31,10 @@ export interface Job<out A = unknown, out E = unknown> {
   readonly kind: "effect" | "shell"
   /** The jobs whose outputs this job receives, by the name it receives them under. */
   readonly needs: Readonly<Record<string, Any>>
+  /** What the job reads from its environment, resolved before the run starts and passed as `config`. */
+  readonly config: Readonly<Record<string, Config.Config<unknown>>>
+  /** Paths that must exist and be readable before the run starts (checked by the preflight and `runner check`). */
+  readonly inputs: ReadonlyArray<string>
   readonly output: Schema.Codec<A, unknown> | undefined
   readonly retry: Retry.Policy | undefined
   readonly timeout: Duration.Duration | undefined
@@ -51,14 +56,33 @@ export type Any = Job<any, any>
 /** The inputs a job with these `needs` receives: each needed job's output under the same name. */
 export type Inputs<Needs> = { readonly [K in keyof Needs]: Needs[K] extends Job<infer A, any> ? A : never }
 
+/** A job's config declaration: names to Effect `Config`s (`{ url: Config.String("DB_URL") }`). */
+export type ConfigSpec = Readonly<Record<string, Config.Config<any>>>
+
+/** The values a config declaration resolves to, by the same names. */
+export type ConfigValues<C> = { readonly [K in keyof C]: C[K] extends Config.Config<infer T> ? T : never }
+
+/** What `run` receives: the needed outputs, and the resolved config under `config`. */
+export type RunInputs<Needs, C> = Flatten<Inputs<Needs> & { readonly config: ConfigValues<C> }>
+
+type Flatten<T> = { [K in keyof T]: T[K] } & {}
+
 /** The output type of a job. */
 export type Output<J> = J extends Job<infer A, any> ? A : never
 
-export interface Options<Needs, A, E, R> {
+export interface Options<Needs, A, E, R, C = {}> {
   /** Jobs whose outputs this job receives, by name: `needs: { extract }`. Default: none. */
   readonly needs?: Needs
-  /** The job's work. Receives the outputs of `needs`, typed. */
-  readonly run: (inputs: Inputs<Needs>) => Effect.Effect<A, E, R>
+  /**
+   * What the job reads from the environment: `{ url: Config.String("DB_URL"), password: Config.Redacted("DB_PASSWORD") }`.
+   * Resolved for every selected job before the run starts (all problems reported at once); `run` receives the values
+   * as `config`. Redacted values are masked (`***`) wherever they would be printed or journaled. Default: none.
+   */
+  readonly config?: C
+  /** Paths (files or folders, relative to the current directory) that must be readable before the run starts. */
+  readonly inputs?: ReadonlyArray<string>
+  /** The job's work. Receives the outputs of `needs` and the resolved `config`, typed. */
+  readonly run: (inputs: RunInputs<Needs, C>) => Effect.Effect<A, E, R>
   /** Schema of the output, used to encode it for the journal and decode it on resume. Default: JSON as is. */
   readonly output?: Schema.Codec<A, any, never, never>
   /** Retry policy for typed failures: any Schedule, or `{ times, delay, factor, jitter, maxDelay }`. Default: no retry. */
@@ -80,16 +104,23 @@ export const make = <
   const Needs extends Readonly<Record<string, Any>> = {},
   A = void,
   E = never,
-  R extends Services = never
->(id: string, options: Options<Needs, A, E, R>): Job<A, E> =>
-  build(id, "effect", options as Options<any, A, E, Services>, undefined, callSites())
+  R extends Services = never,
+  const C extends ConfigSpec = {}
+>(id: string, options: Options<Needs, A, E, R, C>): Job<A, E> =>
+  build(id, "effect", options as unknown as Options<any, A, E, Services>, undefined, callSites())
 
-export interface ShellOptions<Needs> {
+export interface ShellOptions<Needs, C = {}> {
   readonly needs?: Needs
+  /** As for `Job.make`; the argv and env functions receive the values as `config`. */
+  readonly config?: C
+  readonly inputs?: ReadonlyArray<string>
   /** Working directory. Default: the runner's current directory. */
   readonly cwd?: string
-  /** Extra environment variables, added to the runner's environment. Values may be Redacted. */
-  readonly env?: Readonly<Record<string, string | Redacted.Redacted<string>>>
+  /**
+   * Extra environment variables, added to the runner's environment, or a function of the inputs (and `config`)
+   * returning them. Values may be Redacted.
+   */
+  readonly env?: Env | ((inputs: RunInputs<Needs, C>) => Env)
   readonly retry?: Retry.Input
   readonly timeout?: Duration.Input
   readonly uses?: ReadonlyArray<Resource.Resource>
@@ -103,6 +134,9 @@ export interface ShellOutput {
   readonly stdout: string
 }
 
+/** Environment variables for a command. Values may be Redacted secrets. */
+export type Env = Readonly<Record<string, string | Redacted.Redacted<string>>>
+
 /** An argv array: the program, then each argument. Arguments may be Redacted secrets. */
 export type Argv = ReadonlyArray<string | Redacted.Redacted<string>>
 
@@ -113,18 +147,19 @@ export type Argv = ReadonlyArray<string | Redacted.Redacted<string>>
  *
  * `argv` is an array, a `Job.cmd` template, or a function of the needed outputs returning either.
  */
-export const shell = <const Needs extends Readonly<Record<string, Any>> = {}>(
+export const shell = <const Needs extends Readonly<Record<string, Any>> = {}, const C extends ConfigSpec = {}>(
   id: string,
-  argv: Argv | ((inputs: Inputs<Needs>) => Argv),
-  options: ShellOptions<Needs> = {}
+  argv: Argv | ((inputs: RunInputs<Needs, C>) => Argv),
+  options: ShellOptions<Needs, C> = {}
 ): Job<ShellOutput, shellProcess.ShellError> => {
   if (typeof argv !== "function") validateArgv(argv, `job "${id}"`)
-  const run = (inputs: Inputs<Needs>) => {
+  const run = (inputs: RunInputs<Needs, C>) => {
     const resolved = typeof argv === "function" ? argv(inputs) : argv
-    return shellProcess.run(id, resolved, { cwd: options.cwd, env: options.env })
+    const env = typeof options.env === "function" ? options.env(inputs) : options.env
+    return shellProcess.run(id, resolved, { cwd: options.cwd, env })
   }
   const command = typeof argv === "function" ? "(argv computed from inputs)" : CommandLine.display(argv)
-  return build(id, "shell", { ...options, run } as Options<any, ShellOutput, shellProcess.ShellError, Services>, command, callSites())
+  return build(id, "shell", { ...options, run } as unknown as Options<any, ShellOutput, shellProcess.ShellError, Services>, command, callSites())
 }
 
 /**
@@ -160,11 +195,27 @@ const build = <A, E>(
   if (typeof options?.run !== "function") {
     throw new InvalidOption({ where, reason: "run must be a function returning an Effect" })
   }
+  const needs = options.needs ?? {}
+  if (Object.hasOwn(needs, "config")) {
+    throw new InvalidOption({ where: `${where} needs`, reason: "\"config\" is reserved for the job's config; name the need otherwise" })
+  }
+  const config = options.config ?? {}
+  for (const [name, value] of Object.entries(config)) {
+    if (!Config.isConfig(value)) {
+      throw new InvalidOption({ where: `${where} config.${name}`, reason: "must be an Effect Config, e.g. Config.String(\"DB_URL\")" })
+    }
+  }
+  const inputs = options.inputs ?? []
+  if (!Array.isArray(inputs) || inputs.some((path) => typeof path !== "string" || path === "")) {
+    throw new InvalidOption({ where: `${where} inputs`, reason: "must be an array of non-empty paths" })
+  }
   return {
     [TypeId]: TypeId,
     id,
     kind,
-    needs: options.needs ?? {},
+    needs,
+    config,
+    inputs,
     output: options.output,
     retry: options.retry === undefined ? undefined : Retry.policy(options.retry, `${where} retry`),
     timeout: options.timeout === undefined ? undefined : duration.parse(options.timeout, `${where} timeout`),

@@ -8,6 +8,7 @@ import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import { Journal } from "./Journal.ts"
 import { type Level, Reporter } from "./Reporter.ts"
+import * as Secrets from "./Secrets.ts"
 
 /** Replaces the default loggers for the run. */
 export const layer: Layer.Layer<never, never, Reporter | Journal> = Layer.unwrap(Effect.gen(function*() {
@@ -19,7 +20,8 @@ export const layer: Layer.Layer<never, never, Reporter | Journal> = Layer.unwrap
     const entry = {
       at: date.getTime(),
       level: levelOf(logLevel),
-      message: (Array.isArray(message) ? message : [message]).map(show).join(" "),
+      // The run's secrets never reach the terminal or the journal in clear.
+      message: fiber.getRef(Secrets.CurrentMasker).mask((Array.isArray(message) ? message : [message]).map(show).join(" ")),
       jobId: typeof jobId === "string" ? jobId : undefined,
       attempt: typeof attempt === "number" ? attempt : undefined
     }

@@ -1,7 +1,9 @@
 /** Type-level tests: checked by `tsc` in `npm test`; each @ts-expect-error fails the build if the misuse compiles. */
 import { describe, expectTypeOf, it } from "@effect/vitest"
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Job from "../src/Job.ts"
 
@@ -20,6 +22,7 @@ describe("Job types", () => {
         expectTypeOf(inputs).toEqualTypeOf<{
           readonly extract: { readonly files: ReadonlyArray<string> }
           readonly count: number
+          readonly config: {}
         }>()
         return Effect.succeed(inputs.extract.files.length + inputs.count)
       }
@@ -27,6 +30,33 @@ describe("Job types", () => {
     expectTypeOf(transform).toEqualTypeOf<Job.Job<number, never>>()
     const shell = Job.shell("sh", ["true"], { needs: { transform } })
     expectTypeOf<Job.Output<typeof shell>>().toEqualTypeOf<Job.ShellOutput>()
+  })
+
+  it("run receives the declared config with its types; shell argv and env functions too", () => {
+    const load = Job.make("load", {
+      config: { url: Config.String("DB_URL"), password: Config.Redacted("DB_PASSWORD"), port: Config.Port("DB_PORT") },
+      run: ({ config }) => {
+        expectTypeOf(config).toEqualTypeOf<{
+          readonly url: string
+          readonly password: Redacted.Redacted<string>
+          readonly port: number
+        }>()
+        return Effect.succeed(config.port)
+      }
+    })
+    Job.shell("psql", ({ config, load }) => ["psql", config.url, String(load)], {
+      needs: { load },
+      config: { url: Config.String("DB_URL"), password: Config.Redacted("DB_PASSWORD") },
+      env: ({ config }) => ({ PGPASSWORD: config.password })
+    })
+    const misuse = () => {
+      Job.make("c", {
+        config: { url: Config.String("DB_URL") },
+        // @ts-expect-error: url is a string
+        run: ({ config }) => Effect.succeed(config.url.toFixed(2))
+      })
+    }
+    expectTypeOf(misuse).toBeFunction()
   })
 
   it("misuse does not compile", () => {

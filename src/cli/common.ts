@@ -1,12 +1,14 @@
 /** What every command shares: exit codes, loading and planning a task file, and printing setup errors. */
 import * as Flag from "effect/cli/Flag"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Journal from "../Journal.ts"
 import * as SqlJournal from "../sql/SqlJournal.ts"
 import * as Dag from "../Dag.ts"
-import type { SetupError } from "../Errors.ts"
+import * as Environment from "../Environment.ts"
+import type { InvalidOption, SetupError } from "../Errors.ts"
 import * as Loader from "../Loader.ts"
 
 /** The documented exit codes. */
@@ -77,3 +79,15 @@ export const journalPath = (flag: Option.Option<string>): string =>
 /** The journal layer for a path ("none": in memory, nothing kept). */
 export const journalLayer = (path: string, durability: "full" | "normal"): Layer.Layer<Journal.Journal, Journal.JournalError> =>
   path === "none" ? Journal.layerMemory : SqlJournal.layerSqlite({ filename: path, durability })
+
+/** `--env-file FILE`: dotenv-format variables for the jobs' config (the process environment wins). */
+export const envFileFlag = Flag.String("env-file").pipe(
+  Flag.withDescription("read config variables from this dotenv file too (variables already set in the environment win)"),
+  Flag.optional
+)
+
+/** The ConfigProvider jobs' config is resolved with: the environment, the env file, and NAME_FILE files. */
+export const configLayer = (envFile: Option.Option<string>): Layer.Layer<never, InvalidOption> =>
+  Layer.effect(ConfigProvider.ConfigProvider)(
+    Environment.provider({ env: process.env, envFile: Option.getOrUndefined(envFile) })
+  )

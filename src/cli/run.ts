@@ -16,7 +16,9 @@ import * as RunLogger from "../RunLogger.ts"
 import * as Runtime from "../runtime/Runtime.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import {
+  configLayer,
   durabilityFlag,
+  envFileFlag,
   ExitCode,
   exitCodeOf,
   journalFlag,
@@ -57,6 +59,7 @@ export const flags = {
   ),
   journal: journalFlag,
   durability: durabilityFlag,
+  envFile: envFileFlag,
   resume: Flag.String("resume").pipe(
     Flag.withDescription("resume the latest unfinished run of this DAG, or the run with this id (--resume <runId>)"),
     Flag.withOptionalValue("latest"),
@@ -86,6 +89,7 @@ type Input = observers.Input & {
   readonly logFormat: Option.Option<Reporter.Format>
   readonly journal: Option.Option<string>
   readonly durability: "full" | "normal"
+  readonly envFile: Option.Option<string>
   readonly resume: Option.Option<string>
   readonly key: Option.Option<string>
   readonly force: boolean
@@ -142,7 +146,7 @@ const handler = (outcome: Outcome) => (input: Input) =>
       }
     })
     const reporter = Reporter.layer({ format, output: process.stdout })
-    const services = Layer.mergeAll(RunLogger.layer, observers.layer(input)).pipe(
+    const services = Layer.mergeAll(RunLogger.layer, observers.layer(input), configLayer(input.envFile)).pipe(
       Layer.provideMerge(Layer.mergeAll(reporter, journalLayer(journalFile, input.durability)))
     )
     outcome.code = yield* execute.pipe(
@@ -150,7 +154,8 @@ const handler = (outcome: Outcome) => (input: Input) =>
       Effect.catchTag("RunLocked", (locked) =>
         Effect.as(Effect.sync(() => process.stderr.write(`runner: ${locked.message}\n`)), ExitCode.locked)),
       Effect.catchTag("JournalError", (error) =>
-        Effect.fail({ file: journalFile, error: new InvalidOption({ where: "journal", reason: error.message }) }))
+        Effect.fail({ file: journalFile, error: new InvalidOption({ where: "journal", reason: error.message }) })),
+      Effect.catchTag("PreflightFailed", (error) => Effect.fail({ file: input.file, error }))
     )
   }).pipe(Effect.catch(reportSetupError(outcome)))
 

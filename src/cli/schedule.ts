@@ -19,7 +19,9 @@ import * as RunLogger from "../RunLogger.ts"
 import * as Runtime from "../runtime/Runtime.ts"
 import * as Scheduler from "../Scheduler.ts"
 import {
+  configLayer,
   durabilityFlag,
+  envFileFlag,
   ExitCode,
   journalFlag,
   journalLayer,
@@ -57,6 +59,7 @@ const flags = {
   ),
   journal: journalFlag,
   durability: durabilityFlag,
+  envFile: envFileFlag,
   ...observers.flags
 }
 
@@ -70,6 +73,7 @@ const handler = (outcome: Outcome) => (input: observers.Input & {
   readonly logFormat: "plain" | "json"
   readonly journal: Option.Option<string>
   readonly durability: "full" | "normal"
+  readonly envFile: Option.Option<string>
 }) =>
   Effect.gen(function*() {
     if (input.maxCatchUp < 1) {
@@ -100,7 +104,7 @@ const handler = (outcome: Outcome) => (input: observers.Input & {
       Deferred.doneUnsafe(count === 1 ? stop.graceful : stop.now, Effect.void)
       return true
     })
-    const services = Layer.mergeAll(RunLogger.layer, observers.layer(input)).pipe(Layer.provideMerge(Layer.mergeAll(
+    const services = Layer.mergeAll(RunLogger.layer, observers.layer(input), configLayer(input.envFile)).pipe(Layer.provideMerge(Layer.mergeAll(
       Reporter.layer({ format: input.logFormat, output: process.stdout }),
       journalLayer(journalPath(input.journal), input.durability)
     )))

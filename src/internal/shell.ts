@@ -8,6 +8,7 @@ import * as CommandLine from "effect/process/CommandLine"
 import * as Redacted from "effect/Redacted"
 import * as Stream from "effect/Stream"
 import { ShellExitError } from "../Errors.ts"
+import * as Secrets from "../Secrets.ts"
 
 export type ShellError = ShellExitError | PlatformError.PlatformError
 
@@ -37,12 +38,9 @@ export const run = (
       forceKillAfter: "3 seconds"
     })
     const handle = yield* command
-    // Secrets given to the command (Redacted argv or env values) are masked if it prints them.
-    const secrets = [...argv, ...Object.values(options.env ?? {})]
-      .filter((word): word is Redacted.Redacted<string> => Redacted.isRedacted(word))
-      .map((secret) => Redacted.value(secret))
-      .filter((secret) => secret.length > 0)
-    const mask = (line: string) => secrets.reduce((masked, secret) => masked.split(secret).join("***"), line)
+    // The run's secrets, and those given to the command (Redacted argv or env values), are masked if it prints them.
+    const masker = (yield* Secrets.CurrentMasker).with(Secrets.collect([...argv, ...Object.values(options.env ?? {})]))
+    const mask = masker.mask
     let stdout = ""
     const stderrTail: Array<string> = []
     const stdoutFiber = yield* handle.stdout.pipe(
