@@ -3,6 +3,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import { ExitCode, type Outcome } from "./common.ts"
+import * as check from "./check.ts"
 import * as cron from "./cron.ts"
 import * as doctor from "./doctor.ts"
 import * as graph from "./graph.ts"
@@ -17,7 +18,7 @@ import { version } from "./version.ts"
 
 export { version }
 
-const subcommands = new Set(["run", "graph", "list", "history", "show", "logs", "prune", "doctor", "schedule", "cron"])
+const subcommands = new Set(["run", "graph", "list", "history", "show", "logs", "prune", "doctor", "schedule", "cron", "check"])
 const rootFlags = new Set(["--help", "-h", "--version", "--completions"])
 
 /**
@@ -55,7 +56,8 @@ export const main = (args: ReadonlyArray<string>): Effect.Effect<number> => {
       prune.command(outcome),
       doctor.command(outcome),
       schedule.command(outcome),
-      cron.command(outcome)
+      cron.command(outcome),
+      check.command(outcome)
     ])
   )
   return Command.runWith(root, { version })(normalize(args)).pipe(
