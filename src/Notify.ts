@@ -417,7 +417,9 @@ const runCommand = (name: string, argv: ReadonlyArray<string>, body: string, sum
   })).pipe(
     Effect.catchTag("PlatformError", (error) =>
       Effect.fail(new AttemptFailed({
-        reason: error.message,
+        // Not error.message: it quotes the whole command line, whose arguments may hold a token.
+        reason: `${error.reason._tag}: ${error.reason.module}.${error.reason.method}` +
+          (error.reason.description === undefined ? "" : `: ${error.reason.description}`),
         // A program that does not exist (or may not be run) will not appear by retrying.
         retryable: !(error.reason._tag === "NotFound" || error.reason._tag === "PermissionDenied")
       })))

@@ -1,8 +1,10 @@
 /**
  * Notifications: the JSON body and the Slack message, URL and command parsing, delivery with retries (TestClock), and
  * the real runner posting to a local HTTP server, running a command and calling a Dag's hooks, on Node, Bun and Deno.
+ * The spawned runs are concurrent (each has its own receiver and files): most of their time is retry backoff.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -15,7 +17,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Notify from "../src/Notify.ts"
 import type * as Observer from "../src/Observer.ts"
-import { bins, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
+import { bins, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 
 const summary = (overrides: Partial<Observer.Summary> = {}): Observer.Summary => ({
   runId: "20261130-020000-abcdef",
@@ -195,6 +197,19 @@ describe("delivery", () => {
     }))
 })
 
+describe("--notify-command in process", () => {
+  it.effect("a program that does not exist is not retried, and the log does not quote its arguments", () =>
+    Effect.gen(function*() {
+      const [observer] = yield* Notify.observers({ url: undefined, format: "json", when: "failure", command: "no-such-program-x --token s3cr3t" })
+      assert.strictEqual(observer!.name, "notify-command (no-such-program-x)")
+      const error = yield* Effect.flip(observer!.onFinish!(summary()))
+      assert.instanceOf(error, Notify.NotificationFailed)
+      assert.strictEqual((error as Notify.NotificationFailed).attempts, 1)
+      assert.match((error as Notify.NotificationFailed).message, /^gave up after 1 attempt: NotFound: /)
+      assert.notInclude((error as Notify.NotificationFailed).message, "s3cr3t")
+    }).pipe(Effect.provide(NodeServices.layer)))
+})
+
 // -----------------------------------------------------------------------------
 // The real runner
 // -----------------------------------------------------------------------------
@@ -233,11 +248,12 @@ const temp = () => fs.mkdtempSync(path.join(os.tmpdir(), "runner-notify-"))
 /** Runs test/fixtures/notify-dag.ts (failing when `fail`), journal in memory, plain output. */
 const run = (
   args: ReadonlyArray<string>,
-  env: { readonly fail?: boolean; readonly hookFile?: string; readonly hookFails?: boolean } = {},
+  env: { readonly fail?: boolean; readonly hookFile?: string; readonly hookFails?: boolean; readonly notifyUrl?: string } = {},
   runtime: RuntimeName = "node"
 ) =>
   runnerAsync(["test/fixtures/notify-dag.ts", "--journal", "none", "--log-format", "plain", ...args], {
     NOTIFY_FAIL: env.fail === true ? "1" : "0",
+    ...(env.notifyUrl === undefined ? {} : { RUNNER_NOTIFY_URL: env.notifyUrl }),
     ...(env.hookFile === undefined ? {} : { NOTIFY_HOOK_FILE: env.hookFile }),
     ...(env.hookFails === true ? { NOTIFY_HOOK_FAILS: "1" } : {})
   }, runtime).done
@@ -257,7 +273,7 @@ const recorderCommand = (out: string) => {
   return `${bins.node} -e '${script}' ${out}`
 }
 
-describe("runner --notify-url", () => {
+describe.concurrent("runner --notify-url", () => {
   it("a failed run POSTs one JSON summary (documented shape, failed job and error) and calls onFailure", async () => {
     const server = await receiver()
     const hookFile = path.join(temp(), "hooks")
@@ -352,7 +368,7 @@ describe("runner --notify-url", () => {
     const child = runnerAsync(["test/fixtures/sleeper.ts", "--journal", "none", "--log-format", "plain", "--notify-url", server.url], {
       PIDS_FILE: pids
     })
-    await waitUntil(() => fs.existsSync(pids) && fs.readFileSync(pids, "utf8").trim().split("\n").length === 6)
+    await waitUntil(() => fs.existsSync(pids) && fs.readFileSync(pids, "utf8").trim().split("\n").length === 6, 50_000)
     child.process.kill("SIGTERM")
     const result = await child.done
     await server.close()
@@ -363,13 +379,13 @@ describe("runner --notify-url", () => {
     assert.sameMembers(body.failed.map((f) => f.jobId), ["sleeper1", "sleeper2", "sleeper3"])
   })
 
-  it("a bad --notify-url or --notify-command exits 2 before anything runs, without printing the URL's secret part", () => {
+  it("a bad --notify-url or --notify-command exits 2 before anything runs, without printing the URL's secret part", async () => {
     const cases: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
       [["--notify-url", `not a url ${TOKEN}`], /^runner: --notify-url: is not a valid absolute URL/m],
       [["--notify-command", `curl -d @- https://example.com/${TOKEN} | tee log`], /^runner: --notify-command: The operator "\|" needs a shell/m]
     ]
     for (const [args, message] of cases) {
-      const result = runner(["test/fixtures/notify-dag.ts", "--journal", "none", "--log-format", "plain", ...args])
+      const result = await run(args)
       assert.strictEqual(result.status, 2, result.stdout + result.stderr)
       assert.match(result.stderr, message)
       assert.notMatch(result.stdout, /started/, "no job ran")
@@ -378,7 +394,7 @@ describe("runner --notify-url", () => {
   })
 })
 
-describe("runner --notify-command", () => {
+describe.concurrent("runner --notify-command", () => {
   it("the command gets the JSON summary on stdin and RUNNER_STATUS; a failing attempt is retried; its output is logged", async () => {
     const out = path.join(temp(), "received")
     const result = await run(["--notify-command", recorderCommand(out)], { fail: true })
@@ -394,14 +410,17 @@ describe("runner --notify-command", () => {
   })
 })
 
-describe.each(["bun", "deno"] as const)("on %s", (runtime) => {
+describe.concurrent.each(["bun", "deno"] as const)("on %s", (runtime) => {
+  // On Bun the URL comes from RUNNER_NOTIFY_URL, on Deno from --notify-url.
   it("a failed run POSTs its JSON summary, runs the command and calls onFailure", async () => {
     const server = await receiver()
     const dir = temp()
     const out = path.join(dir, "received")
     fs.writeFileSync(`${out}.tried`, "") // the command succeeds at once
     const hookFile = path.join(dir, "hooks")
-    const result = await run(["--notify-url", server.url, "--notify-command", recorderCommand(out)], { fail: true, hookFile }, runtime)
+    const result = runtime === "bun"
+      ? await run(["--notify-command", recorderCommand(out)], { fail: true, hookFile, notifyUrl: server.url }, runtime)
+      : await run(["--notify-url", server.url, "--notify-command", recorderCommand(out)], { fail: true, hookFile }, runtime)
     await server.close()
     assert.strictEqual(result.status, 1, result.stdout + result.stderr)
     assert.strictEqual(server.requests.length, 1)
