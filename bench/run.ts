@@ -1,39 +1,442 @@
 /**
- * `npm run bench`: the executor's per-job overhead (1,000 in-process no-op jobs, flat and layered) and the cold start
- * of `runner tasks/nightly.ts --dry-run` / `runner --version`, on Node, Bun and Deno. Writes bench/results.json and
- * prints a Markdown table; bench/README.md records the figures with the date and machine.
+ * `npm run bench`: effect-runner on Node, Bun and Deno side by side with GNU make, just, go-task, Wireit and
+ * concurrently on the same generated workloads (bench/generate.ts), seven scenarios, several runs each. Writes
+ * bench/RESULTS.md (a table per scenario, ratios to make -j8, the targets of issue 6 with MET / MISSED) and
+ * bench/results.json (every sample). bench/README.md explains each scenario.
+ *
+ *   node bench/run.ts [--smoke] [--out DIR] [--runtimes node,bun,deno] [--scenarios 1,2,3,4,5,6,7]
+ *
+ * --smoke: tiny sizes, one run, make as the only peer, into --out (default: a temp folder), never bench/.
  */
-import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import {
+  ensurePeers,
+  mustRun,
+  onPath,
+  peerBins,
+  root,
+  type Runtime,
+  runnerCommand,
+  runtimes as allRuntimes,
+  scriptCommand,
+  type Timed,
+  timed,
+  versions
+} from "./commands.ts"
+import * as Generate from "./generate.ts"
+import { type Shape, spec } from "./workloads.ts"
+import * as Report from "./report.ts"
 
-const root = path.resolve(import.meta.dirname, "..")
-const bin = (name: string) => path.join(root, "node_modules/.bin", name)
-const overheadCommands: Record<string, ReadonlyArray<string>> = {
-  node: [bin("node"), "bench/overhead.ts"],
-  bun: [bin("bun"), "bench/overhead.ts"],
-  deno: [bin("deno"), "run", "-A", "bench/overhead.ts"]
+// ---------------------------------------------------------------------------------------------------------------
+// Configuration
+
+const argv = process.argv.slice(2)
+const option = (name: string) => {
+  const i = argv.indexOf(name)
+  return i >= 0 ? argv[i + 1] : undefined
+}
+const smoke = argv.includes("--smoke")
+const out = path.resolve(option("--out") ?? (smoke ? fs.mkdtempSync(path.join(os.tmpdir(), "runner-bench-smoke-")) : path.join(root, "bench")))
+const runtimes = (option("--runtimes")?.split(",") ?? allRuntimes) as ReadonlyArray<Runtime>
+const scenarios = new Set((option("--scenarios") ?? "1,2,3,4,5,6,7").split(",").map(Number))
+
+/** Sizes and run counts: the full benchmark, or a smoke test of the harness (seconds, not minutes). */
+const config = smoke
+  ? {
+    sizes: [20, 100],
+    runs: 1,
+    bigRuns: 1,
+    verifyJobs: 20,
+    coldRuns: 1,
+    resumeJobs: 200,
+    resumeRuns: 1,
+    memoryJobs: 200,
+    heapMiB: [0, 4, 16],
+    chain: 5,
+    spawnRuns: 1,
+    peerProjectionMillis: 0,
+    inprocess: ["--sizes", "100", "--rounds", "1", "--big-rounds", "1", "--chain", "20"]
+  }
+  : {
+    sizes: [1000, 10_000],
+    runs: 3,
+    bigRuns: 1,
+    verifyJobs: 200,
+    coldRuns: 5,
+    resumeJobs: 10_000,
+    resumeRuns: 3,
+    memoryJobs: 10_000,
+    heapMiB: [0, 100, 1024],
+    chain: 50,
+    spawnRuns: 3,
+    // A peer whose 1,000-job median projects a 10,000-job run longer than this is not run at 10,000 (noted).
+    peerProjectionMillis: 45_000,
+    inprocess: ["--sizes", "1000,10000", "--rounds", "5", "--big-rounds", "3", "--chain", "1000"]
+  }
+
+const started = performance.now()
+const log = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${line}\n`)
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "runner-bench-"))
+let dirCounter = 0
+const freshDir = (label: string) => {
+  const dir = path.join(work, `${label}-${dirCounter++}`)
+  fs.mkdirSync(dir, { recursive: true })
+  return dir
 }
 
-const run = (argv: ReadonlyArray<string>) => {
-  const result = spawnSync(argv[0]!, argv.slice(1), { cwd: root, encoding: "utf8" })
-  if (result.status !== 0) throw new Error(`${argv.join(" ")} failed: ${result.stderr}`)
-  return JSON.parse(result.stdout)
+// ---------------------------------------------------------------------------------------------------------------
+// Runners of the shell scenario: each turns a folder written by Generate.writeAll into a command line
+
+export interface Contender {
+  readonly name: string
+  readonly runtime?: Runtime
+  /** Why it is not measured here (not installed, ...), or undefined. */
+  readonly unavailable?: string | undefined
+  readonly flatOnly?: boolean
+  /** Never at 10,000 jobs (too slow for the time budget). */
+  readonly smallOnly?: string
+  readonly command: (dir: string, s: ReturnType<typeof spec>, command: Generate.Command) => ReadonlyArray<string>
+  readonly env?: Record<string, string>
+  /** Copies the workload to a fresh folder before each run (caches, journals, lock files). */
+  readonly fresh?: boolean
 }
 
-const overhead = Object.fromEntries(Object.entries(overheadCommands).map(([name, argv]) => [name, run(argv)]))
-const coldstart = run([bin("node"), "bench/coldstart.ts", "tasks/nightly.ts"])
-const results = { date: new Date().toISOString(), cpus: os.cpus().length, overhead, coldstart }
-fs.writeFileSync(path.join(root, "bench/results.json"), JSON.stringify(results, null, 2) + "\n")
+const executable = (file: string) => fs.existsSync(file)
 
-const rows = Object.keys(overheadCommands).map((name) => {
-  const o = overhead[name]
-  const c = coldstart[name]
-  return `| ${name} | ${o.flat.microsPerJob} | ${o.layered.microsPerJob} | ${c.dryRun.medianMillis} (${c.dryRun.minMillis}–${c.dryRun.maxMillis}) | ${c.version.medianMillis} |`
-})
-console.log([
-  "| runtime | µs/job, 1,000 flat | µs/job, 1,000 layered | `nightly.ts --dry-run` ms, median (min–max) | `--version` ms |",
-  "|---|---|---|---|---|",
-  ...rows
-].join("\n"))
+const contenders = (): ReadonlyArray<Contender> => {
+  const peers: Array<Contender> = [
+    { name: "make -j8", command: (dir) => [peerBins.make, "-s", "-j8", "-C", dir, "all"] }
+  ]
+  const peerSkip = smoke ? "not run by --smoke" : undefined
+  peers.push(
+    {
+      name: "just --jobs 8",
+      unavailable: peerSkip ?? (executable(peerBins.just) ? undefined : "not installed (bench/peers: rust-just)"),
+      command: (dir) => [peerBins.just, "--justfile", path.join(dir, "justfile"), "--working-directory", dir, "--jobs", "8", "all"]
+    },
+    {
+      name: "go-task --concurrency 8",
+      unavailable: peerSkip ??
+        (executable(peerBins.task)
+          ? undefined
+          : "not installable here: npm's @go-task/cli downloads its binary from the project's release page in a postinstall step (no network but the registries), and Debian 12 has no go-task package"),
+      command: (dir) => [peerBins.task, "--taskfile", path.join(dir, "Taskfile.yml"), "--concurrency", "8", "--silent", "all"]
+    },
+    {
+      name: "wireit (WIREIT_PARALLEL=8)",
+      unavailable: peerSkip ?? (executable(peerBins.wireit) ? undefined : "not installed (bench/peers)"),
+      command: () => [onPath("npm") ?? "npm", "run", "--silent", "all"],
+      env: { WIREIT_PARALLEL: "8", WIREIT_CACHE: "none" },
+      fresh: true
+    },
+    {
+      name: "concurrently -m 8",
+      unavailable: peerSkip ?? (executable(peerBins.concurrently) ? undefined : "not installed (bench/peers)"),
+      flatOnly: true,
+      command: (_dir, s, command) => [peerBins.concurrently, "-m", "8", "--raw", ...Generate.concurrentlyArgs(s, command)]
+    }
+  )
+  const runners: Array<Contender> = runtimes.map((runtime) => ({
+    name: `effect-runner (${runtime})`,
+    runtime,
+    // A fresh folder: the default journal (.runner/journal.db, synchronous=FULL) starts empty, as on a first run.
+    fresh: true,
+    command: (dir: string) => [...runnerCommand(runtime), path.join(dir, "runner.ts"), "--concurrency", "8", "--log-format", "plain"]
+  }))
+  return [...peers, ...runners]
+}
+
+/** Copies the generated workload into a fresh folder (only what the runners read). */
+const copyWorkload = (dir: string) => {
+  const target = freshDir("run")
+  for (const file of fs.readdirSync(dir)) fs.copyFileSync(path.join(dir, file), path.join(target, file))
+  return target
+}
+
+const runContender = async (c: Contender, dir: string, s: ReturnType<typeof spec>, command: Generate.Command): Promise<Timed> => {
+  const cwd = c.fresh === true ? copyWorkload(dir) : dir
+  try {
+    return await mustRun(c.command(cwd, s, command), { cwd, ...(c.env === undefined ? {} : { env: c.env }), timeoutMillis: 600_000 })
+  } finally {
+    if (c.fresh === true) fs.rmSync(cwd, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenario 1: shell `true` jobs, flat and layered, concurrency 8
+
+const shellScenario = async () => {
+  const all = contenders()
+  const rows: Array<Report.ShellRow> = []
+  const verified: Array<Report.Verified> = []
+
+  // Once per runner, a layered workload (flat for concurrently) whose jobs append a line to a file: every job ran.
+  for (const c of all) {
+    if (c.unavailable !== undefined) continue
+    const shape: Shape = c.flatOnly === true ? "flat" : "layered"
+    const s = spec(shape, config.verifyJobs)
+    const dir = freshDir(`verify-${shape}`)
+    const counter = path.join(dir, "count.txt")
+    Generate.writeAll(dir, s, Generate.countCommand(counter))
+    await runContender(c, dir, s, Generate.countCommand(counter))
+    const lines = fs.readFileSync(counter, "utf8").split("\n").filter((l) => l === "x").length
+    verified.push({ name: c.name, shape, jobs: config.verifyJobs, executed: lines })
+    log(`verify ${c.name}: ${lines}/${config.verifyJobs} jobs executed`)
+  }
+
+  for (const jobs of config.sizes) {
+    const big = jobs === Math.max(...config.sizes)
+    for (const shape of ["flat", "layered"] as ReadonlyArray<Shape>) {
+      const s = spec(shape, jobs)
+      const dir = Generate.writeAll(freshDir(`${shape}-${jobs}`), s)
+      const samples = new Map<string, Array<number>>()
+      const skipped = new Map<string, string>()
+      for (const c of all) {
+        if (c.unavailable !== undefined) skipped.set(c.name, c.unavailable)
+        else if (c.flatOnly === true && shape !== "flat") skipped.set(c.name, "flat only: concurrently has no dependencies")
+        else if (big && config.peerProjectionMillis > 0 && c.runtime === undefined && c.name !== "make -j8") {
+          const small = rows.find((r) => r.name === c.name && r.shape === shape && r.jobs < jobs && r.samples.length > 0)
+          const projected = small === undefined ? 0 : Report.median(small.samples) * (jobs / small.jobs)
+          if (projected > config.peerProjectionMillis) {
+            skipped.set(
+              c.name,
+              `not run at ${jobs.toLocaleString("en")}: ${small!.jobs.toLocaleString("en")} jobs took ${Report.ms(Report.median(small!.samples))}, ` +
+                `so one run would take about ${Report.ms(projected)}`
+            )
+          }
+        }
+      }
+      // Round by round, every runner once per round: drift in the machine's load hits them alike.
+      for (let round = 0; round < (big ? config.bigRuns : config.runs); round++) {
+        for (const c of all) {
+          if (skipped.has(c.name)) continue
+          const result = await runContender(c, dir, s, Generate.trueCommand)
+          const list = samples.get(c.name) ?? []
+          list.push(result.millis)
+          samples.set(c.name, list)
+          log(`shell ${jobs} ${shape} ${c.name}: ${Report.ms(result.millis)}`)
+        }
+      }
+      for (const c of all) {
+        rows.push({
+          name: c.name,
+          ...(c.runtime === undefined ? {} : { runtime: c.runtime }),
+          jobs,
+          shape,
+          samples: samples.get(c.name) ?? [],
+          ...(skipped.has(c.name) ? { skipped: skipped.get(c.name)! } : {})
+        })
+      }
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+  return { rows, verified }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenarios 2 and 3: in-process jobs and the chain, inside each runtime (bench/inprocess.ts)
+
+const inprocessScenario = async () => {
+  const results: Record<string, unknown> = {}
+  for (const runtime of runtimes) {
+    const result = await mustRun([...scriptCommand(runtime, path.join(root, "bench/inprocess.ts")), ...config.inprocess], {
+      cwd: root,
+      timeoutMillis: 600_000
+    })
+    results[runtime] = JSON.parse(result.stdout.trim().split("\n").at(-1)!)
+    log(`inprocess ${runtime}: ${Report.ms(result.millis)}`)
+  }
+  return results as Record<Runtime, Report.Inprocess>
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenario 4: cold start of `runner tasks/hello.ts` and `runner --version` (peers: one `echo hello` job)
+
+const coldScenario = async () => {
+  const hello = path.join(root, "tasks/hello.ts")
+  if (!fs.existsSync(hello)) throw new Error("tasks/hello.ts is missing")
+  const rows: Array<Report.ColdRow> = []
+  const measure = async (name: string, command: string, argv: ReadonlyArray<string>, cwd: string, env?: Record<string, string>) => {
+    if (!smoke) await mustRun(argv, { cwd, ...(env === undefined ? {} : { env }) }) // warm-up: file cache, journal created
+    const samples: Array<number> = []
+    for (let i = 0; i < config.coldRuns; i++) samples.push((await mustRun(argv, { cwd, ...(env === undefined ? {} : { env }) })).millis)
+    rows.push({ name, command, samples })
+    log(`cold ${name} ${command}: ${Report.ms(Report.median(samples))}`)
+  }
+  for (const runtime of runtimes) {
+    const cwd = freshDir(`cold-${runtime}`)
+    await measure(`effect-runner (${runtime})`, "runner tasks/hello.ts", [...runnerCommand(runtime), hello, "--log-format", "plain"], cwd)
+    await measure(`effect-runner (${runtime})`, "runner --version", [...runnerCommand(runtime), "--version"], cwd)
+  }
+  const dir = freshDir("cold-peers")
+  fs.writeFileSync(path.join(dir, "Makefile"), "hello:\n\t@echo hello\n")
+  fs.writeFileSync(path.join(dir, "justfile"), "hello:\n    @echo hello\n")
+  fs.writeFileSync(
+    path.join(dir, "package.json"),
+    JSON.stringify({ name: "hello", private: true, scripts: { hello: "wireit" }, wireit: { hello: { command: "echo hello" } } })
+  )
+  await measure("make", "make hello", [peerBins.make, "-s", "-C", dir, "hello"], dir)
+  if (!smoke && executable(peerBins.just)) await measure("just", "just hello", [peerBins.just, "hello"], dir)
+  if (!smoke && executable(peerBins.wireit)) {
+    await measure("wireit", "npm run hello", [onPath("npm") ?? "npm", "run", "--silent", "hello"], dir, { WIREIT_CACHE: "none" })
+  }
+  if (!smoke && executable(peerBins.concurrently)) await measure("concurrently", "concurrently 'echo hello'", [peerBins.concurrently, "--raw", "echo hello"], dir)
+  return rows
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenario 5: resume of a run killed at 50% (SIGKILL from inside, by the first job of level 5): spawn to first new job
+
+const resumeScenario = async () => {
+  const rows: Array<Report.ResumeRow> = []
+  const s = spec("layered", config.resumeJobs)
+  for (const runtime of runtimes) {
+    const samples: Array<number> = []
+    const restored: Array<number> = []
+    for (let round = 0; round < config.resumeRuns; round++) {
+      const dir = freshDir(`resume-${runtime}`)
+      fs.writeFileSync(path.join(dir, "inproc.ts"), Generate.runnerInprocFile(s))
+      const args = [...runnerCommand(runtime), path.join(dir, "inproc.ts"), "--key", "bench", "--concurrency", "8", "--log-format", "plain"]
+      const killed = await timed(args, { cwd: dir, env: { BENCH_KILL: "5" }, timeoutMillis: 300_000 })
+      if (killed.signal !== "SIGKILL") throw new Error(`the first run was not killed: ${killed.status}\n${killed.stderr}`)
+      const mark = path.join(dir, "first-new-job")
+      const resumed = await mustRun(args, { cwd: dir, env: { BENCH_MARK: mark }, count: /output restored from the journal/ })
+      samples.push(Number(fs.readFileSync(mark, "utf8")) - resumed.spawnedAt)
+      restored.push(resumed.counted)
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+    rows.push({ runtime, jobs: config.resumeJobs, samples, restored })
+    log(`resume ${runtime}: ${Report.ms(Report.median(samples))} to the first new job (${restored.join(", ")} restored)`)
+  }
+  return rows
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenario 6: heap per queued job and peak RSS for a 10,000-job DAG
+
+const gcEnv = (runtime: Runtime): Record<string, string> =>
+  runtime === "node" ? { NODE_OPTIONS: "--expose-gc" } : runtime === "deno" ? { DENO_V8_FLAGS: "--expose-gc" } : {}
+
+/** Peak RSS (KiB) of a command: GNU time's %M where installed, else VmHWM polled from /proc. */
+const peakRss = async (argv: ReadonlyArray<string>, cwd: string): Promise<{ kib: number; how: string }> => {
+  if (fs.existsSync("/usr/bin/time")) {
+    const result = await mustRun(["/usr/bin/time", "-f", "maxrss=%M", ...argv], { cwd })
+    const match = /maxrss=(\d+)/.exec(result.stderr)
+    if (match !== null) return { kib: Number(match[1]), how: "GNU time %M" }
+  }
+  throw new Error("peak RSS needs /usr/bin/time (Debian package `time`)")
+}
+
+const memoryScenario = async () => {
+  const rows: Array<Report.MemoryRow> = []
+  const jobs = config.memoryJobs
+  for (const runtime of runtimes) {
+    const probe = async (n: number) => {
+      const dir = freshDir(`memory-${runtime}`)
+      fs.writeFileSync(path.join(dir, "inproc.ts"), Generate.runnerInprocFile(spec("layered", n)))
+      const file = path.join(dir, "probe.json")
+      await mustRun([...runnerCommand(runtime), path.join(dir, "inproc.ts"), "--concurrency", "8", "--log-format", "plain"], {
+        cwd: dir,
+        env: { ...gcEnv(runtime), BENCH_PROBE: file }
+      })
+      const result = JSON.parse(fs.readFileSync(file, "utf8")) as { heapUsed: number; rss: number }
+      fs.rmSync(dir, { recursive: true, force: true })
+      return result
+    }
+    const one = await probe(1)
+    const many = await probe(jobs)
+    const dir = freshDir(`rss-${runtime}`)
+    fs.writeFileSync(path.join(dir, "inproc.ts"), Generate.runnerInprocFile(spec("layered", jobs)))
+    const rss = await peakRss([...runnerCommand(runtime), path.join(dir, "inproc.ts"), "--concurrency", "8", "--log-format", "plain"], dir)
+    fs.rmSync(dir, { recursive: true, force: true })
+    rows.push({
+      runtime,
+      jobs,
+      heapUsedOne: one.heapUsed,
+      heapUsedQueued: many.heapUsed,
+      bytesPerQueuedJob: (many.heapUsed - one.heapUsed) / (jobs - 1),
+      peakRssKiB: rss.kib,
+      rssHow: rss.how
+    })
+    log(`memory ${runtime}: ${((many.heapUsed - one.heapUsed) / (jobs - 1)).toFixed(0)} B/queued job, peak RSS ${(rss.kib / 1024).toFixed(0)} MiB`)
+  }
+  return rows
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Scenario 7: shell job spawn latency while the runner holds 0, 100 MB and 1 GB of live heap
+
+const spawnScenario = async () => {
+  const rows: Array<Report.SpawnRow> = []
+  const dir = freshDir("spawn")
+  const file = path.join(dir, "spawn-heap.ts")
+  fs.writeFileSync(file, Generate.runnerSpawnHeapFile(config.chain))
+  for (const runtime of runtimes) {
+    const heapFlags: Record<string, string> = runtime === "node"
+      ? { NODE_OPTIONS: "--max-old-space-size=4096" }
+      : runtime === "deno"
+      ? { DENO_V8_FLAGS: "--max-old-space-size=4096" }
+      : {}
+    for (const mib of config.heapMiB) {
+      const samples: Array<number> = []
+      let heapUsed = 0
+      let rss = 0
+      for (let round = 0; round < config.spawnRuns; round++) {
+        const outFile = path.join(dir, `out-${runtime}-${mib}-${round}.json`)
+        await mustRun([...runnerCommand(runtime), file, "--journal", "none", "--log-format", "plain"], {
+          cwd: dir,
+          env: { ...heapFlags, BENCH_HEAP_MB: String(mib), BENCH_OUT: outFile }
+        })
+        const result = JSON.parse(fs.readFileSync(outFile, "utf8")) as { millisPerJob: number; heapUsed: number; rss: number }
+        samples.push(result.millisPerJob)
+        heapUsed = result.heapUsed
+        rss = result.rss
+      }
+      rows.push({ runtime, heapMiB: mib, samples, heapUsed, rss, chain: config.chain })
+      log(`spawn ${runtime} ${mib} MiB: ${Report.median(samples).toFixed(2)} ms per chained shell job`)
+    }
+  }
+  return rows
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+const main = async () => {
+  if (!smoke) ensurePeers(log)
+  const loadStart = os.loadavg()
+  const results: Report.Results = {
+    date: new Date().toISOString(),
+    smoke,
+    machine: {
+      cpus: os.cpus().length,
+      model: os.cpus()[0]?.model ?? "unknown",
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      kernel: `${os.type()} ${os.release()}`,
+      loadAverageStart: loadStart
+    },
+    versions: versions(),
+    config,
+    scenarios: {}
+  }
+  if (scenarios.has(1)) results.scenarios.shell = await shellScenario()
+  if (scenarios.has(2) || scenarios.has(3)) results.scenarios.inprocess = await inprocessScenario()
+  if (scenarios.has(4)) results.scenarios.cold = await coldScenario()
+  if (scenarios.has(5)) results.scenarios.resume = await resumeScenario()
+  if (scenarios.has(6)) results.scenarios.memory = await memoryScenario()
+  if (scenarios.has(7)) results.scenarios.spawn = await spawnScenario()
+  results.machine.loadAverageEnd = os.loadavg()
+  results.wallSeconds = (performance.now() - started) / 1000
+  fs.mkdirSync(out, { recursive: true })
+  fs.writeFileSync(path.join(out, "results.json"), JSON.stringify(results, null, 1) + "\n")
+  fs.writeFileSync(path.join(out, "RESULTS.md"), Report.markdown(results))
+  log(`wrote ${path.join(out, "RESULTS.md")} and results.json in ${results.wallSeconds.toFixed(0)} s`)
+  console.log(path.join(out, "RESULTS.md"))
+}
+
+try {
+  await main()
+} finally {
+  fs.rmSync(work, { recursive: true, force: true })
+}

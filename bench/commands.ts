@@ -1,0 +1,163 @@
+/**
+ * How the benchmarks start things: the runner through its bin on each runtime, exactly as a user does (one function,
+ * so a faster bin shows up in every figure without changes here), and the peers installed in bench/peers.
+ */
+import { spawn, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+export const root = path.resolve(import.meta.dirname, "..")
+const bin = (name: string) => path.join(root, "node_modules/.bin", name)
+export const peersDir = path.join(root, "bench/peers")
+const peerBin = (name: string) => path.join(peersDir, "node_modules/.bin", name)
+
+export type Runtime = "node" | "bun" | "deno"
+export const runtimes: ReadonlyArray<Runtime> = ["node", "bun", "deno"]
+
+/** The command line that starts `runner` on a runtime, as the README documents it. */
+export const runnerCommand = (runtime: Runtime): ReadonlyArray<string> => {
+  const entry = path.join(root, "src/bin.ts")
+  switch (runtime) {
+    case "node":
+      return [bin("node"), entry]
+    case "bun":
+      return [bin("bun"), "--no-install", "--no-env-file", entry]
+    case "deno":
+      return [bin("deno"), "run", "-A", entry]
+  }
+}
+
+/** The command line that runs a script (not the runner) on a runtime: the in-process benchmarks. */
+export const scriptCommand = (runtime: Runtime, script: string, v8Flags: ReadonlyArray<string> = []) => {
+  switch (runtime) {
+    case "node":
+      return [bin("node"), ...v8Flags, script]
+    case "bun":
+      return [bin("bun"), "--no-install", "--no-env-file", script]
+    case "deno":
+      return [bin("deno"), "run", "-A", ...(v8Flags.length > 0 ? [`--v8-flags=${v8Flags.join(",")}`] : []), script]
+  }
+}
+
+/** PATH with Node 24 and the peers' bins first: npm (for Wireit) then runs on Node 24 too. */
+export const benchPath = () =>
+  [path.join(root, "node_modules/.bin"), path.join(peersDir, "node_modules/.bin"), process.env["PATH"] ?? ""].join(":")
+
+/** A program on PATH (absolute path), if any. */
+export const onPath = (name: string): string | undefined =>
+  (process.env["PATH"] ?? "").split(":").map((dir) => path.join(dir, name)).find((file) => {
+    try {
+      fs.accessSync(file, fs.constants.X_OK)
+      return fs.statSync(file).isFile()
+    } catch {
+      return false
+    }
+  })
+
+export const peerBins = {
+  make: "/usr/bin/make",
+  just: peerBin("just"),
+  task: fs.existsSync(peerBin("task")) ? peerBin("task") : (onPath("task") ?? onPath("go-task") ?? peerBin("task")),
+  concurrently: peerBin("concurrently"),
+  wireit: peerBin("wireit")
+}
+
+/** Installs bench/peers (`npm ci --prefix bench/peers`) when its node_modules is missing. */
+export const ensurePeers = (log: (line: string) => void) => {
+  if (fs.existsSync(path.join(peersDir, "node_modules/.package-lock.json"))) return
+  log("installing bench/peers (npm ci --prefix bench/peers)")
+  const result = spawnSync("npm", ["ci", "--prefix", peersDir, "--no-audit", "--no-fund"], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, PATH: benchPath() }
+  })
+  if (result.status !== 0) log(`npm ci in bench/peers failed (peers not installed are reported as such):\n${result.stderr}`)
+}
+
+const firstLine = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): string | undefined => {
+  if (!fs.existsSync(argv[0]!) && !argv[0]!.startsWith("npm")) return undefined
+  const result = spawnSync(argv[0]!, argv.slice(1), { encoding: "utf8", env: { ...env, PATH: benchPath() } })
+  return result.status === 0 ? (result.stdout || result.stderr).trim().split("\n")[0] : undefined
+}
+
+const peerVersion = (name: string) => {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(peersDir, "node_modules", name, "package.json"), "utf8")).version as string
+  } catch {
+    return undefined
+  }
+}
+
+/** Versions of everything measured (undefined: not installed). */
+export const versions = () => ({
+  node: firstLine([bin("node"), "--version"]),
+  bun: firstLine([bin("bun"), "--version"]),
+  deno: firstLine([bin("deno"), "--version"]),
+  npm: firstLine(["npm", "--version"]),
+  make: firstLine([peerBins.make, "--version"]),
+  just: firstLine([peerBins.just, "--version"]),
+  task: firstLine([peerBins.task, "--version"]),
+  wireit: peerVersion("wireit"),
+  concurrently: peerVersion("concurrently")
+})
+
+export interface Timed {
+  readonly millis: number
+  /** Epoch milliseconds (performance.timeOrigin based) just before the spawn. */
+  readonly spawnedAt: number
+  readonly status: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stderr: string
+  readonly stdout: string
+  /** Lines of stdout matching `options.count`. */
+  readonly counted: number
+}
+
+export interface TimedOptions {
+  readonly cwd: string
+  readonly env?: Record<string, string>
+  readonly timeoutMillis?: number
+  readonly count?: RegExp
+}
+
+/** Spawns `argv` and times it from just before the spawn to its exit. Only the output's tail is kept. */
+export const timed = (argv: ReadonlyArray<string>, options: TimedOptions): Promise<Timed> =>
+  new Promise((resolve) => {
+    const spawnedAt = performance.timeOrigin + performance.now()
+    const start = performance.now()
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: options.cwd,
+      env: { ...process.env, NO_COLOR: "1", PATH: benchPath(), ...options.env },
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let stdout = ""
+    let stderr = ""
+    let counted = 0
+    let partial = ""
+    // Keep only the tail: a 10,000-job run's log is large and only read when the run failed.
+    child.stdout.on("data", (chunk) => {
+      const text = String(chunk)
+      stdout = (stdout + text).slice(-20_000)
+      if (options.count !== undefined) {
+        const lines = (partial + text).split("\n")
+        partial = lines.pop()!
+        for (const line of lines) if (options.count.test(line)) counted++
+      }
+    })
+    child.stderr.on("data", (chunk) => (stderr = (stderr + chunk).slice(-20_000)))
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMillis ?? 300_000)
+    child.on("close", (status, signal) => {
+      clearTimeout(timer)
+      if (options.count?.test(partial)) counted++
+      resolve({ millis: performance.now() - start, spawnedAt, status, signal, stdout, stderr, counted })
+    })
+  })
+
+/** Like `timed`, and fails when the command exits non-zero. */
+export const mustRun = async (argv: ReadonlyArray<string>, options: TimedOptions): Promise<Timed> => {
+  const result = await timed(argv, options)
+  if (result.status !== 0) {
+    throw new Error(`${argv.join(" ")} exited ${result.status} in ${options.cwd}\n${result.stdout.slice(-2000)}\n${result.stderr.slice(-2000)}`)
+  }
+  return result
+}

@@ -1,0 +1,485 @@
+/**
+ * bench/RESULTS.md from bench/results.json: the targets of issue 6 with MET / MISSED and the measurement behind each
+ * verdict, then one table per scenario (median and min–max of the runs, ratios to make -j8).
+ * Run alone to re-render: node bench/report.ts [bench/results.json] [bench/RESULTS.md]
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+export type Runtime = "node" | "bun" | "deno"
+
+export interface ShellRow {
+  readonly name: string
+  readonly runtime?: Runtime
+  readonly jobs: number
+  readonly shape: string
+  /** Wall time of each run, ms. */
+  readonly samples: ReadonlyArray<number>
+  readonly skipped?: string
+}
+export interface Verified {
+  readonly name: string
+  readonly shape: string
+  readonly jobs: number
+  readonly executed: number
+}
+interface Stats {
+  readonly median: number
+  readonly min: number
+  readonly max: number
+  readonly runs: number
+}
+export interface Inprocess {
+  readonly dags: ReadonlyArray<
+    { readonly jobs: number; readonly shape: string } & Record<"memory" | "normal" | "full", Stats & { readonly microsPerJob: number }>
+  >
+  readonly chain: {
+    readonly jobs: number
+    readonly microsPerJob: number
+    readonly millis: Stats
+    readonly fsyncFloorMicros: Stats
+    readonly ratioToFloor: Stats
+  }
+}
+export interface ColdRow {
+  readonly name: string
+  readonly command: string
+  readonly samples: ReadonlyArray<number>
+}
+export interface ResumeRow {
+  readonly runtime: Runtime
+  readonly jobs: number
+  /** Spawn of the resuming process to the first new job's start, ms. */
+  readonly samples: ReadonlyArray<number>
+  readonly restored: ReadonlyArray<number>
+}
+export interface MemoryRow {
+  readonly runtime: Runtime
+  readonly jobs: number
+  readonly heapUsedOne: number
+  readonly heapUsedQueued: number
+  readonly bytesPerQueuedJob: number
+  readonly peakRssKiB: number
+  readonly rssHow: string
+}
+export interface SpawnRow {
+  readonly runtime: Runtime
+  readonly heapMiB: number
+  readonly chain: number
+  /** Chain time / chain length, ms, per run. */
+  readonly samples: ReadonlyArray<number>
+  readonly heapUsed: number
+  readonly rss: number
+}
+
+export interface Results {
+  date: string
+  smoke: boolean
+  machine: {
+    cpus: number
+    model: string
+    memoryGiB: number
+    kernel: string
+    loadAverageStart: ReadonlyArray<number>
+    loadAverageEnd?: ReadonlyArray<number>
+  }
+  versions: Record<string, string | undefined>
+  config: Record<string, unknown>
+  wallSeconds?: number
+  scenarios: {
+    shell?: { rows: ReadonlyArray<ShellRow>; verified: ReadonlyArray<Verified> }
+    inprocess?: Partial<Record<Runtime, Inprocess>>
+    cold?: ReadonlyArray<ColdRow>
+    resume?: ReadonlyArray<ResumeRow>
+    memory?: ReadonlyArray<MemoryRow>
+    spawn?: ReadonlyArray<SpawnRow>
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Formatting
+
+export const median = (values: ReadonlyArray<number>): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+const digits = (x: number) => (Math.abs(x) >= 100 ? 0 : Math.abs(x) >= 10 ? 1 : 2)
+const num = (x: number, d = digits(x)) => x.toLocaleString("en", { minimumFractionDigits: d, maximumFractionDigits: d })
+
+/** Milliseconds, as s above 10 s. */
+export const ms = (x: number) => (x >= 10_000 ? `${num(x / 1000, 1)} s` : `${num(x)} ms`)
+
+const spread = (values: ReadonlyArray<number>, unit: (x: number) => string = ms) =>
+  values.length === 0
+    ? "—"
+    : values.length === 1
+    ? `${unit(values[0]!)} (1 run)`
+    : `${unit(median(values))} (${unit(Math.min(...values))}–${unit(Math.max(...values))}, ${values.length} runs)`
+
+const stat = (s: Stats, unit: (x: number) => string) =>
+  s.runs <= 1 ? `${unit(s.median)} (1 run)` : `${unit(s.median)} (${unit(s.min)}–${unit(s.max)})`
+
+const us = (x: number) => `${num(x)} µs`
+const times = (x: number) => `${num(x, 2)}×`
+const mib = (bytes: number) => `${num(bytes / 2 ** 20, 0)} MiB`
+const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) =>
+  [`| ${header.join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n")
+
+// ---------------------------------------------------------------------------------------------------------------
+// Targets
+
+interface Verdict {
+  readonly target: string
+  readonly goal: string
+  readonly measured: string
+  readonly met: boolean | undefined
+  /** For a miss: what the measurements say about why. */
+  readonly why?: string
+}
+
+const runtimeName = { node: "Node", bun: "Bun", deno: "Deno" } as const
+
+const verdicts = (r: Results): ReadonlyArray<Verdict> => {
+  const out: Array<Verdict> = []
+  const { cold, inprocess, memory, resume, shell, spawn } = r.scenarios
+  const coldOf = (runtime: Runtime, command: string) =>
+    cold?.find((c) => c.name === `effect-runner (${runtime})` && c.command === command)
+  const helloMs = (runtime: Runtime) => {
+    const row = coldOf(runtime, "runner tasks/hello.ts")
+    return row === undefined ? undefined : median(row.samples)
+  }
+
+  for (const [runtime, result] of Object.entries(inprocess ?? {}) as Array<[Runtime, Inprocess]>) {
+    const dag = result.dags.filter((d) => d.shape === "layered").sort((a, b) => b.jobs - a.jobs)[0]
+    if (dag === undefined) continue
+    const label = `${num(dag.jobs, 0)} in-process jobs, 10 levels (${runtimeName[runtime]})`
+    const full = dag.full.microsPerJob
+    const memoryCost = dag.memory.microsPerJob
+    out.push({
+      target: `${label}, journal FULL`,
+      goal: "≤ 50 µs per job",
+      measured: us(full),
+      met: full <= 50,
+      why: `in-memory journal ${us(memoryCost)}/job, so the SQLite journal adds ${us(full - memoryCost)}/job (NORMAL: ${us(dag.normal.microsPerJob)})`
+    })
+    out.push({
+      target: `${label}, in-memory journal`,
+      goal: "≤ 15 µs per job",
+      measured: us(memoryCost),
+      met: memoryCost <= 15,
+      why: `the executor's own cost per job (scheduling, events, Effect fibers); ${num(dag.jobs, 0)} jobs took ${ms(dag.memory.median)}`
+    })
+    const chain = result.chain
+    out.push({
+      target: `${num(chain.jobs, 0)}-job chain, journal FULL (${runtimeName[runtime]})`,
+      goal: "≤ 1.5× (jobs × one fsync)",
+      measured: `${times(chain.ratioToFloor.median)} (${us(chain.microsPerJob)}/job, floor ${us(chain.fsyncFloorMicros.median)})`,
+      met: chain.ratioToFloor.median <= 1.5,
+      why: `each job's success is committed (one fsync) before its dependent starts; per job ${us(chain.microsPerJob - chain.fsyncFloorMicros.median)} more than a bare one-row commit; the floor ranged ${us(chain.fsyncFloorMicros.min)}–${us(chain.fsyncFloorMicros.max)} between rounds`
+    })
+  }
+
+  if (shell !== undefined) {
+    const smallest = Math.min(...shell.rows.map((row) => row.jobs))
+    const rowOf = (name: string, shape: string) =>
+      shell.rows.find((row) => row.name === name && row.shape === shape && row.jobs === smallest && row.samples.length > 0)
+    const make = rowOf("make -j8", "layered")
+    for (const runtime of ["bun", "node", "deno"] as const) {
+      const mine = rowOf(`effect-runner (${runtime})`, "layered")
+      if (mine === undefined || make === undefined) continue
+      const ratio = median(mine.samples) / median(make.samples)
+      const hello = helloMs(runtime)
+      const perJob = hello === undefined ? undefined : (median(mine.samples) - hello) / smallest
+      const why = `make ${ms(median(make.samples))}; the runner ${ms(median(mine.samples))}` +
+        (hello === undefined
+          ? ""
+          : `, of which cold start (hello) ${ms(hello)}: ${num(perJob!)} ms per job after start-up vs make's ${num(median(make.samples) / smallest)} ms`)
+      const limit = runtime === "bun" ? 1.3 : runtime === "node" ? 2 : undefined
+      if (limit !== undefined) {
+        out.push({
+          target: `${num(smallest, 0)} shell jobs layered, c8 (${runtimeName[runtime]})`,
+          goal: `≤ ${limit}× make -j8`,
+          measured: times(ratio),
+          met: ratio <= limit,
+          why
+        })
+      }
+      const peers = ["just --jobs 8", "wireit (WIREIT_PARALLEL=8)", "concurrently -m 8"]
+      const beaten: Array<string> = []
+      const lost: Array<string> = []
+      for (const peer of peers) {
+        const shape = peer.startsWith("concurrently") ? "flat" : "layered"
+        const theirs = rowOf(peer, shape)
+        const ours = rowOf(`effect-runner (${runtime})`, shape)
+        if (theirs === undefined || ours === undefined) continue
+        const text = `${peer.split(" ")[0]} ${shape} ${ms(median(theirs.samples))} vs ${ms(median(ours.samples))}`
+        ;(median(ours.samples) < median(theirs.samples) ? beaten : lost).push(text)
+      }
+      if (beaten.length + lost.length > 0) {
+        out.push({
+          target: `${num(smallest, 0)} shell jobs, c8 (${runtimeName[runtime]})`,
+          goal: "faster than just, Wireit, concurrently",
+          measured: lost.length === 0 ? `faster than all ${beaten.length}` : `slower than ${lost.map((t) => t.split(" ")[0]).join(", ")}`,
+          met: lost.length === 0,
+          why: [...lost.map((t) => `slower: ${t}`), ...beaten.map((t) => `faster: ${t}`)].join("; ")
+        })
+      }
+    }
+  }
+
+  for (const runtime of ["node", "bun", "deno"] as const) {
+    const hello = coldOf(runtime, "runner tasks/hello.ts")
+    if (hello === undefined) continue
+    const limit = { node: 200, bun: 80, deno: 150 }[runtime]
+    const version = coldOf(runtime, "runner --version")
+    out.push({
+      target: `cold start \`runner tasks/hello.ts\` (${runtimeName[runtime]})`,
+      goal: `≤ ${limit} ms`,
+      measured: ms(median(hello.samples)),
+      met: median(hello.samples) <= limit,
+      why: version === undefined ? "" : `\`runner --version\` alone takes ${ms(median(version.samples))}: loading the runner itself, before any task file or journal`
+    })
+  }
+
+  for (const row of resume ?? []) {
+    const hello = helloMs(row.runtime)
+    out.push({
+      target: `resume ${num(row.jobs, 0)}-job run killed at 50% (${runtimeName[row.runtime]})`,
+      goal: "≤ 300 ms to the first new job",
+      measured: ms(median(row.samples)),
+      met: median(row.samples) <= 300,
+      why: `spawn of \`runner … --key\` to the first new job's start; ${median(row.restored)} jobs restored` +
+        (hello === undefined ? "" : `; cold start of hello.ts is ${ms(hello)} of it, so the resume itself (journal, plan, decide) ≈ ${ms(median(row.samples) - hello)}`)
+    })
+  }
+
+  for (const row of memory ?? []) {
+    out.push({
+      target: `${num(row.jobs, 0)}-job DAG, heap per queued job (${runtimeName[row.runtime]})`,
+      goal: "≤ 3 KB",
+      measured: `${num(row.bytesPerQueuedJob, 0)} B`,
+      met: row.bytesPerQueuedJob <= 3000,
+      why: `heap used at the first job's start after a forced GC: ${mib(row.heapUsedQueued)} with ${num(row.jobs, 0)} jobs, ${mib(row.heapUsedOne)} with 1`
+    })
+    out.push({
+      target: `${num(row.jobs, 0)}-job DAG, peak RSS (${runtimeName[row.runtime]})`,
+      goal: "≤ 150 MB",
+      measured: `${num(row.peakRssKiB * 1024 / 1e6, 0)} MB`,
+      met: row.peakRssKiB * 1024 <= 150e6,
+      why: `whole run with the default journal (FULL), ${row.rssHow}`
+    })
+  }
+
+  for (const runtime of ["node", "bun", "deno"] as const) {
+    const rows = (spawn ?? []).filter((s) => s.runtime === runtime).sort((a, b) => a.heapMiB - b.heapMiB)
+    if (rows.length < 3) continue
+    const [none, mid, big] = rows as [SpawnRow, SpawnRow, SpawnRow]
+    const ratio = median(big.samples) / median(mid.samples)
+    out.push({
+      target: `shell job spawn with ${big.heapMiB} MiB heap held (${runtimeName[runtime]})`,
+      goal: `≤ 2× the latency at ${mid.heapMiB} MiB`,
+      measured: `${times(ratio)} (${num(median(big.samples))} vs ${num(median(mid.samples))} ms per job)`,
+      met: ratio <= 2,
+      why: `no heap: ${num(median(none.samples))} ms per chained job; heap used ${mib(mid.heapUsed)} / ${mib(big.heapUsed)}`
+    })
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The document
+
+export const markdown = (r: Results): string => {
+  const parts: Array<string> = []
+  const v = r.versions
+  parts.push(
+    "# Benchmark results",
+    "",
+    r.smoke
+      ? "**SMOKE RUN** (`--smoke`: tiny sizes, one run, make as the only peer). These figures test the harness and mean nothing."
+      : "Produced by `npm run bench` (bench/run.ts); method and caveats in [README.md](README.md), every sample in [results.json](results.json).",
+    "",
+    `- Date: ${r.date}; ${r.wallSeconds === undefined ? "" : `the whole benchmark took ${num(r.wallSeconds / 60, 1)} min`}`,
+    `- Machine: ${r.machine.cpus} × ${r.machine.model}, ${r.machine.memoryGiB} GiB, ${r.machine.kernel}; load average (1/5/15 min) ` +
+      `${r.machine.loadAverageStart.map((x) => num(x, 2)).join(" / ")} at the start, ${(r.machine.loadAverageEnd ?? []).map((x) => num(x, 2)).join(" / ")} at the end`,
+    `- Runtimes: Node ${v["node"]}, Bun ${v["bun"]}, ${v["deno"]}. Peers: ${v["make"]} (Debian package), just ${v["just"]?.replace(/^just /, "") ?? "not installed"} ` +
+      `(npm rust-just), Wireit ${v["wireit"] ?? "not installed"} (npm, run through npm ${v["npm"]}), concurrently ${v["concurrently"] ?? "not installed"} (npm), ` +
+      `go-task ${v["task"] ?? "not installed (see below)"}.`,
+    ""
+  )
+
+  const all = verdicts(r)
+  parts.push("## Targets", "", table(
+    ["target", "goal", "measured (median)", "verdict", "what the measurements say"],
+    all.map((t) => [t.target, t.goal, t.measured, t.met === undefined ? "—" : t.met ? "MET" : "**MISSED**", t.why ?? ""])
+  ), "")
+
+  const { cold, inprocess, memory, resume, shell, spawn } = r.scenarios
+  if (shell !== undefined) {
+    parts.push(
+      "## 1. Shell jobs (`true`), concurrency 8",
+      "",
+      "Wall time from spawn to exit of each runner on the same generated DAG (bench/generate.ts): flat, or 10 levels with each job " +
+        "needing 2–3 jobs of the level before (fixed seed). effect-runner runs `runner runner.ts --concurrency 8` through its bin " +
+        "with its default journal (SQLite, synchronous=FULL) in a fresh folder, so its cold start is included, as are npm's for " +
+        "Wireit. Ratios are to make -j8's median of the same workload.",
+      ""
+    )
+    for (const jobs of [...new Set(shell.rows.map((row) => row.jobs))]) {
+      const names = [...new Set(shell.rows.filter((row) => row.jobs === jobs).map((row) => row.name))]
+      const cell = (name: string, shape: string) => {
+        const row = shell.rows.find((x) => x.name === name && x.shape === shape && x.jobs === jobs)
+        const make = shell.rows.find((x) => x.name === "make -j8" && x.shape === shape && x.jobs === jobs)
+        if (row === undefined || row.samples.length === 0) return ["—", "—"]
+        return [spread(row.samples), make === undefined || make.samples.length === 0 ? "—" : times(median(row.samples) / median(make.samples))]
+      }
+      parts.push(`### ${num(jobs, 0)} jobs`, "", table(
+        ["runner", "flat", "× make", "layered", "× make"],
+        names.map((name) => [name, ...cell(name, "flat"), ...cell(name, "layered")])
+      ), "")
+      const notes = shell.rows.filter((row) => row.jobs === jobs && row.skipped !== undefined)
+      const seen = new Set<string>()
+      for (const row of notes) {
+        const text = `- ${row.name}${row.skipped!.startsWith("flat only") ? ` (${row.shape})` : ""}: ${row.skipped}`
+        if (!seen.has(text)) parts.push(text)
+        seen.add(text)
+      }
+      if (notes.length > 0) parts.push("")
+    }
+    parts.push(
+      "Every job really ran: each runner once ran a layered DAG (flat for concurrently) whose jobs append a line to a file " +
+        "instead of `true`, in a fresh folder with caches off (Wireit: no `files`, WIREIT_CACHE=none):",
+      "",
+      table(["runner", "shape", "jobs", "executed"], shell.verified.map((x) => [x.name, x.shape, String(x.jobs), String(x.executed)])),
+      ""
+    )
+  }
+
+  if (inprocess !== undefined) {
+    parts.push(
+      "## 2. In-process no-op jobs, concurrency 8",
+      "",
+      "`Executor.run` inside each runtime (bench/inprocess.ts): planning excluded, a reporter that discards; the journal in " +
+        "memory (what `--journal none` uses), SQLite at synchronous=NORMAL and at FULL (a fresh file per round). Median " +
+        "µs per job (the run's wall time / jobs), min–max of the runs in ms.",
+      ""
+    )
+    const rows: Array<Array<string>> = []
+    for (const [runtime, result] of Object.entries(inprocess) as Array<[Runtime, Inprocess]>) {
+      for (const d of result.dags) {
+        rows.push([
+          runtimeName[runtime],
+          num(d.jobs, 0),
+          d.shape,
+          ...(["memory", "normal", "full"] as const).map((k) => `${us(d[k].microsPerJob)} (${stat(d[k], ms)})`)
+        ])
+      }
+    }
+    parts.push(table(["runtime", "jobs", "shape", "journal in memory", "SQLite NORMAL", "SQLite FULL"], rows), "")
+    parts.push(
+      "## 3. Chain of jobs, journal FULL, against the fsync floor",
+      "",
+      "Each job needs the one before, so every success must be durable before the next job starts. The floor is the median " +
+        "time of as many one-row `INSERT` transactions (WAL, synchronous=FULL, node:sqlite) measured just before each round; " +
+        "the ratio is each round's chain time / (jobs × that round's floor).",
+      "",
+      table(
+        ["runtime", "jobs", "chain µs/job", "fsync floor µs (min–max)", "ratio median (min–max)"],
+        (Object.entries(inprocess) as Array<[Runtime, Inprocess]>).map(([runtime, result]) => [
+          runtimeName[runtime],
+          num(result.chain.jobs, 0),
+          us(result.chain.microsPerJob),
+          stat(result.chain.fsyncFloorMicros, us),
+          stat(result.chain.ratioToFloor, times)
+        ])
+      ),
+      ""
+    )
+  }
+
+  if (cold !== undefined) {
+    parts.push(
+      "## 4. Cold start",
+      "",
+      "Spawn to exit, after one warm-up run (the OS file cache is warm), in a temp folder (the runner's journal is created " +
+        "there by the warm-up). Peers run one `echo hello` job, for reference.",
+      "",
+      table(["runner", "command", "median (min–max)"], cold.map((c) => [c.name, `\`${c.command}\``, spread(c.samples)])),
+      ""
+    )
+  }
+
+  if (resume !== undefined) {
+    parts.push(
+      "## 5. Resume of a run killed at 50%",
+      "",
+      "A layered DAG of in-process no-op jobs runs with `--key bench` until the first job of level 5 starts and SIGKILLs the " +
+        "runner; then the same command line runs again (it resumes the key's run). Measured: from the spawn of the resuming " +
+        "process to the first job it starts (the job writes the time), so the runtime's cold start is included.",
+      "",
+      table(
+        ["runtime", "jobs", "spawn → first new job", "jobs restored"],
+        resume.map((row) => [runtimeName[row.runtime], num(row.jobs, 0), spread(row.samples), row.restored.join(", ")])
+      ),
+      ""
+    )
+  }
+
+  if (memory !== undefined) {
+    parts.push(
+      "## 6. Memory of a large DAG",
+      "",
+      "Heap per queued job: the first job to start (every other job still queued) forces a full GC and reads `heapUsed`; " +
+        "(that with the layered DAG − that with a 1-job DAG) / (jobs − 1). Peak RSS: a whole run of the same DAG with the " +
+        "default journal, measured by GNU time.",
+      "",
+      table(
+        ["runtime", "jobs", "heap, 1 job", "heap, all queued", "per queued job", "peak RSS of the run"],
+        memory.map((row) => [
+          runtimeName[row.runtime],
+          num(row.jobs, 0),
+          mib(row.heapUsedOne),
+          mib(row.heapUsedQueued),
+          `${num(row.bytesPerQueuedJob, 0)} B`,
+          `${num(row.peakRssKiB * 1024 / 1e6, 0)} MB (${mib(row.peakRssKiB * 1024)})`
+        ])
+      ),
+      ""
+    )
+  }
+
+  if (spawn !== undefined) {
+    parts.push(
+      "## 7. Shell job spawn under a large heap",
+      "",
+      "A first job allocates and keeps live heap (arrays of doubles in a module-level variable), then a chain of shell `true` " +
+        "jobs runs (`--journal none`, so no fsync between them): chain time / chain length, per run. Node gets " +
+        "`NODE_OPTIONS=--max-old-space-size=4096`, Deno `DENO_V8_FLAGS=--max-old-space-size=4096`.",
+      "",
+      table(
+        ["runtime", "heap held", "ms per chained job, median (min–max)", "over no heap", "heap used", "RSS"],
+        spawn.map((row) => {
+          const none = spawn.find((x) => x.runtime === row.runtime && x.heapMiB === 0)
+          return [
+            runtimeName[row.runtime],
+            `${num(row.heapMiB, 0)} MiB`,
+            spread(row.samples, (x) => num(x)),
+            none === undefined ? "—" : `${num(median(row.samples) - median(none.samples))} ms`,
+            mib(row.heapUsed),
+            mib(row.rss)
+          ]
+        })
+      ),
+      ""
+    )
+  }
+  return parts.join("\n")
+}
+
+if (import.meta.main) {
+  const input = process.argv[2] ?? path.join(import.meta.dirname, "results.json")
+  const output = process.argv[3] ?? path.join(path.dirname(input), "RESULTS.md")
+  fs.writeFileSync(output, markdown(JSON.parse(fs.readFileSync(input, "utf8"))))
+}
