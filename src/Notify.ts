@@ -129,7 +129,7 @@ export const toSlack = (summary: Observer.Summary, host: string = os.hostname())
   const key = summary.key === undefined ? "" : `, key ${summary.key}`
   const failedIds = summary.failed.map((f) => f.jobId)
   const text = `${icons[summary.status]} ${summary.dag} ${summary.status}${key} (run ${summary.runId}, ${duration})` +
-    (failedIds.length === 0 ? "" : `; failed: ${truncate(failedIds.join(", "), 1000)}`)
+    (failedIds.length === 0 ? "" : `; failed: ${failedIds.join(", ")}`)
   const fields = [
     ["Status", summary.status],
     ["Key", summary.key ?? "none"],
@@ -137,18 +137,18 @@ export const toSlack = (summary: Observer.Summary, host: string = os.hostname())
     ["Duration", duration],
     ["Host", host],
     ["Trigger", summary.resumed ? `${summary.trigger} (resumed)` : summary.trigger]
-  ].map(([name, value]) => ({ type: "mrkdwn", text: `*${name}*\n${escapeSlack(truncate(value!, 1000))}` }))
+  ].map(([name, value]) => ({ type: "mrkdwn", text: `*${name}*\n${slackText(value!, 1000)}` }))
   const failedBlocks = summary.failed.slice(0, SLACK_FAILED_SHOWN).map((f) => ({
     type: "section",
     text: {
       type: "mrkdwn",
-      text: `*${escapeSlack(truncate(f.jobId, 200))}*${f.critical ? "" : " (non-critical)"}\n` +
-        "```" + escapeSlack(truncate(f.error, SLACK_ERROR_CHARS)).replaceAll("```", "'''") + "```"
+      text: `*${slackText(f.jobId, 200)}*${f.critical ? "" : " (non-critical)"}\n` +
+        "```" + slackText(f.error.replaceAll("```", "'''"), SLACK_ERROR_CHARS) + "```"
     }
   }))
   const more = summary.failed.length - SLACK_FAILED_SHOWN
   return {
-    text: escapeSlack(text),
+    text: slackText(text, 3000),
     blocks: [
       {
         type: "header",
@@ -168,8 +168,12 @@ export const toSlack = (summary: Observer.Summary, host: string = os.hostname())
   }
 }
 
-// Slack reads &, < and > as markup (links, mentions); everything else is shown as written.
-const escapeSlack = (text: string) => text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+// Slack reads &, < and > as markup (links, mentions); everything else is shown as written. Escaped, then cut to
+// `max` characters without splitting an entity.
+const slackText = (text: string, max: number) => {
+  const escaped = text.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
+  return escaped.length <= max ? escaped : escaped.slice(0, max - TRUNCATED.length).replace(/&[a-z]*$/, "") + TRUNCATED
+}
 
 const TRUNCATED = "… (truncated)"
 const truncate = (text: string, max: number) =>

@@ -83,11 +83,15 @@ describe("the Slack message", () => {
   })
 
   it("keeps within Slack's limits: short errors, at most 10 failed jobs then a count, a short header", () => {
-    const failed = Array.from({ length: 30 }, (_, i) => ({ jobId: `job-${i}`, critical: true, error: "e".repeat(5000) }))
+    const failed = Array.from({ length: 30 }, (_, i) => ({ jobId: `job-${i}`, critical: true, error: "<&>".repeat(2000) }))
     const message = Notify.toSlack(summary({ dag: "d".repeat(300), failed }), "h")
     const sections = message.blocks.filter((b) => b["type"] === "section" && JSON.stringify(b).includes("```"))
     assert.strictEqual(sections.length, 10)
-    for (const block of sections) assert.isBelow((block["text"] as { text: string }).text.length, 600)
+    for (const block of sections) {
+      const text = (block["text"] as { text: string }).text
+      assert.isBelow(text.length, 600)
+      assert.match(text, /(&lt;|&amp;|&gt;)… \(truncated\)```$/, "cut between entities")
+    }
     assert.include(JSON.stringify(message.blocks), "… and 20 more failed jobs")
     assert.isAtMost((message.blocks[0]!["text"] as { text: string }).text.length, 150)
     assert.isAtMost(message.blocks.length, 50)
