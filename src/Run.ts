@@ -96,7 +96,8 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
         const all = [...hooks, ...observers].flatMap((o) =>
           o.onFinish === undefined ? [] : [notifyOne(o.name, () => o.onFinish!(summary), bound)]
         )
-        return Effect.all(all, { concurrency: "unbounded", discard: true })
+        // Annotated with the run id, so what observers log (a notification that failed) is journaled with the run.
+        return Effect.all(all, { concurrency: "unbounded", discard: true }).pipe(Effect.annotateLogs({ runId: begun.runId }))
       })
     const result = yield* Executor.run(plan, {
       runId: begun.runId,
