@@ -6,6 +6,7 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -21,7 +22,6 @@ import * as OtlpSerialization from "effect/observability/OtlpSerialization"
 import * as OtlpTracer from "effect/observability/OtlpTracer"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import * as Context from "effect/Context"
 import type * as Tracer from "effect/Tracer"
 import * as os from "node:os"
 import { InvalidOption } from "./Errors.ts"
@@ -215,7 +215,10 @@ export const make = (config: Settings): Effect.Effect<Observer.Observer, never, 
     const client = exportClient(Context.get(services, HttpClient.HttpClient), config.exportTimeout, yield* warner)
     const registry: Metric.MetricRegistry = new Map()
     const resource = { ...config.resource, attributes: { ...config.resource.attributes } }
-    const exporting = <A>(effect: Effect.Effect<A, never, any>, scope: Scope.Scope): Effect.Effect<A> =>
+    const exporting = <A>(
+      effect: Effect.Effect<A, never, HttpClient.HttpClient | OtlpExporter.Flusher | OtlpSerialization.OtlpSerialization | Scope.Scope>,
+      scope: Scope.Scope
+    ): Effect.Effect<A> =>
       effect.pipe(
         Effect.provideContext(Context.add(services, HttpClient.HttpClient, client)),
         Effect.provideService(Scope.Scope, scope),
@@ -223,7 +226,7 @@ export const make = (config: Settings): Effect.Effect<Observer.Observer, never, 
         // The resource comes from `config` only: Effect would otherwise read OTEL_* from the process again.
         Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: {} })),
         Effect.provideService(Headers.CurrentRedactedNames, [...Headers.CurrentRedactedNames.defaultValue(), ...secretNames])
-      ) as Effect.Effect<A>
+      )
     const tracer = config.traces === undefined ? undefined : yield* exporting(
       OtlpTracer.make({
         url: config.traces.url,
@@ -334,8 +337,14 @@ const describe = (href: string): string => {
 
 const nanos = (millis: number): bigint => BigInt(Math.round(millis)) * 1_000_000n
 
-/** A failure as the exported span shows it: the error's tag as its type, the event's (masked) text as its message. */
-const failure = (name: string, message: string): Exit.Exit<never, unknown> => Exit.fail({ name, message })
+/**
+ * A failure as the exported span shows it: the error's tag as its type, the first line of the event's (masked) text
+ * as its message, the rest (a defect's stack) as its stack. Never the Cause itself: its values are not masked.
+ */
+const failure = (name: string, text: string): Exit.Exit<never, unknown> => {
+  const [message = "", ...rest] = text.split("\n")
+  return Exit.fail(rest.length === 0 ? { name, message } : { name, message, stack: [`${name}: ${message}`, ...rest].join("\n") })
+}
 
 const errorName = (cause: Cause.Cause<unknown>): string => {
   if (Cause.hasDies(cause)) return "Defect"
@@ -527,8 +536,10 @@ export const metrics = {
 const recorder = () => {
   // Attempt events name their run, not its dag.
   const dags = new Map<string, string>()
+  // Attempts in progress: a job interrupted while waiting for its retry has no attempt to count.
+  const running = new Set<string>()
   const attempt = (event: { readonly runId: string; readonly jobId: string }, outcome: string) =>
-    Metric.update(
+    !running.delete(`${event.runId}\u0000${event.jobId}`) ? Effect.void : Metric.update(
       Metric.withAttributes(metrics.attempts, {
         "runner.dag": dags.get(event.runId) ?? "",
         "runner.job.id": event.jobId,
@@ -537,35 +548,39 @@ const recorder = () => {
       1
     )
   return (event: RunEvent.RunEvent): Effect.Effect<void> => {
-  switch (event._tag) {
-    case "RunStarted":
-      dags.set(event.runId, event.dag)
-      return Effect.void
-    case "AttemptFailed":
-      return attempt(event, event.retryInMillis === undefined ? "failed" : "retried")
-    case "AttemptSucceeded":
-      return attempt(event, "succeeded")
-    case "JobInterrupted":
-      return attempt(event, "interrupted")
-    case "RunFinished": {
-      dags.delete(event.runId)
-      const run = { "runner.dag": event.dag, "runner.status": event.status }
-      return Effect.all([
-        Metric.update(Metric.withAttributes(metrics.runs, run), 1),
-        Metric.update(Metric.withAttributes(metrics.runDuration, run), event.durationMillis / 1000),
-        ...event.jobs.flatMap((job) => {
-          const attributes = { "runner.dag": event.dag, "runner.job.id": job.jobId, "runner.status": job.status }
-          return [
-            Metric.update(Metric.withAttributes(metrics.jobs, attributes), 1),
-            ...(job.attempts > 0
-              ? [Metric.update(Metric.withAttributes(metrics.jobDuration, attributes), job.durationMillis / 1000)]
-              : [])
-          ]
-        })
-      ], { discard: true })
+    switch (event._tag) {
+      case "RunStarted":
+        dags.set(event.runId, event.dag)
+        return Effect.void
+      case "AttemptStarted":
+        running.add(`${event.runId}\u0000${event.jobId}`)
+        return Effect.void
+      case "AttemptFailed":
+        return attempt(event, event.retryInMillis === undefined ? "failed" : "retried")
+      case "AttemptSucceeded":
+        return attempt(event, "succeeded")
+      case "JobInterrupted":
+        return attempt(event, "interrupted")
+      case "RunFinished": {
+        dags.delete(event.runId)
+        for (const key of running) if (key.startsWith(`${event.runId}\u0000`)) running.delete(key)
+        const run = { "runner.dag": event.dag, "runner.status": event.status }
+        return Effect.all([
+          Metric.update(Metric.withAttributes(metrics.runs, run), 1),
+          Metric.update(Metric.withAttributes(metrics.runDuration, run), event.durationMillis / 1000),
+          ...event.jobs.flatMap((job) => {
+            const attributes = { "runner.dag": event.dag, "runner.job.id": job.jobId, "runner.status": job.status }
+            return [
+              Metric.update(Metric.withAttributes(metrics.jobs, attributes), 1),
+              ...(job.attempts > 0
+                ? [Metric.update(Metric.withAttributes(metrics.jobDuration, attributes), job.durationMillis / 1000)]
+                : [])
+            ]
+          })
+        ], { discard: true })
+      }
+      default:
+        return Effect.void
     }
-    default:
-      return Effect.void
-  }
   }
 }

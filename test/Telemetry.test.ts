@@ -3,10 +3,11 @@
  * that decodes what arrives (protobuf or JSON) and checks the trace of a run (one trace, the run span as root, job
  * spans under it, attempt spans under their job, retries as events, errors) and its metrics.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as fs from "node:fs"
+import type { ChildProcess } from "node:child_process"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
@@ -264,11 +265,24 @@ const within = (child: Span, parent: Span) => {
   assert.isTrue(child.start >= parent.start && child.end <= parent.end, `"${child.name}" lies within "${parent.name}"`)
 }
 
+/** Every runner this file starts, so that a failed test leaves none behind. */
+const children = new Set<ChildProcess>()
+afterEach(() => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+  children.clear()
+})
+
+const start = (args: ReadonlyArray<string>, env: Record<string, string>, runtime: RuntimeName = "node") => {
+  const child = runnerAsync(args, env, runtime)
+  children.add(child.process)
+  return child
+}
+
 const fixture = (name: string) => path.join("test/fixtures", `${name}.ts`)
 
 /** Runs the CLI; a watchdog kills it after 25 s, so "exited by itself" is part of the result. */
 const run = async (args: ReadonlyArray<string>, env: Record<string, string>, runtime: RuntimeName = "node") => {
-  const child = runnerAsync(args, env, runtime)
+  const child = start(args, env, runtime)
   let killed = false
   const watchdog = setTimeout(() => {
     killed = true
@@ -437,7 +451,7 @@ describe("runner with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
   it("SIGINT: the interrupted run's trace is still sent before the process exits 130", async () => {
     const r = await receiver()
     const ready = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "runner-otel-")), "ready")
-    const child = runnerAsync([fixture("telemetry-sleep"), ...base], { OTEL_EXPORTER_OTLP_ENDPOINT: r.url, READY_FILE: ready })
+    const child = start([fixture("telemetry-sleep"), ...base], { OTEL_EXPORTER_OTLP_ENDPOINT: r.url, READY_FILE: ready })
     await waitUntil(() => fs.existsSync(ready))
     child.process.kill("SIGINT")
     const result = await child.done
@@ -457,7 +471,7 @@ describe("runner with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
   it("runner schedule: one trace per run, each with its slot key and the schedule trigger", async () => {
     const r = await receiver()
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-otel-schedule-"))
-    const child = runnerAsync(["schedule", fixture("telemetry-schedule"), "--journal", path.join(dir, "journal.db")], {
+    const child = start(["schedule", fixture("telemetry-schedule"), "--journal", path.join(dir, "journal.db")], {
       OTEL_EXPORTER_OTLP_ENDPOINT: r.url,
       OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
       OTEL_BSP_SCHEDULE_DELAY: "100"
@@ -501,7 +515,11 @@ describe("runner with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
         OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`,
         OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20s3cr3t"
       }),
-      run([fixture("telemetry-run"), ...base, "--failure-mode", "continue"], { OTEL_EXPORTER_OTLP_ENDPOINT: silentUrl })
+      // OTEL_EXPORTER_OTLP_TIMEOUT bounds the wait at exit (default 3 s).
+      run([fixture("telemetry-run"), ...base, "--failure-mode", "continue"], {
+        OTEL_EXPORTER_OTLP_ENDPOINT: silentUrl,
+        OTEL_EXPORTER_OTLP_TIMEOUT: "1000"
+      })
     ])
     silent.closeAllConnections()
     silent.close()
