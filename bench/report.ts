@@ -309,6 +309,15 @@ export const markdown = (r: Results): string => {
       `go-task ${v["task"] ?? "not installed (see below)"}.`,
     ""
   )
+  const busiest = Math.max(r.machine.loadAverageStart[0] ?? 0, r.machine.loadAverageEnd?.[0] ?? 0)
+  if (!r.smoke && busiest > r.machine.cpus) {
+    parts.push(
+      `**Preliminary:** the machine was busy with other work during this run (1-minute load average up to ${num(busiest, 1)} ` +
+        `on ${r.machine.cpus} cores), so every figure is noisy and most are slower than on a quiet machine; ratios measured ` +
+        "side by side in the same rounds are the more meaningful. Re-run `npm run bench` on a quiet machine for the figures to keep.",
+      ""
+    )
+  }
 
   const all = verdicts(r)
   parts.push("## Targets", "", table(

@@ -1,0 +1,62 @@
+/**
+ * Smoke test of the benchmark harness (bench/run.ts --smoke): tiny workloads, one run, make as the only peer, the
+ * runner on Node, into a temp folder. Asserts that it completes and writes a table for every scenario — not timings.
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { assert, describe, it } from "vitest"
+import { bins, root } from "./support/spawn.ts"
+
+describe("npm run bench --smoke", () => {
+  it("runs every scenario and writes RESULTS.md and results.json into the given folder, not into bench/", () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), "runner-bench-test-"))
+    const committed = path.join(root, "bench/RESULTS.md")
+    const before = fs.existsSync(committed) ? fs.readFileSync(committed, "utf8") : undefined
+    const result = spawnSync(bins.node, ["bench/run.ts", "--smoke", "--runtimes", "node", "--out", out], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 170_000
+    })
+    assert.strictEqual(result.status, 0, result.stderr)
+
+    const markdown = fs.readFileSync(path.join(out, "RESULTS.md"), "utf8")
+    for (const heading of [
+      "## Targets",
+      "## 1. Shell jobs",
+      "## 2. In-process no-op jobs",
+      "## 3. Chain of jobs",
+      "## 4. Cold start",
+      "## 5. Resume of a run killed at 50%",
+      "## 6. Memory of a large DAG",
+      "## 7. Shell job spawn under a large heap"
+    ]) assert.include(markdown, heading)
+    // One target row per scenario, each with a verdict.
+    for (const target of [
+      /in-process jobs, 10 levels \(Node\), journal FULL \| .* \| (MET|\*\*MISSED\*\*) \|/,
+      /in-process jobs, 10 levels \(Node\), in-memory journal \|/,
+      /-job chain, journal FULL \(Node\) \|/,
+      /shell jobs layered, c8 \(Node\) \| ≤ 2× make -j8 \|/,
+      /cold start `runner tasks\/hello.ts` \(Node\) \| ≤ 200 ms \|/,
+      /resume \d+-job run killed at 50% \(Node\) \|/,
+      /-job DAG, heap per queued job \(Node\) \|/,
+      /-job DAG, peak RSS \(Node\) \|/,
+      /shell job spawn with \d+ MiB heap held \(Node\) \|/
+    ]) assert.match(markdown, target)
+    assert.match(markdown, /\| make -j8 \| .* \| 1\.00× \| .* \| 1\.00× \|/)
+
+    const results = JSON.parse(fs.readFileSync(path.join(out, "results.json"), "utf8"))
+    assert.isTrue(results.smoke)
+    const verified: ReadonlyArray<{ name: string; jobs: number; executed: number }> = results.scenarios.shell.verified
+    assert.deepStrictEqual(
+      verified.map((v) => [v.name, v.executed === v.jobs]),
+      [["make -j8", true], ["effect-runner (node)", true]]
+    )
+    const resume: ReadonlyArray<{ restored: ReadonlyArray<number>; jobs: number }> = results.scenarios.resume
+    assert.isTrue(resume[0]!.restored[0]! > 0 && resume[0]!.restored[0]! < resume[0]!.jobs, "the killed run is resumed, not rerun")
+
+    assert.strictEqual(fs.existsSync(committed) ? fs.readFileSync(committed, "utf8") : undefined, before)
+    fs.rmSync(out, { recursive: true, force: true })
+  }, 180_000)
+})
