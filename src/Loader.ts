@@ -11,8 +11,10 @@ import { InvalidOption, NothingToRun, TaskFileInvalid, TaskFileNotFound } from "
 import * as Job from "./Job.ts"
 import * as Runtime from "./runtime/Runtime.ts"
 
-/** The runner's own sources: a location inside them says nothing about the task file. */
+/** The runner's own code, its sources and its bundle: a location inside them says nothing about the task file. */
 const runnerSources = path.dirname(fileURLToPath(import.meta.url))
+const runnerBundle = path.join(runnerSources, "..", "dist")
+const isRunnerCode = (text: string): boolean => text.includes(runnerSources) || text.includes(runnerBundle)
 
 export type LoadError = TaskFileNotFound | TaskFileInvalid | NothingToRun
 
@@ -68,7 +70,7 @@ const invalid = (file: string, absolute: string, error: unknown): TaskFileInvali
 /** The stack frames that point at user code (not Node internals, not the runner), to show where a load failed. */
 const userFrames = (stack: string | undefined): string => {
   const frames = (stack ?? "").split("\n").filter((line) =>
-    /^\s+at /.test(line) && !/\(node:|at node:/.test(line) && !line.includes(runnerSources) && !line.includes("/node_modules/")
+    /^\s+at /.test(line) && !/\(node:|at node:/.test(line) && !isRunnerCode(line) && !line.includes("/node_modules/")
   )
   return frames.length === 0 ? "" : `\n${frames.join("\n")}`
 }
@@ -80,7 +82,7 @@ const locate = (file: string, absolute: string, text: string | undefined): strin
   const own = new RegExp(`(?:file://)?${escaped}:(\\d+)(?::(\\d+))?`).exec(text)
   if (own !== null) return `${file}:${own[1]}${own[2] === undefined ? "" : `:${own[2]}`}`
   const other = /(?:file:\/\/)?(\/[^\s():]+\.[cm]?tsx?):(\d+)(?::(\d+))?/.exec(text)
-  if (other !== null && !other[1]!.includes("/node_modules/") && !other[1]!.startsWith(runnerSources)) {
+  if (other !== null && !other[1]!.includes("/node_modules/") && !isRunnerCode(other[1]!)) {
     return `${path.relative(process.cwd(), other[1]!)}:${other[2]}${other[3] === undefined ? "" : `:${other[3]}`}`
   }
   return undefined

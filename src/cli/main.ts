@@ -1,24 +1,38 @@
-/** The `runner` command line: `runner <file> [job ...]` (run), `runner graph <file>`, `runner list <file>`. */
+/**
+ * The `runner` command line: `runner <file> [job ...]` (run), `runner graph <file>`, `runner list <file>`, ... Each
+ * command's module is loaded only when that command runs, so a run does not pay for the operator commands.
+ */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
-import { ExitCode, type Outcome } from "./common.ts"
-import * as check from "./check.ts"
-import * as cron from "./cron.ts"
-import * as doctor from "./doctor.ts"
-import * as graph from "./graph.ts"
-import * as history from "./history.ts"
-import * as list from "./list.ts"
-import * as logs from "./logs.ts"
-import * as prune from "./prune.ts"
-import * as run from "./run.ts"
-import * as schedule from "./schedule.ts"
-import * as show from "./show.ts"
+import type * as Layer from "effect/Layer"
+import * as Runtime from "../runtime/Runtime.ts"
+import type { Outcome } from "./common.ts"
 import { version } from "./version.ts"
 
 export { version }
 
-const subcommands = new Set(["run", "graph", "list", "history", "show", "logs", "prune", "doctor", "schedule", "cron", "check"])
+/** A command module: its `command` builds the subcommand, writing the exit code into `outcome`. */
+interface CommandModule {
+  readonly command: (outcome: Outcome) => Command.Command<any, any, any, any, Layer.Success<typeof NodeServices.layer>>
+}
+
+/** The subcommands, in the order help lists them, each loaded on demand. */
+const commands: Record<string, () => Promise<CommandModule>> = {
+  run: () => import("./run.ts"),
+  graph: () => import("./graph.ts"),
+  list: () => import("./list.ts"),
+  history: () => import("./history.ts"),
+  show: () => import("./show.ts"),
+  logs: () => import("./logs.ts"),
+  prune: () => import("./prune.ts"),
+  doctor: () => import("./doctor.ts"),
+  schedule: () => import("./schedule.ts"),
+  cron: () => import("./cron.ts"),
+  check: () => import("./check.ts")
+}
+
+const subcommands = new Set(Object.keys(commands))
 const rootFlags = new Set(["--help", "-h", "--version", "--completions"])
 
 /**
@@ -41,29 +55,46 @@ const normalize = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
 
 const runIdPattern = /^\d{8}-\d{6}-[0-9a-f]{4,}$/
 
+/** Exit codes main uses itself (the others are in common.ts, loaded with the commands). */
+const ok = 0
+const usage = 2
+
+/**
+ * The commands a command line needs: the one it names; none for `--version`; all of them for the root's help and
+ * completions (and for anything else, so the CLI reports it as it would).
+ */
+const needed = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
+  const first = args[0]
+  if (first !== undefined && subcommands.has(first)) return [first]
+  if (args.length === 1 && first === "--version") return []
+  return Object.keys(commands)
+}
+
 /** Runs the command line and returns the process exit code (interruption is mapped to 130 by the caller). */
 export const main = (args: ReadonlyArray<string>): Effect.Effect<number> => {
-  const outcome: Outcome = { code: ExitCode.ok }
-  const root = Command.make("runner").pipe(
-    Command.withDescription("Run typed Effect jobs as a DAG: retries, timeouts, rate limits, structured concurrency."),
-    Command.withSubcommands([
-      run.command(outcome),
-      graph.command(outcome),
-      list.command(outcome),
-      history.command(outcome),
-      show.command(outcome),
-      logs.command(outcome),
-      prune.command(outcome),
-      doctor.command(outcome),
-      schedule.command(outcome),
-      cron.command(outcome),
-      check.command(outcome)
-    ])
-  )
-  return Command.runWith(root, { version })(normalize(args)).pipe(
-    Effect.map(() => outcome.code),
-    // Parse errors were already printed by the CLI with the command's help.
-    Effect.catch(() => Effect.succeed(ExitCode.usage)),
+  const normalized = normalize(args)
+  return Effect.promise(() => Promise.all(needed(normalized).map((name) => commands[name]!()))).pipe(
+    Effect.flatMap((modules) => {
+      const outcome: Outcome = { code: ok }
+      const root = Command.make("runner").pipe(
+        Command.withDescription("Run typed Effect jobs as a DAG: retries, timeouts, rate limits, structured concurrency."),
+        Command.withSubcommands(modules.map((module) => module.command(outcome)))
+      )
+      return Command.runWith(root, { version })(normalized).pipe(
+        Effect.map(() => outcome.code),
+        // Parse errors were already printed by the CLI with the command's help.
+        Effect.catch(() => Effect.succeed(usage))
+      )
+    }),
     Effect.provide(NodeServices.layer)
   )
+}
+
+/**
+ * Runs the command line as the process. src/bin.ts calls it, from the sources or from the bundle; `bundle` is the
+ * URL of dist/ when it runs from the bundle (task files are then given the bundle's modules).
+ */
+export const start = (args: ReadonlyArray<string>, bundle?: string): void => {
+  if (bundle !== undefined) Runtime.useBundle(bundle)
+  Runtime.runMain(main(args), (program) => Effect.runFork(program))
 }

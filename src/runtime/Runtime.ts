@@ -18,16 +18,24 @@ export const version: string = name === "bun"
 /** The default job concurrency: the number of CPUs. */
 export const cpuCount = (): number => Math.max(1, os.availableParallelism?.() ?? os.cpus().length)
 
+let bundle: string | undefined
+
+/** Records that the runner runs from the bundle at `dist` (a URL ending in "/"): task files get its modules. */
+export const useBundle = (dist: string): void => {
+  bundle = dist
+}
+
 let prepared = false
 
 /** Installs the runtime's import hooks for task files, once. Cheap: no transpiler is loaded until a file needs it. */
 export const prepareTaskImports = async (): Promise<void> => {
   if (prepared) return
   prepared = true
-  if (name === "node") (await import("./nodeHooks.ts")).register()
-  else if (name === "bun") (await import("./bunPlugin.ts")).register()
-  // Deno: deno.json (found next to src/bin.ts whatever the current directory) maps `effect`, `@effect/platform-node`
-  // and `effect-runner` for every importer, uses the runner's node_modules and turns on sloppy imports.
+  if (name === "bun") (await import("./bunPlugin.ts")).register(bundle)
+  else if (name === "node" || bundle !== undefined) (await import("./nodeHooks.ts")).register(bundle)
+  // Deno from the sources: deno.json (found next to src/bin.ts whatever the current directory) maps `effect`,
+  // `@effect/platform-node` and `effect-runner` for every importer, uses the runner's node_modules and turns on sloppy
+  // imports. From the bundle, Deno's module hooks (as Node's) serve the bundle's modules instead.
 }
 
 /**

@@ -9,100 +9,77 @@
  * resolution for every importer, so every public entry point of the shared packages is registered as one. Its
  * exports are the runner's own module, resolved from the runner's folder and loaded with `require` only when a task
  * first imports it. Extensionless relative imports and `enum` need nothing: Bun supports them natively.
+ *
+ * When the runner runs from the bundle (dist/), its own copy is the bundle's: the virtual modules are the bundle's
+ * entry files, and a task's import of one of the runner's files by path is redirected to its entry file.
  */
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
+import { entryPoints } from "./packageExports.ts"
 
-const srcDir = fileURLToPath(new URL("../", import.meta.url))
+const rootDir = fileURLToPath(new URL("../../", import.meta.url))
 const indexPath = fileURLToPath(new URL("../index.ts", import.meta.url))
 const packages = ["effect", "@effect/platform-node", "@effect/platform-node-shared"]
 const require = createRequire(indexPath)
 
-export const register = (): void => {
+/** Installs the plugin; `bundle` is the URL of dist/ when the runner runs from it. */
+export const register = (bundle?: string): void => {
   const Bun = (globalThis as any).Bun
-  const specifiers = new Map<string, () => string>([["effect-runner", () => indexPath]])
-  for (const name of packages) {
-    for (const specifier of entryPoints(name)) specifiers.set(specifier, () => Bun.resolveSync(specifier, srcDir))
-  }
+  const served = bundle === undefined ? undefined : servedByBundle(fileURLToPath(bundle))
+  const modules = served === undefined ? fromSources() : fromBundle(served)
   Bun.plugin({
     name: "effect-runner",
     setup(build: any) {
-      for (const [specifier, resolve] of specifiers) {
-        build.module(specifier, () => ({ exports: require(resolve()), loader: "object" }))
+      for (const [specifier, file] of modules) {
+        build.module(specifier, () => ({ exports: require(file), loader: "object" }))
       }
+      if (served !== undefined) ownFilesFromBundle(build, served)
     }
   })
 }
 
-type Target = string | null | { readonly [condition: string]: Target } | ReadonlyArray<Target>
-
-/** The specifiers a package's `exports` map makes importable: its exact keys, and its `*` patterns expanded. */
-const entryPoints = (name: string): Array<string> => {
-  let root: string
-  let exports: Record<string, Target>
-  try {
-    root = path.dirname(require.resolve(`${name}/package.json`))
-    exports = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).exports
-  } catch {
-    return [] // not installed: leave the name to Bun's own resolution
-  }
-  if (typeof exports !== "object" || exports === null || Array.isArray(exports)) return [name]
-  const keys = Object.keys(exports).filter((key) => key.startsWith("."))
-  // Node's order for pattern keys: the longest prefix before "*" wins, then the longer key.
-  const patterns = keys.filter((key) => key.split("*").length === 2).map((key) => {
-    const [prefix, suffix] = key.split("*") as [string, string]
-    return { key, prefix, suffix, target: pick(exports[key]!) }
-  }).sort((a, b) => b.prefix.length - a.prefix.length || b.key.length - a.key.length)
-  const exported = (subpath: string, via: string): boolean => {
-    if (subpath in exports) return false // an exact key, listed on its own
-    const match = patterns.find((p) =>
-      subpath.length >= p.key.length && subpath.startsWith(p.prefix) && subpath.endsWith(p.suffix)
-    )
-    return match?.key === via
-  }
-  const found = new Set<string>()
-  for (const key of keys) {
-    if (!key.includes("*")) {
-      if (pick(exports[key]!) !== null) found.add(key === "." ? name : name + key.slice(1))
-    }
-  }
-  for (const { key, prefix, suffix, target } of patterns) {
-    if (target === null || target.split("*").length !== 2) continue
-    // "./*": "./dist/*.js": every file under ./dist ending in .js whose subpath no more specific key excludes.
-    const [targetPrefix, targetSuffix] = target.split("*") as [string, string]
-    const slash = targetPrefix.lastIndexOf("/") + 1
-    const start = targetPrefix.slice(slash)
-    let files: Array<string>
+/** From the sources: every public entry point of the shared packages as installed, and src/index.ts. */
+const fromSources = (): Map<string, string> => {
+  const modules = new Map<string, string>([["effect-runner", indexPath]])
+  for (const name of packages) {
+    let root: string
     try {
-      files = fs.readdirSync(path.join(root, targetPrefix.slice(0, slash)), { recursive: true }) as Array<string>
+      root = path.dirname(require.resolve(`${name}/package.json`))
     } catch {
-      continue
+      continue // not installed: leave the name to Bun's own resolution
     }
-    for (let file of files) {
-      if (!file.endsWith(targetSuffix) || !file.startsWith(start)) continue
-      if (path.sep !== "/") file = file.split(path.sep).join("/")
-      const subpath = prefix + file.slice(start.length, file.length - targetSuffix.length) + suffix
-      if (exported(subpath, key)) found.add(name + subpath.slice(1))
-    }
+    for (const [specifier, file] of entryPoints(root, ["bun", "import", "node", "default"])) modules.set(specifier, file)
   }
-  return [...found]
+  return modules
 }
 
-/** The target for Bun's import conditions, or null when the subpath is not exported. */
-const pick = (target: Target): string | null => {
-  if (target === null || typeof target === "string") return target
-  if (Array.isArray(target)) {
-    for (const t of target) {
-      const picked = pick(t)
-      if (picked !== null) return picked
+/** What the bundle serves (its served.json): a public specifier or `src/<file>.ts` -> the absolute entry file. */
+const servedByBundle = (dist: string): Map<string, string> => {
+  const served: Record<string, string> = JSON.parse(fs.readFileSync(path.join(dist, "served.json"), "utf8"))
+  return new Map(Object.entries(served).map(([name, file]) => [name, path.join(dist, file)]))
+}
+
+/** From the bundle: the public specifiers (and `effect-runner`), not the source files. */
+const fromBundle = (served: ReadonlyMap<string, string>): Map<string, string> =>
+  new Map([...served].filter(([name]) => !name.startsWith("src/")))
+
+/**
+ * A task file that imports one of the runner's own files by path (`<runner>/src/Job.ts`,
+ * `<runner>/node_modules/effect/dist/Effect.js`) gets the bundle's entry file for it instead.
+ */
+const ownFilesFromBundle = (build: any, served: ReadonlyMap<string, string>): void => {
+  const escaped = rootDir.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+  const own = new RegExp(`^(?:file://)?${escaped}(src/.+\\.ts|node_modules/(?:effect|@effect/platform-node(?:-shared)?)/dist/.+\\.js)$`)
+  build.onResolve({ filter: own }, (args: { readonly path: string }) => {
+    const relative = own.exec(args.path)![1]!
+    let name = relative
+    if (!relative.startsWith("src/")) {
+      const [, pkg, subpath] = /^node_modules\/(.+?)\/dist\/(.+)\.js$/.exec(relative)!
+      name = subpath === "index" ? pkg! : `${pkg}/${subpath!.replace(/\/index$/, "")}`
     }
-    return null
-  }
-  const conditions = target as { readonly [condition: string]: Target }
-  for (const condition of ["bun", "import", "node", "default"]) {
-    if (condition in conditions) return pick(conditions[condition]!)
-  }
-  return null
+    const file = served.get(name)
+    return file === undefined ? undefined : { path: file }
+  })
 }

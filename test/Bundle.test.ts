@@ -1,0 +1,220 @@
+/**
+ * The bundle in dist/ (scripts/build.ts): src/bin.ts starts it while it is fresh and the sources once any input is
+ * newer; a task file run through it gets the bundle's own Effect and effect-runner, with the same results as from the
+ * sources, on Node, Bun and Deno.
+ */
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { withDb } from "./support/db.ts"
+import { bins, root, runner, type RuntimeName } from "./support/spawn.ts"
+
+const runtimes: ReadonlyArray<RuntimeName> = ["node", "bun", "deno"]
+const temporary: Array<string> = []
+const tempDir = (prefix: string): string => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  temporary.push(dir)
+  return dir
+}
+
+/** Which code a start used, as src/bin.ts reports it with RUNNER_DEBUG_START=1. */
+const startedFrom = (stderr: string): string => /^runner: starting from (dist\/|src\/)/m.exec(stderr)?.[1] ?? "(not reported)"
+
+beforeAll(() => {
+  // Sources edited since `npm ci` make dist/ stale: build it, as `npm run build` does, so the suite tests the bundle.
+  if (startedFrom(runner(["--version"], { env: { RUNNER_DEBUG_START: "1" } }).stderr) !== "dist/") {
+    const build = spawnSync(bins.node, [path.join(root, "scripts/build.ts")], { cwd: root, encoding: "utf8" })
+    assert.strictEqual(build.status, 0, build.stderr)
+  }
+}, 120_000)
+
+afterAll(() => {
+  for (const dir of temporary) fs.rmSync(dir, { recursive: true, force: true })
+})
+
+/** A copy of the runner (its dist/, sources and package files, times kept; node_modules linked) a test may touch. */
+const copyOfRunner = (): string => {
+  const copy = tempDir("runner-copy-")
+  for (const entry of ["src", "dist", "package.json", "deno.json"]) {
+    fs.cpSync(path.join(root, entry), path.join(copy, entry), {
+      recursive: true,
+      preserveTimestamps: true,
+      verbatimSymlinks: true // src/bin.ts links to bin.js next to it, not to the original
+    })
+  }
+  fs.symlinkSync(path.join(root, "node_modules"), path.join(copy, "node_modules"))
+  return copy
+}
+
+/** `runner --version` from the copy on Node: which code it started from, and why. */
+const startOf = (copy: string, env: Record<string, string> = {}): string => {
+  const result = spawnSync(bins.node, [path.join(copy, "src/bin.ts"), "--version"], {
+    cwd: copy,
+    env: { ...process.env, NO_COLOR: "1", RUNNER_DEBUG_START: "1", ...env },
+    encoding: "utf8"
+  })
+  assert.strictEqual(result.status, 0, result.stderr)
+  assert.match(result.stdout, /^runner v\d+\.\d+\.\d+/)
+  return result.stderr
+}
+
+describe("freshness", () => {
+  it("a fresh bundle starts; a source or package.json changed after the build makes the sources start", () => {
+    const copy = copyOfRunner()
+    assert.strictEqual(startedFrom(startOf(copy)), "dist/")
+    assert.strictEqual(startedFrom(startOf(copy, { RUNNER_BUNDLE: "0" })), "src/")
+    const later = new Date(Date.now() + 60_000)
+    const job = path.join(copy, "src/Job.ts")
+    const { atime, mtime } = fs.statSync(job)
+    fs.utimesSync(job, later, later)
+    const stale = startOf(copy)
+    assert.strictEqual(startedFrom(stale), "src/")
+    assert.include(stale, "src/Job.ts changed since the build")
+    fs.utimesSync(job, atime, mtime)
+    assert.strictEqual(startedFrom(startOf(copy)), "dist/")
+    // The version is bundled: package.json is an input too.
+    fs.utimesSync(path.join(copy, "package.json"), later, later)
+    assert.include(startOf(copy), "package.json changed since the build")
+  })
+
+  it("without dist/ the runner starts from the sources", () => {
+    const copy = copyOfRunner()
+    fs.rmSync(path.join(copy, "dist"), { recursive: true })
+    assert.strictEqual(startedFrom(startOf(copy)), "src/")
+  })
+})
+
+/**
+ * Writes three files as checkpointed steps under a resource, the third failing once; sums their sizes with Effect
+ * services; both jobs' outputs are Schema structs. It checks that its `effect/Effect` and `effect-runner` are the
+ * bundle's own modules exactly when EXPECT_BUNDLE=1 (loading them by path from the sources gives a second copy).
+ */
+const task = `
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
+import * as Path from "effect/Path"
+import * as Schema from "effect/Schema"
+import { Checkpoint, Dag, Job, Resource } from "effect-runner"
+
+const root = process.env["RUNNER_ROOT"]!
+const work = process.env["WORK_DIR"]!
+const bundled = await import(\`\${root}/dist/effect/Effect.js\`)
+const bundledJob = await import(\`\${root}/dist/src/Job.js\`)
+const fromBundle = Effect.succeed === bundled.succeed && Job.make === bundledJob.make
+if (fromBundle !== (process.env["EXPECT_BUNDLE"] === "1")) throw new Error(\`modules from the bundle: \${fromBundle}\`)
+
+class NotYet extends Data.TaggedError("NotYet")<{ readonly name: string }> {}
+
+const disk = Resource.make("disk", { concurrency: 1 })
+
+export const write = Job.make("write", {
+  uses: [disk],
+  output: Schema.Struct({ dir: Schema.String, names: Schema.Array(Schema.String) }),
+  run: () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const dir = path.join(work, "files")
+      yield* fs.makeDirectory(dir, { recursive: true })
+      const names = yield* Effect.forEach(["a", "b", "c"], (name) =>
+        Checkpoint.step(\`write:\${name}\`, Effect.gen(function*() {
+          yield* fs.writeFileString(path.join(work, "ran.log"), \`\${name}\\n\`, { flag: "a" })
+          const marker = path.join(work, "second-try")
+          if (name === "c" && !(yield* fs.exists(marker))) {
+            yield* fs.writeFileString(marker, "")
+            return yield* new NotYet({ name })
+          }
+          yield* fs.writeFileString(path.join(dir, \`\${name}.txt\`), name.repeat(3))
+          return \`\${name}.txt\`
+        })))
+      return { dir, names }
+    })
+})
+
+export const total = Job.make("total", {
+  needs: { write },
+  output: Schema.Struct({ bytes: Schema.Number, files: Schema.Number }),
+  run: ({ write }) =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const path = yield* Path.Path
+      const sizes = yield* Effect.forEach(write.names, (name) => disk.use(fs.stat(path.join(write.dir, name))))
+      const bytes = sizes.reduce((sum, info) => sum + Number(info.size), 0)
+      yield* Effect.log(\`total \${bytes} bytes in \${write.names.join(",")}\`)
+      return { bytes, files: sizes.length }
+    })
+})
+
+export default Dag.make("bundle-check", [total])
+`
+
+interface Outcome {
+  readonly statuses: ReadonlyArray<number | null>
+  readonly log: string
+  readonly ran: string
+  readonly outputs: ReadonlyArray<unknown>
+  readonly checkpoints: ReadonlyArray<unknown>
+}
+
+/** Runs the task (failing once, then resumed) with the bundle or the sources; what it did, without times or ids. */
+const runTask = (runtime: RuntimeName, bundle: boolean): Outcome => {
+  const work = tempDir(`runner-bundle-${runtime}-`)
+  const file = path.join(work, "check.ts")
+  fs.writeFileSync(file, task)
+  const journal = path.join(work, "journal.db")
+  const env = {
+    RUNNER_ROOT: root,
+    WORK_DIR: work,
+    EXPECT_BUNDLE: bundle ? "1" : "0",
+    RUNNER_BUNDLE: bundle ? "" : "0",
+    RUNNER_DEBUG_START: "1"
+  }
+  const args = [file, "--log-format", "plain", "--journal", journal]
+  const first = runner(args, { runtime, cwd: work, env })
+  const resumed = runner([...args, "--resume"], { runtime, cwd: work, env })
+  for (const result of [first, resumed]) assert.strictEqual(startedFrom(result.stderr), bundle ? "dist/" : "src/")
+  const outputs = withDb(journal, (db) =>
+    db.prepare("SELECT job_id, status, output FROM jobs ORDER BY run_id, job_id").all().map((row) => ({
+      ...row,
+      output: row["output"] === null ? null : JSON.parse(String(row["output"]))
+    })))
+  const checkpoints = withDb(journal, (db) =>
+    db.prepare("SELECT job_id, step, output FROM checkpoints ORDER BY step").all().map((row) => ({ ...row })))
+  // The job's own log line, without the time in front.
+  const log = (first.stdout + resumed.stdout).split("\n").filter((line) => line.includes("] total "))
+    .map((line) => line.replace(/^\S+ /, "")).join("\n")
+  return {
+    statuses: [first.status, resumed.status],
+    log,
+    ran: fs.readFileSync(path.join(work, "ran.log"), "utf8"),
+    outputs: outputs.map((row) => ({ ...row, output: row.output === null ? null : normalize(row.output, work) })),
+    checkpoints
+  }
+}
+
+const normalize = (value: unknown, work: string): unknown => JSON.parse(JSON.stringify(value).replaceAll(work, "<work>"))
+
+describe.each(runtimes)("on %s", (runtime) => {
+  it("a task with checkpoints, a resource, Effect services and Schema outputs runs through the bundle as from the sources", () => {
+    const fromBundle = runTask(runtime, true)
+    assert.deepStrictEqual(fromBundle.statuses, [1, 0], fromBundle.log)
+    // The resumed run restored steps a and b from their checkpoints: only c ran again.
+    assert.strictEqual(fromBundle.ran, "a\nb\nc\nc\n")
+    assert.include(fromBundle.log, "total 9 bytes in a.txt,b.txt,c.txt")
+    assert.deepInclude(fromBundle.outputs, { job_id: "total", status: "succeeded", output: { bytes: 9, files: 3 } })
+    assert.deepInclude(fromBundle.outputs, {
+      job_id: "write",
+      status: "succeeded",
+      output: { dir: "<work>/files", names: ["a.txt", "b.txt", "c.txt"] }
+    })
+    assert.deepStrictEqual(fromBundle.checkpoints.map((row) => (row as { step: string }).step), [
+      "write:a",
+      "write:b",
+      "write:c"
+    ])
+    assert.deepStrictEqual(fromBundle, runTask(runtime, false))
+  })
+})
