@@ -4,11 +4,11 @@
  *
  * Layout: an entry file per public module (`dist/effect/Effect.js`, `dist/@effect/platform-node/NodeServices.js`;
  * a barrel such as `effect` or `effect/cli` as `dist/effect/index.js`, `dist/effect/cli/index.js`) and per source
- * file (`dist/src/Job.js`): thin files that re-export from the chunks in `dist/chunks/`. The chunks split the code by
- * when it is needed: `start` (the command line: every command needs it), `run` (running a task file), `commands`
- * (the other commands and sources) and `effect` (the rest of Effect, loaded only when a task file imports it).
- * Each module is in exactly one chunk, so task files, which are served these entry files for `effect/*`,
- * `effect-runner` and the runner's own files, share the runner's module instances.
+ * file (`dist/src/Job.js`), which re-export from the chunks in `dist/chunks/`. The runner's modules are grouped by
+ * when they are needed: `start` (the command line: every command loads it), `run` (running a task file) and
+ * `commands` (the other commands and sources); the rest of Effect is split as its entry files need it, and loaded
+ * only when a task file imports one of them. Each module is in exactly one file, so task files, which are served
+ * these entry files for `effect/*`, `effect-runner` and the runner's own files, share the runner's module instances.
  * `dist/served.json` maps each served name (`effect/Effect`, `effect-runner`, `src/Job.ts`) to its entry file;
  * `dist/manifest.json` lists the build's inputs and when it started, for src/bin.ts's freshness check.
  *
@@ -107,12 +107,7 @@ const inputOptions = {
   // Runtime built-ins stay imports; everything else (Effect, undici, ws) is bundled.
   external: [/^node:/, /^bun:/],
   plugins: [sourceUrls, lazySegmenter],
-  logLevel: "warn" as const,
-  onLog(level: string, log: { code?: string; message: string }, handler: (level: any, log: any) => void) {
-    // Effect's sources carry `/*#__PURE__*/` annotations in places a bundler cannot use; that is harmless.
-    if (log.code === "INVALID_ANNOTATION" || log.code === "EVAL") return
-    handler(level, log)
-  }
+  logLevel: "warn" as const
 }
 
 interface Graph {
@@ -175,10 +170,9 @@ const build = async () => {
     minify: { compress: false, mangle: false, codegen: { removeWhitespace: true } },
     codeSplitting: {
       groups: [
-        { name: "start", test: (id: string) => start.has(id) || id.includes("rolldown/runtime"), priority: 4 },
+        { name: "start", test: (id: string) => start.has(id), priority: 4 },
         { name: "run", test: (id: string) => run.has(id), priority: 3 },
-        { name: "commands", test: (id: string) => graph.all.has(id) || isSource(id), priority: 2 },
-        { name: "effect", priority: 1 }
+        { name: "commands", test: (id: string) => graph.all.has(id) || isSource(id), priority: 2 }
       ]
     }
   })
@@ -203,10 +197,14 @@ const build = async () => {
   fs.writeFileSync(path.join(dist, "manifest.json"), JSON.stringify(manifest, null, 1) + "\n")
   // Read when a task file is imported (src/runtime/nodeHooks.ts, bunPlugin.ts).
   fs.writeFileSync(path.join(dist, "served.json"), JSON.stringify(served, null, 1) + "\n")
-  const sizes = output.filter((chunk) => chunk.type === "chunk" && chunk.fileName.startsWith(chunksDir))
-    .map((chunk) => `${chunk.fileName} ${Math.round((chunk.type === "chunk" ? chunk.code.length : 0) / 1024)} KiB`)
+  const chunks = output.filter((chunk) => chunk.type === "chunk" && chunk.fileName.startsWith(`${chunksDir}/`))
+  const kib = (name: string) => {
+    const chunk = chunks.find((c) => c.fileName === `${chunksDir}/${name}.js`)
+    return `${name} ${chunk?.type === "chunk" ? Math.round(chunk.code.length / 1024) : 0} KiB`
+  }
   process.stdout.write(
-    `dist/: ${Object.keys(served).length} entry files, ${sizes.join(", ")}; built in ${Date.now() - started} ms\n`
+    `dist/: ${Object.keys(served).length} entry files; chunks ${["start", "run", "commands"].map(kib).join(", ")} ` +
+      `and ${chunks.length - 3} more for the rest of Effect; built in ${Date.now() - started} ms\n`
   )
 }
 
