@@ -56,7 +56,9 @@ export const onPath = (name: string): string | undefined =>
 
 export const peerBins = {
   make: "/usr/bin/make",
-  just: peerBin("just"),
+  // rust-just's bin is a Node shim (execa, yargs) that starts the platform package's binary: run the binary itself.
+  just: [path.join(peersDir, "node_modules", `rust-just-${process.platform}-${process.arch}`, "bin/just"), peerBin("just")]
+    .find((file) => fs.existsSync(file)) ?? peerBin("just"),
   task: fs.existsSync(peerBin("task")) ? peerBin("task") : (onPath("task") ?? onPath("go-task") ?? peerBin("task")),
   concurrently: peerBin("concurrently"),
   wireit: peerBin("wireit")
