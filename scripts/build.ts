@@ -56,7 +56,11 @@ interface PublicModule {
  */
 const publicModules = (): Array<PublicModule> =>
   shared.flatMap((name) =>
-    [...entryPoints(path.join(root, "node_modules", name), ["import", "node", "default"])].map(([specifier, file]) => ({
+    // The real path: the bundler names modules by it, and a linked node_modules must not make one module two.
+    [...entryPoints(fs.realpathSync(path.join(root, "node_modules", name)), ["import", "node", "default"])].map(([
+      specifier,
+      file
+    ]) => ({
       specifier,
       file,
       served: file.endsWith(`${path.sep}index.js`) ? `${specifier}/index.js` : `${specifier}.js`

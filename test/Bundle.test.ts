@@ -1,7 +1,8 @@
 /**
  * The bundle in dist/ (scripts/build.ts): src/bin.ts starts it while it is fresh and the sources once any input is
  * newer; a task file run through it gets the bundle's own Effect and effect-runner, with the same results as from the
- * sources, on Node, Bun and Deno.
+ * sources, on Node, Bun and Deno. The tests build a copy of the runner, so they never rebuild the checkout's dist/
+ * under other tests' feet.
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -9,7 +10,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import { withDb } from "./support/db.ts"
-import { bins, root, runner, type RuntimeName } from "./support/spawn.ts"
+import { bins, root, runnerCommand, type RuntimeName } from "./support/spawn.ts"
 
 const runtimes: ReadonlyArray<RuntimeName> = ["node", "bun", "deno"]
 const temporary: Array<string> = []
@@ -22,39 +23,50 @@ const tempDir = (prefix: string): string => {
 /** Which code a start used, as src/bin.ts reports it with RUNNER_DEBUG_START=1. */
 const startedFrom = (stderr: string): string => /^runner: starting from (dist\/|src\/)/m.exec(stderr)?.[1] ?? "(not reported)"
 
-beforeAll(() => {
-  // Sources edited since `npm ci` make dist/ stale: build it, as `npm run build` does, so the suite tests the bundle.
-  if (startedFrom(runner(["--version"], { env: { RUNNER_DEBUG_START: "1" } }).stderr) !== "dist/") {
-    const build = spawnSync(bins.node, [path.join(root, "scripts/build.ts")], { cwd: root, encoding: "utf8" })
-    assert.strictEqual(build.status, 0, build.stderr)
+/** A copy of a runner's files (times kept, src/bin.ts still a link to bin.js beside it), node_modules linked. */
+const copyOf = (from: string, entries: ReadonlyArray<string>): string => {
+  const copy = tempDir("runner-copy-")
+  for (const entry of entries) {
+    fs.cpSync(path.join(from, entry), path.join(copy, entry), { recursive: true, preserveTimestamps: true, verbatimSymlinks: true })
   }
+  fs.symlinkSync(path.join(root, "node_modules"), path.join(copy, "node_modules"))
+  return copy
+}
+
+/** The runner built from the current sources in a folder of its own: the tests never touch the checkout's dist/. */
+let built = ""
+
+beforeAll(() => {
+  built = copyOf(root, ["src", "scripts", "package.json", "deno.json"])
+  const build = spawnSync(bins.node, [path.join(built, "scripts/build.ts")], { cwd: built, encoding: "utf8" })
+  assert.strictEqual(build.status, 0, build.stderr)
 }, 120_000)
 
 afterAll(() => {
   for (const dir of temporary) fs.rmSync(dir, { recursive: true, force: true })
 })
 
-/** A copy of the runner (its dist/, sources and package files, times kept; node_modules linked) a test may touch. */
-const copyOfRunner = (): string => {
-  const copy = tempDir("runner-copy-")
-  for (const entry of ["src", "dist", "package.json", "deno.json"]) {
-    fs.cpSync(path.join(root, entry), path.join(copy, entry), {
-      recursive: true,
-      preserveTimestamps: true,
-      verbatimSymlinks: true // src/bin.ts links to bin.js next to it, not to the original
-    })
-  }
-  fs.symlinkSync(path.join(root, "node_modules"), path.join(copy, "node_modules"))
-  return copy
+/** Runs a runner's src/bin.ts (the built one by default) as spawn.ts runs the checkout's. */
+const runnerOf = (
+  args: ReadonlyArray<string>,
+  options: { readonly runtime?: RuntimeName; readonly cwd: string; readonly env?: Record<string, string>; readonly from?: string }
+) => {
+  const entry = path.join(options.from ?? built, "src/bin.ts")
+  const [command, ...prefix] = runnerCommand(options.runtime ?? "node").map((part) =>
+    part === path.join(root, "src/bin.ts") ? entry : part
+  )
+  const result = spawnSync(command!, [...prefix, ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, NO_COLOR: "1", ...options.env },
+    encoding: "utf8",
+    timeout: 60_000
+  })
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr }
 }
 
-/** `runner --version` from the copy on Node: which code it started from, and why. */
-const startOf = (copy: string, env: Record<string, string> = {}): string => {
-  const result = spawnSync(bins.node, [path.join(copy, "src/bin.ts"), "--version"], {
-    cwd: copy,
-    env: { ...process.env, NO_COLOR: "1", RUNNER_DEBUG_START: "1", ...env },
-    encoding: "utf8"
-  })
+/** `runner --version` on Node from a runner's folder: which code it started from, and why. */
+const startOf = (from: string, env: Record<string, string> = {}): string => {
+  const result = runnerOf(["--version"], { cwd: from, from, env: { RUNNER_DEBUG_START: "1", ...env } })
   assert.strictEqual(result.status, 0, result.stderr)
   assert.match(result.stdout, /^runner v\d+\.\d+\.\d+/)
   return result.stderr
@@ -62,7 +74,7 @@ const startOf = (copy: string, env: Record<string, string> = {}): string => {
 
 describe("freshness", () => {
   it("a fresh bundle starts; a source or package.json changed after the build makes the sources start", () => {
-    const copy = copyOfRunner()
+    const copy = copyOf(built, ["src", "dist", "package.json", "deno.json"])
     assert.strictEqual(startedFrom(startOf(copy)), "dist/")
     assert.strictEqual(startedFrom(startOf(copy, { RUNNER_BUNDLE: "0" })), "src/")
     const later = new Date(Date.now() + 60_000)
@@ -80,8 +92,7 @@ describe("freshness", () => {
   })
 
   it("without dist/ the runner starts from the sources", () => {
-    const copy = copyOfRunner()
-    fs.rmSync(path.join(copy, "dist"), { recursive: true })
+    const copy = copyOf(built, ["src", "package.json", "deno.json"])
     assert.strictEqual(startedFrom(startOf(copy)), "src/")
   })
 })
@@ -166,15 +177,15 @@ const runTask = (runtime: RuntimeName, bundle: boolean): Outcome => {
   fs.writeFileSync(file, task)
   const journal = path.join(work, "journal.db")
   const env = {
-    RUNNER_ROOT: root,
+    RUNNER_ROOT: built,
     WORK_DIR: work,
     EXPECT_BUNDLE: bundle ? "1" : "0",
     RUNNER_BUNDLE: bundle ? "" : "0",
     RUNNER_DEBUG_START: "1"
   }
   const args = [file, "--log-format", "plain", "--journal", journal]
-  const first = runner(args, { runtime, cwd: work, env })
-  const resumed = runner([...args, "--resume"], { runtime, cwd: work, env })
+  const first = runnerOf(args, { runtime, cwd: work, env })
+  const resumed = runnerOf([...args, "--resume"], { runtime, cwd: work, env })
   for (const result of [first, resumed]) assert.strictEqual(startedFrom(result.stderr), bundle ? "dist/" : "src/")
   const outputs = withDb(journal, (db) =>
     db.prepare("SELECT job_id, status, output FROM jobs ORDER BY run_id, job_id").all().map((row) => ({
