@@ -185,11 +185,10 @@ const build = <A, E>(
   kind: "effect" | "shell",
   options: Options<Readonly<Record<string, Any>>, A, E, Services>,
   command: string | undefined,
-  sites: ReadonlyArray<string>
+  sites: () => ReadonlyArray<string>
 ): Job<A, E> => {
-  const definedAt = sites[0]
   if (typeof id !== "string" || id.trim() === "") {
-    throw new InvalidOption({ where: definedAt ?? "Job.make", reason: "a job needs a non-empty string id" })
+    throw new InvalidOption({ where: sites()[0] ?? "Job.make", reason: "a job needs a non-empty string id" })
   }
   const where = `job "${id}"`
   if (typeof options?.run !== "function") {
@@ -223,22 +222,35 @@ const build = <A, E>(
     critical: options.critical ?? true,
     description: options.description,
     command,
-    definedAt,
-    definedVia: sites,
+    // Read only to report an error (duplicate ids): formatting 10,000 stack traces up front cost ~300 ms.
+    get definedAt() {
+      return sites()[0]
+    },
+    get definedVia() {
+      return sites()
+    },
     run: options.run as Job<A, E>["run"]
   }
 }
 
-/** The file:line:column of the code that called Job.make / Job.shell and of up to 3 callers above it. */
-const callSites = (): ReadonlyArray<string> => {
+/**
+ * The file:line:column of the code that called Job.make / Job.shell and of up to 3 callers above it. The frames are
+ * captured now (cheap) and formatted on first use (the costly part), at most once.
+ */
+const callSites = (): () => ReadonlyArray<string> => {
   const holder: { stack?: string } = {}
   const limit = Error.stackTraceLimit
   Error.stackTraceLimit = 6
   Error.captureStackTrace(holder, callSites)
   Error.stackTraceLimit = limit
+  let sites: ReadonlyArray<string> | undefined
+  return () => sites ??= format(holder.stack)
+}
+
+const format = (stack: string | undefined): ReadonlyArray<string> => {
   const cwd = globalThis.process?.cwd?.() ?? ""
   // Frames: [0] "Error", [1] make/shell, [2...] the callers.
-  return (holder.stack?.split("\n").slice(2) ?? []).flatMap((frame) => {
+  return (stack?.split("\n").slice(2) ?? []).flatMap((frame) => {
     const location = frame.match(/\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/)?.[1]
     if (location === undefined || location.startsWith("node:")) return []
     const path = location.replace(/^file:\/\//, "")

@@ -145,7 +145,7 @@ const handler = (outcome: Outcome) => (input: Input) =>
           return exitCodeOf(outcome.result.status)
       }
     })
-    const reporter = Reporter.layer({ format, output: process.stdout })
+    const reporter = Reporter.layer({ format, output: process.stdout, buffered: true })
     const services = Layer.mergeAll(RunLogger.layer, observers.layer(input), configLayer(input.envFile)).pipe(
       Layer.provideMerge(Layer.mergeAll(reporter, journalLayer(journalFile, input.durability)))
     )

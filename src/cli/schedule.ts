@@ -105,7 +105,7 @@ const handler = (outcome: Outcome) => (input: observers.Input & {
       return true
     })
     const services = Layer.mergeAll(RunLogger.layer, observers.layer(input), configLayer(input.envFile)).pipe(Layer.provideMerge(Layer.mergeAll(
-      Reporter.layer({ format: input.logFormat, output: process.stdout }),
+      Reporter.layer({ format: input.logFormat, output: process.stdout, buffered: true }),
       journalLayer(journalPath(input.journal), input.durability)
     )))
     const audited = yield* Effect.forEach(entries, (entry) =>
