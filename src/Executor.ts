@@ -177,8 +177,10 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         while (stopReason === undefined && running < concurrency && readyHead < ready.length) {
           const index = ready[readyHead++]!
           const planned = plan.jobs[index]!
-          const inputs: Record<string, unknown> = { config: options.config?.get(planned.job.id) ?? {} }
+          const inputs: Record<string, unknown> = {}
           for (const dep of planned.deps) inputs[dep.name] = outputs[dep.index]
+          // Not enumerable: `({ config })` gets it, while code that walks the needed outputs (Object.values) does not.
+          Object.defineProperty(inputs, "config", { value: options.config?.get(planned.job.id) ?? {}, enumerable: false })
           states[index] = "running"
           startedAt[index] = yield* Clock.currentTimeMillis
           running++

@@ -14,9 +14,12 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll } from "vitest"
+import * as Dag from "../src/Dag.ts"
 import * as Environment from "../src/Environment.ts"
+import * as Job from "../src/Job.ts"
 import * as Secrets from "../src/Secrets.ts"
 import { withDb } from "./support/db.ts"
+import { runDag } from "./support/run.ts"
 import { type RuntimeName, runner } from "./support/spawn.ts"
 
 const fixture = "test/fixtures/config.ts"
@@ -87,6 +90,21 @@ describe("Environment.provider", () => {
       const noEnvFile = yield* Effect.flip(Environment.provider({ env: {}, envFile: path.join(dir, "missing.env") }))
       assert.include(noEnvFile.message, `--env-file ${path.join(dir, "missing.env")}`)
       assert.include(noEnvFile.message, "ENOENT")
+    }))
+})
+
+describe("config in run's inputs", () => {
+  it.effect("is passed as `config` without being one of the needed outputs (Object.keys/values see only needs)", () =>
+    Effect.gen(function*() {
+      const seen: Array<unknown> = []
+      const a = Job.make("a", { run: () => Effect.succeed(1) })
+      const b = Job.make("b", {
+        needs: { a },
+        run: (inputs) => Effect.sync(() => void seen.push(Object.keys(inputs), Object.values(inputs), inputs.config))
+      })
+      const { result } = yield* runDag(Dag.make("inputs", [b]))
+      assert.strictEqual(result.status, "succeeded")
+      assert.deepStrictEqual(seen, [["a"], [1], {}])
     }))
 })
 
