@@ -9,10 +9,7 @@ import * as Option from "effect/Option"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import type { InvalidOption } from "../Errors.ts"
 import type * as Journal from "../Journal.ts"
-import * as Metrics from "../Metrics.ts"
-import * as Notify from "../Notify.ts"
 import * as Observer from "../Observer.ts"
-import * as Telemetry from "../Telemetry.ts"
 
 export const flags = {
   metricsFile: Flag.String("metrics-file").pipe(
@@ -57,16 +54,24 @@ export const layer = (
   input: Input
 ): Layer.Layer<never, InvalidOption, Journal.Journal | ChildProcessSpawner.ChildProcessSpawner> =>
   Layer.effect(Observer.Observers)(Effect.gen(function*() {
-    const metrics = yield* Metrics.observers({
-      file: Option.getOrUndefined(input.metricsFile),
-      pushgateway: Option.getOrUndefined(input.pushgateway)
-    })
-    const notify = yield* Notify.observers({
-      url: Option.getOrUndefined(input.notifyUrl),
-      format: input.notifyFormat,
-      when: input.notify,
-      command: Option.getOrUndefined(input.notifyCommand)
-    })
-    const telemetry = yield* Telemetry.observers(process.env)
-    return [...metrics, ...notify, ...telemetry]
+    // Each observer's module (and what it pulls in: HTTP, OTLP, ...) is loaded only when asked for: a plain run
+    // starts without them.
+    const observers: Array<Observer.Observer> = []
+    const metricsFile = Option.getOrUndefined(input.metricsFile)
+    const pushgateway = Option.getOrUndefined(input.pushgateway)
+    if (metricsFile !== undefined || pushgateway !== undefined) {
+      const Metrics = yield* Effect.promise(() => import("../Metrics.ts"))
+      observers.push(...yield* Metrics.observers({ file: metricsFile, pushgateway }))
+    }
+    const url = Option.getOrUndefined(input.notifyUrl)
+    const command = Option.getOrUndefined(input.notifyCommand)
+    if (url !== undefined || command !== undefined || process.env["RUNNER_NOTIFY_URL"]) {
+      const Notify = yield* Effect.promise(() => import("../Notify.ts"))
+      observers.push(...yield* Notify.observers({ url, format: input.notifyFormat, when: input.notify, command }))
+    }
+    if (Object.entries(process.env).some(([name, value]) => name.startsWith("OTEL_") && value !== "")) {
+      const Telemetry = yield* Effect.promise(() => import("../Telemetry.ts"))
+      observers.push(...yield* Telemetry.observers(process.env))
+    }
+    return observers
   }))
