@@ -15,6 +15,8 @@ const STDOUT_CAPTURE_BYTES = 64 * 1024
 const KILL_GRACE_MILLIS = 3_000
 const SIGKILL_WAIT_MILLIS = 1_000
 const POLL_MILLIS = 10
+/** Lines waiting to be logged above which the command's output is no longer read, until they are. */
+const PENDING_LINES_MAX = 1024
 
 export interface RunOptions {
   readonly cwd: string | undefined
@@ -69,16 +71,17 @@ const nulCharacter = (
   return undefined
 }
 
-/** A line of output waiting to be logged. */
-interface Line {
+/** Consecutive lines of one stream, waiting to be logged. */
+interface Run {
   readonly stream: "stdout" | "stderr"
-  readonly text: string
+  readonly lines: Array<string>
 }
 
 /** What the child reported, between its callbacks and the job's fiber that logs it. */
 class Session implements Spawn.Listener {
   child: Spawn.Child | undefined = undefined
-  pending: Array<Line> = []
+  private pending: Array<Run> = []
+  private pendingLines = 0
   exited: Spawn.Exit | undefined = undefined
   closed: Spawn.Exit | undefined = undefined
   private wake: (() => void) | undefined = undefined
@@ -102,9 +105,31 @@ class Session implements Spawn.Listener {
     this.notify()
   }
 
-  private push(stream: Line["stream"], lines: ReadonlyArray<string>) {
-    for (const text of lines) this.pending.push({ stream, text })
-    if (lines.length > 0) this.notify()
+  private paused = false
+
+  private push(stream: Run["stream"], lines: Array<string>) {
+    if (lines.length === 0) return
+    const last = this.pending.at(-1)
+    if (last?.stream === stream) for (const line of lines) last.lines.push(line)
+    else this.pending.push({ stream, lines })
+    this.pendingLines += lines.length
+    if (this.pendingLines >= PENDING_LINES_MAX && !this.paused && this.closed === undefined) {
+      this.paused = true
+      this.child?.pause()
+    }
+    this.notify()
+  }
+
+  /** The lines to log now; reading resumes while they are logged. */
+  take(): ReadonlyArray<Run> {
+    const runs = this.pending
+    this.pending = []
+    this.pendingLines = 0
+    if (this.paused) {
+      this.paused = false
+      this.child?.resume()
+    }
+    return runs
   }
 
   private notify() {
@@ -113,9 +138,13 @@ class Session implements Spawn.Listener {
     wake?.()
   }
 
+  get isEmpty(): boolean {
+    return this.pendingLines === 0
+  }
+
   /** Waits until there are lines to log or the output is closed. */
   readonly next: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    if (this.pending.length > 0 || this.closed !== undefined) return resume(Effect.void)
+    if (this.pendingLines > 0 || this.closed !== undefined) return resume(Effect.void)
     this.wake = () => resume(Effect.void)
   })
 
@@ -178,20 +207,20 @@ const consume = (
     const stderrTail: Array<string> = []
     while (true) {
       yield* session.next
-      const lines = session.pending
-      session.pending = []
-      for (const raw of lines) {
-        const line = mask(raw.text)
-        if (raw.stream === "stdout") {
-          if (stdout.length < STDOUT_CAPTURE_BYTES) stdout += (stdout === "" ? "" : "\n") + line
-          yield* Effect.logInfo(line).pipe(Effect.annotateLogs("stream", "stdout"))
+      for (const run of session.take()) {
+        const masked = run.lines.map(mask)
+        if (run.stream === "stdout") {
+          for (const line of masked) {
+            if (stdout.length < STDOUT_CAPTURE_BYTES) stdout += (stdout === "" ? "" : "\n") + line
+          }
+          yield* Effect.annotateLogs(Effect.forEach(masked, (line) => Effect.logInfo(line), { discard: true }), "stream", "stdout")
         } else {
-          stderrTail.push(line)
-          if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.shift()
-          yield* Effect.logWarning(line).pipe(Effect.annotateLogs("stream", "stderr"))
+          stderrTail.push(...masked.slice(-STDERR_TAIL_LINES))
+          stderrTail.splice(0, stderrTail.length - STDERR_TAIL_LINES)
+          yield* Effect.annotateLogs(Effect.forEach(masked, (line) => Effect.logWarning(line), { discard: true }), "stream", "stderr")
         }
       }
-      if (session.closed !== undefined && session.pending.length === 0) break
+      if (session.closed !== undefined && session.isEmpty) break
     }
     const { code, signal } = session.closed!
     if (code === null) {
@@ -246,13 +275,13 @@ class LineReader {
   private partial = ""
   private afterCR = false
 
-  read(chunk: Uint8Array): ReadonlyArray<string> {
+  read(chunk: Uint8Array): Array<string> {
     this.decoder ??= new TextDecoder()
     return this.split(this.decoder.decode(chunk, { stream: true }))
   }
 
-  end(): ReadonlyArray<string> {
-    const lines = this.decoder === undefined ? [] : [...this.split(this.decoder.decode())]
+  end(): Array<string> {
+    const lines = this.decoder === undefined ? [] : this.split(this.decoder.decode())
     if (this.partial.length > 0) lines.push(this.partial)
     this.partial = ""
     return lines

@@ -48,9 +48,12 @@ export interface Child {
    * Returns false when nothing received it.
    */
   readonly kill: (signal: NodeJS.Signals | 0) => boolean
+  /** Stops reading output until `resume` (the listener gets lines faster than they are logged). */
+  readonly pause: () => void
+  readonly resume: () => void
 }
 
-/** Starts a command with stdin ignored and stdout/stderr piped; calls `started` or `failed`, once. */
+/** Starts a command with stdin ignored and stdout/stderr piped; calls `started` or `failed`, once, maybe at once. */
 export type Start = (
   request: Request,
   listener: Listener,
@@ -96,12 +99,18 @@ const cwdMissing = (cwd: string | undefined): boolean => {
 // Node and Bun: node:child_process, `detached` (setsid in the child before exec)
 
 const startNode: Start = (request, listener, started, failed) => {
-  const child = NodeChildProcess.spawn(request.program, request.args as Array<string>, {
-    ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
-    ...(request.env === undefined ? {} : { env: { ...process.env, ...request.env } }),
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true
-  })
+  let child: NodeChildProcess.ChildProcess
+  try {
+    child = NodeChildProcess.spawn(request.program, request.args as Array<string>, {
+      ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
+      ...(request.env === undefined ? {} : { env: { ...process.env, ...request.env } }),
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true
+    })
+  } catch (error) {
+    // Most errors come as an `error` event; a few (EMFILE on some paths, invalid options) are thrown.
+    return failed({ code: errorCode(error), cwd: false, cause: error })
+  }
   let spawned = false
   const hasExited = () => child.exitCode !== null || child.signalCode !== null
   child.on("error", (error) => {
@@ -112,7 +121,19 @@ const startNode: Start = (request, listener, started, failed) => {
   })
   child.on("spawn", () => {
     spawned = true
-    started({ pid: child.pid!, hasExited, kill: (signal) => signalGroup(child.pid!, hasExited, signal) })
+    started({
+      pid: child.pid!,
+      hasExited,
+      kill: (signal) => signalGroup(child.pid!, hasExited, signal),
+      pause: () => {
+        child.stdout!.pause()
+        child.stderr!.pause()
+      },
+      resume: () => {
+        child.stdout!.resume()
+        child.stderr!.resume()
+      }
+    })
   })
   child.stdout!.on("data", listener.stdout)
   child.stderr!.on("data", listener.stderr)
@@ -185,14 +206,33 @@ const setsid = (): string | null => {
   return setsidPath
 }
 
-const drain = (stream: ReadableStream<Uint8Array>, onChunk: (chunk: Uint8Array) => void): Promise<void> => {
+/** Lets readers wait while the output is paused. */
+class Gate {
+  private waiting: Promise<void> | undefined = undefined
+  private open: (() => void) | undefined = undefined
+
+  readonly pause = () => {
+    this.waiting ??= new Promise((resolve) => (this.open = resolve))
+  }
+  readonly resume = () => {
+    const open = this.open
+    this.waiting = this.open = undefined
+    open?.()
+  }
+  get closed(): Promise<void> | undefined {
+    return this.waiting
+  }
+}
+
+const drain = (stream: ReadableStream<Uint8Array>, onChunk: (chunk: Uint8Array) => void, gate: Gate): Promise<void> => {
   const reader = stream.getReader()
-  const next = (): Promise<void> =>
+  const read = (): Promise<void> =>
     reader.read().then((result) => {
       if (result.done) return
       onChunk(result.value)
       return next()
     })
+  const next = (): Promise<void> => gate.closed?.then(read) ?? read()
   // A read error ends the stream as a close would; the exit status still decides how the command went.
   return next().catch(() => {})
 }
@@ -224,14 +264,21 @@ const startDeno = (deno: DenoApi): Start => (request, listener, started, failed)
   }
   let exit: Exit | undefined
   const hasExited = () => exit !== undefined
-  const output = Promise.all([drain(child.stdout, listener.stdout), drain(child.stderr, listener.stderr)])
+  const gate = new Gate()
+  const output = Promise.all([drain(child.stdout, listener.stdout, gate), drain(child.stderr, listener.stderr, gate)])
   const status = child.status.then((status) => {
     exit = status.signal === null ? { code: status.code, signal: null } : { code: null, signal: status.signal }
     listener.exit(exit)
     return exit
   })
   Promise.all([status, output]).then(([exit]) => listener.close(exit))
-  started({ pid: child.pid, hasExited, kill: (signal) => signalGroup(child.pid, hasExited, signal) })
+  started({
+    pid: child.pid,
+    hasExited,
+    kill: (signal) => signalGroup(child.pid, hasExited, signal),
+    pause: gate.pause,
+    resume: gate.resume
+  })
 }
 
 /** The way to start commands on this runtime. */
