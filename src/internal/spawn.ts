@@ -114,7 +114,7 @@ const startNode: Start = (request, listener, started, failed) => {
   let spawned = false
   const hasExited = () => child.exitCode !== null || child.signalCode !== null
   child.on("error", (error) => {
-    // After the start, errors are failed kills (the kill functions report those) or pipe errors (then `close` follows).
+    // After the start, errors are pipe errors, and `close` follows.
     if (spawned) return
     // Node reports a missing cwd as a missing program (ENOENT, syscall "spawn <program>").
     failed({ code: errorCode(error), cwd: cwdMissing(request.cwd), cause: error })
@@ -135,9 +135,12 @@ const startNode: Start = (request, listener, started, failed) => {
       }
     })
   })
-  child.stdout!.on("data", listener.stdout)
-  child.stderr!.on("data", listener.stderr)
-  child.on("exit", (code, signal) => listener.exit({ code, signal }))
+  // Null only when the start failed for lack of file descriptors (EMFILE, ENFILE).
+  child.stdout?.on("data", listener.stdout)
+  child.stderr?.on("data", listener.stderr)
+  child.on("exit", (code, signal) => {
+    if (spawned) listener.exit({ code, signal })
+  })
   child.on("close", (code, signal) => {
     if (spawned) listener.close({ code, signal })
   })
@@ -166,6 +169,8 @@ interface DenoApi {
 }
 
 const isExecutableFile = (file: string): "yes" | "missing" | "denied" => {
+  // existsSync first: a thrown ENOENT costs more than the check itself (Deno), and most PATH entries miss.
+  if (!fs.existsSync(file)) return "missing"
   try {
     if (!fs.statSync(file).isFile()) return "missing"
     fs.accessSync(file, fs.constants.X_OK)
@@ -176,21 +181,38 @@ const isExecutableFile = (file: string): "yes" | "missing" | "denied" => {
 }
 
 /**
+ * Programs found before, by PATH, directory and name: most jobs run the same few, and the search costs more than the
+ * start of `true`. Only hits are remembered; a program deleted since makes `setsid` exit with 127 and say so.
+ */
+const foundPrograms = new Set<string>()
+
+/**
  * Where `execvp` would find `program` with this PATH, as an errno code when it would not: the program must be
  * checked before it is started, since `setsid` would report it only as an exit code and a message.
  */
 const lookUp = (program: string, pathVariable: string | undefined, cwd: string | undefined): string | undefined => {
   if (program === "") return "ENOENT"
+  const key = `${pathVariable}\0${path.resolve(cwd ?? ".")}\0${program}`
+  if (foundPrograms.has(key)) return undefined
+  const missing = search(program, pathVariable, cwd)
+  if (missing === undefined) {
+    if (foundPrograms.size >= 1000) foundPrograms.clear()
+    foundPrograms.add(key)
+  }
+  return missing
+}
+
+const search = (program: string, pathVariable: string | undefined, cwd: string | undefined): string | undefined => {
   if (program.includes("/")) {
-    const found = isExecutableFile(path.resolve(cwd ?? ".", program))
-    return found === "yes" ? undefined : found === "denied" ? "EACCES" : "ENOENT"
+    const result = isExecutableFile(path.resolve(cwd ?? ".", program))
+    return result === "yes" ? undefined : result === "denied" ? "EACCES" : "ENOENT"
   }
   let denied = false
   // execvp's default when PATH is unset; an empty entry means the current directory.
   for (const dir of (pathVariable ?? "/bin:/usr/bin").split(":")) {
-    const found = isExecutableFile(path.resolve(cwd ?? ".", dir === "" ? "." : dir, program))
-    if (found === "yes") return undefined
-    if (found === "denied") denied = true
+    const result = isExecutableFile(path.resolve(cwd ?? ".", dir === "" ? "." : dir, program))
+    if (result === "yes") return undefined
+    if (result === "denied") denied = true
   }
   return denied ? "EACCES" : "ENOENT"
 }
@@ -242,7 +264,8 @@ const startDeno = (deno: DenoApi): Start => (request, listener, started, failed)
   if (trampoline !== null) {
     const missing = lookUp(request.program, request.env?.["PATH"] ?? process.env["PATH"], request.cwd)
     if (missing !== undefined) {
-      return failed({ code: cwdMissing(request.cwd) ? "ENOENT" : missing, cwd: cwdMissing(request.cwd), cause: undefined })
+      const cwd = cwdMissing(request.cwd)
+      return failed({ code: cwd ? "ENOENT" : missing, cwd, cause: undefined })
     }
   }
   let child: DenoChildProcess
