@@ -82,6 +82,7 @@ class Session implements Spawn.Listener {
   child: Spawn.Child | undefined = undefined
   private pending: Array<Run> = []
   private pendingLines = 0
+  private paused = false
   exited: Spawn.Exit | undefined = undefined
   closed: Spawn.Exit | undefined = undefined
   private wake: (() => void) | undefined = undefined
@@ -100,12 +101,10 @@ class Session implements Spawn.Listener {
   readonly close = (exit: Spawn.Exit) => {
     this.push("stdout", this.out.end())
     this.push("stderr", this.err.end())
-    this.exited ??= exit
+    if (this.exited === undefined) this.exit(exit)
     this.closed = exit
     this.notify()
   }
-
-  private paused = false
 
   private push(stream: Run["stream"], lines: Array<string>) {
     if (lines.length === 0) return
@@ -211,7 +210,8 @@ const consume = (
         const masked = run.lines.map(mask)
         if (run.stream === "stdout") {
           for (const line of masked) {
-            if (stdout.length < STDOUT_CAPTURE_BYTES) stdout += (stdout === "" ? "" : "\n") + line
+            if (stdout.length >= STDOUT_CAPTURE_BYTES) break
+            stdout += (stdout === "" ? "" : "\n") + line
           }
           yield* Effect.annotateLogs(Effect.forEach(masked, (line) => Effect.logInfo(line), { discard: true }), "stream", "stdout")
         } else {
@@ -256,7 +256,7 @@ const terminate = (child: Spawn.Child, session: Session): Effect.Effect<void> =>
 
 const isAlive = (child: Spawn.Child): boolean => !child.hasExited() || child.kill(0)
 
-/** Waits until the process and its group are gone, or `millis` have passed (native time, as the kernel's). */
+/** Waits until the process and its group are gone, or `millis` have passed (on the native clock, as a kill does). */
 const awaitGroup = (child: Spawn.Child, millis: number): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
     const deadline = Date.now() + millis
