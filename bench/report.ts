@@ -323,7 +323,8 @@ export const markdown = (r: Results): string => {
   parts.push("## Targets", "", table(
     ["target", "goal", "measured (median)", "verdict", "what the measurements say"],
     all.map((t) => [t.target, t.goal, t.measured, t.met === undefined ? "—" : t.met ? "MET" : "**MISSED**", t.why ?? ""])
-  ), "")
+  ), "", "Why each missed target stays missed, with the profiles and side measurements behind it (for example the " +
+    "runtime's spawn floor): [README.md, What the latest run says](README.md#what-the-latest-run-says).", "")
 
   const { cold, inprocess, memory, resume, shell, spawn } = r.scenarios
   if (shell !== undefined) {
