@@ -1,5 +1,6 @@
 // Extract -> transform -> load with typed outputs: a flaky extract that succeeds on retry, and a load whose calls go
 // through a rate-limited Resource. Run: node_modules/.bin/node src/bin.ts tasks/etl.ts  (writes .runner/etl/out.jsonl)
+import * as Config from "effect/Config"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
@@ -71,8 +72,12 @@ export const load = Job.make("load", {
   output: Schema.Struct({ file: Schema.String, rows: Schema.Number }),
   retry: { times: 2, delay: "1 second", jitter: true },
   timeout: "2 minutes",
-  run: ({ transform }) =>
+  // Checked before the run starts (`runner check tasks/etl.ts`); a real load would also take a secret:
+  // `token: Config.Redacted("WAREHOUSE_TOKEN")` (from the environment, --env-file or WAREHOUSE_TOKEN_FILE, masked).
+  config: { warehouse: Config.String("WAREHOUSE_URL").pipe(Config.withDefault("http://warehouse.invalid")) },
+  run: ({ config, transform }) =>
     Effect.gen(function*() {
+      yield* Effect.log(`loading ${transform.rows.length} rows into ${config.warehouse}`)
       const fs = yield* FileSystem.FileSystem
       // 8 fibers ask for the API at once; warehouseApi lets 2 run and at most 20 start per second.
       const inserted = yield* Effect.forEach(
