@@ -23,23 +23,33 @@ export const MASK = "***"
  * each line of a multi-line secret (a PEM key printed line by line) on its own.
  */
 export const make = (secrets: Iterable<string>): Masker => {
+  const given = [...secrets].filter((secret) => typeof secret === "string" && secret !== "")
+  if (given.length === 0) return none
   const forms = new Set<string>()
-  for (const secret of secrets) {
-    if (typeof secret !== "string" || secret === "") continue
+  for (const secret of given) {
     forms.add(secret)
     forms.add(JSON.stringify(secret).slice(1, -1))
     forms.add(encodeURIComponent(secret))
     for (const line of secret.split(/\r?\n/)) if (line.trim().length >= 4) forms.add(line)
   }
-  const values = [...forms].filter((form) => form !== "")
-  if (values.length === 0) return none
+  const values = [...forms]
   // Longest first, so a secret that contains another is masked whole.
   const pattern = new RegExp(
     values.sort((a, b) => b.length - a.length).map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"),
     "g"
   )
   const mask = (text: string) => text.replace(pattern, MASK)
-  return { empty: false, mask, maskDeep: (value) => deep(value, mask), with: (more) => make([...values, ...more]) }
+  const masker: Masker = {
+    empty: false,
+    mask,
+    maskDeep: (value) => deep(value, mask),
+    // Shell jobs ask for the run's masker plus their own Redacted values: without any, this one serves as is.
+    with: (more) => {
+      const added = [...more].filter((secret) => secret !== "" && !given.includes(secret))
+      return added.length === 0 ? masker : make([...given, ...added])
+    }
+  }
+  return masker
 }
 
 const none: Masker = {
