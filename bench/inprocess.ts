@@ -14,7 +14,7 @@ import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { DatabaseSync } from "node:sqlite"
+import { commitMicros } from "./fsync.ts"
 import * as Dag from "../src/Dag.ts"
 import * as Executor from "../src/Executor.ts"
 import * as Journal from "../src/Journal.ts"
@@ -82,23 +82,9 @@ export const stats = (values: ReadonlyArray<number>) => {
 /** Median commit time (µs) of `commits` single-row write transactions on a WAL file at synchronous=FULL. */
 const fsyncFloor = (commits: number) => {
   const file = path.join(tmp, `floor${counter++}.db`)
-  const db = new DatabaseSync(file)
   try {
-    db.exec("PRAGMA journal_mode = WAL")
-    db.exec("PRAGMA synchronous = FULL")
-    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
-    const insert = db.prepare("INSERT INTO t (v) VALUES (?)")
-    const times: Array<number> = []
-    for (let i = 0; i < commits; i++) {
-      const start = performance.now()
-      db.exec("BEGIN IMMEDIATE")
-      insert.run(`row ${i}`)
-      db.exec("COMMIT")
-      times.push((performance.now() - start) * 1000)
-    }
-    return stats(times).median
+    return stats(commitMicros(file, commits, "FULL")).median
   } finally {
-    db.close()
     removeDb(file)
   }
 }

@@ -17,7 +17,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { DatabaseSync } from "node:sqlite"
+import { commitMicros } from "./fsync.ts"
 import { pathToFileURL } from "node:url"
 import * as Dag from "../src/Dag.ts"
 import * as Executor from "../src/Executor.ts"
@@ -156,23 +156,9 @@ const interleaved = (plan: Dag.Plan, kinds: ReadonlyArray<JournalKind>, concurre
 
 const fsyncFloor = (commits: number, synchronous: "FULL" | "NORMAL") => {
   const file = freshFile()
-  const db = new DatabaseSync(file)
   try {
-    db.exec("PRAGMA journal_mode = WAL")
-    db.exec(`PRAGMA synchronous = ${synchronous}`)
-    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
-    const insert = db.prepare("INSERT INTO t (v) VALUES (?)")
-    const times: Array<number> = []
-    for (let i = 0; i < commits; i++) {
-      const start = performance.now()
-      db.exec("BEGIN IMMEDIATE")
-      insert.run(`row ${i}`)
-      db.exec("COMMIT")
-      times.push(performance.now() - start)
-    }
-    return stats(times.map((t) => t * 1000)) // µs
+    return stats(commitMicros(file, commits, synchronous))
   } finally {
-    db.close()
     removeDb(file)
   }
 }
