@@ -11,9 +11,7 @@ import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import { createHash, randomBytes } from "node:crypto"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { afterAll } from "vitest"
 import * as Dag from "../src/Dag.ts"
 import * as Environment from "../src/Environment.ts"
 import * as Job from "../src/Job.ts"
@@ -21,17 +19,10 @@ import * as Secrets from "../src/Secrets.ts"
 import { withDb } from "./support/db.ts"
 import { runDag } from "./support/run.ts"
 import { type RuntimeName, runner } from "./support/spawn.ts"
+import { tempDirs } from "./support/tmp.ts"
 
 const fixture = "test/fixtures/config.ts"
-const dirs: Array<string> = []
-const tempDir = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-config-"))
-  dirs.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
+const tempDir = tempDirs("runner-config-")
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex")
 const canary = (what: string) => `${what}-canary-${randomBytes(10).toString("hex")}`
 

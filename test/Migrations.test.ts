@@ -1,27 +1,19 @@
 /** The journal's schema migrations and the settings a journal file is opened with. */
-import { afterAll, assert, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import * as Journal from "../src/Journal.ts"
 import * as migrations from "../src/sql/migrations.ts"
 import * as SqliteClient from "../src/sql/SqliteClient.ts"
 import * as SqlJournal from "../src/sql/SqlJournal.ts"
+import { tempDirs } from "./support/tmp.ts"
 
-const dirs: Array<string> = []
-const tempDir = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-migrations-"))
-  dirs.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
+const tempDir = tempDirs("runner-migrations-")
 
 /** Reads a closed journal file with a connection of its own. */
 const inspect = <A>(file: string, f: (db: DatabaseSync) => A): A => {

@@ -10,28 +10,20 @@
  *
  * The same run checks that job ids and errors containing quotes and SQL are stored verbatim, as bound parameters.
  */
-import { afterAll, assert, beforeAll, describe, it } from "vitest"
+import { assert, beforeAll, describe, it } from "vitest"
 import { randomBytes } from "node:crypto"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { type Result, runner } from "./support/spawn.ts"
+import { tempDirs } from "./support/tmp.ts"
 
 const fixture = "test/fixtures/secrets.ts"
 const canary = `sk_canary_${randomBytes(12).toString("hex")}`
 const injectionId = `quote'"); DROP TABLE runs; --`
 const injectionError = `it's "broken"'); DROP TABLE runs; --`
 
-const dirs: Array<string> = []
-const tempDir = () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-secrets-"))
-  dirs.push(dir)
-  return dir
-}
-afterAll(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true })
-})
+const tempDir = tempDirs("runner-secrets-")
 
 /** The journal's files as they are on disk after the runner exited. */
 const journalFiles = (db: string) => [db, `${db}-wal`, `${db}-shm`].filter((f) => fs.existsSync(f))
