@@ -82,35 +82,11 @@ const sourceUrls: Plugin = {
   }
 }
 
-/**
- * Effect's CLI creates an `Intl.Segmenter` when its module loads (loading ICU's break data: a good part of a start),
- * though only help and table rendering use it: it is created on first use instead. Same behaviour, later.
- */
-const lazySegmenter: Plugin = {
-  name: "effect-runner:lazy-segmenter",
-  transform(code, id) {
-    if (!id.endsWith(`${path.sep}effect${path.sep}dist${path.sep}cli${path.sep}CliOutput.js`)) return null
-    const eager = /const graphemeSegmenter = \/\*#__PURE__\*\/new Intl\.Segmenter\(undefined, \{\s*granularity: "grapheme"\s*\}\);/
-    if (!eager.test(code)) {
-      this.warn("cli/CliOutput.js no longer creates its Intl.Segmenter as expected: left as it is")
-      return null
-    }
-    return {
-      code: code.replace(
-        eager,
-        "let graphemeSegmenterInstance;\n" +
-          "const graphemeSegmenter = { segment: (text) => (graphemeSegmenterInstance ??= " +
-          "new Intl.Segmenter(undefined, { granularity: \"grapheme\" })).segment(text) };"
-      )
-    }
-  }
-}
-
 const inputOptions = {
   platform: "node" as const,
   // Runtime built-ins stay imports; everything else (Effect, undici, ws) is bundled.
   external: [/^node:/, /^bun:/],
-  plugins: [sourceUrls, lazySegmenter],
+  plugins: [sourceUrls],
   logLevel: "warn" as const
 }
 
