@@ -203,7 +203,7 @@ const resumeOnce = (width: number, kind: "full" | "normal", concurrency: number)
       marks["begun"] = performance.now()
       const rows = yield* journal.succeeded(begun.runId)
       marks["loaded"] = performance.now()
-      const decision = yield* Resume.decide(plan, rows)
+      const decision = yield* Resume.decide(plan, Resume.definitionHashes(plan), rows)
       marks["decided"] = performance.now()
       if (decision.restored.size !== width * 5) throw new Error(`restored ${decision.restored.size}`)
       return yield* Executor.run(plan, {

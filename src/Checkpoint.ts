@@ -6,12 +6,16 @@
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
+import * as Encoding from "./Encoding.ts"
 
 /** Where the current job's checkpoints live; outside a run (a job tested alone) steps simply run. */
 export interface Store {
-  readonly load: (step: string) => Effect.Effect<Option.Option<unknown>>
-  readonly save: (step: string, encoded: unknown) => Effect.Effect<void>
+  /** The journaled output of a finished step, if one was made for the job's current inputs. */
+  readonly load: (step: string) => Effect.Effect<Option.Option<string | undefined>>
+  readonly save: (step: string, encoded: Encoding.Encoded) => Effect.Effect<void>
+  /** Logs a warning once per `topic` for the job (a reason shared by thousands of steps is said once). */
+  readonly warnOnce: (topic: string, message: string) => Effect.Effect<void>
 }
 
 export const CurrentStore = Context.Reference<Store | undefined>("effect-runner/Checkpoint/CurrentStore", {
@@ -19,13 +23,17 @@ export const CurrentStore = Context.Reference<Store | undefined>("effect-runner/
 })
 
 export interface StepOptions<A> {
-  /** Schema of the step's output, to journal and restore it. Default: JSON as is. */
+  /**
+   * Schema of the step's output, to journal and restore it as its type (`Schema.Date`, `Schema.BigInt`, a class).
+   * Default: JSON as is — a value JSON cannot hold exactly (a Map, a Date) is not restored: the step runs again.
+   */
   readonly output?: Schema.Codec<A, any, never, never>
 }
 
 /**
  * Runs `effect` as the durable step `key` of the current job. Keys are per job: use one per item
- * (`step(\`hash:${file}\`, ...)`). The step's output must be JSON-serialisable or have an `output` schema.
+ * (`step(\`hash:${file}\`, ...)`). Steps belong to the job's inputs: when a need's output changed since they were
+ * made, the job's steps start afresh.
  *
  * Gotcha: the output is committed after `effect` succeeds; a crash between the two runs the step again on resume
  * (at-least-once), so a step should be idempotent too — it only narrows the window.
@@ -36,15 +44,30 @@ export const step = <A, E, R>(key: string, effect: Effect.Effect<A, E, R>, optio
     if (store === undefined) return yield* effect
     const saved = yield* store.load(key)
     if (Option.isSome(saved)) {
-      if (options.output === undefined) return saved.value as A
-      const decoded = yield* Effect.option(Schema.decodeUnknownEffect(options.output)(saved.value))
-      // An output that no longer decodes (the schema changed) means the step runs again.
-      if (Option.isSome(decoded)) return decoded.value
+      const unrestorable = Encoding.unrestorableReason(saved.value)
+      if (unrestorable !== undefined) {
+        yield* store.warnOnce(`unrestorable:${unrestorable}`, `steps run again: their output was not journaled exactly (${unrestorable})`)
+      } else {
+        const decoded = yield* Effect.result(Encoding.decode(options.output, saved.value))
+        if (decoded._tag === "Success") return decoded.success as A
+        yield* store.warnOnce(
+          "schema",
+          `step "${key}" runs again: its journaled output no longer matches its output schema (${decoded.failure})`
+        )
+      }
     }
     const value = yield* effect
-    const encoded = options.output === undefined
-      ? value
-      : yield* Effect.orDie(Schema.encodeUnknownEffect(options.output)(value))
+    const encoded = yield* Encoding.encode(options.output, value).pipe(
+      Effect.catch((error) =>
+        Effect.die(new Error(`checkpoint "${key}": its output cannot be journaled: ${describe(error)}`))
+      )
+    )
+    if (encoded._tag === "Unrestorable") {
+      yield* store.warnOnce(`unrestorable:${encoded.reason}`, `step outputs will not be restored on resume: ${encoded.reason}`)
+    }
     yield* store.save(key, encoded)
     return value
   })
+
+const describe = (error: Schema.SchemaError | Encoding.NotJournalable): string =>
+  error instanceof Encoding.NotJournalable ? error.reason : `it does not match its output schema: ${Encoding.schemaMessage(error)}`

@@ -3,7 +3,6 @@
  * ids, cycles, needs that are not jobs, conflicting resources) and orders it into levels for the executor.
  */
 import * as Effect from "effect/Effect"
-import * as crypto from "node:crypto"
 import {
   CycleDetected,
   DuplicateJobId,
@@ -14,7 +13,6 @@ import {
 import * as Job from "./Job.ts"
 import type * as Observer from "./Observer.ts"
 import type * as Resource from "./Resource.ts"
-import * as Runtime from "./runtime/Runtime.ts"
 import * as Trigger from "./Trigger.ts"
 
 const TypeId = "~effect-runner/Dag" as const
@@ -113,8 +111,6 @@ export interface PlannedJob {
   readonly dependents: ReadonlyArray<number>
   /** 0 for jobs that need nothing; otherwise one more than the deepest dependency. */
   readonly level: number
-  /** What the job is (id, kind, command, needs, code), as `stable|runtime|code`; see `Resume.decide`. */
-  readonly definitionHash: string
 }
 
 /** A validated DAG in topological order: every job comes after all the jobs it needs. */
@@ -123,8 +119,6 @@ export interface Plan {
   readonly jobs: ReadonlyArray<PlannedJob>
   readonly levels: ReadonlyArray<ReadonlyArray<number>>
   readonly resources: ReadonlyArray<Resource.Resource>
-  /** A hash of every job's definition hash. */
-  readonly definitionHash: string
 }
 
 export type PlanError = DuplicateJobId | CycleDetected | MissingDependency | UnknownJob | InvalidOption
@@ -239,46 +233,12 @@ const index = (dag: Dag, ordered: Array<Job.Any>, resources: Array<Resource.Reso
       level = Math.max(level, levelOf[dep.index]! + 1)
     }
     levelOf.push(level)
-    return { job, index: i, deps, dependents: dependents[i]!, level, definitionHash: definitionHash(job) }
+    return { job, index: i, deps, dependents: dependents[i]!, level }
   })
   const levels: Array<Array<number>> = []
   for (const planned of jobs) (levels[planned.level] ??= []).push(planned.index)
-  const all = crypto.createHash("sha256")
-  for (const planned of jobs) all.update(planned.definitionHash)
-  return { dag, jobs, levels, resources, definitionHash: all.digest("hex").slice(0, 16) }
+  return { dag, jobs, levels, resources }
 }
-
-/**
- * `stable|runtime|code`: the stable part (id, kind, command, needs, output schema) must match for a job to be reused;
- * the code part (the text of `run`) is compared only on the same runtime and version, because Bun and Deno reformat
- * the source they transpile and Node keeps it as written.
- */
-const definitionHash = (job: Job.Any): string => {
-  const stable = digest(JSON.stringify([
-    job.id,
-    job.kind,
-    job.command ?? null,
-    Object.entries(job.needs).map(([name, need]) => [name, need.id]),
-    job.output === undefined ? null : String(job.output.ast?._tag ?? "schema")
-  ]))
-  return `${stable}|${Runtime.version}|${codeDigest(job.run.toString())}`
-}
-
-/** Generated DAGs share one `run` source among thousands of jobs: each distinct text is hashed once. */
-const codeDigests = new Map<string, string>()
-const codeDigest = (code: string): string => {
-  let known = codeDigests.get(code)
-  if (known === undefined) {
-    known = digest(code)
-    codeDigests.set(code, known)
-  }
-  return known
-}
-
-/** sha256, hex, first 16 characters. The one-shot `crypto.hash` (Node 21.7+, Bun) is 4× faster than `createHash`. */
-const digest: (text: string) => string = typeof crypto.hash === "function"
-  ? (text) => crypto.hash("sha256", text).slice(0, 16)
-  : (text) => crypto.createHash("sha256").update(text).digest("hex").slice(0, 16)
 
 const describe = (u: unknown): string =>
   u === undefined ? "undefined" : u === null ? "null" : typeof u === "object" ? "an object" : `a ${typeof u}`

@@ -39,6 +39,16 @@ export class OutputInvalid extends Schema.TaggedError<OutputInvalid>()("OutputIn
   }
 }
 
+/** A job's output cannot be journaled at all (it is circular, or its encoding threw): the job fails, not retried. */
+export class OutputNotJournalable extends Schema.TaggedError<OutputNotJournalable>()("OutputNotJournalable", {
+  jobId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `output of job "${this.jobId}" cannot be journaled: ${this.reason}; return plain data, or declare \`output\` with a Schema`
+  }
+}
+
 /** The task file does not exist or cannot be read. */
 export class TaskFileNotFound extends Data.TaggedError("TaskFileNotFound")<{ readonly file: string }> {
   override get message(): string {

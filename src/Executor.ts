@@ -14,14 +14,15 @@ import * as Option from "effect/Option"
 import * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import * as Checkpoint from "./Checkpoint.ts"
 import type * as Dag from "./Dag.ts"
-import { JobTimeout, OutputInvalid } from "./Errors.ts"
+import * as Encoding from "./Encoding.ts"
+import { JobTimeout, OutputInvalid, OutputNotJournalable } from "./Errors.ts"
 import type * as Job from "./Job.ts"
-import { isUnrestorable, Journal, unrestorable } from "./Journal.ts"
+import { Journal } from "./Journal.ts"
 import { Reporter } from "./Reporter.ts"
 import * as Resource from "./Resource.ts"
+import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import * as Secrets from "./Secrets.ts"
 
@@ -33,7 +34,9 @@ export interface Options {
   /** What a failed critical job does to the rest of the run. */
   readonly failureMode: RunEvent.FailureMode
   /** Jobs that succeeded in an earlier attempt of this run, with their outputs: they are passed on, not run. */
-  readonly restored?: ReadonlyMap<string, unknown>
+  readonly restored?: ReadonlyMap<string, Resume.Restored>
+  /** Each job's definition hash, by plan index, journaled with its success. Default: `Resume.definitionHashes(plan)`. */
+  readonly definitionHashes?: ReadonlyArray<string>
   /** True when this continues an earlier, unfinished run. */
   readonly resumed?: boolean
   /** Each job's resolved config (see `Preflight`), passed to its `run` as `config`. */
@@ -52,7 +55,7 @@ type State = "waiting" | "running" | "committing" | RunEvent.JobStatus
 /** What a job's fiber returns when its work succeeded; its success is not journaled yet. */
 interface Finished {
   readonly output: unknown
-  readonly encoded: unknown
+  readonly encoded: Encoding.Encoded
   readonly attempt: number
   readonly at: number
 }
@@ -85,7 +88,10 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
     const startedAt: Array<number> = new Array(n).fill(0)
     const endedAt: Array<number> = new Array(n).fill(0)
     const details: Array<string | undefined> = new Array(n)
-    const restored = options.restored ?? new Map<string, unknown>()
+    // Each finished or restored job's output as journaled: the inputs of the jobs that need it are hashed from it.
+    const journaled: Array<string | undefined> = new Array(n)
+    const restored = options.restored ?? new Map<string, Resume.Restored>()
+    const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
     const pendingNeeds = plan.jobs.map((p) => p.deps.filter((d) => !restored.has(plan.jobs[d.index]!.job.id)).length)
     const ready: Array<number> = plan.jobs
       .filter((p) => pendingNeeds[p.index] === 0 && !restored.has(p.job.id))
@@ -153,8 +159,10 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
 
     for (const planned of plan.jobs) {
       if (!restored.has(planned.job.id)) continue
+      const { json, output } = restored.get(planned.job.id)!
       states[planned.index] = "restored"
-      outputs[planned.index] = restored.get(planned.job.id)
+      outputs[planned.index] = output
+      journaled[planned.index] = json
       yield* emit({ _tag: "JobRestored", runId, jobId: planned.job.id, at: started })
     }
 
@@ -186,12 +194,13 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
           // (Object.keys/values) sees only them. (A defineProperty per job made each inputs object a slow one.)
           const inputs: Record<string, unknown> = Object.create(configOf(planned.job.id))
           for (const dep of planned.deps) inputs[dep.name] = outputs[dep.index]
+          const inputHash = Resume.inputHash(planned.deps.map((dep) => [dep.name, journaled[dep.index]] as const))
           states[index] = "running"
           startedAt[index] = yield* Clock.currentTimeMillis
           running++
           yield* FiberSet.run(
             fibers,
-            runJob(planned, inputs, runId, emit, journal, (n) => { attempts[index] = n }).pipe(
+            runJob(planned, inputs, inputHash, runId, emit, journal, (n) => { attempts[index] = n }).pipe(
               Effect.onExit((exit) => Queue.offer(completions, { _tag: "Finished", index, exit }))
             )
           )
@@ -222,10 +231,11 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         const { at, attempt, encoded, output } = exit.value
         states[index] = "committing"
         outputs[index] = output
+        journaled[index] = encoded.json
         committing++
         yield* FiberSet.run(
           commits,
-          emit({ _tag: "AttemptSucceeded", runId, jobId: planned.job.id, attempt, at, output, encoded }, planned.definitionHash)
+          emit({ _tag: "AttemptSucceeded", runId, jobId: planned.job.id, attempt, at, output, json: encoded.json }, hashes[index])
             .pipe(Effect.onExit((exit) => Queue.offer(completions, { _tag: "Committed", index, exit })))
         )
       }
@@ -263,6 +273,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
 const runJob = (
   planned: Dag.PlannedJob,
   inputs: Record<string, unknown>,
+  inputHash: string,
   runId: string,
   emit: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void>,
   journal: Journal["Service"],
@@ -293,7 +304,12 @@ const runJob = (
       const now = yield* Clock.currentTimeMillis
       if (Exit.isSuccess(exit)) {
         const encoded = yield* Effect.exit(encodeOutput(job, exit.value))
-        if (Exit.isSuccess(encoded)) return { output: exit.value, encoded: encoded.value, attempt, at: now }
+        if (Exit.isSuccess(encoded)) {
+          if (encoded.value._tag === "Unrestorable") {
+            yield* Effect.logWarning(`its output will not be restored if the run resumes (the job runs again): ${encoded.value.reason}`)
+          }
+          return { output: exit.value, encoded: encoded.value, attempt, at: now }
+        }
         // An output that does not fit its schema will not fit next time either: no retry.
         yield* emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt, at: now, error: renderCause(encoded.cause), cause: encoded.cause, retryInMillis: undefined })
         return yield* Effect.failCause(encoded.cause)
@@ -321,15 +337,32 @@ const runJob = (
     }
   })
   const permitted = job.uses.reduce<typeof attempts>((effect, resource) => Resource.hold(resource, effect), attempts)
+  const warned = new Set<string>()
+  const warnOnce = (topic: string, message: string) =>
+    Effect.suspend(() => warned.has(topic) ? Effect.void : (warned.add(topic), Effect.logWarning(message)))
   const store: Checkpoint.Store = {
-    // A checkpoint journaled as unrestorable (it held a secret) is not there: the step runs again.
+    // A step made for other inputs (a need re-ran with a new output) is not there: the job's steps start afresh.
     load: (step) =>
       Effect.orDie(journal.checkpoint(runId, job.id, step)).pipe(
-        Effect.map(Option.filter((encoded) => !isUnrestorable(encoded)))
+        Effect.flatMap(Option.match({
+          onNone: () => Effect.succeedNone,
+          onSome: (saved) =>
+            saved.inputHash === inputHash ? Effect.succeedSome(saved.json) : Effect.as(
+              warnOnce(
+                "inputs",
+                saved.inputHash === undefined
+                  ? "its steps start afresh: its checkpoints were made by an older runner, which did not record the inputs"
+                  : "its steps start afresh: its inputs changed since its checkpoints were made (a job it needs ran again)"
+              ),
+              Option.none()
+            )
+        }))
       ),
+    // A checkpoint that held a secret in clear is journaled as unrestorable: the step runs again on resume.
     save: (step, encoded) =>
       Effect.flatMap(Secrets.CurrentMasker, (masker) =>
-        Effect.orDie(journal.saveCheckpoint(runId, job.id, step, masked(encoded, masker))))
+        Effect.orDie(journal.saveCheckpoint(runId, job.id, step, { json: maskedJson(encoded.json, masker), inputHash }))),
+    warnOnce
   }
   return permitted.pipe(
     Effect.provideService(Checkpoint.CurrentStore, store),
@@ -350,8 +383,8 @@ const maskEvent = (event: RunEvent.RunEvent, masker: Secrets.Masker): RunEvent.R
       return { ...event, error: masker.mask(event.error) }
     case "AttemptSucceeded": {
       const output = masker.maskDeep(event.output)
-      const encoded = masked(event.encoded, masker)
-      return output === event.output && encoded === event.encoded ? event : { ...event, output, encoded }
+      const json = maskedJson(event.json, masker)
+      return output === event.output && json === event.json ? event : { ...event, output, json }
     }
     case "JobSkipped":
       return { ...event, reason: masker.mask(event.reason) }
@@ -362,15 +395,21 @@ const maskEvent = (event: RunEvent.RunEvent, masker: Secrets.Masker): RunEvent.R
   }
 }
 
-const masked = (encoded: unknown, masker: Secrets.Masker): unknown =>
-  masker.maskDeep(encoded) === encoded ? encoded : unrestorable
+/** The journal's text, or an unrestorable marker when it holds one of the run's secrets in clear. */
+const maskedJson = (json: string | undefined, masker: Secrets.Masker): string | undefined =>
+  json === undefined || masker.empty || masker.mask(json) === json
+    ? json
+    : Encoding.unrestorable("it holds a secret (Redacted), which the journal never stores").json
 
-const encodeOutput = (job: Job.Any, output: unknown): Effect.Effect<unknown, OutputInvalid> =>
-  job.output === undefined
-    ? Effect.succeed(output)
-    : Schema.encodeUnknownEffect(job.output)(output).pipe(
-      Effect.mapError((issue) => new OutputInvalid({ jobId: job.id, issue: String(issue) }))
+/** The output as the journal will keep it; a value that cannot be journaled at all is a typed failure of the job. */
+const encodeOutput = (job: Job.Any, output: unknown): Effect.Effect<Encoding.Encoded, OutputInvalid | OutputNotJournalable> =>
+  Encoding.encode(job.output, output).pipe(
+    Effect.mapError((error) =>
+      error instanceof Encoding.NotJournalable
+        ? new OutputNotJournalable({ jobId: job.id, reason: error.reason })
+        : new OutputInvalid({ jobId: job.id, issue: Encoding.schemaMessage(error) })
     )
+  )
 
 /** A failure as people should read it: typed errors by their message, defects with their stack. */
 export const renderCause = (cause: Cause.Cause<unknown>): string => {

@@ -43,6 +43,8 @@ export interface Job<out A = unknown, out E = unknown> {
   readonly description: string | undefined
   /** For shell jobs, the command as shown to people (secrets masked). */
   readonly command: string | undefined
+  /** For shell jobs, what decides what runs: the argv (or the function making it), working directory, environment. */
+  readonly shell: ShellDefinition | undefined
   /** Where the job was defined (file:line:column), for error messages. */
   readonly definedAt: string | undefined
   /** The calls that led to the definition, innermost first (tells apart jobs made by one helper). */
@@ -52,6 +54,13 @@ export interface Job<out A = unknown, out E = unknown> {
 
 /** Any job. */
 export type Any = Job<any, any>
+
+/** What a shell job was defined with (part of its definition hash: editing any of it re-runs the job on resume). */
+export interface ShellDefinition {
+  readonly argv: Argv | ((inputs: any) => Argv)
+  readonly cwd: string | undefined
+  readonly env: Env | ((inputs: any) => Env) | undefined
+}
 
 /** The inputs a job with these `needs` receives: each needed job's output under the same name. */
 export type Inputs<Needs> = { readonly [K in keyof Needs]: Needs[K] extends Job<infer A, any> ? A : never }
@@ -159,7 +168,8 @@ export const shell = <const Needs extends Readonly<Record<string, Any>> = {}, co
     return shellProcess.run(id, resolved, { cwd: options.cwd, env })
   }
   const command = typeof argv === "function" ? "(argv computed from inputs)" : CommandLine.display(argv)
-  return build(id, "shell", { ...options, run } as unknown as Options<any, ShellOutput, shellProcess.ShellError, Services>, command, callSites())
+  const shell: ShellDefinition = { argv, cwd: options.cwd, env: options.env }
+  return build(id, "shell", { ...options, run } as unknown as Options<any, ShellOutput, shellProcess.ShellError, Services>, command, callSites(), shell)
 }
 
 /**
@@ -185,7 +195,8 @@ const build = <A, E>(
   kind: "effect" | "shell",
   options: Options<Readonly<Record<string, Any>>, A, E, Services>,
   command: string | undefined,
-  sites: () => ReadonlyArray<string>
+  sites: () => ReadonlyArray<string>,
+  shell?: ShellDefinition
 ): Job<A, E> => {
   if (typeof id !== "string" || id.trim() === "") {
     throw new InvalidOption({ where: sites()[0] ?? "Job.make", reason: "a job needs a non-empty string id" })
@@ -222,6 +233,7 @@ const build = <A, E>(
     critical: options.critical ?? true,
     description: options.description,
     command,
+    shell,
     // Read only to report an error (duplicate ids): formatting 10,000 stack traces up front cost ~300 ms.
     get definedAt() {
       return sites()[0]

@@ -67,9 +67,17 @@ export type Begun =
 /** A job that succeeded in an earlier attempt of the run. */
 export interface SucceededJob {
   readonly jobId: string
-  /** The output as encoded with the job's `output` Schema when it succeeded. */
-  readonly encoded: unknown
+  /** The output as journaled (see `Encoding`): JSON text, an unrestorable marker, or undefined for `undefined`. */
+  readonly json: string | undefined
   readonly definitionHash: string | undefined
+}
+
+/** A finished in-job step as journaled. */
+export interface Checkpoint {
+  /** Its output as journaled (see `Encoding`). */
+  readonly json: string | undefined
+  /** The hash of the job's inputs when the step ran (`Resume.inputHash`); undefined if made by a runner before 0.2. */
+  readonly inputHash: string | undefined
 }
 
 /** One log line of a run. */
@@ -96,8 +104,8 @@ export class Journal extends Context.Service<Journal, {
   readonly log: (record: LogRecord) => void
   /** The jobs of a run that succeeded, with their encoded outputs. */
   readonly succeeded: (runId: string) => Effect.Effect<ReadonlyArray<SucceededJob>, JournalError>
-  /** The encoded output of a finished in-job checkpoint. */
-  readonly checkpoint: (runId: string, jobId: string, step: string) => Effect.Effect<Option.Option<unknown>, JournalError>
+  /** A finished in-job checkpoint: its journaled output, and the hash of the job's inputs it was made with. */
+  readonly checkpoint: (runId: string, jobId: string, step: string) => Effect.Effect<Option.Option<Checkpoint>, JournalError>
   /** The last slot (epoch ms) the scheduler fired for a DAG. */
   readonly lastSlot: (dag: string) => Effect.Effect<Option.Option<number>, JournalError>
   /** When the DAG's most recent successful run ended (epoch ms), if it ever succeeded (metrics' last success). */
@@ -105,14 +113,8 @@ export class Journal extends Context.Service<Journal, {
   /** Records durably that the scheduler fired (or deliberately skipped) a DAG's slot. */
   readonly saveSlot: (dag: string, slot: number) => Effect.Effect<void, JournalError>
   /** Records a finished checkpoint durably. */
-  readonly saveCheckpoint: (runId: string, jobId: string, step: string, encoded: unknown) => Effect.Effect<void, JournalError>
+  readonly saveCheckpoint: (runId: string, jobId: string, step: string, checkpoint: Checkpoint) => Effect.Effect<void, JournalError>
 }>()("effect-runner/Journal") {}
-
-/** Journaled in place of an output that holds a secret (`Redacted`): such a job runs again on resume. */
-export const unrestorable = { "~effect-runner/unrestorable": "the output holds a Redacted value" } as const
-
-export const isUnrestorable = (encoded: unknown): boolean =>
-  typeof encoded === "object" && encoded !== null && "~effect-runner/unrestorable" in encoded
 
 /** A run id: sortable and readable, the start time to the second then 6 random hex digits. */
 export const makeRunId = (now: number): string => {
@@ -129,7 +131,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
     status: string
     endedAt: number | undefined
     readonly jobs: Map<string, SucceededJob>
-    readonly checkpoints: Map<string, unknown>
+    readonly checkpoints: Map<string, Checkpoint>
   }
   const runs: Array<Run> = []
   const byId = new Map<string, Run>()
@@ -187,7 +189,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
         const run = byId.get(event.runId)
         if (run === undefined) return
         if (event._tag === "AttemptSucceeded") {
-          run.jobs.set(event.jobId, { jobId: event.jobId, encoded: event.encoded, definitionHash })
+          run.jobs.set(event.jobId, { jobId: event.jobId, json: event.json, definitionHash })
         } else if (event._tag === "RunFinished") {
           run.status = event.status
           run.endedAt = event.at
@@ -199,7 +201,8 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
       Effect.sync(() => {
         const checkpoints = byId.get(runId)?.checkpoints
         const key = `${jobId}\u0000${step}`
-        return checkpoints?.has(key) ? Option.some(checkpoints.get(key)) : Option.none()
+        const saved = checkpoints?.get(key)
+        return saved === undefined ? Option.none() : Option.some(saved)
       }),
     lastSlot: (dag) => Effect.sync(() => Option.fromNullishOr(slots.get(dag))),
     lastSuccess: (dag) =>
@@ -208,7 +211,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
         return ended.length === 0 ? Option.none() : Option.some(Math.max(...ended))
       }),
     saveSlot: (dag, slot) => Effect.sync(() => void slots.set(dag, slot)),
-    saveCheckpoint: (runId, jobId, step, encoded) =>
-      Effect.sync(() => void byId.get(runId)?.checkpoints.set(`${jobId}\u0000${step}`, encoded))
+    saveCheckpoint: (runId, jobId, step, checkpoint) =>
+      Effect.sync(() => void byId.get(runId)?.checkpoints.set(`${jobId}\u0000${step}`, checkpoint))
   })
 })

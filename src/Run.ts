@@ -61,10 +61,11 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
   Effect.scoped(Effect.gen(function*() {
     const { plan } = request
     const journal = yield* Journal.Journal
+    const hashes = Resume.definitionHashes(plan)
     const begun = yield* journal.begin({
       dag: plan.dag.name,
       target: request.target,
-      definitionHash: plan.definitionHash,
+      definitionHash: Resume.planHash(hashes),
       trigger: request.trigger,
       runnerVersion: request.runnerVersion,
       wait: request.wait,
@@ -72,8 +73,8 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
     })
     if (begun._tag !== "Run") return begun
     const decision = begun.resumed
-      ? yield* Effect.flatMap(journal.succeeded(begun.runId), (rows) => Resume.decide(plan, rows))
-      : { restored: new Map<string, unknown>(), notes: [] }
+      ? yield* Effect.flatMap(journal.succeeded(begun.runId), (rows) => Resume.decide(plan, hashes, rows))
+      : { restored: new Map<string, Resume.Restored>(), notes: [] }
     for (const note of decision.notes) yield* Effect.logWarning(note)
     const observers = yield* Observer.Observers
     const hooks = dagHooks(plan.dag)
@@ -104,6 +105,7 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
       concurrency: request.concurrency,
       failureMode: request.failureMode,
       restored: decision.restored,
+      definitionHashes: hashes,
       resumed: begun.resumed,
       config: resolved.config
     }).pipe(

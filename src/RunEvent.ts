@@ -49,8 +49,8 @@ export interface AttemptSucceeded {
   readonly at: number
   /** The output as the job produced it. */
   readonly output: unknown
-  /** The output encoded with the job's `output` Schema (JSON-safe), as the journal stores it. */
-  readonly encoded: unknown
+  /** The output as the journal keeps it (see `Encoding`): JSON text, an unrestorable marker, undefined for `undefined`. */
+  readonly json: string | undefined
 }
 
 export interface JobSkipped {

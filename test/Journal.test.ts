@@ -16,6 +16,7 @@ import * as Dag from "../src/Dag.ts"
 import * as Executor from "../src/Executor.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/Journal.ts"
+import * as Encoding from "../src/Encoding.ts"
 import * as Resume from "../src/Resume.ts"
 import * as SqlJournal from "../src/sql/SqlJournal.ts"
 import { type Collected, collectingReporter } from "./support/run.ts"
@@ -39,8 +40,8 @@ const execute = (dag: Dag.Dag, target: Journal.Target, collected: Collected = { 
     const begun = yield* journal.begin(request(dag.name, target))
     if (begun._tag !== "Run") return { begun, result: undefined, notes: [] as ReadonlyArray<string> }
     const decision = begun.resumed
-      ? yield* Effect.flatMap(journal.succeeded(begun.runId), (rows) => Resume.decide(plan, rows))
-      : { restored: new Map<string, unknown>(), notes: [] }
+      ? yield* Effect.flatMap(journal.succeeded(begun.runId), (rows) => Resume.decide(plan, Resume.definitionHashes(plan), rows))
+      : { restored: new Map<string, Resume.Restored>(), notes: [] }
     const result = yield* Executor.run(plan, {
       runId: begun.runId,
       concurrency: 4,
@@ -145,25 +146,38 @@ describe("Journal", () => {
     it.effect("an output that no longer decodes with the job's schema makes the job run again", () =>
       Effect.gen(function*() {
         const plan = yield* Dag.plan(Dag.make("d", [Job.make("a", { output: Schema.Struct({ n: Schema.Number }), run: () => Effect.succeed({ n: 1 }) })]))
-        const decision = yield* Resume.decide(plan, [
-          { jobId: "a", encoded: { n: "one" }, definitionHash: plan.jobs[0]!.definitionHash }
+        const hashes = Resume.definitionHashes(plan)
+        const decision = yield* Resume.decide(plan, hashes, [
+          { jobId: "a", json: `{"m":1}`, definitionHash: hashes[0] }
         ])
         assert.strictEqual(decision.restored.size, 0)
-        assert.match(decision.notes[0]!, /^"a" runs again: its journaled output no longer matches its output schema/)
-        const ok = yield* Resume.decide(plan, [{ jobId: "a", encoded: { n: 1 }, definitionHash: plan.jobs[0]!.definitionHash }])
-        assert.deepStrictEqual(ok.restored.get("a"), { n: 1 })
-        const secret = yield* Resume.decide(plan, [
-          { jobId: "a", encoded: Journal.unrestorable, definitionHash: plan.jobs[0]!.definitionHash }
+        // The schema's own message, whole: never cut mid-way with unbalanced brackets.
+        assert.deepStrictEqual(decision.notes, [
+          `"a" runs again: its journaled output no longer matches its output schema (Missing key at ["n"])`
+        ])
+        const ok = yield* Resume.decide(plan, hashes, [{ jobId: "a", json: `{"n":1}`, definitionHash: hashes[0] }])
+        assert.deepStrictEqual(ok.restored.get("a"), { output: { n: 1 }, json: `{"n":1}` })
+        // Journals written before 0.2 marked a secret without saying more.
+        const secret = yield* Resume.decide(plan, hashes, [
+          { jobId: "a", json: `{"~effect-runner/unrestorable":"the output holds a Redacted value"}`, definitionHash: hashes[0] }
         ])
         assert.strictEqual(secret.restored.size, 0)
-        assert.deepStrictEqual(secret.notes, [`"a" runs again: its output holds a secret (Redacted), which the journal never stores`])
+        assert.deepStrictEqual(secret.notes, [
+          `"a" runs again: its output was not journaled exactly (it holds a secret (Redacted), which the journal never stores)`
+        ])
       }))
   })
 
-  it("an output holding a Redacted value is journaled as a marker, never in clear", () => {
-    assert.strictEqual(SqlJournal.toJson({ n: 1n, s: "x" }), `{"n":"1","s":"x"}`)
-    assert.strictEqual(SqlJournal.toJson({ token: Redacted.make("hunter2") }), JSON.stringify(Journal.unrestorable))
-  })
+  it.effect("an output holding a Redacted value is journaled as a marker, never in clear", () =>
+    Effect.gen(function*() {
+      const plain = yield* Encoding.encode(undefined, { s: "x" })
+      assert.deepStrictEqual(plain, { _tag: "Restorable", json: `{"s":"x"}` })
+      for (const schema of [undefined, Schema.Struct({ token: Schema.Redacted(Schema.String) })]) {
+        const secret = yield* Encoding.encode(schema, { token: Redacted.make("hunter2") })
+        assert.strictEqual(secret._tag, "Unrestorable")
+        assert.notInclude(secret.json ?? "", "hunter2")
+      }
+    }))
 
   it.effect("a job's success and output are committed before any dependent starts", () =>
     Effect.gen(function*() {

@@ -8,7 +8,7 @@ const events: ReadonlyArray<RunEvent.RunEvent> = [
   { _tag: "RunStarted", runId: "r1", resumed: false, dag: "d", at: 0, jobIds: ["a", "b"], concurrency: 2, failureMode: "no-new" },
   { _tag: "AttemptStarted", runId: "r1", jobId: "a", attempt: 1, at: 10 },
   { _tag: "AttemptStarted", runId: "r1", jobId: "b", attempt: 1, at: 10 },
-  { _tag: "AttemptSucceeded", runId: "r1", jobId: "a", attempt: 1, at: 1510, output: 1, encoded: 1 },
+  { _tag: "AttemptSucceeded", runId: "r1", jobId: "a", attempt: 1, at: 1510, output: 1, json: "1" },
   {
     _tag: "AttemptFailed",
     runId: "r1",

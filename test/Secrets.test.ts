@@ -102,7 +102,7 @@ describe("secrets never appear in clear", () => {
               | { status: string; output: string | null; error: string | null }
               | undefined
           // An output holding a secret is not journaled at all: a marker stands for it, and a resume runs the job again.
-          const marker = `{"~effect-runner/unrestorable":"the output holds a Redacted value"}`
+          const marker = `{"~effect-runner/unrestorable":"it holds a secret (Redacted), which the journal never stores"}`
           assert.deepStrictEqual({ ...job("output-secret") }, { status: "succeeded", output: marker, error: null })
           assert.deepStrictEqual({ ...job("output-secret-no-schema") }, { status: "succeeded", output: marker, error: null })
           assert.strictEqual(job("fails-with-secret")?.error, "TokenRejected: token <redacted> was rejected with status 401")

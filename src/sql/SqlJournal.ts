@@ -9,7 +9,6 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
-import * as Redacted from "effect/Redacted"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
@@ -35,18 +34,9 @@ interface Item {
 const journalError = (operation: string) => (cause: unknown) =>
   new Journal.JournalError({ operation, reason: cause instanceof Error ? cause.message : String(cause) })
 
-/**
- * JSON for the journal; bigints become strings rather than failing the write. An output holding a `Redacted` value is
- * never written in clear: the whole output is replaced by a marker, and a resumed run runs that job again.
- */
-export const toJson = (u: unknown): string => {
-  let secret = false
-  const json = JSON.stringify(u, function(this: Record<string, unknown>, key, value) {
-    if (Redacted.isRedacted(this[key])) secret = true
-    return typeof value === "bigint" ? value.toString() : value
-  }) ?? "null"
-  return secret ? JSON.stringify(Journal.unrestorable) : json
-}
+/** JSON for the journal's own records (the audit); bigints become strings rather than failing the write. */
+const toJson = (u: unknown): string =>
+  JSON.stringify(u, (_key, value) => typeof value === "bigint" ? value.toString() : value) ?? "null"
 
 const isAlive = (pid: number): boolean => {
   try {
@@ -151,7 +141,7 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
             statement(
               `UPDATE jobs SET status = 'succeeded', ended_at = ?, output = ?, definition_hash = ?, error = NULL
                WHERE run_id = ? AND job_id = ?`,
-              event.at, toJson(event.encoded), definitionHash ?? null, event.runId, event.jobId
+              event.at, event.json ?? null, definitionHash ?? null, event.runId, event.jobId
             )
           ]
         case "JobSkipped":
@@ -280,16 +270,21 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
           Effect.map((rows) =>
             rows.map((row) => ({
               jobId: row.job_id,
-              encoded: row.output === null ? undefined : JSON.parse(row.output),
+              json: row.output ?? undefined,
               definitionHash: row.definition_hash ?? undefined
             }))
           ),
           Effect.mapError(journalError("read succeeded jobs"))
         ),
       checkpoint: (runId, jobId, step) =>
-        sql<{ output: string }>`SELECT output FROM checkpoints WHERE run_id = ${runId} AND job_id = ${jobId} AND step = ${step}`
+        sql<{ output: string | null; input_hash: string | null }>`SELECT output, input_hash FROM checkpoints
+                WHERE run_id = ${runId} AND job_id = ${jobId} AND step = ${step}`
           .pipe(
-            Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some(JSON.parse(rows[0]!.output))),
+            Effect.map((rows) =>
+              rows.length === 0
+                ? Option.none()
+                : Option.some({ json: rows[0]!.output || undefined, inputHash: rows[0]!.input_hash ?? undefined })
+            ),
             Effect.mapError(journalError("read checkpoint"))
           ),
       lastSlot: (dag) =>
@@ -310,10 +305,11 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
           slot,
           Date.now()
         )], true),
-      saveCheckpoint: (runId, jobId, step, encoded) =>
+      saveCheckpoint: (runId, jobId, step, checkpoint) =>
         enqueue([statement(
-          `INSERT OR REPLACE INTO checkpoints (run_id, job_id, step, output, at) VALUES (?, ?, ?, ?, ?)`,
-          runId, jobId, step, toJson(encoded), Date.now()
+          `INSERT OR REPLACE INTO checkpoints (run_id, job_id, step, output, input_hash, at) VALUES (?, ?, ?, ?, ?, ?)`,
+          // The column is NOT NULL: "" (never JSON) stands for a step whose output is undefined.
+          runId, jobId, step, checkpoint.json ?? "", checkpoint.inputHash ?? null, Date.now()
         )], true)
     })
   })

@@ -97,12 +97,19 @@ const v4 = Effect.gen(function*() {
   yield* sql`ALTER TABLE runs ADD COLUMN executions TEXT NOT NULL DEFAULT '[]'`
 })
 
+/** v5: the hash of a job's inputs each checkpoint was made with: a step made for other inputs is not reused. */
+const v5 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE checkpoints ADD COLUMN input_hash TEXT`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
   "0002_trigger_and_log_index": v2,
   "0003_schedules": v3,
-  "0004_executions": v4
+  "0004_executions": v4,
+  "0005_checkpoint_inputs": v5
 } as const
 
 /** The table the Migrator records applied migrations in. */
