@@ -18,6 +18,7 @@ import * as Schema from "effect/Schema"
 import * as Checkpoint from "./Checkpoint.ts"
 import type * as Dag from "./Dag.ts"
 import { JobTimeout, OutputInvalid } from "./Errors.ts"
+import * as render from "./internal/render.ts"
 import type * as Job from "./Job.ts"
 import { isUnrestorable, Journal, unrestorable } from "./Journal.ts"
 import { Reporter } from "./Reporter.ts"
@@ -391,10 +392,5 @@ const renderError = (error: unknown): string => {
   return typeof error === "string" ? error : safeJson(error)
 }
 
-const safeJson = (u: unknown): string => {
-  try {
-    return JSON.stringify(u) ?? String(u)
-  } catch {
-    return String(u)
-  }
-}
+// Never throws: a failure holding a BigInt or a cycle is still reported as itself.
+const safeJson = (u: unknown): string => render.value(u)
