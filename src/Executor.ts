@@ -18,6 +18,7 @@ import * as Checkpoint from "./Checkpoint.ts"
 import type * as Dag from "./Dag.ts"
 import * as Encoding from "./Encoding.ts"
 import { JobTimeout, OutputInvalid, OutputNotJournalable } from "./Errors.ts"
+import * as render from "./internal/render.ts"
 import type * as Job from "./Job.ts"
 import { Journal } from "./Journal.ts"
 import { Reporter } from "./Reporter.ts"
@@ -430,10 +431,5 @@ const renderError = (error: unknown): string => {
   return typeof error === "string" ? error : safeJson(error)
 }
 
-const safeJson = (u: unknown): string => {
-  try {
-    return JSON.stringify(u) ?? String(u)
-  } catch {
-    return String(u)
-  }
-}
+// Never throws: a failure holding a BigInt or a cycle is still reported as itself.
+const safeJson = (u: unknown): string => render.value(u)

@@ -175,9 +175,11 @@ export const shell = <const Needs extends Readonly<Record<string, Any>> = {}, co
 /**
  * Builds an argv from a template, as a shell would split it, but with every `${value}` one literal argument:
  * `Job.cmd\`tar -czf ${archive} -C ${dir} .\``. Shell syntax (`|`, `$VAR`, `*`) is rejected: write `["sh", "-c", ...]`.
+ * Backslashes are read as written, as a shell reads them: `a\ b` is one argument, `'C:\temp'` keeps its backslash.
  */
 export const cmd = (strings: TemplateStringsArray, ...values: ReadonlyArray<CommandLine.TemplateExpression>): Argv => {
-  const words = CommandLine.template(strings, ...values)
+  // The raw text, not JavaScript's cooked escapes: cooked, `a\ b` would already be `a b` (two words) and `\\` one `\`.
+  const words = CommandLine.template(Object.assign([...strings.raw], { raw: strings.raw }), ...values)
   if (Result.isFailure(words)) {
     throw new InvalidOption({ where: "Job.cmd", reason: words.failure.message })
   }

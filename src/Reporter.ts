@@ -6,6 +6,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as render from "./internal/render.ts"
 import type * as RunEvent from "./RunEvent.ts"
 
 export type Format = "pretty" | "plain" | "json"
@@ -98,7 +99,8 @@ interface View {
 const jsonView = (out: Output): View => {
   let dag: string | undefined
   let runId: string | undefined
-  const line = (fields: Record<string, unknown>) => out.write(JSON.stringify(fields) + "\n")
+  // Every line parses, whatever an event carries.
+  const line = (fields: Record<string, unknown>) => out.write(render.json(fields) + "\n")
   return {
     refresh: Effect.void,
     log: (entry) =>

@@ -10,6 +10,7 @@ import type * as Audit from "./Audit.ts"
 import type * as Dag from "./Dag.ts"
 import type { PreflightFailed } from "./Errors.ts"
 import * as Executor from "./Executor.ts"
+import * as render from "./internal/render.ts"
 import type * as Job from "./Job.ts"
 import * as Journal from "./Journal.ts"
 import * as Observer from "./Observer.ts"
@@ -148,8 +149,4 @@ const notifyOne = (
 }
 
 /** One line for why an observer or hook failed: the error's message, else the value itself. */
-const causeMessage = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  if (error instanceof Error) return error.message === "" ? error.name : error.message
-  return typeof error === "string" ? error : JSON.stringify(error) ?? String(error)
-}
+const causeMessage = (cause: Cause.Cause<unknown>): string => render.message(Cause.squash(cause))

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as References from "effect/References"
+import * as render from "./internal/render.ts"
 import { Journal } from "./Journal.ts"
 import { type Level, Reporter } from "./Reporter.ts"
 import * as Secrets from "./Secrets.ts"
@@ -20,8 +21,9 @@ export const layer: Layer.Layer<never, never, Reporter | Journal> = Layer.unwrap
     const entry = {
       at: date.getTime(),
       level: levelOf(logLevel),
-      // The run's secrets never reach the terminal or the journal in clear.
-      message: fiber.getRef(Secrets.CurrentMasker).mask((Array.isArray(message) ? message : [message]).map(show).join(" ")),
+      // The run's secrets never reach the terminal or the journal in clear. Rendering never throws: this runs in the
+      // job's fiber, where a throw would fail the job.
+      message: fiber.getRef(Secrets.CurrentMasker).mask((Array.isArray(message) ? message : [message]).map(render.message).join(" ")),
       jobId: typeof jobId === "string" ? jobId : undefined,
       attempt: typeof attempt === "number" ? attempt : undefined
     }
@@ -47,5 +49,3 @@ const levelOf = (level: string): Level => {
       return "info"
   }
 }
-
-const show = (u: unknown): string => typeof u === "string" ? u : u instanceof Error ? u.message : JSON.stringify(u)

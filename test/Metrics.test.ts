@@ -2,7 +2,8 @@
  * Prometheus metrics of runs: the exposition text (escaping, families, state sets), the textfile observer, the
  * Pushgateway grouping path and URL handling; then end to end with the real runner — files checked by `promtool check
  * metrics` and parsed, pushes to a real Pushgateway started here on 127.0.0.1, `runner schedule` with two DAGs sharing
- * one file, and runs on Bun and Deno. promtool and prometheus-pushgateway are Debian packages (.ci/run installs them).
+ * one file, and runs on Bun and Deno. promtool and prometheus-pushgateway are Debian packages (.ci/run installs them):
+ * without them (and without CI set) the tests that need them are skipped, with one line saying so.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -18,6 +19,10 @@ import * as Journal from "../src/Journal.ts"
 import * as Metrics from "../src/Metrics.ts"
 import type * as Observer from "../src/Observer.ts"
 import { type Result, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
+import { requireTool } from "./support/tools.ts"
+
+const promtool = requireTool("promtool", "apt-get install prometheus")
+const pushgateway = requireTool("prometheus-pushgateway", "apt-get install prometheus-pushgateway")
 
 const fixture = (name: string) => `test/fixtures/${name}.ts`
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "runner-metrics-"))
@@ -86,28 +91,34 @@ const summary = (overrides: Partial<Observer.Summary> = {}): Observer.Summary =>
   ...overrides
 })
 
+/** Label values that need every escape. */
+const escapingText = () =>
+  Metrics.render(Metrics.samples(
+    summary({
+      dag: "a\\b \"c\"\nd",
+      jobs: [{ jobId: "x\"\\\ny", status: "failed", critical: true, attempts: 1, durationMillis: 5, detail: "boom" }]
+    }),
+    undefined
+  ))
+
+/** Two DAGs in one text. */
+const twoDagsText = () =>
+  Metrics.render([
+    ...Metrics.samples(summary(), 1_700_000_002_500),
+    ...Metrics.samples(summary({ dag: "other", status: "failed" }), undefined)
+  ])
+
 describe("exposition text", () => {
-  it("escapes backslash, double quote and newline in label values, and passes promtool", () => {
-    const text = Metrics.render(Metrics.samples(
-      summary({
-        dag: "a\\b \"c\"\nd",
-        jobs: [{ jobId: "x\"\\\ny", status: "failed", critical: true, attempts: 1, durationMillis: 5, detail: "boom" }]
-      }),
-      undefined
-    ))
+  it("escapes backslash, double quote and newline in label values", () => {
+    const text = escapingText()
     assert.include(text, `effect_runner_run_duration_seconds{dag="a\\\\b \\"c\\"\\nd"} 2.5\n`)
     assert.include(text, `job_id="x\\"\\\\\\ny"`)
-    promtoolCheck(text, "escaping")
     const series = parse(text)
     assert.strictEqual(value(series, "effect_runner_job_attempts", { dag: "a\\b \"c\"\nd", job_id: "x\"\\\ny" }), 1)
   })
 
   it("writes each family once with HELP and TYPE gauge, state sets for statuses, units in seconds", () => {
-    const text = Metrics.render([
-      ...Metrics.samples(summary(), 1_700_000_002_500),
-      ...Metrics.samples(summary({ dag: "other", status: "failed" }), undefined)
-    ])
-    promtoolCheck(text, "two DAGs")
+    const text = twoDagsText()
     for (const family of Object.keys(Metrics.families)) {
       assert.strictEqual(text.split(`# TYPE ${family} gauge\n`).length, 2, `${family}: one TYPE line`)
       assert.strictEqual(text.split(`# HELP ${family} `).length, 2, `${family}: one HELP line`)
@@ -127,6 +138,11 @@ describe("exposition text", () => {
       { succeeded: 0, restored: 0, failed: 0, skipped: 1, interrupted: 0 }
     )
     assert.notMatch(text, /[{,]job="/, "no `job` label: Prometheus owns it")
+  })
+
+  it.skipIf(promtool.skip)("passes promtool check metrics: escaped label values, two DAGs in one text", () => {
+    promtoolCheck(escapingText(), "escaping")
+    promtoolCheck(twoDagsText(), "two DAGs")
   })
 })
 
@@ -249,6 +265,7 @@ let gateway: { readonly url: string; readonly process: ChildProcess } | undefine
 const children = new Set<ChildProcess>()
 
 beforeAll(async () => {
+  if (pushgateway.skip) return
   const port = await freePort()
   const child = spawn("prometheus-pushgateway", [`--web.listen-address=127.0.0.1:${port}`, "--persistence.file="], {
     stdio: "ignore"
@@ -289,7 +306,7 @@ const read = (file: string, what: string) => {
 
 const output = (result: Result) => `${result.stdout}\n${result.stderr}`
 
-describe("push", () => {
+describe.skipIf(pushgateway.skip)("push", () => {
   it.effect("a rejected push (HTTP 4xx) is not retried and says what the Pushgateway answered", () =>
     Effect.gen(function*() {
       const target = yield* Metrics.parseGateway(gateway!.url)
@@ -303,7 +320,7 @@ describe("push", () => {
 })
 
 describe("runner <file> --metrics-file --pushgateway", () => {
-  it("a success then a failure: statuses, attempts of a retried job, and the last success kept", async () => {
+  it.skipIf(pushgateway.skip || promtool.skip)("a success then a failure: statuses, attempts of a retried job, and the last success kept", async () => {
     const dir = tempDir()
     const file = path.join(dir, "runner.prom")
     const args = [fixture("metrics-dag"), "--journal", path.join(dir, "j.db"), "--log-format", "plain"]
@@ -361,7 +378,7 @@ describe("runner <file> --metrics-file --pushgateway", () => {
 })
 
 describe("runner schedule --metrics-file", () => {
-  it("two DAGs of one daemon share the file: the latest run of each, one family header each; never succeeded: no last success", async () => {
+  it.skipIf(promtool.skip)("two DAGs of one daemon share the file: the latest run of each, one family header each; never succeeded: no last success", async () => {
     const dir = tempDir()
     const file = path.join(dir, "daemon.prom")
     const daemon = runnerAsync([
@@ -392,7 +409,7 @@ describe("runner schedule --metrics-file", () => {
   })
 })
 
-describe("on Bun and Deno", () => {
+describe.skipIf(pushgateway.skip || promtool.skip)("on Bun and Deno", () => {
   it("writes a valid file per DAG ({dag}) and pushes to the Pushgateway", async () => {
     const dir = tempDir()
     const dags: Record<Exclude<RuntimeName, "node">, string> = { bun: "bun/metrics", deno: "deno metrics" }

@@ -15,6 +15,7 @@ import * as migrations from "../src/sql/migrations.ts"
 import * as SqliteClient from "../src/sql/SqliteClient.ts"
 import { withDb } from "./support/db.ts"
 import { root, runner } from "./support/spawn.ts"
+import { requireTool } from "./support/tools.ts"
 
 /** The journal's migrations, newest last: `[[1, "0001_journal"], ...]`. */
 const allMigrations = Object.keys(migrations.all).map((name) => [Number(name.slice(0, 4)), name] as const)
@@ -23,6 +24,7 @@ const schemaLine = `schema          version ${newest} (${allMigrations.map(([, n
 
 const fixture = (name: string) => path.join(root, "test/fixtures", `${name}.ts`)
 const tempDir = () => fs.mkdtempSync(path.join(os.tmpdir(), "runner-operator-"))
+const git = requireTool("git", "apt-get install git")
 
 // A fixed zone with a half-hour offset, so local times are checked exactly on any machine.
 const TZ = "Asia/Kolkata"
@@ -166,7 +168,7 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
     assert.notInclude(result.stdout, "stderr (last lines)", "only the first line of an error in the table")
   })
 
-  it("show records who and what executed the run: user, host, pid, versions, task file, git commit", () => {
+  it.skipIf(git.skip)("show records who and what executed the run: user, host, pid, versions, task file, git commit", () => {
     const doc = JSON.parse(op(["show", okRun, "--json"]).stdout)
     const r = runRow(journal, okRun)
     const commit = execFileSync("git", ["-C", root, "rev-parse", "HEAD"], { encoding: "utf8" }).trim()

@@ -107,6 +107,10 @@ const handler = (outcome: Outcome) => (input: Input) =>
     if (resume !== undefined && key !== undefined) {
       return yield* new InvalidOption({ where: "--resume", reason: "cannot be combined with --key (a key resumes its own run)" })
     }
+    // A cron line's failing `$(date ...)` passes "": that key would make every later run the same, finished run.
+    if (key !== undefined && key.trim() === "") {
+      return yield* new InvalidOption({ where: "--key", reason: `must not be empty or blank, got ${JSON.stringify(key)}` })
+    }
     if (input.force && key === undefined) {
       return yield* new InvalidOption({ where: "--force", reason: "only applies with --key" })
     }
