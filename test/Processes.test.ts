@@ -6,13 +6,18 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import * as Dag from "../src/Dag.ts"
+import * as Processes from "../src/internal/processes.ts"
 import * as Shell from "../src/internal/shell.ts"
 import type * as Spawn from "../src/internal/spawn.ts"
 import * as Job from "../src/Job.ts"
+import * as Journal from "../src/Journal.ts"
+import * as SqlJournal from "../src/sql/SqlJournal.ts"
 import { type Collected, eventsOf, jobOf, runDag } from "./support/run.ts"
 import { isAlive, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
@@ -66,7 +71,8 @@ describe.each<RuntimeName>(["node", "bun", "deno"])("process groups on %s", (run
       new RegExp(`work.*process ${orphan} \\(group ${orphan}\\) of job "work", started by an earlier runner process, ` +
         `was still running: ended by SIGTERM before the job runs again`)
     )
-    assert.isFalse(isAlive(orphan!))
+    // Gone (once init has reaped it: a zombie still answers signal 0).
+    await waitUntil(() => !isAlive(orphan!), 5_000)
     const [second] = readLines(path.join(dir, "pids")).map(Number).slice(1)
     // The new copy found no earlier copy alive when it started, and exactly one copy ran to its end.
     assert.deepStrictEqual(readLines(path.join(dir, "log")), [`start ${orphan}`, `start ${second}`, `end ${second}`])
@@ -92,7 +98,7 @@ describe.each<RuntimeName>(["node", "bun", "deno"])("process groups on %s", (run
     const took = Date.now() - second
     assert.strictEqual(result.status, 130, result.stdout + result.stderr)
     assert.isBelow(took, 2_000, "the second signal does not wait for the grace period")
-    assert.isFalse(isAlive(pid), "the command is gone")
+    await waitUntil(() => !isAlive(pid), 5_000)
     const runs = query<{ status: string }>(journal, "SELECT status FROM runs")
     assert.deepStrictEqual(runs.map((r) => r.status), ["interrupted"])
     const jobs = query<{ job_id: string; status: string }>(journal, "SELECT job_id, status FROM jobs")
@@ -109,7 +115,7 @@ describe.each<RuntimeName>(["node", "bun", "deno"])("process groups on %s", (run
     assert.match(result.stdout, /background.*started/)
     assert.isBelow(took, 10_000, "the job does not wait for the background sleep 15")
     const sleep = Number(readLines(path.join(dir, "background"))[0])
-    await waitUntil(() => !isAlive(sleep), 2_000)
+    await waitUntil(() => !isAlive(sleep), 5_000)
   })
 })
 
@@ -159,7 +165,8 @@ describe("Job.shell ending its process group", () => {
       assert.strictEqual(result.status, "succeeded", jobOf(result, "leaves").detail)
       assert.deepStrictEqual(collected.logs.map((l) => l.message), ["started"])
       assert.isBelow(Date.now() - started, 5_000)
-      assert.isFalse(isAlive(Number(fs.readFileSync(pidFile, "utf8"))))
+      const pid = Number(fs.readFileSync(pidFile, "utf8"))
+      yield* Effect.promise(() => waitUntil(() => !isAlive(pid), 5_000))
     }))
 
   it.live("interrupting a job whose command ignores SIGTERM kills its group after the grace period", () =>
@@ -173,8 +180,77 @@ describe("Job.shell ending its process group", () => {
       yield* Effect.promise(() => waitUntil(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").endsWith("\n")))
       const pid = Number(fs.readFileSync(pidFile, "utf8"))
       yield* Fiber.interrupt(fiber)
-      assert.isFalse(isAlive(pid))
+      yield* Effect.promise(() => waitUntil(() => !isAlive(pid), 5_000))
     }))
 })
 
 const defaults = Shell.CurrentSettings.defaultValue()
+
+/** Starts `sh -c script` in a process group of its own, as a shell job's command is; returns its pid. */
+const startGroup = (script: string): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const child = spawn("sh", ["-c", script], { detached: true, stdio: "ignore" })
+    child.on("error", reject)
+    child.on("spawn", () => resolve(child.pid!))
+  })
+
+describe("a journaled process group seen by a later runner process", () => {
+  it.live("is ended only when its leader has the recorded start time: a recycled pid is left alone", () =>
+    Effect.gen(function*() {
+      const pid = yield* Effect.promise(() => startGroup("sleep 30"))
+      const group = Processes.groupOf(pid, Date.now())
+      assert.match(group.startTime ?? "", /^[0-9a-f-]{36}:\d+$/, "Linux: boot id and start time")
+      assert.strictEqual(Processes.statusOf(group), "alive")
+      const [boot, ticks] = group.startTime!.split(":")
+      // The same pid, started at another time: another process now has it.
+      assert.strictEqual(Processes.statusOf({ ...group, startTime: `${boot}:${Number(ticks) - 1}` }), "reused")
+      // Before a reboot: whatever has the pid now is not it.
+      assert.strictEqual(Processes.statusOf({ ...group, startTime: `00000000-0000-0000-0000-000000000000:${ticks}` }), "gone")
+      assert.strictEqual(Processes.statusOf({ ...group, host: "another-host.example" }), "elsewhere")
+      assert.strictEqual(Processes.statusOf({ ...group, startTime: undefined }), "unverified")
+      assert.isTrue(isAlive(pid), "nothing so far signalled it")
+      assert.strictEqual(yield* Processes.end(group, { graceMillis: 2_000, killWaitMillis: 1_000 }), "ended by SIGTERM")
+      assert.strictEqual(Processes.statusOf(group), "gone")
+    }))
+
+  it.live("what is left of a group whose leader has exited is ended too; SIGKILL follows the grace period", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const pidFile = path.join(dir, "pid")
+      // The leader exits at once, leaving a member that ignores SIGTERM.
+      const leader = yield* Effect.promise(() => startGroup(`trap '' TERM; sleep 30 & echo $! > "${pidFile}"`))
+      const group = Processes.groupOf(leader, Date.now())
+      yield* Effect.promise(() => waitUntil(() => !fs.existsSync(`/proc/${leader}`) && readLines(pidFile).length === 1))
+      const member = Number(readLines(pidFile)[0])
+      assert.strictEqual(Processes.statusOf(group), "alive")
+      assert.strictEqual(yield* Processes.end(group, { graceMillis: 300, killWaitMillis: 1_000 }), "killed by SIGKILL")
+      // Gone once init has reaped it.
+      yield* Effect.promise(() => waitUntil(() => !isAlive(member), 5_000))
+    }))
+
+  it.effect("the SQLite journal keeps a run's groups until they end, and the reason a job was interrupted", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "journal.db")
+      const runId = yield* Effect.gen(function*() {
+        const journal = yield* Journal.Journal
+        const begun = yield* journal.begin({ dag: "d", target: { _tag: "New" }, definitionHash: "h", trigger: "cli", runnerVersion: "test", wait: false })
+        const runId = begun._tag === "Run" ? begun.runId : assert.fail("a new run")
+        yield* journal.record({ _tag: "RunStarted", runId, resumed: false, dag: "d", at: 1, jobIds: ["a"], concurrency: 1, failureMode: "no-new" })
+        yield* journal.record({ _tag: "AttemptStarted", runId, jobId: "a", attempt: 1, at: 2 })
+        const record: Journal.ProcessRecord = { runId, jobId: "a", attempt: 1, pid: 4242, pgid: 4242, host: os.hostname(), startTime: "boot:7", startedAt: 3 }
+        yield* journal.processStarted(record)
+        yield* journal.processStarted({ ...record, pid: 4343, pgid: 4343, startTime: undefined, startedAt: 4 })
+        yield* journal.processEnded(runId, 4242)
+        yield* journal.record({ _tag: "JobInterrupted", runId, jobId: "a", attempt: 1, at: 5, reason: "its process 4343 did not exit" })
+        return runId
+      }).pipe(Effect.scoped, Effect.provide(SqlJournal.layerSqlite({ filename: file, durability: "full" })))
+      // Another journal instance on the file, as the next runner process.
+      const left = yield* Effect.flatMap(Journal.Journal, (journal) => journal.processes(runId)).pipe(
+        Effect.provide(SqlJournal.layerSqlite({ filename: file, durability: "full" }))
+      )
+      assert.deepStrictEqual(left, [{ runId, jobId: "a", attempt: 1, pid: 4343, pgid: 4343, host: os.hostname(), startTime: undefined, startedAt: 4 }])
+      const jobs = query<{ status: string; reason: string }>(file, "SELECT status, reason FROM jobs")
+      assert.deepStrictEqual(jobs.map((j) => ({ ...j })), [{ status: "interrupted", reason: "its process 4343 did not exit" }])
+    }))
+})
+

@@ -98,14 +98,42 @@ export const killAll = (): number => {
 // ---------------------------------------------------------------------------------------------------------------
 // Groups left by an earlier runner process
 
-/** Whether anything in the group `pgid` is alive (EPERM: it is, but is someone else's). */
-const groupExists = (pgid: number): boolean => {
+const probe = (pgid: number): boolean => {
   try {
     process.kill(-pgid, 0)
     return true
   } catch (error) {
     return (error as { code?: string }).code === "EPERM"
   }
+}
+
+/**
+ * Whether anything in the group `pgid` is alive (EPERM: it is, but is someone else's). Zombies do not count: an
+ * orphan that died waits for init to reap it, and some containers' init never does, while signal 0 still finds it.
+ */
+export const groupAlive = (pgid: number): boolean => {
+  if (!probe(pgid)) return false
+  if (readBootId() === null) return true
+  let entries: Array<string>
+  try {
+    entries = fs.readdirSync("/proc")
+  } catch {
+    return true
+  }
+  for (const entry of entries) {
+    const first = entry.charCodeAt(0)
+    if (first < 48 || first > 57) continue
+    let stat: string
+    try {
+      stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8")
+    } catch {
+      continue
+    }
+    // After the command name: state (field 3), ppid, pgrp (field 5).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3)
+    if (Number(fields[2]) === pgid && fields[0] !== "Z" && fields[0] !== "X") return true
+  }
+  return false
 }
 
 /** What a journaled group is now, seen from this host. */
@@ -123,14 +151,14 @@ export type Status =
 
 export const statusOf = (group: Group): Status => {
   if (group.host !== os.hostname()) return "elsewhere"
-  if (group.startTime === undefined) return groupExists(group.pgid) ? "unverified" : "gone"
+  if (group.startTime === undefined) return groupAlive(group.pgid) ? "unverified" : "gone"
   const boot = readBootId()
   if (boot === null || !group.startTime.startsWith(`${boot}:`)) return "gone"
   const leader = startTimeOf(group.pgid)
-  if (leader !== undefined) return leader === group.startTime ? "alive" : "reused"
-  // The leader is gone. The kernel gives no new process a pid that is still some group's id, and a new group takes
-  // its creator's pid: a group with this id is what is left of ours.
-  return groupExists(group.pgid) ? "alive" : "gone"
+  if (leader !== undefined && leader !== group.startTime) return "reused"
+  // The leader is ours, or gone: the kernel gives no new process a pid that is still some group's id, and a new
+  // group takes its creator's pid, so a group with this id is what is left of ours.
+  return groupAlive(group.pgid) ? "alive" : "gone"
 }
 
 /** What `end` did to a live group. */
@@ -148,10 +176,10 @@ const POLL_MILLIS = 10
 const awaitGone = (pgid: number, millis: number): Effect.Effect<boolean> =>
   Effect.gen(function*() {
     for (let waited = 0; waited < millis; waited += POLL_MILLIS) {
-      if (!groupExists(pgid)) return true
+      if (!groupAlive(pgid)) return true
       yield* Effect.sleep(POLL_MILLIS)
     }
-    return !groupExists(pgid)
+    return !groupAlive(pgid)
   })
 
 const signal = (pgid: number, name: NodeJS.Signals): void => {

@@ -339,7 +339,7 @@ const terminate = (
     if (tracker !== undefined) yield* tracker.ended(group, how)
   })
 
-const isAlive = (child: Spawn.Child): boolean => !child.hasExited() || child.kill(0)
+const isAlive = (child: Spawn.Child): boolean => !child.hasExited() || (child.kill(0) && Processes.groupAlive(child.pid))
 
 /** Waits for the exit to be reported, at most `millis` (on the native clock, as `awaitGroup`). */
 const awaitExit = (session: Session, millis: number): Effect.Effect<void> =>
