@@ -68,11 +68,13 @@ export const startTimeOf = (pid: number): string | undefined => {
   return ticks === undefined ? undefined : `${boot}:${ticks}`
 }
 
+let hostname: string | undefined
+
 /** Makes the record of a group whose leader was just started. */
 export const groupOf = (pid: number, now: number): Group => ({
   pid,
   pgid: pid,
-  host: os.hostname(),
+  host: hostname ??= os.hostname(),
   startTime: startTimeOf(pid),
   startedAt: now
 })
