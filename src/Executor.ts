@@ -348,7 +348,7 @@ const runJob = (
       // An abandoned group stays journaled: it may still be there when the run resumes.
       abandoned = how.reason
       onAbandoned(how.reason)
-      return Effect.logError(`gave up on ${how.reason}`)
+      return Effect.logError(`stopped waiting for the command: ${how.reason}`)
     }
   }
   return permitted.pipe(
