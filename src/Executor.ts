@@ -18,6 +18,7 @@ import * as Checkpoint from "./Checkpoint.ts"
 import type * as Dag from "./Dag.ts"
 import * as Encoding from "./Encoding.ts"
 import { JobTimeout, OutputInvalid, OutputNotJournalable } from "./Errors.ts"
+import * as Processes from "./internal/processes.ts"
 import * as render from "./internal/render.ts"
 import type * as Job from "./Job.ts"
 import { Journal } from "./Journal.ts"
@@ -91,6 +92,10 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
     const details: Array<string | undefined> = new Array(n)
     // Each finished or restored job's output as journaled: the inputs of the jobs that need it are hashed from it.
     const journaled: Array<string | undefined> = new Array(n)
+    /** Why a job was interrupted, when it was more than a request to stop (a process that outlived SIGKILL). */
+    const interruptions: Array<string | undefined> = new Array(n)
+    const interruptedDetail = (index: number) =>
+      interruptions[index] === undefined ? "interrupted" : `interrupted: ${interruptions[index]}`
     const restored = options.restored ?? new Map<string, Resume.Restored>()
     const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
     const pendingNeeds = plan.jobs.map((p) => p.deps.filter((d) => !restored.has(plan.jobs[d.index]!.job.id)).length)
@@ -173,7 +178,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         const job = plan.jobs[index]!.job
         const interrupted = Cause.hasInterruptsOnly(cause)
         states[index] = interrupted ? "interrupted" : "failed"
-        details[index] = interrupted ? "interrupted" : renderCause(cause)
+        details[index] = interrupted ? interruptedDetail(index) : renderCause(cause)
         yield* skipDependents(index, interrupted ? "was interrupted" : "failed")
         if (!job.critical || failureMode === "continue" || stopReason !== undefined) return
         stopReason = `not started: the run stopped after critical job "${job.id}" ${interrupted ? "was interrupted" : "failed"}`
@@ -201,7 +206,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
           running++
           yield* FiberSet.run(
             fibers,
-            runJob(planned, inputs, inputHash, runId, emit, journal, (n) => { attempts[index] = n }).pipe(
+            runJob(planned, inputs, inputHash, runId, emit, journal, (n) => { attempts[index] = n }, (reason) => { interruptions[index] = reason }).pipe(
               Effect.onExit((exit) => Queue.offer(completions, { _tag: "Finished", index, exit }))
             )
           )
@@ -261,7 +266,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
             if (states[i] === "running" || states[i] === "committing") {
               states[i] = "interrupted"
               endedAt[i] = now
-              details[i] = "interrupted"
+              details[i] = interruptedDetail(i)
             } else if (states[i] === "waiting") details[i] = "not started: the run was interrupted"
           }
           yield* finish("interrupted")
@@ -278,10 +283,13 @@ const runJob = (
   runId: string,
   emit: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void>,
   journal: Journal["Service"],
-  onAttempt: (n: number) => void
+  onAttempt: (n: number) => void,
+  onAbandoned: (reason: string) => void
 ): Effect.Effect<Finished, unknown, Job.Services> => {
   const job = planned.job
   let attempt = 0
+  /** Set when a process of the job outlived SIGKILL: the job is not run again beside it, it ends interrupted. */
+  let abandoned: string | undefined
   const breakers = job.uses.filter((resource) => resource.breaker !== undefined)
   const once = Effect.suspend(() => {
     const effect = job.run(inputs)
@@ -302,6 +310,7 @@ const runJob = (
       onAttempt(attempt)
       yield* emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt, at: yield* Clock.currentTimeMillis })
       const exit = yield* Effect.exit(once.pipe(Effect.annotateLogs("attempt", attempt)))
+      if (Exit.isFailure(exit) && abandoned !== undefined) return yield* Effect.interrupt
       const now = yield* Clock.currentTimeMillis
       if (Exit.isSuccess(exit)) {
         const encoded = yield* Effect.exit(encodeOutput(job, exit.value))
@@ -365,10 +374,23 @@ const runJob = (
         Effect.orDie(journal.saveCheckpoint(runId, job.id, step, { json: maskedJson(encoded.json, masker), inputHash }))),
     warnOnce
   }
+  // The job's shell commands are journaled while they run: a resumed run ends what a killed runner left running.
+  const processes: Processes.Tracker = {
+    started: (group) => Effect.orDie(journal.processStarted({ ...group, runId, jobId: job.id, attempt })),
+    ended: (group, how) => {
+      if (how._tag === "Exited") return Effect.orDie(journal.processEnded(runId, group.pid))
+      // An abandoned group stays journaled: it may still be there when the run resumes.
+      abandoned = how.reason
+      onAbandoned(how.reason)
+      return Effect.logError(`stopped waiting for the command: ${how.reason}`)
+    }
+  }
   return permitted.pipe(
     Effect.provideService(Checkpoint.CurrentStore, store),
+    Effect.provideService(Processes.CurrentTracker, processes),
     Effect.onInterrupt(() =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) => emit({ _tag: "JobInterrupted", runId, jobId: job.id, attempt, at }))
+      Effect.flatMap(Clock.currentTimeMillis, (at) =>
+        emit({ _tag: "JobInterrupted", runId, jobId: job.id, attempt, at, ...(abandoned === undefined ? {} : { reason: abandoned }) }))
     ),
     Effect.annotateLogs({ jobId: job.id, runId })
   )

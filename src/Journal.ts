@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as Processes from "./internal/processes.ts"
 import type * as RunEvent from "./RunEvent.ts"
 
 /** The journal could not be read or written. */
@@ -90,6 +91,13 @@ export interface LogRecord {
   readonly message: string
 }
 
+/** A shell job's process group, journaled while it runs, so that a resumed run can end it if a killed runner left it. */
+export interface ProcessRecord extends Processes.Group {
+  readonly runId: string
+  readonly jobId: string
+  readonly attempt: number
+}
+
 export class Journal extends Context.Service<Journal, {
   /**
    * Picks or creates the run and takes its lock for the life of the scope (one process executes a run at a time).
@@ -114,6 +122,12 @@ export class Journal extends Context.Service<Journal, {
   readonly saveSlot: (dag: string, slot: number) => Effect.Effect<void, JournalError>
   /** Records a finished checkpoint durably. */
   readonly saveCheckpoint: (runId: string, jobId: string, step: string, checkpoint: Checkpoint) => Effect.Effect<void, JournalError>
+  /** Records a shell job's process group as running (written with the next commit, without waiting for it). */
+  readonly processStarted: (record: ProcessRecord) => Effect.Effect<void, JournalError>
+  /** Forgets the process group led by `pid` in the run: it has exited, or it was ended (written with the next commit). */
+  readonly processEnded: (runId: string, pid: number) => Effect.Effect<void, JournalError>
+  /** The process groups of a run still journaled as running, oldest first. */
+  readonly processes: (runId: string) => Effect.Effect<ReadonlyArray<ProcessRecord>, JournalError>
 }>()("effect-runner/Journal") {}
 
 /** A run id: sortable and readable, the start time to the second then 6 random hex digits. */
@@ -137,6 +151,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
   const byId = new Map<string, Run>()
   const locked = new Set<string>()
   const slots = new Map<string, number>()
+  const processes: Array<ProcessRecord> = []
   const create = (dag: string, key: string | undefined): Run => {
     const run: Run = { id: makeRunId(Date.now()), dag, key, status: "running", endedAt: undefined, jobs: new Map(), checkpoints: new Map() }
     runs.push(run)
@@ -212,6 +227,13 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
       }),
     saveSlot: (dag, slot) => Effect.sync(() => void slots.set(dag, slot)),
     saveCheckpoint: (runId, jobId, step, checkpoint) =>
-      Effect.sync(() => void byId.get(runId)?.checkpoints.set(`${jobId}\u0000${step}`, checkpoint))
+      Effect.sync(() => void byId.get(runId)?.checkpoints.set(`${jobId}\u0000${step}`, checkpoint)),
+    processStarted: (record) => Effect.sync(() => void processes.push(record)),
+    processEnded: (runId, pid) =>
+      Effect.sync(() => {
+        const index = processes.findIndex((p) => p.runId === runId && p.pid === pid)
+        if (index !== -1) processes.splice(index, 1)
+      }),
+    processes: (runId) => Effect.sync(() => processes.filter((p) => p.runId === runId))
   })
 })

@@ -175,7 +175,7 @@ export const describeEvent = (event: RunEvent.RunEvent): string => {
     case "JobSkipped":
       return `skipped: ${event.reason}`
     case "JobInterrupted":
-      return `interrupted during attempt ${event.attempt}`
+      return `interrupted during attempt ${event.attempt}${event.reason === undefined ? "" : `: ${event.reason}`}`
     case "JobRestored":
       return "succeeded in an earlier attempt of this run: output restored from the journal"
     case "RunFinished":

@@ -11,6 +11,8 @@ import type * as Dag from "./Dag.ts"
 import type { PreflightFailed } from "./Errors.ts"
 import * as Executor from "./Executor.ts"
 import * as render from "./internal/render.ts"
+import * as Processes from "./internal/processes.ts"
+import * as Shell from "./internal/shell.ts"
 import type * as Job from "./Job.ts"
 import * as Journal from "./Journal.ts"
 import * as Observer from "./Observer.ts"
@@ -77,6 +79,7 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
       ? yield* Effect.flatMap(journal.succeeded(begun.runId), (rows) => Resume.decide(plan, hashes, rows))
       : { restored: new Map<string, Resume.Restored>(), notes: [] }
     for (const note of decision.notes) yield* Effect.logWarning(note)
+    if (begun.resumed) yield* endLeftovers(journal, begun.runId)
     const observers = yield* Observer.Observers
     const hooks = dagHooks(plan.dag)
     const context = { dag: plan.dag.name, key: begun.key, trigger: request.trigger, resumed: begun.resumed }
@@ -117,6 +120,49 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
     yield* afterRun(undefined)
     return { _tag: "Finished", result } as const
   }))
+
+/**
+ * Before a resumed run starts its jobs again: the process groups that an earlier runner process of the run (killed,
+ * or whose lock was taken over) journaled and did not see end. One still alive on this host is ended (SIGTERM to the
+ * group, 3 s, SIGKILL), so that its job does not run twice side by side; one on another host is only reported.
+ * Each is logged with its job, pid and what was done.
+ */
+const endLeftovers = (journal: Journal.Journal["Service"], runId: string) =>
+  Effect.gen(function*() {
+    const settings = yield* Shell.CurrentSettings
+    for (const group of yield* journal.processes(runId)) {
+      const what = `process ${group.pid} (group ${group.pgid}) of job "${group.jobId}", started by an earlier runner process,`
+      const forget = journal.processEnded(runId, group.pid)
+      const log = (effect: Effect.Effect<void>) => Effect.annotateLogs(effect, { jobId: group.jobId })
+      switch (Processes.statusOf(group)) {
+        case "gone":
+          yield* forget
+          break
+        case "reused":
+          yield* log(Effect.logInfo(`${what} has exited; its pid belongs to another process now, which is left alone`))
+          yield* forget
+          break
+        case "elsewhere":
+          yield* log(Effect.logWarning(`${what} may still be running on ${group.host}: it is not ended from this host`))
+          break
+        case "unverified":
+          yield* log(Effect.logWarning(
+            `${what} may still be running: its start time was not recorded on this system, so it is not ended (its pid ` +
+              `may belong to another process now)`
+          ))
+          break
+        case "alive": {
+          const outcome = yield* Processes.end(group, settings)
+          if (outcome === "still alive after SIGKILL") {
+            yield* log(Effect.logError(`${what} was still running and is still there after SIGTERM and SIGKILL; the job runs again beside it`))
+          } else {
+            yield* log(Effect.logWarning(`${what} was still running: ${outcome} before the job runs again`))
+            yield* forget
+          }
+        }
+      }
+    }
+  }).pipe(Effect.annotateLogs({ runId }))
 
 /** A DAG's own `onSuccess` / `onFailure`, as one more end-of-run observer (they may use the jobs' services). */
 const dagHooks = (dag: Dag.Dag) => [{

@@ -75,6 +75,8 @@ export interface JobInterrupted {
   readonly jobId: string
   readonly attempt: number
   readonly at: number
+  /** Why, when it was more than a request to stop (a process that outlived SIGKILL). */
+  readonly reason?: string
 }
 
 /** The final state of one job, for summaries. */

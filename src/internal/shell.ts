@@ -1,19 +1,19 @@
 /** Runs one command for a shell job: argv, no shell; output lines logged; non-zero exit becomes ShellExitError. */
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as PlatformError from "effect/PlatformError"
 import * as CommandLine from "effect/process/CommandLine"
 import * as Redacted from "effect/Redacted"
 import { ShellExitError } from "../Errors.ts"
 import * as Secrets from "../Secrets.ts"
+import * as Processes from "./processes.ts"
 import * as Spawn from "./spawn.ts"
 
 export type ShellError = ShellExitError | PlatformError.PlatformError
 
 const STDERR_TAIL_LINES = 20
 const STDOUT_CAPTURE_BYTES = 64 * 1024
-/** How long the process group has to exit after SIGTERM before SIGKILL, and after SIGKILL. */
-const KILL_GRACE_MILLIS = 3_000
-const SIGKILL_WAIT_MILLIS = 1_000
 const POLL_MILLIS = 10
 /** Lines waiting to be logged above which the command's output is no longer read, until they are. */
 const PENDING_LINES_MAX = 1024
@@ -23,13 +23,36 @@ export interface RunOptions {
   readonly env: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined
 }
 
+/** How commands are started and ended; tests change it. */
+export interface Settings {
+  readonly start: Spawn.Start
+  /** How long the process group has to exit after SIGTERM before SIGKILL. Default: 3 s. */
+  readonly graceMillis: number
+  /**
+   * How long to wait for the group to vanish after SIGKILL. A process in uninterruptible sleep (a hung NFS read)
+   * outlives SIGKILL until the kernel returns: past this bound the runner stops waiting and the job is interrupted,
+   * saying so. Default: 5 s.
+   */
+  readonly killWaitMillis: number
+  /**
+   * Once the command has exited (and its group been sent SIGTERM), how long its output is still read while other
+   * processes hold it open. Default: 200 ms.
+   */
+  readonly drainMillis: number
+}
+
+export const CurrentSettings = Context.Reference<Settings>("effect-runner/shell/Settings", {
+  defaultValue: () => ({ start: Spawn.start, graceMillis: 3_000, killWaitMillis: 5_000, drainMillis: 200 })
+})
+
 const unwrap = (value: string | Redacted.Redacted<string>): string =>
   Redacted.isRedacted(value) ? Redacted.value(value) : value
 
 /**
  * Spawns argv in its own process group, streams its output to the log, and fails with the exit code and stderr tail
  * on a non-zero exit. The group gets SIGTERM, then SIGKILL 3 seconds later, when the command is interrupted, and
- * whatever is left of it once the command has exited: no orphans.
+ * whatever is left of it once the command has exited: no orphans. The group is journaled while it runs (through
+ * `Processes.CurrentTracker`), so that a runner killed meanwhile can end it when the run resumes.
  */
 export const run = (
   jobId: string,
@@ -44,14 +67,17 @@ export const run = (
       return Effect.fail(PlatformError.badArgument({ module: "ChildProcess", method: "spawn", description: invalid }))
     }
     const request: Spawn.Request = { program, args, cwd: options.cwd, env }
-    return Effect.flatMap(Secrets.CurrentMasker, (current) => {
+    return Effect.gen(function*() {
+      const current = yield* Secrets.CurrentMasker
+      const settings = yield* CurrentSettings
+      const tracker = yield* Processes.CurrentTracker
       // The run's secrets, and those given to the command (Redacted argv or env values), are masked if it prints them.
       const mask = current.with(Secrets.collect([...argv, ...Object.values(options.env ?? {})])).mask
-      const session = new Session()
-      return Effect.acquireUseRelease(
-        startChild(request, session, argv),
+      const session = new Session(settings.drainMillis)
+      return yield* Effect.acquireUseRelease(
+        Effect.flatMap(startChild(settings.start, request, session, argv), (child) => track(child, tracker)),
         () => consume(jobId, argv, session, mask),
-        (child) => terminate(child, session)
+        (started) => terminate(started, session, settings, tracker)
       )
     })
   })
@@ -79,12 +105,19 @@ interface Run {
 
 /** What the child reported, between its callbacks and the job's fiber that logs it. */
 class Session implements Spawn.Listener {
+  private readonly drainMillis: number
+  constructor(drainMillis: number) {
+    this.drainMillis = drainMillis
+  }
   child: Spawn.Child | undefined = undefined
   private pending: Array<Run> = []
   private pendingLines = 0
   private paused = false
   exited: Spawn.Exit | undefined = undefined
   closed: Spawn.Exit | undefined = undefined
+  /** The command exited `drainMillis` ago and its output is still open: it is no longer waited for. */
+  drained = false
+  private drainTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private wake: (() => void) | undefined = undefined
   private readonly exitWaiters: Array<() => void> = []
   private readonly out = new LineReader()
@@ -94,15 +127,23 @@ class Session implements Spawn.Listener {
   readonly stderr = (chunk: Uint8Array) => this.push("stderr", this.err.read(chunk))
   readonly exit = (exit: Spawn.Exit) => {
     this.exited = exit
-    // A failing command's group is ended at once, not once its output closes (background members may hold it).
-    if (exit.code !== null && exit.code !== 0) this.child?.kill("SIGTERM")
+    // What the command leaves running is ended as it exits, not once its output closes: a background member may hold
+    // the output open for as long as it runs (`sleep 15 & echo started`).
+    this.child?.kill("SIGTERM")
     for (const waiter of this.exitWaiters.splice(0)) waiter()
+    if (this.closed === undefined) {
+      this.drainTimer = setTimeout(() => {
+        this.drained = true
+        this.notify()
+      }, this.drainMillis)
+    }
   }
   readonly close = (exit: Spawn.Exit) => {
     this.push("stdout", this.out.end())
     this.push("stderr", this.err.end())
-    if (this.exited === undefined) this.exit(exit)
     this.closed = exit
+    if (this.exited === undefined) this.exit(exit)
+    clearTimeout(this.drainTimer)
     this.notify()
   }
 
@@ -141,11 +182,21 @@ class Session implements Spawn.Listener {
     return this.pendingLines === 0
   }
 
-  /** Waits until there are lines to log or the output is closed. */
+  /** The output is closed, or no longer waited for: nothing more is logged once the pending lines are. */
+  get finished(): boolean {
+    return this.closed !== undefined || this.drained
+  }
+
+  /** Waits until there are lines to log or the output is finished. */
   readonly next: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    if (this.pendingLines > 0 || this.closed !== undefined) return resume(Effect.void)
+    if (this.pendingLines > 0 || this.finished) return resume(Effect.void)
     this.wake = () => resume(Effect.void)
   })
+
+  /** Stops the drain timer (the command is being ended). */
+  stop(): void {
+    clearTimeout(this.drainTimer)
+  }
 
   /** Waits for the process to exit (its output may stay open). */
   readonly awaitExit: Effect.Effect<void> = Effect.callback<void>((resume) => {
@@ -155,12 +206,13 @@ class Session implements Spawn.Listener {
 }
 
 const startChild = (
+  start: Spawn.Start,
   request: Spawn.Request,
   session: Session,
   argv: ReadonlyArray<string | Redacted.Redacted<string>>
 ): Effect.Effect<Spawn.Child, PlatformError.PlatformError> =>
   Effect.callback<Spawn.Child, PlatformError.PlatformError>((resume) =>
-    Spawn.start(request, session, (child) => {
+    start(request, session, (child) => {
       session.child = child
       resume(Effect.succeed(child))
     }, (error) => resume(Effect.fail(startError(request, argv, error))))
@@ -220,9 +272,9 @@ const consume = (
           yield* Effect.annotateLogs(Effect.forEach(masked, (line) => Effect.logWarning(line), { discard: true }), "stream", "stderr")
         }
       }
-      if (session.closed !== undefined && session.isEmpty) break
+      if (session.finished && session.isEmpty) break
     }
-    const { code, signal } = session.closed!
+    const { code, signal } = session.closed ?? session.exited!
     if (code === null) {
       return yield* PlatformError.systemError({
         _tag: "Unknown",
@@ -238,23 +290,66 @@ const consume = (
     return { exitCode: code, stdout: stdout.slice(0, STDOUT_CAPTURE_BYTES) }
   })
 
+/** A started command: its process, and its group as journaled. */
+interface Started {
+  readonly child: Spawn.Child
+  readonly group: Processes.Group
+  readonly unregister: () => void
+}
+
+/** Journals the new group, and registers it for a second Ctrl-C, which SIGKILLs every live group at once. */
+const track = (child: Spawn.Child, tracker: Processes.Tracker | undefined): Effect.Effect<Started> =>
+  Effect.gen(function*() {
+    const group = Processes.groupOf(child.pid, yield* Clock.currentTimeMillis)
+    const unregister = Processes.register(() => void child.kill("SIGKILL"))
+    if (tracker !== undefined) yield* tracker.started(group)
+    return { child, group, unregister }
+  })
+
 /**
  * Ends the process group: SIGTERM, up to 3 s for every member to exit, then SIGKILL. Also after a normal exit, for
  * what the command left running in the background; then the group is usually gone already and this is one syscall.
+ * What outlives SIGKILL by `killWaitMillis` (uninterruptible sleep) is given up on, and the job is interrupted with
+ * the reason: the wait has a bound.
  */
-const terminate = (child: Spawn.Child, session: Session): Effect.Effect<void> =>
+const terminate = (
+  { child, group, unregister }: Started,
+  session: Session,
+  settings: Settings,
+  tracker: Processes.Tracker | undefined
+): Effect.Effect<void> =>
   Effect.gen(function*() {
+    session.stop()
     if (child.kill("SIGTERM")) {
-      yield* awaitGroup(child, KILL_GRACE_MILLIS)
+      yield* awaitGroup(child, settings.graceMillis)
       if (isAlive(child)) {
         child.kill("SIGKILL")
-        yield* awaitGroup(child, SIGKILL_WAIT_MILLIS)
+        yield* awaitGroup(child, settings.killWaitMillis)
       }
     }
-    yield* session.awaitExit
+    // The group is gone but the runtime may not have reported the exit yet: that takes a moment, not a bound's worth.
+    if (!child.hasExited() && !child.kill(0)) yield* awaitExit(session, settings.killWaitMillis)
+    unregister()
+    const seconds = `${settings.killWaitMillis / 1000} s`
+    const how: Processes.Ended = !child.hasExited()
+      ? { _tag: "Abandoned", reason: `its process ${child.pid} did not exit within ${seconds} of SIGKILL` }
+      : isAlive(child)
+      ? { _tag: "Abandoned", reason: `its process group ${group.pgid} was still alive ${seconds} after SIGKILL` }
+      : { _tag: "Exited" }
+    if (tracker !== undefined) yield* tracker.ended(group, how)
   })
 
-const isAlive = (child: Spawn.Child): boolean => !child.hasExited() || child.kill(0)
+const isAlive = (child: Spawn.Child): boolean => !child.hasExited() || (child.kill(0) && Processes.groupAlive(child.pid))
+
+/** Waits for the exit to be reported, at most `millis` (on the native clock, as `awaitGroup`). */
+const awaitExit = (session: Session, millis: number): Effect.Effect<void> =>
+  Effect.raceFirst(
+    session.awaitExit,
+    Effect.callback<void>((resume) => {
+      const timer = setTimeout(() => resume(Effect.void), millis)
+      return Effect.sync(() => clearTimeout(timer))
+    })
+  )
 
 /** Waits until the process and its group are gone, or `millis` have passed (on the native clock, as a kill does). */
 const awaitGroup = (child: Spawn.Child, millis: number): Effect.Effect<void> =>

@@ -4,6 +4,7 @@
  */
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
+import * as Processes from "../internal/processes.ts"
 
 export type Name = "node" | "bun" | "deno"
 
@@ -102,9 +103,14 @@ export const onSignal = (handler: (count: number) => boolean): () => void => {
   }
 }
 
+/** After a second signal, how long the program has to finish its interruption (journal how the run ended). */
+const FORCED_EXIT_MILLIS = 10_000
+
 /**
- * Runs the program as the process: SIGINT/SIGTERM interrupt it (finalizers run, child processes are killed) and
- * exit 130; a second signal exits at once. Writes to a closed stdout (`runner ... | head`) are ignored.
+ * Runs the program as the process: SIGINT/SIGTERM interrupt it (finalizers run, child processes get SIGTERM, then
+ * SIGKILL after their grace) and exit 130. A second signal SIGKILLs every command's process group at once, so the
+ * interruption ends now and still records how the run ended; the process exits 130 when it has, or 10 s later
+ * whatever, or at a third signal. Writes to a closed stdout (`runner ... | head`) are ignored.
  */
 export const runMain = (
   program: import("effect/Effect").Effect<number>,
@@ -120,12 +126,23 @@ export const runMain = (
   }
   const fiber = runFork(program)
   let signalled = false
+  let forced = false
   let count = 0
   const onSignal = () => {
     count++
     // A program that stops by itself on a signal (the scheduler's graceful stop) says so; a third signal always exits.
     if (count < 3 && signalHandler?.(count) === true) return
-    if (signalled) process.exit(130)
+    if (forced) {
+      Processes.killAll()
+      process.exit(130)
+    }
+    if (signalled) {
+      // Nothing ignores SIGKILL: the commands' finalizers return at once and the journal is written before the exit.
+      forced = true
+      Processes.killAll()
+      setTimeout(() => process.exit(130), FORCED_EXIT_MILLIS)
+      return
+    }
     signalled = true
     fiber.interruptUnsafe()
   }

@@ -151,8 +151,11 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
           )]
         case "JobInterrupted":
           return [
-            updateAttempt(event, "interrupted", event.at, null),
-            statement(`UPDATE jobs SET status = 'interrupted', ended_at = ? WHERE run_id = ? AND job_id = ?`, event.at, event.runId, event.jobId)
+            updateAttempt(event, "interrupted", event.at, event.reason ?? null),
+            statement(
+              `UPDATE jobs SET status = 'interrupted', ended_at = ?, reason = ? WHERE run_id = ? AND job_id = ?`,
+              event.at, event.reason ?? null, event.runId, event.jobId
+            )
           ]
         case "JobRestored":
           return []
@@ -310,7 +313,43 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
           `INSERT OR REPLACE INTO checkpoints (run_id, job_id, step, output, input_hash, at) VALUES (?, ?, ?, ?, ?, ?)`,
           // The column is NOT NULL: "" (never JSON) stands for a step whose output is undefined.
           runId, jobId, step, checkpoint.json ?? "", checkpoint.inputHash ?? null, Date.now()
-        )], true)
+        )], true),
+      // Not waited for: the row is committed with the writer's next batch, a moment after the command started.
+      processStarted: (record) =>
+        enqueue([statement(
+          `INSERT OR REPLACE INTO processes (run_id, job_id, attempt, pid, pgid, host, start_time, started_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          record.runId, record.jobId, record.attempt, record.pid, record.pgid, record.host, record.startTime ?? null,
+          record.startedAt
+        )], false),
+      processEnded: (runId, pid) =>
+        enqueue([statement(`DELETE FROM processes WHERE run_id = ? AND host = ? AND pid = ?`, runId, host, pid)], false),
+      processes: (runId) =>
+        sql<{
+          run_id: string
+          job_id: string
+          attempt: number
+          pid: number
+          pgid: number
+          host: string
+          start_time: string | null
+          started_at: number
+        }>`SELECT run_id, job_id, attempt, pid, pgid, host, start_time, started_at FROM processes
+           WHERE run_id = ${runId} ORDER BY started_at, rowid`.pipe(
+          Effect.map((rows) =>
+            rows.map((row): Journal.ProcessRecord => ({
+              runId: row.run_id,
+              jobId: row.job_id,
+              attempt: Number(row.attempt),
+              pid: Number(row.pid),
+              pgid: Number(row.pgid),
+              host: row.host,
+              startTime: row.start_time ?? undefined,
+              startedAt: Number(row.started_at)
+            }))
+          ),
+          Effect.mapError(journalError("read processes"))
+        )
     })
   })
 

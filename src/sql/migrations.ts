@@ -103,13 +103,33 @@ const v5 = Effect.gen(function*() {
   yield* sql`ALTER TABLE checkpoints ADD COLUMN input_hash TEXT`
 })
 
+/**
+ * v7: the process groups of shell jobs while they run (see internal/processes.ts): a resumed run ends those a killed
+ * runner left behind. A row is deleted when its group has exited.
+ */
+const v7 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE processes (
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    job_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    pid INTEGER NOT NULL,
+    pgid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    start_time TEXT,
+    started_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, host, pid)
+  )`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
   "0002_trigger_and_log_index": v2,
   "0003_schedules": v3,
   "0004_executions": v4,
-  "0005_checkpoint_inputs": v5
+  "0005_checkpoint_inputs": v5,
+  "0007_processes": v7
 } as const
 
 /** The table the Migrator records applied migrations in. */
