@@ -147,24 +147,53 @@ export const jobs = Effect.fn("JournalQueries.jobs")(function*(runId: string) {
   }))
 })
 
-/** The log lines of a run in the order they were written, optionally of one job only. */
-export const logs = Effect.fn("JournalQueries.logs")(function*(runId: string, jobId: string | undefined) {
+/** A log line with its row id, the cursor of the next page. */
+export interface LogRow extends LogLine {
+  readonly id: number
+}
+
+/**
+ * One page of a run's log lines in the order they were written (optionally of one job only): at most `limit` lines
+ * after the row `afterId`. A job can print millions of lines, so readers page through them instead of loading all.
+ */
+export const logPage = Effect.fn("JournalQueries.logPage")(function*(
+  runId: string,
+  jobId: string | undefined,
+  afterId: number,
+  limit: number
+) {
   const sql = yield* SqlClient.SqlClient
   const job = jobId === undefined ? sql`` : sql`AND job_id = ${jobId}`
   const rows = yield* sql<{
+    readonly id: number
     readonly at: number
     readonly job_id: string | null
     readonly attempt: number | null
     readonly level: string
     readonly message: string
-  }>`SELECT at, job_id, attempt, level, message FROM logs WHERE run_id = ${runId} ${job} ORDER BY id`
-  return rows.map((row): LogLine => ({
+  }>`SELECT id, at, job_id, attempt, level, message FROM logs
+     WHERE run_id = ${runId} ${job} AND id > ${afterId} ORDER BY id LIMIT ${limit}`
+  return rows.map((row): LogRow => ({
+    id: row.id,
     at: row.at,
     jobId: orUndefined(row.job_id),
     attempt: orUndefined(row.attempt),
     level: row.level,
     message: row.message
   }))
+})
+
+/** The widest `job#attempt` (`-` for the run's own lines) and level of a run's log lines, to align them page by page. */
+export const logWidths = Effect.fn("JournalQueries.logWidths")(function*(runId: string, jobId: string | undefined) {
+  const sql = yield* SqlClient.SqlClient
+  const job = jobId === undefined ? sql`` : sql`AND job_id = ${jobId}`
+  const rows = yield* sql<{ readonly who: number | null; readonly level: number | null; readonly n: number }>`
+    SELECT max(CASE WHEN job_id IS NULL THEN 1 WHEN attempt IS NULL THEN length(job_id)
+                    ELSE length(job_id) + 1 + length(attempt) END) AS who,
+           max(length(level)) AS level, count(*) AS n
+    FROM logs WHERE run_id = ${runId} ${job}`
+  const row = rows[0]
+  return { who: row?.who ?? 0, level: row?.level ?? 0, count: row?.n ?? 0 }
 })
 
 /** What `prune` did. */
