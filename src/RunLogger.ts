@@ -23,10 +23,11 @@ export const layer: Layer.Layer<never, never, Reporter | Journal> = Layer.unwrap
       // The run's secrets never reach the terminal or the journal in clear.
       message: fiber.getRef(Secrets.CurrentMasker).mask((Array.isArray(message) ? message : [message]).map(show).join(" ")),
       jobId: typeof jobId === "string" ? jobId : undefined,
-      attempt: typeof attempt === "number" ? attempt : undefined
+      attempt: typeof attempt === "number" ? attempt : undefined,
+      runId: typeof runId === "string" ? runId : undefined
     }
     reporter.log(entry)
-    if (typeof runId === "string") journal.log({ ...entry, runId })
+    if (entry.runId !== undefined) journal.log({ ...entry, runId: entry.runId })
   })
   return Logger.layer([logger])
 }))
