@@ -41,3 +41,58 @@ describe("--log-format json: stdout holds only JSON lines, whatever the level", 
     assert.match(history.stderr, /Migrations complete/)
   })
 })
+
+describe("a folder given as the task file", () => {
+  it("exits 2 saying it is a folder, listing its task files (not sub-folders, not other files)", () => {
+    const dir = tempDir()
+    fs.mkdirSync(path.join(dir, "mytasks", "nested"), { recursive: true })
+    for (const name of ["nightly.ts", "etl.mts", "types.d.ts", "README.md", "nested/deep.ts"]) {
+      fs.writeFileSync(path.join(dir, "mytasks", name), "")
+    }
+    const result = runner(["mytasks/"], { cwd: dir })
+    assert.strictEqual(result.status, 2, result.stderr)
+    assert.strictEqual(result.stdout, "")
+    assert.strictEqual(
+      result.stderr,
+      "runner: mytasks/: is a folder, not a task file; give one of its task files:\n  mytasks/etl.mts\n  mytasks/nightly.ts\n"
+    )
+    const none = runner(["graph", "mytasks/nested"], { cwd: dir })
+    assert.strictEqual(none.status, 2)
+    assert.strictEqual(none.stderr, "runner: mytasks/nested: is a folder, not a task file; give one of its task files:\n  mytasks/nested/deep.ts\n")
+    fs.rmSync(path.join(dir, "mytasks", "nested", "deep.ts"))
+    const bare = runner(["mytasks/nested"], { cwd: dir })
+    assert.strictEqual(bare.stderr, "runner: mytasks/nested: is a folder, not a task file, and holds no task files (*.ts)\n")
+  })
+})
+
+describe("the audit of a run names a task file git does not track as untracked", () => {
+  it("an untracked task file in a git repository: no commit in show --json or show, which says untracked", () => {
+    const dir = tempDir()
+    const git = (...args: ReadonlyArray<string>) =>
+      execFileSync("git", ["-c", "user.name=t", "-c", "user.email=t@t", ...args], { cwd: dir, encoding: "utf8" })
+    git("init", "-q")
+    fs.writeFileSync(path.join(dir, "tracked.ts"), fs.readFileSync(fixture("ok"), "utf8").replace(`Dag.make("ok"`, `Dag.make("tracked"`))
+    git("add", "tracked.ts")
+    git("commit", "-q", "-m", "tasks")
+    fs.writeFileSync(path.join(dir, "scratch.ts"), fs.readFileSync(fixture("ok"), "utf8"))
+    const commit = git("rev-parse", "HEAD").trim()
+    const journal = path.join(dir, "j.db")
+    const show = (file: string) => {
+      const run = runner([file, "--journal", journal], { cwd: dir })
+      assert.strictEqual(run.status, 0, run.stderr)
+      const runId = /^run (\S+) succeeded/m.exec(run.stdout)![1]!
+      return {
+        json: JSON.parse(runner(["show", runId, "--journal", journal, "--json"], { cwd: dir }).stdout),
+        text: runner(["show", runId, "--journal", journal], { cwd: dir }).stdout
+      }
+    }
+    const scratch = show("scratch.ts")
+    assert.deepInclude(scratch.json.executions[0], { gitTracked: false })
+    assert.notProperty(scratch.json.executions[0], "gitCommit")
+    assert.match(scratch.text, /scratch\.ts \(untracked: not in git\)$/m)
+    assert.notInclude(scratch.text, commit.slice(0, 12))
+    const tracked = show("tracked.ts")
+    assert.deepInclude(tracked.json.executions[0], { gitTracked: true, gitCommit: commit, gitDirty: false })
+    assert.match(tracked.text, new RegExp(`tracked\\.ts at commit ${commit.slice(0, 12)}$`, "m"))
+  })
+})

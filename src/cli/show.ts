@@ -77,7 +77,9 @@ export const render = (run: JournalQueries.RunDetail, jobs: ReadonlyArray<Journa
     [2, 3]
   )
   const executions = run.executions.map((e) => {
-    const git = typeof e["gitCommit"] === "string"
+    const git = e["gitTracked"] === false
+      ? " (untracked: not in git)"
+      : typeof e["gitCommit"] === "string"
       ? ` at commit ${String(e["gitCommit"]).slice(0, 12)}${e["gitDirty"] === true ? " (uncommitted changes)" : ""}`
       : ""
     return `  ${typeof e["at"] === "number" ? localTime(e["at"]) : "-"}  ${e["user"]}@${e["host"]} pid ${e["pid"]}: ` +
