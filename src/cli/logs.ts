@@ -33,25 +33,38 @@ export const renderLine = (line: JournalQueries.LogLine, widths: { readonly who:
   return prefix + line.message.split("\n").join("\n" + " ".repeat(prefix.length))
 }
 
-/** Writes to stdout and, when its buffer is full (a slow pipe), waits until it drains. */
-const write = (text: string): Effect.Effect<void> =>
-  Effect.callback<void>((resume) => {
-    if (process.stdout.write(text)) resume(Effect.void)
-    else process.stdout.once("drain", () => resume(Effect.void))
+/**
+ * Writes to stdout and, when its buffer is full (a slow pipe), waits until it drains. False once stdout is closed
+ * (`runner logs ... | head`): there is no one left to read the rest.
+ */
+const write = (text: string): Effect.Effect<boolean> =>
+  Effect.callback<boolean>((resume) => {
+    const out = process.stdout
+    if (out.destroyed) return resume(Effect.succeed(false))
+    if (out.write(text)) return resume(Effect.succeed(true))
+    const done = (open: boolean) => () => {
+      out.off("drain", drained)
+      out.off("close", closed)
+      resume(Effect.succeed(open))
+    }
+    const drained = done(true)
+    const closed = done(false)
+    out.once("drain", drained)
+    out.once("close", closed)
   })
 
 /** Reads every page of the run's lines in order, writing each as it comes. */
 const eachPage = (
   runId: string,
   jobId: string | undefined,
-  f: (lines: ReadonlyArray<JournalQueries.LogRow>, first: boolean) => Effect.Effect<void>
+  f: (lines: ReadonlyArray<JournalQueries.LogRow>, first: boolean) => Effect.Effect<boolean>
 ) =>
   Effect.gen(function*() {
     let afterId = 0
     for (let first = true;; first = false) {
       const page = yield* JournalQueries.logPage(runId, jobId, afterId, PAGE)
       if (page.length === 0) return
-      yield* f(page, first)
+      if (!(yield* f(page, first))) return
       if (page.length < PAGE) return
       afterId = page[page.length - 1]!.id
     }
