@@ -1,7 +1,8 @@
 /**
  * Who and what executed a run, recorded with every start and resume so a past run can be reproduced: the user, host
  * and pid, the runner, Effect and runtime versions, the task file, and — when the task file is in a git repository —
- * its commit and whether the tree had uncommitted changes.
+ * its commit and whether the tree had uncommitted changes. A task file git does not track is recorded as untracked,
+ * without a commit: no commit holds it, so none could reproduce the run.
  */
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "effect/process/ChildProcess"
@@ -21,10 +22,12 @@ export interface Audit {
   readonly runtime: string
   /** The task file, absolute. */
   readonly taskFile: string
-  /** The commit of the task file's repository, if it is in one (and git is installed). */
+  /** The commit of the task file's repository, if it is in one, tracks the file (and git is installed). */
   readonly gitCommit: string | undefined
   /** Whether that repository had uncommitted changes. */
   readonly gitDirty: boolean | undefined
+  /** False when the task file is in a repository that does not track it; undefined outside a repository. */
+  readonly gitTracked: boolean | undefined
 }
 
 const userName = (): string => {
@@ -45,10 +48,12 @@ export const collect = (taskFile: string, runnerVersion: string): Effect.Effect<
         Effect.map((out) => out.trim()),
         Effect.orElseSucceed(() => "")
       )
-    // Both at once (~15 ms each); outside a repository both print nothing useful.
-    const [commit, status] = yield* Effect.all([git("rev-parse", "HEAD"), git("status", "--porcelain", "--untracked-files=no")], {
-      concurrency: 2
-    })
+    // All at once (~15 ms each); outside a repository they print nothing useful. `ls-files` prints the file if tracked.
+    const [commit, status, tracked] = yield* Effect.all([
+      git("rev-parse", "HEAD"),
+      git("status", "--porcelain", "--untracked-files=no"),
+      git("ls-files", "--", absolute)
+    ], { concurrency: 3 })
     const inRepo = /^[0-9a-f]{40,64}$/.test(commit)
     return {
       at: Date.now(),
@@ -59,7 +64,8 @@ export const collect = (taskFile: string, runnerVersion: string): Effect.Effect<
       effectVersion: versions.effect,
       runtime: Runtime.version,
       taskFile: absolute,
-      gitCommit: inRepo ? commit : undefined,
-      gitDirty: inRepo ? status !== "" : undefined
+      gitCommit: inRepo && tracked !== "" ? commit : undefined,
+      gitDirty: inRepo && tracked !== "" ? status !== "" : undefined,
+      gitTracked: inRepo ? tracked !== "" : undefined
     }
   })

@@ -56,6 +56,19 @@ export class TaskFileNotFound extends Data.TaggedError("TaskFileNotFound")<{ rea
   }
 }
 
+/** A folder was given where a task file is expected; its task files are listed so the user can pick one. */
+export class TaskFileIsFolder extends Data.TaggedError("TaskFileIsFolder")<{
+  readonly file: string
+  /** The folder's task files (`*.ts`, not recursive), as paths to give the runner. */
+  readonly taskFiles: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return this.taskFiles.length === 0
+      ? `${this.file}: is a folder, not a task file, and holds no task files (*.ts)`
+      : `${this.file}: is a folder, not a task file; give one of its task files:\n  ${this.taskFiles.join("\n  ")}`
+  }
+}
+
 /** The task file failed to load: a syntax error, a failed import, or an exception thrown at module level. */
 export class TaskFileInvalid extends Data.TaggedError("TaskFileInvalid")<{
   readonly file: string
@@ -140,6 +153,7 @@ export class PreflightFailed extends Data.TaggedError("PreflightFailed")<{
 
 export type SetupError =
   | TaskFileNotFound
+  | TaskFileIsFolder
   | PreflightFailed
   | TaskFileInvalid
   | NothingToRun

@@ -7,7 +7,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
 import * as Dag from "./Dag.ts"
-import { InvalidOption, NothingToRun, TaskFileInvalid, TaskFileNotFound } from "./Errors.ts"
+import { InvalidOption, NothingToRun, TaskFileInvalid, TaskFileIsFolder, TaskFileNotFound } from "./Errors.ts"
 import * as Job from "./Job.ts"
 import * as Runtime from "./runtime/Runtime.ts"
 
@@ -16,7 +16,7 @@ const runnerSources = path.dirname(fileURLToPath(import.meta.url))
 const runnerBundle = path.join(runnerSources, "..", "dist")
 const isRunnerCode = (text: string): boolean => text.includes(runnerSources) || text.includes(runnerBundle)
 
-export type LoadError = TaskFileNotFound | TaskFileInvalid | NothingToRun
+export type LoadError = TaskFileNotFound | TaskFileIsFolder | TaskFileInvalid | NothingToRun
 
 export interface Loaded {
   /** The task file as given on the command line. */
@@ -29,6 +29,7 @@ export const load = (file: string): Effect.Effect<Loaded, LoadError> =>
   Effect.gen(function*() {
     const absolute = path.resolve(file)
     const stat = yield* Effect.sync(() => fs.statSync(absolute, { throwIfNoEntry: false }))
+    if (stat?.isDirectory() === true) return yield* new TaskFileIsFolder({ file, taskFiles: yield* taskFilesIn(file) })
     if (stat === undefined || !stat.isFile()) return yield* new TaskFileNotFound({ file })
     yield* Effect.promise(() => Runtime.prepareTaskImports())
     const exports = yield* Effect.tryPromise({
@@ -36,6 +37,19 @@ export const load = (file: string): Effect.Effect<Loaded, LoadError> =>
       catch: (error) => invalid(file, absolute, error)
     })
     return { file, dag: yield* findDag(file, exports) }
+  })
+
+/** The task files of a folder (`*.ts`, `*.mts`, `*.cts`, not declaration files; not recursive), sorted. */
+const taskFilesIn = (folder: string) =>
+  Effect.sync(() => {
+    try {
+      return fs.readdirSync(folder, { withFileTypes: true })
+        .filter((entry) => entry.isFile() && /\.[cm]?ts$/.test(entry.name) && !/\.d\.[cm]?ts$/.test(entry.name))
+        .map((entry) => path.join(folder, entry.name))
+        .sort()
+    } catch {
+      return [] // unreadable: the message says it holds none
+    }
   })
 
 const findDag = (file: string, exports: Record<string, unknown>): Effect.Effect<Dag.Dag, NothingToRun | TaskFileInvalid> =>

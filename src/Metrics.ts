@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Semaphore from "effect/Semaphore"
 import { InvalidOption } from "./Errors.ts"
+import * as BasicAuth from "./internal/basicAuth.ts"
 import * as Journal from "./Journal.ts"
 import type * as Observer from "./Observer.ts"
 import type * as RunEvent from "./RunEvent.ts"
@@ -221,12 +222,8 @@ export const parseGateway = (raw: string): Effect.Effect<Gateway, InvalidOption>
   const url = new URL(raw)
   if (url.protocol !== "http:" && url.protocol !== "https:") return invalid(`expected http or https, got ${url.protocol}`)
   if (url.search !== "" || url.hash !== "") return invalid("expected a base URL without query or fragment")
-  const authorization = url.username === "" && url.password === ""
-    ? undefined
-    : `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`
-  url.username = ""
-  url.password = ""
-  return Effect.succeed({ base: url.href.replace(/\/+$/, ""), authorization })
+  const { authorization, url: bare } = BasicAuth.fromUrl(url)
+  return Effect.succeed({ base: bare.href.replace(/\/+$/, ""), authorization })
 }
 
 /** The grouping key `job="effect_runner", dag=<name>` as a path; a name with `/` takes the base64url form. */

@@ -1,7 +1,8 @@
 /**
  * Notifications of how runs ended: `--notify-url` POSTs the run summary (a versioned JSON body, or a Slack message)
  * and `--notify-command` runs a command (argv, no shell) with the same JSON on stdin. Both retry a few times with
- * backoff, log every failure with the URL's secret part masked, and never change how a run ends.
+ * backoff (never a request that cannot be built), log every failure with the URL's secret part masked, and never change
+ * how a run ends. `user:password@` in the URL is sent as basic auth, as `--pushgateway` does.
  */
 import * as Clock from "effect/Clock"
 import * as Data from "effect/Data"
@@ -16,6 +17,7 @@ import * as Result from "effect/Result"
 import * as Stream from "effect/Stream"
 import * as os from "node:os"
 import { InvalidOption } from "./Errors.ts"
+import * as BasicAuth from "./internal/basicAuth.ts"
 import type * as Observer from "./Observer.ts"
 import type * as RunEvent from "./RunEvent.ts"
 
@@ -269,8 +271,11 @@ const fires = (when: Options["when"], status: RunEvent.RunStatus) => when === "a
 
 /** A webhook URL, with the form that may be shown: its origin, the rest (which often holds a token) masked. */
 export interface Target {
+  /** The URL without credentials (fetch refuses URLs that carry them). */
   readonly url: Redacted.Redacted<URL>
   readonly shown: string
+  /** `Basic ...`, made from the `user:password@` the URL was given with. Default: none. */
+  readonly authorization?: Redacted.Redacted<string> | undefined
 }
 
 /** `https://hooks.slack.com/services/T0/B0/secret?x=1` is shown as `https://hooks.slack.com/***`. */
@@ -287,28 +292,44 @@ export const parseUrl = (input: string, where = "--notify-url"): Effect.Effect<T
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       return Effect.fail(new InvalidOption({ where, reason: `must be an http or https URL, got ${url.protocol.slice(0, 20)}` }))
     }
-    return Effect.succeed({ url: Redacted.make(url), shown: showUrl(url) })
+    const { authorization, url: bare } = BasicAuth.fromUrl(url)
+    return Effect.succeed({
+      url: Redacted.make(bare),
+      shown: showUrl(bare),
+      authorization: authorization === undefined ? undefined : Redacted.make(authorization)
+    })
   })
 
 /** Fetch, as the global one; tests pass their own. */
 export type Fetch = (input: URL, init: RequestInit) => Promise<Response>
 
-/** One POST of `body`; a network error, a timeout, a 5xx or a 429 is retryable, another non-2xx is not. */
+/**
+ * One POST of `body`; a network error, a timeout, a 5xx or a 429 is retryable, another non-2xx is not, and neither is a
+ * request that cannot be built (the same URL and headers would fail the same way on every attempt).
+ */
 export const post = (target: Target, body: string, fetch: Fetch = globalThis.fetch): Effect.Effect<void, AttemptFailed> => {
   const url = Redacted.value(target.url)
+  const authorization = target.authorization === undefined ? undefined : Redacted.value(target.authorization)
   // Some runtimes put the whole URL in their network errors (Deno does): mask every form of it.
-  const secrets = [[url.href, target.shown], [url.pathname + url.search, "/***"], [url.username, "***"], [url.password, "***"]]
-    .filter(([secret]) => secret!.length > 1)
+  const secrets = [
+    [url.href, target.shown],
+    [url.pathname + url.search, "/***"],
+    [url.username, "***"],
+    [url.password, "***"],
+    [authorization ?? "", "Basic ***"]
+  ].filter(([secret]) => secret!.length > 1)
   const mask = (text: string) => secrets.reduce((masked, [secret, shown]) => masked.split(secret!).join(shown), text)
+  const headers: Record<string, string> = { "content-type": "application/json", "user-agent": "effect-runner" }
+  if (authorization !== undefined) headers["authorization"] = authorization
   return Effect.gen(function*() {
+    yield* Effect.try({
+      try: () => new Request(url, { method: "POST", headers, body }),
+      catch: (error) => new AttemptFailed({ reason: `cannot build the request: ${mask(describe(error))}`, retryable: false })
+    })
     const response = yield* Effect.tryPromise({
       try: (signal) =>
-        fetch(url, {
-          method: "POST",
-          headers: { "content-type": "application/json", "user-agent": "effect-runner" },
-          body,
-          signal
-        }).then((response) => response.text().then((text) => ({ response, text }), () => ({ response, text: "" }))),
+        fetch(url, { method: "POST", headers, body, signal })
+          .then((response) => response.text().then((text) => ({ response, text }), () => ({ response, text: "" }))),
       catch: (error) => new AttemptFailed({ reason: mask(describe(error)), retryable: true })
     })
     const { status } = response.response

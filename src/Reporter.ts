@@ -19,6 +19,8 @@ export interface LogEntry {
   readonly message: string
   readonly jobId: string | undefined
   readonly attempt: number | undefined
+  /** The run the line belongs to (a daemon reports overlapping runs), when it was logged inside one. */
+  readonly runId?: string | undefined
 }
 
 export class Reporter extends Context.Service<Reporter, {
@@ -96,9 +98,12 @@ interface View {
   readonly refresh: Effect.Effect<void>
 }
 
+/** How many runs' DAG names a reporter remembers: a daemon reports runs for months, and lines come after RunFinished. */
+const REMEMBERED_RUNS = 1000
+
 const jsonView = (out: Output): View => {
-  let dag: string | undefined
-  let runId: string | undefined
+  // Every line carries its own run: `runner schedule` reports overlapping runs through one reporter.
+  const dags = new Map<string, string>()
   // Every line parses, whatever an event carries.
   const line = (fields: Record<string, unknown>) => out.write(render.json(fields) + "\n")
   return {
@@ -107,8 +112,8 @@ const jsonView = (out: Output): View => {
       line({
         ts: new Date(entry.at).toISOString(),
         level: entry.level,
-        dag,
-        runId,
+        dag: entry.runId === undefined ? undefined : dags.get(entry.runId),
+        runId: entry.runId,
         jobId: entry.jobId,
         attempt: entry.attempt,
         event: "Log",
@@ -117,14 +122,15 @@ const jsonView = (out: Output): View => {
     event: (event) =>
       Effect.sync(() => {
         if (event._tag === "RunStarted") {
-          dag = event.dag
-          runId = event.runId
+          dags.delete(event.runId)
+          dags.set(event.runId, event.dag)
+          if (dags.size > REMEMBERED_RUNS) dags.delete(dags.keys().next().value!)
         }
         const base = {
           ts: new Date(event.at).toISOString(),
           level: levelOfEvent(event),
-          dag,
-          runId,
+          dag: event._tag === "RunFinished" ? event.dag : dags.get(event.runId),
+          runId: event.runId,
           jobId: "jobId" in event ? event.jobId : undefined,
           attempt: "attempt" in event ? event.attempt : undefined,
           event: event._tag,
@@ -203,6 +209,9 @@ const textView = (options: Options): View => {
   const pretty = options.format === "pretty"
   const c = ansi(pretty && (options.color ?? globalThis.process?.env?.["NO_COLOR"] === undefined))
   const running = new Map<string, { readonly since: number; readonly attempt: number }>()
+  // When each running attempt started, per run: runs of a daemon overlap, and their jobs may share ids.
+  const attemptStarts = new Map<string, number>()
+  const attemptKey = (event: { readonly runId: string; readonly jobId: string }) => `${event.runId}\u0000${event.jobId}`
   const counts = { total: 0, succeeded: 0, failed: 0, skipped: 0, retries: 0 }
   let regionLines = 0
   let now = 0
@@ -258,17 +267,20 @@ const textView = (options: Options): View => {
             finished = false
             return print(`${c.dim(clock(event.at))} ${describeEvent(event)}\n`)
           case "AttemptStarted":
+            attemptStarts.set(attemptKey(event), event.at)
             running.set(event.jobId, { since: event.at, attempt: event.attempt })
             if (!pretty) jobLine(event.at, event.jobId, describeEvent(event))
             else print("")
             return
           case "AttemptSucceeded": {
-            const since = running.get(event.jobId)?.since ?? event.at
+            const since = attemptStarts.get(attemptKey(event)) ?? event.at
+            attemptStarts.delete(attemptKey(event))
             running.delete(event.jobId)
             counts.succeeded++
             return jobLine(event.at, event.jobId, `${c.green("✓")} ${describeEvent(event)} in ${formatMillis(event.at - since)}`)
           }
           case "AttemptFailed":
+            attemptStarts.delete(attemptKey(event))
             if (event.retryInMillis === undefined) {
               running.delete(event.jobId)
               counts.failed++
@@ -280,6 +292,7 @@ const textView = (options: Options): View => {
             counts.skipped++
             return jobLine(event.at, event.jobId, c.dim(`⊘ ${describeEvent(event)}`))
           case "JobInterrupted":
+            attemptStarts.delete(attemptKey(event))
             running.delete(event.jobId)
             return jobLine(event.at, event.jobId, c.yellow(`■ ${describeEvent(event)}`))
           case "JobRestored":

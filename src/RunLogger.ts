@@ -25,10 +25,11 @@ export const layer: Layer.Layer<never, never, Reporter | Journal> = Layer.unwrap
       // job's fiber, where a throw would fail the job.
       message: fiber.getRef(Secrets.CurrentMasker).mask((Array.isArray(message) ? message : [message]).map(render.message).join(" ")),
       jobId: typeof jobId === "string" ? jobId : undefined,
-      attempt: typeof attempt === "number" ? attempt : undefined
+      attempt: typeof attempt === "number" ? attempt : undefined,
+      runId: typeof runId === "string" ? runId : undefined
     }
     reporter.log(entry)
-    if (typeof runId === "string") journal.log({ ...entry, runId })
+    if (entry.runId !== undefined) journal.log({ ...entry, runId: entry.runId })
   })
   return Logger.layer([logger])
 }))

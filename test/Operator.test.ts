@@ -127,6 +127,8 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
         startedAt: new Date(r.started_at).toISOString(),
         endedAt: new Date(r.ended_at!).toISOString(),
         durationMillis: r.ended_at! - r.started_at,
+        wallClockMillis: r.ended_at! - r.started_at,
+        executions: 1,
         failedJobs
       }
     }
@@ -203,6 +205,7 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
       startedAt: new Date(r.started_at).toISOString(),
       endedAt: new Date(r.ended_at!).toISOString(),
       durationMillis: r.ended_at! - r.started_at,
+      wallClockMillis: r.ended_at! - r.started_at,
       host: os.hostname(),
       pid: r.pid,
       runnerVersion: pkg.version,

@@ -40,7 +40,7 @@ const render = (format: Reporter.Format) =>
     yield* Effect.gen(function*() {
       const reporter = yield* Reporter.Reporter
       for (const event of events.slice(0, 3)) yield* reporter.event(event)
-      reporter.log({ at: 20, level: "info", message: "hello from a", jobId: "a", attempt: 1 })
+      reporter.log({ at: 20, level: "info", message: "hello from a", jobId: "a", attempt: 1, runId: "r1" })
       for (const event of events.slice(3)) yield* reporter.event(event)
     }).pipe(Effect.provide(Layer.fresh(Reporter.layer({ format, output, color: true }))))
     return chunks

@@ -3,13 +3,16 @@ import * as Flag from "effect/cli/Flag"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
 import * as Journal from "../Journal.ts"
 import * as SqlJournal from "../sql/SqlJournal.ts"
 import * as Dag from "../Dag.ts"
 import * as Environment from "../Environment.ts"
 import type { InvalidOption, SetupError } from "../Errors.ts"
 import * as Loader from "../Loader.ts"
+import * as Reporter from "../Reporter.ts"
 
 /** The documented exit codes. */
 export const ExitCode = {
@@ -79,6 +82,38 @@ export const journalPath = (flag: Option.Option<string>): string =>
 /** The journal layer for a path ("none": in memory, nothing kept). */
 export const journalLayer = (path: string, durability: "full" | "normal"): Layer.Layer<Journal.Journal, Journal.JournalError> =>
   path === "none" ? Journal.layerMemory : SqlJournal.layerSqlite({ filename: path, durability })
+
+/**
+ * The journal layer of a run, whose own log lines are shown by the run's Reporter like the run's other lines: opening
+ * a journal migrates it, and Effect's migrator logs "Running migration" at Debug (seen with --log-level debug). Through
+ * the Reporter they are JSON lines in json mode, where stdout holds nothing else. The Reporter layer given is the one
+ * the run uses (layers are built once per reference, so it is shared).
+ */
+export const reportedJournalLayer = (
+  path: string,
+  durability: "full" | "normal",
+  reporter: Layer.Layer<Reporter.Reporter>
+): Layer.Layer<Journal.Journal, Journal.JournalError> =>
+  journalLayer(path, durability).pipe(Layer.provide(reporterLogger), Layer.provide(reporter))
+
+/** A logger for the runner's own lines (no job): to the Reporter, with the log's annotations as `key=value`. */
+const reporterLogger: Layer.Layer<never, never, Reporter.Reporter> = Layer.unwrap(Effect.map(
+  Effect.service(Reporter.Reporter),
+  (reporter) =>
+    Logger.layer([Logger.make<unknown, void>(({ date, fiber, logLevel, message }) => {
+      const annotations = Object.entries(fiber.getRef(References.CurrentLogAnnotations))
+        .map(([key, value]) => `${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+      const parts = (Array.isArray(message) ? message : [message]).map((m) => typeof m === "string" ? m : JSON.stringify(m))
+      reporter.log({
+        at: date.getTime(),
+        level: logLevel === "Trace" ? "trace" : logLevel === "Debug" ? "debug" : logLevel === "Warn" ? "warn" :
+          logLevel === "Error" ? "error" : logLevel === "Fatal" ? "fatal" : "info",
+        message: [...parts, ...annotations].join(" "),
+        jobId: undefined,
+        attempt: undefined
+      })
+    })])
+))
 
 /** `--env-file FILE`: dotenv-format variables for the jobs' config (the process environment wins). */
 export const envFileFlag = Flag.String("env-file").pipe(

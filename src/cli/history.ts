@@ -1,4 +1,7 @@
-/** `runner history [dag] [--limit N]`: the latest runs, newest first, with their status and failed jobs. */
+/**
+ * `runner history [dag] [--limit N]`: the latest runs, newest first, with their status and failed jobs. A run's
+ * duration is the time it ran: a run resumed after a failure does not count the time it waited for its resume.
+ */
 import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
@@ -31,7 +34,9 @@ export const toJson = (file: string, runs: ReadonlyArray<JournalQueries.RunSumma
     trigger: run.trigger,
     startedAt: isoTime(run.startedAt),
     endedAt: isoTime(run.endedAt),
-    durationMillis: durationMillis(run.startedAt, run.endedAt) ?? null,
+    durationMillis: run.activeMillis ?? null,
+    wallClockMillis: durationMillis(run.startedAt, run.endedAt) ?? null,
+    executions: run.executionCount,
     failedJobs: run.failedJobs
   }))
 })
@@ -46,7 +51,7 @@ export const render = (runs: ReadonlyArray<JournalQueries.RunSummary>): string =
       run.status,
       run.trigger,
       localTime(run.startedAt),
-      formatDuration(durationMillis(run.startedAt, run.endedAt)),
+      formatDuration(run.activeMillis) + (run.executionCount > 1 ? ` in ${run.executionCount} executions` : ""),
       run.failedJobs.length === 0 ? "-" : run.failedJobs.join(", ")
     ]),
     [6]

@@ -6,6 +6,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import * as References from "effect/References"
 import * as Runtime from "../runtime/Runtime.ts"
 import type { Outcome } from "./common.ts"
 import { version } from "./version.ts"
@@ -86,6 +87,9 @@ export const main = (args: ReadonlyArray<string>): Effect.Effect<number> => {
         Effect.catch(() => Effect.succeed(usage))
       )
     }),
+    // Stdout is for what a command prints (JSON documents and lines included): Effect's own default logger, which logs
+    // what happens outside a run (opening and migrating a journal for an operator command), writes to stderr.
+    Effect.provideService(References.LogToStderr, true),
     Effect.provide(NodeServices.layer)
   )
 }

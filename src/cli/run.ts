@@ -22,11 +22,11 @@ import {
   ExitCode,
   exitCodeOf,
   journalFlag,
-  journalLayer,
   journalPath,
   loadPlan,
   type Outcome,
   print,
+  reportedJournalLayer,
   reportSetupError
 } from "./common.ts"
 import * as observers from "./observers.ts"
@@ -151,7 +151,7 @@ const handler = (outcome: Outcome) => (input: Input) =>
     })
     const reporter = Reporter.layer({ format, output: process.stdout, buffered: true })
     const services = Layer.mergeAll(RunLogger.layer, observers.layer(input), configLayer(input.envFile)).pipe(
-      Layer.provideMerge(Layer.mergeAll(reporter, journalLayer(journalFile, input.durability)))
+      Layer.provideMerge(Layer.mergeAll(reporter, reportedJournalLayer(journalFile, input.durability, reporter)))
     )
     outcome.code = yield* execute.pipe(
       Effect.provide(services),

@@ -24,10 +24,10 @@ import {
   envFileFlag,
   ExitCode,
   journalFlag,
-  journalLayer,
   journalPath,
   type Outcome,
   print,
+  reportedJournalLayer,
   reportSetupError
 } from "./common.ts"
 import * as scheduled from "./scheduled.ts"
@@ -104,9 +104,10 @@ const handler = (outcome: Outcome) => (input: observers.Input & {
       Deferred.doneUnsafe(count === 1 ? stop.graceful : stop.now, Effect.void)
       return true
     })
+    const reporter = Reporter.layer({ format: input.logFormat, output: process.stdout, buffered: true })
     const services = Layer.mergeAll(RunLogger.layer, observers.layer(input), configLayer(input.envFile)).pipe(Layer.provideMerge(Layer.mergeAll(
-      Reporter.layer({ format: input.logFormat, output: process.stdout, buffered: true }),
-      journalLayer(journalPath(input.journal), input.durability)
+      reporter,
+      reportedJournalLayer(journalPath(input.journal), input.durability, reporter)
     )))
     const audited = yield* Effect.forEach(entries, (entry) =>
       Effect.map(Audit.collect(entry.file, version), (audit) => ({ ...entry, audit })))

@@ -1,4 +1,8 @@
-/** `runner show <runId>`: one run — who started it, where, how it ended — and each job's status, attempts and error. */
+/**
+ * `runner show <runId>`: one run — who started it, where, how it ended — and each job's status, attempts and error.
+ * Durations are the time the run and its jobs ran: a run resumed after a failure sums its executions, and its
+ * wall-clock span (which includes the wait for the resume) is shown apart, labelled.
+ */
 import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
@@ -31,7 +35,8 @@ export const toJson = (file: string, run: JournalQueries.RunDetail, jobs: Readon
     trigger: run.trigger,
     startedAt: isoTime(run.startedAt),
     endedAt: isoTime(run.endedAt),
-    durationMillis: durationMillis(run.startedAt, run.endedAt) ?? null,
+    durationMillis: run.activeMillis ?? null,
+    wallClockMillis: durationMillis(run.startedAt, run.endedAt) ?? null,
     host: run.host,
     pid: run.pid,
     runnerVersion: run.runnerVersion,
@@ -44,7 +49,7 @@ export const toJson = (file: string, run: JournalQueries.RunDetail, jobs: Readon
     attempts: job.attempts,
     startedAt: isoTime(job.startedAt),
     endedAt: isoTime(job.endedAt),
-    durationMillis: durationMillis(job.startedAt, job.endedAt) ?? null,
+    durationMillis: job.activeMillis ?? null,
     error: job.error ?? null,
     skipReason: job.reason ?? null
   }))
@@ -58,7 +63,15 @@ export const render = (run: JournalQueries.RunDetail, jobs: ReadonlyArray<Journa
     ["trigger", run.trigger],
     ["started", localTime(run.startedAt)],
     ["ended", run.endedAt === undefined ? "-" : localTime(run.endedAt)],
-    ["duration", formatDuration(durationMillis(run.startedAt, run.endedAt))],
+    ...(run.executions.length > 1
+      ? [
+        ["duration", `${formatDuration(run.activeMillis)} running, in ${run.executions.length} executions`] as const,
+        [
+          "wall clock",
+          `${formatDuration(durationMillis(run.startedAt, run.endedAt))} from start to end, with the waits between executions`
+        ] as const
+      ]
+      : [["duration", formatDuration(run.activeMillis)] as const]),
     ["host", run.host],
     ["pid", String(run.pid)],
     ["runner version", run.runnerVersion],
@@ -71,13 +84,15 @@ export const render = (run: JournalQueries.RunDetail, jobs: ReadonlyArray<Journa
       job.jobId,
       job.status,
       String(job.attempts),
-      formatDuration(durationMillis(job.startedAt, job.endedAt)),
+      formatDuration(job.activeMillis),
       job.error !== undefined ? firstLine(job.error) : job.reason ?? ""
     ]),
     [2, 3]
   )
   const executions = run.executions.map((e) => {
-    const git = typeof e["gitCommit"] === "string"
+    const git = e["gitTracked"] === false
+      ? " (untracked: not in git)"
+      : typeof e["gitCommit"] === "string"
       ? ` at commit ${String(e["gitCommit"]).slice(0, 12)}${e["gitDirty"] === true ? " (uncommitted changes)" : ""}`
       : ""
     return `  ${typeof e["at"] === "number" ? localTime(e["at"]) : "-"}  ${e["user"]}@${e["host"]} pid ${e["pid"]}: ` +

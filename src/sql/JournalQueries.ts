@@ -18,12 +18,20 @@ export interface RunSummary {
   /** Epoch milliseconds. */
   readonly startedAt: number
   readonly endedAt: number | undefined
+  /**
+   * How long the run ran: the sum of its executions' times (a run resumed after a failure or a crash has several),
+   * without the time between them; undefined while it runs. Equal to the wall-clock span for a run never resumed.
+   */
+  readonly activeMillis: number | undefined
+  /** How many times the run was started or resumed (0 in journals older than the executions record). */
+  readonly executionCount: number
   /** The ids of the jobs that failed, in plan order. */
   readonly failedJobs: ReadonlyArray<string>
 }
 
 /** A run with everything the journal knows about it, for `runner show`. */
-export interface RunDetail extends Omit<RunSummary, "failedJobs"> {
+export interface RunDetail extends Omit<RunSummary, "failedJobs" | "activeMillis" | "executionCount"> {
+  readonly activeMillis: number | undefined
   readonly host: string
   readonly pid: number
   readonly runnerVersion: string
@@ -39,6 +47,12 @@ export interface JobDetail {
   readonly attempts: number
   readonly startedAt: number | undefined
   readonly endedAt: number | undefined
+  /**
+   * How long the job ran: from its first attempt to the end of its last within each execution of the run, summed
+   * (backoff between attempts counts, the time between a failed run and its resume does not). Undefined if it never
+   * ended.
+   */
+  readonly activeMillis: number | undefined
   /** The rendered error of a failed job, in full (defects carry their stack). */
   readonly error: string | undefined
   /** Why the job was skipped. */
@@ -75,7 +89,7 @@ interface RunRow {
 }
 
 /** What history and show both say of a run. */
-const runOf = (row: RunRow): Omit<RunSummary, "failedJobs"> => ({
+const runOf = (row: RunRow): Omit<RunSummary, "failedJobs" | "activeMillis" | "executionCount"> => ({
   runId: row.id,
   dag: row.dag,
   key: orUndefined(row.run_key),
@@ -85,6 +99,37 @@ const runOf = (row: RunRow): Omit<RunSummary, "failedJobs"> => ({
   endedAt: orUndefined(row.ended_at)
 })
 
+/** When each execution of a run began: the run's start, then each resume (Audit.ts records one entry per start). */
+const executionStarts = (row: RunRow): ReadonlyArray<number> => {
+  const executions: ReadonlyArray<{ readonly at?: unknown }> = JSON.parse(row.executions ?? "[]")
+  return [row.started_at, ...executions.slice(1).map((e) => typeof e.at === "number" ? e.at : row.started_at)]
+}
+
+/**
+ * How long a run ran: each execution from its start to its end, summed. The journal keeps only the last execution's
+ * end (the run's `ended_at`); an earlier one ended with the last attempt it recorded (a crash leaves no other trace).
+ */
+const activeMillis = Effect.fn("JournalQueries.activeMillis")(function*(row: RunRow) {
+  if (row.ended_at === null) return undefined
+  const starts = executionStarts(row)
+  if (starts.length <= 1) return Math.max(0, row.ended_at - row.started_at)
+  const sql = yield* SqlClient.SqlClient
+  let total = 0
+  for (let i = 0; i < starts.length; i++) {
+    const start = starts[i]!
+    const next = starts[i + 1]
+    if (next === undefined) {
+      total += Math.max(0, row.ended_at - start)
+      break
+    }
+    const last = yield* sql<{ readonly at: number | null }>`
+      SELECT max(coalesce(ended_at, started_at)) AS at FROM attempts
+      WHERE run_id = ${row.id} AND started_at >= ${start} AND started_at < ${next}`
+    total += Math.max(0, Math.min(last[0]?.at ?? start, next) - start)
+  }
+  return total
+})
+
 /** The newest runs first, of one DAG or of all, with the ids of their failed jobs. */
 export const history = Effect.fn("JournalQueries.history")(function*(
   options: { readonly dag: string | undefined; readonly limit: number }
@@ -92,7 +137,7 @@ export const history = Effect.fn("JournalQueries.history")(function*(
   const sql = yield* SqlClient.SqlClient
   const where = options.dag === undefined ? sql`` : sql`WHERE dag = ${options.dag}`
   const runs = yield* sql<RunRow>`
-    SELECT id, dag, run_key, status, trigger, started_at, ended_at, host, pid, runner_version, definition_hash
+    SELECT id, dag, run_key, status, trigger, started_at, ended_at, host, pid, runner_version, definition_hash, executions
     FROM runs ${where} ORDER BY started_at DESC, rowid DESC LIMIT ${options.limit}`
   // One query for the failed jobs of every listed run; jobs' rowid order is the plan order (RunStarted inserts them).
   const failed = yield* sql<{ readonly run_id: string; readonly job_id: string }>`
@@ -105,7 +150,13 @@ export const history = Effect.fn("JournalQueries.history")(function*(
     if (list === undefined) byRun.set(row.run_id, [row.job_id])
     else list.push(row.job_id)
   }
-  return runs.map((row): RunSummary => ({ ...runOf(row), failedJobs: byRun.get(row.id) ?? [] }))
+  return yield* Effect.forEach(runs, (row) =>
+    Effect.map(activeMillis(row), (active): RunSummary => ({
+      ...runOf(row),
+      activeMillis: active,
+      executionCount: JSON.parse(row.executions ?? "[]").length,
+      failedJobs: byRun.get(row.id) ?? []
+    })))
 })
 
 /** One run, if the journal has it. */
@@ -114,14 +165,17 @@ export const run = Effect.fn("JournalQueries.run")(function*(runId: string) {
   const rows = yield* sql<RunRow>`
     SELECT id, dag, run_key, status, trigger, started_at, ended_at, host, pid, runner_version, definition_hash, executions
     FROM runs WHERE id = ${runId}`
-  return Option.map(Option.fromNullishOr(rows[0]), (row): RunDetail => ({
+  const row = rows[0]
+  if (row === undefined) return Option.none<RunDetail>()
+  return Option.some<RunDetail>({
     ...runOf(row),
+    activeMillis: yield* activeMillis(row),
     host: row.host,
     pid: row.pid,
     runnerVersion: row.runner_version,
     definitionHash: row.definition_hash,
     executions: JSON.parse(row.executions ?? "[]")
-  }))
+  })
 })
 
 /** The jobs of a run, in plan order. */
@@ -136,35 +190,102 @@ export const jobs = Effect.fn("JournalQueries.jobs")(function*(runId: string) {
     readonly error: string | null
     readonly reason: string | null
   }>`SELECT job_id, status, attempts, started_at, ended_at, error, reason FROM jobs WHERE run_id = ${runId} ORDER BY rowid`
+  const attempts = yield* sql<{
+    readonly job_id: string
+    readonly attempt: number
+    readonly started_at: number
+    readonly ended_at: number | null
+  }>`SELECT job_id, attempt, started_at, ended_at FROM attempts WHERE run_id = ${runId} ORDER BY id`
+  const byJob = new Map<string, Array<(typeof attempts)[number]>>()
+  for (const attempt of attempts) {
+    const list = byJob.get(attempt.job_id)
+    if (list === undefined) byJob.set(attempt.job_id, [attempt])
+    else list.push(attempt)
+  }
   return rows.map((row): JobDetail => ({
     jobId: row.job_id,
     status: row.status,
     attempts: row.attempts,
     startedAt: orUndefined(row.started_at),
     endedAt: orUndefined(row.ended_at),
+    activeMillis: jobActiveMillis(byJob.get(row.job_id) ?? [], orUndefined(row.started_at), orUndefined(row.ended_at)),
     error: orUndefined(row.error),
     reason: orUndefined(row.reason)
   }))
 })
 
-/** The log lines of a run in the order they were written, optionally of one job only. */
-export const logs = Effect.fn("JournalQueries.logs")(function*(runId: string, jobId: string | undefined) {
+/**
+ * How long a job ran, from its attempts in order: attempt numbers restart at each execution of the run, so each
+ * execution's attempts are a stretch from the first one's start to the last one's end; the stretches are summed. The
+ * last stretch ends when the job did; an earlier one with the end of its last attempt (its start, after a crash).
+ */
+const jobActiveMillis = (
+  attempts: ReadonlyArray<{ readonly attempt: number; readonly started_at: number; readonly ended_at: number | null }>,
+  startedAt: number | undefined,
+  endedAt: number | undefined
+): number | undefined => {
+  if (endedAt === undefined) return undefined
+  if (attempts.length === 0) return startedAt === undefined ? undefined : Math.max(0, endedAt - startedAt)
+  let total = 0
+  let from = attempts[0]!.started_at
+  attempts.forEach((attempt, i) => {
+    const next = attempts[i + 1]
+    if (next === undefined) total += Math.max(0, (attempt.ended_at ?? endedAt) - from)
+    else if (next.attempt <= attempt.attempt) {
+      total += Math.max(0, (attempt.ended_at ?? attempt.started_at) - from)
+      from = next.started_at
+    }
+  })
+  return total
+}
+
+/** A log line with its row id, the cursor of the next page. */
+export interface LogRow extends LogLine {
+  readonly id: number
+}
+
+/**
+ * One page of a run's log lines in the order they were written (optionally of one job only): at most `limit` lines
+ * after the row `afterId`. A job can print millions of lines, so readers page through them instead of loading all.
+ */
+export const logPage = Effect.fn("JournalQueries.logPage")(function*(
+  runId: string,
+  jobId: string | undefined,
+  afterId: number,
+  limit: number
+) {
   const sql = yield* SqlClient.SqlClient
   const job = jobId === undefined ? sql`` : sql`AND job_id = ${jobId}`
   const rows = yield* sql<{
+    readonly id: number
     readonly at: number
     readonly job_id: string | null
     readonly attempt: number | null
     readonly level: string
     readonly message: string
-  }>`SELECT at, job_id, attempt, level, message FROM logs WHERE run_id = ${runId} ${job} ORDER BY id`
-  return rows.map((row): LogLine => ({
+  }>`SELECT id, at, job_id, attempt, level, message FROM logs
+     WHERE run_id = ${runId} ${job} AND id > ${afterId} ORDER BY id LIMIT ${limit}`
+  return rows.map((row): LogRow => ({
+    id: row.id,
     at: row.at,
     jobId: orUndefined(row.job_id),
     attempt: orUndefined(row.attempt),
     level: row.level,
     message: row.message
   }))
+})
+
+/** The widest `job#attempt` (`-` for the run's own lines) and level of a run's log lines, to align them page by page. */
+export const logWidths = Effect.fn("JournalQueries.logWidths")(function*(runId: string, jobId: string | undefined) {
+  const sql = yield* SqlClient.SqlClient
+  const job = jobId === undefined ? sql`` : sql`AND job_id = ${jobId}`
+  const rows = yield* sql<{ readonly who: number | null; readonly level: number | null; readonly n: number }>`
+    SELECT max(CASE WHEN job_id IS NULL THEN 1 WHEN attempt IS NULL THEN length(job_id)
+                    ELSE length(job_id) + 1 + length(attempt) END) AS who,
+           max(length(level)) AS level, count(*) AS n
+    FROM logs WHERE run_id = ${runId} ${job}`
+  const row = rows[0]
+  return { who: row?.who ?? 0, level: row?.level ?? 0, count: row?.n ?? 0 }
 })
 
 /** What `prune` did. */
