@@ -14,6 +14,7 @@ import type * as Job from "./Job.ts"
 import * as Journal from "./Journal.ts"
 import * as Observer from "./Observer.ts"
 import * as Preflight from "./Preflight.ts"
+import type * as Resource from "./Resource.ts"
 import { Reporter } from "./Reporter.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
@@ -31,6 +32,8 @@ export interface Request {
   readonly wait: boolean
   /** Who and what executes the run, recorded in the journal. */
   readonly audit?: Audit.Audit
+  /** The resources' limiters, when the run shares them with other runs of the process (the scheduler's). */
+  readonly registry?: Resource.Registry
 }
 
 export type Outcome =
@@ -105,7 +108,8 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
       failureMode: request.failureMode,
       restored: decision.restored,
       resumed: begun.resumed,
-      config: resolved.config
+      config: resolved.config,
+      ...(request.registry === undefined ? {} : { registry: request.registry })
     }).pipe(
       Effect.provideService(Reporter, observed),
       // Interrupted (SIGINT/SIGTERM): observers still hear how the run ended, but shutdown waits for them briefly.

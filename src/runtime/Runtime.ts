@@ -4,6 +4,7 @@
  */
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
+import * as stall from "../internal/stall.ts"
 
 export type Name = "node" | "bun" | "deno"
 
@@ -104,7 +105,8 @@ export const onSignal = (handler: (count: number) => boolean): () => void => {
 
 /**
  * Runs the program as the process: SIGINT/SIGTERM interrupt it (finalizers run, child processes are killed) and
- * exit 130; a second signal exits at once. Writes to a closed stdout (`runner ... | head`) are ignored.
+ * exit 130; a second signal exits at once. A program that can no longer make progress (see internal/stall.ts) exits 70
+ * with what each unfinished job waits for. Writes to a closed stdout (`runner ... | head`) are ignored.
  */
 export const runMain = (
   program: import("effect/Effect").Effect<number>,
@@ -129,11 +131,19 @@ export const runMain = (
     signalled = true
     fiber.interruptUnsafe()
   }
+  // The event loop is empty and the program has not finished: no fiber can ever resume (Effect keeps no handle open
+  // for a fiber that waits), and the process would exit 0 with its work unfinished. Fail loudly instead.
+  const onStall = () => {
+    process.stderr.write(stall.message())
+    process.exit(70)
+  }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
+  process.on("beforeExit", onStall)
   fiber.addObserver((exit) => {
     process.off("SIGINT", onSignal)
     process.off("SIGTERM", onSignal)
+    process.off("beforeExit", onStall)
     const code = exit._tag === "Success" ? exit.value : signalled ? 130 : 70
     if (exit._tag === "Failure" && !signalled) process.stderr.write(`runner: internal error\n${String(exit.cause)}\n`)
     process.exitCode = code
