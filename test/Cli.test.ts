@@ -47,7 +47,7 @@ describe("runner CLI: runs", () => {
     const result = runner([fixture("ok"), "--log-format", "plain"])
     assert.strictEqual(result.status, 0, result.stderr)
     assert.match(result.stdout, /\[b\] b got 1/)
-    assert.match(result.stdout, /^a\s+succeeded\s+1\s+\S+$/m)
+    assert.match(result.stdout, /^a\s+succeeded\s+1\s+\S+\s+-$/m)
     assert.match(result.stdout, /run \S+ succeeded in/)
     assert.notInclude(result.stdout, "\x1b[")
   })
