@@ -58,7 +58,7 @@ type State = "waiting" | "running" | "committing" | RunEvent.JobStatus
 interface Progress {
   readonly attempt: (n: number) => void
   /** A wait began (`call`: inside the running attempt) or ended. */
-  readonly waiting: (wait: Resource.Wait, call: boolean, at: number) => void
+  readonly waiting: (wait: Resource.Wait, call: boolean) => void
   readonly admitted: (wait: Resource.Wait, call: boolean, waitedMillis: number) => void
 }
 
@@ -328,19 +328,20 @@ const runJob = (
   const job = planned.job
   let attempt = 0
   let inAttempt = false
+  // When each wait of this job began.
+  const since = new Map<Resource.Wait, number>()
   const waits: Resource.Waits = {
     waiting: (wait) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) => {
         const call = inAttempt
         since.set(wait, at)
-        progress.waiting(wait, call, at)
+        progress.waiting(wait, call)
         const { kind, resource, until } = wait
         return emit({ _tag: "JobWaiting", runId, jobId: job.id, attempt: call ? attempt : attempt + 1, at, resource, kind, until, call })
       }),
     admitted: (wait) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) => {
         const call = inAttempt
-        // The wait began when JobWaiting was emitted; the executor keeps its start.
         const waitedMillis = Math.max(0, at - (since.get(wait) ?? at))
         since.delete(wait)
         progress.admitted(wait, call, waitedMillis)
@@ -348,7 +349,6 @@ const runJob = (
         return emit({ _tag: "JobAdmitted", runId, jobId: job.id, attempt: call ? attempt : attempt + 1, at, resource, kind, call, waitedMillis })
       })
   }
-  const since = new Map<Resource.Wait, number>()
   const breakers = job.uses.filter((resource) => resource.breaker !== undefined)
   const once = Effect.suspend(() => {
     const effect = job.run(inputs)
@@ -372,9 +372,8 @@ const runJob = (
         progress.attempt(attempt)
         yield* emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt, at: yield* Clock.currentTimeMillis })
         return yield* Effect.exit(once.pipe(Effect.annotateLogs("attempt", attempt)))
-      })).pipe(Effect.ensuring(Effect.sync(() => {
-        inAttempt = false
-      })))
+      }))
+      inAttempt = false
       const now = yield* Clock.currentTimeMillis
       if (Exit.isSuccess(exit)) {
         const encoded = yield* Effect.exit(encodeOutput(job, exit.value))

@@ -183,7 +183,7 @@ export const guardAttempt = <A, E, R>(
  * the moment the work starts.
  */
 export const holdAll = <A, E, R>(resources: ReadonlyArray<Resource>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.gen(function*() {
+  resources.length === 0 ? effect : Effect.gen(function*() {
     const registry = yield* CurrentRegistry
     const held = yield* HeldByJob
     const byName = new Map<string, Resource>()
