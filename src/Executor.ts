@@ -328,12 +328,13 @@ const runJob = (
   const job = planned.job
   let attempt = 0
   let inAttempt = false
-  // When each wait of this job began.
-  const since = new Map<Resource.Wait, number>()
+  // When each wait of this job began (made at its first wait: most jobs never wait).
+  let since: Map<Resource.Wait, number> | undefined
   const waits: Resource.Waits = {
     waiting: (wait) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) => {
         const call = inAttempt
+        since ??= new Map()
         since.set(wait, at)
         progress.waiting(wait, call)
         const { kind, resource, until } = wait
@@ -342,8 +343,8 @@ const runJob = (
     admitted: (wait) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) => {
         const call = inAttempt
-        const waitedMillis = Math.max(0, at - (since.get(wait) ?? at))
-        since.delete(wait)
+        const waitedMillis = Math.max(0, at - (since?.get(wait) ?? at))
+        since?.delete(wait)
         progress.admitted(wait, call, waitedMillis)
         const { kind, resource } = wait
         return emit({ _tag: "JobAdmitted", runId, jobId: job.id, attempt: call ? attempt : attempt + 1, at, resource, kind, call, waitedMillis })
