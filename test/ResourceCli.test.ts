@@ -2,7 +2,8 @@
 import { assert, describe, it } from "vitest"
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
-import { bins, root, runner, type RuntimeName } from "./support/spawn.ts"
+import * as fs from "node:fs"
+import { bins, root, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 
 const tempDir = tempDirs("runner-resources-")
@@ -49,5 +50,29 @@ describe("resources through the CLI", () => {
     assert.strictEqual(result.status, 70, result.stderr)
     assert.match(result.stderr, /^runner: nothing can make progress/m)
     assert.match(result.stderr, /\(no run was going\)/)
+  })
+
+  it("runner schedule: overlapping runs share one limit per resource name (their jobs never hold db together)", async () => {
+    const dir = tempDir()
+    const spans = path.join(dir, "spans")
+    const spansOf = () =>
+      fs.existsSync(spans)
+        ? fs.readFileSync(spans, "utf8").split("\n").filter((l) => l !== "").map((l) => l.split(" ").map(Number) as [number, number])
+        : []
+    const daemon = runnerAsync(["schedule", "test/fixtures/schedule-shared.ts", "--journal", path.join(dir, "j.db"), "--grace", "1s"], {
+      SPANS: spans
+    })
+    try {
+      await waitUntil(() => spansOf().length >= 3, 30_000)
+    } finally {
+      daemon.process.kill("SIGTERM")
+    }
+    const result = await daemon.done
+    assert.include([0, 130], result.status, result.stderr)
+    const sorted = spansOf().sort((a, b) => a[0] - b[0])
+    assert.isAtLeast(sorted.length, 3)
+    for (let i = 1; i < sorted.length; i++) {
+      assert.isAtLeast(sorted[i]![0], sorted[i - 1]![1], `runs overlapped on db: ${JSON.stringify(sorted)}`)
+    }
   })
 })
