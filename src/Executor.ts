@@ -99,8 +99,8 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
     const endedAt: Array<number> = new Array(n).fill(0)
     const details: Array<string | undefined> = new Array(n)
     const waited: Array<number> = new Array(n).fill(0)
-    // What each running job waits for now, with `call` true for a wait inside its attempt.
-    const waits: Array<Array<{ readonly wait: Resource.Wait; readonly call: boolean }>> = Array.from({ length: n }, () => [])
+    // What each running job waits for now, with `call` true for a wait inside its attempt (made at a job's first wait).
+    const waits: Array<Array<{ readonly wait: Resource.Wait; readonly call: boolean }> | undefined> = new Array(n)
     const restored = options.restored ?? new Map<string, unknown>()
     const pendingNeeds = plan.jobs.map((p) => p.deps.filter((d) => !restored.has(plan.jobs[d.index]!.job.id)).length)
     const ready: Array<number> = plan.jobs
@@ -194,10 +194,11 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         attempts[index] = n
       },
       waiting: (wait, call) => {
-        waits[index]!.push({ wait, call })
+        waits[index] ??= []
+        waits[index].push({ wait, call })
       },
       admitted: (wait, call, millis) => {
-        const open = waits[index]!
+        const open = waits[index] ?? []
         const i = open.findIndex((w) => w.wait === wait)
         if (i >= 0) open.splice(i, 1)
         if (!call) waited[index]! += millis
@@ -213,7 +214,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         if (states[i] === "waiting") notStarted++
         else if (states[i] === "committing") lines.push(`${id}: committing its success to the journal`)
         else if (states[i] === "running") {
-          const open = waits[i]!
+          const open = waits[i] ?? []
           const what = open.map(({ call, wait }) =>
             `${call ? `attempt ${attempts[i]} runs, a call inside waits` : `waits to start attempt ${attempts[i]! + 1}`} for ` +
             (wait.kind === "permit" ? `a permit of "${wait.resource}"` : `a rate-limit slot of "${wait.resource}"`)

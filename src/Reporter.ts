@@ -248,6 +248,7 @@ const textView = (options: Options): View => {
   const done = (jobId: string) => {
     running.delete(jobId)
     waiting.delete(jobId)
+    timing.delete(jobId)
   }
   const counts = { total: 0, succeeded: 0, failed: 0, skipped: 0, retries: 0 }
   let regionLines = 0
@@ -359,7 +360,7 @@ const textView = (options: Options): View => {
             counts.retries++
             return jobLine(event.at, event.jobId, c.yellow(`↻ ${describeEvent(event)}`))
           case "JobSkipped":
-            waiting.delete(event.jobId)
+            done(event.jobId)
             counts.skipped++
             return jobLine(event.at, event.jobId, c.dim(`⊘ ${describeEvent(event)}`))
           case "JobInterrupted":
@@ -372,6 +373,7 @@ const textView = (options: Options): View => {
             finished = true
             running.clear()
             waiting.clear()
+            timing.clear()
             return print(summaryTable(event, c))
         }
       })
