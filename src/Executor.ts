@@ -1,7 +1,9 @@
 /**
  * Runs a plan: starts jobs whose needs have succeeded (their success committed to the Journal), at most `concurrency`
- * at a time, with per-job retries, timeouts and resource permits; applies the failure mode; and reports every state
- * change to the Journal and the Reporter. Interrupting the run interrupts every running job (their child processes are killed) and still records
+ * at a time, with per-job retries, timeouts and resource permits (taken for each attempt, freed during the backoff);
+ * applies the failure mode; and reports every state change, and every wait for a resource, to the Journal and the
+ * Reporter. While a run is going it tells internal/stall.ts what each job waits for, which the process prints if it
+ * stalls. Interrupting the run interrupts every running job (their child processes are killed) and still records
  * how the run ended.
  */
 import * as Cause from "effect/Cause"
@@ -27,6 +29,7 @@ import * as Resource from "./Resource.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import * as Secrets from "./Secrets.ts"
+import * as stall from "./internal/stall.ts"
 
 export interface Options {
   /** Run id; the caller makes it (the journal may have chosen it). */
@@ -43,6 +46,8 @@ export interface Options {
   readonly resumed?: boolean
   /** Each job's resolved config (see `Preflight`), passed to its `run` as `config`. */
   readonly config?: ReadonlyMap<string, Readonly<Record<string, unknown>>>
+  /** The resources' limiters. Default: a fresh registry for this run; the scheduler passes one for all its runs. */
+  readonly registry?: Resource.Registry
 }
 
 export interface Result {
@@ -53,6 +58,14 @@ export interface Result {
 }
 
 type State = "waiting" | "running" | "committing" | RunEvent.JobStatus
+
+/** What a job's fiber tells the loop besides its outcome: its attempts and its waits for resources. */
+interface Progress {
+  readonly attempt: (n: number) => void
+  /** A wait began (`call`: inside the running attempt) or ended. */
+  readonly waiting: (wait: Resource.Wait, call: boolean) => void
+  readonly admitted: (wait: Resource.Wait, call: boolean, waitedMillis: number) => void
+}
 
 /** What a job's fiber returns when its work succeeded; its success is not journaled yet. */
 interface Finished {
@@ -96,6 +109,9 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
     const interruptions: Array<string | undefined> = new Array(n)
     const interruptedDetail = (index: number) =>
       interruptions[index] === undefined ? "interrupted" : `interrupted: ${interruptions[index]}`
+    const waited: Array<number> = new Array(n).fill(0)
+    // What each running job waits for now, with `call` true for a wait inside its attempt (made at a job's first wait).
+    const waits: Array<Array<{ readonly wait: Resource.Wait; readonly call: boolean }> | undefined> = new Array(n)
     const restored = options.restored ?? new Map<string, Resume.Restored>()
     const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
     const pendingNeeds = plan.jobs.map((p) => p.deps.filter((d) => !restored.has(plan.jobs[d.index]!.job.id)).length)
@@ -133,6 +149,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         critical: p.job.critical,
         attempts: attempts[i]!,
         durationMillis: endedAt[i]! > 0 ? endedAt[i]! - startedAt[i]! : 0,
+        waitedMillis: waited[i]!,
         detail: details[i]
       }))
     })
@@ -186,7 +203,45 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         if (failureMode === "kill") yield* Effect.forkChild(FiberSet.clear(fibers))
       })
 
+    const progressOf = (index: number): Progress => ({
+      attempt: (n) => {
+        attempts[index] = n
+      },
+      waiting: (wait, call) => {
+        waits[index] ??= []
+        waits[index].push({ wait, call })
+      },
+      admitted: (wait, call, millis) => {
+        const open = waits[index] ?? []
+        const i = open.findIndex((w) => w.wait === wait)
+        if (i >= 0) open.splice(i, 1)
+        if (!call) waited[index]! += millis
+      }
+    })
+
+    /** Each unfinished job and what it waits for, for the message of a process that stalls. */
+    const describeStall = (): ReadonlyArray<string> => {
+      const lines: Array<string> = []
+      let notStarted = 0
+      for (let i = 0; i < n; i++) {
+        const id = plan.jobs[i]!.job.id
+        if (states[i] === "waiting") notStarted++
+        else if (states[i] === "committing") lines.push(`${id}: committing its success to the journal`)
+        else if (states[i] === "running") {
+          const open = waits[i] ?? []
+          const what = open.map(({ call, wait }) =>
+            `${call ? `attempt ${attempts[i]} runs, a call inside waits` : `waits to start attempt ${attempts[i]! + 1}`} for ` +
+            (wait.kind === "permit" ? `a permit of "${wait.resource}"` : `a rate-limit slot of "${wait.resource}"`)
+          )
+          lines.push(`${id}: ${what.length > 0 ? what.join("; ") : `attempt ${attempts[i]} runs, waiting on its own work`}`)
+        }
+      }
+      if (notStarted > 0) lines.push(`${notStarted} more job${notStarted === 1 ? "" : "s"} not started`)
+      return [`run ${runId} of ${plan.dag.name}:`, ...lines.map((line) => `  ${line}`)]
+    }
+
     const loop = Effect.gen(function*() {
+      yield* Effect.acquireRelease(Effect.sync(() => stall.register(describeStall)), (unregister) => Effect.sync(unregister))
       const completions = yield* Queue.unbounded<Completion>()
       const fibers = yield* FiberSet.make()
       // Commits are kept apart from the jobs' fibers: `kill` interrupts jobs, never a success being recorded.
@@ -206,7 +261,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
           running++
           yield* FiberSet.run(
             fibers,
-            runJob(planned, inputs, inputHash, runId, emit, journal, (n) => { attempts[index] = n }, (reason) => { interruptions[index] = reason }).pipe(
+            runJob(planned, inputs, inputHash, runId, emit, journal, progressOf(index), (reason) => { interruptions[index] = reason }).pipe(
               Effect.onExit((exit) => Queue.offer(completions, { _tag: "Finished", index, exit }))
             )
           )
@@ -258,7 +313,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
     })
 
     return yield* Effect.scoped(loop).pipe(
-      Effect.provideService(Resource.CurrentRegistry, new Resource.Registry()),
+      Effect.provideService(Resource.CurrentRegistry, options.registry ?? new Resource.Registry()),
       Effect.onInterrupt(() =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
@@ -275,7 +330,10 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
     )
   })
 
-/** Runs one job: resource permits for the whole job, then attempts with timeout and retry. */
+/**
+ * Runs one job: attempts with timeout and retry, each holding the job's resource permits and taking a rate-limit slot
+ * of each (the permits are freed during the backoff between attempts).
+ */
 const runJob = (
   planned: Dag.PlannedJob,
   inputs: Record<string, unknown>,
@@ -283,13 +341,36 @@ const runJob = (
   runId: string,
   emit: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void>,
   journal: Journal["Service"],
-  onAttempt: (n: number) => void,
+  progress: Progress,
   onAbandoned: (reason: string) => void
 ): Effect.Effect<Finished, unknown, Job.Services> => {
   const job = planned.job
   let attempt = 0
   /** Set when a process of the job outlived SIGKILL: the job is not run again beside it, it ends interrupted. */
   let abandoned: string | undefined
+  let inAttempt = false
+  // When each wait of this job began (made at its first wait: most jobs never wait).
+  let since: Map<Resource.Wait, number> | undefined
+  const waits: Resource.Waits = {
+    waiting: (wait) =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) => {
+        const call = inAttempt
+        since ??= new Map()
+        since.set(wait, at)
+        progress.waiting(wait, call)
+        const { kind, resource, until } = wait
+        return emit({ _tag: "JobWaiting", runId, jobId: job.id, attempt: call ? attempt : attempt + 1, at, resource, kind, until, call })
+      }),
+    admitted: (wait) =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) => {
+        const call = inAttempt
+        const waitedMillis = Math.max(0, at - (since?.get(wait) ?? at))
+        since?.delete(wait)
+        progress.admitted(wait, call, waitedMillis)
+        const { kind, resource } = wait
+        return emit({ _tag: "JobAdmitted", runId, jobId: job.id, attempt: call ? attempt : attempt + 1, at, resource, kind, call, waitedMillis })
+      })
+  }
   const breakers = job.uses.filter((resource) => resource.breaker !== undefined)
   const once = Effect.suspend(() => {
     const effect = job.run(inputs)
@@ -306,10 +387,15 @@ const runJob = (
   const attempts = Effect.gen(function*() {
     const step = job.retry === undefined ? undefined : yield* Schedule.toStep(job.retry.schedule)
     while (true) {
-      attempt++
-      onAttempt(attempt)
-      yield* emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt, at: yield* Clock.currentTimeMillis })
-      const exit = yield* Effect.exit(once.pipe(Effect.annotateLogs("attempt", attempt)))
+      // Each attempt waits for the job's permits and rate-limit slots; it starts once it holds them all.
+      const exit = yield* Resource.holdAll(job.uses, Effect.gen(function*() {
+        attempt++
+        inAttempt = true
+        progress.attempt(attempt)
+        yield* emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt, at: yield* Clock.currentTimeMillis })
+        return yield* Effect.exit(once.pipe(Effect.annotateLogs("attempt", attempt)))
+      }))
+      inAttempt = false
       if (Exit.isFailure(exit) && abandoned !== undefined) return yield* Effect.interrupt
       const now = yield* Clock.currentTimeMillis
       if (Exit.isSuccess(exit)) {
@@ -346,7 +432,6 @@ const runJob = (
       yield* Effect.sleep(delay)
     }
   })
-  const permitted = job.uses.reduce<typeof attempts>((effect, resource) => Resource.hold(resource, effect), attempts)
   const warned = new Set<string>()
   const warnOnce = (topic: string, message: string) =>
     Effect.suspend(() => warned.has(topic) ? Effect.void : (warned.add(topic), Effect.logWarning(message)))
@@ -385,9 +470,10 @@ const runJob = (
       return Effect.logError(`stopped waiting for the command: ${how.reason}`)
     }
   }
-  return permitted.pipe(
+  return attempts.pipe(
     Effect.provideService(Checkpoint.CurrentStore, store),
     Effect.provideService(Processes.CurrentTracker, processes),
+    Effect.provideService(Resource.CurrentWaits, waits),
     Effect.onInterrupt(() =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
         emit({ _tag: "JobInterrupted", runId, jobId: job.id, attempt, at, ...(abandoned === undefined ? {} : { reason: abandoned }) }))

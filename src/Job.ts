@@ -98,7 +98,10 @@ export interface Options<Needs, A, E, R, C = {}> {
   readonly retry?: Retry.Input
   /** Time limit of each attempt; a timed-out attempt is a typed, retryable failure. Default: none. */
   readonly timeout?: Duration.Input
-  /** Resources this job holds one permit of for its whole duration. Default: none. */
+  /**
+   * Resources this job holds one permit of during each attempt (taken in order of name, freed during the retry
+   * backoff); each attempt also takes one rate-limit slot of each. Default: none.
+   */
   readonly uses?: ReadonlyArray<Resource.Resource>
   /** When false, a failure skips this job's dependents but does not stop the run. Default: true. */
   readonly critical?: boolean

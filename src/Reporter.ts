@@ -6,6 +6,7 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { background } from "./internal/background.ts"
 import * as render from "./internal/render.ts"
 import type * as RunEvent from "./RunEvent.ts"
 
@@ -55,7 +56,8 @@ export const layer = (options: Options): Layer.Layer<Reporter> =>
     const output = buffer ?? options.output
     const view = options.format === "json" ? jsonView(output) : textView({ ...options, output })
     if (options.format === "pretty") {
-      yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(250), view.refresh)))
+      // In the background: redraws alone do not keep a stalled process alive (see internal/background.ts).
+      yield* Effect.forkScoped(background(Effect.forever(Effect.andThen(Effect.sleep(250), view.refresh))))
       yield* Effect.addFinalizer(() => view.refresh)
     }
     return Reporter.of({ event: view.event, log: view.log })
@@ -143,6 +145,16 @@ const jsonView = (out: Output): View => {
             return line({ ...base, error: event.error, retryInMillis: event.retryInMillis })
           case "JobSkipped":
             return line({ ...base, reason: event.reason })
+          case "JobWaiting":
+            return line({
+              ...base,
+              resource: event.resource,
+              kind: event.kind,
+              call: event.call,
+              until: event.until === undefined ? undefined : new Date(event.until).toISOString()
+            })
+          case "JobAdmitted":
+            return line({ ...base, resource: event.resource, kind: event.kind, call: event.call, waitedMillis: event.waitedMillis })
           default:
             return line(base)
         }
@@ -184,10 +196,26 @@ export const describeEvent = (event: RunEvent.RunEvent): string => {
       return `interrupted during attempt ${event.attempt}${event.reason === undefined ? "" : `: ${event.reason}`}`
     case "JobRestored":
       return "succeeded in an earlier attempt of this run: output restored from the journal"
+    case "JobWaiting":
+      return `${event.call ? "a call waits" : event.attempt === 1 ? "waiting" : `attempt ${event.attempt} waiting`} for ` +
+        (event.kind === "permit"
+          ? `a permit of "${event.resource}"`
+          : `a rate-limit slot of "${event.resource}"` +
+            (event.until === undefined ? "" : `, next slot in ${slotSeconds(event.until - event.at)} s`))
+    case "JobAdmitted":
+      return `${event.call ? "a call got" : "got"} ${event.kind === "permit" ? "a permit" : "a rate-limit slot"} of ` +
+        `"${event.resource}" after ${formatMillis(event.waitedMillis)}`
     case "RunFinished":
       return `run ${event.runId} ${event.status} in ${formatMillis(event.durationMillis)}`
   }
 }
+
+/** Whole seconds until a rate-limit slot opens, rounded up (a slot 200 ms away is "1 s" away). */
+const slotSeconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000))
+
+/** "ran 2.1s", and ", waited 8.0s" when the job waited for resources. */
+const ranAndWaited = (ranMillis: number, waitedMillis: number): string =>
+  `ran ${formatMillis(Math.max(0, ranMillis))}` + (waitedMillis > 0 ? `, waited ${formatMillis(waitedMillis)}` : "")
 
 export const formatMillis = (ms: number): string => {
   if (ms < 1000) return `${Math.round(ms)}ms`
@@ -208,10 +236,31 @@ const textView = (options: Options): View => {
   const out = options.output
   const pretty = options.format === "pretty"
   const c = ansi(pretty && (options.color ?? globalThis.process?.env?.["NO_COLOR"] === undefined))
-  const running = new Map<string, { readonly since: number; readonly attempt: number }>()
-  // When each running attempt started, per run: runs of a daemon overlap, and their jobs may share ids.
-  const attemptStarts = new Map<string, number>()
-  const attemptKey = (event: { readonly runId: string; readonly jobId: string }) => `${event.runId}\u0000${event.jobId}`
+  const running = new Map<string, { readonly since: number; readonly attempt: number; readonly runId: string }>()
+  // Per job of a run (runs of a daemon overlap, and their jobs may share ids): when it first waited or started, how
+  // long it waited before its attempts, and since when it waits now.
+  const timing = new Map<string, { readonly first: number; waited: number; since: number | undefined }>()
+  type JobOfRun = { readonly runId: string; readonly jobId: string }
+  const key = (job: JobOfRun) => `${job.runId}\u0000${job.jobId}`
+  // What each job waits for now, in order: resource, kind, when a rate-limit slot opens.
+  const waiting = new Map<string, Array<{ readonly resource: string; readonly kind: "permit" | "rate"; readonly until: number | undefined }>>()
+  const timingOf = (job: JobOfRun, at: number) => {
+    let t = timing.get(key(job))
+    if (t === undefined) timing.set(key(job), t = { first: at, waited: 0, since: undefined })
+    return t
+  }
+  /** How long the job ran and waited up to `at`. */
+  const durations = (job: JobOfRun, at: number) => {
+    const t = timing.get(key(job))
+    if (t === undefined) return { ran: 0, waited: 0 }
+    const waited = t.waited + (t.since === undefined ? 0 : Math.max(0, at - t.since))
+    return { ran: at - t.first - waited, waited }
+  }
+  const done = (job: JobOfRun) => {
+    running.delete(job.jobId)
+    waiting.delete(job.jobId)
+    timing.delete(key(job))
+  }
   const counts = { total: 0, succeeded: 0, failed: 0, skipped: 0, retries: 0 }
   let regionLines = 0
   let now = 0
@@ -224,14 +273,22 @@ const textView = (options: Options): View => {
     const rows = [...running.entries()].slice(0, 8).map(([id, r]) => {
       const extra = r.attempt > 1 ? c.yellow(` attempt ${r.attempt}`) : ""
       const shown = id.length > idWidth ? id.slice(0, idWidth - 1) + "…" : id
-      return `  ${c.cyan("▸")} ${shown} ${c.dim(formatMillis(Math.max(0, now - r.since)))}${extra}`
+      const { ran, waited } = durations({ runId: r.runId, jobId: id }, now)
+      return `  ${c.cyan("▸")} ${shown} ${c.dim(ranAndWaited(ran, waited))}${extra}`
     })
     if (running.size > 8) rows.push(c.dim(`  ... and ${running.size - 8} more running`))
+    const waitLine = waitingLine(waiting, now)
+    if (waitLine !== "") {
+      // Cut the plain text, then color it: cutting through an escape code breaks the terminal.
+      const width = Math.max(20, (out.columns || 100) - 3)
+      rows.push(`  ${c.yellow(waitLine.length > width ? waitLine.slice(0, width - 1) + "…" : waitLine)}`)
+    }
+    const waitingJobs = waiting.size
     const done = counts.succeeded + counts.failed + counts.skipped
     rows.push(
       c.bold(`[${done}/${counts.total}]`) + ` ${c.green(`${counts.succeeded} done`)} · ` +
         `${counts.failed > 0 ? c.red(`${counts.failed} failed`) : "0 failed"} · ${counts.skipped} skipped · ` +
-        `${running.size} running` + (counts.retries > 0 ? ` · ${c.yellow(`${counts.retries} retries`)}` : "")
+        `${running.size} running` + (waitingJobs > 0 ? ` · ${waitingJobs} waiting` : "") + (counts.retries > 0 ? ` · ${c.yellow(`${counts.retries} retries`)}` : "")
     )
     return rows.join("\n") + "\n"
   }
@@ -249,7 +306,7 @@ const textView = (options: Options): View => {
     refresh: Effect.flatMap(Clock.currentTimeMillis, (t) =>
       Effect.sync(() => {
         now = t
-        if (regionLines > 0 || running.size > 0) print("")
+        if (regionLines > 0 || running.size > 0 || waiting.size > 0) print("")
       })),
     log: (entry) => {
       const text = entry.level === "warn" || entry.level === "error" || entry.level === "fatal"
@@ -267,40 +324,68 @@ const textView = (options: Options): View => {
             finished = false
             return print(`${c.dim(clock(event.at))} ${describeEvent(event)}\n`)
           case "AttemptStarted":
-            attemptStarts.set(attemptKey(event), event.at)
-            running.set(event.jobId, { since: event.at, attempt: event.attempt })
+            timingOf(event, event.at)
+            running.set(event.jobId, { since: event.at, attempt: event.attempt, runId: event.runId })
             if (!pretty) jobLine(event.at, event.jobId, describeEvent(event))
             else print("")
             return
+          case "JobWaiting": {
+            const list = waiting.get(event.jobId) ?? []
+            list.push({ resource: event.resource, kind: event.kind, until: event.until })
+            waiting.set(event.jobId, list)
+            const t = timingOf(event, event.at)
+            if (!event.call && t.since === undefined) t.since = event.at
+            if (!pretty) jobLine(event.at, event.jobId, c.yellow(`… ${describeEvent(event)}`))
+            else print("")
+            return
+          }
+          case "JobAdmitted": {
+            const list = waiting.get(event.jobId) ?? []
+            const i = list.findIndex((w) => w.resource === event.resource && w.kind === event.kind)
+            if (i >= 0) list.splice(i, 1)
+            if (list.length === 0) waiting.delete(event.jobId)
+            const t = timing.get(key(event))
+            if (!event.call && t !== undefined && t.since !== undefined) {
+              t.waited += event.at - t.since
+              t.since = undefined
+            }
+            if (pretty) print("")
+            return
+          }
           case "AttemptSucceeded": {
-            const since = attemptStarts.get(attemptKey(event)) ?? event.at
-            attemptStarts.delete(attemptKey(event))
-            running.delete(event.jobId)
+            const { ran, waited } = durations(event, event.at)
+            done(event)
             counts.succeeded++
-            return jobLine(event.at, event.jobId, `${c.green("✓")} ${describeEvent(event)} in ${formatMillis(event.at - since)}`)
+            return jobLine(
+              event.at,
+              event.jobId,
+              `${c.green("✓")} ${describeEvent(event)} ${waited > 0 ? `(${ranAndWaited(ran, waited)})` : `in ${formatMillis(ran)}`}`
+            )
           }
           case "AttemptFailed":
-            attemptStarts.delete(attemptKey(event))
             if (event.retryInMillis === undefined) {
-              running.delete(event.jobId)
+              done(event)
               counts.failed++
               return jobLine(event.at, event.jobId, `${c.red("✗")} ${c.red(describeEvent(event))}`)
             }
             counts.retries++
             return jobLine(event.at, event.jobId, c.yellow(`↻ ${describeEvent(event)}`))
           case "JobSkipped":
+            done(event)
             counts.skipped++
             return jobLine(event.at, event.jobId, c.dim(`⊘ ${describeEvent(event)}`))
           case "JobInterrupted":
-            attemptStarts.delete(attemptKey(event))
-            running.delete(event.jobId)
+            done(event)
             return jobLine(event.at, event.jobId, c.yellow(`■ ${describeEvent(event)}`))
           case "JobRestored":
             counts.succeeded++
             return jobLine(event.at, event.jobId, c.dim(`↺ ${describeEvent(event)}`))
           case "RunFinished":
             finished = true
-            running.clear()
+            // Only this run's jobs: another run of the daemon may still be going.
+            for (const [jobId, r] of running) if (r.runId === event.runId) running.delete(jobId)
+            for (const k of timing.keys()) if (k.startsWith(`${event.runId}\u0000`)) timing.delete(k)
+            if (running.size === 0) waiting.clear()
             return print(summaryTable(event, c))
         }
       })
@@ -311,8 +396,12 @@ const summaryTable = (event: RunEvent.RunFinished, c: ReturnType<typeof ansi>): 
   const idWidth = Math.min(40, Math.max(3, ...event.jobs.map((j) => j.jobId.length)))
   const status = (s: RunEvent.JobStatus) =>
     s === "succeeded" || s === "restored" ? c.green(s.padEnd(11)) : s === "failed" ? c.red(s.padEnd(11)) : c.yellow(s.padEnd(11))
+  // The job's time from its start to its end, split: what it ran (backoff between attempts included) and what it
+  // waited for resource permits and rate-limit slots, as the live view shows them.
   const rows = event.jobs.slice(0, 200).map((j) =>
-    `${j.jobId.padEnd(idWidth)}  ${status(j.status)}  ${String(j.attempts).padStart(8)}  ${formatMillis(j.durationMillis).padStart(8)}` +
+    `${j.jobId.padEnd(idWidth)}  ${status(j.status)}  ${String(j.attempts).padStart(8)}  ` +
+    `${formatMillis(Math.max(0, j.durationMillis - (j.waitedMillis ?? 0))).padStart(8)}  ` +
+    `${(j.waitedMillis ?? 0) > 0 ? formatMillis(j.waitedMillis!).padStart(8) : "-".padStart(8)}` +
     (j.status === "succeeded" || j.status === "restored" || j.detail === undefined ? "" : `  ${firstLine(j.detail)}`)
   )
   if (event.jobs.length > 200) rows.push(c.dim(`... ${event.jobs.length - 200} more jobs`))
@@ -328,13 +417,35 @@ const summaryTable = (event: RunEvent.RunFinished, c: ReturnType<typeof ansi>): 
   const reasons = failed.map((j) => `  ${c.bold(j.jobId)}: ${j.detail ?? "failed"}`.replace(/\n/g, "\n    "))
   return [
     "",
-    c.bold(`${"job".padEnd(idWidth)}  ${"status".padEnd(11)}  attempts  duration`),
+    c.bold(`${"job".padEnd(idWidth)}  ${"status".padEnd(11)}  attempts       ran    waited`),
     ...rows,
     "",
     verdict,
     ...reasons,
     ""
   ].join("\n")
+}
+
+/** "waiting: b, c for db; r2 for api, next slot in 8 s": the jobs waiting for each resource, in order. */
+const waitingLine = (
+  waiting: ReadonlyMap<string, ReadonlyArray<{ readonly resource: string; readonly kind: "permit" | "rate"; readonly until: number | undefined }>>,
+  now: number
+): string => {
+  const byResource = new Map<string, { readonly jobs: Array<string>; until: number | undefined }>()
+  for (const [jobId, waits] of waiting) {
+    for (const wait of waits) {
+      let entry = byResource.get(wait.resource)
+      if (entry === undefined) byResource.set(wait.resource, entry = { jobs: [], until: undefined })
+      if (!entry.jobs.includes(jobId)) entry.jobs.push(jobId)
+      if (wait.kind === "rate" && wait.until !== undefined) entry.until = Math.min(entry.until ?? Infinity, wait.until)
+    }
+  }
+  if (byResource.size === 0) return ""
+  const parts = [...byResource].map(([resource, { jobs, until }]) => {
+    const shown = jobs.length > 5 ? `${jobs.slice(0, 5).join(", ")} and ${jobs.length - 5} more` : jobs.join(", ")
+    return `${shown} for ${resource}` + (until === undefined ? "" : `, next slot in ${slotSeconds(until - now)} s`)
+  })
+  return `waiting: ${parts.join("; ")}`
 }
 
 const firstLine = (s: string) => {

@@ -1,8 +1,11 @@
 /**
- * Named resources shared by the jobs of a run: a semaphore that bounds concurrent use and a rate limit that bounds
- * starts per time window. `uses: [r]` on a job holds one permit for the whole job; `r.use(effect)` gates one call (inside a job that
- * holds `r`, calls run under the job's permit and only wait for the rate limit). An optional circuit breaker makes calls and
- * job attempts fail fast with CircuitOpen while the resource keeps failing (see internal/breaker.ts).
+ * Named resources shared by the jobs of a run (and by every run of one process: one name, one limit): a semaphore
+ * that bounds concurrent use and a rate limit that bounds starts per time window. `uses: [r]` on a job holds one permit
+ * for each attempt (freed during the retry backoff) and takes one rate-limit slot per attempt; `r.use(effect)` gates one
+ * call (inside a job that holds `r`, calls run under the job's permit and only wait for the rate limit). A job takes the
+ * permits of its resources in one global order (by name), so jobs using the same resources in another order cannot
+ * deadlock. An optional circuit breaker makes calls and job attempts fail fast with CircuitOpen while the resource
+ * keeps failing (see internal/breaker.ts).
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -50,6 +53,8 @@ export interface Resource {
 
 /** The run-time state of one resource. */
 export interface Limiter {
+  /** Waits for a permit only, then runs `effect`. */
+  readonly permitted: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** Waits for a permit and a rate-limit slot, then runs `effect`. */
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** Waits for a rate-limit slot only, then runs `effect`. */
@@ -60,7 +65,11 @@ export interface Limiter {
   readonly guard: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E | CircuitOpen, R>
 }
 
-/** The limiters of one run, keyed by resource name. The executor provides a fresh registry per run. */
+/**
+ * The limiters in use, keyed by resource name: the first definition of a name met sets its limits. The executor uses
+ * a fresh registry per run unless it is given one; the scheduler gives all its runs one, so that a resource is one
+ * limit per process however many runs overlap.
+ */
 export class Registry {
   private readonly limiters = new Map<string, Limiter>()
   get(resource: Resource): Limiter {
@@ -72,6 +81,25 @@ export class Registry {
     return limiter
   }
 }
+
+/** What a holder waits for: a permit of `resource`, or its next rate-limit slot, which opens at `until`. */
+export interface Wait {
+  readonly resource: string
+  readonly kind: "permit" | "rate"
+  /** When the rate-limit slot opens (epoch millis); undefined for a permit. */
+  readonly until: number | undefined
+}
+
+/** Told when the current fiber must wait for a resource, and when it gets it. The executor reports both. */
+export interface Waits {
+  readonly waiting: (wait: Wait) => Effect.Effect<void>
+  readonly admitted: (wait: Wait) => Effect.Effect<void>
+}
+
+/** The waits observer of the current job; by default nobody listens. */
+export const CurrentWaits = Context.Reference<Waits>("effect-runner/Resource/CurrentWaits", {
+  defaultValue: () => ({ waiting: () => Effect.void, admitted: () => Effect.void })
+})
 
 /** The registry in use; outside a run (a job tested on its own) a process-wide default. */
 export const CurrentRegistry = Context.Reference<Registry>("effect-runner/Resource/CurrentRegistry", {
@@ -148,28 +176,37 @@ export const guardAttempt = <A, E, R>(
     )
   })
 
-/** Runs a whole job holding one permit of `resource` (the job's start takes a rate-limit slot too). */
-export const hold = <A, E, R>(resource: Resource, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.gen(function*() {
+/**
+ * Runs one attempt of a job holding one permit of each of `resources` and one rate-limit slot of each. Permits are taken
+ * in one global order (by resource name), whatever order the job lists them in: two jobs using the same resources can
+ * never each hold one the other waits for. Rate-limit slots are taken once every permit is held, so that their time is
+ * the moment the work starts.
+ */
+export const holdAll = <A, E, R>(resources: ReadonlyArray<Resource>, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  resources.length === 0 ? effect : Effect.gen(function*() {
     const registry = yield* CurrentRegistry
     const held = yield* HeldByJob
-    if (held.has(resource.name)) return yield* effect
-    return yield* registry.get(resource).withPermit(
-      Effect.provideService(effect, HeldByJob, new Set([...held, resource.name]))
-    )
+    const byName = new Map<string, Resource>()
+    for (const resource of resources) if (!held.has(resource.name)) byName.set(resource.name, resource)
+    if (byName.size === 0) return yield* effect
+    const ordered = [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    const limiters = ordered.map((resource) => registry.get(resource))
+    const inside = Effect.provideService(effect, HeldByJob, new Set([...held, ...byName.keys()]))
+    const slotted = limiters.reduceRight<Effect.Effect<A, E, R>>((inner, limiter) => limiter.throttled(inner), inside)
+    return yield* limiters.reduceRight<Effect.Effect<A, E, R>>((inner, limiter) => limiter.permitted(inner), slotted)
   })
 
 const makeLimiter = (resource: Resource): Limiter => {
-  const semaphore = resource.concurrency === undefined ? undefined : Semaphore.makeUnsafe(resource.concurrency)
-  const throttle = resource.rate === undefined ? undefined : makeThrottle(resource.rate)
+  const permits = resource.concurrency === undefined ? undefined : makePermits(resource.name, resource.concurrency)
+  const throttle = resource.rate === undefined ? undefined : makeThrottle(resource.name, resource.rate)
   const circuit = resource.breaker === undefined ? undefined : breaker.make(resource.name, resource.breaker)
   const throttled = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     throttle === undefined ? effect : Effect.andThen(throttle, effect)
-  const permitted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-    semaphore === undefined ? effect : semaphore.withPermit(effect)
+  const permitted = <A, E, R>(effect: Effect.Effect<A, E, R>) => permits === undefined ? effect : permits(effect)
   const guard = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | CircuitOpen, R> =>
     circuit === undefined ? effect : circuit.guard(effect)
   return {
+    permitted,
     throttled,
     guard,
     // The rate slot is taken after the permit so that its timestamp is the moment the work really starts.
@@ -185,20 +222,59 @@ const makeLimiter = (resource: Resource): Limiter => {
 }
 
 /**
- * A sliding-window log: a start is allowed when fewer than `limit` starts happened in the last `per`. Unlike a fixed
- * window (which lets 2 x limit through around a window boundary) this bounds every window. Waiters queue in order.
+ * A semaphore that tells `CurrentWaits` when a holder has to queue. It counts holders and queued waiters itself (the
+ * semaphore does not say): a newcomer queues when every permit is held or others queue before it, as the semaphore,
+ * which is fair, would have it.
  */
-const makeThrottle = (rate: RateLimit): Effect.Effect<void> => {
+const makePermits = (name: string, concurrency: number) => {
+  const semaphore = Semaphore.makeUnsafe(concurrency)
+  let holding = 0
+  let queued = 0
+  const counted = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.suspend(() => {
+      holding++
+      return Effect.ensuring(effect, Effect.sync(() => void holding--))
+    })
+  return <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.suspend(() => {
+      if (holding < concurrency && queued === 0) return semaphore.withPermit(counted(effect))
+      return Effect.flatMap(CurrentWaits, (waits) => {
+        const wait: Wait = { resource: name, kind: "permit", until: undefined }
+        let waiting = true
+        queued++
+        const stopWaiting = Effect.sync(() => {
+          if (waiting) queued--
+          waiting = false
+        })
+        return waits.waiting(wait).pipe(
+          Effect.andThen(semaphore.withPermit(Effect.andThen(stopWaiting, Effect.andThen(waits.admitted(wait), counted(effect))))),
+          Effect.ensuring(stopWaiting)
+        )
+      })
+    })
+}
+
+/**
+ * A sliding-window log: a start is allowed when fewer than `limit` starts happened in the last `per`. Unlike a fixed
+ * window (which lets 2 x limit through around a window boundary) this bounds every window. Each caller reserves the
+ * earliest slot the log allows (so waiters are served in order and each knows when its slot opens, which it tells
+ * `CurrentWaits`), then sleeps until it. An interrupted waiter keeps its reservation: giving it back could let a later
+ * reservation, made against it, break a window; interruption mostly ends the run anyway.
+ */
+const makeThrottle = (name: string, rate: RateLimit): Effect.Effect<void> => {
   const perMillis = Duration.toMillis(rate.per)
+  // Starts and reservations, in time order; those older than a window are dropped.
   const starts: Array<number> = []
-  const mutex = Semaphore.makeUnsafe(1)
-  return mutex.withPermit(Effect.gen(function*() {
-    if (starts.length >= rate.limit) {
-      const now = yield* Clock.currentTimeMillis
-      const wait = starts[starts.length - rate.limit]! + perMillis - now
-      if (wait > 0) yield* Effect.sleep(wait)
-    }
-    starts.push(yield* Clock.currentTimeMillis)
-    if (starts.length > rate.limit) starts.shift()
-  }))
+  return Effect.gen(function*() {
+    const now = yield* Clock.currentTimeMillis
+    while (starts.length > 0 && starts[0]! <= now - perMillis) starts.shift()
+    const at = starts.length < rate.limit ? now : Math.max(now, starts[starts.length - rate.limit]! + perMillis)
+    starts.push(at)
+    if (at <= now) return
+    const waits = yield* CurrentWaits
+    const wait: Wait = { resource: name, kind: "rate", until: at }
+    yield* waits.waiting(wait)
+    yield* Effect.sleep(at - now)
+    yield* waits.admitted(wait)
+  })
 }

@@ -17,6 +17,7 @@ import type * as Job from "./Job.ts"
 import * as Journal from "./Journal.ts"
 import * as Observer from "./Observer.ts"
 import * as Preflight from "./Preflight.ts"
+import type * as Resource from "./Resource.ts"
 import { Reporter } from "./Reporter.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
@@ -34,6 +35,8 @@ export interface Request {
   readonly wait: boolean
   /** Who and what executes the run, recorded in the journal. */
   readonly audit?: Audit.Audit
+  /** The resources' limiters, when the run shares them with other runs of the process (the scheduler's). */
+  readonly registry?: Resource.Registry
 }
 
 export type Outcome =
@@ -111,7 +114,8 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
       restored: decision.restored,
       definitionHashes: hashes,
       resumed: begun.resumed,
-      config: resolved.config
+      config: resolved.config,
+      ...(request.registry === undefined ? {} : { registry: request.registry })
     }).pipe(
       Effect.provideService(Reporter, observed),
       // Interrupted (SIGINT/SIGTERM): observers still hear how the run ended, but shutdown waits for them briefly.

@@ -79,13 +79,51 @@ export interface JobInterrupted {
   readonly reason?: string
 }
 
+/**
+ * A job waits for a permit of a resource or for its next rate-limit slot: before an attempt starts (`uses`), or inside
+ * a running attempt (`call`: a `r.use` call).
+ */
+export interface JobWaiting {
+  readonly _tag: "JobWaiting"
+  readonly runId: string
+  readonly jobId: string
+  /** The attempt that waits to start, or the running attempt when `call`. */
+  readonly attempt: number
+  readonly at: number
+  readonly resource: string
+  readonly kind: "permit" | "rate"
+  /** For a rate limit: when the slot opens (epoch millis). */
+  readonly until: number | undefined
+  /** True when a call inside the running attempt waits (`r.use`), false when the attempt waits to start (`uses`). */
+  readonly call: boolean
+}
+
+/** The job got what its JobWaiting waited for. */
+export interface JobAdmitted {
+  readonly _tag: "JobAdmitted"
+  readonly runId: string
+  readonly jobId: string
+  readonly attempt: number
+  readonly at: number
+  readonly resource: string
+  readonly kind: "permit" | "rate"
+  readonly call: boolean
+  readonly waitedMillis: number
+}
+
 /** The final state of one job, for summaries. */
 export interface JobSummary {
   readonly jobId: string
   readonly status: JobStatus
   readonly critical: boolean
   readonly attempts: number
+  /** From when the run started it to its end, waits for resources included. */
   readonly durationMillis: number
+  /**
+   * How much of `durationMillis` it waited for resource permits and rate-limit slots before its attempts (the rest it
+   * ran, backoff between attempts included). Default: 0.
+   */
+  readonly waitedMillis?: number
   /** Why it failed (the rendered error) or why it was skipped. */
   readonly detail: string | undefined
 }
@@ -108,4 +146,6 @@ export type RunEvent =
   | JobSkipped
   | JobRestored
   | JobInterrupted
+  | JobWaiting
+  | JobAdmitted
   | RunFinished

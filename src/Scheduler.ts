@@ -14,6 +14,7 @@ import type * as Dag from "./Dag.ts"
 import type * as Job from "./Job.ts"
 import * as Journal from "./Journal.ts"
 import type { Reporter } from "./Reporter.ts"
+import * as Resource from "./Resource.ts"
 import * as Run from "./Run.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import * as Trigger from "./Trigger.ts"
@@ -57,7 +58,9 @@ export const run = (entries: ReadonlyArray<Entry>, options: Options, stop: Stop)
     const loops = yield* FiberSet.make()
     const runs = yield* FiberSet.make()
     const state = { stopping: false }
-    for (const entry of entries) yield* FiberSet.run(loops, schedule(entry, options, runs, state))
+    // One registry for every run: a resource name is one limit in this process, however many runs overlap.
+    const registry = new Resource.Registry()
+    for (const entry of entries) yield* FiberSet.run(loops, schedule(entry, options, runs, state, registry))
     yield* Deferred.await(stop.graceful)
     state.stopping = true
     yield* FiberSet.clear(loops)
@@ -85,7 +88,8 @@ const schedule = (
   entry: Entry,
   options: Options,
   runs: FiberSet.FiberSet<unknown, unknown>,
-  state: { readonly stopping: boolean }
+  state: { readonly stopping: boolean },
+  registry: Resource.Registry
 ) =>
   Effect.gen(function*() {
     const journal = yield* Journal.Journal
@@ -135,6 +139,7 @@ const schedule = (
           trigger: "schedule",
           runnerVersion: options.runnerVersion,
           wait: false,
+          registry,
           ...(entry.audit === undefined ? {} : { audit: { ...entry.audit, at: yield* Clock.currentTimeMillis } })
         }).pipe(
           Effect.map((outcome) =>

@@ -47,7 +47,7 @@ describe("runner CLI: runs", () => {
     const result = runner([fixture("ok"), "--log-format", "plain"])
     assert.strictEqual(result.status, 0, result.stderr)
     assert.match(result.stdout, /\[b\] b got 1/)
-    assert.match(result.stdout, /^a\s+succeeded\s+1\s+\S+$/m)
+    assert.match(result.stdout, /^a\s+succeeded\s+1\s+\S+\s+-$/m)
     assert.match(result.stdout, /run \S+ succeeded in/)
     assert.notInclude(result.stdout, "\x1b[")
   })
@@ -70,7 +70,7 @@ describe("runner CLI: runs", () => {
     assert.match(result.stdout, /run \S+ failed in \S+: critical job "broken" failed/)
     assert.match(result.stdout, /broken: ShellExitError: sh -c .* exited with code 4/)
     assert.match(result.stdout, /disk full/)
-    assert.match(result.stdout, /downstream\s+skipped\s+0\s+\S+\s+needs "optional", which failed/)
+    assert.match(result.stdout, /downstream\s+skipped\s+0\s+\S+\s+-\s+needs "optional", which failed/)
   })
 
   it("exits 0 when only a non-critical job failed; its dependents are skipped with the reason", () => {

@@ -84,8 +84,8 @@ describe("Reporter", () => {
       assert.match(all, /^00:00:00 a started$/m)
       assert.match(all, /^00:00:01 a ✓ succeeded in 1\.5s$/m)
       assert.match(all, /^00:00:02 b ✗ attempt 1 failed: boom$/m)
-      assert.match(all, /^a\s+succeeded\s+1\s+1\.5s$/m)
-      assert.match(all, /^b\s+failed\s+1\s+2\.0s\s+boom$/m)
+      assert.match(all, /^a\s+succeeded\s+1\s+1\.5s\s+-$/m)
+      assert.match(all, /^b\s+failed\s+1\s+2\.0s\s+-\s+boom$/m)
     }))
 
   it.effect("json writes one object per line with the documented fields", () =>
@@ -103,5 +103,68 @@ describe("Reporter", () => {
         message: "hello from a"
       })
       assert.deepInclude(lines[5], { event: "AttemptFailed", level: "error", error: "boom", jobId: "b" })
+    }))
+
+  it.effect("pretty shows the jobs waiting for a permit or a rate-limit slot, and each job's time ran and waited", () =>
+    Effect.gen(function*() {
+      const chunks: Array<string> = []
+      const start = { _tag: "RunStarted", runId: "r1", resumed: false, dag: "d", at: 0, jobIds: ["a", "b", "c", "r2"], concurrency: 4, failureMode: "no-new" } as const
+      const waiting = (jobId: string, resource: string, kind: "permit" | "rate", until?: number) =>
+        ({ _tag: "JobWaiting", runId: "r1", jobId, attempt: 1, at: 0, resource, kind, until, call: false }) as const
+      yield* Effect.gen(function*() {
+        const reporter = yield* Reporter.Reporter
+        yield* reporter.event(start)
+        yield* reporter.event({ _tag: "AttemptStarted", runId: "r1", jobId: "a", attempt: 1, at: 0 })
+        yield* reporter.event(waiting("b", "db", "permit"))
+        yield* reporter.event(waiting("c", "db", "permit"))
+        yield* reporter.event(waiting("r2", "api", "rate", 8000))
+        chunks.push("<mark>")
+        yield* reporter.event({ _tag: "AttemptSucceeded", runId: "r1", jobId: "a", attempt: 1, at: 2000, output: 1, json: "1" })
+        yield* reporter.event({ _tag: "JobAdmitted", runId: "r1", jobId: "b", attempt: 1, at: 2000, resource: "db", kind: "permit", call: false, waitedMillis: 2000 })
+        yield* reporter.event({ _tag: "AttemptStarted", runId: "r1", jobId: "b", attempt: 1, at: 2000 })
+        yield* reporter.event({ _tag: "AttemptSucceeded", runId: "r1", jobId: "b", attempt: 1, at: 4100, output: 1, json: "1" })
+        chunks.push("<mark>")
+        yield* reporter.event({
+          _tag: "RunFinished",
+          runId: "r1",
+          dag: "d",
+          at: 4100,
+          status: "succeeded",
+          durationMillis: 4100,
+          jobs: [
+            { jobId: "a", status: "succeeded", critical: true, attempts: 1, durationMillis: 2000, waitedMillis: 0, detail: undefined },
+            { jobId: "b", status: "succeeded", critical: true, attempts: 1, durationMillis: 4100, waitedMillis: 2000, detail: undefined }
+          ]
+        })
+      }).pipe(Effect.provide(Layer.fresh(Reporter.layer({
+        format: "pretty",
+        output: { write: (t) => void chunks.push(t), isTTY: true, columns: 100 },
+        color: false
+      }))))
+      const [waits, live, summary] = chunks.join("").split("<mark>")
+      assert.include(waits, "waiting: b, c for db; r2 for api, next slot in 8 s")
+      assert.match(waits!, /1 running · 3 waiting/)
+      assert.match(live!, /^\S+ a ✓ succeeded in 2\.0s$/m)
+      assert.match(live!, /^\S+ b ✓ succeeded \(ran 2\.1s, waited 2\.0s\)$/m, "the live line: ran and waited, labelled")
+      assert.include(live, "waiting: c for db; r2 for api, next slot in 4 s")
+      assert.match(summary!, /^job\s+status\s+attempts\s+ran\s+waited$/m)
+      assert.match(summary!, /^a\s+succeeded\s+1\s+2\.0s\s+-$/m)
+      assert.match(summary!, /^b\s+succeeded\s+1\s+2\.1s\s+2\.0s$/m, "the summary: the same ran and waited")
+    }))
+
+  it.effect("plain prints a line for each wait for a resource; json carries the resource and when the slot opens", () =>
+    Effect.gen(function*() {
+      const wait = { _tag: "JobWaiting", runId: "r1", jobId: "r2", attempt: 2, at: 1000, resource: "api", kind: "rate", until: 9000, call: false } as const
+      const outputs = { plain: [] as Array<string>, json: [] as Array<string> }
+      for (const format of ["plain", "json"] as const) {
+        yield* Effect.gen(function*() {
+          const reporter = yield* Reporter.Reporter
+          yield* reporter.event(events[0]!)
+          yield* reporter.event(wait)
+        }).pipe(Effect.provide(Layer.fresh(Reporter.layer({ format, output: { write: (t) => void outputs[format].push(t) } }))))
+      }
+      assert.match(outputs.plain.join(""), /^00:00:01 r2 … attempt 2 waiting for a rate-limit slot of "api", next slot in 8 s$/m)
+      const line = JSON.parse(outputs.json.join("").trim().split("\n")[1]!)
+      assert.deepInclude(line, { event: "JobWaiting", jobId: "r2", resource: "api", kind: "rate", until: "1970-01-01T00:00:09.000Z", call: false })
     }))
 })

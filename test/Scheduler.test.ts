@@ -10,6 +10,7 @@ import * as TestClock from "effect/testing/TestClock"
 import * as Dag from "../src/Dag.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/Journal.ts"
+import * as Resource from "../src/Resource.ts"
 import * as RunLogger from "../src/RunLogger.ts"
 import * as Scheduler from "../src/Scheduler.ts"
 import type * as Trigger from "../src/Trigger.ts"
@@ -164,5 +165,23 @@ describe("Scheduler", () => {
       })
       const drained = yield* schedule(quick, journal, { start: 0, span: "90 seconds", grace: "10 minutes" })
       assert.isTrue(drained.stopped.drained)
+    })))
+
+  it.effect("overlapping runs of the daemon share one limit per resource name", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const journal = yield* Layer.build(Journal.layerMemory)
+      const db = Resource.make("db", { concurrency: 1 })
+      // Every minute, each run's job holds db for 90 s: the 02:00 run overlaps the 01:00 one (overlap: allow).
+      const shared = Dag.make("shared", [Job.make("work", { uses: [db], run: () => Effect.sleep("90 seconds") })], {
+        schedule: "* * * * *",
+        timezone: "UTC",
+        overlap: "allow"
+      })
+      const { events } = yield* schedule(shared, journal, { start: 0, span: "130 seconds" })
+      assert.deepStrictEqual(events.filter((e) => e._tag === "RunStarted").map((e) => e.at / 1000), [60, 120])
+      const starts = events.flatMap((e) => e._tag === "AttemptStarted" ? [e.at / 1000] : [])
+      assert.deepStrictEqual(starts, [60, 150], "the second run's job waits for the first's permit")
+      const waits = events.flatMap((e) => e._tag === "JobWaiting" ? [[e.at / 1000, e.resource]] : [])
+      assert.deepStrictEqual(waits, [[120, "db"]])
     })))
 })

@@ -5,6 +5,7 @@
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 import * as Processes from "../internal/processes.ts"
+import * as stall from "../internal/stall.ts"
 
 export type Name = "node" | "bun" | "deno"
 
@@ -110,7 +111,8 @@ const FORCED_EXIT_MILLIS = 10_000
  * Runs the program as the process: SIGINT/SIGTERM interrupt it (finalizers run, child processes get SIGTERM, then
  * SIGKILL after their grace) and exit 130. A second signal SIGKILLs every command's process group at once, so the
  * interruption ends now and still records how the run ended; the process exits 130 when it has, or 10 s later
- * whatever, or at a third signal. Writes to a closed stdout (`runner ... | head`) are ignored.
+ * whatever, or at a third signal. A program that can no longer make progress (see internal/stall.ts) exits 70 with
+ * what each unfinished job waits for. Writes to a closed stdout (`runner ... | head`) are ignored.
  */
 export const runMain = (
   program: import("effect/Effect").Effect<number>,
@@ -146,11 +148,19 @@ export const runMain = (
     signalled = true
     fiber.interruptUnsafe()
   }
+  // The event loop is empty and the program has not finished: no fiber can ever resume (Effect keeps no handle open
+  // for a fiber that waits), and the process would exit 0 with its work unfinished. Fail loudly instead.
+  const onStall = () => {
+    process.stderr.write(stall.message())
+    process.exit(70)
+  }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
+  process.on("beforeExit", onStall)
   fiber.addObserver((exit) => {
     process.off("SIGINT", onSignal)
     process.off("SIGTERM", onSignal)
+    process.off("beforeExit", onStall)
     const code = exit._tag === "Success" ? exit.value : signalled ? 130 : 70
     if (exit._tag === "Failure" && !signalled) process.stderr.write(`runner: internal error\n${String(exit.cause)}\n`)
     process.exitCode = code

@@ -13,6 +13,7 @@ import * as Reactivity from "effect/reactivity/Reactivity"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as os from "node:os"
+import { background } from "../internal/background.ts"
 import * as Journal from "../Journal.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import * as migrations from "./migrations.ts"
@@ -158,6 +159,8 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
             )
           ]
         case "JobRestored":
+        case "JobWaiting":
+        case "JobAdmitted":
           return []
         case "RunFinished":
           return [statement(`UPDATE runs SET status = ?, ended_at = ? WHERE id = ?`, event.status, event.at, event.runId)]
@@ -242,12 +245,13 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
           : yield* attempt
         if (begun._tag !== "Run") return begun
         const { lockKey, ...result } = begun
-        yield* Effect.forkScoped(Effect.forever(Effect.andThen(
+        // In the background: a heartbeat alone does not keep a stalled process alive (see internal/background.ts).
+        yield* Effect.forkScoped(background(Effect.forever(Effect.andThen(
           Effect.sleep(HEARTBEAT_MILLIS),
           Effect.suspend(() =>
             enqueue([statement(`UPDATE locks SET heartbeat_at = ? WHERE lock_key = ? AND pid = ?`, Date.now(), lockKey, pid)], false)
           )
-        )))
+        ))))
         yield* Effect.addFinalizer(() =>
           enqueue([statement(`DELETE FROM locks WHERE lock_key = ? AND pid = ?`, lockKey, pid)], true).pipe(Effect.ignore)
         )
@@ -256,9 +260,11 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
 
     return Journal.Journal.of({
       begin,
-      // A restored job writes nothing: do not queue 5,000 empty items ahead of a resumed run's first job.
+      // A restored job writes nothing: do not queue 5,000 empty items ahead of a resumed run's first job. Nor do waits
+      // for resources (the live view shows them; the attempts' times are journaled).
       record: (event, definitionHash) =>
-        event._tag === "JobRestored" ? Effect.void : enqueue(statements(event, definitionHash), durable(event)),
+        event._tag === "JobRestored" || event._tag === "JobWaiting" || event._tag === "JobAdmitted"
+          ? Effect.void : enqueue(statements(event, definitionHash), durable(event)),
       log: (record) =>
         Queue.offerUnsafe(queue, {
           op: [statement(
