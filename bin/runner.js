@@ -27,7 +27,8 @@ const root = decodeURIComponent(new URL("../", import.meta.url).pathname)
 
 /** Why dist/ cannot be used, or undefined when it can: always in the package, while fresh in a clone. */
 const staleness = () => {
-  if (!fs.existsSync(`${root}src/cli/main.ts`)) return undefined
+  // The build script is in a clone, not in the package.
+  if (!fs.existsSync(`${root}scripts/build.ts`)) return undefined
   if (process.env["RUNNER_DIST"] === "0") return "RUNNER_DIST=0"
   let manifest
   try {
