@@ -111,6 +111,13 @@ describe("the tarball", () => {
     assert.isFalse(fs.existsSync(path.join(installed, "node_modules")), "no copy of Effect of its own")
     const bin = fs.readFileSync(path.join(installed, "bin/runner.js"), "utf8")
     assert.isTrue(bin.startsWith("#!/usr/bin/env node\n"))
+
+    // The API resolves; effect-runner/test is reserved and says so.
+    const api = run("node", ["-e", `import("effect-runner").then((m) => console.log(Object.keys(m).sort().join(",")))`], project)
+    assert.includeMembers(api.stdout.trim().split(","), ["Checkpoint", "Dag", "Job", "Resource"], api.output)
+    const kit = run("node", ["-e", `import("effect-runner/test")`], project)
+    assert.notStrictEqual(kit.status, 0)
+    assert.include(kit.stderr, "effect-runner/test is reserved for the test kit, which is not released yet")
   })
 })
 
