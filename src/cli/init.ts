@@ -197,7 +197,7 @@ export const init = (dir: string, force: boolean): Effect.Effect<number> =>
       })
     }
     const done = todo.writes.map(({ file, what }) => `wrote ${file}: ${what}`)
-    const next = ["", "next: npx runner tasks/hello.ts   (bun: bunx runner ..., deno: deno run -A npm:effect-runner ...)"]
+    const next = ["", "next: npx runner tasks/hello.ts   (bun: bunx --bun runner ..., deno: deno run -A npm:effect-runner ...)"]
     yield* print([...(done.length === 0 ? ["nothing to do: already set up"] : done), ...todo.notes, ...next].join("\n"))
     return ExitCode.ok
   })
@@ -213,4 +213,8 @@ export const command = (outcome: Outcome) =>
       Effect.map((code) => {
         outcome.code = code
       })
-    )).pipe(Command.withDescription("set up this project for task files: tasks/hello.ts, tsconfig, package.json script, .gitignore"))
+    )).pipe(
+      Command.withDescription(
+        "Set up this project for task files: tasks/hello.ts, tsconfig settings, the npm script, .runner/ in .gitignore"
+      )
+    )
