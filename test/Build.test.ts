@@ -234,5 +234,5 @@ describe.each(runtimes)("on %s", (runtime) => {
       "write:c"
     ])
     assert.deepStrictEqual(fromDist, runTask(runtime, false))
-  })
+  }, 180_000)
 })

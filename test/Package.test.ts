@@ -197,7 +197,7 @@ export const one = Job.make("one", {
     const forced = run("npx", ["runner", "init", "--force"], project)
     assert.strictEqual(forced.status, 0, forced.output)
     assert.include(fs.readFileSync(file, "utf8"), `needs: { greet }`)
-  })
+  }, 180_000)
 
   it("the user's tsc (strict, NodeNext, skipLibCheck false) passes on a correct task file and fails on a wrongly typed need", () => {
     const dir = path.join(project, "typed")
@@ -236,7 +236,7 @@ export default Dag.make("typed", [use])
     const errors = bad.stdout.trim().split("\n").filter((line) => /error TS\d+/.test(line))
     assert.lengthOf(errors, 1, bad.output)
     assert.match(errors[0]!, /^bad\.ts\(5,\d+\): error TS\d+: Property 'toFixed' does not exist on type 'string'/)
-  })
+  }, 180_000)
 
   it("an older Node gets one line naming the versions, and exit 2", () => {
     // The machine's own Node (20 on the test machines): the package's bin must not even parse what it cannot run.
