@@ -11,7 +11,7 @@ import { InvalidOption, NothingToRun, TaskFileInvalid, TaskFileIsFolder, TaskFil
 import * as Job from "./Job.ts"
 import * as Runtime from "./runtime/Runtime.ts"
 
-/** The runner's own code, its sources and its bundle: a location inside them says nothing about the task file. */
+/** The runner's own code, its sources and its build: a location inside them says nothing about the task file. */
 const runnerSources = path.dirname(fileURLToPath(import.meta.url))
 const runnerBundle = path.join(runnerSources, "..", "dist")
 const isRunnerCode = (text: string): boolean => text.includes(runnerSources) || text.includes(runnerBundle)

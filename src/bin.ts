@@ -1,1 +1,1 @@
-bin.js
+../bin/runner.js

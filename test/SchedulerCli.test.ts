@@ -637,7 +637,7 @@ describe("runner cron", () => {
     const line = out[at + 1]!
     const prefix = `*/5 * * * * cd ${dir} && `
     assert.isTrue(line.startsWith(prefix), line)
-    assert.include(line, `${fs.realpathSync(bins.node)} ${path.join(root, "src/bin.ts")} ${file} `)
+    assert.include(line, `${fs.realpathSync(bins.node)} ${path.join(root, "bin/runner.js")} ${file} `)
     assert.include(line, ` --key "$(TZ=Asia/Kolkata date +\\%Y-\\%m-\\%dT\\%H:\\%M)" `)
     assert.notMatch(line.replaceAll("\\%", ""), /%/, "every % is escaped for cron")
 

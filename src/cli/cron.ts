@@ -17,7 +17,8 @@ import * as scheduled from "./scheduled.ts"
 /** POSIX shell quoting (a NUL byte, impossible in a path or a time zone name, would throw). */
 const quote = (word: string): string => Result.getOrThrow(CommandLine.quote(word))
 
-const entryPoint = fileURLToPath(new URL("../bin.ts", import.meta.url))
+// bin/runner.js: one folder above src/ and dist/ alike.
+const entryPoint = fileURLToPath(new URL("../../bin/runner.js", import.meta.url))
 
 /** The crontab text for scheduled DAGs; a schedule with seconds cannot be a cron line and is explained instead. */
 export const render = (entries: ReadonlyArray<Scheduler.Entry>, cwd: string, runner: ReadonlyArray<string>): string => {

@@ -21,6 +21,7 @@ interface CommandModule {
 /** The subcommands, in the order help lists them, each loaded on demand. */
 const commands: Record<string, () => Promise<CommandModule>> = {
   run: () => import("./run.ts"),
+  init: () => import("./init.ts"),
   graph: () => import("./graph.ts"),
   list: () => import("./list.ts"),
   history: () => import("./history.ts"),
@@ -94,11 +95,7 @@ export const main = (args: ReadonlyArray<string>): Effect.Effect<number> => {
   )
 }
 
-/**
- * Runs the command line as the process. src/bin.ts calls it, from the sources or from the bundle; `bundle` is the
- * URL of dist/ when it runs from the bundle (task files are then given the bundle's modules).
- */
-export const start = (args: ReadonlyArray<string>, bundle?: string): void => {
-  if (bundle !== undefined) Runtime.useBundle(bundle)
+/** Runs the command line as the process. bin/runner.js calls it, from dist/ or (in a clone) from the sources. */
+export const start = (args: ReadonlyArray<string>): void => {
   Runtime.runMain(main(args), (program) => Effect.runFork(program))
 }

@@ -20,12 +20,8 @@ export const version: string = name === "bun"
 /** The default job concurrency: the number of CPUs. */
 export const cpuCount = (): number => Math.max(1, os.availableParallelism?.() ?? os.cpus().length)
 
-let bundle: string | undefined
-
-/** Records that the runner runs from the bundle at `dist` (a URL ending in "/"): task files get its modules. */
-export const useBundle = (dist: string): void => {
-  bundle = dist
-}
+/** Whether the runner runs compiled (from dist/), rather than from its TypeScript sources (a clone). */
+const compiled = import.meta.url.endsWith(".js")
 
 let prepared = false
 
@@ -33,11 +29,11 @@ let prepared = false
 export const prepareTaskImports = async (): Promise<void> => {
   if (prepared) return
   prepared = true
-  if (name === "bun") (await import("./bunPlugin.ts")).register(bundle)
-  else if (name === "node" || bundle !== undefined) (await import("./nodeHooks.ts")).register(bundle)
-  // Deno from the sources: deno.json (found next to src/bin.ts whatever the current directory) maps `effect`,
-  // `@effect/platform-node` and `effect-runner` for every importer, uses the runner's node_modules and turns on sloppy
-  // imports. From the bundle, Deno's module hooks (as Node's) serve the bundle's modules instead.
+  if (name === "bun") (await import("./bunPlugin.ts")).register()
+  else if (name === "node" || compiled) (await import("./nodeHooks.ts")).register()
+  // Deno from the sources (a clone): deno.json (found next to src/bin.ts whatever the current directory) maps
+  // `effect`, `@effect/platform-node` and `effect-runner` for every importer, uses the runner's node_modules and turns
+  // on sloppy imports. Compiled, Deno runs the module hooks, as Node does.
 }
 
 /**

@@ -1,18 +1,21 @@
 /**
  * Node import hooks for task files: extensionless relative imports, `enum`/`namespace`/parameter properties (Node's
- * type stripping rejects them, so such files are transformed instead), and `effect`/`effect-runner` imports
- * resolved to the runner's own copy so that one process never holds two copies of Effect. When the runner runs from
- * the bundle (dist/), its own copy is the bundle's: the shared packages and the runner's source files, whether named
- * by package or by path, are served the bundle's entry files. Deno runs these resolve hooks too (from the bundle only).
+ * type stripping rejects them, so such files are transformed instead), and `effect`, `@effect/platform-node(-shared)`
+ * and `effect-runner` resolved to the runner's own copy (installed, the user's: Effect is a peer dependency) so that
+ * one process never holds two copies of Effect, wherever the task file lives. Deno runs these resolve hooks too (when
+ * the runner runs compiled). In a clone running from dist/, a task file that imports one of the runner's source
+ * files by path gets its compiled file instead.
  */
 import * as fs from "node:fs"
 import * as Module from "node:module"
 import { fileURLToPath } from "node:url"
 
-const runnerRoot = new URL("../../", import.meta.url).href
-const indexUrl = new URL("../index.ts", import.meta.url).href
-const shared = /^(effect|effect-runner|@effect\/platform-node(-shared)?)(\/.*)?$/
-const packages = ["effect", "@effect/platform-node", "@effect/platform-node-shared"]
+/** The runner's own code: src/ (a clone) or dist/ (compiled). */
+const ownDir = new URL("../", import.meta.url).href
+const compiled = import.meta.url.endsWith(".js")
+const indexUrl = new URL(compiled ? "../index.js" : "../index.ts", import.meta.url).href
+const sources = new URL("../../src/", import.meta.url).href
+const shared = /^(effect|@effect\/platform-node(-shared)?)(\/.*)?$/
 const typescript = /\.(c|m)?tsx?$/
 const needsTransform = /\benum\s+[\w$]+\s*\{|\bnamespace\s+[\w$.]+\s*\{|\bmodule\s+[\w$.]+\s*\{|constructor\s*\([^)]*\b(public|private|protected|readonly)\s/
 const candidates = [".ts", ".tsx", ".mts", "/index.ts", "/index.mts", ".js", ".mjs", "/index.js"]
@@ -20,26 +23,30 @@ const candidates = [".ts", ".tsx", ".mts", "/index.ts", "/index.mts", ".js", ".m
 type Resolve = Parameters<typeof Module.registerHooks>[0]["resolve"] & {}
 type ResolveResult = ReturnType<Resolve>
 
-/** Installs the hooks; `bundle` is the URL of dist/ when the runner runs from it. */
-export const register = (bundle?: string): void => {
+/** Installs the hooks. */
+export const register = (): void => {
   const deno = "Deno" in globalThis
-  const fromBundle = bundle === undefined ? undefined : bundleResolver(bundle)
   Module.registerHooks({
     resolve(specifier, context, next) {
       const parent = context.parentURL
-      if (fromBundle !== undefined) {
-        if (parent !== undefined && parent.startsWith(bundle!)) return next(specifier, context)
-        return fromBundle(specifier) ?? fromBundle(resolveLocal(specifier, context, next))
+      if (parent === undefined || parent.startsWith(ownDir)) return next(specifier, context)
+      if (specifier === "effect-runner") {
+        return { url: indexUrl, format: compiled ? "module" : "module-typescript", shortCircuit: true }
       }
-      if (shared.test(specifier) && parent !== undefined && !parent.startsWith(runnerRoot)) {
-        if (specifier === "effect-runner") return { url: indexUrl, format: "module-typescript", shortCircuit: true }
-        return { url: import.meta.resolve(specifier), shortCircuit: true }
-      }
-      return resolveLocal(specifier, context, next)
+      if (shared.test(specifier)) return { url: import.meta.resolve(specifier), shortCircuit: true }
+      const resolved = resolveLocal(specifier, context, next)
+      return compiled ? compiledInstead(resolved) : resolved
     },
     // Deno strips types itself, enums and all.
     ...(deno ? {} : { load })
   })
+}
+
+/** A source file of the runner (`<clone>/src/Job.ts`) -> its compiled file, when the runner runs compiled. */
+const compiledInstead = (resolved: ResolveResult): ResolveResult => {
+  if (!resolved.url.startsWith(sources) || !resolved.url.endsWith(".ts")) return resolved
+  const url = ownDir + resolved.url.slice(sources.length, -3) + ".js"
+  return fs.existsSync(fileURLToPath(url)) ? { url, format: "module", shortCircuit: true } : resolved
 }
 
 /** Normal resolution, plus the extensions and index files that TypeScript lets an import leave out. */
@@ -60,35 +67,6 @@ const resolveLocal = (specifier: string, context: Parameters<Resolve>[1], next: 
     }
     throw error
   }
-}
-
-/**
- * Serves the bundle's entry files (listed in its served.json) for `effect/Effect`, `effect-runner`, ... and for a
- * resolved file of the runner's own copy (a shared package's module, a source file). A bare specifier the bundle
- * does not serve gives undefined; a resolved file it does not serve is returned as it is.
- */
-const bundleResolver = (bundle: string) => {
-  const served: Readonly<Record<string, string>> = JSON.parse(fs.readFileSync(new URL("served.json", bundle), "utf8"))
-  const serve = (name: string): ResolveResult | undefined => {
-    const file = Object.hasOwn(served, name) ? served[name] : undefined
-    return file === undefined ? undefined : { url: bundle + file, format: "module", shortCircuit: true }
-  }
-  function resolve(specifier: string): ResolveResult | undefined
-  function resolve(resolved: ResolveResult): ResolveResult
-  function resolve(input: string | ResolveResult): ResolveResult | undefined {
-    if (typeof input === "string") return shared.test(input) ? serve(input) : undefined
-    if (!input.url.startsWith(runnerRoot)) return input
-    const relative = input.url.slice(runnerRoot.length)
-    if (relative.startsWith("src/")) return serve(relative) ?? input
-    for (const name of packages) {
-      const prefix = `node_modules/${name}/dist/`
-      if (!relative.startsWith(prefix) || !relative.endsWith(".js")) continue
-      const subpath = relative.slice(prefix.length, -3)
-      return serve(subpath === "index" ? name : `${name}/${subpath.replace(/\/index$/, "")}`) ?? input
-    }
-    return input
-  }
-  return resolve
 }
 
 const load: Parameters<typeof Module.registerHooks>[0]["load"] = (url, context, next) => {

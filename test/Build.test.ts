@@ -1,8 +1,8 @@
 /**
- * The bundle in dist/ (scripts/build.ts): src/bin.ts starts it while it is fresh and the sources once any input is
- * newer; a task file run through it gets the bundle's own Effect and effect-runner, with the same results as from the
- * sources, on Node, Bun and Deno. The tests build a copy of the runner, so they never rebuild the checkout's dist/
- * under other tests' feet.
+ * The compiled runner in dist/ (scripts/build.ts, tsc) in a clone: bin/runner.js (src/bin.ts links to it) starts it
+ * while it is fresh and the sources once any input is newer; a task file run through it gets the runner's compiled
+ * effect-runner and the one installed Effect, with the same results as from the sources, on Node, Bun and Deno. The
+ * tests build a copy of the runner, so they never rebuild the checkout's dist/ under other tests' feet.
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -20,10 +20,10 @@ const tempDir = (prefix: string): string => {
   return dir
 }
 
-/** Which code a start used, as src/bin.ts reports it with RUNNER_DEBUG_START=1. */
+/** Which code a start used, as bin/runner.js reports it with RUNNER_DEBUG_START=1. */
 const startedFrom = (stderr: string): string => /^runner: starting from (dist\/|src\/)/m.exec(stderr)?.[1] ?? "(not reported)"
 
-/** A copy of a runner's files (times kept, src/bin.ts still a link to bin.js beside it), node_modules linked. */
+/** A copy of a runner's files (times kept, src/bin.ts still a link to bin/runner.js), node_modules linked. */
 const copyOf = (from: string, entries: ReadonlyArray<string>): string => {
   const copy = tempDir("runner-copy-")
   for (const entry of entries) {
@@ -33,11 +33,14 @@ const copyOf = (from: string, entries: ReadonlyArray<string>): string => {
   return copy
 }
 
+/** What a clone holds of the runner, without dist/. */
+const runnerFiles = ["bin", "src", "scripts", "package.json", "tsconfig.json", "tsconfig.build.json", "deno.json"]
+
 /** The runner built from the current sources in a folder of its own: the tests never touch the checkout's dist/. */
 let built = ""
 
 beforeAll(() => {
-  built = copyOf(root, ["src", "scripts", "package.json", "deno.json"])
+  built = copyOf(root, runnerFiles)
   const build = spawnSync(bins.node, [path.join(built, "scripts/build.ts")], { cwd: built, encoding: "utf8" })
   assert.strictEqual(build.status, 0, build.stderr)
 }, 120_000)
@@ -73,10 +76,10 @@ const startOf = (from: string, env: Record<string, string> = {}): string => {
 }
 
 describe("freshness", () => {
-  it("a fresh bundle starts; a source or package.json changed after the build makes the sources start", () => {
-    const copy = copyOf(built, ["src", "dist", "package.json", "deno.json"])
+  it("a fresh dist/ starts; a source or package.json changed after the build makes the sources start", () => {
+    const copy = copyOf(built, [...runnerFiles, "dist"])
     assert.strictEqual(startedFrom(startOf(copy)), "dist/")
-    assert.strictEqual(startedFrom(startOf(copy, { RUNNER_BUNDLE: "0" })), "src/")
+    assert.strictEqual(startedFrom(startOf(copy, { RUNNER_DIST: "0" })), "src/")
     const later = new Date(Date.now() + 60_000)
     const job = path.join(copy, "src/Job.ts")
     const { atime, mtime } = fs.statSync(job)
@@ -86,21 +89,22 @@ describe("freshness", () => {
     assert.include(stale, "src/Job.ts changed since the build")
     fs.utimesSync(job, atime, mtime)
     assert.strictEqual(startedFrom(startOf(copy)), "dist/")
-    // The version is bundled: package.json is an input too.
+    // The peer ranges and the version: package.json is an input too.
     fs.utimesSync(path.join(copy, "package.json"), later, later)
     assert.include(startOf(copy), "package.json changed since the build")
   })
 
   it("without dist/ the runner starts from the sources", () => {
-    const copy = copyOf(built, ["src", "package.json", "deno.json"])
-    assert.strictEqual(startedFrom(startOf(copy)), "src/")
+    const copy = copyOf(built, runnerFiles)
+    assert.include(startOf(copy), "starting from src/: no dist/")
   })
 })
 
 /**
  * Writes three files as checkpointed steps under a resource, the third failing once; sums their sizes with Effect
- * services; both jobs' outputs are Schema structs. It checks that its `effect/Effect` and `effect-runner` are the
- * bundle's own modules exactly when EXPECT_BUNDLE=1 (loading them by path from the sources gives a second copy).
+ * services; both jobs' outputs are Schema structs. It checks that its `effect/Effect` is the one installed Effect,
+ * that `effect-runner` is the compiled runner exactly when EXPECT_DIST=1, and that importing a source file of the
+ * runner by path gives the module the runner runs (the compiled one, from dist/).
  */
 const task = `
 import * as Data from "effect/Data"
@@ -112,10 +116,13 @@ import { Checkpoint, Dag, Job, Resource } from "effect-runner"
 
 const root = process.env["RUNNER_ROOT"]!
 const work = process.env["WORK_DIR"]!
-const bundled = await import(\`\${root}/dist/effect/Effect.js\`)
-const bundledJob = await import(\`\${root}/dist/src/Job.js\`)
-const fromBundle = Effect.succeed === bundled.succeed && Job.make === bundledJob.make
-if (fromBundle !== (process.env["EXPECT_BUNDLE"] === "1")) throw new Error(\`modules from the bundle: \${fromBundle}\`)
+const installed = await import(\`\${root}/node_modules/effect/dist/Effect.js\`)
+if (Effect.succeed !== installed.succeed) throw new Error("a second copy of effect")
+const compiledJob = await import(\`\${root}/dist/Job.js\`)
+const fromDist = Job.make === compiledJob.make
+if (fromDist !== (process.env["EXPECT_DIST"] === "1")) throw new Error(\`effect-runner from dist/: \${fromDist}\`)
+const sourceJob = await import(\`\${root}/src/Job.ts\`)
+if (Job.make !== sourceJob.make) throw new Error("src/Job.ts by path is a second copy of the runner")
 
 class NotYet extends Data.TaggedError("NotYet")<{ readonly name: string }> {}
 
@@ -159,7 +166,7 @@ export const total = Job.make("total", {
     })
 })
 
-export default Dag.make("bundle-check", [total])
+export default Dag.make("dist-check", [total])
 `
 
 interface Outcome {
@@ -170,23 +177,23 @@ interface Outcome {
   readonly checkpoints: ReadonlyArray<unknown>
 }
 
-/** Runs the task (failing once, then resumed) with the bundle or the sources; what it did, without times or ids. */
-const runTask = (runtime: RuntimeName, bundle: boolean): Outcome => {
-  const work = tempDir(`runner-bundle-${runtime}-`)
+/** Runs the task (failing once, then resumed) from dist/ or the sources; what it did, without times or ids. */
+const runTask = (runtime: RuntimeName, compiled: boolean): Outcome => {
+  const work = tempDir(`runner-dist-${runtime}-`)
   const file = path.join(work, "check.ts")
   fs.writeFileSync(file, task)
   const journal = path.join(work, "journal.db")
   const env = {
     RUNNER_ROOT: built,
     WORK_DIR: work,
-    EXPECT_BUNDLE: bundle ? "1" : "0",
-    RUNNER_BUNDLE: bundle ? "" : "0",
+    EXPECT_DIST: compiled ? "1" : "0",
+    RUNNER_DIST: compiled ? "" : "0",
     RUNNER_DEBUG_START: "1"
   }
   const args = [file, "--log-format", "plain", "--journal", journal]
   const first = runnerOf(args, { runtime, cwd: work, env })
   const resumed = runnerOf([...args, "--resume"], { runtime, cwd: work, env })
-  for (const result of [first, resumed]) assert.strictEqual(startedFrom(result.stderr), bundle ? "dist/" : "src/")
+  for (const result of [first, resumed]) assert.strictEqual(startedFrom(result.stderr), compiled ? "dist/" : "src/")
   const outputs = withDb(journal, (db) =>
     db.prepare("SELECT job_id, status, output FROM jobs ORDER BY run_id, job_id").all().map((row) => ({
       ...row,
@@ -209,23 +216,23 @@ const runTask = (runtime: RuntimeName, bundle: boolean): Outcome => {
 const normalize = (value: unknown, work: string): unknown => JSON.parse(JSON.stringify(value).replaceAll(work, "<work>"))
 
 describe.each(runtimes)("on %s", (runtime) => {
-  it("a task with checkpoints, a resource, Effect services and Schema outputs runs through the bundle as from the sources", () => {
-    const fromBundle = runTask(runtime, true)
-    assert.deepStrictEqual(fromBundle.statuses, [1, 0], fromBundle.log)
+  it("a task with checkpoints, a resource, Effect services and Schema outputs runs from dist/ as from the sources", () => {
+    const fromDist = runTask(runtime, true)
+    assert.deepStrictEqual(fromDist.statuses, [1, 0], fromDist.log)
     // The resumed run restored steps a and b from their checkpoints: only c ran again.
-    assert.strictEqual(fromBundle.ran, "a\nb\nc\nc\n")
-    assert.include(fromBundle.log, "total 9 bytes in a.txt,b.txt,c.txt")
-    assert.deepInclude(fromBundle.outputs, { job_id: "total", status: "succeeded", output: { bytes: 9, files: 3 } })
-    assert.deepInclude(fromBundle.outputs, {
+    assert.strictEqual(fromDist.ran, "a\nb\nc\nc\n")
+    assert.include(fromDist.log, "total 9 bytes in a.txt,b.txt,c.txt")
+    assert.deepInclude(fromDist.outputs, { job_id: "total", status: "succeeded", output: { bytes: 9, files: 3 } })
+    assert.deepInclude(fromDist.outputs, {
       job_id: "write",
       status: "succeeded",
       output: { dir: "<work>/files", names: ["a.txt", "b.txt", "c.txt"] }
     })
-    assert.deepStrictEqual(fromBundle.checkpoints.map((row) => (row as { step: string }).step), [
+    assert.deepStrictEqual(fromDist.checkpoints.map((row) => (row as { step: string }).step), [
       "write:a",
       "write:b",
       "write:c"
     ])
-    assert.deepStrictEqual(fromBundle, runTask(runtime, false))
-  })
+    assert.deepStrictEqual(fromDist, runTask(runtime, false))
+  }, 180_000)
 })
