@@ -86,7 +86,8 @@ export const sameValue = (original: unknown, restored: unknown): boolean => {
     return Redacted.isRedacted(restored) && Redacted.value(original) === Redacted.value(restored)
   }
   if (original instanceof Date) return restored instanceof Date && original.getTime() === restored.getTime()
-  if (typeof original === "number") return typeof restored === "number" && Object.is(original, restored)
+  // -0 comes back as 0 (JSON has no -0), which every comparison but Object.is treats as the same number.
+  if (typeof original === "number") return typeof restored === "number" && (original === restored || Object.is(original, restored))
   if (typeof original !== "object" || original === null) return original === restored
   if (typeof restored !== "object" || restored === null) return false
   // An object without a prototype is plain data too: it comes back as an ordinary object.
