@@ -59,9 +59,18 @@ const isAlive = (pid: number): boolean => {
 
 /** The SQL journal over the current SqlClient; migrates the schema first. */
 export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalError, SqlClient.SqlClient | Scope.Scope> =
+  Effect.suspend(() => makeFor("the journal file"))
+
+/** `make`, naming the journal's file in the errors people see. */
+const makeFor = (
+  filename: string
+): Effect.Effect<Journal.Journal["Service"], Journal.JournalError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* migrations.run().pipe(Effect.mapError(journalError("migrate")))
+    // A damaged file may open and fail only here, when its schema is read.
+    yield* migrations.run().pipe(
+      Effect.mapError((cause) => new Journal.JournalError({ operation: "migrate", reason: SqliteClient.describeError(filename, cause) }))
+    )
     const host = os.hostname()
     const pid = process.pid
     const queue = yield* Queue.unbounded<Item>()
@@ -322,5 +331,5 @@ export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalErro
 export const layerSqlite = (options: SqliteClient.Options): Layer.Layer<Journal.Journal, Journal.JournalError> =>
   Layer.effect(Journal.Journal)(Effect.gen(function*() {
     const client = yield* SqliteClient.make(options).pipe(Effect.mapError(journalError(`open ${options.filename}`)))
-    return yield* Effect.provideService(make, SqlClient.SqlClient, client)
+    return yield* Effect.provideService(makeFor(options.filename), SqlClient.SqlClient, client)
   })).pipe(Layer.provide(Reactivity.layer))
