@@ -45,11 +45,11 @@ describe("journal migrations", () => {
       fs.writeFileSync(file, "") // an existing, empty file: what a crash between create and first write leaves
       assert.strictEqual(fs.statSync(file).size, 0)
       const applied = yield* migrations.run().pipe(Effect.provide(clientLayer(file)))
-      assert.deepStrictEqual(applied.map(([id]) => id), [1, 2, 3, 4])
+      assert.deepStrictEqual(applied.map(([id]) => id), [1, 2, 3, 4, 6])
       inspect(file, (db) => {
         assert.deepStrictEqual(names(db, "table"), newestTables)
         assert.includeMembers(names(db, "index"), ["runs_by_dag", "runs_by_key", "attempts_by_job", "logs_by_run"])
-        assert.deepStrictEqual(migrationIds(db), [1, 2, 3, 4])
+        assert.deepStrictEqual(migrationIds(db), [1, 2, 3, 4, 6])
         const trigger = columns(db, "runs").find((c) => c.name === "trigger")
         assert.isDefined(trigger, "runs.trigger exists")
         assert.strictEqual(trigger!.dflt_value, "'cli'")
@@ -66,7 +66,7 @@ describe("journal migrations", () => {
       yield* Effect.scoped(Effect.asVoid(Layer.build(SqlJournal.layerSqlite({ filename: file, durability: "full" }))))
       inspect(file, (db) => {
         assert.deepStrictEqual(names(db, "table"), newestTables)
-        assert.deepStrictEqual(migrationIds(db), [1, 2, 3, 4])
+        assert.deepStrictEqual(migrationIds(db), [1, 2, 3, 4, 6])
       })
     }))
 
@@ -99,7 +99,7 @@ describe("journal migrations", () => {
       assert.deepStrictEqual(succeeded, [{ jobId: "extract", encoded: { files: ["a.csv"] }, definitionHash: "def1" }])
 
       inspect(file, (db) => {
-        assert.deepStrictEqual(migrationIds(db), [1, 2, 3, 4])
+        assert.deepStrictEqual(migrationIds(db), [1, 2, 3, 4, 6])
         assert.include(names(db, "index"), "logs_by_run")
         const run = db.prepare("SELECT id, dag, run_key, status, started_at, ended_at, trigger FROM runs").all()
         assert.deepStrictEqual(run.map((r) => ({ ...r })), [{

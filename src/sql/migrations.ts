@@ -97,12 +97,23 @@ const v4 = Effect.gen(function*() {
   yield* sql`ALTER TABLE runs ADD COLUMN executions TEXT NOT NULL DEFAULT '[]'`
 })
 
+/**
+ * v6: each taking of a run lock has a random token, checked by every write of the run (fencing: a runner that lost
+ * its lock while stopped writes nothing more), and the holder's pid namespace (a pid means nothing across containers).
+ */
+const v6 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE locks ADD COLUMN token TEXT`
+  yield* sql`ALTER TABLE locks ADD COLUMN pid_namespace TEXT`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
   "0002_trigger_and_log_index": v2,
   "0003_schedules": v3,
-  "0004_executions": v4
+  "0004_executions": v4,
+  "0006_lock_tokens": v6
 } as const
 
 /** The table the Migrator records applied migrations in. */
