@@ -11,10 +11,12 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Journal from "../src/Journal.ts"
 import * as SqlJournal from "../src/sql/SqlJournal.ts"
 import { withDb } from "./support/db.ts"
+import { runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 
 const tempDir = tempDirs("runner-lock-")
@@ -129,4 +131,72 @@ describe("run lock fencing", () => {
       const taken = yield* second.begin("k")
       assert.strictEqual(taken._tag, "Run")
     })))
+})
+
+/** Whether another connection could take SQLite's write lock right now. */
+const writeLockFree = (file: string): boolean =>
+  withDb(file, (db) => {
+    db.exec("PRAGMA busy_timeout = 0")
+    try {
+      db.exec("BEGIN IMMEDIATE")
+      db.exec("ROLLBACK")
+      return true
+    } catch {
+      return false
+    }
+  })
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe.each<RuntimeName>(["node", "bun", "deno"])("a runner stopped past the staleness window, on %s", (runtime) => {
+  it("loses the run to a second runner; continued, it exits 75 and no job starts twice", async () => {
+    const dir = tempDir()
+    const journal = path.join(dir, "j.db")
+    const log = path.join(dir, "side-effects.log")
+    const lines = () => fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []
+    const args = ["test/fixtures/takeover.ts", "--journal", journal, "--key", "k", "--log-format", "plain"]
+    const env = { TAKEOVER_LOG: log, RUNNER_LOCK_STALE_AFTER: "1 second" }
+    const first = runnerAsync(args, { ...env, FIRST_SLEEP_MS: "1500" }, runtime)
+    let stopped: number | undefined
+    try {
+      await waitUntil(() => lines().some((l) => l.startsWith("start first")))
+      const pid = Number(lines()[0]!.split(" ").at(-1))
+      // Stopped (Ctrl-Z, a long synchronous pause): its heartbeat stops too. Not inside one of its transactions:
+      // a process stopped holding SQLite's write lock blocks every other writer, whatever the run lock says.
+      for (let tries = 0; ; tries++) {
+        process.kill(pid, "SIGSTOP")
+        stopped = pid
+        if (writeLockFree(journal) || tries === 20) break
+        process.kill(pid, "SIGCONT")
+        stopped = undefined
+        await sleep(20)
+      }
+      await sleep(1_500)
+      const second = await runnerAsync(args, env, runtime).done
+      assert.strictEqual(second.status, 0, second.stdout + second.stderr)
+      assert.match(second.stdout, /resuming run/)
+      process.kill(pid, "SIGCONT")
+      stopped = undefined
+      const result = await first.done
+      assert.strictEqual(result.status, 75, result.stdout + result.stderr)
+      // The second runner has finished and released the lock by now.
+      assert.match(result.stderr, /^runner: lost the lock of run \S+: it was taken over and released .*stopped without writing more/m)
+      const secondPid = lines().find((l) => l.startsWith("start second"))?.split(" ").at(-1)
+      assert.deepStrictEqual(lines().filter((l) => l.startsWith("start second")), [`start second ${secondPid}`])
+      assert.notStrictEqual(Number(secondPid), pid)
+      withDb(journal, (db) => {
+        const run = db.prepare("SELECT status FROM runs").all() as Array<{ status: string }>
+        assert.deepStrictEqual(run.map((r) => r.status), ["succeeded"], "the stopped runner did not overwrite the run")
+        const jobs = db.prepare("SELECT job_id, status FROM jobs ORDER BY job_id").all() as Array<{ job_id: string; status: string }>
+        assert.deepStrictEqual(jobs.map((j) => [j.job_id, j.status]), [["first", "succeeded"], ["second", "succeeded"]])
+        assert.strictEqual((db.prepare("SELECT count(*) AS n FROM locks").get() as { n: number }).n, 0)
+        const lost = db.prepare("SELECT message FROM logs WHERE level = 'ERROR'").all() as Array<{ message: string }>
+        assert.strictEqual(lost.length, 1)
+        assert.match(lost[0]!.message, new RegExp(`^pid ${pid} on .*lost the lock`))
+      })
+    } finally {
+      if (stopped !== undefined) process.kill(stopped, "SIGCONT")
+      first.process.kill("SIGKILL")
+    }
+  })
 })
