@@ -306,7 +306,12 @@ const makeFor = (
           )]
         case "JobInterrupted":
           return [
-            updateAttempt(event, "interrupted", event.at, null),
+            // Only an attempt still running was interrupted: one that failed before a retry delay keeps its error.
+            statement(
+              `UPDATE attempts SET status = 'interrupted', ended_at = ?
+               WHERE id = (SELECT max(id) FROM attempts WHERE run_id = ? AND job_id = ? AND attempt = ?) AND status = 'running'`,
+              event.at, event.runId, event.jobId, event.attempt
+            ),
             statement(`UPDATE jobs SET status = 'interrupted', ended_at = ? WHERE run_id = ? AND job_id = ?`, event.at, event.runId, event.jobId)
           ]
         case "JobRestored":
