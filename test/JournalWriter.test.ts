@@ -6,6 +6,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import * as Dag from "../src/Dag.ts"
@@ -15,6 +16,7 @@ import * as Journal from "../src/Journal.ts"
 import * as SqlJournal from "../src/sql/SqlJournal.ts"
 import { withDb } from "./support/db.ts"
 import { collectingReporter } from "./support/run.ts"
+import { runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 
 const tempDir = tempDirs("runner-writer-")
@@ -97,4 +99,23 @@ describe("journal writer", () => {
         assert.strictEqual(rows[499]!.message, "line 499")
       })
     }))
+})
+
+describe.each<RuntimeName>(["node", "bun", "deno"])("a busy journal through the CLI, on %s", (runtime) => {
+  it("another connection holds the write lock for 6 s (past the 5 s busy timeout) mid-run: exit 0, all journaled", async () => {
+    const dir = tempDir()
+    const journal = path.join(dir, "j.db")
+    const mark = path.join(dir, "mark")
+    const child = runnerAsync(["test/fixtures/busy.ts", "--journal", journal, "--log-format", "plain"], { BUSY_MARK: mark }, runtime)
+    await waitUntil(() => fs.existsSync(mark), 30_000)
+    const released = holdWriteLock(journal, 6_000)
+    const result = await child.done
+    await released
+    assert.strictEqual(result.status, 0, result.stdout + result.stderr)
+    withDb(journal, (db) => {
+      const jobs = db.prepare("SELECT status FROM jobs").all() as Array<{ status: string }>
+      assert.deepStrictEqual(jobs.map((j) => j.status), Array(9).fill("succeeded"))
+      assert.strictEqual((db.prepare("SELECT status FROM runs").get() as { status: string }).status, "succeeded")
+    })
+  }, 60_000)
 })
