@@ -12,6 +12,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
 import * as fs from "node:fs"
+import * as os from "node:os"
 import * as path from "node:path"
 import * as Journal from "../src/Journal.ts"
 import * as SqlJournal from "../src/sql/SqlJournal.ts"
@@ -199,4 +200,39 @@ describe.each<RuntimeName>(["node", "bun", "deno"])("a runner stopped past the s
       first.process.kill("SIGKILL")
     }
   })
+})
+
+describe("a dead holder's lock", () => {
+  const insertLock = (file: string, pid: number, namespace: string | null) =>
+    withDb(file, (db) =>
+      db.prepare(
+        "INSERT INTO locks (lock_key, run_id, pid, host, since, heartbeat_at, token, pid_namespace) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+      ).run("key:locked:k", "old-run", pid, os.hostname(), 0, 0, "their-token", namespace))
+  const ours = () => {
+    try {
+      return `${os.hostname()}/${fs.readlinkSync("/proc/self/ns/pid")}`
+    } catch {
+      return os.hostname()
+    }
+  }
+  const deadPid = 2 ** 22 + 12345
+
+  it.effect("is taken over at once in our own pid namespace", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const file = path.join(tempDir(), "j.db")
+      const journal = yield* openJournal(file)
+      insertLock(file, deadPid, ours())
+      assert.strictEqual((yield* journal.begin(request("k")))._tag, "Run")
+    })))
+
+  it.effect("is not, when it was taken in another pid namespace (another container's pid), until it is stale", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const file = path.join(tempDir(), "j.db")
+      const journal = yield* openJournal(file)
+      insertLock(file, deadPid, `${os.hostname()}/pid:[1]`)
+      const refused = yield* Effect.exit(Effect.scoped(journal.begin(request("k"))))
+      assert.isTrue(Exit.isFailure(refused) && JSON.stringify(refused.cause).includes("RunLocked"), String(refused))
+      yield* TestClock.adjust(SqlJournal.STALE_AFTER_MILLIS + 1)
+      assert.strictEqual((yield* journal.begin(request("k")))._tag, "Run")
+    })))
 })
