@@ -276,7 +276,7 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
         "synchronous     2 (FULL)",
         "busy_timeout    5000 ms",
         "foreign_keys    on",
-        "schema          version 4 (0001_journal, 0002_trigger_and_log_index, 0003_schedules, 0004_executions)",
+        "schema          version 6 (0001_journal, 0002_trigger_and_log_index, 0003_schedules, 0004_executions, 0006_lock_tokens)",
         "runs            2",
         ""
       ].join("\n")
@@ -294,7 +294,7 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
       synchronous: 2,
       busyTimeoutMillis: 5000,
       foreignKeys: true,
-      schemaVersion: 4,
+      schemaVersion: 6,
       migratedNow: [],
       runs: 2
     })
@@ -302,7 +302,8 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
       [1, "0001_journal"],
       [2, "0002_trigger_and_log_index"],
       [3, "0003_schedules"],
-      [4, "0004_executions"]
+      [4, "0004_executions"],
+      [6, "0006_lock_tokens"]
     ])
     assert.match(doc.migrations[0].appliedAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/)
   })
@@ -368,14 +369,14 @@ describe("doctor on an unhealthy or older journal", () => {
       ok: true,
       fileMode: "0644",
       fileModeOk: false,
-      schemaVersion: 4,
-      migratedNow: ["0002_trigger_and_log_index", "0003_schedules", "0004_executions"],
+      schemaVersion: 6,
+      migratedNow: ["0002_trigger_and_log_index", "0003_schedules", "0004_executions", "0006_lock_tokens"],
       runs: 0
     })
     assert.strictEqual(fs.statSync(old).mode & 0o777, 0o600, "opening the journal restores 0600")
     const again = runner(["doctor", "--journal", old], { cwd: dir })
     assert.match(again.stdout, /^file mode {7}0600$/m)
-    assert.match(again.stdout, /^schema {10}version 4 \(0001_journal, 0002_trigger_and_log_index, 0003_schedules, 0004_executions\)$/m)
+    assert.match(again.stdout, /^schema {10}version 6 \(0001_journal, 0002_trigger_and_log_index, 0003_schedules, 0004_executions, 0006_lock_tokens\)$/m)
   })
 })
 
