@@ -25,6 +25,8 @@ const journalFile = () => path.join(tempDir(), "j.db")
 /** Takes the write lock from a second connection, released after `millis` (a timer: the event loop must turn). */
 const holdWriteLock = (file: string, millis: number) => {
   const db = new DatabaseSync(file)
+  // The runner may be committing at this very moment: wait for it like any writer.
+  db.exec("PRAGMA busy_timeout = 5000")
   db.exec("BEGIN IMMEDIATE")
   const released = new Promise<void>((resolve) =>
     setTimeout(() => {
