@@ -120,6 +120,10 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
       .map((p) => p.index)
     let readyHead = 0
     let running = 0
+    // How each job's fiber and each success commit ended, as soon as they end: an interruption that arrives before
+    // the loop has taken their completion must still report (and journal) what happened.
+    const fiberExits: Array<Exit.Exit<Finished, unknown> | undefined> = new Array(n)
+    const commitExits: Array<Exit.Exit<void> | undefined> = new Array(n)
     let stopReason: string | undefined
     const started = yield* Clock.currentTimeMillis
     const noConfig = { config: {} }
@@ -262,7 +266,10 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
           yield* FiberSet.run(
             fibers,
             runJob(planned, inputs, inputHash, runId, emit, journal, progressOf(index), (reason) => { interruptions[index] = reason }).pipe(
-              Effect.onExit((exit) => Queue.offer(completions, { _tag: "Finished", index, exit }))
+              Effect.onExit((exit) => {
+                fiberExits[index] = exit
+                return Queue.offer(completions, { _tag: "Finished", index, exit })
+              })
             )
           )
         }
@@ -296,8 +303,15 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         committing++
         yield* FiberSet.run(
           commits,
+          // Uninterruptible: an interrupted run waits for a success being committed, and reports it as a success.
           emit({ _tag: "AttemptSucceeded", runId, jobId: planned.job.id, attempt, at, output, json: encoded.json }, hashes[index])
-            .pipe(Effect.onExit((exit) => Queue.offer(completions, { _tag: "Committed", index, exit })))
+            .pipe(
+              Effect.uninterruptible,
+              Effect.onExit((exit) => {
+                commitExits[index] = exit
+                return Queue.offer(completions, { _tag: "Committed", index, exit })
+              })
+            )
         )
       }
       for (let i = 0; i < n; i++) {
@@ -318,11 +332,39 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
           for (let i = 0; i < n; i++) {
-            if (states[i] === "running" || states[i] === "committing") {
+            const state = states[i]
+            if (state === "waiting") {
+              details[i] = "not started: the run was interrupted"
+              continue
+            }
+            if (state !== "running" && state !== "committing") continue
+            if (endedAt[i] === 0) endedAt[i] = now
+            const fiberExit = fiberExits[i]
+            const commitExit = commitExits[i]
+            const uncommitted = commitExit === undefined ||
+              (Exit.isFailure(commitExit) && Cause.hasInterruptsOnly(commitExit.cause))
+            if (commitExit !== undefined && Exit.isSuccess(commitExit)) {
+              states[i] = "succeeded"
+            } else if (fiberExit !== undefined && Exit.isSuccess(fiberExit) && uncommitted) {
+              // Its work ended just before the interruption, and its success was not committed: it is, now.
+              const { at, attempt, encoded, output } = fiberExit.value
+              const planned = plan.jobs[i]!
+              const committed = yield* Effect.exit(
+                emit({ _tag: "AttemptSucceeded", runId, jobId: planned.job.id, attempt, at, output, json: encoded.json }, hashes[i])
+              )
+              states[i] = Exit.isSuccess(committed) ? "succeeded" : "interrupted"
+              details[i] = Exit.isSuccess(committed) ? undefined : "interrupted"
+            } else if (commitExit !== undefined && Exit.isFailure(commitExit) && !uncommitted) {
+              states[i] = "failed"
+              details[i] = renderCause(commitExit.cause)
+            } else if (fiberExit !== undefined && Exit.isFailure(fiberExit) && !Cause.hasInterruptsOnly(fiberExit.cause)) {
+              // It failed just before the interruption (its failure is journaled): it failed.
+              states[i] = "failed"
+              details[i] = renderCause(fiberExit.cause)
+            } else {
               states[i] = "interrupted"
-              endedAt[i] = now
               details[i] = interruptedDetail(i)
-            } else if (states[i] === "waiting") details[i] = "not started: the run was interrupted"
+            }
           }
           yield* finish("interrupted")
         })

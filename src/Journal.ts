@@ -39,6 +39,25 @@ export class RunLocked extends Data.TaggedError("RunLocked")<{
   }
 }
 
+/**
+ * This process's lock on a run was taken over by another process (it was stopped or blocked for longer than the
+ * lock's staleness window): the run stopped and wrote nothing more to it (exit code 75).
+ */
+export class LockLost extends Data.TaggedError("LockLost")<{
+  readonly runId: string
+  /** Who holds the lock now, if anyone. */
+  readonly holder: { readonly pid: number; readonly host: string; readonly since: number } | undefined
+  readonly staleAfterMillis: number
+}> {
+  override get message(): string {
+    const by = this.holder === undefined
+      ? "it was taken over and released"
+      : `pid ${this.holder.pid} on ${this.holder.host} took it over at ${new Date(this.holder.since).toISOString()}`
+    return `lost the lock of run ${this.runId}: ${by} (this process did not renew it for ${this.staleAfterMillis} ms: ` +
+      `stopped or blocked?); stopped without writing more to the run`
+  }
+}
+
 /** What to run: a new run, the latest unfinished run (or a given one), or the run of a key. */
 export type Target =
   | { readonly _tag: "New" }
@@ -107,7 +126,12 @@ export class Journal extends Context.Service<Journal, {
    * Records one event. When it returns for an `AttemptSucceeded`, `RunStarted` or `RunFinished`, the event is durable
    * (for a durable journal): a job's success and output are committed before any dependent starts.
    */
-  readonly record: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void, JournalError>
+  readonly record: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void, JournalError | LockLost>
+  /**
+   * Fails with `LockLost` once another process has taken over the lock `begin` took for the run (a write of the run
+   * found it, or a heartbeat); never completes while the lock is held. From then on the run's writes are refused.
+   */
+  readonly lockLost: (runId: string) => Effect.Effect<never, LockLost>
   /** Appends a log line (written with the next commit). */
   readonly log: (record: LogRecord) => void
   /** The jobs of a run that succeeded, with their encoded outputs. */
@@ -121,7 +145,7 @@ export class Journal extends Context.Service<Journal, {
   /** Records durably that the scheduler fired (or deliberately skipped) a DAG's slot. */
   readonly saveSlot: (dag: string, slot: number) => Effect.Effect<void, JournalError>
   /** Records a finished checkpoint durably. */
-  readonly saveCheckpoint: (runId: string, jobId: string, step: string, checkpoint: Checkpoint) => Effect.Effect<void, JournalError>
+  readonly saveCheckpoint: (runId: string, jobId: string, step: string, checkpoint: Checkpoint) => Effect.Effect<void, JournalError | LockLost>
   /** Records a shell job's process group as running (written with the next commit, without waiting for it). */
   readonly processStarted: (record: ProcessRecord) => Effect.Effect<void, JournalError>
   /** Forgets the process group led by `pid` in the run: it has exited, or it was ended (written with the next commit). */
@@ -210,6 +234,8 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
           run.endedAt = event.at
         } else if (event._tag === "RunStarted") run.status = "running"
       }),
+    // One process: nobody can take a memory journal's lock over.
+    lockLost: () => Effect.never,
     log: () => {},
     succeeded: (runId) => Effect.sync(() => [...(byId.get(runId)?.jobs.values() ?? [])]),
     checkpoint: (runId, jobId, step) =>

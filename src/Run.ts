@@ -45,7 +45,8 @@ export type Outcome =
   | { readonly _tag: "NothingToResume"; readonly runId: string | undefined }
 
 /**
- * Runs the plan under the journal's lock for the run; the lock is released when this returns. First the preflight:
+ * Runs the plan under the journal's lock for the run; the lock is released when this returns. Fails with `LockLost`
+ * if another process takes the lock over meanwhile (the run is interrupted and writes nothing more). First the preflight:
  * the jobs' config is resolved with the current `ConfigProvider` and their inputs checked; any problem fails with
  * `PreflightFailed` before anything is journaled.
  */
@@ -53,7 +54,7 @@ export const execute = (
   request: Request
 ): Effect.Effect<
   Outcome,
-  Journal.JournalError | Journal.RunLocked | PreflightFailed,
+  Journal.JournalError | Journal.RunLocked | Journal.LockLost | PreflightFailed,
   Journal.Journal | Reporter | Job.Services
 > =>
   Effect.gen(function*() {
@@ -119,7 +120,9 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
     }).pipe(
       Effect.provideService(Reporter, observed),
       // Interrupted (SIGINT/SIGTERM): observers still hear how the run ended, but shutdown waits for them briefly.
-      Effect.onInterrupt(() => afterRun(Duration.seconds(5)))
+      Effect.onInterrupt(() => afterRun(Duration.seconds(5))),
+      // Another process took the run's lock over (this one was stopped too long): stop at once, fail with LockLost.
+      Effect.raceFirst(journal.lockLost(begun.runId))
     )
     yield* afterRun(undefined)
     return { _tag: "Finished", result } as const

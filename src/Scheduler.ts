@@ -150,6 +150,7 @@ const schedule = (
               : "nothing to do"
           ),
           Effect.catchTag("RunLocked", (locked) => Effect.succeed(`skipped: ${locked.message}`)),
+          Effect.catchTag("LockLost", (lost) => Effect.succeed(`stopped: ${lost.message}`)),
           Effect.catchTag("JournalError", (error) => Effect.succeed(`failed to start: ${error.message}`)),
           // Config that does not resolve (or a missing input) skips this slot; the next one checks again.
           Effect.catchTag("PreflightFailed", (error) => Effect.succeed(`not started: ${error.message}`))

@@ -22,7 +22,10 @@ export const ExitCode = {
   failed: 1,
   /** Bad usage, an invalid task file or an unusable journal; nothing ran. */
   usage: 2,
-  /** Another process is executing the same run (same DAG and key, or same run id); try again later or use --wait. */
+  /**
+   * Another process is executing the same run (same DAG and key, or same run id); try again later or use --wait. Also:
+   * this process lost the run's lock to another one while it was stopped or blocked, and stopped.
+   */
   locked: 75,
   /** Interrupted by SIGINT or SIGTERM. */
   interrupted: 130

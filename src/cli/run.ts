@@ -157,6 +157,9 @@ const handler = (outcome: Outcome) => (input: Input) =>
       Effect.provide(services),
       Effect.catchTag("RunLocked", (locked) =>
         Effect.as(Effect.sync(() => process.stderr.write(`runner: ${locked.message}\n`)), ExitCode.locked)),
+      // This runner was stopped or blocked past the lock's staleness window and another one took the run over.
+      Effect.catchTag("LockLost", (lost) =>
+        Effect.as(Effect.sync(() => process.stderr.write(`runner: ${lost.message}\n`)), ExitCode.locked)),
       Effect.catchTag("JournalError", (error) =>
         Effect.fail({ file: journalFile, error: new InvalidOption({ where: "journal", reason: error.message }) })),
       Effect.catchTag("PreflightFailed", (error) => Effect.fail({ file: input.file, error }))

@@ -36,9 +36,71 @@ const withErrno = (cause: unknown): unknown =>
     ? { cause, errno: (cause as { errcode: unknown }).errcode, message: (cause as { message?: unknown }).message }
     : cause
 
+/**
+ * Creates a folder and its missing parents, mode 0700. Not `mkdirSync({ recursive: true })`: Node's loops forever at
+ * 100% CPU on a path like /proc/nope (mkdir says ENOENT while the parent exists), and it hides which part failed.
+ */
+const ensureDir = (dir: string): void => {
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 })
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code
+    if (code === "EEXIST") {
+      if (fs.statSync(dir).isDirectory()) return
+      throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}' (a file has that name)`), { code: "ENOTDIR" })
+    }
+    const parent = path.dirname(dir)
+    if (code !== "ENOENT" || parent === dir) throw cause
+    ensureDir(parent)
+    // Once: if the parent now exists and mkdir still says ENOENT (/proc), that is the answer.
+    fs.mkdirSync(dir, { mode: 0o700 })
+  }
+}
+
+/** SQLite's codes for a file that is not a database, or a damaged one. */
+const SQLITE_CORRUPT = 11
+const SQLITE_NOTADB = 26
+
+/** The SQLite result code (primary) carried by an error, or somewhere in its causes. */
+const sqliteCode = (cause: unknown): number | undefined => {
+  for (let u = cause, depth = 0; typeof u === "object" && u !== null && depth < 8; depth++) {
+    const errcode = (u as { errcode?: unknown }).errcode
+    if (typeof errcode === "number") return errcode & 0xff
+    u = (u as { cause?: unknown }).cause ?? (u as { reason?: unknown }).reason
+  }
+  return undefined
+}
+
+/** The innermost message of an error and its causes: the operating system's or SQLite's own words. */
+const innermost = (cause: unknown): string => {
+  let message = String(cause)
+  for (let u = cause, depth = 0; typeof u === "object" && u !== null && depth < 8; depth++) {
+    const m = (u as { message?: unknown }).message
+    if (typeof m === "string" && m !== "") message = m
+    u = (u as { cause?: unknown }).cause ?? (u as { reason?: unknown }).reason
+  }
+  return message
+}
+
+/**
+ * Why a journal file cannot be used, for a person: the system's reason (ENOTDIR, EACCES, EROFS...) as is, and for a
+ * damaged file or one that is not a database, what to do about it.
+ */
+export const describeError = (filename: string, cause: unknown): string => {
+  const code = sqliteCode(cause)
+  const reason = innermost(cause)
+  // Deno's node:sqlite gives no result code: its message is SQLite's own text for the code.
+  const damaged = code === undefined
+    ? /file is not a database|database disk image is malformed/.test(reason)
+    : code === SQLITE_CORRUPT || code === SQLITE_NOTADB
+  if (!damaged) return reason
+  return `${reason}: ${filename} is damaged or is not a journal. Move it aside (or restore it from a backup) and ` +
+    `run again to start a new journal; \`runner doctor --journal ${filename}\` shows what SQLite finds in it`
+}
+
 /** Opens the database file with the journal's settings: WAL, the chosen durability, busy timeout, foreign keys. */
 export const open = (options: Options): DatabaseSync => {
-  fs.mkdirSync(path.dirname(path.resolve(options.filename)), { recursive: true, mode: 0o700 })
+  ensureDir(path.dirname(path.resolve(options.filename)))
   // Create the file ourselves so it is never world-readable, whatever the umask; SQLite gives -wal/-shm the same mode.
   fs.closeSync(fs.openSync(options.filename, "a", 0o600))
   fs.chmodSync(options.filename, 0o600)
@@ -98,7 +160,7 @@ const makeConnection = (db: DatabaseSync): SqlConnection.Connection => {
 export const make = (options: Options) =>
   Effect.gen(function*() {
     const db = yield* Effect.acquireRelease(
-      Effect.try({ try: () => open(options), catch: (cause) => error(cause, `Failed to open ${options.filename}`, "open") }),
+      Effect.try({ try: () => open(options), catch: (cause) => error(cause, describeError(options.filename, cause), "open") }),
       (db) => Effect.sync(() => db.isOpen && db.close())
     )
     const connection = makeConnection(db)

@@ -104,6 +104,16 @@ const v5 = Effect.gen(function*() {
 })
 
 /**
+ * v6: each taking of a run lock has a random token, checked by every write of the run (fencing: a runner that lost
+ * its lock while stopped writes nothing more), and the holder's pid namespace (a pid means nothing across containers).
+ */
+const v6 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE locks ADD COLUMN token TEXT`
+  yield* sql`ALTER TABLE locks ADD COLUMN pid_namespace TEXT`
+})
+
+/**
  * v7: the process groups of shell jobs while they run (see internal/processes.ts): a resumed run ends those a killed
  * runner left behind. A row is deleted when its group has exited.
  */
@@ -129,6 +139,7 @@ export const all = {
   "0003_schedules": v3,
   "0004_executions": v4,
   "0005_checkpoint_inputs": v5,
+  "0006_lock_tokens": v6,
   "0007_processes": v7
 } as const
 
