@@ -3,10 +3,8 @@
  * JSON cannot hold are never restored as something else, edited jobs and checkpoints made for other inputs are not
  * reused, and an output that cannot be journaled fails its job only.
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as fs from "node:fs"
@@ -18,33 +16,13 @@ import * as Encoding from "../src/Encoding.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/Journal.ts"
 import * as Resume from "../src/Resume.ts"
-import * as Run from "../src/Run.ts"
-import * as RunLogger from "../src/RunLogger.ts"
-import { type Collected, collectingReporter, eventsOf } from "./support/run.ts"
+import { type Collected, eventsOf, executeRun } from "./support/run.ts"
 import { runner, type RuntimeName } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 
 const tempDir = tempDirs("runner-resume-")
 
-/** Runs (or resumes) `dag` through `Run.execute`, as the CLI does, on the journal in context. */
-const execute = (dag: Dag.Dag, target: Journal.Target, collected: Collected = { events: [], logs: [] }) =>
-  Effect.gen(function*() {
-    const plan = yield* Dag.plan(dag)
-    const outcome = yield* Run.execute({
-      plan,
-      target,
-      concurrency: 4,
-      failureMode: "continue",
-      trigger: "test",
-      runnerVersion: "test",
-      wait: false
-    }).pipe(
-      Effect.provide(Layer.mergeAll(NodeServices.layer, RunLogger.layer.pipe(Layer.provideMerge(collectingReporter(collected)))))
-    )
-    if (outcome._tag !== "Finished") throw new Error(`expected a finished run, got ${outcome._tag}`)
-    return { result: outcome.result, ...collected }
-  })
-
+const execute = executeRun
 const resume: Journal.Target = { _tag: "Resume", runId: undefined }
 const fresh: Journal.Target = { _tag: "New" }
 const warnings = (collected: Collected) => collected.logs.filter((l) => l.level === "warn").map((l) => l.message)

@@ -5,7 +5,6 @@
  * job or one downstream of a change is never restored, and an unchanged one always is. (3) The outputs round-trip on
  * Bun and Deno too.
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -17,10 +16,8 @@ import * as Encoding from "../src/Encoding.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/Journal.ts"
 import * as Resume from "../src/Resume.ts"
-import * as Run from "../src/Run.ts"
-import * as RunLogger from "../src/RunLogger.ts"
 import * as SqlJournal from "../src/sql/SqlJournal.ts"
-import { type Collected, collectingReporter, eventsOf } from "./support/run.ts"
+import { type Collected, eventsOf, executeRun } from "./support/run.ts"
 import { bins, root } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 import { type Sample, sample, sameValue } from "./support/values.ts"
@@ -71,20 +68,7 @@ const build = (specs: ReadonlyArray<Spec>, failing: number, fail: { on: boolean 
 }
 
 const execute = (dag: Dag.Dag, target: Journal.Target, collected: Collected) =>
-  Effect.gen(function*() {
-    const plan = yield* Dag.plan(dag)
-    const outcome = yield* Run.execute({
-      plan,
-      target,
-      concurrency: 8,
-      failureMode: "continue",
-      trigger: "test",
-      runnerVersion: "test",
-      wait: false
-    }).pipe(Effect.provide(Layer.mergeAll(NodeServices.layer, RunLogger.layer.pipe(Layer.provideMerge(collectingReporter(collected))))))
-    if (outcome._tag !== "Finished") throw new Error(outcome._tag)
-    return outcome.result
-  })
+  Effect.map(executeRun(dag, target, collected, 8), ({ result }) => result)
 
 /** Runs, then resumes, and checks what was restored and what ran against the rule. */
 const runAndResume = (specs: ReadonlyArray<Spec>, failing: number, journal: Layer.Layer<Journal.Journal, unknown>) =>

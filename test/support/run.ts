@@ -6,6 +6,7 @@ import * as Dag from "../../src/Dag.ts"
 import * as Executor from "../../src/Executor.ts"
 import * as Journal from "../../src/Journal.ts"
 import * as Reporter from "../../src/Reporter.ts"
+import * as Run from "../../src/Run.ts"
 import type * as RunEvent from "../../src/RunEvent.ts"
 import * as RunLogger from "../../src/RunLogger.ts"
 
@@ -54,3 +55,30 @@ export const eventsOf = <T extends RunEvent.RunEvent["_tag"]>(events: ReadonlyAr
   events.filter((e): e is Extract<RunEvent.RunEvent, { _tag: T }> =>
     e._tag === tag && (jobId === undefined || ("jobId" in e && e.jobId === jobId))
   )
+
+/**
+ * Runs (or resumes) `dag` through `Run.execute`, as the CLI does, on the journal in context, with failure mode
+ * `continue`; returns the result and everything reported.
+ */
+export const executeRun = (
+  dag: Dag.Dag,
+  target: Journal.Target,
+  collected: Collected = { events: [], logs: [] },
+  concurrency = 4
+) =>
+  Effect.gen(function*() {
+    const plan = yield* Dag.plan(dag)
+    const outcome = yield* Run.execute({
+      plan,
+      target,
+      concurrency,
+      failureMode: "continue",
+      trigger: "test",
+      runnerVersion: "test",
+      wait: false
+    }).pipe(
+      Effect.provide(Layer.mergeAll(NodeServices.layer, RunLogger.layer.pipe(Layer.provideMerge(collectingReporter(collected)))))
+    )
+    if (outcome._tag !== "Finished") throw new Error(`expected a finished run, got ${outcome._tag}`)
+    return { result: outcome.result, ...collected }
+  })
