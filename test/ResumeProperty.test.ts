@@ -138,11 +138,9 @@ interface EditableSpec {
   readonly variant: { readonly argvFn: boolean; readonly envFn: boolean; readonly withCwd: boolean }
 }
 
-const schemas: ReadonlyArray<Schema.Codec<any, any, never, never> | undefined> = [
-  undefined,
-  Schema.Struct({ n: Schema.Number }),
-  Schema.Struct({ n: Schema.Number, note: Schema.optional(Schema.String) })
-]
+/** The output schema after `edits` edits: none at first, then a different one for every edit. */
+const schemaAfter = (edits: number): Schema.Codec<any, any, never, never> | undefined =>
+  edits === 0 ? undefined : Schema.Struct({ n: Schema.Number, [`note${edits}`]: Schema.optional(Schema.String) })
 
 /** A job defined from its spec and its edit counters: each counter bump is an edit of that aspect. */
 const define = (spec: EditableSpec, index: number, edits: Readonly<Record<Edit, number>>, jobs: ReadonlyArray<Job.Any>) => {
@@ -158,7 +156,7 @@ const define = (spec: EditableSpec, index: number, edits: Readonly<Record<Edit, 
     return Job.shell(idOf(index), argv, { needs, env, ...(cwd === undefined ? {} : { cwd }) })
   }
   const run = new Function("Effect", `return () => Effect.succeed({ n: ${edits.code} })`)(Effect)
-  const output = schemas[edits.schema % schemas.length]
+  const output = schemaAfter(edits.schema)
   return Job.make(idOf(index), { needs, run, ...(output === undefined ? {} : { output }) })
 }
 
