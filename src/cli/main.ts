@@ -20,6 +20,7 @@ interface CommandModule {
 /** The subcommands, in the order help lists them, each loaded on demand. */
 const commands: Record<string, () => Promise<CommandModule>> = {
   run: () => import("./run.ts"),
+  ws: () => import("./ws.ts"),
   graph: () => import("./graph.ts"),
   list: () => import("./list.ts"),
   history: () => import("./history.ts"),
