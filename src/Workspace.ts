@@ -510,7 +510,7 @@ export interface Combined {
  * Combines the loaded jobs: for each id in `ids` and each package in `packages` (default: all) that has a job with
  * that id, job `<pkg>#<id>`. Each needs, besides its own typed needs (whatever package they belong to, selected or
  * not), the same job of the nearest selected packages it depends on that have one. Fails with UnknownJob when no
- * selected package has one of the ids, and with CycleDetected when the package order and typed needs form a cycle.
+ * package at all has one of the ids, and with CycleDetected when the package order and typed needs form a cycle.
  */
 export const combine = (
   loaded: Loaded,
@@ -522,9 +522,10 @@ export const combine = (
     const isSelected = (name: string) => packages === undefined || packages.has(name)
     const byName = new Map(workspace.packages.map((p) => [p.name, p]))
     const requested = new Set(ids)
-    const missing = ids.filter((id) => !workspace.packages.some((p) => isSelected(p.name) && loaded.jobs.get(p.name)!.has(id)))
+    // A job no package has is a mistake; a job only unselected packages have is not (--affected often leaves none).
+    const missing = ids.filter((id) => !workspace.packages.some((p) => loaded.jobs.get(p.name)!.has(id)))
     if (missing.length > 0) {
-      const available = workspace.packages.filter((p) => isSelected(p.name)).flatMap((p) => [...loaded.jobs.get(p.name)!.keys()].map((id) => `${p.name}#${id}`))
+      const available = workspace.packages.flatMap((p) => [...loaded.jobs.get(p.name)!.keys()].map((id) => `${p.name}#${id}`))
       return Effect.fail(new UnknownJob({ names: missing, available }))
     }
     // The nearest packages below `pkg` that are selected and have job `id` (walking through those that are not).

@@ -101,6 +101,9 @@ export const planWorkspace = (selection: Selection, ids: ReadonlyArray<string>):
     const jobIds = ids.length > 0 ? ids : [...new Set(chosen.flatMap((p) => [...loaded.jobs.get(p.name)!.keys()]))]
     if (jobIds.length === 0) return { _tag: "Nothing", notes: [...notes, "the selected packages have no jobs"] } as const
     const combined = yield* Workspace.combine(loaded, jobIds, selected)
+    if (combined.jobs.length === 0) {
+      return { _tag: "Nothing", notes: [...notes, `no selected package has ${jobIds.join(" or ")}; nothing to run`] } as const
+    }
     const dag = Dag.make(`ws:${ids.length > 0 ? ids.join("+") : "all"}`, combined.jobs)
     const plan = yield* Dag.plan(dag)
     const packages = new Set(combined.jobs.map((job) => Workspace.info(job)!.pkg))
