@@ -413,3 +413,57 @@ describe("Workspace.jobs in a root task file", () => {
     assert.strictEqual((result.stdout.match(/@acme\/core#build started/g) ?? []).length, 1, "core's build runs once")
   })
 })
+
+describe("examples/monorepo (npm workspaces: a library, a package using it, an app; tsc -b builds and tests as jobs)", () => {
+  const example = path.join(import.meta.dirname, "../examples/monorepo")
+  const tsc = path.join(import.meta.dirname, "../node_modules/.bin/tsc")
+  // What `npm install` makes for the workspace: node_modules/<name> links to each package. (typescript comes from
+  // this repository's node_modules, found by the example's tasks-kit the way `npm exec` finds it.)
+  const link = () => {
+    for (const [name, dir] of [["@acme/core", "packages/core"], ["@acme/ui", "packages/ui"], ["@acme/tasks-kit", "packages/tasks-kit"], ["web", "apps/web"]]) {
+      const target = path.join(example, "node_modules", name!)
+      fs.mkdirSync(path.dirname(target), { recursive: true })
+      fs.rmSync(target, { force: true, recursive: true })
+      fs.symlinkSync(path.relative(path.dirname(target), path.join(example, dir!)), target)
+    }
+    for (const dir of ["packages/core", "packages/ui", "apps/web"]) fs.rmSync(path.join(example, dir, "dist"), { recursive: true, force: true })
+  }
+
+  for (const runtime of ["node", "bun", "deno"] as const) {
+    it(`${runtime}: runner ws build test release builds, tests and describes every package in order`, () => {
+      link()
+      const result = ws(example, ["build", "test", "release"], runtime)
+      assert.strictEqual(result.status, 0, result.stderr + result.stdout)
+      assert.isTrue(before(result.stdout, "@acme/core#build", "@acme/ui#build"), result.stdout)
+      assert.isTrue(before(result.stdout, "@acme/ui#build", "web#build"), result.stdout)
+      for (const line of ["[@acme/core#test] core: 2 checks passed", "[@acme/ui#test] ui: 1 check passed", "[web#test] web: 1 check passed"]) {
+        assert.include(result.stdout, line)
+      }
+      assert.include(result.stdout, "[web#release] web built against @acme/core 1.4.0 (cents, total, format)")
+      assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(example, "apps/web/dist/release.json"), "utf8")), {
+        app: "web",
+        core: "1.4.0",
+        coreExports: 3
+      })
+    })
+  }
+
+  it("the task files type-check; a wrong use of another package's typed output does not", () => {
+    link()
+    const ok = spawnSync(tsc, ["-p", example], { encoding: "utf8" })
+    assert.strictEqual(ok.status, 0, ok.stdout + ok.stderr)
+    const typo = path.join(example, "typo-check.ts")
+    const config = path.join(example, "tsconfig.typo.json")
+    try {
+      fs.writeFileSync(typo, `import { api } from "@acme/core/tasks"\nimport { Job } from "effect-runner"\nimport * as Effect from "effect/Effect"\n` +
+        `export const x = Job.make("x", { needs: { core: api }, run: ({ core }) => Effect.succeed(core.version.toFixed(2)) })\n`)
+      fs.writeFileSync(config, JSON.stringify({ extends: "./tsconfig.json", include: ["typo-check.ts"] }))
+      const bad = spawnSync(tsc, ["-p", config], { encoding: "utf8" })
+      assert.strictEqual(bad.status, 2, bad.stdout)
+      assert.match(bad.stdout, /typo-check\.ts\(4,\d+\): error TS2551: Property 'toFixed' does not exist on type 'string'/)
+    } finally {
+      fs.rmSync(typo, { force: true })
+      fs.rmSync(config, { force: true })
+    }
+  })
+})

@@ -10,6 +10,8 @@ import * as Module from "node:module"
 import { fileURLToPath } from "node:url"
 
 const runnerRoot = new URL("../../", import.meta.url).href
+// The example projects are the runner's users: their own package.json files hide the runner's self-reference.
+const examples = new URL("../../examples/", import.meta.url).href
 const indexUrl = new URL("../index.ts", import.meta.url).href
 const shared = /^(effect|effect-runner|@effect\/platform-node(-shared)?)(\/.*)?$/
 const packages = ["effect", "@effect/platform-node", "@effect/platform-node-shared"]
@@ -31,7 +33,7 @@ export const register = (bundle?: string): void => {
         if (parent !== undefined && parent.startsWith(bundle!)) return next(specifier, context)
         return fromBundle(specifier) ?? fromBundle(resolveLocal(specifier, context, next))
       }
-      if (shared.test(specifier) && parent !== undefined && !parent.startsWith(runnerRoot)) {
+      if (shared.test(specifier) && parent !== undefined && (!parent.startsWith(runnerRoot) || parent.startsWith(examples))) {
         if (specifier === "effect-runner") return { url: indexUrl, format: "module-typescript", shortCircuit: true }
         return { url: import.meta.resolve(specifier), shortCircuit: true }
       }
