@@ -34,6 +34,7 @@ import {
 import * as shellProcess from "./internal/shell.ts"
 import * as Job from "./Job.ts"
 import * as Loader from "./Loader.ts"
+import * as Runtime from "./runtime/Runtime.ts"
 
 /** A workspace package. */
 export interface Package {
@@ -379,10 +380,11 @@ export const affected = (
         base = "HEAD^"
       }
     }
-    const diff = options.head === undefined ? git("diff", "--name-only", base) : git("diff", "--name-only", base, options.head)
+    const diff = options.head === undefined ? git("diff", "--name-only", "-z", base) : git("diff", "--name-only", "-z", base, options.head)
     if (!diff.ok) return fail(`git diff failed: ${diff.err.split("\n")[0]}`)
-    const untracked = options.head === undefined ? git("ls-files", "--others", "--exclude-standard", "--full-name") : undefined
-    const files = [...diff.out.split("\n"), ...(untracked?.out.split("\n") ?? [])].filter((f) => f !== "")
+    const untracked = options.head === undefined ? git("ls-files", "--others", "--exclude-standard", "--full-name", "-z") : undefined
+    // NUL-separated: file names are given as they are (no quoting of unusual characters).
+    const files = [...diff.out.split("\0"), ...(untracked?.out.split("\0") ?? [])].filter((f) => f !== "")
     const toplevel = fs.realpathSync(top.out)
     const byDepth = [...workspace.packages].sort((a, b) => b.dir.length - a.dir.length)
     const changed = new Set<string>()
@@ -416,23 +418,27 @@ export const load = (workspace: Workspace): Effect.Effect<Loaded, WorkspaceInval
   Effect.gen(function*() {
     const problems: Array<WorkspaceProblem> = []
     const candidates = new Map<Job.Any, Array<Package>>()
-    for (const pkg of workspace.packages) {
-      for (const absolute of pkg.taskFiles) {
-        const file = path.relative(process.cwd(), absolute) || absolute
-        const planned = yield* Loader.load(file).pipe(
-          Effect.flatMap((loaded) => reachable(loaded.dag)),
-          Effect.catch((error) => {
-            problems.push(new PackageTaskFileInvalid({ pkg: pkg.name, file, reason: error.message }))
-            return Effect.succeed([])
-          })
-        )
-        for (const job of planned) {
-          const list = candidates.get(job) ?? []
-          if (!list.includes(pkg)) list.push(pkg)
-          candidates.set(job, list)
-        }
+    const files = workspace.packages.flatMap((pkg) => pkg.taskFiles.map((absolute) => ({ pkg, absolute })))
+    // Imported concurrently (the runtime overlaps reading and compiling them); results are used in package order.
+    // The import hooks are installed first: concurrent first calls would not wait for them.
+    yield* Effect.promise(() => Runtime.prepareTaskImports())
+    const results = yield* Effect.forEach(files, ({ absolute, pkg }) => {
+      const file = path.relative(process.cwd(), absolute) || absolute
+      return Loader.load(file).pipe(
+        Effect.flatMap((loaded) => reachable(loaded.dag)),
+        Effect.mapError((error) => new PackageTaskFileInvalid({ pkg: pkg.name, file, reason: error.message })),
+        Effect.result
+      )
+    }, { concurrency: 16 })
+    results.forEach((result, i) => {
+      if (result._tag === "Failure") return void problems.push(result.failure)
+      const { pkg } = files[i]!
+      for (const job of result.success) {
+        const list = candidates.get(job) ?? []
+        if (!list.includes(pkg)) list.push(pkg)
+        candidates.set(job, list)
       }
-    }
+    })
     const owner = new Map<Job.Any, Package>()
     const jobs = new Map<string, Map<string, Job.Any>>(workspace.packages.map((p) => [p.name, new Map()]))
     for (const [job, list] of candidates) {

@@ -445,7 +445,7 @@ describe("examples/monorepo (npm workspaces: a library, a package using it, an a
         core: "1.4.0",
         coreExports: 3
       })
-    })
+    }, 180_000)
   }
 
   it("the task files type-check; a wrong use of another package's typed output does not", () => {
@@ -465,5 +465,5 @@ describe("examples/monorepo (npm workspaces: a library, a package using it, an a
       fs.rmSync(typo, { force: true })
       fs.rmSync(config, { force: true })
     }
-  })
+  }, 240_000)
 })
