@@ -136,8 +136,10 @@ const readPatterns = (
     }
     return { patterns: patterns ?? [], source: "pnpm-workspace.yaml" }
   }
-  const manifest = readJson(path.join(root, "package.json")) as Record<string, unknown>
-  const field = manifest["workspaces"]
+  const manifest = readJson(path.join(root, "package.json"))
+  const field = typeof manifest === "object" && manifest !== null && !(manifest instanceof Error)
+    ? (manifest as Record<string, unknown>)["workspaces"]
+    : undefined
   // npm and Bun: an array; Yarn also accepts { packages: [...], nohoist: [...] }.
   const list = Array.isArray(field) ? field : (field as { packages?: unknown } | null)?.packages
   if (!Array.isArray(list) || list.some((p) => typeof p !== "string")) {
@@ -376,8 +378,8 @@ export const affected = (
         if (!mergeBase.ok) return fail(`no merge base between ${branch} and ${head}`)
         base = mergeBase.out
       } else {
-        if (!commit("HEAD^").ok) return fail("no default branch (origin/HEAD, main, master) and HEAD has no parent commit to compare with")
-        base = "HEAD^"
+        if (!commit(`${head}^`).ok) return fail(`no default branch (origin/HEAD, main, master) and ${head} has no parent commit to compare with`)
+        base = `${head}^`
       }
     }
     const diff = options.head === undefined ? git("diff", "--name-only", "-z", base) : git("diff", "--name-only", "-z", base, options.head)

@@ -194,6 +194,15 @@ describe("runner ws --affected", () => {
     assert.deepStrictEqual([...planned(working.stdout)].sort(), ["@acme/core#build", "@acme/lib#build", "app#build", "tools#lint"])
   })
 
+  it("no default branch: the base is the head's parent (HEAD^)", () => {
+    const dir = repo()
+    git(dir, "branch", "-qm", "main", "trunk")
+    const result = ws(dir, ["build", "--dry-run", "--affected", "--head", "HEAD"])
+    assert.strictEqual(result.status, 0, result.stderr)
+    assert.match(result.stdout, /affected \(HEAD\^\.\.HEAD\): @acme\/lib changed/)
+    assert.deepStrictEqual([...planned(result.stdout)].sort(), ["@acme/core#build", "@acme/lib#build", "app#build"])
+  })
+
   it("nothing changed: says so and runs nothing (exit 0)", () => {
     const dir = repo()
     const result = ws(dir, ["build", "--affected", "--base", "HEAD", "--head", "HEAD"])

@@ -84,8 +84,9 @@ export const planWorkspace = (selection: Selection, ids: ReadonlyArray<string>):
       )
       if (found !== undefined) {
         const dependents = [...found.packages].filter((name) => !found.changed.includes(name))
+        const short = (ref: string) => /^[0-9a-f]{40,64}$/.test(ref) ? ref.slice(0, 12) : ref
         notes.push(
-          `affected (${found.base.slice(0, 12)}..${found.head === "the working tree" ? found.head : found.head.slice(0, 12)}): ` +
+          `affected (${short(found.base)}..${short(found.head)}): ` +
             (found.changed.length === 0 ? "no package changed" : `${found.changed.join(", ")} changed`) +
             (dependents.length === 0 ? "" : `; depending on them: ${dependents.join(", ")}`) +
             (found.outside === 0 ? "" : `; ${found.outside} changed file${found.outside === 1 ? "" : "s"} outside the packages`)
