@@ -146,6 +146,7 @@ const main = async () => {
     (fs.existsSync(turbo) ? `, turbo ${spawnSync(turbo, ["--version"], { encoding: "utf8" }).stdout.trim()}` : ""),
     ""
   ]
+  fs.mkdirSync(out, { recursive: true })
   fs.writeFileSync(path.join(out, "WORKSPACE.md"), lines.join("\n"))
   fs.writeFileSync(path.join(out, "workspace-results.json"), JSON.stringify({ results: results.map(({ last: _, ...r }) => r), discover, load, loads }, null, 2) + "\n")
   console.log(`wrote ${path.join(out, "WORKSPACE.md")}`)
