@@ -457,6 +457,16 @@ describe("examples/monorepo (npm workspaces: a library, a package using it, an a
     }, 180_000)
   }
 
+  it("tasks/ci.ts: Workspace.jobs puts the packages' builds and tests beside a typed deploy", () => {
+    link()
+    const result = runner(["tasks/ci.ts", "--journal", "none", "--log-format", "plain"], { cwd: example })
+    assert.strictEqual(result.status, 0, result.stderr + result.stdout)
+    assert.isTrue(before(result.stdout, "@acme/core#build", "@acme/ui#build"), result.stdout)
+    assert.isTrue(before(result.stdout, "@acme/ui#build", "web#build"), result.stdout)
+    assert.include(result.stdout, "[web#test] web: 1 check passed")
+    assert.include(result.stdout, "[deploy] deploying web with @acme/core 1.4.0 (3 exports)")
+  }, 180_000)
+
   it("the task files type-check; a wrong use of another package's typed output does not", () => {
     link()
     const ok = spawnSync(tsc, ["-p", example], { encoding: "utf8" })
