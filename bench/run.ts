@@ -4,7 +4,7 @@
  * bench/RESULTS.md (a table per scenario, ratios to make -j8, the targets of issue 6 with MET / MISSED) and
  * bench/results.json (every sample). bench/README.md explains each scenario.
  *
- *   node bench/run.ts [--smoke] [--out DIR] [--runtimes node,bun,deno] [--scenarios 1,2,3,4,5,6,7]
+ *   node bench/run.ts [--smoke] [--out DIR] [--runtimes node,bun,deno] [--scenarios 1,2,3,4,5,6,7,8]
  *
  * --smoke: tiny sizes, one run, make as the only peer, into --out (default: a temp folder), never bench/.
  */
@@ -40,7 +40,8 @@ const option = (name: string) => {
 const smoke = argv.includes("--smoke")
 const out = path.resolve(option("--out") ?? (smoke ? fs.mkdtempSync(path.join(os.tmpdir(), "runner-bench-smoke-")) : path.join(root, "bench")))
 const runtimes = (option("--runtimes")?.split(",") ?? allRuntimes) as ReadonlyArray<Runtime>
-const scenarios = new Set((option("--scenarios") ?? "1,2,3,4,5,6,7").split(",").map(Number))
+// 8, the monorepo benchmark (bench/workspace.ts, its own WORKSPACE.md), is not part of the smoke run unless asked for.
+const scenarios = new Set((option("--scenarios") ?? (smoke ? "1,2,3,4,5,6,7" : "1,2,3,4,5,6,7,8")).split(",").map(Number))
 
 /** Sizes and run counts: the full benchmark, or a smoke test of the harness (seconds, not minutes). */
 const config = smoke
@@ -426,6 +427,14 @@ const main = async () => {
   if (scenarios.has(5)) results.scenarios.resume = await resumeScenario()
   if (scenarios.has(6)) results.scenarios.memory = await memoryScenario()
   if (scenarios.has(7)) results.scenarios.spawn = await spawnScenario()
+  if (scenarios.has(8)) {
+    log("monorepo: runner ws build vs turbo and make -j8 (bench/workspace.ts)")
+    const ran = await mustRun([...scriptCommand("node", path.join(root, "bench/workspace.ts")), "--out", out, ...(smoke ? ["--runs", "1"] : [])], {
+      cwd: root,
+      timeoutMillis: 1_800_000
+    })
+    log(ran.stdout.trim())
+  }
   results.machine.loadAverageEnd = os.loadavg()
   results.wallSeconds = (performance.now() - started) / 1000
   fs.mkdirSync(out, { recursive: true })

@@ -162,6 +162,10 @@ export type SetupError =
   | MissingDependency
   | UnknownJob
   | InvalidOption
+  | WorkspaceNotFound
+  | WorkspaceInvalid
+  | UnknownPackage
+  | AffectedUnavailable
 
 /** An operator command (history, show, logs, prune, doctor) was pointed at a journal file that does not exist. */
 export class JournalNotFound extends Data.TaggedError("JournalNotFound")<{ readonly path: string }> {
@@ -206,5 +210,103 @@ export class CircuitOpen extends Schema.TaggedError<CircuitOpen>()("CircuitOpen"
       ? `a probe call may go through in ${Duration.format(Duration.millis(this.retryInMillis))}`
       : "a probe call is testing it now"
     return `resource "${this.resource}" is failing: its circuit breaker is open, so calls fail fast (${when})`
+  }
+}
+
+/** No workspace root (a package.json with `workspaces`, or a pnpm-workspace.yaml) in this folder or above it. */
+export class WorkspaceNotFound extends Data.TaggedError("WorkspaceNotFound")<{ readonly from: string }> {
+  override get message(): string {
+    return `no workspace in ${this.from} or above it: expected a package.json with "workspaces", or a pnpm-workspace.yaml`
+  }
+}
+
+/** A workspace pattern (or a package's `effect-runner.tasks` pattern) matches nothing. */
+export class WorkspaceGlobEmpty extends Data.TaggedError("WorkspaceGlobEmpty")<{
+  readonly pattern: string
+  /** Where the pattern comes from: "package.json workspaces", "pnpm-workspace.yaml", a package's manifest. */
+  readonly source: string
+}> {
+  override get message(): string {
+    return `${this.source}: pattern "${this.pattern}" matches no ${this.source.includes("effect-runner") ? "file" : "package (a folder with a package.json)"}`
+  }
+}
+
+/** A workspace manifest cannot be used: not JSON, no `name`, a malformed field. */
+export class PackageManifestInvalid extends Data.TaggedError("PackageManifestInvalid")<{
+  readonly manifest: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.manifest}: ${this.reason}`
+  }
+}
+
+/** Two workspace packages have the same name. */
+export class PackageNameDuplicate extends Data.TaggedError("PackageNameDuplicate")<{
+  readonly name: string
+  readonly manifests: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `package name "${this.name}" is used twice: by ${this.manifests.join(" and by ")}`
+  }
+}
+
+/** Workspace packages depend on each other in a cycle. */
+export class PackageCycle extends Data.TaggedError("PackageCycle")<{ readonly path: ReadonlyArray<string> }> {
+  override get message(): string {
+    return `packages depend on each other in a cycle: ${this.path.join(" -> ")}`
+  }
+}
+
+/** A task file of a workspace package failed to load or to plan. */
+export class PackageTaskFileInvalid extends Data.TaggedError("PackageTaskFileInvalid")<{
+  readonly pkg: string
+  readonly file: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `package "${this.pkg}", task file ${this.reason.startsWith(this.file) ? this.reason : `${this.file}: ${this.reason}`}`
+  }
+}
+
+/** One problem of a workspace. */
+export type WorkspaceProblem =
+  | WorkspaceGlobEmpty
+  | PackageManifestInvalid
+  | PackageNameDuplicate
+  | PackageCycle
+  | PackageTaskFileInvalid
+  | DuplicateJobId
+  | CycleDetected
+  | UnknownJob
+
+/** The workspace has problems: all of them, found in one pass; nothing ran. */
+export class WorkspaceInvalid extends Data.TaggedError("WorkspaceInvalid")<{
+  readonly root: string
+  readonly problems: ReadonlyArray<WorkspaceProblem>
+}> {
+  override get message(): string {
+    const n = this.problems.length
+    return `workspace ${this.root}: ${n} problem${n === 1 ? "" : "s"}; nothing ran:\n  ` +
+      this.problems.map((p) => p.message.replace(/\n/g, "\n    ")).join("\n  ")
+  }
+}
+
+/** A `--filter` names no workspace package. */
+export class UnknownPackage extends Data.TaggedError("UnknownPackage")<{
+  readonly filters: ReadonlyArray<string>
+  readonly available: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `--filter ${this.filters.map((f) => `"${f}"`).join(", ")} matches no workspace package; the packages: ` +
+      (this.available.join(", ") || "none")
+  }
+}
+
+/** `--affected`: git cannot say which files changed (not a repository, a shallow clone, an unknown ref). */
+export class AffectedUnavailable extends Data.TaggedError("AffectedUnavailable")<{ readonly reason: string }> {
+  override get message(): string {
+    return `--affected: git cannot tell which files changed: ${this.reason}. Nothing ran. Pass --base REF (and --head REF), ` +
+      `or --affected=all-on-error to run every selected package when git cannot answer`
   }
 }

@@ -22,6 +22,7 @@ interface CommandModule {
 const commands: Record<string, () => Promise<CommandModule>> = {
   run: () => import("./run.ts"),
   init: () => import("./init.ts"),
+  ws: () => import("./ws.ts"),
   graph: () => import("./graph.ts"),
   list: () => import("./list.ts"),
   history: () => import("./history.ts"),

@@ -97,6 +97,20 @@ type Input = observers.Input & {
 }
 
 const handler = (outcome: Outcome) => (input: Input) =>
+  checkFlags(input).pipe(
+    Effect.andThen(loadPlan(input.file, input.jobs)),
+    Effect.flatMap((plan) => executePlan(plan, input, input.file)),
+    Effect.map((code) => {
+      outcome.code = code
+    }),
+    Effect.catch(reportSetupError(outcome))
+  )
+
+/** The run flags (all but the file and the jobs), as `runner ws` takes them too. */
+export type RunFlags = Omit<Input, "file" | "jobs">
+
+/** Rejects flag combinations that make no sense, before anything is loaded. */
+export const checkFlags = (input: RunFlags): Effect.Effect<void, InvalidOption> =>
   Effect.gen(function*() {
     const concurrencyFlag = Option.getOrUndefined(input.concurrency)
     if (concurrencyFlag !== undefined && concurrencyFlag < 1) {
@@ -114,9 +128,22 @@ const handler = (outcome: Outcome) => (input: Input) =>
     if (input.force && key === undefined) {
       return yield* new InvalidOption({ where: "--force", reason: "only applies with --key" })
     }
-    const plan = yield* loadPlan(input.file, input.jobs)
+  })
+
+/**
+ * Runs a plan (or prints it with --dry-run) as the flags say, and returns the exit code. `auditFile` is the file
+ * recorded as the run's task file (its folder's git commit is recorded too).
+ */
+export const executePlan = (plan: Dag.Plan, input: RunFlags, auditFile: string) =>
+  Effect.gen(function*() {
+    const concurrencyFlag = Option.getOrUndefined(input.concurrency)
+    const resume = Option.getOrUndefined(input.resume)
+    const key = Option.getOrUndefined(input.key)
     const concurrency = concurrencyFlag ?? plan.dag.concurrency ?? Runtime.cpuCount()
-    if (input.dryRun) return yield* print(renderPlan(plan, concurrency, input.failureMode))
+    if (input.dryRun) {
+      yield* print(renderPlan(plan, concurrency, input.failureMode))
+      return ExitCode.ok
+    }
     const format = Option.getOrElse(input.logFormat, () => process.stdout.isTTY ? "pretty" as const : "plain" as const)
     const target: Journal.Target = key !== undefined
       ? { _tag: "Key", key, force: input.force }
@@ -133,7 +160,7 @@ const handler = (outcome: Outcome) => (input: Input) =>
         trigger: "cli",
         runnerVersion: version,
         wait: input.wait,
-        audit: yield* Audit.collect(input.file, version)
+        audit: yield* Audit.collect(auditFile, version)
       })
       switch (outcome._tag) {
         case "AlreadySucceeded":
@@ -153,7 +180,7 @@ const handler = (outcome: Outcome) => (input: Input) =>
     const services = Layer.mergeAll(RunLogger.layer, observers.layer(input), configLayer(input.envFile)).pipe(
       Layer.provideMerge(Layer.mergeAll(reporter, reportedJournalLayer(journalFile, input.durability, reporter)))
     )
-    outcome.code = yield* execute.pipe(
+    return yield* execute.pipe(
       Effect.provide(services),
       Effect.catchTag("RunLocked", (locked) =>
         Effect.as(Effect.sync(() => process.stderr.write(`runner: ${locked.message}\n`)), ExitCode.locked)),
@@ -162,9 +189,9 @@ const handler = (outcome: Outcome) => (input: Input) =>
         Effect.as(Effect.sync(() => process.stderr.write(`runner: ${lost.message}\n`)), ExitCode.locked)),
       Effect.catchTag("JournalError", (error) =>
         Effect.fail({ file: journalFile, error: new InvalidOption({ where: "journal", reason: error.message }) })),
-      Effect.catchTag("PreflightFailed", (error) => Effect.fail({ file: input.file, error }))
+      Effect.catchTag("PreflightFailed", (error) => Effect.fail({ file: auditFile, error }))
     )
-  }).pipe(Effect.catch(reportSetupError(outcome)))
+  })
 
 export const command = (outcome: Outcome) =>
   Command.make("run", flags, handler(outcome)).pipe(
