@@ -324,4 +324,9 @@ describe("examples/monorepo, with the package installed", () => {
       for (const file of files) assert.isTrue(fs.existsSync(path.join(monorepo, dir, "dist", file)), `${dir}/dist/${file}`)
     }
   }, 120_000)
+
+  it("npx tsc -p . type-checks the task files against the installed package", () => {
+    const result = run("npx", ["tsc", "-p", "."], monorepo)
+    assert.strictEqual(result.status, 0, result.output)
+  }, 120_000)
 })
