@@ -2,7 +2,7 @@
  * The published package, used as a user uses it: `npm pack` of a copy of the project (its `prepack` builds dist/),
  * installed from the tarball with npm's cache (no registry) into a temporary project beside `effect` and
  * `@effect/platform-node` 4.1.5, then the README's commands run there on Node, Bun and Deno. Packed and installed
- * once for the file.
+ * once for the file; a copy of examples/monorepo installs the same tarball and builds with `runner ws build`.
  */
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -31,6 +31,15 @@ const run = (command: string, args: ReadonlyArray<string>, cwd: string, extra: R
   return { status: result.status, stdout: result.stdout ?? "", stderr: result.stderr ?? "", output: `${result.stdout}\n${result.stderr}` }
 }
 
+/** `npm install` of `packages` in `dir`, from npm's cache (no registry named); returns npm's output. */
+const install = (dir: string, packages: ReadonlyArray<string>): string => {
+  // --offline fails where the cache lacks a package's metadata, not its files.
+  let result = run("npm", ["install", "--offline", "--no-audit", "--no-fund", ...packages], dir)
+  if (result.status !== 0) result = run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", ...packages], dir)
+  assert.strictEqual(result.status, 0, result.output)
+  return result.output
+}
+
 let tarball = ""
 let project = ""
 let installLog = ""
@@ -48,12 +57,7 @@ beforeAll(() => {
 
   project = tempDir()
   fs.writeFileSync(path.join(project, "package.json"), JSON.stringify({ name: "user-project", private: true, type: "module" }))
-  const packages = [tarball, "effect@4.1.5", "@effect/platform-node@4.1.5"]
-  // Everything comes from npm's cache; --offline fails where the cache lacks a package's metadata, not its files.
-  let install = run("npm", ["install", "--offline", "--no-audit", "--no-fund", ...packages], project)
-  if (install.status !== 0) install = run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", ...packages], project)
-  assert.strictEqual(install.status, 0, install.output)
-  installLog = install.output
+  installLog = install(project, [tarball, "effect@4.1.5", "@effect/platform-node@4.1.5"])
   fs.mkdirSync(path.join(project, "tasks"))
   fs.writeFileSync(path.join(project, "tasks/x.ts"), userTask)
 }, 180_000)
@@ -265,4 +269,64 @@ export default Dag.make("typed", [use])
       assert.strictEqual(result.stdout, "")
     }
   })
+})
+
+describe("examples/monorepo, with the package installed", () => {
+  const example = path.join(root, "examples/monorepo")
+  /** The packages that `tsc -b` builds, and what it emits into each one's dist/. */
+  const outputs: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+    ["packages/core", ["index.js", "index.d.ts", "index.test.js", ".tsbuildinfo"]],
+    ["packages/ui", ["index.js", "index.d.ts", "index.test.js", ".tsbuildinfo"]],
+    ["apps/web", ["main.js", "main.d.ts", "index.test.js", ".tsbuildinfo"]]
+  ]
+  const order = ["@acme/core#build", "@acme/ui#build", "web#build"]
+  const typescript = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8")).devDependencies.typescript as string
+  let monorepo = ""
+
+  beforeAll(() => {
+    monorepo = tempDir()
+    // What a clone has: no node_modules, builds or journal (the in-repo tests may have left them in the example).
+    const ignored = new Set(["node_modules", "dist", ".runner", "package-lock.json"])
+    fs.cpSync(example, monorepo, { recursive: true, filter: (source) => !ignored.has(path.basename(source)) })
+    // npm links the workspace packages into node_modules itself, beside the tarball and its peers.
+    install(monorepo, [tarball, "effect@4.1.5", "@effect/platform-node@4.1.5", `typescript@${typescript}`])
+  }, 180_000)
+
+  it("npm linked the workspace packages and installed the runner from the tarball", () => {
+    for (const [name, dir] of [["@acme/core", "packages/core"], ["@acme/ui", "packages/ui"], ["@acme/tasks-kit", "packages/tasks-kit"], ["web", "apps/web"]]) {
+      assert.strictEqual(fs.realpathSync(path.join(monorepo, "node_modules", name!)), fs.realpathSync(path.join(monorepo, dir!)))
+    }
+    assert.isFalse(fs.lstatSync(path.join(monorepo, "node_modules/effect-runner")).isSymbolicLink())
+    assert.isTrue(fs.existsSync(path.join(monorepo, "node_modules/effect-runner/dist/Workspace.js")))
+    assert.isTrue(fs.existsSync(path.join(monorepo, "node_modules/.bin/tsc")))
+  })
+
+  const builds: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
+    ["npx", ["runner", "ws", "build"]],
+    ["bun", ["node_modules/.bin/runner", "ws", "build"]],
+    ["deno", ["run", "-A", "node_modules/.bin/runner", "ws", "build"]]
+  ]
+  it.each(builds)("%s %j builds every package with tsc -b, in package order", (command, args) => {
+    for (const [dir] of outputs) fs.rmSync(path.join(monorepo, dir, "dist"), { recursive: true, force: true })
+    const result = run(command, args, monorepo)
+    assert.strictEqual(result.status, 0, result.output)
+    assert.match(result.stdout, /^ws: workspace \.: build in 3 of 4 packages$/m)
+    const started = [...result.stdout.matchAll(/^\S+ (\S+#\S+) started$/gm)].map((match) => match[1])
+    assert.deepStrictEqual(started, order, result.stdout)
+    // Each build starts after the one before it succeeded.
+    for (const [first, second] of [[order[0]!, order[1]!], [order[1]!, order[2]!]]) {
+      const done = result.stdout.search(new RegExp(`^\\S+ ${first} \\S* ?succeeded`, "m"))
+      assert.isAbove(done, -1, result.stdout)
+      assert.isBelow(done, result.stdout.indexOf(`${second} started`), result.stdout)
+    }
+    assert.match(result.stdout, /^run \S+ succeeded in/m)
+    for (const [dir, files] of outputs) {
+      for (const file of files) assert.isTrue(fs.existsSync(path.join(monorepo, dir, "dist", file)), `${dir}/dist/${file}`)
+    }
+  }, 120_000)
+
+  it("npx tsc -p . type-checks the task files against the installed package", () => {
+    const result = run("npx", ["tsc", "-p", "."], monorepo)
+    assert.strictEqual(result.status, 0, result.output)
+  }, 120_000)
 })
