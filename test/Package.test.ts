@@ -46,7 +46,7 @@ let installLog = ""
 
 beforeAll(() => {
   const copy = tempDir()
-  for (const entry of ["bin", "src", "scripts", "package.json", "tsconfig.json", "tsconfig.build.json", "README.md"]) {
+  for (const entry of ["bin", "src", "scripts", "package.json", "tsconfig.json", "tsconfig.build.json", "README.md", "LICENSE"]) {
     fs.cpSync(path.join(root, entry), path.join(copy, entry), { recursive: true, verbatimSymlinks: true })
   }
   fs.symlinkSync(path.join(root, "node_modules"), path.join(copy, "node_modules"))
@@ -106,11 +106,11 @@ describe("the tarball", () => {
     const lines = listing.stdout.trim().split("\n")
     assert.deepStrictEqual(lines.filter((line) => !line.startsWith("-")), [], "only regular files: no links, no folders")
     const files = run("tar", ["tzf", tarball], root).stdout.trim().split("\n")
-    for (const file of ["bin/runner.js", "dist/index.js", "dist/index.d.ts", "dist/index.d.ts.map", "dist/cli/main.js"]) {
+    for (const file of ["bin/runner.js", "dist/index.js", "dist/index.d.ts", "dist/index.d.ts.map", "dist/cli/main.js", "LICENSE"]) {
       assert.include(files, `package/${file}`)
     }
     const unexpected = files.filter((file) =>
-      !/^package\/(bin\/runner\.js|package\.json|README\.md|dist\/.+\.(js|d\.ts|d\.ts\.map)|src\/.+\.ts)$/.test(file)
+      !/^package\/(bin\/runner\.js|package\.json|README\.md|LICENSE|dist\/.+\.(js|d\.ts|d\.ts\.map)|src\/.+\.ts)$/.test(file)
     )
     assert.deepStrictEqual(unexpected, [])
     assert.notInclude(files, "package/src/bin.ts")
