@@ -6,6 +6,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Checkpoint from "../src/Checkpoint.ts"
 import * as Dag from "../src/Dag.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/Journal.ts"
@@ -161,6 +162,33 @@ describe("layers", () => {
       const resumed = yield* executeRun(dag, resume)
       assert.strictEqual(resumed.result.status, "succeeded")
       assert.deepStrictEqual(ran, ["first", "second"])
+      assert.deepStrictEqual(stats, { acquired: 2, released: 2 })
+    }).pipe(Effect.provide(Journal.layerMemory)))
+})
+
+describe("layers with checkpoints", () => {
+  it.live("a layered job's checkpoints are kept across a resume; the job's own layer is built again for the new run", () =>
+    Effect.gen(function*() {
+      const { stats, layer } = tracked()
+      const failAt = { step: 3 }
+      const ran: Array<number> = []
+      const items = Job.make("items", {
+        layer,
+        run: () =>
+          Effect.forEach([1, 2, 3, 4], (i) =>
+            Checkpoint.step(`item-${i}`, Effect.gen(function*() {
+              const counter = yield* Counter
+              if (i === failAt.step) return yield* Effect.fail(`item ${i} failed`)
+              ran.push(i)
+              return counter.next()
+            })))
+      })
+      const dag = Dag.make("checkpointed", [items])
+      assert.strictEqual((yield* executeRun(dag, fresh)).result.status, "failed")
+      failAt.step = 0
+      const resumed = yield* executeRun(dag, resume)
+      assert.strictEqual(resumed.result.status, "succeeded")
+      assert.deepStrictEqual(ran, [1, 2, 3, 4])
       assert.deepStrictEqual(stats, { acquired: 2, released: 2 })
     }).pipe(Effect.provide(Journal.layerMemory)))
 })
