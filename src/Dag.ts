@@ -3,6 +3,7 @@
  * ids, cycles, needs that are not jobs, conflicting resources) and orders it into levels for the executor.
  */
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import {
   CycleDetected,
   DuplicateJobId,
@@ -17,7 +18,14 @@ import * as Trigger from "./Trigger.ts"
 
 const TypeId = "~effect-runner/Dag" as const
 
-export interface Options {
+export interface Options<LOut = never, LE = unknown> {
+  /**
+   * The services the jobs require beyond the runner's own (FileSystem, Path, ChildProcessSpawner): built once per run,
+   * before the first job starts, shared by all its jobs, released after the last one ends (on success, failure and
+   * interruption). A failure to build it fails the run before any job starts. It may itself use the runner's services.
+   * Default: none.
+   */
+  readonly layer?: Layer.Layer<LOut, LE, Job.Services>
   /** At most this many jobs of this DAG run at once (`--concurrency` overrides). Default: the CPU count. */
   readonly concurrency?: number
   readonly description?: string
@@ -52,12 +60,36 @@ export interface Dag {
   readonly trigger: Trigger.Trigger | undefined
   readonly onSuccess: Hook | undefined
   readonly onFailure: Hook | undefined
+  /** Its `layer`, merged with the layers of the DAGs it includes. */
+  readonly layer: Layer.Layer<any, any, any> | undefined
 }
+
+/** The services the jobs of this list require that neither the runner nor the layer (`LOut`) provides. */
+export type Missing<Jobs extends ReadonlyArray<unknown>, LOut> = Exclude<Job.Requirements<Jobs[number]>, LOut | Job.Services>
+
+/** Makes `Dag.make` fail to type-check, naming what is not a job or DAG, or the services no layer provides. */
+export type CheckProvided<Jobs extends ReadonlyArray<unknown>, LOut> = [Exclude<Jobs[number], Job.Any | Dag>] extends [never]
+  ? CheckMissing<Jobs, LOut>
+  : { readonly "Dag.make takes jobs and DAGs": Exclude<Jobs[number], Job.Any | Dag> }
+
+type CheckMissing<Jobs extends ReadonlyArray<unknown>, LOut> = [Missing<Jobs, LOut>] extends [never] ? unknown
+  // Jobs typed `Job.Any` (built dynamically) are not checked statically.
+  : 0 extends (1 & Missing<Jobs, LOut>) ? unknown
+  : { readonly "the DAG's layer does not provide services its jobs require": Missing<Jobs, LOut> }
 
 export const isDag = (u: unknown): u is Dag => typeof u === "object" && u !== null && TypeId in u
 
-/** Makes a DAG from jobs (and other DAGs, whose jobs are included). Dependencies are included transitively. */
-export const make = (name: string, jobs: ReadonlyArray<Job.Any | Dag>, options: Options = {}): Dag => {
+/**
+ * Makes a DAG from jobs (and other DAGs, whose jobs and layers are included). Dependencies are included transitively.
+ * The services the jobs require must be provided by `layer` (or be the runner's own), or this does not type-check.
+ */
+// `Jobs` is constrained to `unknown` elements, not `Job.Any`: as a contextual type, `Job.Any` would make a `Job.make`
+// written inline infer `any` requirements, which would pass the check unseen.
+export const make = <const Jobs extends ReadonlyArray<unknown>, LOut = never, LE = never>(
+  name: string,
+  jobs: Jobs & NoInfer<CheckProvided<Jobs, LOut>>,
+  options: Options<LOut, LE> = {}
+): Dag => {
   if (typeof name !== "string" || name.trim() === "") {
     throw new InvalidOption({ where: "Dag.make", reason: "a DAG needs a non-empty string name" })
   }
@@ -68,10 +100,16 @@ export const make = (name: string, jobs: ReadonlyArray<Job.Any | Dag>, options: 
   if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
     throw new InvalidOption({ where: `dag "${name}" concurrency`, reason: `must be a whole number >= 1, got ${concurrency}` })
   }
+  if (options.layer !== undefined && !Layer.isLayer(options.layer)) {
+    throw new InvalidOption({ where: `dag "${name}" layer`, reason: "must be an Effect Layer, e.g. Layer.effect(MyService)(...)" })
+  }
   const flat: Array<Job.Any> = []
-  jobs.forEach((entry, i) => {
-    if (isDag(entry)) flat.push(...entry.jobs)
-    else if (Job.isJob(entry)) flat.push(entry)
+  const layers: Array<Layer.Layer<any, any, any>> = options.layer === undefined ? [] : [options.layer]
+  ;(jobs as ReadonlyArray<Job.Any | Dag>).forEach((entry, i) => {
+    if (isDag(entry)) {
+      flat.push(...entry.jobs)
+      if (entry.layer !== undefined) layers.push(entry.layer)
+    } else if (Job.isJob(entry)) flat.push(entry)
     else {
       throw new InvalidOption({
         where: `dag "${name}" jobs[${i}]`,
@@ -98,7 +136,8 @@ export const make = (name: string, jobs: ReadonlyArray<Job.Any | Dag>, options: 
     description: options.description,
     trigger,
     onSuccess: options.onSuccess,
-    onFailure: options.onFailure
+    onFailure: options.onFailure,
+    layer: layers.length === 0 ? undefined : layers.length === 1 ? layers[0] : Layer.mergeAll(...(layers as [Layer.Layer<any, any, any>]))
   }
 }
 

@@ -151,6 +151,16 @@ export class PreflightFailed extends Data.TaggedError("PreflightFailed")<{
   }
 }
 
+/** The DAG's `layer` failed to build: the run fails before any job starts. */
+export class LayerFailed extends Data.TaggedError("LayerFailed")<{
+  readonly dag: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `dag "${this.dag}": its layer failed to build; no job ran: ${this.reason}`
+  }
+}
+
 export type SetupError =
   | TaskFileNotFound
   | TaskFileIsFolder

@@ -20,6 +20,7 @@ import * as Checkpoint from "./Checkpoint.ts"
 import type * as Dag from "./Dag.ts"
 import * as Encoding from "./Encoding.ts"
 import { JobTimeout, OutputInvalid, OutputNotJournalable } from "./Errors.ts"
+import * as layers from "./internal/layers.ts"
 import * as Processes from "./internal/processes.ts"
 import * as render from "./internal/render.ts"
 import type * as Job from "./Job.ts"
@@ -415,10 +416,11 @@ const runJob = (
   }
   const breakers = job.uses.filter((resource) => resource.breaker !== undefined)
   const once = Effect.suspend(() => {
-    const effect = job.run(inputs)
-    if (!Effect.isEffect(effect)) {
-      return Effect.die(new TypeError(`job "${job.id}": run must return an Effect, got ${typeof effect}`))
+    const ran = job.run(inputs)
+    if (!Effect.isEffect(ran)) {
+      return Effect.die(new TypeError(`job "${job.id}": run must return an Effect, got ${typeof ran}`))
     }
+    const effect = layers.provideJob(job, ran)
     const timed = job.timeout === undefined ? effect : effect.pipe(Effect.timeoutOrElse({
       duration: job.timeout,
       orElse: () => Effect.fail(new JobTimeout({ jobId: job.id, timeout: Duration.format(job.timeout!) }))

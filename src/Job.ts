@@ -6,6 +6,7 @@ import * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
 import type * as Path from "effect/Path"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as CommandLine from "effect/process/CommandLine"
@@ -24,8 +25,11 @@ const TypeId = "~effect-runner/Job" as const
 /** The services the runner provides to every job: the file system, paths and child processes. */
 export type Services = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
 
-/** A job whose output type is `A` and whose typed failures are `E`. */
-export interface Job<out A = unknown, out E = unknown> {
+/**
+ * A job whose output type is `A`, whose typed failures are `E`, and which requires the services `R` beyond the
+ * runner's own (`Services`): the DAG's `layer` must provide them (`Dag.make` does not type-check otherwise).
+ */
+export interface Job<out A = unknown, out E = unknown, out R = never> {
   readonly [TypeId]: typeof TypeId
   readonly id: string
   readonly kind: "effect" | "shell"
@@ -49,11 +53,19 @@ export interface Job<out A = unknown, out E = unknown> {
   readonly definedAt: string | undefined
   /** The calls that led to the definition, innermost first (tells apart jobs made by one helper). */
   readonly definedVia: ReadonlyArray<string>
-  readonly run: (inputs: Record<string, unknown>) => Effect.Effect<A, E, Services>
+  /** The job's own layer, built once per run (on its first attempt) and released with the run's. */
+  readonly layer: Layer.Layer<any, any, any> | undefined
+  readonly run: (inputs: Record<string, unknown>) => Effect.Effect<A, E, Services | R>
 }
 
 /** Any job. */
-export type Any = Job<any, any>
+export type Any = Job<any, any, any>
+
+/**
+ * The services a job requires beyond the runner's own, which a DAG's `layer` must provide: those of its `run` not
+ * provided by its own `layer`, and those of the jobs it needs (they run in the same DAG).
+ */
+export type Requirements<J> = J extends Job<any, any, infer R> ? R : never
 
 /** What a shell job was defined with (part of its definition hash: editing any of it re-runs the job on resume). */
 export interface ShellDefinition {
@@ -63,7 +75,7 @@ export interface ShellDefinition {
 }
 
 /** The inputs a job with these `needs` receives: each needed job's output under the same name. */
-export type Inputs<Needs> = { readonly [K in keyof Needs]: Needs[K] extends Job<infer A, any> ? A : never }
+export type Inputs<Needs> = { readonly [K in keyof Needs]: Needs[K] extends Job<infer A, any, any> ? A : never }
 
 /** A job's config declaration: names to Effect `Config`s (`{ url: Config.String("DB_URL") }`). */
 export type ConfigSpec = Readonly<Record<string, Config.Config<any>>>
@@ -77,9 +89,9 @@ export type RunInputs<Needs, C> = Flatten<Inputs<Needs> & { readonly config: Con
 type Flatten<T> = { [K in keyof T]: T[K] } & {}
 
 /** The output type of a job. */
-export type Output<J> = J extends Job<infer A, any> ? A : never
+export type Output<J> = J extends Job<infer A, any, any> ? A : never
 
-export interface Options<Needs, A, E, R, C = {}> {
+export interface Options<Needs, A, E, R, C = {}, LOut = never, LE = never, LIn = never> {
   /** Jobs whose outputs this job receives, by name: `needs: { extract }`. Default: none. */
   readonly needs?: Needs
   /**
@@ -107,6 +119,12 @@ export interface Options<Needs, A, E, R, C = {}> {
   readonly critical?: boolean
   /** Shown by `runner list` and `--dry-run`. Default: none. */
   readonly description?: string
+  /**
+   * Services for this job only: built once per run, before its first attempt (its retries share it), released when
+   * the run ends. It may use the runner's services and the DAG's layer. A failure to build it fails the attempt.
+   * Default: none (the job uses the runner's services and the DAG's `layer`).
+   */
+  readonly layer?: Layer.Layer<LOut, LE, LIn>
 }
 
 export const isJob = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
@@ -116,10 +134,16 @@ export const make = <
   const Needs extends Readonly<Record<string, Any>> = {},
   A = void,
   E = never,
-  R extends Services = never,
-  const C extends ConfigSpec = {}
->(id: string, options: Options<Needs, A, E, R, C>): Job<A, E> =>
-  build(id, "effect", options as unknown as Options<any, A, E, Services>, undefined, callSites())
+  R = never,
+  const C extends ConfigSpec = {},
+  LOut = never,
+  LE = never,
+  LIn = never
+>(
+  id: string,
+  options: Options<Needs, A, E, R, C, LOut, LE, LIn>
+): Job<A, E | LE, Exclude<Exclude<R, LOut> | LIn, Services> | Requirements<Needs[keyof Needs]>> =>
+  build(id, "effect", options as unknown as Options<any, A, E | LE, Services>, undefined, callSites())
 
 export interface ShellOptions<Needs, C = {}> {
   readonly needs?: Needs
@@ -220,6 +244,9 @@ const build = <A, E>(
       throw new InvalidOption({ where: `${where} config.${name}`, reason: "must be an Effect Config, e.g. Config.String(\"DB_URL\")" })
     }
   }
+  if (options.layer !== undefined && !Layer.isLayer(options.layer)) {
+    throw new InvalidOption({ where: `${where} layer`, reason: "must be an Effect Layer, e.g. Layer.effect(MyService)(...)" })
+  }
   const inputs = options.inputs ?? []
   if (!Array.isArray(inputs) || inputs.some((path) => typeof path !== "string" || path === "")) {
     throw new InvalidOption({ where: `${where} inputs`, reason: "must be an array of non-empty paths" })
@@ -246,6 +273,7 @@ const build = <A, E>(
     get definedVia() {
       return sites()
     },
+    layer: options.layer,
     run: options.run as Job<A, E>["run"]
   }
 }

@@ -6,10 +6,12 @@ import * as Cause from "effect/Cause"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Duration from "effect/Duration"
+import * as Context from "effect/Context"
 import type * as Audit from "./Audit.ts"
 import type * as Dag from "./Dag.ts"
-import type { PreflightFailed } from "./Errors.ts"
+import { LayerFailed, type PreflightFailed } from "./Errors.ts"
 import * as Executor from "./Executor.ts"
+import * as layers from "./internal/layers.ts"
 import * as render from "./internal/render.ts"
 import * as Processes from "./internal/processes.ts"
 import * as Shell from "./internal/shell.ts"
@@ -48,13 +50,14 @@ export type Outcome =
  * Runs the plan under the journal's lock for the run; the lock is released when this returns. Fails with `LockLost`
  * if another process takes the lock over meanwhile (the run is interrupted and writes nothing more). First the preflight:
  * the jobs' config is resolved with the current `ConfigProvider` and their inputs checked; any problem fails with
- * `PreflightFailed` before anything is journaled.
+ * `PreflightFailed` before anything is journaled. Then the DAG's `layer` is built (a failure is `LayerFailed`, before
+ * anything is journaled); it and the jobs' own layers are released when the run ends.
  */
 export const execute = (
   request: Request
 ): Effect.Effect<
   Outcome,
-  Journal.JournalError | Journal.RunLocked | Journal.LockLost | PreflightFailed,
+  Journal.JournalError | Journal.RunLocked | Journal.LockLost | PreflightFailed | LayerFailed,
   Journal.Journal | Reporter | Job.Services
 > =>
   Effect.gen(function*() {
@@ -68,6 +71,15 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
   Effect.scoped(Effect.gen(function*() {
     const { plan } = request
     const journal = yield* Journal.Journal
+    // The user's layers live in this run's scope: built before the first job, released after the run ends.
+    const builder = yield* layers.make(yield* Effect.scope)
+    const dagLayer = plan.dag.layer
+    const services = dagLayer === undefined ? Context.empty() : yield* builder.build(dagLayer).pipe(
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.failCause(cause as Cause.Cause<never>)
+          : Effect.fail(new LayerFailed({ dag: plan.dag.name, reason: causeMessage(cause) })))
+    )
     const hashes = Resume.definitionHashes(plan)
     const begun = yield* journal.begin({
       dag: plan.dag.name,
@@ -118,6 +130,8 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
       config: resolved.config,
       ...(request.registry === undefined ? {} : { registry: request.registry })
     }).pipe(
+      Effect.provideContext(services),
+      Effect.provideService(layers.CurrentBuilder, builder),
       Effect.provideService(Reporter, observed),
       // Interrupted (SIGINT/SIGTERM): observers still hear how the run ended, but shutdown waits for them briefly.
       Effect.onInterrupt(() => afterRun(Duration.seconds(5))),

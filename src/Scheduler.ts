@@ -153,7 +153,9 @@ const schedule = (
           Effect.catchTag("LockLost", (lost) => Effect.succeed(`stopped: ${lost.message}`)),
           Effect.catchTag("JournalError", (error) => Effect.succeed(`failed to start: ${error.message}`)),
           // Config that does not resolve (or a missing input) skips this slot; the next one checks again.
-          Effect.catchTag("PreflightFailed", (error) => Effect.succeed(`not started: ${error.message}`))
+          Effect.catchTag("PreflightFailed", (error) => Effect.succeed(`not started: ${error.message}`)),
+          // The DAG's layer is built per run: a failure skips this slot; the next one builds it again.
+          Effect.catchTag("LayerFailed", (error) => Effect.succeed(`not started: ${error.message}`))
         )
         yield* say(`slot ${key}: ${outcome}`)
         yield* Effect.orDie(journal.saveSlot(dag, slot.getTime()))

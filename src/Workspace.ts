@@ -509,9 +509,9 @@ export const info = (job: Job.Any): JobInfo | undefined => infos.get(job)
 /** The combined jobs: the requested ones per selected package, and the way to the wrapper of any loaded job. */
 export interface Combined {
   /** Job `<pkg>#<id>` for each requested id and each selected package that has it, in package order. */
-  readonly jobs: ReadonlyArray<Job.Job<unknown, unknown>>
+  readonly jobs: ReadonlyArray<Job.Any>
   /** The workspace job (`<pkg>#<id>`, with its package-order edges) for a job of a package's task file. */
-  readonly of: <A, E>(job: Job.Job<A, E>) => Job.Job<A, E>
+  readonly of: <A, E, R>(job: Job.Job<A, E, R>) => Job.Job<A, E, R>
 }
 
 /**
@@ -602,7 +602,7 @@ export const combine = (
         jobs.push(wrapped)
       }
     }
-    const of = <A, E>(job: Job.Job<A, E>): Job.Job<A, E> => {
+    const of = <A, E, R>(job: Job.Job<A, E, R>): Job.Job<A, E, R> => {
       const wrapped = wrap(job)
       if (!("run" in wrapped)) throw wrapped
       return wrapped
@@ -662,7 +662,7 @@ export interface JobsOptions {
 }
 
 /** The workspace jobs, ready for `Dag.make`, and `of(job)` for the workspace job of a job a package exports. */
-export type Jobs = ReadonlyArray<Job.Job<unknown, unknown>> & Pick<Combined, "of">
+export type Jobs = ReadonlyArray<Job.Job<unknown, unknown, any>> & Pick<Combined, "of">
 
 /**
  * For a root task file: job `<pkg>#<id>` of every package that has job `id`, with the package-order edges, to put

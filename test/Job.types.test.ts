@@ -3,11 +3,15 @@ import { describe, expectTypeOf, it } from "@effect/vitest"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as FileSystem from "effect/FileSystem"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import * as Layer from "effect/Layer"
+import * as Dag from "../src/Dag.ts"
 import * as Job from "../src/Job.ts"
 
 class Db extends Context.Service<Db, { readonly query: string }>()("test/Db") {}
+class Other extends Context.Service<Other, { readonly n: number }>()("test/Other") {}
 
 describe("Job types", () => {
   it("run receives the outputs of needs with their exact types", () => {
@@ -78,13 +82,6 @@ describe("Job types", () => {
       output: Schema.Struct({ n: Schema.Number }),
       run: () => Effect.succeed({ n: "one" })
     })
-    Job.make("e", {
-      // @ts-expect-error: jobs may only require the services the runner provides
-      run: () => Effect.gen(function*() {
-        const db = yield* Db
-        return db.query
-      })
-    })
     Job.make("f", {
       // @ts-expect-error: a retry count must be a number
       retry: { times: "3" },
@@ -93,6 +90,42 @@ describe("Job types", () => {
     Job.shell("g", ({ a }) => ["echo", a], { needs: { a } })
     // @ts-expect-error: argv elements are strings or Redacted
     Job.shell("h", ["echo", 42])
+    }
+    expectTypeOf(misuse).toBeFunction()
+  })
+
+  it("a job keeps its requirements; Dag.make type-checks only when a layer provides them", () => {
+    const query = Job.make("query", {
+      run: () => Effect.map(Effect.service(Db), (db) => db.query)
+    })
+    expectTypeOf(query).toEqualTypeOf<Job.Job<string, never, Db>>()
+    // The runner's own services need no layer.
+    const files = Job.make("files", { run: () => Effect.asVoid(Effect.service(FileSystem.FileSystem)) })
+    expectTypeOf(files).toEqualTypeOf<Job.Job<void, never>>()
+    const dbLayer = Layer.succeed(Db)({ query: "select 1" })
+    Dag.make("provided", [query, files], { layer: dbLayer })
+    // A job's own layer provides its requirements too.
+    const own = Job.make("own", { layer: dbLayer, run: () => Effect.map(Effect.service(Db), (db) => db.query) })
+    expectTypeOf(own).toEqualTypeOf<Job.Job<string, never>>()
+    Dag.make("own", [own, files])
+    Dag.make("inline", [Job.make("inline", { run: () => Effect.service(Db) })], { layer: dbLayer })
+    // A DAG included in another brings its layer along: its jobs need nothing more.
+    Dag.make("outer", [Dag.make("inner", [query], { layer: dbLayer }), files])
+    // A job requires what the jobs it needs require (the DAG includes them through it).
+    const after = Job.make("after", { needs: { query }, run: () => Effect.void })
+    expectTypeOf(after).toEqualTypeOf<Job.Job<void, never, Db>>()
+    Dag.make("after", [after], { layer: dbLayer })
+    const misuse = () => {
+      // @ts-expect-error: nothing provides Db
+      Dag.make("unprovided", [query, files])
+      // @ts-expect-error: nothing provides Db, which a needed job requires
+      Dag.make("unprovided", [after])
+      // @ts-expect-error: a job written inline is checked too
+      Dag.make("inline", [Job.make("inline", { run: () => Effect.service(Db) })])
+      // @ts-expect-error: only jobs and DAGs
+      Dag.make("numbers", [1])
+      // @ts-expect-error: the DAG's layer may only require the runner's services
+      Dag.make("layer-needs", [files], { layer: Layer.effect(Db)(Effect.map(Effect.service(Other), () => ({ query: "" }))) })
     }
     expectTypeOf(misuse).toBeFunction()
   })

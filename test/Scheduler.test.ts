@@ -184,4 +184,34 @@ describe("Scheduler", () => {
       const waits = events.flatMap((e) => e._tag === "JobWaiting" ? [[e.at / 1000, e.resource]] : [])
       assert.deepStrictEqual(waits, [[120, "db"]])
     })))
+
+  describe("layers", () => {
+    class Counter extends Context.Service<Counter, { readonly next: () => number }>()("test/Scheduler/Counter") {}
+
+    it.effect("the DAG's layer is built for each run and released after it; a failing one skips its slot", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const stats = { acquired: 0, released: 0 }
+        const drawn: Array<number> = []
+        const fail = { at: 3 }
+        const layer = Layer.effect(Counter)(Effect.acquireRelease(
+          Effect.suspend(() => {
+            stats.acquired++
+            if (stats.acquired === fail.at) return Effect.fail(new Error("counter offline"))
+            let n = 0
+            return Effect.succeed(Counter.of({ next: () => ++n }))
+          }),
+          () => Effect.sync(() => void stats.released++)
+        ))
+        const dag = Dag.make("hourly", [
+          Job.make("draw", { run: () => Effect.map(Effect.service(Counter), (c) => void drawn.push(c.next())) })
+        ], { schedule: "0 * * * *", timezone: "UTC", layer })
+        const journal = yield* Layer.build(Journal.layerMemory)
+        yield* Context.get(journal, Journal.Journal).saveSlot("hourly", 0)
+        const { messages } = yield* schedule(dag, journal, { start: 0.5 * hour, span: "4 hours" })
+        // Slots 01:00 ... 04:00: four builds; the third failed (nothing to release), the others ran with a fresh counter.
+        assert.deepStrictEqual(stats, { acquired: 4, released: 3 })
+        assert.deepStrictEqual(drawn, [1, 1, 1])
+        assert.isTrue(messages.some((m) => /slot \S+: not started: dag "hourly": its layer failed to build; no job ran: counter offline/.test(m)), messages.join("\n"))
+      })))
+  })
 })

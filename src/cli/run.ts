@@ -189,7 +189,10 @@ export const executePlan = (plan: Dag.Plan, input: RunFlags, auditFile: string) 
         Effect.as(Effect.sync(() => process.stderr.write(`runner: ${lost.message}\n`)), ExitCode.locked)),
       Effect.catchTag("JournalError", (error) =>
         Effect.fail({ file: journalFile, error: new InvalidOption({ where: "journal", reason: error.message }) })),
-      Effect.catchTag("PreflightFailed", (error) => Effect.fail({ file: auditFile, error }))
+      Effect.catchTag("PreflightFailed", (error) => Effect.fail({ file: auditFile, error })),
+      // The DAG's layer failed to build: the run failed (exit 1) before any job started.
+      Effect.catchTag("LayerFailed", (error) =>
+        Effect.as(Effect.sync(() => process.stderr.write(`runner: ${error.message}\n`)), ExitCode.failed))
     )
   })
 
