@@ -167,6 +167,10 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         return result
       })
 
+    /** Journals a job's success (durable when it returns), with its definition hash. */
+    const commitSuccess = (index: number, { at, attempt, encoded, output }: Finished) =>
+      emit({ _tag: "AttemptSucceeded", runId, jobId: plan.jobs[index]!.job.id, attempt, at, output, json: encoded.json }, hashes[index])
+
     /** Skips every job that transitively needs `index`, each with the reason shown. */
     const skipDependents = (index: number, what: string) =>
       Effect.gen(function*() {
@@ -297,15 +301,14 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
           yield* failed(index, exit.cause, fibers)
           continue
         }
-        const { at, attempt, encoded, output } = exit.value
         states[index] = "committing"
-        outputs[index] = output
-        journaled[index] = encoded.json
+        outputs[index] = exit.value.output
+        journaled[index] = exit.value.encoded.json
         committing++
         yield* FiberSet.run(
           commits,
           // Uninterruptible: an interrupted run waits for a success being committed, and reports it as a success.
-          emit({ _tag: "AttemptSucceeded", runId, jobId: planned.job.id, attempt, at, output, json: encoded.json }, hashes[index])
+          commitSuccess(index, exit.value)
             .pipe(
               Effect.uninterruptible,
               Effect.onExit((exit) => {
@@ -348,11 +351,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
               states[i] = "succeeded"
             } else if (fiberExit !== undefined && Exit.isSuccess(fiberExit) && uncommitted) {
               // Its work ended just before the interruption, and its success was not committed: it is, now.
-              const { at, attempt, encoded, output } = fiberExit.value
-              const planned = plan.jobs[i]!
-              const committed = yield* Effect.exit(
-                emit({ _tag: "AttemptSucceeded", runId, jobId: planned.job.id, attempt, at, output, json: encoded.json }, hashes[i])
-              )
+              const committed = yield* Effect.exit(commitSuccess(i, fiberExit.value))
               states[i] = Exit.isSuccess(committed) ? "succeeded" : "interrupted"
               details[i] = Exit.isSuccess(committed) ? undefined : "interrupted"
             } else if (commitExit !== undefined && Exit.isFailure(commitExit) && !uncommitted) {
@@ -578,10 +577,9 @@ const renderError = (error: unknown): string => {
     const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : undefined
     const message = "message" in error && typeof error.message === "string" ? error.message : undefined
     if (message !== undefined && message !== "") return tag === undefined ? message : `${tag}: ${message}`
-    if (tag !== undefined) return `${tag} ${safeJson(error)}`
+    if (tag !== undefined) return `${tag} ${render.value(error)}`
   }
-  return typeof error === "string" ? error : safeJson(error)
+  return typeof error === "string" ? error : render.value(error)
 }
 
 // Never throws: a failure holding a BigInt or a cycle is still reported as itself.
-const safeJson = (u: unknown): string => render.value(u)
