@@ -34,7 +34,6 @@ import {
 import * as shellProcess from "./internal/shell.ts"
 import * as Job from "./Job.ts"
 import * as Loader from "./Loader.ts"
-import * as Runtime from "./runtime/Runtime.ts"
 
 /** A workspace package. */
 export interface Package {
@@ -422,8 +421,6 @@ export const load = (workspace: Workspace): Effect.Effect<Loaded, WorkspaceInval
     const candidates = new Map<Job.Any, Array<Package>>()
     const files = workspace.packages.flatMap((pkg) => pkg.taskFiles.map((absolute) => ({ pkg, absolute })))
     // Imported concurrently (the runtime overlaps reading and compiling them); results are used in package order.
-    // The import hooks are installed first: concurrent first calls would not wait for them.
-    yield* Effect.promise(() => Runtime.prepareTaskImports())
     const results = yield* Effect.forEach(files, ({ absolute, pkg }) => {
       const file = path.relative(process.cwd(), absolute) || absolute
       return Loader.load(file).pipe(

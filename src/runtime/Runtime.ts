@@ -23,12 +23,15 @@ export const cpuCount = (): number => Math.max(1, os.availableParallelism?.() ??
 /** Whether the runner runs compiled (from dist/), rather than from its TypeScript sources (a clone). */
 const compiled = import.meta.url.endsWith(".js")
 
-let prepared = false
+let prepared: Promise<void> | undefined
 
-/** Installs the runtime's import hooks for task files, once. Cheap: no transpiler is loaded until a file needs it. */
-export const prepareTaskImports = async (): Promise<void> => {
-  if (prepared) return
-  prepared = true
+/**
+ * Installs the runtime's import hooks for task files, once; every caller, also a concurrent one (task files loaded
+ * together), waits until they are installed. Cheap: no transpiler is loaded until a file needs it.
+ */
+export const prepareTaskImports = (): Promise<void> => prepared ??= install()
+
+const install = async (): Promise<void> => {
   if (name === "bun") (await import("./bunPlugin.ts")).register()
   else if (name === "node" || compiled) (await import("./nodeHooks.ts")).register()
   // Deno from the sources (a clone): deno.json (found next to src/bin.ts whatever the current directory) maps
