@@ -8,7 +8,7 @@
  * Run: node bench/journal.ts | bun bench/journal.ts | deno run -A bench/journal.ts
  *   --rounds N   rounds per measure (default 5); --quick: 1,000 jobs instead of 10,000, nothing written;
  *   --no-write   print only. JOURNAL_MODULE=path measures another SqlJournal.ts (a prototype) instead of
- *   src/sql/SqlJournal.ts, and writes nothing.
+ *   src/internal/sql/SqlJournal.ts, and writes nothing.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
@@ -20,13 +20,13 @@ import * as path from "node:path"
 import { commitMicros } from "./fsync.ts"
 import { pathToFileURL } from "node:url"
 import * as Dag from "../src/Dag.ts"
-import * as Executor from "../src/Executor.ts"
+import * as Executor from "../src/internal/Executor.ts"
 import * as Job from "../src/Job.ts"
-import * as Journal from "../src/Journal.ts"
-import * as Reporter from "../src/Reporter.ts"
-import * as Resume from "../src/Resume.ts"
-import type * as RunEvent from "../src/RunEvent.ts"
-import * as DefaultSqlJournal from "../src/sql/SqlJournal.ts"
+import * as Journal from "../src/internal/Journal.ts"
+import * as Reporter from "../src/internal/Reporter.ts"
+import * as Resume from "../src/internal/Resume.ts"
+import type * as RunEvent from "../src/internal/RunEvent.ts"
+import * as DefaultSqlJournal from "../src/internal/sql/SqlJournal.ts"
 import { layered } from "./workloads.ts"
 
 const argv = process.argv.slice(2)
@@ -359,7 +359,7 @@ const main = Effect.gen(function*() {
   const target = 100
   return {
     runtime,
-    journalModule: process.env["JOURNAL_MODULE"] ?? "src/sql/SqlJournal.ts",
+    journalModule: process.env["JOURNAL_MODULE"] ?? "src/internal/sql/SqlJournal.ts",
     loadAverage: { start: loadAtStart, end: os.loadavg().map((x) => round(x, 2)) },
     wallSeconds: round((performance.now() - started) / 1000, 1),
     version: runtime === "bun"

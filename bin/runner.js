@@ -60,6 +60,6 @@ if (process.env["RUNNER_DEBUG_START"] === "1") {
 }
 // Bun and Deno keep caches of their own.
 if (runtime === "node") Module.enableCompileCache?.(cacheDir())
-const entry = reason === undefined ? "../dist/cli/main.js" : "../src/cli/main.ts"
+const entry = reason === undefined ? "../dist/internal/cli/main.js" : "../src/internal/cli/main.ts"
 const main = await import(new URL(entry, import.meta.url).href)
 main.start(process.argv.slice(2))

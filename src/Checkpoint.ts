@@ -7,7 +7,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Schema from "effect/Schema"
-import * as Encoding from "./Encoding.ts"
+import * as Encoding from "./internal/Encoding.ts"
 
 /** Where the current job's checkpoints live; outside a run (a job tested alone) steps simply run. */
 export interface Store {

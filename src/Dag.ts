@@ -12,9 +12,9 @@ import {
   UnknownJob
 } from "./Errors.ts"
 import * as Job from "./Job.ts"
-import type * as Observer from "./Observer.ts"
+import type * as Observer from "./internal/Observer.ts"
 import type * as Resource from "./Resource.ts"
-import * as Trigger from "./Trigger.ts"
+import * as Trigger from "./internal/Trigger.ts"
 
 const TypeId = "~effect-runner/Dag" as const
 

@@ -33,7 +33,7 @@ import {
 } from "./Errors.ts"
 import * as shellProcess from "./internal/shell.ts"
 import * as Job from "./Job.ts"
-import * as Loader from "./Loader.ts"
+import * as Loader from "./internal/Loader.ts"
 
 /** A workspace package. */
 export interface Package {

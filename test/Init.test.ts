@@ -6,7 +6,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "vitest"
-import { compilerOptions, helloTask, missingOptions } from "../src/cli/init.ts"
+import { compilerOptions, helloTask, missingOptions } from "../src/internal/cli/init.ts"
 import { runner } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 

@@ -15,8 +15,8 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Notify from "../src/Notify.ts"
-import type * as Observer from "../src/Observer.ts"
+import * as Notify from "../src/internal/Notify.ts"
+import type * as Observer from "../src/internal/Observer.ts"
 import { bins, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 
 const summary = (overrides: Partial<Observer.Summary> = {}): Observer.Summary => ({

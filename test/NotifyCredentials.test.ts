@@ -4,7 +4,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import * as Notify from "../src/Notify.ts"
+import * as Notify from "../src/internal/Notify.ts"
 import { runnerAsync, type RuntimeName } from "./support/spawn.ts"
 
 const PASSWORD = "s3cret-pw"

@@ -106,7 +106,7 @@ describe("the tarball", () => {
     const lines = listing.stdout.trim().split("\n")
     assert.deepStrictEqual(lines.filter((line) => !line.startsWith("-")), [], "only regular files: no links, no folders")
     const files = run("tar", ["tzf", tarball], root).stdout.trim().split("\n")
-    for (const file of ["bin/runner.js", "dist/index.js", "dist/index.d.ts", "dist/index.d.ts.map", "dist/cli/main.js", "LICENSE"]) {
+    for (const file of ["bin/runner.js", "dist/index.js", "dist/index.d.ts", "dist/index.d.ts.map", "dist/internal/cli/main.js", "LICENSE"]) {
       assert.include(files, `package/${file}`)
     }
     const unexpected = files.filter((file) =>

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Reporter from "../src/Reporter.ts"
-import type * as RunEvent from "../src/RunEvent.ts"
+import * as Reporter from "../src/internal/Reporter.ts"
+import type * as RunEvent from "../src/internal/RunEvent.ts"
 
 const events: ReadonlyArray<RunEvent.RunEvent> = [
   { _tag: "RunStarted", runId: "r1", resumed: false, dag: "d", at: 0, jobIds: ["a", "b"], concurrency: 2, failureMode: "no-new" },

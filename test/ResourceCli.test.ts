@@ -43,7 +43,7 @@ describe("resources through the CLI", () => {
     const script = [
       `import * as Deferred from "effect/Deferred"`,
       `import * as Effect from "effect/Effect"`,
-      `import { runMain } from "./src/runtime/Runtime.ts"`,
+      `import { runMain } from "./src/internal/runtime/Runtime.ts"`,
       `runMain(Effect.as(Deferred.await(Deferred.makeUnsafe()), 0), (program) => Effect.runFork(program))`
     ].join("\n")
     const result = spawnSync(bins.node, ["--input-type=module", "-e", script], { cwd: root, encoding: "utf8", timeout: 30_000 })

@@ -12,7 +12,7 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Telemetry from "../src/Telemetry.ts"
+import * as Telemetry from "../src/internal/Telemetry.ts"
 import { runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import * as Trigger from "../src/Trigger.ts"
+import * as Trigger from "../src/internal/Trigger.ts"
 
 const iso = (dates: ReadonlyArray<Date>) => dates.map((d) => d.toISOString())
 

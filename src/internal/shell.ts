@@ -6,7 +6,7 @@ import * as PlatformError from "effect/PlatformError"
 import * as CommandLine from "effect/process/CommandLine"
 import * as Redacted from "effect/Redacted"
 import { ShellExitError } from "../Errors.ts"
-import * as Secrets from "../Secrets.ts"
+import * as Secrets from "./Secrets.ts"
 import * as Processes from "./processes.ts"
 import * as Spawn from "./spawn.ts"
 

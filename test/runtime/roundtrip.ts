@@ -6,7 +6,7 @@
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import fc from "fast-check"
-import * as Encoding from "../../src/Encoding.ts"
+import * as Encoding from "../../src/internal/Encoding.ts"
 import { sample, sameValue } from "../support/values.ts"
 
 const runs = Number(process.argv[2] ?? 200)

@@ -3,12 +3,12 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Dag from "../../src/Dag.ts"
-import * as Executor from "../../src/Executor.ts"
-import * as Journal from "../../src/Journal.ts"
-import * as Reporter from "../../src/Reporter.ts"
-import * as Run from "../../src/Run.ts"
-import type * as RunEvent from "../../src/RunEvent.ts"
-import * as RunLogger from "../../src/RunLogger.ts"
+import * as Executor from "../../src/internal/Executor.ts"
+import * as Journal from "../../src/internal/Journal.ts"
+import * as Reporter from "../../src/internal/Reporter.ts"
+import * as Run from "../../src/internal/Run.ts"
+import type * as RunEvent from "../../src/internal/RunEvent.ts"
+import * as RunLogger from "../../src/internal/RunLogger.ts"
 
 export interface Collected {
   readonly events: Array<RunEvent.RunEvent>

@@ -1,4 +1,0 @@
-/** The runner's version, from package.json. */
-import * as versions from "../internal/versions.ts"
-
-export const version: string = versions.runner

@@ -1,0 +1,265 @@
+/**
+ * The Journal records every state change of a run, and what a resumed run needs back: which jobs succeeded with
+ * their encoded outputs, and which in-job checkpoints finished. The executor writes to it through this service only,
+ * so the SQLite journal (durable, `sql/SqlJournal.ts`) and the in-memory one (tests, `--journal none`) are
+ * interchangeable.
+ */
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import type * as Processes from "./processes.ts"
+import type * as RunEvent from "./RunEvent.ts"
+
+/** The journal could not be read or written. */
+export class JournalError extends Schema.TaggedError<JournalError>()("JournalError", {
+  operation: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `journal ${this.operation} failed: ${this.reason}`
+  }
+}
+
+/** Another process is executing this run (exit code 75). */
+export class RunLocked extends Data.TaggedError("RunLocked")<{
+  readonly runId: string
+  readonly dag: string
+  readonly key: string | undefined
+  readonly pid: number
+  readonly host: string
+  readonly since: number
+}> {
+  override get message(): string {
+    return `run ${this.runId} of "${this.dag}"${this.key === undefined ? "" : ` (key ${this.key})`} is being executed ` +
+      `by pid ${this.pid} on ${this.host} since ${new Date(this.since).toISOString()}; use --wait to wait for it`
+  }
+}
+
+/**
+ * This process's lock on a run was taken over by another process (it was stopped or blocked for longer than the
+ * lock's staleness window): the run stopped and wrote nothing more to it (exit code 75).
+ */
+export class LockLost extends Data.TaggedError("LockLost")<{
+  readonly runId: string
+  /** Who holds the lock now, if anyone. */
+  readonly holder: { readonly pid: number; readonly host: string; readonly since: number } | undefined
+  readonly staleAfterMillis: number
+}> {
+  override get message(): string {
+    const by = this.holder === undefined
+      ? "it was taken over and released"
+      : `pid ${this.holder.pid} on ${this.holder.host} took it over at ${new Date(this.holder.since).toISOString()}`
+    return `lost the lock of run ${this.runId}: ${by} (this process did not renew it for ${this.staleAfterMillis} ms: ` +
+      `stopped or blocked?); stopped without writing more to the run`
+  }
+}
+
+/** What to run: a new run, the latest unfinished run (or a given one), or the run of a key. */
+export type Target =
+  | { readonly _tag: "New" }
+  | { readonly _tag: "Resume"; readonly runId: string | undefined }
+  | { readonly _tag: "Key"; readonly key: string; readonly force: boolean }
+
+export interface BeginRequest {
+  readonly dag: string
+  readonly target: Target
+  readonly definitionHash: string
+  readonly trigger: string
+  readonly runnerVersion: string
+  /** Wait for another process's lock instead of failing with RunLocked. */
+  readonly wait: boolean
+  /** Who and what executes the run (Audit.ts), appended to the run's executions. Default: not recorded. */
+  readonly audit?: unknown
+}
+
+/** What `begin` decided. */
+export type Begun =
+  | { readonly _tag: "Run"; readonly runId: string; readonly resumed: boolean; readonly key: string | undefined }
+  /** `--key K` whose run already succeeded (and no --force): nothing to do. */
+  | { readonly _tag: "AlreadySucceeded"; readonly runId: string; readonly key: string }
+  /** `--resume` found no unfinished run. */
+  | { readonly _tag: "NothingToResume"; readonly runId: string | undefined }
+
+/** A job that succeeded in an earlier attempt of the run. */
+export interface SucceededJob {
+  readonly jobId: string
+  /** The output as journaled (see `Encoding`): JSON text, an unrestorable marker, or undefined for `undefined`. */
+  readonly json: string | undefined
+  readonly definitionHash: string | undefined
+}
+
+/** A finished in-job step as journaled. */
+export interface Checkpoint {
+  /** Its output as journaled (see `Encoding`). */
+  readonly json: string | undefined
+  /** The hash of the job's inputs when the step ran (`Resume.inputHash`); undefined if made by a runner before 0.2. */
+  readonly inputHash: string | undefined
+}
+
+/** One log line of a run. */
+export interface LogRecord {
+  readonly runId: string
+  readonly jobId: string | undefined
+  readonly attempt: number | undefined
+  readonly at: number
+  readonly level: string
+  readonly message: string
+}
+
+/** A shell job's process group, journaled while it runs, so that a resumed run can end it if a killed runner left it. */
+export interface ProcessRecord extends Processes.Group {
+  readonly runId: string
+  readonly jobId: string
+  readonly attempt: number
+}
+
+export class Journal extends Context.Service<Journal, {
+  /**
+   * Picks or creates the run and takes its lock for the life of the scope (one process executes a run at a time).
+   */
+  readonly begin: (request: BeginRequest) => Effect.Effect<Begun, JournalError | RunLocked, Scope.Scope>
+  /**
+   * Records one event. When it returns for an `AttemptSucceeded`, `RunStarted` or `RunFinished`, the event is durable
+   * (for a durable journal): a job's success and output are committed before any dependent starts.
+   */
+  readonly record: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void, JournalError | LockLost>
+  /**
+   * Fails with `LockLost` once another process has taken over the lock `begin` took for the run (a write of the run
+   * found it, or a heartbeat); never completes while the lock is held. From then on the run's writes are refused.
+   */
+  readonly lockLost: (runId: string) => Effect.Effect<never, LockLost>
+  /** Appends a log line (written with the next commit). */
+  readonly log: (record: LogRecord) => void
+  /** The jobs of a run that succeeded, with their encoded outputs. */
+  readonly succeeded: (runId: string) => Effect.Effect<ReadonlyArray<SucceededJob>, JournalError>
+  /** A finished in-job checkpoint: its journaled output, and the hash of the job's inputs it was made with. */
+  readonly checkpoint: (runId: string, jobId: string, step: string) => Effect.Effect<Option.Option<Checkpoint>, JournalError>
+  /** The last slot (epoch ms) the scheduler fired for a DAG. */
+  readonly lastSlot: (dag: string) => Effect.Effect<Option.Option<number>, JournalError>
+  /** When the DAG's most recent successful run ended (epoch ms), if it ever succeeded (metrics' last success). */
+  readonly lastSuccess: (dag: string) => Effect.Effect<Option.Option<number>, JournalError>
+  /** Records durably that the scheduler fired (or deliberately skipped) a DAG's slot. */
+  readonly saveSlot: (dag: string, slot: number) => Effect.Effect<void, JournalError>
+  /** Records a finished checkpoint durably. */
+  readonly saveCheckpoint: (runId: string, jobId: string, step: string, checkpoint: Checkpoint) => Effect.Effect<void, JournalError | LockLost>
+  /** Records a shell job's process group as running (written with the next commit, without waiting for it). */
+  readonly processStarted: (record: ProcessRecord) => Effect.Effect<void, JournalError>
+  /** Forgets the process group led by `pid` in the run: it has exited, or it was ended (written with the next commit). */
+  readonly processEnded: (runId: string, pid: number) => Effect.Effect<void, JournalError>
+  /** The process groups of a run still journaled as running, oldest first. */
+  readonly processes: (runId: string) => Effect.Effect<ReadonlyArray<ProcessRecord>, JournalError>
+}>()("effect-runner/Journal") {}
+
+/** A run id: sortable and readable, the start time to the second then 6 random hex digits. */
+export const makeRunId = (now: number): string => {
+  const stamp = new Date(now).toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15)
+  return `${stamp}-${Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, "0")}`
+}
+
+/** A journal kept in memory for the life of the process: runs can be resumed within it (tests), never across. */
+export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
+  interface Run {
+    readonly id: string
+    readonly dag: string
+    readonly key: string | undefined
+    status: string
+    endedAt: number | undefined
+    readonly jobs: Map<string, SucceededJob>
+    readonly checkpoints: Map<string, Checkpoint>
+  }
+  const runs: Array<Run> = []
+  const byId = new Map<string, Run>()
+  const locked = new Set<string>()
+  const slots = new Map<string, number>()
+  const processes: Array<ProcessRecord> = []
+  const create = (dag: string, key: string | undefined): Run => {
+    const run: Run = { id: makeRunId(Date.now()), dag, key, status: "running", endedAt: undefined, jobs: new Map(), checkpoints: new Map() }
+    runs.push(run)
+    byId.set(run.id, run)
+    return run
+  }
+  const latest = (predicate: (run: Run) => boolean) => runs.findLast(predicate)
+  return Journal.of({
+    begin: (request) =>
+      Effect.suspend((): Effect.Effect<Begun, JournalError | RunLocked, Scope.Scope> => {
+        const { dag, target } = request
+        let run: Run | undefined
+        let resumed = false
+        switch (target._tag) {
+          case "New":
+            run = create(dag, undefined)
+            break
+          case "Resume":
+            run = target.runId === undefined
+              ? latest((r) => r.dag === dag && r.status !== "succeeded")
+              : byId.get(target.runId)
+            if (run === undefined || run.status === "succeeded") {
+              return Effect.succeed({ _tag: "NothingToResume", runId: target.runId })
+            }
+            resumed = true
+            break
+          case "Key": {
+            const existing = latest((r) => r.dag === dag && r.key === target.key)
+            if (existing?.status === "succeeded" && !target.force) {
+              return Effect.succeed({ _tag: "AlreadySucceeded", runId: existing.id, key: target.key })
+            }
+            resumed = existing !== undefined && existing.status !== "succeeded"
+            run = resumed ? existing! : create(dag, target.key)
+          }
+        }
+        const chosen = run
+        if (locked.has(chosen.id)) {
+          return Effect.fail(
+            new RunLocked({ runId: chosen.id, dag, key: chosen.key, pid: process.pid, host: "localhost", since: 0 })
+          )
+        }
+        locked.add(chosen.id)
+        return Effect.as(
+          Effect.addFinalizer(() => Effect.sync(() => locked.delete(chosen.id))),
+          { _tag: "Run" as const, runId: chosen.id, resumed, key: chosen.key }
+        )
+      }),
+    record: (event, definitionHash) =>
+      Effect.sync(() => {
+        const run = byId.get(event.runId)
+        if (run === undefined) return
+        if (event._tag === "AttemptSucceeded") {
+          run.jobs.set(event.jobId, { jobId: event.jobId, json: event.json, definitionHash })
+        } else if (event._tag === "RunFinished") {
+          run.status = event.status
+          run.endedAt = event.at
+        } else if (event._tag === "RunStarted") run.status = "running"
+      }),
+    // One process: nobody can take a memory journal's lock over.
+    lockLost: () => Effect.never,
+    log: () => {},
+    succeeded: (runId) => Effect.sync(() => [...(byId.get(runId)?.jobs.values() ?? [])]),
+    checkpoint: (runId, jobId, step) =>
+      Effect.sync(() => {
+        const checkpoints = byId.get(runId)?.checkpoints
+        const key = `${jobId}\u0000${step}`
+        const saved = checkpoints?.get(key)
+        return saved === undefined ? Option.none() : Option.some(saved)
+      }),
+    lastSlot: (dag) => Effect.sync(() => Option.fromNullishOr(slots.get(dag))),
+    lastSuccess: (dag) =>
+      Effect.sync(() => {
+        const ended = runs.flatMap((r) => r.dag === dag && r.status === "succeeded" && r.endedAt !== undefined ? [r.endedAt] : [])
+        return ended.length === 0 ? Option.none() : Option.some(Math.max(...ended))
+      }),
+    saveSlot: (dag, slot) => Effect.sync(() => void slots.set(dag, slot)),
+    saveCheckpoint: (runId, jobId, step, checkpoint) =>
+      Effect.sync(() => void byId.get(runId)?.checkpoints.set(`${jobId}\u0000${step}`, checkpoint)),
+    processStarted: (record) => Effect.sync(() => void processes.push(record)),
+    processEnded: (runId, pid) =>
+      Effect.sync(() => {
+        const index = processes.findIndex((p) => p.runId === runId && p.pid === pid)
+        if (index !== -1) processes.splice(index, 1)
+      }),
+    processes: (runId) => Effect.sync(() => processes.filter((p) => p.runId === runId))
+  })
+})

@@ -1,0 +1,110 @@
+/**
+ * The checks made before a run starts: every selected job's `config` resolves (missing and malformed values are all
+ * reported, each naming its job and variable) and its declared `inputs` are readable. A run starts only when all hold;
+ * `runner check` prints them as a checklist.
+ */
+import type * as Config from "effect/Config"
+import type * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { accessSync, constants } from "node:fs"
+import type * as Dag from "../Dag.ts"
+import { PreflightFailed } from "../Errors.ts"
+import * as Secrets from "./Secrets.ts"
+
+/** One thing checked: what, and the problem if any. */
+export interface Check {
+  readonly jobId: string
+  readonly subject: string
+  readonly problem: string | undefined
+}
+
+export interface Resolved {
+  /** Each job's resolved config values, by job id (jobs without config are absent). */
+  readonly config: ReadonlyMap<string, Readonly<Record<string, unknown>>>
+  /** The clear values of the secrets (Redacted values) among them, to be masked. */
+  readonly secrets: ReadonlyArray<string>
+  readonly checks: ReadonlyArray<Check>
+}
+
+/** Makes every check; never fails (problems are in `checks`). */
+export const inspect = (plan: Dag.Plan, provider: ConfigProvider.ConfigProvider): Effect.Effect<Resolved> =>
+  Effect.gen(function*() {
+    const config = new Map<string, Record<string, unknown>>()
+    const checks: Array<Check> = []
+    const secrets: Array<string> = []
+    for (const { job } of plan.jobs) {
+      const entries = Object.entries(job.config)
+      if (entries.length > 0) {
+        const values: Record<string, unknown> = {}
+        for (const [name, spec] of entries) {
+          const exit = yield* Effect.exit(spec.parse(provider))
+          if (Exit.isSuccess(exit)) {
+            values[name] = exit.value
+            secrets.push(...Secrets.collect(exit.value))
+            checks.push({ jobId: job.id, subject: `config ${name}`, problem: undefined })
+          } else {
+            const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error as Config.ConfigError | undefined
+            checks.push({ jobId: job.id, subject: `config ${name}`, problem: yield* describe(error, provider) })
+          }
+        }
+        config.set(job.id, values)
+      }
+      for (const path of job.inputs) {
+        checks.push({ jobId: job.id, subject: `input ${path}`, problem: readable(path) })
+      }
+    }
+    return { config, secrets, checks }
+  })
+
+/** The resolved config, or every problem at once. */
+export const require = (plan: Dag.Plan, provider: ConfigProvider.ConfigProvider): Effect.Effect<Resolved, PreflightFailed> =>
+  Effect.flatMap(inspect(plan, provider), (resolved) => {
+    const problems = resolved.checks.filter((check) => check.problem !== undefined)
+    return problems.length === 0
+      ? Effect.succeed(resolved)
+      : Effect.fail(new PreflightFailed({ dag: plan.dag.name, problems: problems.map(render) }))
+  })
+
+/** `job "load": config password: DB_PASSWORD is not set`. */
+export const render = (check: Check): string =>
+  `job "${check.jobId}": ${check.subject}${check.problem === undefined ? "" : `: ${check.problem}`}`
+
+/**
+ * Why a config did not resolve, naming the variable: "DB_URL is not set (nor DB_URL_FILE)" or "PORT: Expected ...".
+ * Schema messages describe what was expected, never the value found, so a malformed secret is not printed.
+ */
+const describe = (error: Config.ConfigError | undefined, provider: ConfigProvider.ConfigProvider) =>
+  Effect.gen(function*() {
+    if (error === undefined) return "could not be resolved"
+    const cause = error.cause
+    if (cause._tag === "SourceError") return cause.message
+    const path = pathOf(cause.issue)
+    const text = error.message.replace(/^SchemaError\(([\s\S]*)\)$/, "$1").replace(/\n\s*at \[[\s\S]*$/, "").trim()
+    if (path === undefined) return text
+    const variable = path.join("_")
+    const found = yield* Effect.orElseSucceed(provider.load(path), () => undefined)
+    return found === undefined ? `${variable} is not set (nor ${variable}_FILE)` : `${variable}: ${text}`
+  })
+
+/** The config path of a schema issue (the innermost Pointer's path). */
+const pathOf = (issue: unknown): ReadonlyArray<string | number> | undefined => {
+  let path: ReadonlyArray<string | number> | undefined
+  let current: unknown = issue
+  while (typeof current === "object" && current !== null && "_tag" in current && current._tag === "Pointer") {
+    const pointer = current as unknown as { readonly path: ReadonlyArray<PropertyKey>; readonly issue: unknown }
+    path = [...(path ?? []), ...pointer.path.map((p) => typeof p === "number" ? p : String(p))]
+    current = pointer.issue
+  }
+  return path
+}
+
+const readable = (path: string): string | undefined => {
+  try {
+    accessSync(path, constants.R_OK)
+    return undefined
+  } catch (error) {
+    const code = typeof error === "object" && error !== null && "code" in error ? String(error.code) : String(error)
+    return code === "ENOENT" ? "does not exist" : code === "EACCES" ? "is not readable" : `cannot be read (${code})`
+  }
+}

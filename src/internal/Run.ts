@@ -1,0 +1,219 @@
+/**
+ * One run of a plan as the CLI and the scheduler start it: pick or create the run in the journal (new, resume, or a
+ * run key) holding its lock, restore what already succeeded, execute the rest, and say how it ended.
+ */
+import * as Cause from "effect/Cause"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Duration from "effect/Duration"
+import * as Context from "effect/Context"
+import type * as Audit from "./Audit.ts"
+import type * as Dag from "../Dag.ts"
+import { LayerFailed, type PreflightFailed } from "../Errors.ts"
+import * as Executor from "./Executor.ts"
+import * as layers from "./layers.ts"
+import * as render from "./render.ts"
+import * as Processes from "./processes.ts"
+import * as Shell from "./shell.ts"
+import type * as Job from "../Job.ts"
+import * as Journal from "./Journal.ts"
+import * as Observer from "./Observer.ts"
+import * as Preflight from "./Preflight.ts"
+import type * as Resource from "../Resource.ts"
+import { Reporter } from "./Reporter.ts"
+import * as Resume from "./Resume.ts"
+import type * as RunEvent from "./RunEvent.ts"
+import * as Secrets from "./Secrets.ts"
+
+export interface Request {
+  readonly plan: Dag.Plan
+  readonly target: Journal.Target
+  readonly concurrency: number
+  readonly failureMode: RunEvent.FailureMode
+  /** Who started the run: "cli", "schedule", ... (shown by `runner history`/`show`). */
+  readonly trigger: string
+  readonly runnerVersion: string
+  /** Wait for another process's lock instead of failing with RunLocked. */
+  readonly wait: boolean
+  /** Who and what executes the run, recorded in the journal. */
+  readonly audit?: Audit.Audit
+  /** The resources' limiters, when the run shares them with other runs of the process (the scheduler's). */
+  readonly registry?: Resource.Registry
+}
+
+export type Outcome =
+  | { readonly _tag: "Finished"; readonly result: Executor.Result }
+  | { readonly _tag: "AlreadySucceeded"; readonly runId: string; readonly key: string }
+  | { readonly _tag: "NothingToResume"; readonly runId: string | undefined }
+
+/**
+ * Runs the plan under the journal's lock for the run; the lock is released when this returns. Fails with `LockLost`
+ * if another process takes the lock over meanwhile (the run is interrupted and writes nothing more). First the preflight:
+ * the jobs' config is resolved with the current `ConfigProvider` and their inputs checked; any problem fails with
+ * `PreflightFailed` before anything is journaled. Then the DAG's `layer` is built (a failure is `LayerFailed`, before
+ * anything is journaled); it and the jobs' own layers are released when the run ends.
+ */
+export const execute = (
+  request: Request
+): Effect.Effect<
+  Outcome,
+  Journal.JournalError | Journal.RunLocked | Journal.LockLost | PreflightFailed | LayerFailed,
+  Journal.Journal | Reporter | Job.Services
+> =>
+  Effect.gen(function*() {
+    const resolved = yield* Preflight.require(request.plan, yield* ConfigProvider.ConfigProvider)
+    return yield* executeResolved(request, resolved).pipe(
+      Effect.provideService(Secrets.CurrentMasker, (yield* Secrets.CurrentMasker).with(resolved.secrets))
+    )
+  })
+
+const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
+  Effect.scoped(Effect.gen(function*() {
+    const { plan } = request
+    const journal = yield* Journal.Journal
+    // The user's layers live in this run's scope: built before the first job, released after the run ends.
+    const builder = yield* layers.make(yield* Effect.scope)
+    const dagLayer = plan.dag.layer
+    const services = dagLayer === undefined ? Context.empty() : yield* builder.build(dagLayer).pipe(
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.failCause(cause as Cause.Cause<never>)
+          : Effect.fail(new LayerFailed({ dag: plan.dag.name, reason: causeMessage(cause) })))
+    )
+    const hashes = Resume.definitionHashes(plan)
+    const begun = yield* journal.begin({
+      dag: plan.dag.name,
+      target: request.target,
+      definitionHash: Resume.planHash(hashes),
+      trigger: request.trigger,
+      runnerVersion: request.runnerVersion,
+      wait: request.wait,
+      audit: request.audit
+    })
+    if (begun._tag !== "Run") return begun
+    const decision = begun.resumed
+      ? yield* Effect.flatMap(journal.succeeded(begun.runId), (rows) => Resume.decide(plan, hashes, rows))
+      : { restored: new Map<string, Resume.Restored>(), notes: [] }
+    for (const note of decision.notes) yield* Effect.logWarning(note)
+    if (begun.resumed) yield* endLeftovers(journal, begun.runId)
+    const observers = yield* Observer.Observers
+    const hooks = dagHooks(plan.dag)
+    const context = { dag: plan.dag.name, key: begun.key, trigger: request.trigger, resumed: begun.resumed }
+    let finished: RunEvent.RunFinished | undefined
+    const reporter = yield* Reporter
+    const observed = Reporter.of({
+      log: reporter.log,
+      event: (event) =>
+        Effect.gen(function*() {
+          if (event._tag === "RunFinished") finished = event
+          yield* reporter.event(event)
+          for (const observer of observers) if (observer.onEvent !== undefined) yield* observer.onEvent(event)
+        })
+    })
+    const afterRun = (bound: Duration.Duration | undefined) =>
+      Effect.suspend(() => {
+        if (finished === undefined) return Effect.void
+        const summary = Observer.summarize(finished, { ...context, finishedAt: finished.at })
+        const all = [...hooks, ...observers].flatMap((o) =>
+          o.onFinish === undefined ? [] : [notifyOne(o.name, () => o.onFinish!(summary), bound)]
+        )
+        // Annotated with the run id, so what observers log (a notification that failed) is journaled with the run.
+        return Effect.all(all, { concurrency: "unbounded", discard: true }).pipe(Effect.annotateLogs({ runId: begun.runId }))
+      })
+    const result = yield* Executor.run(plan, {
+      runId: begun.runId,
+      concurrency: request.concurrency,
+      failureMode: request.failureMode,
+      restored: decision.restored,
+      definitionHashes: hashes,
+      resumed: begun.resumed,
+      config: resolved.config,
+      ...(request.registry === undefined ? {} : { registry: request.registry })
+    }).pipe(
+      Effect.provideContext(services),
+      Effect.provideService(layers.CurrentBuilder, builder),
+      Effect.provideService(Reporter, observed),
+      // Interrupted (SIGINT/SIGTERM): observers still hear how the run ended, but shutdown waits for them briefly.
+      Effect.onInterrupt(() => afterRun(Duration.seconds(5))),
+      // Another process took the run's lock over (this one was stopped too long): stop at once, fail with LockLost.
+      Effect.raceFirst(journal.lockLost(begun.runId))
+    )
+    yield* afterRun(undefined)
+    return { _tag: "Finished", result } as const
+  }))
+
+/**
+ * Before a resumed run starts its jobs again: the process groups that an earlier runner process of the run (killed,
+ * or whose lock was taken over) journaled and did not see end. One still alive on this host is ended (SIGTERM to the
+ * group, 3 s, SIGKILL), so that its job does not run twice side by side; one on another host is only reported.
+ * Each is logged with its job, pid and what was done.
+ */
+const endLeftovers = (journal: Journal.Journal["Service"], runId: string) =>
+  Effect.gen(function*() {
+    const settings = yield* Shell.CurrentSettings
+    for (const group of yield* journal.processes(runId)) {
+      const what = `process ${group.pid} (group ${group.pgid}) of job "${group.jobId}", started by an earlier runner process,`
+      const forget = journal.processEnded(runId, group.pid)
+      const log = (effect: Effect.Effect<void>) => Effect.annotateLogs(effect, { jobId: group.jobId })
+      switch (Processes.statusOf(group)) {
+        case "gone":
+          yield* forget
+          break
+        case "reused":
+          yield* log(Effect.logInfo(`${what} has exited; its pid belongs to another process now, which is left alone`))
+          yield* forget
+          break
+        case "elsewhere":
+          yield* log(Effect.logWarning(`${what} may still be running on ${group.host}: it is not ended from this host`))
+          break
+        case "unverified":
+          yield* log(Effect.logWarning(
+            `${what} may still be running: its start time was not recorded on this system, so it is not ended (its pid ` +
+              `may belong to another process now)`
+          ))
+          break
+        case "alive": {
+          const outcome = yield* Processes.end(group, settings)
+          if (outcome === "still alive after SIGKILL") {
+            yield* log(Effect.logError(`${what} was still running and is still there after SIGTERM and SIGKILL; the job runs again beside it`))
+          } else {
+            yield* log(Effect.logWarning(`${what} was still running: ${outcome} before the job runs again`))
+            yield* forget
+          }
+        }
+      }
+    }
+  }).pipe(Effect.annotateLogs({ runId }))
+
+/** A DAG's own `onSuccess` / `onFailure`, as one more end-of-run observer (they may use the jobs' services). */
+const dagHooks = (dag: Dag.Dag) => [{
+  name: `dag "${dag.name}" onSuccess/onFailure`,
+  onFinish: (summary: Observer.Summary): Effect.Effect<void, unknown, Job.Services> => {
+    const hook = summary.status === "succeeded" ? dag.onSuccess : dag.onFailure
+    return hook === undefined ? Effect.void : hook(summary)
+  }
+}]
+
+/** Runs one observer's end-of-run work: a failure (or a defect) is logged as a warning and dropped. */
+const notifyOne = (
+  name: string,
+  work: () => Effect.Effect<void, unknown, Job.Services>,
+  bound: Duration.Duration | undefined
+): Effect.Effect<void, never, Job.Services> => {
+  const effect = Effect.suspend(() => {
+    const effect = work()
+    return Effect.isEffect(effect) ? effect : Effect.die(new TypeError(`${name} must return an Effect, got ${typeof effect}`))
+  })
+  const bounded = bound === undefined ? effect : Effect.timeoutOrElse(effect, {
+    duration: bound,
+    orElse: () => Effect.logWarning(`${name}: gave up after ${Duration.format(bound)} (the run was interrupted)`)
+  })
+  return bounded.pipe(
+    // A Cause given to logWarning as an argument is not printed by the run's logger: its message goes in the text.
+    Effect.catchCause((cause) => Effect.logWarning(`${name} failed (the run's outcome is unchanged): ${causeMessage(cause)}`)),
+    Effect.asVoid
+  )
+}
+
+/** One line for why an observer or hook failed: the error's message, else the value itself. */
+const causeMessage = (cause: Cause.Cause<unknown>): string => render.message(Cause.squash(cause))

@@ -1,0 +1,543 @@
+/**
+ * The durable Journal over effect/sql: every event becomes statements, and one writer fiber commits whatever has
+ * queued up in a single transaction (group commit). `record` returns for a job's success only once its transaction
+ * is committed, so dependents never start on an output that a crash could lose, while jobs that finish together
+ * share one fsync.
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Config from "effect/Config"
+import * as Console from "effect/Console"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import type * as Scope from "effect/Scope"
+import * as SqlClient from "effect/sql/SqlClient"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import { background } from "../background.ts"
+import * as Journal from "../Journal.ts"
+import type * as RunEvent from "../RunEvent.ts"
+import * as migrations from "./migrations.ts"
+import * as SqliteClient from "./SqliteClient.ts"
+
+/** A lock whose holder has not renewed it for this long is taken over (default; `RUNNER_LOCK_STALE_AFTER`). */
+export const STALE_AFTER_MILLIS = 60_000
+const HEARTBEAT_MILLIS = 2_000
+const WAIT_POLL_MILLIS = 250
+/** A commit that finds another process's write lock (SQLITE_BUSY after busy_timeout) waits and tries again. */
+const BUSY_RETRY_MILLIS = [50, 100, 200, 500, 1_000] as const
+
+/**
+ * How long a run's lock may go without a heartbeat before another process takes it over. Set
+ * `RUNNER_LOCK_STALE_AFTER` (e.g. `5 seconds`) for tests or where a shorter takeover after a hung runner matters more
+ * than tolerating long pauses (a runner stopped longer than this loses its run and exits 75).
+ */
+export const staleAfter = Config.Duration("RUNNER_LOCK_STALE_AFTER").pipe(
+  Config.withDefault(Duration.millis(STALE_AFTER_MILLIS))
+)
+
+/** One SQL statement of the journal: fixed SQLite text with `?` placeholders, and its parameters. */
+type Statement = readonly [sql: string, params: ReadonlyArray<unknown>]
+
+/** A run lock this process holds: the fence its run's writes are committed behind. */
+interface Held {
+  readonly runId: string
+  readonly lockKey: string
+  readonly token: string
+  readonly lost: Deferred.Deferred<never, Journal.LockLost>
+  /** Set (in the writer) once a commit found the lock no longer carries our token. */
+  lostBy: Journal.LockLost | undefined
+}
+
+interface Item {
+  readonly op: ReadonlyArray<Statement>
+  readonly done: Deferred.Deferred<void, Journal.JournalError | Journal.LockLost> | undefined
+  /** The lock the statements are written behind: a run's writes; undefined for writes of no run's. */
+  readonly fence: Held | undefined
+  /**
+   * When the fence is lost: fail (a job's success or checkpoint must never count as committed), rather than return
+   * having written nothing (how the run ended: it is not this process's run any more).
+   */
+  readonly mustCommit: boolean
+}
+
+const journalError = (operation: string) => (cause: unknown) =>
+  new Journal.JournalError({ operation, reason: cause instanceof Error ? cause.message : String(cause) })
+
+/** JSON for the journal's own records (the audit); bigints become strings rather than failing the write. */
+const toJson = (u: unknown): string =>
+  JSON.stringify(u, (_key, value) => typeof value === "bigint" ? value.toString() : value) ?? "null"
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM"
+  }
+}
+
+/**
+ * Which pid namespace this process's pid belongs to (Linux: `/proc/self/ns/pid`), so that a lock held by pid 1 of
+ * another container with the same host name is never taken for one of our dead processes. Elsewhere: the host name.
+ */
+const pidNamespace = (host: string): string => {
+  try {
+    return `${host}/${fs.readlinkSync("/proc/self/ns/pid")}`
+  } catch {
+    return host
+  }
+}
+
+/** SQLite's "another connection holds the write lock" (BUSY, LOCKED), in an error or its causes. */
+const isBusy = (cause: unknown): boolean => {
+  for (let u = cause, depth = 0; typeof u === "object" && u !== null && depth < 8; depth++) {
+    const errcode = (u as { errcode?: unknown }).errcode
+    if (typeof errcode === "number") return (errcode & 0xff) === 5 || (errcode & 0xff) === 6
+    const message = (u as { message?: unknown }).message
+    // Deno's node:sqlite gives no result code, only SQLite's text for it.
+    if (typeof message === "string" && /database (table )?is locked|database is busy/.test(message)) return true
+    u = (u as { cause?: unknown }).cause ?? (u as { reason?: unknown }).reason
+  }
+  return false
+}
+
+/** The SQL journal over the current SqlClient; migrates the schema first. */
+export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalError, SqlClient.SqlClient | Scope.Scope> =
+  Effect.suspend(() => makeFor("the journal file"))
+
+/** `make`, naming the journal's file in the errors people see. */
+const makeFor = (
+  filename: string
+): Effect.Effect<Journal.Journal["Service"], Journal.JournalError, SqlClient.SqlClient | Scope.Scope> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    // A damaged file may open and fail only here, when its schema is read.
+    yield* migrations.run().pipe(
+      Effect.mapError((cause) => new Journal.JournalError({ operation: "migrate", reason: SqliteClient.describeError(filename, cause) }))
+    )
+    const staleAfterMillis = Duration.toMillis(yield* Effect.orDie(staleAfter))
+    const heartbeatMillis = Math.max(1, Math.min(HEARTBEAT_MILLIS, Math.floor(staleAfterMillis / 4)))
+    const host = os.hostname()
+    const pid = process.pid
+    const namespace = pidNamespace(host)
+    const queue = yield* Queue.unbounded<Item, Cause.Done>()
+    /** The run locks this process holds, by run id. */
+    const held = new Map<string, Held>()
+
+    /**
+     * Runs a batch's statements on the transaction's connection. The writer executes tens of thousands of fixed
+     * statements per large run: building, compiling and tracing each through the client's tagged template (a span
+     * per statement) cost more than SQLite's own work, so they bypass it. First, in the same transaction, each lock
+     * the batch writes behind must still carry our token: the writes of a run whose lock was taken over are skipped.
+     */
+    const execute = (items: ReadonlyArray<Item>) =>
+      Effect.flatMap(Effect.serviceOption(sql.transactionService), (transaction) =>
+        Effect.gen(function*() {
+          if (transaction._tag === "None") return yield* Effect.die(new Error("journal writer: not in a transaction"))
+          const connection = transaction.value[0]
+          const fences = new Set<Held>()
+          for (const item of items) if (item.fence !== undefined && item.fence.lostBy === undefined) fences.add(item.fence)
+          for (const fence of fences) {
+            const rows = yield* connection.execute(
+              `SELECT token, pid, host, since FROM locks WHERE lock_key = ?`,
+              [fence.lockKey],
+              undefined
+            ) as Effect.Effect<ReadonlyArray<{ token: string | null; pid: number; host: string; since: number }>, unknown>
+            const row = rows[0]
+            if (row?.token === fence.token) continue
+            fence.lostBy = new Journal.LockLost({
+              runId: fence.runId,
+              holder: row === undefined ? undefined : { pid: Number(row.pid), host: row.host, since: Number(row.since) },
+              staleAfterMillis
+            })
+          }
+          for (const item of items) {
+            if (item.fence?.lostBy !== undefined) continue
+            for (const [text, params] of item.op) yield* connection.execute(text, params, undefined)
+          }
+        }))
+
+    /** Commits a batch; waits out another process's write lock rather than failing (`runner prune`, a reader). */
+    const transact = (items: ReadonlyArray<Item>, retries = 0): Effect.Effect<void, unknown> =>
+      sql.withTransaction(execute(items)).pipe(
+        Effect.catch((error) =>
+          isBusy(error)
+            ? Effect.andThen(
+              Effect.sleep(BUSY_RETRY_MILLIS[Math.min(retries, BUSY_RETRY_MILLIS.length - 1)]!),
+              transact(items, retries + 1)
+            )
+            : Effect.fail(error)
+        )
+      )
+
+    /**
+     * Commits a batch and settles its items. A batch that fails for another reason is committed again one item at a
+     * time, so one bad write fails (or reports) only itself, never the unrelated jobs it was grouped with.
+     */
+    const commit = (items: ReadonlyArray<Item>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const exit = yield* Effect.exit(transact(items))
+        if (exit._tag === "Failure" && items.length > 1) {
+          for (const item of items) yield* commit([item])
+          return
+        }
+        for (const item of items) {
+          const lost = item.fence?.lostBy
+          if (lost !== undefined && !Deferred.isDoneUnsafe(item.fence!.lost)) yield* announceLost(item.fence!, lost)
+          if (exit._tag === "Failure") {
+            const error = journalError("commit")(Cause.squash(exit.cause))
+            if (item.done !== undefined) yield* Deferred.fail(item.done, error)
+            else yield* Console.error(`runner: a journal write was lost: ${error.message}`)
+          } else if (item.done !== undefined) {
+            if (lost !== undefined && item.mustCommit) yield* Deferred.fail(item.done, lost)
+            else yield* Deferred.succeed(item.done, undefined)
+          }
+        }
+      }).pipe(Effect.uninterruptible)
+
+    /** The run's lock was found taken over: say so in the run's log (a line added, nothing overwritten), then stop it. */
+    const announceLost = (fence: Held, lost: Journal.LockLost) =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) =>
+        Queue.offer(queue, {
+          op: [statement(
+            `INSERT INTO logs (run_id, job_id, attempt, at, level, message) VALUES (?, ?, ?, ?, ?, ?)`,
+            fence.runId, null, null, at, "ERROR", `pid ${pid} on ${host}: ${lost.message}`
+          )],
+          done: undefined,
+          fence: undefined,
+          mustCommit: false
+        })).pipe(Effect.andThen(Deferred.fail(fence.lost, lost)))
+
+    // No tracing spans for the writer's transactions: one per commit, thousands per run, and nobody reads them.
+    const writer = yield* Effect.forkScoped(Effect.withTracerEnabled(
+      Effect.forever(Effect.flatMap(Queue.takeAll(queue), commit)).pipe(Effect.catch(() => Effect.void)),
+      false
+    ))
+    // At the end, the writer commits everything still queued (log lines after the last durable event), then stops.
+    yield* Effect.addFinalizer(() => Effect.andThen(Queue.end(queue), Fiber.join(writer)))
+    const statement = (text: string, ...params: ReadonlyArray<unknown>): Statement => [text, params]
+
+    const closed = new Journal.JournalError({ operation: "write", reason: "the journal is closed" })
+
+    /** Queues statements; for a durable write, waits until they are committed. `runId`: the run whose lock fences them. */
+    const enqueue = (
+      op: ReadonlyArray<Statement>,
+      durable: boolean,
+      runId: string | undefined,
+      mustCommit = false
+    ): Effect.Effect<void, Journal.JournalError | Journal.LockLost> => {
+      const fence = runId === undefined ? undefined : held.get(runId)
+      return durable
+        ? Effect.flatMap(Deferred.make<void, Journal.JournalError | Journal.LockLost>(), (done) =>
+          Effect.flatMap(Queue.offer(queue, { op, done, fence, mustCommit }), (offered) =>
+            offered ? Deferred.await(done) : Effect.fail(closed)))
+        : Effect.flatMap(Queue.offer(queue, { op, done: undefined, fence, mustCommit }), (offered) =>
+          offered ? Effect.void : Effect.fail(closed))
+    }
+
+    const updateAttempt = (e: { runId: string; jobId: string; attempt: number }, status: string, at: number, error: string | null) =>
+      statement(
+        `UPDATE attempts SET status = ?, ended_at = ?, error = ?
+         WHERE id = (SELECT max(id) FROM attempts WHERE run_id = ? AND job_id = ? AND attempt = ?)`,
+        status, at, error, e.runId, e.jobId, e.attempt
+      )
+
+    const statements = (event: RunEvent.RunEvent, definitionHash: string | undefined): ReadonlyArray<Statement> => {
+      switch (event._tag) {
+        case "RunStarted":
+          return [
+            statement(`UPDATE runs SET status = 'running', host = ?, pid = ?, ended_at = NULL WHERE id = ?`, host, pid, event.runId),
+            // One statement for all the jobs' rows (10,000 single-row INSERTs took ~0.1 s before the first job started).
+            statement(
+              `INSERT OR IGNORE INTO jobs (run_id, job_id, status) SELECT ?, value, 'pending' FROM json_each(?)`,
+              event.runId, JSON.stringify(event.jobIds)
+            )
+          ]
+        case "AttemptStarted":
+          return [
+            statement(
+              `INSERT INTO attempts (run_id, job_id, attempt, status, started_at) VALUES (?, ?, ?, 'running', ?)`,
+              event.runId, event.jobId, event.attempt, event.at
+            ),
+            statement(
+              `UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, ?),
+               error = NULL, reason = NULL WHERE run_id = ? AND job_id = ?`,
+              event.at, event.runId, event.jobId
+            )
+          ]
+        case "AttemptFailed":
+          return [
+            updateAttempt(event, "failed", event.at, event.error),
+            ...(event.retryInMillis !== undefined ? [] : [statement(
+              `UPDATE jobs SET status = 'failed', ended_at = ?, error = ? WHERE run_id = ? AND job_id = ?`,
+              event.at, event.error, event.runId, event.jobId
+            )])
+          ]
+        case "AttemptSucceeded":
+          return [
+            updateAttempt(event, "succeeded", event.at, null),
+            statement(
+              `UPDATE jobs SET status = 'succeeded', ended_at = ?, output = ?, definition_hash = ?, error = NULL
+               WHERE run_id = ? AND job_id = ?`,
+              event.at, event.json ?? null, definitionHash ?? null, event.runId, event.jobId
+            )
+          ]
+        case "JobSkipped":
+          return [statement(
+            `UPDATE jobs SET status = 'skipped', reason = ?, ended_at = ? WHERE run_id = ? AND job_id = ? AND status <> 'succeeded'`,
+            event.reason, event.at, event.runId, event.jobId
+          )]
+        case "JobInterrupted":
+          return [
+            // Only an attempt still running was interrupted: one that failed before a retry delay keeps its error.
+            statement(
+              `UPDATE attempts SET status = 'interrupted', ended_at = ?, error = ?
+               WHERE id = (SELECT max(id) FROM attempts WHERE run_id = ? AND job_id = ? AND attempt = ?) AND status = 'running'`,
+              event.at, event.reason ?? null, event.runId, event.jobId, event.attempt
+            ),
+            statement(
+              `UPDATE jobs SET status = 'interrupted', ended_at = ?, reason = ? WHERE run_id = ? AND job_id = ?`,
+              event.at, event.reason ?? null, event.runId, event.jobId
+            )
+          ]
+        case "JobRestored":
+        case "JobWaiting":
+        case "JobAdmitted":
+          return []
+        case "RunFinished":
+          return [statement(`UPDATE runs SET status = ?, ended_at = ? WHERE id = ?`, event.status, event.at, event.runId)]
+      }
+    }
+    const durable = (event: RunEvent.RunEvent) =>
+      event._tag === "AttemptSucceeded" || event._tag === "RunStarted" || event._tag === "RunFinished"
+
+    /** Picks or creates the run and takes its lock, in one write transaction. */
+    const tryBegin = (request: Journal.BeginRequest) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const { dag, target } = request
+        type Row = { id: string; status: string; run_key: string | null }
+        let run: Row | undefined
+        let resumed = false
+        if (target._tag === "Resume") {
+          const rows = target.runId === undefined
+            ? yield* sql<Row>`SELECT id, status, run_key FROM runs WHERE dag = ${dag} AND status <> 'succeeded'
+                              ORDER BY started_at DESC, rowid DESC LIMIT 1`
+            : yield* sql<Row>`SELECT id, status, run_key FROM runs WHERE id = ${target.runId} AND dag = ${dag}`
+          run = rows[0]
+          if (run === undefined || run.status === "succeeded") {
+            return { _tag: "NothingToResume", runId: target.runId } as const
+          }
+          resumed = true
+        } else if (target._tag === "Key") {
+          const rows = yield* sql<Row>`SELECT id, status, run_key FROM runs WHERE dag = ${dag} AND run_key = ${target.key}
+                                       ORDER BY started_at DESC, rowid DESC LIMIT 1`
+          const existing = rows[0]
+          if (existing?.status === "succeeded" && !target.force) {
+            return { _tag: "AlreadySucceeded", runId: existing.id, key: target.key } as const
+          }
+          if (existing !== undefined && existing.status !== "succeeded") {
+            run = existing
+            resumed = true
+          }
+        }
+        const key = target._tag === "Key" ? target.key : run?.run_key ?? undefined
+        const runId = run?.id ?? Journal.makeRunId(now)
+        const lockKey = key === undefined ? `run:${runId}` : `key:${dag}:${key}`
+        const locks = yield* sql<
+          { run_id: string; pid: number; host: string; since: number; heartbeat_at: number; pid_namespace: string | null }
+        >`SELECT run_id, pid, host, since, heartbeat_at, pid_namespace FROM locks WHERE lock_key = ${lockKey}`
+        const holder = locks[0]
+        if (holder !== undefined) {
+          // A dead holder is known at once only in our own pid namespace: pid 1 of another container is not ours.
+          // (A lock written by a runner before tokens has no namespace: its host name stands in.)
+          const stale = now - holder.heartbeat_at > staleAfterMillis ||
+            ((holder.pid_namespace ?? holder.host) === (holder.pid_namespace === null ? host : namespace) &&
+              !isAlive(holder.pid))
+          if (!stale) {
+            return yield* new Journal.RunLocked({
+              runId: holder.run_id,
+              dag,
+              key,
+              pid: holder.pid,
+              host: holder.host,
+              since: holder.since
+            })
+          }
+        }
+        // A token of this taking: whoever holds the lock later, our writes check it is still ours (fencing).
+        const token = crypto.randomUUID()
+        yield* sql`INSERT OR REPLACE INTO locks (lock_key, run_id, pid, host, since, heartbeat_at, token, pid_namespace)
+                   VALUES (${lockKey}, ${runId}, ${pid}, ${host}, ${now}, ${now}, ${token}, ${namespace})`
+        if (run === undefined) {
+          yield* sql`INSERT INTO runs (id, dag, run_key, status, started_at, host, pid, runner_version, definition_hash, trigger)
+                     VALUES (${runId}, ${dag}, ${key ?? null}, 'created', ${now}, ${host}, ${pid},
+                             ${request.runnerVersion}, ${request.definitionHash}, ${request.trigger})`
+        }
+        if (request.audit !== undefined) {
+          yield* sql`UPDATE runs SET executions = json_insert(executions, '$[#]', json(${toJson(request.audit)}))
+                     WHERE id = ${runId}`
+        }
+        return { _tag: "Run", runId, resumed, key, lockKey, token } as const
+      }))
+
+    const begin = (request: Journal.BeginRequest): Effect.Effect<Journal.Begun, Journal.JournalError | Journal.RunLocked, Scope.Scope> =>
+      Effect.gen(function*() {
+        const attempt = tryBegin(request).pipe(
+          Effect.retry({ while: (error) => error._tag === "SqlError" && isBusy(error), times: 20 }),
+          Effect.catchTag("SqlError", (error) => Effect.fail(journalError("begin")(error)))
+        )
+        const begun = request.wait
+          ? yield* attempt.pipe(
+            Effect.catchTag("RunLocked", (locked) => Effect.andThen(Effect.sleep(WAIT_POLL_MILLIS), Effect.fail(locked))),
+            Effect.retry({ while: (error) => error._tag === "RunLocked" })
+          )
+          : yield* attempt
+        if (begun._tag !== "Run") return begun
+        const { lockKey, token, ...result } = begun
+        const fence: Held = { runId: result.runId, lockKey, token, lost: yield* Deferred.make<never, Journal.LockLost>(), lostBy: undefined }
+        held.set(result.runId, fence)
+        // Released after the heartbeat stops (finalizers run last-added first), behind every write queued before.
+        yield* Effect.addFinalizer(() =>
+          Effect.suspend(() => {
+            held.delete(result.runId)
+            return enqueue([statement(`DELETE FROM locks WHERE lock_key = ? AND token = ?`, lockKey, token)], true, undefined)
+          }).pipe(Effect.ignore)
+        )
+        // Each heartbeat is a fenced write: the commit that finds the lock taken over stops the run (lockLost). In the
+        // background: a heartbeat alone does not keep a stalled process alive (see internal/background.ts).
+        yield* Effect.forkScoped(background(Effect.forever(Effect.andThen(
+          Effect.sleep(heartbeatMillis),
+          Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            enqueue(
+              [statement(`UPDATE locks SET heartbeat_at = ? WHERE lock_key = ? AND token = ?`, now, lockKey, token)],
+              false,
+              result.runId
+            )).pipe(Effect.ignore)
+        ))))
+        return result
+      })
+
+    return Journal.Journal.of({
+      begin,
+      // A restored job writes nothing: do not queue 5,000 empty items ahead of a resumed run's first job. Nor do waits
+      // for resources (the live view shows them; the attempts' times are journaled).
+      record: (event, definitionHash) =>
+        event._tag === "JobRestored" || event._tag === "JobWaiting" || event._tag === "JobAdmitted"
+          ? Effect.void
+          : enqueue(statements(event, definitionHash), durable(event), event.runId, event._tag === "AttemptSucceeded"),
+      lockLost: (runId) => Effect.suspend(() => {
+        const fence = held.get(runId)
+        return fence === undefined ? Effect.never : Deferred.await(fence.lost)
+      }),
+      log: (record) =>
+        Queue.offerUnsafe(queue, {
+          op: [statement(
+            `INSERT INTO logs (run_id, job_id, attempt, at, level, message) VALUES (?, ?, ?, ?, ?, ?)`,
+            record.runId, record.jobId ?? null, record.attempt ?? null, record.at, record.level, record.message
+          )],
+          done: undefined,
+          fence: held.get(record.runId),
+          mustCommit: false
+        }),
+      succeeded: (runId) =>
+        sql<{ job_id: string; output: string | null; definition_hash: string | null }>`
+          SELECT job_id, output, definition_hash FROM jobs WHERE run_id = ${runId} AND status = 'succeeded'`.pipe(
+          Effect.map((rows) =>
+            rows.map((row) => ({
+              jobId: row.job_id,
+              json: row.output ?? undefined,
+              definitionHash: row.definition_hash ?? undefined
+            }))
+          ),
+          Effect.mapError(journalError("read succeeded jobs"))
+        ),
+      checkpoint: (runId, jobId, step) =>
+        sql<{ output: string | null; input_hash: string | null }>`SELECT output, input_hash FROM checkpoints
+                WHERE run_id = ${runId} AND job_id = ${jobId} AND step = ${step}`
+          .pipe(
+            Effect.map((rows) =>
+              rows.length === 0
+                ? Option.none()
+                : Option.some({ json: rows[0]!.output || undefined, inputHash: rows[0]!.input_hash ?? undefined })
+            ),
+            Effect.mapError(journalError("read checkpoint"))
+          ),
+      lastSlot: (dag) =>
+        sql<{ last_slot: number }>`SELECT last_slot FROM schedules WHERE dag = ${dag}`.pipe(
+          Effect.map((rows) => rows.length === 0 ? Option.none() : Option.some(Number(rows[0]!.last_slot))),
+          Effect.mapError(journalError("read schedule"))
+        ),
+      lastSuccess: (dag) =>
+        sql<{ at: number | null }>`SELECT max(ended_at) AS at FROM runs WHERE dag = ${dag} AND status = 'succeeded'`.pipe(
+          Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]?.at), Number)),
+          Effect.mapError(journalError("read last success"))
+        ),
+      saveSlot: (dag, slot) =>
+        enqueue([statement(
+          `INSERT INTO schedules (dag, last_slot, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT (dag) DO UPDATE SET last_slot = max(last_slot, excluded.last_slot), updated_at = excluded.updated_at`,
+          dag,
+          slot,
+          Date.now()
+        )], true, undefined).pipe(Effect.catchTag("LockLost", Effect.die)), // no run's lock fences it
+      saveCheckpoint: (runId, jobId, step, checkpoint) =>
+        enqueue([statement(
+          `INSERT OR REPLACE INTO checkpoints (run_id, job_id, step, output, input_hash, at) VALUES (?, ?, ?, ?, ?, ?)`,
+          // The column is NOT NULL: "" (never JSON) stands for a step whose output is undefined.
+          runId, jobId, step, checkpoint.json ?? "", checkpoint.inputHash ?? null, Date.now()
+        )], true, runId, true),
+      // Not waited for: the row is committed with the writer's next batch, a moment after the command started.
+      processStarted: (record) =>
+        enqueue([statement(
+          `INSERT OR REPLACE INTO processes (run_id, job_id, attempt, pid, pgid, host, start_time, started_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+          record.runId, record.jobId, record.attempt, record.pid, record.pgid, record.host, record.startTime ?? null,
+          record.startedAt
+        )], false, record.runId).pipe(Effect.catchTag("LockLost", () => Effect.void)),
+      processEnded: (runId, pid) =>
+        enqueue([statement(`DELETE FROM processes WHERE run_id = ? AND host = ? AND pid = ?`, runId, host, pid)], false, runId)
+          .pipe(Effect.catchTag("LockLost", () => Effect.void)),
+      processes: (runId) =>
+        sql<{
+          run_id: string
+          job_id: string
+          attempt: number
+          pid: number
+          pgid: number
+          host: string
+          start_time: string | null
+          started_at: number
+        }>`SELECT run_id, job_id, attempt, pid, pgid, host, start_time, started_at FROM processes
+           WHERE run_id = ${runId} ORDER BY started_at, rowid`.pipe(
+          Effect.map((rows) =>
+            rows.map((row): Journal.ProcessRecord => ({
+              runId: row.run_id,
+              jobId: row.job_id,
+              attempt: Number(row.attempt),
+              pid: Number(row.pid),
+              pgid: Number(row.pgid),
+              host: row.host,
+              startTime: row.start_time ?? undefined,
+              startedAt: Number(row.started_at)
+            }))
+          ),
+          Effect.mapError(journalError("read processes"))
+        )
+    })
+  })
+
+/** The durable journal in a SQLite file. */
+export const layerSqlite = (options: SqliteClient.Options): Layer.Layer<Journal.Journal, Journal.JournalError> =>
+  Layer.effect(Journal.Journal)(Effect.gen(function*() {
+    const client = yield* SqliteClient.make(options).pipe(Effect.mapError(journalError(`open ${options.filename}`)))
+    return yield* Effect.provideService(makeFor(options.filename), SqlClient.SqlClient, client)
+  })).pipe(Layer.provide(Reactivity.layer))
