@@ -108,11 +108,12 @@ const main = async () => {
   const loadScript = path.join(dir, "load.ts")
   fs.writeFileSync(loadScript, [
     `import * as Effect from "effect/Effect"`,
-    `import * as Workspace from ${JSON.stringify(path.join(root, "src/Workspace.ts"))}`,
+    `import * as Combine from ${JSON.stringify(path.join(root, "src/internal/workspace/Combine.ts"))}`,
+    `import * as Discovery from ${JSON.stringify(path.join(root, "src/internal/workspace/Discovery.ts"))}`,
     `const start = performance.now()`,
-    `const workspace = await Effect.runPromise(Workspace.discover(process.cwd()))`,
+    `const workspace = await Effect.runPromise(Discovery.discover(process.cwd()))`,
     `const found = performance.now()`,
-    `const loaded = await Effect.runPromise(Workspace.load(workspace))`,
+    `const loaded = await Effect.runPromise(Combine.load(workspace))`,
     `const done = performance.now()`,
     `console.log(JSON.stringify({ discover: found - start, load: done - found, files: workspace.packages.flatMap((p) => p.taskFiles).length, jobs: loaded.owner.size }))`
   ].join("\n"))

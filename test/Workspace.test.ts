@@ -5,7 +5,8 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Dag from "../src/Dag.ts"
 import * as Job from "../src/Job.ts"
-import * as Workspace from "../src/Workspace.ts"
+import * as Combine from "../src/internal/workspace/Combine.ts"
+import * as Discovery from "../src/internal/workspace/Discovery.ts"
 import { runDag } from "./support/run.ts"
 import { tempDirs } from "./support/tmp.ts"
 import { pkg, writeWorkspace } from "./support/workspace.ts"
@@ -15,13 +16,13 @@ const tempDir = tempDirs("runner-workspace-")
 describe("pnpmPackages", () => {
   it("reads the block list, quoted or not, with comments, and stops at the next key", () => {
     const yaml = `# root\npackages:\n  # libraries\n  - "packages/*"\n  - 'apps/**'   # apps\n  - tools\n  - "!packages/old"\ncatalog:\n  - not-a-package\n`
-    assert.deepStrictEqual(Workspace.pnpmPackages(yaml), ["packages/*", "apps/**", "tools", "!packages/old"])
+    assert.deepStrictEqual(Discovery.pnpmPackages(yaml), ["packages/*", "apps/**", "tools", "!packages/old"])
   })
   it("reads the flow list", () => {
-    assert.deepStrictEqual(Workspace.pnpmPackages(`packages: ["packages/*", 'apps/*']\n`), ["packages/*", "apps/*"])
+    assert.deepStrictEqual(Discovery.pnpmPackages(`packages: ["packages/*", 'apps/*']\n`), ["packages/*", "apps/*"])
   })
   it("undefined without a packages key", () => {
-    assert.strictEqual(Workspace.pnpmPackages(`catalog:\n  effect: 4.1.5\n`), undefined)
+    assert.strictEqual(Discovery.pnpmPackages(`catalog:\n  effect: 4.1.5\n`), undefined)
   })
 })
 
@@ -47,7 +48,7 @@ describe("Workspace.discover", () => {
       Effect.gen(function*() {
         const dir = sample(root)
         extra(dir)
-        const workspace = yield* Workspace.discover(dir)
+        const workspace = yield* Discovery.discover(dir)
         assert.deepStrictEqual(workspace.packages.map((p) => p.name), ["core", "ui", "web"])
         assert.deepStrictEqual(workspace.packages.map((p) => p.dependsOn), [[], ["core"], ["core", "ui"]])
         assert.deepStrictEqual(workspace.packages.map((p) => p.relativeDir), ["packages/core", "packages/ui", "apps/web/nested"])
@@ -59,7 +60,7 @@ describe("Workspace.discover", () => {
   it.effect("finds the root from a folder inside it", () =>
     Effect.gen(function*() {
       const dir = sample({ workspaces: ["packages/*", "apps/**"] })
-      assert.strictEqual(yield* Workspace.findRoot(path.join(dir, "packages/ui")), dir)
+      assert.strictEqual(yield* Discovery.findRoot(path.join(dir, "packages/ui")), dir)
     }))
 
   it.effect("reports every problem at once", () =>
@@ -71,7 +72,7 @@ describe("Workspace.discover", () => {
         "packages/c/package.json": "{ not json",
         "packages/skip/package.json": "{ not json either"
       })
-      const error = (yield* Effect.flip(Workspace.discover(dir))).message
+      const error = (yield* Effect.flip(Discovery.discover(dir))).message
       assert.match(error, /3 problems/)
       assert.match(error, /pattern "missing\/\*" matches no package/)
       assert.match(error, /packages\/c\/package\.json: not valid JSON/)
@@ -79,8 +80,8 @@ describe("Workspace.discover", () => {
     }))
 })
 
-describe("Workspace.select and closure", () => {
-  const workspace: Workspace.Workspace = {
+describe("Discovery.select and closure", () => {
+  const workspace: Discovery.Workspace = {
     root: "/r",
     source: "package.json",
     packages: [
@@ -100,24 +101,24 @@ describe("Workspace.select and closure", () => {
   ]
   it.effect.each(cases)("%j selects %j", ([filters, expected]) =>
     Effect.gen(function*() {
-      const selected = yield* Workspace.select(workspace, filters)
+      const selected = yield* Discovery.select(workspace, filters)
       assert.deepStrictEqual([...selected].sort(), [...expected].sort())
     }))
 
   it.effect("an unknown filter fails with the available packages", () =>
     Effect.gen(function*() {
-      const error = yield* Effect.flip(Workspace.select(workspace, ["web", "@other/*"]))
+      const error = yield* Effect.flip(Discovery.select(workspace, ["web", "@other/*"]))
       assert.strictEqual(error._tag, "UnknownPackage")
       assert.deepStrictEqual(error.filters, ["@other/*"])
     }))
 })
 
 describe("Workspace.combine", () => {
-  const packages: ReadonlyArray<Workspace.Package> = [
+  const packages: ReadonlyArray<Discovery.Package> = [
     { name: "core", dir: "/tmp", relativeDir: "core", dependsOn: [], taskFiles: [] },
     { name: "app", dir: path.resolve("/"), relativeDir: "app", dependsOn: ["core"], taskFiles: [] }
   ]
-  const loadedOf = (owned: ReadonlyArray<readonly [string, Job.Any]>): Workspace.Loaded => ({
+  const loadedOf = (owned: ReadonlyArray<readonly [string, Job.Any]>): Combine.Loaded => ({
     workspace: { root: "/", source: "package.json", packages },
     jobs: new Map(packages.map((p) => [p.name, new Map(owned.filter(([name]) => name === p.name).map(([, job]) => [job.id, job]))])),
     owner: new Map(owned.map(([name, job]) => [job, packages.find((p) => p.name === name)!]))
@@ -132,11 +133,11 @@ describe("Workspace.combine", () => {
         needs: { gen: coreGen },
         run: (inputs) => Effect.sync(() => void seen.push(Object.keys(inputs))).pipe(Effect.as(inputs.gen + "!"))
       })
-      const combined = yield* Workspace.combine(loadedOf([["core", coreBuild], ["core", coreGen], ["app", appBuild]]), ["build"])
+      const combined = yield* Combine.combine(loadedOf([["core", coreBuild], ["core", coreGen], ["app", appBuild]]), ["build"])
       assert.deepStrictEqual(combined.jobs.map((j) => j.id), ["core#build", "app#build"])
       const app = combined.jobs[1]!
       assert.deepStrictEqual(Object.keys(app.needs).sort(), ["^core#build", "gen"])
-      assert.deepStrictEqual([...Workspace.info(app)!.ordering], ["^core#build"])
+      assert.deepStrictEqual([...Combine.info(app)!.ordering], ["^core#build"])
       assert.strictEqual(combined.of(appBuild), app, "of(job) is the same planned job")
       assert.strictEqual(app.run.toString(), appBuild.run.toString(), "the definition hash reads the job's own source")
       const { result } = yield* runDag(Dag.make("ws", combined.jobs))
@@ -148,15 +149,15 @@ describe("Workspace.combine", () => {
     Effect.gen(function*() {
       const dir = fs.realpathSync(tempDir())
       fs.mkdirSync(path.join(dir, "sub"))
-      const local: ReadonlyArray<Workspace.Package> = [{ name: "p", dir, relativeDir: "p", dependsOn: [], taskFiles: [] }]
+      const local: ReadonlyArray<Discovery.Package> = [{ name: "p", dir, relativeDir: "p", dependsOn: [], taskFiles: [] }]
       const here = Job.shell("here", ["pwd"])
       const sub = Job.shell("sub", ["pwd"], { cwd: "sub" })
-      const loaded: Workspace.Loaded = {
+      const loaded: Combine.Loaded = {
         workspace: { root: dir, source: "package.json", packages: local },
         jobs: new Map([["p", new Map([["here", here], ["sub", sub]])]]),
         owner: new Map([[here, local[0]!], [sub, local[0]!]])
       }
-      const combined = yield* Workspace.combine(loaded, ["here", "sub"])
+      const combined = yield* Combine.combine(loaded, ["here", "sub"])
       const { logs, result } = yield* runDag(Dag.make("ws", combined.jobs))
       assert.strictEqual(result.status, "succeeded")
       assert.deepStrictEqual(Object.fromEntries(logs.map((l) => [l.jobId, l.message])), { "p#here": dir, "p#sub": path.join(dir, "sub") })

@@ -7,7 +7,7 @@ import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import type * as Dag from "../../Dag.ts"
-import * as Workspace from "../../Workspace.ts"
+import * as Combine from "../workspace/Combine.ts"
 import { type Outcome, print, reportSetupError } from "./common.ts"
 import { planFileOrWorkspace, selectionArguments } from "./list.ts"
 
@@ -16,7 +16,7 @@ export type Format = "mermaid" | "dot"
 export const render = (plan: Dag.Plan, format: Format): string => {
   const node = (i: number) => `j${i}`
   const quote = (s: string) => JSON.stringify(s)
-  const ordering = (p: Dag.PlannedJob, name: string) => Workspace.info(p.job)?.ordering.has(name) === true
+  const ordering = (p: Dag.PlannedJob, name: string) => Combine.info(p.job)?.ordering.has(name) === true
   const groups = packages(plan)
   if (format === "dot") {
     const declare = (p: Dag.PlannedJob, indent: string) =>
@@ -53,10 +53,10 @@ export const render = (plan: Dag.Plan, format: Format): string => {
 
 /** A workspace plan's jobs by package (in plan order); undefined for a plan of one task file. */
 const packages = (plan: Dag.Plan): ReadonlyMap<string, ReadonlyArray<Dag.PlannedJob>> | undefined => {
-  if (!plan.jobs.some((p) => Workspace.info(p.job) !== undefined)) return undefined
+  if (!plan.jobs.some((p) => Combine.info(p.job) !== undefined)) return undefined
   const groups = new Map<string, Array<Dag.PlannedJob>>()
   for (const p of plan.jobs) {
-    const pkg = Workspace.info(p.job)?.pkg ?? "(outside the workspace)"
+    const pkg = Combine.info(p.job)?.pkg ?? "(outside the workspace)"
     groups.set(pkg, [...groups.get(pkg) ?? [], p])
   }
   return groups

@@ -7,14 +7,14 @@ import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import type * as Dag from "../../Dag.ts"
 import { InvalidOption } from "../../Errors.ts"
-import * as Workspace from "../../Workspace.ts"
+import * as Combine from "../workspace/Combine.ts"
 import { type FileError, loadPlan, type Outcome, print, reportSetupError } from "./common.ts"
 import { planWorkspace, type Selection, selectionFlags } from "./ws.ts"
 
 export const render = (plan: Dag.Plan): string => {
   const width = Math.min(32, Math.max(...plan.jobs.map((p) => p.job.id.length)))
   const lines = plan.jobs.map(({ deps, job }) => {
-    const info = Workspace.info(job)
+    const info = Combine.info(job)
     const typed = deps.filter((d) => info?.ordering.has(d.name) !== true)
     const after = deps.filter((d) => info?.ordering.has(d.name) === true)
     const needs = [

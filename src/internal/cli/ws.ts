@@ -11,7 +11,9 @@ import * as Option from "effect/Option"
 import * as path from "node:path"
 import * as Dag from "../../Dag.ts"
 import { InvalidOption } from "../../Errors.ts"
-import * as Workspace from "../../Workspace.ts"
+import * as Affected from "../workspace/Affected.ts"
+import * as Combine from "../workspace/Combine.ts"
+import * as Discovery from "../workspace/Discovery.ts"
 import { ExitCode, type FileError, type Outcome, print, reportSetupError } from "./common.ts"
 import { checkFlags, executePlan, flags as runFlags, type RunFlags } from "./run.ts"
 
@@ -51,7 +53,7 @@ export interface Selection {
 
 /** A planned workspace run, or the reason there is nothing to run; `notes` say how the packages were chosen. */
 export type Planned =
-  | { readonly _tag: "Plan"; readonly plan: Dag.Plan; readonly workspace: Workspace.Workspace; readonly notes: ReadonlyArray<string> }
+  | { readonly _tag: "Plan"; readonly plan: Dag.Plan; readonly workspace: Discovery.Workspace; readonly notes: ReadonlyArray<string> }
   | { readonly _tag: "Nothing"; readonly notes: ReadonlyArray<string> }
 
 /** Finds the workspace above the current directory, selects its packages, loads them and plans jobs `ids` (all when empty). */
@@ -66,14 +68,14 @@ export const planWorkspace = (selection: Selection, ids: ReadonlyArray<string>):
     if (mode === undefined && (base !== undefined || head !== undefined)) {
       return yield* new InvalidOption({ where: base !== undefined ? "--base" : "--head", reason: "only applies with --affected" })
     }
-    const workspace = yield* Effect.flatMap(Workspace.findRoot(), Workspace.discover)
+    const workspace = yield* Effect.flatMap(Discovery.findRoot(), Discovery.discover)
     const notes: Array<string> = []
     let selected: ReadonlySet<string> | undefined = selection.filter.length === 0
       ? undefined
-      : yield* Workspace.select(workspace, selection.filter)
+      : yield* Discovery.select(workspace, selection.filter)
     if (mode !== undefined) {
-      const found = yield* Workspace.affected(workspace, { base, head }).pipe(
-        Effect.map((found) => found as Workspace.Affected | undefined),
+      const found = yield* Affected.affected(workspace, { base, head }).pipe(
+        Effect.map((found) => found as Affected.Affected | undefined),
         Effect.catchTag("AffectedUnavailable", (error) =>
           mode === "all-on-error"
             ? Effect.as(
@@ -97,17 +99,17 @@ export const planWorkspace = (selection: Selection, ids: ReadonlyArray<string>):
     if (selected !== undefined && selected.size === 0) {
       return { _tag: "Nothing", notes: [...notes, "no package selected; nothing to run"] } as const
     }
-    const loaded = yield* Workspace.load(workspace)
+    const loaded = yield* Combine.load(workspace)
     const chosen = workspace.packages.filter((p) => selected === undefined || selected.has(p.name))
     const jobIds = ids.length > 0 ? ids : [...new Set(chosen.flatMap((p) => [...loaded.jobs.get(p.name)!.keys()]))]
     if (jobIds.length === 0) return { _tag: "Nothing", notes: [...notes, "the selected packages have no jobs"] } as const
-    const combined = yield* Workspace.combine(loaded, jobIds, selected)
+    const combined = yield* Combine.combine(loaded, jobIds, selected)
     if (combined.jobs.length === 0) {
       return { _tag: "Nothing", notes: [...notes, `no selected package has ${jobIds.join(" or ")}; nothing to run`] } as const
     }
     const dag = Dag.make(`ws:${ids.length > 0 ? ids.join("+") : "all"}`, combined.jobs)
     const plan = yield* Dag.plan(dag)
-    const packages = new Set(combined.jobs.map((job) => Workspace.info(job)!.pkg))
+    const packages = new Set(combined.jobs.map((job) => Combine.info(job)!.pkg))
     notes.unshift(
       `workspace ${path.relative(process.cwd(), workspace.root) || "."}: ${jobIds.join(", ")} in ${packages.size} of ` +
         `${workspace.packages.length} package${workspace.packages.length === 1 ? "" : "s"}`
