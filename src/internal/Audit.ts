@@ -4,6 +4,7 @@
  * its commit and whether the tree had uncommitted changes. A task file git does not track is recorded as untracked,
  * without a commit: no commit holds it, so none could reproduce the run.
  */
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as ChildProcess from "effect/process/ChildProcess"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
@@ -56,7 +57,7 @@ export const collect = (taskFile: string, runnerVersion: string): Effect.Effect<
     ], { concurrency: 3 })
     const inRepo = /^[0-9a-f]{40,64}$/.test(commit)
     return {
-      at: Date.now(),
+      at: yield* Clock.currentTimeMillis,
       user: userName(),
       host: os.hostname(),
       pid: process.pid,

@@ -4,6 +4,7 @@
  * so the SQLite journal (durable, `sql/SqlJournal.ts`) and the in-memory one (tests, `--journal none`) are
  * interchangeable.
  */
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -176,8 +177,8 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
   const locked = new Set<string>()
   const slots = new Map<string, number>()
   const processes: Array<ProcessRecord> = []
-  const create = (dag: string, key: string | undefined): Run => {
-    const run: Run = { id: makeRunId(Date.now()), dag, key, status: "running", endedAt: undefined, jobs: new Map(), checkpoints: new Map() }
+  const create = (dag: string, key: string | undefined, now: number): Run => {
+    const run: Run = { id: makeRunId(now), dag, key, status: "running", endedAt: undefined, jobs: new Map(), checkpoints: new Map() }
     runs.push(run)
     byId.set(run.id, run)
     return run
@@ -185,13 +186,13 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
   const latest = (predicate: (run: Run) => boolean) => runs.findLast(predicate)
   return Journal.of({
     begin: (request) =>
-      Effect.suspend((): Effect.Effect<Begun, JournalError | RunLocked, Scope.Scope> => {
+      Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Begun, JournalError | RunLocked, Scope.Scope> => {
         const { dag, target } = request
         let run: Run | undefined
         let resumed = false
         switch (target._tag) {
           case "New":
-            run = create(dag, undefined)
+            run = create(dag, undefined, now)
             break
           case "Resume":
             run = target.runId === undefined
@@ -208,7 +209,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
               return Effect.succeed({ _tag: "AlreadySucceeded", runId: existing.id, key: target.key })
             }
             resumed = existing !== undefined && existing.status !== "succeeded"
-            run = resumed ? existing! : create(dag, target.key)
+            run = resumed ? existing! : create(dag, target.key, now)
           }
         }
         const chosen = run

@@ -482,19 +482,19 @@ const makeFor = (
           Effect.mapError(journalError("read last success"))
         ),
       saveSlot: (dag, slot) =>
-        enqueue([statement(
+        Effect.flatMap(Clock.currentTimeMillis, (now) => enqueue([statement(
           `INSERT INTO schedules (dag, last_slot, updated_at) VALUES (?, ?, ?)
            ON CONFLICT (dag) DO UPDATE SET last_slot = max(last_slot, excluded.last_slot), updated_at = excluded.updated_at`,
           dag,
           slot,
-          Date.now()
-        )], true, undefined).pipe(Effect.catchTag("LockLost", Effect.die)), // no run's lock fences it
+          now
+        )], true, undefined)).pipe(Effect.catchTag("LockLost", Effect.die)), // no run's lock fences it
       saveCheckpoint: (runId, jobId, step, checkpoint) =>
-        enqueue([statement(
+        Effect.flatMap(Clock.currentTimeMillis, (now) => enqueue([statement(
           `INSERT OR REPLACE INTO checkpoints (run_id, job_id, step, output, input_hash, at) VALUES (?, ?, ?, ?, ?, ?)`,
           // The column is NOT NULL: "" (never JSON) stands for a step whose output is undefined.
-          runId, jobId, step, checkpoint.json ?? "", checkpoint.inputHash ?? null, Date.now()
-        )], true, runId, true),
+          runId, jobId, step, checkpoint.json ?? "", checkpoint.inputHash ?? null, now
+        )], true, runId, true)),
       // Not waited for: the row is committed with the writer's next batch, a moment after the command started.
       processStarted: (record) =>
         enqueue([statement(
