@@ -3,6 +3,10 @@
  * queued up in a single transaction (group commit). `record` returns for a job's success only once its transaction
  * is committed, so dependents never start on an output that a crash could lose, while jobs that finish together
  * share one fsync.
+ *
+ * Longer than our ~350-line norm on purpose: the writer, the run locks it fences and the service's methods share one
+ * scope's state (the queue, the locks held); cut apart, each piece would take that state as parameters. The rows each
+ * event writes are in EventStatements.ts.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -24,6 +28,7 @@ import * as os from "node:os"
 import { background } from "../background.ts"
 import * as Journal from "../Journal.ts"
 import type * as RunEvent from "../RunEvent.ts"
+import { type Statement, statement, statements } from "./EventStatements.ts"
 import * as migrations from "./migrations.ts"
 import * as SqliteClient from "./SqliteClient.ts"
 
@@ -42,9 +47,6 @@ const BUSY_RETRY_MILLIS = [50, 100, 200, 500, 1_000] as const
 export const staleAfter = Config.Duration("RUNNER_LOCK_STALE_AFTER").pipe(
   Config.withDefault(Duration.millis(STALE_AFTER_MILLIS))
 )
-
-/** One SQL statement of the journal: fixed SQLite text with `?` placeholders, and its parameters. */
-type Statement = readonly [sql: string, params: ReadonlyArray<unknown>]
 
 /** A run lock this process holds: the fence its run's writes are committed behind. */
 interface Held {
@@ -223,8 +225,6 @@ const makeFor = (
     ))
     // At the end, the writer commits everything still queued (log lines after the last durable event), then stops.
     yield* Effect.addFinalizer(() => Effect.andThen(Queue.end(queue), Fiber.join(writer)))
-    const statement = (text: string, ...params: ReadonlyArray<unknown>): Statement => [text, params]
-
     const closed = new Journal.JournalError({ operation: "write", reason: "the journal is closed" })
 
     /** Queues statements; for a durable write, waits until they are committed. `runId`: the run whose lock fences them. */
@@ -243,79 +243,6 @@ const makeFor = (
           offered ? Effect.void : Effect.fail(closed))
     }
 
-    const updateAttempt = (e: { runId: string; jobId: string; attempt: number }, status: string, at: number, error: string | null) =>
-      statement(
-        `UPDATE attempts SET status = ?, ended_at = ?, error = ?
-         WHERE id = (SELECT max(id) FROM attempts WHERE run_id = ? AND job_id = ? AND attempt = ?)`,
-        status, at, error, e.runId, e.jobId, e.attempt
-      )
-
-    const statements = (event: RunEvent.RunEvent, definitionHash: string | undefined): ReadonlyArray<Statement> => {
-      switch (event._tag) {
-        case "RunStarted":
-          return [
-            statement(`UPDATE runs SET status = 'running', host = ?, pid = ?, ended_at = NULL WHERE id = ?`, host, pid, event.runId),
-            // One statement for all the jobs' rows (10,000 single-row INSERTs took ~0.1 s before the first job started).
-            statement(
-              `INSERT OR IGNORE INTO jobs (run_id, job_id, status) SELECT ?, value, 'pending' FROM json_each(?)`,
-              event.runId, JSON.stringify(event.jobIds)
-            )
-          ]
-        case "AttemptStarted":
-          return [
-            statement(
-              `INSERT INTO attempts (run_id, job_id, attempt, status, started_at) VALUES (?, ?, ?, 'running', ?)`,
-              event.runId, event.jobId, event.attempt, event.at
-            ),
-            statement(
-              `UPDATE jobs SET status = 'running', attempts = attempts + 1, started_at = coalesce(started_at, ?),
-               error = NULL, reason = NULL WHERE run_id = ? AND job_id = ?`,
-              event.at, event.runId, event.jobId
-            )
-          ]
-        case "AttemptFailed":
-          return [
-            updateAttempt(event, "failed", event.at, event.error),
-            ...(event.retryInMillis !== undefined ? [] : [statement(
-              `UPDATE jobs SET status = 'failed', ended_at = ?, error = ? WHERE run_id = ? AND job_id = ?`,
-              event.at, event.error, event.runId, event.jobId
-            )])
-          ]
-        case "AttemptSucceeded":
-          return [
-            updateAttempt(event, "succeeded", event.at, null),
-            statement(
-              `UPDATE jobs SET status = 'succeeded', ended_at = ?, output = ?, definition_hash = ?, error = NULL
-               WHERE run_id = ? AND job_id = ?`,
-              event.at, event.json ?? null, definitionHash ?? null, event.runId, event.jobId
-            )
-          ]
-        case "JobSkipped":
-          return [statement(
-            `UPDATE jobs SET status = 'skipped', reason = ?, ended_at = ? WHERE run_id = ? AND job_id = ? AND status <> 'succeeded'`,
-            event.reason, event.at, event.runId, event.jobId
-          )]
-        case "JobInterrupted":
-          return [
-            // Only an attempt still running was interrupted: one that failed before a retry delay keeps its error.
-            statement(
-              `UPDATE attempts SET status = 'interrupted', ended_at = ?, error = ?
-               WHERE id = (SELECT max(id) FROM attempts WHERE run_id = ? AND job_id = ? AND attempt = ?) AND status = 'running'`,
-              event.at, event.reason ?? null, event.runId, event.jobId, event.attempt
-            ),
-            statement(
-              `UPDATE jobs SET status = 'interrupted', ended_at = ?, reason = ? WHERE run_id = ? AND job_id = ?`,
-              event.at, event.reason ?? null, event.runId, event.jobId
-            )
-          ]
-        case "JobRestored":
-        case "JobWaiting":
-        case "JobAdmitted":
-          return []
-        case "RunFinished":
-          return [statement(`UPDATE runs SET status = ?, ended_at = ? WHERE id = ?`, event.status, event.at, event.runId)]
-      }
-    }
     const durable = (event: RunEvent.RunEvent) =>
       event._tag === "AttemptSucceeded" || event._tag === "RunStarted" || event._tag === "RunFinished"
 
@@ -433,7 +360,7 @@ const makeFor = (
       record: (event, definitionHash) =>
         event._tag === "JobRestored" || event._tag === "JobWaiting" || event._tag === "JobAdmitted"
           ? Effect.void
-          : enqueue(statements(event, definitionHash), durable(event), event.runId, event._tag === "AttemptSucceeded"),
+          : enqueue(statements(event, definitionHash, { host, pid }), durable(event), event.runId, event._tag === "AttemptSucceeded"),
       lockLost: (runId) => Effect.suspend(() => {
         const fence = held.get(runId)
         return fence === undefined ? Effect.never : Deferred.await(fence.lost)
