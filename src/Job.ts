@@ -18,7 +18,8 @@ import { InvalidOption } from "./Errors.ts"
 import * as duration from "./internal/duration.ts"
 import * as shellProcess from "./internal/shell.ts"
 import * as Resource from "./Resource.ts"
-import * as Retry from "./Retry.ts"
+import * as retries from "./internal/retries.ts"
+import type * as Retry from "./Retry.ts"
 
 const TypeId = "~effect-runner/Job" as const
 
@@ -40,7 +41,7 @@ export interface Job<out A = unknown, out E = unknown, out R = never> {
   /** Paths that must exist and be readable before the run starts (checked by the preflight and `runner check`). */
   readonly inputs: ReadonlyArray<string>
   readonly output: Schema.Codec<A, unknown> | undefined
-  readonly retry: Retry.Policy | undefined
+  readonly retry: retries.Policy | undefined
   readonly timeout: Duration.Duration | undefined
   readonly uses: ReadonlyArray<Resource.Resource>
   readonly critical: boolean
@@ -259,7 +260,7 @@ const build = <A, E>(
     config,
     inputs,
     output: options.output,
-    retry: options.retry === undefined ? undefined : Retry.policy(options.retry, `${where} retry`),
+    retry: options.retry === undefined ? undefined : retries.policy(options.retry, `${where} retry`),
     timeout: options.timeout === undefined ? undefined : duration.parse(options.timeout, `${where} timeout`),
     uses: options.uses ?? [],
     critical: options.critical ?? true,

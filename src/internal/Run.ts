@@ -20,7 +20,7 @@ import type * as Job from "../Job.ts"
 import * as Journal from "./Journal.ts"
 import * as Observer from "./Observer.ts"
 import * as Preflight from "./Preflight.ts"
-import type * as Resource from "../Resource.ts"
+import type * as resources from "./resources.ts"
 import { Reporter } from "./Reporter.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
@@ -39,7 +39,7 @@ export interface Request {
   /** Who and what executes the run, recorded in the journal. */
   readonly audit?: Audit.Audit
   /** The resources' limiters, when the run shares them with other runs of the process (the scheduler's). */
-  readonly registry?: Resource.Registry
+  readonly registry?: resources.Registry
 }
 
 export type Outcome =
