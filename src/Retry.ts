@@ -32,7 +32,7 @@ export interface Shorthand {
  *
  * @example
  * ```ts
- * Job.make("sync", { retry: Schedule.spaced("1 minute").pipe(Schedule.take(10)), run })
+ * Job.make("sync", { retry: Schedule.max([Schedule.spaced("1 minute"), Schedule.recurs(10)]), run })
  * ```
  */
 export type Input = Shorthand | Schedule.Schedule<unknown, any, never, never>
