@@ -1,12 +1,14 @@
 /**
  * Job definitions: a typed Effect program with the outputs of the jobs it needs as input, and its policies (retry,
- * timeout, resources, criticality). `Job.make` for Effect code, `Job.shell` for a command run from an argv array.
+ * timeout, resources, criticality). `Job.make` for Effect code, `Job.command` for a program run from an argv array
+ * (`Job.shell` is its former, deprecated name: it never ran a shell). A job's types carry its output, its errors
+ * (including the runner's own it can meet: see `RunnerErrors`) and the services it requires.
  */
-import * as Config from "effect/Config"
+import type * as Config from "effect/Config"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
-import * as Layer from "effect/Layer"
+import type * as Layer from "effect/Layer"
 import type * as Path from "effect/Path"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as CommandLine from "effect/process/CommandLine"
@@ -14,13 +16,13 @@ import type * as Redacted from "effect/Redacted"
 import * as Result from "effect/Result"
 import type * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
-import { InvalidOption } from "./Errors.ts"
-import * as duration from "./internal/duration.ts"
+import { type CircuitOpen, InvalidOption, type JobTimeout, type OutputInvalid } from "./Errors.ts"
+import { build, callSites, TypeId, validateArgv } from "./internal/define.ts"
 import * as shellProcess from "./internal/shell.ts"
-import * as Resource from "./Resource.ts"
-import * as Retry from "./Retry.ts"
+import type * as Resource from "./Resource.ts"
+import type * as retries from "./internal/retries.ts"
+import type * as Retry from "./Retry.ts"
 
-const TypeId = "~effect-runner/Job" as const
 
 /** The services the runner provides to every job: the file system, paths and child processes. */
 export type Services = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
@@ -40,7 +42,7 @@ export interface Job<out A = unknown, out E = unknown, out R = never> {
   /** Paths that must exist and be readable before the run starts (checked by the preflight and `runner check`). */
   readonly inputs: ReadonlyArray<string>
   readonly output: Schema.Codec<A, unknown> | undefined
-  readonly retry: Retry.Policy | undefined
+  readonly retry: retries.Policy | undefined
   readonly timeout: Duration.Duration | undefined
   readonly uses: ReadonlyArray<Resource.Resource>
   readonly critical: boolean
@@ -88,7 +90,7 @@ export type RunInputs<Needs, C> = Flatten<Inputs<Needs> & { readonly config: Con
 
 type Flatten<T> = { [K in keyof T]: T[K] } & {}
 
-/** The output type of a job. */
+/** The output type of a job: `Job.Output<typeof extract>`. */
 export type Output<J> = J extends Job<infer A, any, any> ? A : never
 
 export interface Options<Needs, A, E, R, C = {}, LOut = never, LE = never, LIn = never> {
@@ -127,9 +129,58 @@ export interface Options<Needs, A, E, R, C = {}, LOut = never, LE = never, LIn =
   readonly layer?: Layer.Layer<LOut, LE, LIn>
 }
 
+/**
+ * True for a value made by `Job.make` or `Job.command`.
+ *
+ * @example
+ * ```ts
+ * const jobs = Object.values(await import("./tasks/etl.ts")).filter(Job.isJob)
+ * ```
+ */
 export const isJob = (u: unknown): u is Any => typeof u === "object" && u !== null && TypeId in u
 
-/** Defines a job. Options are validated now, so a bad duration or retry count fails when the task file loads. */
+/**
+ * What a job's definition says about the runner's own failures it can meet, read from its options' types: a `timeout`
+ * (JobTimeout), resources in `uses` (CircuitOpen), an `output` schema (OutputInvalid). Only the presence of each option
+ * is captured; the option's value is typed by `Options`.
+ */
+export interface Given<Timeout = undefined, Uses = undefined, Output = undefined> {
+  readonly timeout?: Timeout
+  readonly uses?: Uses
+  readonly output?: Output
+}
+
+/**
+ * The runner's failures a job defined with these options can meet, besides its own errors: `JobTimeout` when it has a
+ * `timeout`, `CircuitOpen` when `uses` lists a resource (whether a resource has a breaker is a run-time option, so any
+ * resource counts), `OutputInvalid` when it declares an `output` schema.
+ */
+export type RunnerErrors<Timeout, Uses, Output> =
+  | ([Timeout] extends [undefined] ? never : JobTimeout)
+  | ([Uses] extends [undefined] ? never : [Uses] extends [ReadonlyArray<never>] ? never : CircuitOpen)
+  | ([Output] extends [undefined] ? never : OutputInvalid)
+
+/**
+ * Defines a job. Options are validated now, so a bad duration or retry count fails when the task file loads. The job's
+ * error type is `run`'s errors, its layer's, and the runner's own it can meet (see `RunnerErrors`): a job with a
+ * `timeout` can fail with `JobTimeout`, one that `uses` a resource with `CircuitOpen`.
+ *
+ * @example
+ * ```ts
+ * const extract = Job.make("extract", {
+ *   output: Schema.Struct({ rows: Schema.Number }),
+ *   timeout: "5 minutes",
+ *   retry: { times: 3, delay: "1 second" },
+ *   run: () => Effect.succeed({ rows: 42 })
+ * })
+ * const load = Job.make("load", {
+ *   needs: { extract },
+ *   config: { url: Config.String("DB_URL") },
+ *   run: ({ extract, config }) => Effect.log(`loading ${extract.rows} rows into ${config.url}`)
+ * })
+ * // extract: Job<{ readonly rows: number }, JobTimeout | OutputInvalid>
+ * ```
+ */
 export const make = <
   const Needs extends Readonly<Record<string, Any>> = {},
   A = void,
@@ -138,37 +189,62 @@ export const make = <
   const C extends ConfigSpec = {},
   LOut = never,
   LE = never,
-  LIn = never
+  LIn = never,
+  Timeout = undefined,
+  Uses = undefined,
+  Output = undefined
 >(
   id: string,
-  options: Options<Needs, A, E, R, C, LOut, LE, LIn>
-): Job<A, E | LE, Exclude<Exclude<R, LOut> | LIn, Services> | Requirements<Needs[keyof Needs]>> =>
-  build(id, "effect", options as unknown as Options<any, A, E | LE, Services>, undefined, callSites())
+  options: Options<Needs, A, E, R, C, LOut, LE, LIn> & Given<Timeout, Uses, Output>
+): Job<
+  A,
+  E | LE | RunnerErrors<Timeout, Uses, Output>,
+  Exclude<Exclude<R, LOut> | LIn, Services> | Requirements<Needs[keyof Needs]>
+> => build(id, "effect", options as unknown as Options<any, A, E | LE, Services>, undefined, callSites())
 
-export interface ShellOptions<Needs, C = {}> {
+export interface CommandOptions<Needs, C = {}> {
+  /** Jobs whose outputs this job receives, by name; the argv and env functions receive them. Default: none. */
   readonly needs?: Needs
   /** As for `Job.make`; the argv and env functions receive the values as `config`. */
   readonly config?: C
+  /** Paths that must be readable before the run starts. Default: none. */
   readonly inputs?: ReadonlyArray<string>
   /** Working directory. Default: the runner's current directory. */
   readonly cwd?: string
   /**
    * Extra environment variables, added to the runner's environment, or a function of the inputs (and `config`)
-   * returning them. Values may be Redacted.
+   * returning them. Values may be Redacted. Default: none.
    */
   readonly env?: Env | ((inputs: RunInputs<Needs, C>) => Env)
+  /** As for `Job.make`. Default: no retry. */
   readonly retry?: Retry.Input
+  /** Time limit of each attempt; the process tree is killed when it runs out. Default: none. */
   readonly timeout?: Duration.Input
+  /** As for `Job.make`. Default: none. */
   readonly uses?: ReadonlyArray<Resource.Resource>
+  /** When false, a failure skips this job's dependents but does not stop the run. Default: true. */
   readonly critical?: boolean
+  /** Shown by `runner list` and `--dry-run`. Default: none. */
   readonly description?: string
 }
 
-/** What a shell job outputs: its exit code (always 0 on success) and its standard output (the first 64 KiB). */
-export interface ShellOutput {
+/** @deprecated Renamed `CommandOptions`, as `Job.shell` is now `Job.command`. */
+export type ShellOptions<Needs, C = {}> = CommandOptions<Needs, C>
+
+/** What a command job outputs: its exit code (always 0 on success) and its standard output (the first 64 KiB). */
+export interface CommandOutput {
   readonly exitCode: number
   readonly stdout: string
 }
+
+/** @deprecated Renamed `CommandOutput`. */
+export type ShellOutput = CommandOutput
+
+/**
+ * The errors a command job can meet: a non-zero exit (`ShellExitError`, with its `exitCode`), a program that cannot be
+ * started (`PlatformError`), and the runner's own its options call for (`JobTimeout`, `CircuitOpen`).
+ */
+export type CommandError = shellProcess.ShellError
 
 /** Environment variables for a command. Values may be Redacted secrets. */
 export type Env = Readonly<Record<string, string | Redacted.Redacted<string>>>
@@ -177,32 +253,65 @@ export type Env = Readonly<Record<string, string | Redacted.Redacted<string>>>
 export type Argv = ReadonlyArray<string | Redacted.Redacted<string>>
 
 /**
- * Defines a job that runs a command. No shell is involved unless the argv names one (`["sh", "-c", "..."]`). Output
- * lines go to the log prefixed with the job id; a non-zero exit is a `ShellExitError` with the last stderr lines;
- * a timeout or interruption kills the whole process tree.
+ * Defines a job that runs a program with its arguments (an argv array): no shell is involved unless the argv names one
+ * (`["sh", "-c", "..."]`), so nothing is split, globbed or expanded. Output lines go to the log prefixed with the job
+ * id; a non-zero exit is a `ShellExitError` with the exit code and the last stderr lines; a timeout or interruption
+ * kills the whole process tree.
  *
- * `argv` is an array, a `Job.cmd` template, or a function of the needed outputs returning either.
+ * `argv` is an array, a `Job.cmd` template, or a function of the needed outputs (and `config`) returning either.
+ *
+ * @example
+ * ```ts
+ * const build = Job.command("build", ["npm", "run", "build"], { timeout: "10 minutes" })
+ * const archive = Job.command("archive", ({ build }) => Job.cmd`tar -czf out.tar.gz ${build.stdout.trim()}`, {
+ *   needs: { build }
+ * })
+ * ```
  */
-export const shell = <const Needs extends Readonly<Record<string, Any>> = {}, const C extends ConfigSpec = {}>(
+export const command = <
+  const Needs extends Readonly<Record<string, Any>> = {},
+  const C extends ConfigSpec = {},
+  Timeout = undefined,
+  Uses = undefined
+>(
   id: string,
   argv: Argv | ((inputs: RunInputs<Needs, C>) => Argv),
-  options: ShellOptions<Needs, C> = {}
-): Job<ShellOutput, shellProcess.ShellError> => {
+  options: CommandOptions<Needs, C> & Given<Timeout, Uses> = {}
+): Job<CommandOutput, CommandError | RunnerErrors<Timeout, Uses, undefined>> => makeCommand(id, argv, options, callSites())
+
+/**
+ * The former name of `Job.command`, which runs no shell: it behaves identically.
+ *
+ * @deprecated Use `Job.command` (same arguments, same behaviour).
+ */
+export const shell: typeof command = (id, argv, options = {}) => makeCommand(id, argv, options, callSites())
+
+const makeCommand = <Needs extends Readonly<Record<string, Any>>, C extends ConfigSpec>(
+  id: string,
+  argv: Argv | ((inputs: RunInputs<Needs, C>) => Argv),
+  options: CommandOptions<Needs, C>,
+  sites: () => ReadonlyArray<string>
+): Job<CommandOutput, any> => {
   if (typeof argv !== "function") validateArgv(argv, `job "${id}"`)
   const run = (inputs: RunInputs<Needs, C>) => {
     const resolved = typeof argv === "function" ? argv(inputs) : argv
     const env = typeof options.env === "function" ? options.env(inputs) : options.env
     return shellProcess.run(id, resolved, { cwd: options.cwd, env })
   }
-  const command = typeof argv === "function" ? "(argv computed from inputs)" : CommandLine.display(argv)
+  const display = typeof argv === "function" ? "(argv computed from inputs)" : CommandLine.display(argv)
   const shell: ShellDefinition = { argv, cwd: options.cwd, env: options.env }
-  return build(id, "shell", { ...options, run } as unknown as Options<any, ShellOutput, shellProcess.ShellError, Services>, command, callSites(), shell)
+  return build(id, "shell", { ...options, run } as unknown as Options<any, CommandOutput, CommandError, Services>, display, sites, shell)
 }
 
 /**
- * Builds an argv from a template, as a shell would split it, but with every `${value}` one literal argument:
- * `Job.cmd\`tar -czf ${archive} -C ${dir} .\``. Shell syntax (`|`, `$VAR`, `*`) is rejected: write `["sh", "-c", ...]`.
+ * Builds an argv from a template, as a shell would split it, but with every `${value}` one literal argument.
+ * Shell syntax (`|`, `$VAR`, `*`) is rejected (throws InvalidOption): write `["sh", "-c", ...]` for a shell.
  * Backslashes are read as written, as a shell reads them: `a\ b` is one argument, `'C:\temp'` keeps its backslash.
+ *
+ * @example
+ * ```ts
+ * const pack = Job.command("pack", Job.cmd`tar -czf ${archive} -C ${dir} .`)
+ * ```
  */
 export const cmd = (strings: TemplateStringsArray, ...values: ReadonlyArray<CommandLine.TemplateExpression>): Argv => {
   // The raw text, not JavaScript's cooked escapes: cooked, `a\ b` would already be `a b` (two words) and `\\` one `\`.
@@ -211,94 +320,4 @@ export const cmd = (strings: TemplateStringsArray, ...values: ReadonlyArray<Comm
     throw new InvalidOption({ where: "Job.cmd", reason: words.failure.message })
   }
   return words.success
-}
-
-const validateArgv = (argv: Argv, where: string) => {
-  if (!Array.isArray(argv) || argv.length === 0 || typeof argv[0] !== "string" || argv[0] === "") {
-    throw new InvalidOption({ where, reason: "argv must be a non-empty array whose first element is the program" })
-  }
-}
-
-const build = <A, E>(
-  id: string,
-  kind: "effect" | "shell",
-  options: Options<Readonly<Record<string, Any>>, A, E, Services>,
-  command: string | undefined,
-  sites: () => ReadonlyArray<string>,
-  shell?: ShellDefinition
-): Job<A, E> => {
-  if (typeof id !== "string" || id.trim() === "") {
-    throw new InvalidOption({ where: sites()[0] ?? "Job.make", reason: "a job needs a non-empty string id" })
-  }
-  const where = `job "${id}"`
-  if (typeof options?.run !== "function") {
-    throw new InvalidOption({ where, reason: "run must be a function returning an Effect" })
-  }
-  const needs = options.needs ?? {}
-  if (Object.hasOwn(needs, "config")) {
-    throw new InvalidOption({ where: `${where} needs`, reason: "\"config\" is reserved for the job's config; name the need otherwise" })
-  }
-  const config = options.config ?? {}
-  for (const [name, value] of Object.entries(config)) {
-    if (!Config.isConfig(value)) {
-      throw new InvalidOption({ where: `${where} config.${name}`, reason: "must be an Effect Config, e.g. Config.String(\"DB_URL\")" })
-    }
-  }
-  if (options.layer !== undefined && !Layer.isLayer(options.layer)) {
-    throw new InvalidOption({ where: `${where} layer`, reason: "must be an Effect Layer, e.g. Layer.effect(MyService)(...)" })
-  }
-  const inputs = options.inputs ?? []
-  if (!Array.isArray(inputs) || inputs.some((path) => typeof path !== "string" || path === "")) {
-    throw new InvalidOption({ where: `${where} inputs`, reason: "must be an array of non-empty paths" })
-  }
-  return {
-    [TypeId]: TypeId,
-    id,
-    kind,
-    needs,
-    config,
-    inputs,
-    output: options.output,
-    retry: options.retry === undefined ? undefined : Retry.policy(options.retry, `${where} retry`),
-    timeout: options.timeout === undefined ? undefined : duration.parse(options.timeout, `${where} timeout`),
-    uses: options.uses ?? [],
-    critical: options.critical ?? true,
-    description: options.description,
-    command,
-    shell,
-    // Read only to report an error (duplicate ids): formatting 10,000 stack traces up front cost ~300 ms.
-    get definedAt() {
-      return sites()[0]
-    },
-    get definedVia() {
-      return sites()
-    },
-    layer: options.layer,
-    run: options.run as Job<A, E>["run"]
-  }
-}
-
-/**
- * The file:line:column of the code that called Job.make / Job.shell and of up to 3 callers above it. The frames are
- * captured now (cheap) and formatted on first use (the costly part), at most once.
- */
-const callSites = (): () => ReadonlyArray<string> => {
-  const holder: { stack?: string } = {}
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 6
-  Error.captureStackTrace(holder, callSites)
-  Error.stackTraceLimit = limit
-  let sites: ReadonlyArray<string> | undefined
-  return () => sites ??= format(holder.stack)
-}
-
-const format = (stack: string | undefined): ReadonlyArray<string> => {
-  const cwd = globalThis.process?.cwd?.() ?? ""
-  // Frames: [0] "Error", [1] make/shell, [2...] the callers.
-  return (stack?.split("\n").slice(2) ?? []).flatMap((frame) => {
-    const location = frame.match(/\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/)?.[1]
-    if (location === undefined || location.startsWith("node:")) return []
-    const path = location.replace(/^file:\/\//, "")
-    return [path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path]
-  }).slice(0, 4)
 }

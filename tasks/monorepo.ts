@@ -5,7 +5,7 @@ import * as FileSystem from "effect/FileSystem"
 import { Dag, Job } from "effect-runner"
 import { buildCli, buildCore } from "./monorepo/packages.ts"
 
-/** Gets each build's typed output (a shell job's stdout: here the path its build printed) and reads that file. */
+/** Gets each build's typed output (a command job's stdout: here the path its build printed) and reads that file. */
 export const test = Job.make("test", {
   needs: { core: buildCore, cli: buildCli },
   description: "check both packages' build output",

@@ -63,7 +63,7 @@ export const snapshot = Job.make("snapshot", {
 })
 
 /** `tar -czf YYYY-MM-DD.tar.gz YYYY-MM-DD` in the backup folder: an argv built from the snapshot's output, no shell. */
-export const archive = Job.shell(
+export const archive = Job.command(
   "archive",
   ({ snapshot }) => Job.cmd`tar -czf ${snapshot.date}.tar.gz ${snapshot.date}`,
   {

@@ -8,6 +8,7 @@ import * as Dag from "../src/Dag.ts"
 import { CircuitOpen, InvalidOption } from "../src/Errors.ts"
 import * as Job from "../src/Job.ts"
 import * as Resource from "../src/Resource.ts"
+import * as resources from "../src/internal/resources.ts"
 import { eventsOf, jobOf, runDag } from "./support/run.ts"
 
 const breaker = { failures: 3, window: "1 minute", cooldown: "30 seconds" } as const
@@ -24,7 +25,7 @@ const service = () => {
 
 /** Runs `effect` with a fresh registry, as the executor does for each run. */
 const fresh = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
-  Effect.provideService(effect, Resource.CurrentRegistry, new Resource.Registry())
+  Effect.provideService(effect, resources.CurrentRegistry, new resources.Registry())
 
 /** How a call ended: "success", its typed error, or "other" (a defect or an interruption). */
 const outcome = <A, E, R>(effect: Effect.Effect<A, E, R>) =>

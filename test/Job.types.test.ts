@@ -7,8 +7,12 @@ import * as FileSystem from "effect/FileSystem"
 import type * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Layer from "effect/Layer"
+import type * as PlatformError from "effect/PlatformError"
+import * as Checkpoint from "../src/Checkpoint.ts"
 import * as Dag from "../src/Dag.ts"
+import type { CircuitOpen, JobTimeout, OutputInvalid, ShellExitError } from "../src/Errors.ts"
 import * as Job from "../src/Job.ts"
+import * as Resource from "../src/Resource.ts"
 
 class Db extends Context.Service<Db, { readonly query: string }>()("test/Db") {}
 class Other extends Context.Service<Other, { readonly n: number }>()("test/Other") {}
@@ -126,6 +130,57 @@ describe("Job types", () => {
       Dag.make("numbers", [1])
       // @ts-expect-error: the DAG's layer may only require the runner's services
       Dag.make("layer-needs", [files], { layer: Layer.effect(Db)(Effect.map(Effect.service(Other), () => ({ query: "" }))) })
+    }
+    expectTypeOf(misuse).toBeFunction()
+  })
+
+  it("a job's error type includes the runner's own failures its options call for", () => {
+    type ErrorOf<J> = J extends Job.Job<any, infer E, any> ? E : never
+    class Boom extends Schema.TaggedError<Boom>()("Boom", {}) {}
+    const api = Resource.make("api", { breaker: { failures: 3, window: "1 minute", cooldown: "10 seconds" } })
+    const plain = Job.make("plain", { run: () => Effect.fail(new Boom()) })
+    expectTypeOf<ErrorOf<typeof plain>>().toEqualTypeOf<Boom>()
+    const timed = Job.make("timed", { timeout: "1 minute", run: () => Effect.fail(new Boom()) })
+    expectTypeOf<ErrorOf<typeof timed>>().toEqualTypeOf<Boom | JobTimeout>()
+    const guarded = Job.make("guarded", { uses: [api], run: () => Effect.succeed(1) })
+    expectTypeOf<ErrorOf<typeof guarded>>().toEqualTypeOf<CircuitOpen>()
+    // An empty `uses` holds no resource, so no breaker can refuse the job.
+    const none = Job.make("none", { uses: [], run: () => Effect.succeed(1) })
+    expectTypeOf<ErrorOf<typeof none>>().toEqualTypeOf<never>()
+    const typed = Job.make("typed", { output: Schema.Struct({ n: Schema.Number }), run: () => Effect.succeed({ n: 1 }) })
+    expectTypeOf<ErrorOf<typeof typed>>().toEqualTypeOf<OutputInvalid>()
+    expectTypeOf<Job.Output<typeof typed>>().toEqualTypeOf<{ readonly n: number }>()
+    const all = Job.make("all", {
+      timeout: 5000,
+      uses: [api],
+      output: Schema.Number,
+      run: () => Effect.fail(new Boom()).pipe(Effect.as(1))
+    })
+    expectTypeOf<ErrorOf<typeof all>>().toEqualTypeOf<Boom | JobTimeout | CircuitOpen | OutputInvalid>()
+    // A command job fails with its exit code (or a spawn error), plus a timeout when it has one.
+    const build = Job.command("build", ["npm", "run", "build"])
+    expectTypeOf<ErrorOf<typeof build>>().toEqualTypeOf<ShellExitError | PlatformError.PlatformError>()
+    const slow = Job.command("slow", ["sleep", "5"], { timeout: "1 second", uses: [api] })
+    expectTypeOf<ErrorOf<typeof slow>>()
+      .toEqualTypeOf<ShellExitError | PlatformError.PlatformError | JobTimeout | CircuitOpen>()
+    // The deprecated name is the same function, with the same types.
+    expectTypeOf(Job.shell).toEqualTypeOf(Job.command)
+    expectTypeOf<Job.Output<typeof slow>>().toEqualTypeOf<Job.CommandOutput>()
+  })
+
+  it("Checkpoint.step and Resource.withPermit have data-first and data-last forms with the same types", () => {
+    const api = Resource.make("api", { concurrency: 2 })
+    const fetchOne = Effect.succeed(1) as Effect.Effect<number, "http", Db>
+    expectTypeOf(Checkpoint.step("k", fetchOne)).toEqualTypeOf<Effect.Effect<number, "http", Db>>()
+    expectTypeOf(fetchOne.pipe(Checkpoint.step("k"))).toEqualTypeOf<Effect.Effect<number, "http", Db>>()
+    expectTypeOf(Checkpoint.step(fetchOne, "k")).toEqualTypeOf<Effect.Effect<number, "http", Db>>()
+    const day = Effect.succeed(new Date())
+    expectTypeOf(day.pipe(Checkpoint.step("day", { output: Schema.Date }))).toEqualTypeOf<Effect.Effect<Date>>()
+    expectTypeOf(Resource.withPermit(fetchOne, api)).toEqualTypeOf<Effect.Effect<number, "http" | CircuitOpen, Db>>()
+    expectTypeOf(fetchOne.pipe(Resource.withPermit(api))).toEqualTypeOf<Effect.Effect<number, "http" | CircuitOpen, Db>>()
+    const misuse = () => {
+      // @ts-expect-error: the output schema must describe the step's value
+      day.pipe(Checkpoint.step("day", { output: Schema.Number }))
     }
     expectTypeOf(misuse).toBeFunction()
   })

@@ -16,7 +16,7 @@ import * as Option from "effect/Option"
 import * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
-import * as Checkpoint from "../Checkpoint.ts"
+import * as checkpoints from "./checkpoints.ts"
 import type * as Dag from "../Dag.ts"
 import * as Encoding from "./Encoding.ts"
 import { JobTimeout, OutputInvalid, OutputNotJournalable } from "../Errors.ts"
@@ -26,7 +26,7 @@ import * as render from "./render.ts"
 import type * as Job from "../Job.ts"
 import { Journal } from "./Journal.ts"
 import { Reporter } from "./Reporter.ts"
-import * as Resource from "../Resource.ts"
+import * as resources from "./resources.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import * as Secrets from "./Secrets.ts"
@@ -48,7 +48,7 @@ export interface Options {
   /** Each job's resolved config (see `Preflight`), passed to its `run` as `config`. */
   readonly config?: ReadonlyMap<string, Readonly<Record<string, unknown>>>
   /** The resources' limiters. Default: a fresh registry for this run; the scheduler passes one for all its runs. */
-  readonly registry?: Resource.Registry
+  readonly registry?: resources.Registry
 }
 
 export interface Result {
@@ -64,8 +64,8 @@ type State = "waiting" | "running" | "committing" | RunEvent.JobStatus
 interface Progress {
   readonly attempt: (n: number) => void
   /** A wait began (`call`: inside the running attempt) or ended. */
-  readonly waiting: (wait: Resource.Wait, call: boolean) => void
-  readonly admitted: (wait: Resource.Wait, call: boolean, waitedMillis: number) => void
+  readonly waiting: (wait: resources.Wait, call: boolean) => void
+  readonly admitted: (wait: resources.Wait, call: boolean, waitedMillis: number) => void
 }
 
 /** What a job's fiber returns when its work succeeded; its success is not journaled yet. */
@@ -112,7 +112,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
       interruptions[index] === undefined ? "interrupted" : `interrupted: ${interruptions[index]}`
     const waited: Array<number> = new Array(n).fill(0)
     // What each running job waits for now, with `call` true for a wait inside its attempt (made at a job's first wait).
-    const waits: Array<Array<{ readonly wait: Resource.Wait; readonly call: boolean }> | undefined> = new Array(n)
+    const waits: Array<Array<{ readonly wait: resources.Wait; readonly call: boolean }> | undefined> = new Array(n)
     const restored = options.restored ?? new Map<string, Resume.Restored>()
     const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
     const pendingNeeds = plan.jobs.map((p) => p.deps.filter((d) => !restored.has(plan.jobs[d.index]!.job.id)).length)
@@ -331,7 +331,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
     })
 
     return yield* Effect.scoped(loop).pipe(
-      Effect.provideService(Resource.CurrentRegistry, options.registry ?? new Resource.Registry()),
+      Effect.provideService(resources.CurrentRegistry, options.registry ?? new resources.Registry()),
       Effect.onInterrupt(() =>
         Effect.gen(function*() {
           const now = yield* Clock.currentTimeMillis
@@ -392,8 +392,8 @@ const runJob = (
   let abandoned: string | undefined
   let inAttempt = false
   // When each wait of this job began (made at its first wait: most jobs never wait).
-  let since: Map<Resource.Wait, number> | undefined
-  const waits: Resource.Waits = {
+  let since: Map<resources.Wait, number> | undefined
+  const waits: resources.Waits = {
     waiting: (wait) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) => {
         const call = inAttempt
@@ -425,13 +425,13 @@ const runJob = (
       orElse: () => Effect.fail(new JobTimeout({ jobId: job.id, timeout: Duration.format(job.timeout!) }))
     }))
     // Each attempt passes the circuit breakers of the resources the job uses: a timed-out attempt counts as a failure.
-    return breakers.length === 0 ? timed : Resource.guardAttempt(breakers, timed)
+    return breakers.length === 0 ? timed : resources.guardAttempt(breakers, timed)
   })
   const attempts = Effect.gen(function*() {
     const step = job.retry === undefined ? undefined : yield* Schedule.toStep(job.retry.schedule)
     while (true) {
       // Each attempt waits for the job's permits and rate-limit slots; it starts once it holds them all.
-      const exit = yield* Resource.holdAll(job.uses, Effect.gen(function*() {
+      const exit = yield* resources.holdAll(job.uses, Effect.gen(function*() {
         attempt++
         inAttempt = true
         progress.attempt(attempt)
@@ -478,7 +478,7 @@ const runJob = (
   const warned = new Set<string>()
   const warnOnce = (topic: string, message: string) =>
     Effect.suspend(() => warned.has(topic) ? Effect.void : (warned.add(topic), Effect.logWarning(message)))
-  const store: Checkpoint.Store = {
+  const store: checkpoints.Store = {
     // A step made for other inputs (a need re-ran with a new output) is not there: the job's steps start afresh.
     load: (step) =>
       Effect.orDie(journal.checkpoint(runId, job.id, step)).pipe(
@@ -514,9 +514,9 @@ const runJob = (
     }
   }
   return attempts.pipe(
-    Effect.provideService(Checkpoint.CurrentStore, store),
+    Effect.provideService(checkpoints.CurrentStore, store),
     Effect.provideService(Processes.CurrentTracker, processes),
-    Effect.provideService(Resource.CurrentWaits, waits),
+    Effect.provideService(resources.CurrentWaits, waits),
     Effect.onInterrupt(() =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
         emit({ _tag: "JobInterrupted", runId, jobId: job.id, attempt, at, ...(abandoned === undefined ? {} : { reason: abandoned }) }))

@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { accessSync, constants } from "node:fs"
 import type * as Dag from "../Dag.ts"
-import { PreflightFailed } from "../Errors.ts"
+import { PreflightFailed } from "./SetupErrors.ts"
 import * as Secrets from "./Secrets.ts"
 
 /** One thing checked: what, and the problem if any. */

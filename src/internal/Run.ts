@@ -9,7 +9,8 @@ import * as Duration from "effect/Duration"
 import * as Context from "effect/Context"
 import type * as Audit from "./Audit.ts"
 import type * as Dag from "../Dag.ts"
-import { LayerFailed, type PreflightFailed } from "../Errors.ts"
+import { LayerFailed } from "../Errors.ts"
+import type { PreflightFailed } from "./SetupErrors.ts"
 import * as Executor from "./Executor.ts"
 import * as layers from "./layers.ts"
 import * as render from "./render.ts"
@@ -19,7 +20,7 @@ import type * as Job from "../Job.ts"
 import * as Journal from "./Journal.ts"
 import * as Observer from "./Observer.ts"
 import * as Preflight from "./Preflight.ts"
-import type * as Resource from "../Resource.ts"
+import type * as resources from "./resources.ts"
 import { Reporter } from "./Reporter.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
@@ -38,7 +39,7 @@ export interface Request {
   /** Who and what executes the run, recorded in the journal. */
   readonly audit?: Audit.Audit
   /** The resources' limiters, when the run shares them with other runs of the process (the scheduler's). */
-  readonly registry?: Resource.Registry
+  readonly registry?: resources.Registry
 }
 
 export type Outcome =

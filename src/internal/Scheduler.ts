@@ -14,7 +14,7 @@ import type * as Dag from "../Dag.ts"
 import type * as Job from "../Job.ts"
 import * as Journal from "./Journal.ts"
 import type { Reporter } from "./Reporter.ts"
-import * as Resource from "../Resource.ts"
+import * as resources from "./resources.ts"
 import * as Run from "./Run.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import * as Trigger from "./Trigger.ts"
@@ -59,7 +59,7 @@ export const run = (entries: ReadonlyArray<Entry>, options: Options, stop: Stop)
     const runs = yield* FiberSet.make()
     const state = { stopping: false }
     // One registry for every run: a resource name is one limit in this process, however many runs overlap.
-    const registry = new Resource.Registry()
+    const registry = new resources.Registry()
     for (const entry of entries) yield* FiberSet.run(loops, schedule(entry, options, runs, state, registry))
     yield* Deferred.await(stop.graceful)
     state.stopping = true
@@ -89,7 +89,7 @@ const schedule = (
   options: Options,
   runs: FiberSet.FiberSet<unknown, unknown>,
   state: { readonly stopping: boolean },
-  registry: Resource.Registry
+  registry: resources.Registry
 ) =>
   Effect.gen(function*() {
     const journal = yield* Journal.Journal

@@ -13,11 +13,11 @@ const BUILD = [
 
 /**
  * Runs the script with the runner's own runtime (process.execPath), not whichever `node` is first on the PATH. Node
- * and Bun evaluate a script with `-e`; Deno with `eval`. (A shell job runs its argv as written, on every runtime.)
+ * and Bun evaluate a script with `-e`; Deno with `eval`. (A command job runs its argv as written, on every runtime.)
  */
 const evaluate = "Deno" in globalThis ? "eval" : "-e"
 const build = (name: string) =>
-  Job.shell(`build-${name}`, [process.execPath, evaluate, BUILD, `.runner/monorepo/${name}/dist`], {
+  Job.command(`build-${name}`, [process.execPath, evaluate, BUILD, `.runner/monorepo/${name}/dist`], {
     description: `build package ${name}`,
     timeout: "2 minutes"
   })

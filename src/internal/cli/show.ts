@@ -7,7 +7,7 @@ import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { RunNotFound } from "../../Errors.ts"
+import { RunNotFound } from "../SetupErrors.ts"
 import * as JournalQueries from "../sql/JournalQueries.ts"
 import { journalFlag, type Outcome, print } from "./common.ts"
 import {

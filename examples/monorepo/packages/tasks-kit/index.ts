@@ -18,9 +18,9 @@ export const tsc = ((): string => {
 export const script = (file: string): ReadonlyArray<string> =>
   "Deno" in globalThis ? [process.execPath, "run", "-A", file] : [process.execPath, file]
 
-/** `tsc -b` in the package's folder (shell jobs of a workspace package run there unless they set `cwd`). */
-export const build = (description: string) => Job.shell("build", [tsc, "-b"], { description, timeout: "5 minutes" })
+/** `tsc -b` in the package's folder (command jobs of a workspace package run there unless they set `cwd`). */
+export const build = (description: string) => Job.command("build", [tsc, "-b"], { description, timeout: "5 minutes" })
 
 /** Runs the package's compiled tests after its build. */
-export const test = (build: Job.Job<Job.ShellOutput, unknown>) =>
-  Job.shell("test", script("dist/index.test.js"), { needs: { build }, description: "run dist/index.test.js" })
+export const test = (build: Job.Job<Job.CommandOutput, unknown>) =>
+  Job.command("test", script("dist/index.test.js"), { needs: { build }, description: "run dist/index.test.js" })
