@@ -5,10 +5,14 @@
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import {
+  type CircuitOpen,
   CycleDetected,
   DuplicateJobId,
   InvalidOption,
+  type JobTimeout,
   MissingDependency,
+  type OutputInvalid,
+  type OutputNotJournalable,
   UnknownJob
 } from "./Errors.ts"
 import * as Job from "./Job.ts"
@@ -18,7 +22,7 @@ import * as Trigger from "./internal/Trigger.ts"
 
 const TypeId = "~effect-runner/Dag" as const
 
-export interface Options<LOut = never, LE = unknown> {
+export interface Options<LOut = never, LE = unknown, E = unknown> {
   /**
    * The services the jobs require beyond the runner's own (FileSystem, Path, ChildProcessSpawner): built once per run,
    * before the first job starts, shared by all its jobs, released after the last one ends (on success, failure and
@@ -41,13 +45,42 @@ export interface Options<LOut = never, LE = unknown> {
   /** When a slot comes while the previous run is going: `skip`, `queue` (run after it), `allow`. Default: "skip". */
   readonly overlap?: Trigger.Overlap
   /** Runs after a run of this DAG succeeded, with its summary. A failure is logged; the run still succeeded. */
-  readonly onSuccess?: Hook
-  /** Runs after a run failed or was interrupted, with its summary (failed jobs and their errors). Never changes the outcome. */
-  readonly onFailure?: Hook
+  readonly onSuccess?: Hook<E>
+  /**
+   * Runs after a run failed or was interrupted, with its summary: `summary.failed` holds each failed job with its
+   * error as text and its typed `cause` (E: the union of the jobs' errors and the runner's own, see `Failure`).
+   * Never changes the outcome.
+   *
+   * @example
+   * Dag.make("nightly", [build], {
+   *   onFailure: (summary) =>
+   *     Effect.forEach(summary.failed, (failed) => {
+   *       const error = Cause.findErrorOption(failed.cause)
+   *       return Option.isSome(error) && error.value._tag === "ShellExitError"
+   *         ? Console.log(`${failed.jobId}: exit ${error.value.exitCode}`)
+   *         : Console.log(`${failed.jobId}: ${failed.error}`)
+   *     }, { discard: true })
+   * })
+   */
+  readonly onFailure?: Hook<E>
 }
 
-/** A DAG's end-of-run callback. */
-export type Hook = (summary: Observer.Summary) => Effect.Effect<void, unknown, Job.Services>
+/** A DAG's end-of-run callback; `E` is what its failed jobs' causes can hold. */
+export type Hook<E = unknown> = (summary: Observer.Summary<E>) => Effect.Effect<void, unknown, Job.Services>
+
+/** The run summary a DAG's hooks receive (`summary.failed[i].cause` is a `Cause<E>`). */
+export type Summary<E = unknown> = Observer.Summary<E>
+
+/** The failures the runner itself gives a job: its timeout, an open circuit, an output that cannot be journaled. */
+export type RunnerFailure = JobTimeout | CircuitOpen | OutputInvalid | OutputNotJournalable
+
+/**
+ * What a failed job of these can fail with: the jobs' own error types and the runner's. A DAG included as a member
+ * is not typed by its jobs: it makes the union `unknown`.
+ */
+export type Failure<Jobs extends ReadonlyArray<unknown>> = ErrorOf<Jobs[number]> | RunnerFailure
+
+type ErrorOf<J> = J extends Job.Job<any, infer E, any> ? E : J extends Dag ? unknown : never
 
 export interface Dag {
   readonly [TypeId]: typeof TypeId
@@ -58,8 +91,8 @@ export interface Dag {
   readonly description: string | undefined
   /** When `runner schedule` runs it, if ever. */
   readonly trigger: Trigger.Trigger | undefined
-  readonly onSuccess: Hook | undefined
-  readonly onFailure: Hook | undefined
+  readonly onSuccess: Hook<any> | undefined
+  readonly onFailure: Hook<any> | undefined
   /** Its `layer`, merged with the layers of the DAGs it includes. */
   readonly layer: Layer.Layer<any, any, any> | undefined
 }
@@ -88,7 +121,7 @@ export const isDag = (u: unknown): u is Dag => typeof u === "object" && u !== nu
 export const make = <const Jobs extends ReadonlyArray<unknown>, LOut = never, LE = never>(
   name: string,
   jobs: Jobs & NoInfer<CheckProvided<Jobs, LOut>>,
-  options: Options<LOut, LE> = {}
+  options: Options<LOut, LE, Failure<Jobs>> = {}
 ): Dag => {
   if (typeof name !== "string" || name.trim() === "") {
     throw new InvalidOption({ where: "Dag.make", reason: "a DAG needs a non-empty string name" })

@@ -5,6 +5,7 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -33,7 +34,7 @@ const summary = (overrides: Partial<Observer.Summary> = {}): Observer.Summary =>
     { jobId: "copy", status: "succeeded", critical: true, attempts: 1, durationMillis: 2000, detail: undefined },
     { jobId: "upload", status: "failed", critical: true, attempts: 3, durationMillis: 10_000, detail: "HTTP 503 <b>&" }
   ],
-  failed: [{ jobId: "upload", critical: true, error: "HTTP 503 <b>&" }],
+  failed: [{ jobId: "upload", critical: true, error: "HTTP 503 <b>&", cause: Cause.fail("HTTP 503") }],
   ...overrides
 })
 
@@ -62,7 +63,7 @@ describe("the JSON body", () => {
 
   it("truncates very long errors", () => {
     const error = "x".repeat(10_000)
-    const body = Notify.toBody(summary({ failed: [{ jobId: "upload", critical: true, error }] }), "h")
+    const body = Notify.toBody(summary({ failed: [{ jobId: "upload", critical: true, error, cause: Cause.fail(error) }] }), "h")
     assert.strictEqual(body.failed[0]!.error.length, 4000)
     assert.match(body.failed[0]!.error, /… \(truncated\)$/)
   })
@@ -83,7 +84,7 @@ describe("the Slack message", () => {
   })
 
   it("keeps within Slack's limits: short errors, at most 10 failed jobs then a count, a short header", () => {
-    const failed = Array.from({ length: 30 }, (_, i) => ({ jobId: `job-${i}`, critical: true, error: "<&>".repeat(2000) }))
+    const failed = Array.from({ length: 30 }, (_, i) => ({ jobId: `job-${i}`, critical: true, error: "<&>".repeat(2000), cause: Cause.empty }))
     const message = Notify.toSlack(summary({ dag: "d".repeat(300), failed }), "h")
     const sections = message.blocks.filter((b) => b["type"] === "section" && JSON.stringify(b).includes("```"))
     assert.strictEqual(sections.length, 10)

@@ -1,36 +1,39 @@
 /**
  * Runs a plan: starts jobs whose needs have succeeded (their success committed to the Journal), at most `concurrency`
- * at a time, with per-job retries, timeouts and resource permits (taken for each attempt, freed during the backoff);
- * applies the failure mode; and reports every state change, and every wait for a resource, to the Journal and the
- * Reporter. While a run is going it tells internal/stall.ts what each job waits for, which the process prints if it
- * stalls. Interrupting the run interrupts every running job (their child processes are killed) and still records
+ * at a time, with per-job retries, timeouts and resource permits; applies the failure mode; and reports every state
+ * change, and every wait for a resource, to the Journal and the Reporter. Each run, job and attempt is a span of the
+ * fibers' Tracer. While a run is going it tells internal/stall.ts what each job waits for, which the process prints if
+ * it stalls. Interrupting the run interrupts every running job (their child processes are killed) and still records
  * how the run ended.
+ *
+ * The parts live in executor/: the run's state (state.ts), its ready frontier (frontier.ts), one job's attempts
+ * (attempt.ts, jobServices.ts), the recorder of events with their masking (recorder.ts), the spans (spans.ts) and how
+ * a job ends, committed or not (commit.ts). This module is the loop that ties them.
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
-import * as Duration from "effect/Duration"
-import * as Option from "effect/Option"
-import * as Pull from "effect/Pull"
 import * as Queue from "effect/Queue"
-import * as Schedule from "effect/Schedule"
-import * as checkpoints from "./checkpoints.ts"
+import type * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import type * as Dag from "../Dag.ts"
-import * as Encoding from "./Encoding.ts"
-import { JobTimeout, OutputInvalid, OutputNotJournalable } from "../Errors.ts"
-import * as layers from "./layers.ts"
-import * as Processes from "./processes.ts"
-import * as render from "./render.ts"
 import type * as Job from "../Job.ts"
-import { Journal } from "./Journal.ts"
-import { Reporter } from "./Reporter.ts"
 import * as resources from "./resources.ts"
+import { runJob } from "./executor/attempt.ts"
+import * as commits from "./executor/commit.ts"
+import { Frontier } from "./executor/frontier.ts"
+import * as Recorder from "./executor/recorder.ts"
+import * as spans from "./executor/spans.ts"
+import { type Finished, type JobState, RunState } from "./executor/state.ts"
+import type { Journal } from "./Journal.ts"
+import type { Reporter } from "./Reporter.ts"
 import * as Resume from "./Resume.ts"
-import type * as RunEvent from "./RunEvent.ts"
-import * as Secrets from "./Secrets.ts"
+import * as RunEvent from "./RunEvent.ts"
 import * as stall from "./stall.ts"
+
+export { renderCause } from "./executor/recorder.ts"
 
 export interface Options {
   /** Run id; the caller makes it (the journal may have chosen it). */
@@ -49,6 +52,8 @@ export interface Options {
   readonly config?: ReadonlyMap<string, Readonly<Record<string, unknown>>>
   /** The resources' limiters. Default: a fresh registry for this run; the scheduler passes one for all its runs. */
   readonly registry?: resources.Registry
+  /** More attributes of the run's span (the caller knows the trigger and the run key). Default: none. */
+  readonly spanAttributes?: Readonly<Record<string, unknown>>
 }
 
 export interface Result {
@@ -56,84 +61,20 @@ export interface Result {
   readonly status: RunEvent.RunStatus
   readonly jobs: ReadonlyArray<RunEvent.JobSummary>
   readonly durationMillis: number
+  /** The failed and interrupted jobs, each with its typed Cause (in-process only: never journaled or sent). */
+  readonly failed: ReadonlyArray<RunEvent.JobFailure>
 }
 
-type State = "waiting" | "running" | "committing" | RunEvent.JobStatus
-
-/** What a job's fiber tells the loop besides its outcome: its attempts and its waits for resources. */
-interface Progress {
-  readonly attempt: (n: number) => void
-  /** A wait began (`call`: inside the running attempt) or ended. */
-  readonly waiting: (wait: resources.Wait, call: boolean) => void
-  readonly admitted: (wait: resources.Wait, call: boolean, waitedMillis: number) => void
-}
-
-/** What a job's fiber returns when its work succeeded; its success is not journaled yet. */
-interface Finished {
-  readonly output: unknown
-  readonly encoded: Encoding.Encoded
-  readonly attempt: number
-  readonly at: number
-}
-
-/**
- * A job's work ended (`Finished`), or its success became durable (`Committed`). A job frees its concurrency slot
- * when its work ends, but its dependents start only once its success is committed: jobs that finish close together
- * then share one commit (group commit), however small --concurrency is.
- */
-type Completion =
-  | { readonly _tag: "Finished"; readonly index: number; readonly exit: Exit.Exit<Finished, unknown> }
-  | { readonly _tag: "Committed"; readonly index: number; readonly exit: Exit.Exit<void> }
+/** A job's work ended (`Finished`), or its success became durable (`Committed`). */
+type Completion = { readonly _tag: "Finished" | "Committed"; readonly job: JobState }
 
 /** Runs the plan to the end and returns its summary. Interruption records the run as interrupted. */
 export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, never, Journal | Reporter | Job.Services> =>
   Effect.gen(function*() {
-    const journal = yield* Journal
-    const reporter = yield* Reporter
-    const masker = yield* Secrets.CurrentMasker
-    const emit = (raw: RunEvent.RunEvent, definitionHash?: string) => {
-      const event = masker.empty ? raw : maskEvent(raw, masker)
-      return journal.record(event, definitionHash).pipe(Effect.orDie, Effect.andThen(reporter.event(event)))
-    }
-
-    const { runId, concurrency, failureMode } = options
-    const n = plan.jobs.length
-    const states: Array<State> = new Array(n).fill("waiting")
-    const outputs: Array<unknown> = new Array(n)
-    const attempts: Array<number> = new Array(n).fill(0)
-    const startedAt: Array<number> = new Array(n).fill(0)
-    const endedAt: Array<number> = new Array(n).fill(0)
-    const details: Array<string | undefined> = new Array(n)
-    // Each finished or restored job's output as journaled: the inputs of the jobs that need it are hashed from it.
-    const journaled: Array<string | undefined> = new Array(n)
-    /** Why a job was interrupted, when it was more than a request to stop (a process that outlived SIGKILL). */
-    const interruptions: Array<string | undefined> = new Array(n)
-    const interruptedDetail = (index: number) =>
-      interruptions[index] === undefined ? "interrupted" : `interrupted: ${interruptions[index]}`
-    const waited: Array<number> = new Array(n).fill(0)
-    // What each running job waits for now, with `call` true for a wait inside its attempt (made at a job's first wait).
-    const waits: Array<Array<{ readonly wait: resources.Wait; readonly call: boolean }> | undefined> = new Array(n)
-    const restored = options.restored ?? new Map<string, Resume.Restored>()
-    const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
-    const pendingNeeds = plan.jobs.map((p) => p.deps.filter((d) => !restored.has(plan.jobs[d.index]!.job.id)).length)
-    const ready: Array<number> = plan.jobs
-      .filter((p) => pendingNeeds[p.index] === 0 && !restored.has(p.job.id))
-      .map((p) => p.index)
-    let readyHead = 0
-    let running = 0
-    // How each job's fiber and each success commit ended, as soon as they end: an interruption that arrives before
-    // the loop has taken their completion must still report (and journal) what happened.
-    const fiberExits: Array<Exit.Exit<Finished, unknown> | undefined> = new Array(n)
-    const commitExits: Array<Exit.Exit<void> | undefined> = new Array(n)
-    let stopReason: string | undefined
+    const recorder = yield* Recorder.make
     const started = yield* Clock.currentTimeMillis
-    const noConfig = { config: {} }
-    const configOf = (jobId: string) => {
-      const config = options.config?.get(jobId)
-      return config === undefined ? noConfig : { config }
-    }
-
-    yield* emit({
+    const { concurrency, failureMode, runId } = options
+    const event: RunEvent.RunStarted = {
       _tag: "RunStarted",
       runId,
       resumed: options.resumed ?? false,
@@ -142,444 +83,173 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
       jobIds: plan.jobs.map((p) => p.job.id),
       concurrency,
       failureMode
-    })
-
-    const summary = (status: RunEvent.RunStatus, now: number): Result => ({
-      runId,
-      status,
-      durationMillis: now - started,
-      jobs: plan.jobs.map((p, i) => ({
-        jobId: p.job.id,
-        status: states[i] === "waiting" || states[i] === "running" ? "skipped" : states[i] as RunEvent.JobStatus,
-        critical: p.job.critical,
-        attempts: attempts[i]!,
-        durationMillis: endedAt[i]! > 0 ? endedAt[i]! - startedAt[i]! : 0,
-        waitedMillis: waited[i]!,
-        detail: details[i]
-      }))
-    })
-
-    const finish = (status: RunEvent.RunStatus) =>
-      Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        const result = summary(status, now)
-        yield* emit({ _tag: "RunFinished", runId, dag: plan.dag.name, at: now, status, durationMillis: result.durationMillis, jobs: result.jobs })
-        return result
-      })
-
-    /** Journals a job's success (durable when it returns), with its definition hash. */
-    const commitSuccess = (index: number, { at, attempt, encoded, output }: Finished) =>
-      emit({ _tag: "AttemptSucceeded", runId, jobId: plan.jobs[index]!.job.id, attempt, at, output, json: encoded.json }, hashes[index])
-
-    /** Skips every job that transitively needs `index`, each with the reason shown. */
-    const skipDependents = (index: number, what: string) =>
-      Effect.gen(function*() {
-        const origin = plan.jobs[index]!.job.id
-        const stack = plan.jobs[index]!.dependents.map((d) => [d, `needs "${origin}", which ${what}`] as const)
-        while (stack.length > 0) {
-          const [d, reason] = stack.pop()!
-          if (states[d] !== "waiting") continue
-          states[d] = "skipped"
-          details[d] = reason
-          const id = plan.jobs[d]!.job.id
-          yield* emit({ _tag: "JobSkipped", runId, jobId: id, at: yield* Clock.currentTimeMillis, reason })
-          for (const next of plan.jobs[d]!.dependents) {
-            stack.push([next, `needs "${id}", which was skipped ("${origin}" ${what})`])
-          }
-        }
-      })
-
-    for (const planned of plan.jobs) {
-      if (!restored.has(planned.job.id)) continue
-      const { json, output } = restored.get(planned.job.id)!
-      states[planned.index] = "restored"
-      outputs[planned.index] = output
-      journaled[planned.index] = json
-      yield* emit({ _tag: "JobRestored", runId, jobId: planned.job.id, at: started })
     }
-
-    /** A failed or interrupted job: record why, skip what needs it, and apply the failure mode. */
-    const failed = (index: number, cause: Cause.Cause<unknown>, fibers: FiberSet.FiberSet<unknown, unknown>) =>
+    return yield* spans.run(event, options.spanAttributes ?? {}, (span) =>
       Effect.gen(function*() {
-        const job = plan.jobs[index]!.job
-        const interrupted = Cause.hasInterruptsOnly(cause)
-        states[index] = interrupted ? "interrupted" : "failed"
-        details[index] = interrupted ? interruptedDetail(index) : renderCause(cause)
-        yield* skipDependents(index, interrupted ? "was interrupted" : "failed")
-        if (!job.critical || failureMode === "continue" || stopReason !== undefined) return
-        stopReason = `not started: the run stopped after critical job "${job.id}" ${interrupted ? "was interrupted" : "failed"}`
-        // kill: stop the jobs still running now; their completions arrive as interruptions.
-        if (failureMode === "kill") yield* Effect.forkChild(FiberSet.clear(fibers))
-      })
-
-    const progressOf = (index: number): Progress => ({
-      attempt: (n) => {
-        attempts[index] = n
-      },
-      waiting: (wait, call) => {
-        waits[index] ??= []
-        waits[index].push({ wait, call })
-      },
-      admitted: (wait, call, millis) => {
-        const open = waits[index] ?? []
-        const i = open.findIndex((w) => w.wait === wait)
-        if (i >= 0) open.splice(i, 1)
-        if (!call) waited[index]! += millis
-      }
-    })
-
-    /** Each unfinished job and what it waits for, for the message of a process that stalls. */
-    const describeStall = (): ReadonlyArray<string> => {
-      const lines: Array<string> = []
-      let notStarted = 0
-      for (let i = 0; i < n; i++) {
-        const id = plan.jobs[i]!.job.id
-        if (states[i] === "waiting") notStarted++
-        else if (states[i] === "committing") lines.push(`${id}: committing its success to the journal`)
-        else if (states[i] === "running") {
-          const open = waits[i] ?? []
-          const what = open.map(({ call, wait }) =>
-            `${call ? `attempt ${attempts[i]} runs, a call inside waits` : `waits to start attempt ${attempts[i]! + 1}`} for ` +
-            (wait.kind === "permit" ? `a permit of "${wait.resource}"` : `a rate-limit slot of "${wait.resource}"`)
-          )
-          lines.push(`${id}: ${what.length > 0 ? what.join("; ") : `attempt ${attempts[i]} runs, waiting on its own work`}`)
-        }
-      }
-      if (notStarted > 0) lines.push(`${notStarted} more job${notStarted === 1 ? "" : "s"} not started`)
-      return [`run ${runId} of ${plan.dag.name}:`, ...lines.map((line) => `  ${line}`)]
-    }
-
-    const loop = Effect.gen(function*() {
-      yield* Effect.acquireRelease(Effect.sync(() => stall.register(describeStall)), (unregister) => Effect.sync(unregister))
-      const completions = yield* Queue.unbounded<Completion>()
-      const fibers = yield* FiberSet.make()
-      // Commits are kept apart from the jobs' fibers: `kill` interrupts jobs, never a success being recorded.
-      const commits = yield* FiberSet.make()
-      let committing = 0
-      while (true) {
-        while (stopReason === undefined && running < concurrency && readyHead < ready.length) {
-          const index = ready[readyHead++]!
-          const planned = plan.jobs[index]!
-          // `config` comes from the prototype: `({ config })` gets it, while code that walks the needed outputs
-          // (Object.keys/values) sees only them. (A defineProperty per job made each inputs object a slow one.)
-          const inputs: Record<string, unknown> = Object.create(configOf(planned.job.id))
-          for (const dep of planned.deps) inputs[dep.name] = outputs[dep.index]
-          const inputHash = Resume.inputHash(planned.deps.map((dep) => [dep.name, journaled[dep.index]] as const))
-          states[index] = "running"
-          startedAt[index] = yield* Clock.currentTimeMillis
-          running++
-          yield* FiberSet.run(
-            fibers,
-            runJob(planned, inputs, inputHash, runId, emit, journal, progressOf(index), (reason) => { interruptions[index] = reason }).pipe(
-              Effect.onExit((exit) => {
-                fiberExits[index] = exit
-                return Queue.offer(completions, { _tag: "Finished", index, exit })
-              })
-            )
-          )
-        }
-        if (running === 0 && committing === 0) break
-        const completion = yield* Queue.take(completions)
-        const { index } = completion
-        const planned = plan.jobs[index]!
-        if (completion._tag === "Committed") {
-          committing--
-          if (Exit.isFailure(completion.exit)) {
-            yield* failed(index, completion.exit.cause, fibers)
-            continue
-          }
-          states[index] = "succeeded"
-          for (const d of planned.dependents) {
-            if (--pendingNeeds[d]! === 0 && states[d] === "waiting") ready.push(d)
-          }
-          continue
-        }
-        running--
-        endedAt[index] = yield* Clock.currentTimeMillis
-        const { exit } = completion
-        if (Exit.isFailure(exit)) {
-          yield* failed(index, exit.cause, fibers)
-          continue
-        }
-        states[index] = "committing"
-        outputs[index] = exit.value.output
-        journaled[index] = exit.value.encoded.json
-        committing++
-        yield* FiberSet.run(
-          commits,
-          // Uninterruptible: an interrupted run waits for a success being committed, and reports it as a success.
-          commitSuccess(index, exit.value)
-            .pipe(
-              Effect.uninterruptible,
-              Effect.onExit((exit) => {
-                commitExits[index] = exit
-                return Queue.offer(completions, { _tag: "Committed", index, exit })
-              })
-            )
+        yield* recorder.emit(event)
+        const run = makeRun(plan, options, recorder, span, started)
+        yield* restore(run)
+        return yield* Effect.scoped(loop(run)).pipe(
+          Effect.provideService(resources.CurrentRegistry, options.registry ?? new resources.Registry()),
+          Effect.onInterrupt(() => interrupted(run))
         )
-      }
-      for (let i = 0; i < n; i++) {
-        if (states[i] !== "waiting") continue
-        states[i] = "skipped"
-        details[i] = stopReason ?? "not started"
-        yield* emit({ _tag: "JobSkipped", runId, jobId: plan.jobs[i]!.job.id, at: yield* Clock.currentTimeMillis, reason: details[i]! })
-      }
-      const criticalFailed = plan.jobs.some((p, i) =>
-        p.job.critical && (states[i] === "failed" || states[i] === "interrupted")
-      )
-      return yield* finish(criticalFailed ? "failed" : "succeeded")
-    })
-
-    return yield* Effect.scoped(loop).pipe(
-      Effect.provideService(resources.CurrentRegistry, options.registry ?? new resources.Registry()),
-      Effect.onInterrupt(() =>
-        Effect.gen(function*() {
-          const now = yield* Clock.currentTimeMillis
-          for (let i = 0; i < n; i++) {
-            const state = states[i]
-            if (state === "waiting") {
-              details[i] = "not started: the run was interrupted"
-              continue
-            }
-            if (state !== "running" && state !== "committing") continue
-            if (endedAt[i] === 0) endedAt[i] = now
-            const fiberExit = fiberExits[i]
-            const commitExit = commitExits[i]
-            const uncommitted = commitExit === undefined ||
-              (Exit.isFailure(commitExit) && Cause.hasInterruptsOnly(commitExit.cause))
-            if (commitExit !== undefined && Exit.isSuccess(commitExit)) {
-              states[i] = "succeeded"
-            } else if (fiberExit !== undefined && Exit.isSuccess(fiberExit) && uncommitted) {
-              // Its work ended just before the interruption, and its success was not committed: it is, now.
-              const committed = yield* Effect.exit(commitSuccess(i, fiberExit.value))
-              states[i] = Exit.isSuccess(committed) ? "succeeded" : "interrupted"
-              details[i] = Exit.isSuccess(committed) ? undefined : "interrupted"
-            } else if (commitExit !== undefined && Exit.isFailure(commitExit) && !uncommitted) {
-              states[i] = "failed"
-              details[i] = renderCause(commitExit.cause)
-            } else if (fiberExit !== undefined && Exit.isFailure(fiberExit) && !Cause.hasInterruptsOnly(fiberExit.cause)) {
-              // It failed just before the interruption (its failure is journaled): it failed.
-              states[i] = "failed"
-              details[i] = renderCause(fiberExit.cause)
-            } else {
-              states[i] = "interrupted"
-              details[i] = interruptedDetail(i)
-            }
-          }
-          yield* finish("interrupted")
-        })
-      )
-    )
-  })
-
-/**
- * Runs one job: attempts with timeout and retry, each holding the job's resource permits and taking a rate-limit slot
- * of each (the permits are freed during the backoff between attempts).
- */
-const runJob = (
-  planned: Dag.PlannedJob,
-  inputs: Record<string, unknown>,
-  inputHash: string,
-  runId: string,
-  emit: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void>,
-  journal: Journal["Service"],
-  progress: Progress,
-  onAbandoned: (reason: string) => void
-): Effect.Effect<Finished, unknown, Job.Services> => {
-  const job = planned.job
-  let attempt = 0
-  /** Set when a process of the job outlived SIGKILL: the job is not run again beside it, it ends interrupted. */
-  let abandoned: string | undefined
-  let inAttempt = false
-  // When each wait of this job began (made at its first wait: most jobs never wait).
-  let since: Map<resources.Wait, number> | undefined
-  const waits: resources.Waits = {
-    waiting: (wait) =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) => {
-        const call = inAttempt
-        since ??= new Map()
-        since.set(wait, at)
-        progress.waiting(wait, call)
-        const { kind, resource, until } = wait
-        return emit({ _tag: "JobWaiting", runId, jobId: job.id, attempt: call ? attempt : attempt + 1, at, resource, kind, until, call })
-      }),
-    admitted: (wait) =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) => {
-        const call = inAttempt
-        const waitedMillis = Math.max(0, at - (since?.get(wait) ?? at))
-        since?.delete(wait)
-        progress.admitted(wait, call, waitedMillis)
-        const { kind, resource } = wait
-        return emit({ _tag: "JobAdmitted", runId, jobId: job.id, attempt: call ? attempt : attempt + 1, at, resource, kind, call, waitedMillis })
-      })
-  }
-  const breakers = job.uses.filter((resource) => resource.breaker !== undefined)
-  const once = Effect.suspend(() => {
-    const ran = job.run(inputs)
-    if (!Effect.isEffect(ran)) {
-      return Effect.die(new TypeError(`job "${job.id}": run must return an Effect, got ${typeof ran}`))
-    }
-    const effect = layers.provideJob(job, ran)
-    const timed = job.timeout === undefined ? effect : effect.pipe(Effect.timeoutOrElse({
-      duration: job.timeout,
-      orElse: () => Effect.fail(new JobTimeout({ jobId: job.id, timeout: Duration.format(job.timeout!) }))
-    }))
-    // Each attempt passes the circuit breakers of the resources the job uses: a timed-out attempt counts as a failure.
-    return breakers.length === 0 ? timed : resources.guardAttempt(breakers, timed)
-  })
-  const attempts = Effect.gen(function*() {
-    const step = job.retry === undefined ? undefined : yield* Schedule.toStep(job.retry.schedule)
-    while (true) {
-      // Each attempt waits for the job's permits and rate-limit slots; it starts once it holds them all.
-      const exit = yield* resources.holdAll(job.uses, Effect.gen(function*() {
-        attempt++
-        inAttempt = true
-        progress.attempt(attempt)
-        yield* emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt, at: yield* Clock.currentTimeMillis })
-        return yield* Effect.exit(once.pipe(Effect.annotateLogs("attempt", attempt)))
       }))
-      inAttempt = false
-      if (Exit.isFailure(exit) && abandoned !== undefined) return yield* Effect.interrupt
-      const now = yield* Clock.currentTimeMillis
-      if (Exit.isSuccess(exit)) {
-        const encoded = yield* Effect.exit(encodeOutput(job, exit.value))
-        if (Exit.isSuccess(encoded)) {
-          if (encoded.value._tag === "Unrestorable") {
-            yield* Effect.logWarning(`its output will not be restored if the run resumes (the job runs again): ${encoded.value.reason}`)
-          }
-          return { output: exit.value, encoded: encoded.value, attempt, at: now }
-        }
-        // An output that does not fit its schema will not fit next time either: no retry.
-        yield* emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt, at: now, error: renderCause(encoded.cause), cause: encoded.cause, retryInMillis: undefined })
-        return yield* Effect.failCause(encoded.cause)
-      }
-      // Only typed failures are retried: a defect is a bug and an interruption is a request to stop.
-      const error = Cause.hasDies(exit.cause) || Cause.hasInterrupts(exit.cause)
-        ? Option.none()
-        : Cause.findErrorOption(exit.cause)
-      const delay = step === undefined || Option.isNone(error) ? undefined : yield* step(now, error.value).pipe(
-        Effect.map(([, d]) => Duration.toMillis(d)),
-        Pull.catchDone(() => Effect.succeed(undefined))
-      )
-      yield* emit({
-        _tag: "AttemptFailed",
-        runId,
-        jobId: job.id,
-        attempt,
-        at: now,
-        error: renderCause(exit.cause),
-        cause: exit.cause,
-        retryInMillis: delay
-      })
-      if (delay === undefined) return yield* Effect.failCause(exit.cause)
-      yield* Effect.sleep(delay)
+  })
+
+const noConfig = { config: {} }
+
+/** One run as the loop sees it: its options, state, frontier, recorder and span. */
+interface Run {
+  readonly plan: Dag.Plan
+  readonly options: Options
+  readonly recorder: Recorder.Recorder
+  readonly span: Tracer.Span
+  readonly started: number
+  readonly state: RunState
+  readonly frontier: Frontier
+  readonly restored: ReadonlyMap<string, Resume.Restored>
+  readonly hashes: ReadonlyArray<string>
+}
+
+const makeRun = (plan: Dag.Plan, options: Options, recorder: Recorder.Recorder, span: Tracer.Span, started: number): Run => {
+  const state = new RunState(plan, options.runId)
+  const restored = options.restored ?? new Map<string, Resume.Restored>()
+  const frontier = new Frontier(plan, state.jobs, (id) => restored.has(id))
+  const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
+  return { plan, options, recorder, span, started, state, frontier, restored, hashes }
+}
+
+/** The jobs that succeeded in an earlier attempt of this run pass their journaled outputs on. */
+const restore = (run: Run): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (const job of run.state.jobs) {
+      const restored = run.restored.get(job.id)
+      if (restored === undefined) continue
+      job.phase = "restored"
+      job.output = restored.output
+      job.journaled = restored.json
+      yield* run.recorder.emit({ _tag: "JobRestored", runId: run.state.runId, jobId: job.id, at: run.started })
+      yield* spans.endJob(job, undefined)
     }
   })
-  const warned = new Set<string>()
-  const warnOnce = (topic: string, message: string) =>
-    Effect.suspend(() => warned.has(topic) ? Effect.void : (warned.add(topic), Effect.logWarning(message)))
-  const store: checkpoints.Store = {
-    // A step made for other inputs (a need re-ran with a new output) is not there: the job's steps start afresh.
-    load: (step) =>
-      Effect.orDie(journal.checkpoint(runId, job.id, step)).pipe(
-        Effect.flatMap(Option.match({
-          onNone: () => Effect.succeedNone,
-          onSome: (saved) =>
-            saved.inputHash === inputHash ? Effect.succeedSome(saved.json) : Effect.as(
-              warnOnce(
-                "inputs",
-                saved.inputHash === undefined
-                  ? "its steps start afresh: its checkpoints were made by an older runner, which did not record the inputs"
-                  : "its steps start afresh: its inputs changed since its checkpoints were made (a job it needs ran again)"
-              ),
-              Option.none()
-            )
-        }))
-      ),
-    // A checkpoint that held a secret in clear is journaled as unrestorable: the step runs again on resume.
-    save: (step, encoded) =>
-      Effect.flatMap(Secrets.CurrentMasker, (masker) =>
-        Effect.orDie(journal.saveCheckpoint(runId, job.id, step, { json: maskedJson(encoded.json, masker), inputHash }))),
-    warnOnce
-  }
-  // The job's shell commands are journaled while they run: a resumed run ends what a killed runner left running.
-  const processes: Processes.Tracker = {
-    started: (group) => Effect.orDie(journal.processStarted({ ...group, runId, jobId: job.id, attempt })),
-    ended: (group, how) => {
-      if (how._tag === "Exited") return Effect.orDie(journal.processEnded(runId, group.pid))
-      // An abandoned group stays journaled: it may still be there when the run resumes.
-      abandoned = how.reason
-      onAbandoned(how.reason)
-      return Effect.logError(`stopped waiting for the command: ${how.reason}`)
+
+const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope> =>
+  Effect.gen(function*() {
+    const { recorder, state } = run
+    yield* Effect.acquireRelease(Effect.sync(() => stall.register(() => state.describeStall())), (unregister) => Effect.sync(unregister))
+    const completions = yield* Queue.unbounded<Completion>()
+    const fibers = yield* FiberSet.make()
+    // Commits are kept apart from the jobs' fibers: `kill` interrupts jobs, never a success being recorded.
+    const committing = yield* FiberSet.make()
+    let running = 0
+    let pendingCommits = 0
+    while (true) {
+      while (state.stopReason === undefined && running < run.options.concurrency && !run.frontier.isEmpty) {
+        const job = run.frontier.take()!
+        running++
+        yield* FiberSet.run(fibers, yield* start(run, job, completions))
+      }
+      if (running === 0 && pendingCommits === 0) break
+      const { _tag, job } = yield* Queue.take(completions)
+      if (_tag === "Finished") {
+        running--
+        job.endedAt = yield* Clock.currentTimeMillis
+      } else pendingCommits--
+      const verdict = commits.verdict(job)
+      if (verdict._tag === "Succeeded") {
+        yield* commits.conclude(recorder, job, verdict)
+        run.frontier.succeeded(job)
+      } else if (verdict._tag === "Uncommitted" && _tag === "Finished") {
+        job.phase = "committing"
+        job.output = verdict.finished.output
+        job.journaled = verdict.finished.encoded.json
+        pendingCommits++
+        // Uninterruptible: an interrupted run waits for a success being committed, and reports it as a success.
+        const commit = commits.commit(recorder, state.runId, job, run.hashes[job.planned.index], verdict.finished)
+        yield* FiberSet.run(
+          committing,
+          commit.pipe(Effect.uninterruptible, Effect.ensuring(Queue.offer(completions, { _tag: "Committed", job })))
+        )
+      } else yield* failed(run, job, verdict, fibers)
     }
-  }
-  return attempts.pipe(
-    Effect.provideService(checkpoints.CurrentStore, store),
-    Effect.provideService(Processes.CurrentTracker, processes),
-    Effect.provideService(resources.CurrentWaits, waits),
-    Effect.onInterrupt(() =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) =>
-        emit({ _tag: "JobInterrupted", runId, jobId: job.id, attempt, at, ...(abandoned === undefined ? {} : { reason: abandoned }) }))
-    ),
-    Effect.annotateLogs({ jobId: job.id, runId })
-  )
-}
+    for (const job of state.jobs) {
+      if (job.phase === "waiting") yield* commits.skip(recorder, state.runId, job, state.stopReason ?? "not started")
+    }
+    return yield* finish(run, state.criticalFailed() ? "failed" : "succeeded")
+  })
+
+/** The job's fiber, ready to fork: it records how it ended on the job, then tells the loop. */
+const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): Effect.Effect<Effect.Effect<void, unknown, Job.Services>> =>
+  Effect.gen(function*() {
+    const { planned } = job
+    // `config` comes from the prototype: `({ config })` gets it, while code that walks the needed outputs
+    // (Object.keys/values) sees only them. (A defineProperty per job made each inputs object a slow one.)
+    const config = run.options.config?.get(job.id)
+    const inputs: Record<string, unknown> = Object.create(config === undefined ? noConfig : { config })
+    const jobs = run.state.jobs
+    for (const dep of planned.deps) inputs[dep.name] = jobs[dep.index]!.output
+    const inputHash = Resume.inputHash(planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
+    job.phase = "running"
+    job.startedAt = yield* Clock.currentTimeMillis
+    job.span = yield* spans.startJob(job)
+    return runJob(run.recorder, run.state.runId, job, inputs, inputHash).pipe(
+      Effect.withParentSpan(job.span),
+      Effect.onExit((exit: Exit.Exit<Finished, unknown>) => {
+        job.fiberExit = exit
+        return Queue.offer(completions, { _tag: "Finished", job })
+      }),
+      Effect.asVoid
+    )
+  })
+
+/** A failed or interrupted job: record why, skip what needs it, and apply the failure mode. */
+const failed = (run: Run, job: JobState, verdict: commits.Verdict, fibers: FiberSet.FiberSet<unknown, unknown>): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const { recorder, state } = run
+    yield* commits.conclude(recorder, job, verdict)
+    const what = job.phase === "interrupted" ? "was interrupted" : "failed"
+    for (const [dependent, reason] of run.frontier.dependentsOf(job, what)) {
+      yield* commits.skip(recorder, state.runId, dependent, reason)
+    }
+    if (!job.planned.job.critical || run.options.failureMode === "continue" || state.stopReason !== undefined) return
+    state.stopReason = `not started: the run stopped after critical job "${job.id}" ${what}`
+    // kill: stop the jobs still running now; their completions arrive as interruptions.
+    if (run.options.failureMode === "kill") yield* Effect.forkChild(FiberSet.clear(fibers))
+  })
 
 /**
- * The event with the run's secrets masked. An output or checkpoint that held a secret in clear is journaled as
- * unrestorable (its job or step runs again on resume) rather than with `***` in place of the value.
+ * The run was interrupted: each job still running or committing ends as its exits say (the same verdict as the
+ * loop's); a success not yet committed is committed now. Jobs not started stay skipped, without events.
  */
-const maskEvent = (event: RunEvent.RunEvent, masker: Secrets.Masker): RunEvent.RunEvent => {
-  switch (event._tag) {
-    case "AttemptFailed":
-      return { ...event, error: masker.mask(event.error) }
-    case "AttemptSucceeded": {
-      const output = masker.maskDeep(event.output)
-      const json = maskedJson(event.json, masker)
-      return output === event.output && json === event.json ? event : { ...event, output, json }
+const interrupted = (run: Run): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const { recorder, state } = run
+    const now = yield* Clock.currentTimeMillis
+    for (const job of state.jobs) {
+      if (job.phase === "waiting") job.detail = "not started: the run was interrupted"
+      if (job.phase !== "running" && job.phase !== "committing") continue
+      if (job.endedAt === 0) job.endedAt = now
+      let verdict = commits.verdict(job)
+      if (verdict._tag === "Uncommitted") {
+        // Its work ended just before the interruption, and its success was not committed: it is, now.
+        const committed = yield* Effect.exit(commits.commit(recorder, state.runId, job, run.hashes[job.planned.index], verdict.finished))
+        verdict = Exit.isSuccess(committed) ? commits.verdict(job) : { _tag: "Interrupted", cause: Cause.interrupt() }
+      }
+      yield* commits.conclude(recorder, job, verdict)
     }
-    case "JobSkipped":
-      return { ...event, reason: masker.mask(event.reason) }
-    case "RunFinished":
-      return { ...event, jobs: event.jobs.map((job) => job.detail === undefined ? job : { ...job, detail: masker.mask(job.detail) }) }
-    default:
-      return event
-  }
-}
+    yield* finish(run, "interrupted")
+  })
 
-/** The journal's text, or an unrestorable marker when it holds one of the run's secrets in clear. */
-const maskedJson = (json: string | undefined, masker: Secrets.Masker): string | undefined =>
-  json === undefined || masker.empty || masker.mask(json) === json
-    ? json
-    : Encoding.unrestorable("it holds a secret (Redacted), which the journal never stores").json
-
-/** The output as the journal will keep it; a value that cannot be journaled at all is a typed failure of the job. */
-const encodeOutput = (job: Job.Any, output: unknown): Effect.Effect<Encoding.Encoded, OutputInvalid | OutputNotJournalable> =>
-  Encoding.encode(job.output, output).pipe(
-    Effect.mapError((error) =>
-      error instanceof Encoding.NotJournalable
-        ? new OutputNotJournalable({ jobId: job.id, reason: error.reason })
-        : new OutputInvalid({ jobId: job.id, issue: Encoding.schemaMessage(error) })
-    )
-  )
-
-/** A failure as people should read it: typed errors by their message, defects with their stack. */
-export const renderCause = (cause: Cause.Cause<unknown>): string => {
-  if (!Cause.hasDies(cause)) {
-    const error = Cause.findErrorOption(cause)
-    if (Option.isSome(error)) return renderError(error.value)
-  }
-  return Cause.pretty(cause)
-}
-
-const renderError = (error: unknown): string => {
-  if (typeof error === "object" && error !== null) {
-    const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : undefined
-    const message = "message" in error && typeof error.message === "string" ? error.message : undefined
-    if (message !== undefined && message !== "") return tag === undefined ? message : `${tag}: ${message}`
-    if (tag !== undefined) return `${tag} ${render.value(error)}`
-  }
-  return typeof error === "string" ? error : render.value(error)
-}
-
-// Never throws: a failure holding a BigInt or a cycle is still reported as itself.
+const finish = (run: Run, status: RunEvent.RunStatus): Effect.Effect<Result> =>
+  Effect.gen(function*() {
+    const { recorder, state } = run
+    const now = yield* Clock.currentTimeMillis
+    const jobs = state.jobs.map((job) => job.summary())
+    const durationMillis = now - run.started
+    const causes = new Map<string, Cause.Cause<unknown>>()
+    for (const job of state.jobs) if (job.cause !== undefined) causes.set(job.id, job.cause)
+    const event: RunEvent.RunFinished = { _tag: "RunFinished", runId: state.runId, dag: state.dag, at: now, status, durationMillis, jobs, causes }
+    yield* recorder.emit(event)
+    yield* spans.endRun(run.span, Recorder.maskEvent(event, recorder.masker) as RunEvent.RunFinished)
+    return { runId: state.runId, status, durationMillis, jobs, failed: RunEvent.failures(jobs, causes) }
+  })

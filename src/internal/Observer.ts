@@ -3,12 +3,16 @@
  * events (already masked) and, once a run has ended, its summary. An observer never changes how a run ends: its
  * failures are logged and dropped.
  */
+import type * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
-import type * as RunEvent from "./RunEvent.ts"
+import * as RunEvent from "./RunEvent.ts"
 
-/** How a run that executed ended, as observers and notifications receive it (also the `--notify-url` JSON body). */
-export interface Summary {
+/**
+ * How a run that executed ended, as observers and notifications receive it (also the `--notify-url` JSON body, which
+ * leaves out the failures' causes). `E`: the errors its jobs can fail with (see `Dag.Failure`).
+ */
+export interface Summary<E = unknown> {
   readonly runId: string
   readonly dag: string
   /** The run key (`--key`, or a scheduled slot's key), if any. */
@@ -23,8 +27,12 @@ export interface Summary {
   readonly finishedAt: number
   readonly durationMillis: number
   readonly jobs: ReadonlyArray<RunEvent.JobSummary>
-  /** The failed (or interrupted) jobs with their errors, secrets masked. */
-  readonly failed: ReadonlyArray<{ readonly jobId: string; readonly critical: boolean; readonly error: string }>
+  /**
+   * The failed (or interrupted) jobs with their errors: as text (secrets masked) and as their typed `cause`, to match
+   * on (`Cause.findErrorOption(f.cause)`, then its `_tag`: `ShellExitError` with its `exitCode`, `JobTimeout`, ...).
+   * The cause is the job's own, in-process: never sent or journaled, and not masked.
+   */
+  readonly failed: ReadonlyArray<RunEvent.JobFailure<E>>
 }
 
 export interface Observer {
@@ -48,6 +56,8 @@ export const summarize = (
     readonly status: RunEvent.RunStatus
     readonly jobs: ReadonlyArray<RunEvent.JobSummary>
     readonly durationMillis: number
+    /** The failed and interrupted jobs' causes, by job id. */
+    readonly causes?: ReadonlyMap<string, Cause.Cause<unknown>> | undefined
   },
   context: {
     readonly dag: string
@@ -67,7 +77,5 @@ export const summarize = (
   finishedAt: context.finishedAt,
   durationMillis: result.durationMillis,
   jobs: result.jobs,
-  failed: result.jobs
-    .filter((job) => job.status === "failed" || job.status === "interrupted")
-    .map((job) => ({ jobId: job.jobId, critical: job.critical, error: job.detail ?? job.status }))
+  failed: RunEvent.failures(result.jobs, result.causes)
 })

@@ -129,6 +129,7 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
       definitionHashes: hashes,
       resumed: begun.resumed,
       config: resolved.config,
+      spanAttributes: { "runner.run.trigger": request.trigger, ...(begun.key === undefined ? {} : { "runner.run.key": begun.key }) },
       ...(request.registry === undefined ? {} : { registry: request.registry })
     }).pipe(
       Effect.provideContext(services),

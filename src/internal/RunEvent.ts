@@ -2,7 +2,7 @@
  * Everything that happens in a run, as data. The executor emits these; the Journal records them and the Reporter
  * shows them. One union, so a new consumer (metrics, notifications) sees the same facts.
  */
-import type * as Cause from "effect/Cause"
+import * as Cause from "effect/Cause"
 
 export type JobStatus = "succeeded" | "restored" | "failed" | "skipped" | "interrupted"
 export type RunStatus = "succeeded" | "failed" | "interrupted"
@@ -136,7 +136,36 @@ export interface RunFinished {
   readonly status: RunStatus
   readonly durationMillis: number
   readonly jobs: ReadonlyArray<JobSummary>
+  /**
+   * Each failed or interrupted job's Cause, typed (in-process only, like `AttemptFailed.cause`: never journaled, shown
+   * or sent, and not masked).
+   */
+  readonly causes?: ReadonlyMap<string, Cause.Cause<unknown>>
 }
+
+/** A failed or interrupted job with its error: as text for people (secrets masked where the run's were), and typed. */
+export interface JobFailure<E = unknown> {
+  readonly jobId: string
+  readonly critical: boolean
+  /** The rendered error (or "interrupted"). */
+  readonly error: string
+  /** The job's failure as the job (or the runner: timeout, open circuit, invalid output) raised it. */
+  readonly cause: Cause.Cause<E>
+}
+
+/** The failed and interrupted jobs of a summary, with their causes (an interruption when none was recorded). */
+export const failures = (
+  jobs: ReadonlyArray<JobSummary>,
+  causes: ReadonlyMap<string, Cause.Cause<unknown>> | undefined
+): ReadonlyArray<JobFailure> =>
+  jobs
+    .filter((job) => job.status === "failed" || job.status === "interrupted")
+    .map((job) => ({
+      jobId: job.jobId,
+      critical: job.critical,
+      error: job.detail ?? job.status,
+      cause: causes?.get(job.jobId) ?? Cause.interrupt()
+    }))
 
 export type RunEvent =
   | RunStarted

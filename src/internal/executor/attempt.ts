@@ -1,0 +1,144 @@
+/**
+ * Runs one job: its attempts, each holding the job's resource permits and taking a rate-limit slot of each (the permits
+ * are freed during the backoff between attempts), each inside its own span with the job's timeout and circuit
+ * breakers; typed failures retried by the job's schedule. Returns the job's output, encoded for the journal but not
+ * committed: the run's loop commits it (see commit.ts).
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Pull from "effect/Pull"
+import * as Schedule from "effect/Schedule"
+import { JobTimeout, OutputInvalid, OutputNotJournalable } from "../../Errors.ts"
+import type * as Job from "../../Job.ts"
+import * as resources from "../resources.ts"
+import * as Encoding from "../Encoding.ts"
+import * as layers from "../layers.ts"
+import * as jobServices from "./jobServices.ts"
+import { type Recorder, renderCause } from "./recorder.ts"
+import * as spans from "./spans.ts"
+import type { Finished, JobState } from "./state.ts"
+
+/** Runs `job` with `inputs` until it succeeds or its retries are exhausted. Interruption journals `JobInterrupted`. */
+export const runJob = (
+  recorder: Recorder,
+  runId: string,
+  job: JobState,
+  inputs: Record<string, unknown>,
+  inputHash: string
+): Effect.Effect<Finished, unknown, Job.Services> =>
+  jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, inputHash).pipe(
+    Effect.onInterrupt(() =>
+      Effect.flatMap(Clock.currentTimeMillis, (at) =>
+        recorder.emit({
+          _tag: "JobInterrupted",
+          runId,
+          jobId: job.id,
+          attempt: job.attempts,
+          at,
+          ...(job.abandoned === undefined ? {} : { reason: job.abandoned })
+        }))
+    ),
+    Effect.annotateLogs({ jobId: job.id, runId })
+  )
+
+/** The attempts loop: each attempt waits for the job's permits and rate-limit slots, and starts once it holds them all. */
+const attempts = (recorder: Recorder, runId: string, job: JobState, inputs: Record<string, unknown>) =>
+  Effect.gen(function*() {
+    const definition = job.planned.job
+    const step = definition.retry === undefined ? undefined : yield* Schedule.toStep(definition.retry.schedule)
+    const once = attemptEffect(definition, inputs)
+    while (true) {
+      const outcome = yield* resources.holdAll(definition.uses, one(recorder, runId, job, once))
+      job.inAttempt = false
+      if (outcome._tag === "Succeeded") return outcome.finished
+      if (job.abandoned !== undefined) return yield* Effect.interrupt
+      const { at, cause, error: text } = outcome
+      // Only typed failures are retried (a defect is a bug, an interruption a request to stop), never an output that
+      // does not fit its schema: it will not fit next time either.
+      const error = outcome.output || Cause.hasDies(cause) || Cause.hasInterrupts(cause)
+        ? Option.none()
+        : Cause.findErrorOption(cause)
+      const delay = step === undefined || Option.isNone(error) ? undefined : yield* step(at, error.value).pipe(
+        Effect.map(([, d]) => Duration.toMillis(d)),
+        Pull.catchDone(() => Effect.succeed(undefined))
+      )
+      const attempt = job.attempts
+      yield* recorder.emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt, at, error: text, cause, retryInMillis: delay })
+      if (delay === undefined) return yield* Effect.failCause(cause)
+      yield* spans.retry(job.span, attempt, delay, recorder.mask(text))
+      yield* Effect.sleep(delay)
+    }
+  })
+
+/** How one attempt ended: its output encoded, or its failure (of its own, or an `output` that cannot be journaled). */
+type Outcome =
+  | { readonly _tag: "Succeeded"; readonly finished: Finished }
+  | {
+    readonly _tag: "Failed"
+    readonly cause: Cause.Cause<unknown>
+    readonly output: boolean
+    /** The failure rendered for people, not masked yet. */
+    readonly error: string
+    readonly at: number
+  }
+
+/** One attempt, in its span: the user's effect runs inside it; a failure ends it with the masked text. */
+const one = (
+  recorder: Recorder,
+  runId: string,
+  job: JobState,
+  once: Effect.Effect<unknown, unknown, Job.Services>
+): Effect.Effect<Outcome, never, Job.Services> =>
+  Effect.suspend(() => {
+    const n = ++job.attempts
+    job.inAttempt = true
+    return spans.attempt(job.id, n, (span) =>
+      Effect.gen(function*() {
+        yield* recorder.emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: yield* Clock.currentTimeMillis })
+        const exit = yield* Effect.exit(Effect.withParentSpan(once, span).pipe(Effect.annotateLogs("attempt", n)))
+        const encoded = Exit.isSuccess(exit) ? yield* Effect.exit(encodeOutput(job.planned.job, exit.value)) : undefined
+        const at = yield* Clock.currentTimeMillis
+        if (Exit.isSuccess(exit) && encoded !== undefined && Exit.isSuccess(encoded)) {
+          if (encoded.value._tag === "Unrestorable") {
+            yield* Effect.logWarning(`its output will not be restored if the run resumes (the job runs again): ${encoded.value.reason}`)
+          }
+          return { _tag: "Succeeded", finished: { output: exit.value, encoded: encoded.value, attempt: n, at } } as const
+        }
+        const cause: Cause.Cause<unknown> = Exit.isFailure(exit) ? exit.cause : (encoded as Exit.Failure<unknown, unknown>).cause
+        const error = renderCause(cause)
+        yield* spans.failAttempt(span, cause, recorder.mask(error))
+        return { _tag: "Failed", cause, output: Exit.isSuccess(exit), error, at } as const
+      })
+    )
+  })
+
+/** The job's `run` for one attempt: its own layer provided, then its timeout, then its resources' circuit breakers. */
+const attemptEffect = (job: Job.Any, inputs: Record<string, unknown>): Effect.Effect<unknown, unknown, Job.Services> =>
+  Effect.suspend(() => {
+    const ran = job.run(inputs)
+    if (!Effect.isEffect(ran)) {
+      return Effect.die(new TypeError(`job "${job.id}": run must return an Effect, got ${typeof ran}`))
+    }
+    const effect = layers.provideJob(job, ran)
+    const timed = job.timeout === undefined ? effect : effect.pipe(Effect.timeoutOrElse({
+      duration: job.timeout,
+      orElse: () => Effect.fail(new JobTimeout({ jobId: job.id, timeout: Duration.format(job.timeout!) }))
+    }))
+    // Each attempt passes the circuit breakers of the resources the job uses: a timed-out attempt counts as a failure.
+    const breakers = job.uses.filter((resource) => resource.breaker !== undefined)
+    return breakers.length === 0 ? timed : resources.guardAttempt(breakers, timed)
+  })
+
+/** The output as the journal will keep it; a value that cannot be journaled at all is a typed failure of the job. */
+const encodeOutput = (job: Job.Any, output: unknown): Effect.Effect<Encoding.Encoded, OutputInvalid | OutputNotJournalable> =>
+  Encoding.encode(job.output, output).pipe(
+    Effect.mapError((error) =>
+      error instanceof Encoding.NotJournalable
+        ? new OutputNotJournalable({ jobId: job.id, reason: error.reason })
+        : new OutputInvalid({ jobId: job.id, issue: Encoding.schemaMessage(error) })
+    )
+  )

@@ -1,0 +1,84 @@
+/**
+ * How a job ends. Its work ending frees its concurrency slot, but it succeeds only once its success is committed to
+ * the journal (jobs that finish close together share one commit). `verdict` reads a job's two exits — its fiber's and
+ * its commit's — the same way whether the run's loop just took them or the run is being interrupted, and `conclude`
+ * records the job's end (state, detail, cause, span) the same way on both paths.
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { type Recorder, renderCause } from "./recorder.ts"
+import * as spans from "./spans.ts"
+import type { Finished, JobState } from "./state.ts"
+
+/** What a job's exits so far say. */
+export type Verdict =
+  /** Neither its work nor its commit has ended. */
+  | { readonly _tag: "Running" }
+  /** Its work succeeded; its success is not durable (not committed yet, or its commit was interrupted). */
+  | { readonly _tag: "Uncommitted"; readonly finished: Finished }
+  | { readonly _tag: "Succeeded" }
+  | { readonly _tag: "Failed"; readonly cause: Cause.Cause<unknown> }
+  | { readonly _tag: "Interrupted"; readonly cause: Cause.Cause<unknown> }
+
+const running: Verdict = { _tag: "Running" }
+const succeeded: Verdict = { _tag: "Succeeded" }
+
+export const verdict = (job: JobState): Verdict => {
+  const { commitExit, fiberExit } = job
+  if (commitExit !== undefined) {
+    if (Exit.isSuccess(commitExit)) return succeeded
+    if (!Cause.hasInterruptsOnly(commitExit.cause)) return { _tag: "Failed", cause: commitExit.cause }
+  }
+  if (fiberExit === undefined) return running
+  if (Exit.isSuccess(fiberExit)) return { _tag: "Uncommitted", finished: fiberExit.value }
+  return Cause.hasInterruptsOnly(fiberExit.cause)
+    ? { _tag: "Interrupted", cause: fiberExit.cause }
+    : { _tag: "Failed", cause: fiberExit.cause }
+}
+
+/** Journals a job's success (durable when it returns), with its definition hash. Records how it ended on the job. */
+export const commit = (
+  recorder: Recorder,
+  runId: string,
+  job: JobState,
+  definitionHash: string | undefined,
+  { at, attempt, encoded, output }: Finished
+): Effect.Effect<void> =>
+  recorder.emit({ _tag: "AttemptSucceeded", runId, jobId: job.id, attempt, at, output, json: encoded.json }, definitionHash).pipe(
+    Effect.onExit((exit) => Effect.sync(() => (job.commitExit = exit)))
+  )
+
+/** Records the job's end as the verdict says, and ends its span. `Running` and `Uncommitted` end it interrupted. */
+export const conclude = (recorder: Recorder, job: JobState, verdict: Verdict): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    switch (verdict._tag) {
+      case "Succeeded":
+        job.phase = "succeeded"
+        job.detail = undefined
+        break
+      case "Failed":
+        job.phase = "failed"
+        job.detail = renderCause(verdict.cause)
+        job.cause = verdict.cause
+        break
+      case "Interrupted":
+      case "Running":
+      case "Uncommitted":
+        job.phase = "interrupted"
+        job.detail = job.interruptedDetail
+        job.cause = verdict._tag === "Interrupted" ? verdict.cause : Cause.interrupt()
+        break
+    }
+    return spans.endJob(job, job.detail === undefined ? undefined : recorder.mask(job.detail))
+  })
+
+/** A job that never ran: skipped (with the reason shown), journaled, and its span ended. */
+export const skip = (recorder: Recorder, runId: string, job: JobState, reason: string): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    job.phase = "skipped"
+    job.detail = reason
+    yield* recorder.emit({ _tag: "JobSkipped", runId, jobId: job.id, at: yield* Clock.currentTimeMillis, reason })
+    yield* spans.endJob(job, recorder.mask(reason))
+  })

@@ -1,0 +1,88 @@
+/**
+ * Where a run's events go: masked with the run's secrets, then journaled (durable when `emit` returns for the events
+ * the journal syncs) and shown by the Reporter. Also how failures read as text: the same rendering and the same
+ * masking for events, summaries and span statuses, so a secret kept out of the journal is kept out of traces too.
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Encoding from "../Encoding.ts"
+import { Journal } from "../Journal.ts"
+import * as render from "../render.ts"
+import { Reporter } from "../Reporter.ts"
+import type * as RunEvent from "../RunEvent.ts"
+import * as Secrets from "../Secrets.ts"
+
+export interface Recorder {
+  /** Records one event (masked); `definitionHash` goes with an `AttemptSucceeded`. */
+  readonly emit: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void>
+  /** The text with the run's secrets masked. */
+  readonly mask: (text: string) => string
+  readonly masker: Secrets.Masker
+  readonly journal: Journal["Service"]
+}
+
+/** The recorder of the current journal, reporter and masker. */
+export const make: Effect.Effect<Recorder, never, Journal | Reporter> = Effect.gen(function*() {
+  const journal = yield* Journal
+  const reporter = yield* Reporter
+  const masker = yield* Secrets.CurrentMasker
+  return {
+    emit: (raw, definitionHash) => {
+      const event = masker.empty ? raw : maskEvent(raw, masker)
+      return journal.record(event, definitionHash).pipe(Effect.orDie, Effect.andThen(reporter.event(event)))
+    },
+    mask: (text) => masker.empty ? text : masker.mask(text),
+    masker,
+    journal
+  }
+})
+
+/**
+ * The event with the run's secrets masked. An output or checkpoint that held a secret in clear is journaled as
+ * unrestorable (its job or step runs again on resume) rather than with `***` in place of the value. The causes an
+ * event carries for in-process consumers are left as they are: they are never journaled or shown.
+ */
+export const maskEvent = (event: RunEvent.RunEvent, masker: Secrets.Masker): RunEvent.RunEvent => {
+  switch (event._tag) {
+    case "AttemptFailed":
+      return { ...event, error: masker.mask(event.error) }
+    case "AttemptSucceeded": {
+      const output = masker.maskDeep(event.output)
+      const json = maskedJson(event.json, masker)
+      return output === event.output && json === event.json ? event : { ...event, output, json }
+    }
+    case "JobSkipped":
+      return { ...event, reason: masker.mask(event.reason) }
+    case "RunFinished":
+      return { ...event, jobs: event.jobs.map((job) => job.detail === undefined ? job : { ...job, detail: masker.mask(job.detail) }) }
+    default:
+      return event
+  }
+}
+
+/** The journal's text, or an unrestorable marker when it holds one of the run's secrets in clear. */
+export const maskedJson = (json: string | undefined, masker: Secrets.Masker): string | undefined =>
+  json === undefined || masker.empty || masker.mask(json) === json
+    ? json
+    : Encoding.unrestorable("it holds a secret (Redacted), which the journal never stores").json
+
+/** A failure as people should read it: typed errors by their message, defects with their stack. */
+export const renderCause = (cause: Cause.Cause<unknown>): string => {
+  if (!Cause.hasDies(cause)) {
+    const error = Cause.findErrorOption(cause)
+    if (Option.isSome(error)) return renderError(error.value)
+  }
+  return Cause.pretty(cause)
+}
+
+// Never throws: a failure holding a BigInt or a cycle is still reported as itself.
+const renderError = (error: unknown): string => {
+  if (typeof error === "object" && error !== null) {
+    const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : undefined
+    const message = "message" in error && typeof error.message === "string" ? error.message : undefined
+    if (message !== undefined && message !== "") return tag === undefined ? message : `${tag}: ${message}`
+    if (tag !== undefined) return `${tag} ${render.value(error)}`
+  }
+  return typeof error === "string" ? error : render.value(error)
+}

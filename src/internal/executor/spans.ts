@@ -1,0 +1,136 @@
+/**
+ * The spans of a run, made through the fibers' Tracer (Effect's own when nothing else is configured): a span per run,
+ * per job (from its start, or its skip or restore, to its end) and per attempt, the user's effect running inside its
+ * attempt's span so that spans it opens are children of it (and a shell job's TRACEPARENT names it). Retries are events
+ * on the job's span. A failed span's status carries the recorder's masked text, never the Cause's values (not masked).
+ *
+ * Names and attributes (kept from the trace Telemetry.ts used to build from events):
+ * - `run <dag>`: runner.dag, runner.run.id, runner.run.resumed, runner.run.jobs, runner.run.concurrency,
+ *   runner.run.failure_mode, plus the caller's (runner.run.trigger, runner.run.key); at its end runner.run.status and
+ *   runner.run.duration_ms. Failed: error `RunFailed`, "critical job(s) failed: a, b".
+ * - `job <id>`: runner.job.id; at its end runner.job.status, runner.job.attempts (when it ran), runner.job.skip_reason.
+ * - `attempt <n>`: runner.job.id, runner.attempt.
+ * - event `retry` on the job span: runner.attempt, runner.retry.delay_ms, runner.retry.next_attempt, error.message.
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import type * as Tracer from "effect/Tracer"
+import type * as RunEvent from "../RunEvent.ts"
+import type { JobState } from "./state.ts"
+
+/** The run's span: `effect` runs inside it. `end` is called when the run has ended, with its status. */
+export const run = <A, E, R>(
+  event: RunEvent.RunStarted,
+  extra: Readonly<Record<string, unknown>>,
+  effect: (span: Tracer.Span) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.useSpan(`run ${event.dag}`, {
+    attributes: {
+      "runner.dag": event.dag,
+      "runner.run.id": event.runId,
+      "runner.run.resumed": event.resumed,
+      "runner.run.jobs": event.jobIds.length,
+      "runner.run.concurrency": event.concurrency,
+      "runner.run.failure_mode": event.failureMode,
+      ...extra
+    }
+  }, (span) => Effect.withParentSpan(effect(span), span))
+
+/** Ends the run's span with how the run ended. */
+export const endRun = (span: Tracer.Span, event: RunEvent.RunFinished): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeNanos, (now) =>
+    Effect.sync(() => {
+      span.attribute("runner.run.status", event.status)
+      span.attribute("runner.run.duration_ms", event.durationMillis)
+      const failed = event.jobs.filter((job) => job.critical && (job.status === "failed" || job.status === "interrupted")).map((job) => job.jobId)
+      span.end(
+        now,
+        event.status === "succeeded"
+          ? Exit.void
+          : event.status === "interrupted"
+          ? Exit.interrupt()
+          : failure("RunFailed", `critical job${failed.length === 1 ? "" : "s"} failed: ${failed.join(", ")}`)
+      )
+    }))
+
+/** Opens the job's span, a child of the current span (the run's). */
+export const startJob = (job: JobState): Effect.Effect<Tracer.Span> =>
+  Effect.makeSpan(`job ${job.id}`, { attributes: { "runner.job.id": job.id } })
+
+/** Ends the job's span (opening it first for a job that never started: skipped or restored). */
+export const endJob = (job: JobState, maskedDetail: string | undefined): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const span = job.span ?? (yield* startJob(job))
+    job.span = span
+    const now = yield* Clock.currentTimeNanos
+    const status = job.summary().status
+    span.attribute("runner.job.status", status)
+    if (job.attempts > 0) span.attribute("runner.job.attempts", job.attempts)
+    if (status === "skipped" && maskedDetail !== undefined) span.attribute("runner.job.skip_reason", maskedDetail)
+    span.end(
+      now,
+      status === "failed"
+        ? failure(errorName(job.cause), maskedDetail ?? "failed")
+        : status === "interrupted"
+        ? Exit.interrupt()
+        : Exit.void
+    )
+  })
+
+/** One attempt of a job, a child of the current span (the job's); `effect` runs inside it. */
+export const attempt = <A, E, R>(
+  jobId: string,
+  n: number,
+  effect: (span: Tracer.Span) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
+  Effect.useSpan(`attempt ${n}`, { attributes: { "runner.job.id": jobId, "runner.attempt": n } }, effect)
+
+/**
+ * Ends an attempt's span as failed, with the masked text of its failure, or as interrupted. (The attempt returns its
+ * failure as data: its span would otherwise end as a success.)
+ */
+export const failAttempt = (span: Tracer.Span, cause: Cause.Cause<unknown>, maskedText: string): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeNanos, (now) =>
+    Effect.sync(() =>
+      span.end(now, Cause.hasInterruptsOnly(cause) ? Exit.interrupt() : failure(errorName(cause), maskedText))
+    ))
+
+/** A retry, as an event on the job's span. */
+export const retry = (
+  span: Tracer.Span | undefined,
+  attempt: number,
+  delayMillis: number,
+  maskedText: string
+): Effect.Effect<void> =>
+  span === undefined ? Effect.void : Effect.flatMap(Clock.currentTimeNanos, (now) =>
+    Effect.sync(() =>
+      span.event("retry", now, {
+        "runner.attempt": attempt,
+        "runner.retry.delay_ms": delayMillis,
+        "runner.retry.next_attempt": attempt + 1,
+        "error.message": maskedText
+      })
+    ))
+
+/**
+ * A failure as a span's status shows it: the error's tag as its type, the first line of the (masked) text as its
+ * message, the rest (a defect's stack) as its stack.
+ */
+const failure = (name: string, text: string): Exit.Exit<never, unknown> => {
+  const [message = "", ...rest] = text.split("\n")
+  return Exit.fail(rest.length === 0 ? { name, message } : { name, message, stack: [`${name}: ${message}`, ...rest].join("\n") })
+}
+
+const errorName = (cause: Cause.Cause<unknown> | undefined): string => {
+  if (cause === undefined) return "Error"
+  if (Cause.hasDies(cause)) return "Defect"
+  const error = Cause.findErrorOption(cause)
+  if (Option.isSome(error) && typeof error.value === "object" && error.value !== null && "_tag" in error.value) {
+    const tag = error.value._tag
+    if (typeof tag === "string") return tag
+  }
+  return "Error"
+}
