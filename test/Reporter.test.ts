@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Reporter from "../src/internal/Reporter.ts"
+import * as Reporter from "../src/internal/reporter/Reporter.ts"
 import type * as RunEvent from "../src/internal/RunEvent.ts"
 
 const events: ReadonlyArray<RunEvent.RunEvent> = [

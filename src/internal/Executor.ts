@@ -25,7 +25,7 @@ import * as Processes from "./processes.ts"
 import * as render from "./render.ts"
 import type * as Job from "../Job.ts"
 import { Journal } from "./Journal.ts"
-import { Reporter } from "./Reporter.ts"
+import { Reporter } from "./reporter/Reporter.ts"
 import * as Resource from "../Resource.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
@@ -204,7 +204,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         const job = plan.jobs[index]!.job
         const interrupted = Cause.hasInterruptsOnly(cause)
         states[index] = interrupted ? "interrupted" : "failed"
-        details[index] = interrupted ? interruptedDetail(index) : renderCause(cause)
+        details[index] = interrupted ? interruptedDetail(index) : render.cause(cause)
         yield* skipDependents(index, interrupted ? "was interrupted" : "failed")
         if (!job.critical || failureMode === "continue" || stopReason !== undefined) return
         stopReason = `not started: the run stopped after critical job "${job.id}" ${interrupted ? "was interrupted" : "failed"}`
@@ -356,11 +356,11 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
               details[i] = Exit.isSuccess(committed) ? undefined : "interrupted"
             } else if (commitExit !== undefined && Exit.isFailure(commitExit) && !uncommitted) {
               states[i] = "failed"
-              details[i] = renderCause(commitExit.cause)
+              details[i] = render.cause(commitExit.cause)
             } else if (fiberExit !== undefined && Exit.isFailure(fiberExit) && !Cause.hasInterruptsOnly(fiberExit.cause)) {
               // It failed just before the interruption (its failure is journaled): it failed.
               states[i] = "failed"
-              details[i] = renderCause(fiberExit.cause)
+              details[i] = render.cause(fiberExit.cause)
             } else {
               states[i] = "interrupted"
               details[i] = interruptedDetail(i)
@@ -450,7 +450,7 @@ const runJob = (
           return { output: exit.value, encoded: encoded.value, attempt, at: now }
         }
         // An output that does not fit its schema will not fit next time either: no retry.
-        yield* emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt, at: now, error: renderCause(encoded.cause), cause: encoded.cause, retryInMillis: undefined })
+        yield* emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt, at: now, error: render.cause(encoded.cause), cause: encoded.cause, retryInMillis: undefined })
         return yield* Effect.failCause(encoded.cause)
       }
       // Only typed failures are retried: a defect is a bug and an interruption is a request to stop.
@@ -467,7 +467,7 @@ const runJob = (
         jobId: job.id,
         attempt,
         at: now,
-        error: renderCause(exit.cause),
+        error: render.cause(exit.cause),
         cause: exit.cause,
         retryInMillis: delay
       })
@@ -562,24 +562,3 @@ const encodeOutput = (job: Job.Any, output: unknown): Effect.Effect<Encoding.Enc
         : new OutputInvalid({ jobId: job.id, issue: Encoding.schemaMessage(error) })
     )
   )
-
-/** A failure as people should read it: typed errors by their message, defects with their stack. */
-export const renderCause = (cause: Cause.Cause<unknown>): string => {
-  if (!Cause.hasDies(cause)) {
-    const error = Cause.findErrorOption(cause)
-    if (Option.isSome(error)) return renderError(error.value)
-  }
-  return Cause.pretty(cause)
-}
-
-const renderError = (error: unknown): string => {
-  if (typeof error === "object" && error !== null) {
-    const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : undefined
-    const message = "message" in error && typeof error.message === "string" ? error.message : undefined
-    if (message !== undefined && message !== "") return tag === undefined ? message : `${tag}: ${message}`
-    if (tag !== undefined) return `${tag} ${render.value(error)}`
-  }
-  return typeof error === "string" ? error : render.value(error)
-}
-
-// Never throws: a failure holding a BigInt or a cycle is still reported as itself.
