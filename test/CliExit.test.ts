@@ -34,7 +34,7 @@ import {
   SchedulerInterrupted
 } from "../src/internal/cli/exit.ts"
 import { LockLost, RunLocked } from "../src/internal/Journal.ts"
-import { root, runner } from "./support/spawn.ts"
+import { root, runner, type RuntimeName } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 
 const tempDir = tempDirs("runner-exit-")
@@ -118,12 +118,12 @@ export const layered = Dag.make("layered", [pinged], { layer: offline })
 export default Dag.make("exits", [ok, broken])
 `
 
-describe("exit codes of the real runner, for a task file written with the public API", () => {
+describe.each<RuntimeName>(["node", "bun", "deno"])("exit codes of the real runner on %s, for a task file written with the public API", (runtime) => {
   it("0 when the jobs succeed, 1 when a critical job fails, 2 for an unknown job, nothing on stderr for a failed run", () => {
     const dir = tempDir()
     const file = path.join(dir, "exits.ts")
     fs.writeFileSync(file, taskFile)
-    const run = (...args: Array<string>) => runner([file, "--journal", "none", ...args])
+    const run = (...args: Array<string>) => runner([file, "--journal", "none", ...args], { runtime })
     const ok = run("ok")
     assert.strictEqual(ok.status, 0, ok.stdout + ok.stderr)
     const failed = run()
@@ -139,10 +139,10 @@ describe("exit codes of the real runner, for a task file written with the public
     const dir = tempDir()
     const file = path.join(dir, "layered.ts")
     fs.writeFileSync(file, taskFile.replace("export default Dag.make(\"exits\", [ok, broken])", "export default layered"))
-    const layer = runner([file, "--journal", "none"])
+    const layer = runner([file, "--journal", "none"], { runtime })
     assert.strictEqual(layer.status, 1, layer.stdout + layer.stderr)
     assert.match(layer.stderr, /^runner: dag "layered": its layer failed to build; no job ran: db offline/m)
-    const check = runner(["check", path.join(dir, "missing.ts")])
+    const check = runner(["check", path.join(dir, "missing.ts")], { runtime })
     assert.strictEqual(check.status, 2, check.stdout + check.stderr)
     assert.match(check.stdout, /1 problem: a run would not start/)
   })
