@@ -9,9 +9,10 @@ import * as pretty from "./pretty.ts"
 import type { Options, View } from "./Reporter.ts"
 import { summaryTable } from "./summary.ts"
 
-/** Plain and pretty: the same lines; pretty adds colors and a live region of running jobs at the bottom. */
+/** The view for plain or pretty (`options.format`). */
 export const view = (options: Options): View => {
   const out = options.output
+  // Pretty: a live region under the lines, so job starts and waits show there rather than as lines of their own.
   const live = options.format === "pretty"
   const c = pretty.ansi(live && (options.color ?? globalThis.process?.env?.["NO_COLOR"] === undefined))
   const running = new Map<string, { readonly since: number; readonly attempt: number; readonly runId: string }>()
