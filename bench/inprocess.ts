@@ -18,7 +18,7 @@ import { commitMicros } from "./fsync.ts"
 import * as Dag from "../src/Dag.ts"
 import * as Executor from "../src/internal/Executor.ts"
 import * as Journal from "../src/internal/Journal.ts"
-import * as Reporter from "../src/internal/Reporter.ts"
+import * as Reporter from "../src/internal/reporter/Reporter.ts"
 import * as SqlJournal from "../src/internal/sql/SqlJournal.ts"
 import { type Shape, spec, toDag } from "./workloads.ts"
 

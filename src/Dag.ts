@@ -4,6 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Result from "effect/Result"
 import {
   type CircuitOpen,
   CycleDetected,
@@ -15,6 +16,7 @@ import {
   type OutputNotJournalable,
   UnknownJob
 } from "./Errors.ts"
+import * as checks from "./internal/checks.ts"
 import * as Job from "./Job.ts"
 import type * as Observer from "./internal/Observer.ts"
 import type * as Resource from "./Resource.ts"
@@ -130,9 +132,7 @@ export const make = <const Jobs extends ReadonlyArray<unknown>, LOut = never, LE
     throw new InvalidOption({ where: `dag "${name}"`, reason: "jobs must be an array of jobs" })
   }
   const concurrency = options.concurrency
-  if (concurrency !== undefined && (!Number.isInteger(concurrency) || concurrency < 1)) {
-    throw new InvalidOption({ where: `dag "${name}" concurrency`, reason: `must be a whole number >= 1, got ${concurrency}` })
-  }
+  if (concurrency !== undefined) Result.getOrThrow(checks.positiveInteger(concurrency, `dag "${name}" concurrency`))
   if (options.layer !== undefined && !Layer.isLayer(options.layer)) {
     throw new InvalidOption({ where: `dag "${name}" layer`, reason: "must be an Effect Layer, e.g. Layer.effect(MyService)(...)" })
   }

@@ -10,8 +10,10 @@
 import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
+import * as Result from "effect/Result"
 import { type CircuitOpen, InvalidOption } from "./Errors.ts"
 import type * as breaker from "./internal/breaker.ts"
+import * as checks from "./internal/checks.ts"
 import * as duration from "./internal/duration.ts"
 import * as resources from "./internal/resources.ts"
 
@@ -72,12 +74,6 @@ const positiveDuration = (input: Duration.Input, where: string): Duration.Durati
   return parsed
 }
 
-const positiveInt = (n: number, where: string): number => {
-  if (!Number.isInteger(n) || n < 1) {
-    throw new InvalidOption({ where, reason: `must be a whole number >= 1, got ${n}` })
-  }
-  return n
-}
 
 /**
  * Defines a named resource. Throws InvalidOption for a zero/negative limit or a malformed window.
@@ -92,13 +88,13 @@ export const make = (name: string, options: ResourceOptions = {}): Resource => {
   const where = `resource "${name}"`
   const concurrency = options.concurrency === undefined
     ? undefined
-    : positiveInt(options.concurrency, `${where} concurrency`)
+    : Result.getOrThrow(checks.positiveInteger(options.concurrency, `${where} concurrency`))
   const rate = options.rate === undefined ? undefined : {
-    limit: positiveInt(options.rate.limit, `${where} rate.limit`),
+    limit: Result.getOrThrow(checks.positiveInteger(options.rate.limit, `${where} rate.limit`)),
     per: duration.parse(options.rate.per, `${where} rate.per`)
   }
   const breakerOptions = options.breaker === undefined ? undefined : {
-    failures: positiveInt(options.breaker.failures, `${where} breaker.failures`),
+    failures: Result.getOrThrow(checks.positiveInteger(options.breaker.failures, `${where} breaker.failures`)),
     window: positiveDuration(options.breaker.window, `${where} breaker.window`),
     cooldown: positiveDuration(options.breaker.cooldown, `${where} breaker.cooldown`)
   }

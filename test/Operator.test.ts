@@ -10,7 +10,7 @@ import effectPackage from "effect/package.json" with { type: "json" }
 import { execFileSync } from "node:child_process"
 import pkg from "../package.json" with { type: "json" }
 import { parseAge } from "../src/internal/cli/prune.ts"
-import { formatMillis } from "../src/internal/Reporter.ts"
+import { formatMillis } from "../src/internal/reporter/format.ts"
 import * as migrations from "../src/internal/sql/migrations.ts"
 import * as SqliteClient from "../src/internal/sql/SqliteClient.ts"
 import { withDb } from "./support/db.ts"

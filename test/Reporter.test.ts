@@ -1,7 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Reporter from "../src/internal/Reporter.ts"
+import { ShellExitError } from "../src/Errors.ts"
+import * as renderText from "../src/internal/render.ts"
+import { describeEvent, formatMillis } from "../src/internal/reporter/format.ts"
+import * as Reporter from "../src/internal/reporter/Reporter.ts"
 import type * as RunEvent from "../src/internal/RunEvent.ts"
 
 const events: ReadonlyArray<RunEvent.RunEvent> = [
@@ -167,4 +171,49 @@ describe("Reporter", () => {
       const line = JSON.parse(outputs.json.join("").trim().split("\n")[1]!)
       assert.deepInclude(line, { event: "JobWaiting", jobId: "r2", resource: "api", kind: "rate", until: "1970-01-01T00:00:09.000Z", call: false })
     }))
+
+  it.effect("the summary shows the first line of a failed job's error, cut at 100 characters; the verdict has it whole", () =>
+    Effect.gen(function*() {
+      const chunks: Array<string> = []
+      const detail = `ShellExitError: ${"x".repeat(120)} exited with code 4\n  stderr (last lines):\n    disk full`
+      yield* Effect.gen(function*() {
+        const reporter = yield* Reporter.Reporter
+        yield* reporter.event(events[0]!)
+        yield* reporter.event({
+          ...events.at(-1)!,
+          jobs: [{ jobId: "b", status: "failed", critical: true, attempts: 1, durationMillis: 10, detail }]
+        } as RunEvent.RunEvent)
+      }).pipe(Effect.provide(Layer.fresh(Reporter.layer({ format: "plain", output: { write: (t) => void chunks.push(t) } }))))
+      const all = chunks.join("")
+      const row = all.split("\n").find((line) => line.startsWith("b "))!
+      assert.isTrue(row.endsWith(`ShellExitError: ${"x".repeat(81)}...`), row)
+      assert.include(all, "  b: ShellExitError: ")
+      assert.match(all, /\n {6,}disk full\n/, "the verdict keeps every line, indented")
+    }))
+
+  it("levelOf names Effect's log levels as the reporter's lines do", () => {
+    assert.deepStrictEqual(
+      (["Trace", "Debug", "Info", "Warn", "Error", "Fatal", "All"] as const).map(Reporter.levelOf),
+      ["trace", "debug", "info", "warn", "error", "fatal", "info"]
+    )
+    assert.strictEqual(formatMillis(65_000), "1m5s")
+    assert.strictEqual(describeEvent(events[1]!), "started")
+  })
+})
+
+describe("render: one way to show a failure", () => {
+  it("a typed error by its tag and message, a defect with its stack, a first line, a cut text", () => {
+    const typed = Cause.fail(new ShellExitError({ jobId: "j", command: "false", exitCode: 1, stderrTail: [] }))
+    assert.strictEqual(renderText.cause(typed), "ShellExitError: false exited with code 1")
+    assert.strictEqual(renderText.causeTag(typed), "ShellExitError")
+    assert.strictEqual(renderText.causeMessage(typed), "false exited with code 1")
+    const defect = Cause.die(new Error("bug in parseRecord"))
+    assert.match(renderText.cause(defect), /^Error: bug in parseRecord\n\s+at /)
+    assert.strictEqual(renderText.causeTag(defect), "Defect")
+    assert.strictEqual(renderText.cause(Cause.fail({ n: 1n })), "{\"n\":1n}")
+    assert.strictEqual(renderText.firstLine("one\ntwo"), "one")
+    assert.strictEqual(renderText.firstLine(""), "")
+    assert.strictEqual(renderText.truncate("abcdef", 5), "ab...")
+    assert.strictEqual(renderText.truncate("abc", 5), "abc")
+  })
 })

@@ -28,12 +28,11 @@ import * as Recorder from "./executor/recorder.ts"
 import * as spans from "./executor/spans.ts"
 import { type Finished, type JobState, RunState } from "./executor/state.ts"
 import type { Journal } from "./Journal.ts"
-import type { Reporter } from "./Reporter.ts"
+import type { Reporter } from "./reporter/Reporter.ts"
 import * as Resume from "./Resume.ts"
 import * as RunEvent from "./RunEvent.ts"
 import * as stall from "./stall.ts"
 
-export { renderCause } from "./executor/recorder.ts"
 
 export interface Options {
   /** Run id; the caller makes it (the journal may have chosen it). */

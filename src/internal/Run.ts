@@ -21,7 +21,7 @@ import * as Journal from "./Journal.ts"
 import * as Observer from "./Observer.ts"
 import * as Preflight from "./Preflight.ts"
 import type * as resources from "./resources.ts"
-import { Reporter } from "./Reporter.ts"
+import { Reporter } from "./reporter/Reporter.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import * as Secrets from "./Secrets.ts"
@@ -79,7 +79,7 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
       Effect.catchCause((cause) =>
         Cause.hasInterruptsOnly(cause)
           ? Effect.failCause(cause as Cause.Cause<never>)
-          : Effect.fail(new LayerFailed({ dag: plan.dag.name, reason: causeMessage(cause) })))
+          : Effect.fail(new LayerFailed({ dag: plan.dag.name, reason: render.causeMessage(cause) })))
     )
     const hashes = Resume.definitionHashes(plan)
     const begun = yield* journal.begin({
@@ -212,10 +212,8 @@ const notifyOne = (
   })
   return bounded.pipe(
     // A Cause given to logWarning as an argument is not printed by the run's logger: its message goes in the text.
-    Effect.catchCause((cause) => Effect.logWarning(`${name} failed (the run's outcome is unchanged): ${causeMessage(cause)}`)),
+    Effect.catchCause((cause) => Effect.logWarning(`${name} failed (the run's outcome is unchanged): ${render.causeMessage(cause)}`)),
     Effect.asVoid
   )
 }
 
-/** One line for why an observer or hook failed: the error's message, else the value itself. */
-const causeMessage = (cause: Cause.Cause<unknown>): string => render.message(Cause.squash(cause))

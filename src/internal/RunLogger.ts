@@ -8,7 +8,7 @@ import * as Logger from "effect/Logger"
 import * as References from "effect/References"
 import * as render from "./render.ts"
 import { Journal } from "./Journal.ts"
-import { type Level, Reporter } from "./Reporter.ts"
+import { levelOf, Reporter } from "./reporter/Reporter.ts"
 import * as Secrets from "./Secrets.ts"
 
 /** Replaces the default loggers for the run. */
@@ -33,20 +33,3 @@ export const layer: Layer.Layer<never, never, Reporter | Journal> = Layer.unwrap
   })
   return Logger.layer([logger])
 }))
-
-const levelOf = (level: string): Level => {
-  switch (level) {
-    case "Trace":
-      return "trace"
-    case "Debug":
-      return "debug"
-    case "Warn":
-      return "warn"
-    case "Error":
-      return "error"
-    case "Fatal":
-      return "fatal"
-    default:
-      return "info"
-  }
-}

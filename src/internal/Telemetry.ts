@@ -3,7 +3,6 @@
  * job, a span per attempt, retries as events) and run/job metrics are exported, both over OTLP/HTTP with Effect's own
  * exporters. The trace is built from the run's events and their timestamps, so the executor holds no tracing code.
  */
-import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
@@ -25,9 +24,10 @@ import * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import * as os from "node:os"
 import { InvalidOption } from "../Errors.ts"
+import * as render from "./render.ts"
 import * as versions from "./versions.ts"
 import type * as Observer from "./Observer.ts"
-import { Reporter } from "./Reporter.ts"
+import { Reporter } from "./reporter/Reporter.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import * as Runtime from "./runtime/Runtime.ts"
 
@@ -346,16 +346,6 @@ const failure = (name: string, text: string): Exit.Exit<never, unknown> => {
   return Exit.fail(rest.length === 0 ? { name, message } : { name, message, stack: [`${name}: ${message}`, ...rest].join("\n") })
 }
 
-const errorName = (cause: Cause.Cause<unknown>): string => {
-  if (Cause.hasDies(cause)) return "Defect"
-  const error = Cause.findErrorOption(cause)
-  if (Option.isSome(error) && typeof error.value === "object" && error.value !== null && "_tag" in error.value) {
-    const tag = error.value._tag
-    if (typeof tag === "string") return tag
-  }
-  return "Error"
-}
-
 interface RunTrace {
   readonly runId: string
   readonly span: Tracer.Span
@@ -436,7 +426,7 @@ class Traces {
         return
       }
       case "AttemptFailed": {
-        const exit = failure(errorName(event.cause), event.error)
+        const exit = failure(render.causeTag(event.cause), event.error)
         this.endAttempt(run, event.jobId, event.at, exit)
         if (event.retryInMillis === undefined) return this.endJob(run, event.jobId, event.at, "failed", exit)
         this.job(run, event.jobId, event.at).event("retry", nanos(event.at), {

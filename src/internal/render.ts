@@ -6,6 +6,8 @@
  * Plain data renders exactly as `JSON.stringify` would, so a logged object reads as JSON; what JSON cannot show is
  * written as Node's inspector would: `1n`, `[Circular]`, `Symbol(tag)`, `[Function name]`, `Map {"a" => 1}`.
  */
+import * as Cause from "effect/Cause"
+import * as Option from "effect/Option"
 import * as Redactable from "effect/Redactable"
 import * as Redacted from "effect/Redacted"
 
@@ -21,6 +23,49 @@ export const value = (u: unknown): string => attempt(() => print(normalize(u, []
 /** Any value as JSON text that always parses: what JSON cannot hold becomes the string `value` renders it as. */
 export const json = (u: unknown): string =>
   attempt(() => JSON.stringify(data(normalize(u, []))), () => JSON.stringify(value(u)))
+
+/** The first line of a text (an error with its stack, a stderr tail). */
+export const firstLine = (text: string): string => text.split("\n", 1)[0] ?? ""
+
+/** A text cut to `max` characters, ending with "..." when it was cut. */
+export const truncate = (text: string, max: number): string => text.length > max ? text.slice(0, max - 3) + "..." : text
+
+/**
+ * A failure as people should read it: a typed error as `Tag: message` (it carries the facts to act on), a defect
+ * with its stack (it is a bug to find). Never throws: a failure holding a BigInt or a cycle is still shown.
+ */
+export const cause = (cause: Cause.Cause<unknown>): string => {
+  if (!Cause.hasDies(cause)) {
+    const error = Cause.findErrorOption(cause)
+    if (Option.isSome(error)) return failure(error.value)
+  }
+  return attempt(() => Cause.pretty(cause), () => UNRENDERABLE)
+}
+
+/** A failure in one phrase, for a warning about something that failed: the error's message, else the value itself. */
+export const causeMessage = (cause: Cause.Cause<unknown>): string => message(Cause.squash(cause))
+
+/** What kind of failure a cause holds: the typed error's tag, "Defect" for a defect, else "Error". */
+export const causeTag = (cause: Cause.Cause<unknown>): string => {
+  if (Cause.hasDies(cause)) return "Defect"
+  const error = Cause.findErrorOption(cause)
+  if (Option.isSome(error) && typeof error.value === "object" && error.value !== null && "_tag" in error.value) {
+    const tag = error.value._tag
+    if (typeof tag === "string") return tag
+  }
+  return "Error"
+}
+
+const failure = (error: unknown): string =>
+  attempt(() => {
+    if (typeof error === "object" && error !== null) {
+      const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : undefined
+      const message = "message" in error && typeof error.message === "string" ? error.message : undefined
+      if (message !== undefined && message !== "") return tag === undefined ? message : `${tag}: ${message}`
+      if (tag !== undefined) return `${tag} ${value(error)}`
+    }
+    return typeof error === "string" ? error : value(error)
+  }, () => value(error))
 
 const UNRENDERABLE = "[unrenderable]"
 

@@ -9,12 +9,14 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Environment from "../Environment.ts"
 import * as Preflight from "../Preflight.ts"
-import { envFileFlag, ExitCode, loadPlan, type Outcome, print } from "./common.ts"
+import { loadPlan, print } from "./common.ts"
+import { ChecksFailed } from "./exit.ts"
+import * as runServices from "./runServices.ts"
 
 const flags = {
   file: Argument.String("file").pipe(Argument.withDescription("the task file")),
   jobs: Argument.String("job").pipe(Argument.withDescription("check only these jobs and the jobs they need"), Argument.variadic()),
-  envFile: envFileFlag,
+  envFile: runServices.flags.envFile,
   json: Flag.Boolean("json").pipe(Flag.withDescription("print the checks as JSON"), Flag.withDefault(false))
 }
 
@@ -23,8 +25,7 @@ interface Item {
   readonly text: string
 }
 
-const handler = (outcome: Outcome) =>
-(input: {
+const handler = (input: {
   readonly file: string
   readonly jobs: ReadonlyArray<string>
   readonly envFile: Option.Option<string>
@@ -53,15 +54,16 @@ const handler = (outcome: Outcome) =>
       }
     }
     const problems = items.filter((item) => !item.ok).length
-    outcome.code = problems === 0 ? ExitCode.ok : ExitCode.usage
-    if (input.json) return yield* print(JSON.stringify({ file: input.file, ok: problems === 0, checks: items }))
-    yield* print([
-      ...items.map((item) => `${item.ok ? "✓" : "✗"} ${item.text}`),
-      problems === 0 ? "all checks passed" : `${problems} problem${problems === 1 ? "" : "s"}: a run would not start`
-    ].join("\n"))
+    if (input.json) yield* print(JSON.stringify({ file: input.file, ok: problems === 0, checks: items }))
+    else {
+      yield* print([
+        ...items.map((item) => `${item.ok ? "✓" : "✗"} ${item.text}`),
+        problems === 0 ? "all checks passed" : `${problems} problem${problems === 1 ? "" : "s"}: a run would not start`
+      ].join("\n"))
+    }
+    if (problems > 0) return yield* new ChecksFailed({ file: input.file, problems })
   })
 
-export const command = (outcome: Outcome) =>
-  Command.make("check", flags, handler(outcome)).pipe(
-    Command.withDescription("Check a task file before running it: DAG valid, config and secrets resolvable, inputs readable")
-  )
+export const command = Command.make("check", flags, handler).pipe(
+  Command.withDescription("Check a task file before running it: DAG valid, config and secrets resolvable, inputs readable")
+)

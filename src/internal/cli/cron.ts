@@ -11,7 +11,8 @@ import * as Result from "effect/Result"
 import * as path from "node:path"
 import { fileURLToPath } from "node:url"
 import type * as Scheduler from "../Scheduler.ts"
-import { ExitCode, type Outcome, print, reportSetupError } from "./common.ts"
+import { print } from "./common.ts"
+import { NoCronLine } from "./exit.ts"
 import * as scheduled from "./scheduled.ts"
 
 /** POSIX shell quoting (a NUL byte, impossible in a path or a time zone name, would throw). */
@@ -44,21 +45,16 @@ export const render = (entries: ReadonlyArray<Scheduler.Entry>, cwd: string, run
   return lines.join("\n")
 }
 
-export const command = (outcome: Outcome) =>
-  Command.make("cron", {
+export const command = Command.make("cron", {
     targets: Argument.String("file-or-dir").pipe(
       Argument.withDescription("task files, or folders whose *.ts files are loaded"),
       Argument.variadic({ min: 1 })
     )
-  }, ({ targets }) =>
-    scheduled.load(targets).pipe(
-      Effect.flatMap((entries) =>
-        Effect.gen(function*() {
-          const runtime = process.execPath
-          const runner = "Deno" in globalThis ? [runtime, "run", "-A", entryPoint] : [runtime, entryPoint]
-          yield* print(render(entries, process.cwd(), runner))
-          if (entries.every((entry) => entry.trigger.seconds)) outcome.code = ExitCode.usage
-        })
-      ),
-      Effect.catch(reportSetupError(outcome))
-    )).pipe(Command.withDescription("Print crontab lines for the scheduled DAGs (with --key set to each slot)"))
+}, ({ targets }) =>
+  Effect.gen(function*() {
+    const entries = yield* scheduled.load(targets)
+    const runtime = process.execPath
+    const runner = "Deno" in globalThis ? [runtime, "run", "-A", entryPoint] : [runtime, entryPoint]
+    yield* print(render(entries, process.cwd(), runner))
+    if (entries.every((entry) => entry.trigger.seconds)) return yield* new NoCronLine()
+  })).pipe(Command.withDescription("Print crontab lines for the scheduled DAGs (with --key set to each slot)"))

@@ -8,8 +8,9 @@ import * as fs from "node:fs"
 import * as JournalQueries from "../sql/JournalQueries.ts"
 import * as migrations from "../sql/migrations.ts"
 import * as SqliteClient from "../sql/SqliteClient.ts"
-import { ExitCode, journalFlag, type Outcome, print } from "./common.ts"
-import { absolute, describeError, existingJournal, jsonFlag, printJson, reportError } from "./operator.ts"
+import { journalFlag, print } from "./common.ts"
+import { JournalUnhealthy } from "./exit.ts"
+import { absolute, describeError, existingJournal, jsonFlag, printJson } from "./operator.ts"
 
 /** What the doctor found. Fields it could not read (the file is not a database, say) are undefined. */
 export interface Report {
@@ -130,12 +131,11 @@ export const render = (report: Report): string => {
   return rows.map(([name, value]) => `${name.padEnd(14)}  ${value}`).join("\n")
 }
 
-export const command = (outcome: Outcome) =>
-  Command.make("doctor", { journal: journalFlag, json: jsonFlag }, ({ journal, json }) =>
-    Effect.gen(function*() {
-      const report = yield* examine(yield* existingJournal(journal))
-      yield* json ? printJson(toJson(report)) : print(render(report))
-      outcome.code = isHealthy(report) ? ExitCode.ok : ExitCode.usage
-    }).pipe(Effect.catch(reportError(outcome)))).pipe(
-      Command.withDescription("Check the journal: integrity, file mode, settings, schema version, number of runs")
-    )
+export const command = Command.make("doctor", { journal: journalFlag, json: jsonFlag }, ({ journal, json }) =>
+  Effect.gen(function*() {
+    const report = yield* examine(yield* existingJournal(journal))
+    yield* json ? printJson(toJson(report)) : print(render(report))
+    if (!isHealthy(report)) return yield* new JournalUnhealthy({ journal: report.journal })
+  })).pipe(
+    Command.withDescription("Check the journal: integrity, file mode, settings, schema version, number of runs")
+  )

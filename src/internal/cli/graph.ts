@@ -8,7 +8,7 @@ import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import type * as Dag from "../../Dag.ts"
 import * as Combine from "../workspace/Combine.ts"
-import { type Outcome, print, reportSetupError } from "./common.ts"
+import { print } from "./common.ts"
 import { planFileOrWorkspace, selectionArguments } from "./list.ts"
 
 export type Format = "mermaid" | "dot"
@@ -62,16 +62,14 @@ const packages = (plan: Dag.Plan): ReadonlyMap<string, ReadonlyArray<Dag.Planned
   return groups
 }
 
-export const command = (outcome: Outcome) =>
-  Command.make("graph", {
-    ...selectionArguments,
-    format: Flag.Literals("format", ["mermaid", "dot"]).pipe(
-      Flag.withDefault("mermaid" as const),
-      Flag.withDescription("mermaid (default) or dot")
-    )
-  }, (input) =>
-    planFileOrWorkspace(input).pipe(
-      Effect.flatMap((plan) => plan === undefined ? Effect.void : print(render(plan, input.format))),
-      Effect.catch(reportSetupError(outcome))
-    )).pipe(Command.withDescription("Print the DAG as a Mermaid flowchart or Graphviz dot (`graph ws [job ...]`: a workspace's)"))
+export const command = Command.make("graph", {
+  ...selectionArguments,
+  format: Flag.Literals("format", ["mermaid", "dot"]).pipe(
+    Flag.withDefault("mermaid" as const),
+    Flag.withDescription("mermaid (default) or dot")
+  )
+}, (input) =>
+  planFileOrWorkspace(input).pipe(
+    Effect.flatMap((plan) => plan === undefined ? Effect.void : print(render(plan, input.format)))
+  )).pipe(Command.withDescription("Print the DAG as a Mermaid flowchart or Graphviz dot (`graph ws [job ...]`: a workspace's)"))
 

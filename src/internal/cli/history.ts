@@ -7,9 +7,8 @@ import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { InvalidOption } from "../../Errors.ts"
 import * as JournalQueries from "../sql/JournalQueries.ts"
-import { journalFlag, type Outcome, print } from "./common.ts"
+import { journalFlag, print, requirePositive } from "./common.ts"
 import {
   absolute,
   durationMillis,
@@ -18,7 +17,6 @@ import {
   jsonFlag,
   localTime,
   printJson,
-  reportError,
   table,
   withJournal
 } from "./operator.ts"
@@ -57,21 +55,20 @@ export const render = (runs: ReadonlyArray<JournalQueries.RunSummary>): string =
     [6]
   )
 
-export const command = (outcome: Outcome) =>
-  Command.make("history", {
-    dag: Argument.String("dag").pipe(Argument.withDescription("only the runs of this DAG"), Argument.optional),
-    limit: Flag.Int("limit").pipe(Flag.withDescription("at most N runs (default 20)"), Flag.withDefault(20)),
-    journal: journalFlag,
-    json: jsonFlag
-  }, ({ dag, journal, json, limit }) =>
-    Effect.gen(function*() {
-      if (limit < 1) return yield* new InvalidOption({ where: "--limit", reason: `must be a whole number >= 1, got ${limit}` })
-      const only = Option.getOrUndefined(dag)
-      const [file, runs] = yield* withJournal(journal, (file) =>
-        Effect.map(JournalQueries.history({ dag: only, limit }), (runs) => [file, runs] as const))
-      if (json) return yield* printJson(toJson(file, runs))
-      if (runs.length === 0) return yield* print(`no runs${only === undefined ? "" : ` of ${only}`} in ${file}`)
-      yield* print(render(runs))
-    }).pipe(Effect.catch(reportError(outcome)))).pipe(
-      Command.withDescription("List the latest runs, newest first: status, start, duration and failed jobs")
-    )
+export const command = Command.make("history", {
+  dag: Argument.String("dag").pipe(Argument.withDescription("only the runs of this DAG"), Argument.optional),
+  limit: Flag.Int("limit").pipe(Flag.withDescription("at most N runs (default 20)"), Flag.withDefault(20)),
+  journal: journalFlag,
+  json: jsonFlag
+}, ({ dag, journal, json, limit }) =>
+  Effect.gen(function*() {
+    yield* requirePositive("--limit", limit)
+    const only = Option.getOrUndefined(dag)
+    const [file, runs] = yield* withJournal(journal, (file) =>
+      Effect.map(JournalQueries.history({ dag: only, limit }), (runs) => [file, runs] as const))
+    if (json) return yield* printJson(toJson(file, runs))
+    if (runs.length === 0) return yield* print(`no runs${only === undefined ? "" : ` of ${only}`} in ${file}`)
+    yield* print(render(runs))
+  })).pipe(
+    Command.withDescription("List the latest runs, newest first: status, start, duration and failed jobs")
+  )

@@ -10,7 +10,8 @@ import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { ExitCode, type Outcome, print } from "./common.ts"
+import { print } from "./common.ts"
+import { InitRefused } from "./exit.ts"
 
 /** The example task file: two jobs, the second receiving the first's typed output. */
 export const helloTask = `// A typed two-job example: \`greet\` returns a greeting, \`shout\` needs it and logs it loudly.
@@ -167,8 +168,8 @@ const read = (file: string): string | undefined => {
   }
 }
 
-/** Scaffolds `dir`; returns the exit code. */
-export const init = (dir: string, force: boolean): Effect.Effect<number> =>
+/** Scaffolds `dir`; fails, having written nothing, when it would overwrite a file or cannot read one. */
+export const init = (dir: string, force: boolean): Effect.Effect<void, InitRefused> =>
   Effect.gen(function*() {
     const at = (file: string) => path.join(dir, file)
     const found: Found = {
@@ -179,16 +180,9 @@ export const init = (dir: string, force: boolean): Effect.Effect<number> =>
       gitignore: read(at(".gitignore"))
     }
     const todo = plan(found, { force, project: dir })
-    if (todo.unreadable.length > 0) {
-      yield* Effect.sync(() => process.stderr.write(`runner: ${todo.unreadable.join("; ")}; nothing was changed\n`))
-      return ExitCode.usage
-    }
+    if (todo.unreadable.length > 0) return yield* new InitRefused({ reason: todo.unreadable.join("; ") })
     if (todo.conflicts.length > 0) {
-      const files = todo.conflicts.join(", ")
-      yield* Effect.sync(() =>
-        process.stderr.write(`runner: init would overwrite ${files}; nothing was changed (--force overwrites)\n`)
-      )
-      return ExitCode.usage
+      return yield* new InitRefused({ reason: `init would overwrite ${todo.conflicts.join(", ")}`, hint: "--force overwrites" })
     }
     for (const { file, text } of todo.writes) {
       yield* Effect.sync(() => {
@@ -199,22 +193,15 @@ export const init = (dir: string, force: boolean): Effect.Effect<number> =>
     const done = todo.writes.map(({ file, what }) => `wrote ${file}: ${what}`)
     const next = ["", "next: npx runner tasks/hello.ts   (bun: bunx --bun runner ..., deno: deno run -A npm:effect-runner ...)"]
     yield* print([...(done.length === 0 ? ["nothing to do: already set up"] : done), ...todo.notes, ...next].join("\n"))
-    return ExitCode.ok
   })
 
-export const command = (outcome: Outcome) =>
-  Command.make("init", {
-    force: Flag.Boolean("force").pipe(
-      Flag.withDescription("overwrite tasks/hello.ts and the other files init writes (never an existing tsconfig.json)"),
-      Flag.withDefault(false)
-    )
-  }, ({ force }) =>
-    init(process.cwd(), force).pipe(
-      Effect.map((code) => {
-        outcome.code = code
-      })
-    )).pipe(
-      Command.withDescription(
-        "Set up this project for task files: tasks/hello.ts, tsconfig settings, the npm script, .runner/ in .gitignore"
-      )
-    )
+export const command = Command.make("init", {
+  force: Flag.Boolean("force").pipe(
+    Flag.withDescription("overwrite tasks/hello.ts and the other files init writes (never an existing tsconfig.json)"),
+    Flag.withDefault(false)
+  )
+}, ({ force }) => init(process.cwd(), force)).pipe(
+  Command.withDescription(
+    "Set up this project for task files: tasks/hello.ts, tsconfig settings, the npm script, .runner/ in .gitignore"
+  )
+)

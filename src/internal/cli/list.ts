@@ -7,8 +7,10 @@ import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import type * as Dag from "../../Dag.ts"
 import { InvalidOption } from "../../Errors.ts"
+import type { SetupError } from "../SetupErrors.ts"
 import * as Combine from "../workspace/Combine.ts"
-import { type FileError, loadPlan, type Outcome, print, reportSetupError } from "./common.ts"
+import { loadPlan, print } from "./common.ts"
+import type { InFile } from "./exit.ts"
 import { planWorkspace, type Selection, selectionFlags } from "./ws.ts"
 
 export const render = (plan: Dag.Plan): string => {
@@ -40,7 +42,7 @@ export const selectionArguments = {
 /** Plans the task file, or (file `ws`) the workspace; undefined when the workspace selection leaves nothing. */
 export const planFileOrWorkspace = (
   input: Selection & { readonly file: string; readonly jobs: ReadonlyArray<string> }
-): Effect.Effect<Dag.Plan | undefined, FileError> => {
+): Effect.Effect<Dag.Plan | undefined, SetupError | InFile> => {
   if (input.file === "ws") {
     return Effect.flatMap(planWorkspace(input, input.jobs), (planned) =>
       Effect.as(
@@ -50,14 +52,12 @@ export const planFileOrWorkspace = (
   }
   const flag = input.filter.length > 0 ? "--filter" : input.affected._tag === "Some" ? "--affected" : undefined
   if (flag !== undefined) {
-    return Effect.fail({ file: undefined, error: new InvalidOption({ where: flag, reason: "only applies to ws (e.g. runner list ws --filter @acme/core)" }) })
+    return Effect.fail(new InvalidOption({ where: flag, reason: "only applies to ws (e.g. runner list ws --filter @acme/core)" }))
   }
   return loadPlan(input.file, input.jobs)
 }
 
-export const command = (outcome: Outcome) =>
-  Command.make("list", selectionArguments, (input) =>
-    planFileOrWorkspace(input).pipe(
-      Effect.flatMap((plan) => plan === undefined ? Effect.void : print(render(plan))),
-      Effect.catch(reportSetupError(outcome))
-    )).pipe(Command.withDescription("List the jobs of a task file (or of a workspace: list ws) with their description and needs"))
+export const command = Command.make("list", selectionArguments, (input) =>
+  planFileOrWorkspace(input).pipe(
+    Effect.flatMap((plan) => plan === undefined ? Effect.void : print(render(plan)))
+  )).pipe(Command.withDescription("List the jobs of a task file (or of a workspace: list ws) with their description and needs"))

@@ -9,8 +9,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { JobNotInRun, RunNotFound } from "../SetupErrors.ts"
 import * as JournalQueries from "../sql/JournalQueries.ts"
-import { journalFlag, type Outcome } from "./common.ts"
-import { absolute, isoTime, jsonFlag, localTime, reportError, withJournal } from "./operator.ts"
+import { journalFlag } from "./common.ts"
+import { absolute, isoTime, jsonFlag, localTime, withJournal } from "./operator.ts"
 
 /** Lines read from the journal at once. */
 const PAGE = 2000
@@ -84,30 +84,29 @@ const writeJson = (file: string, runId: string, jobId: string | undefined) =>
     yield* write(any ? "\n  ]\n}\n" : "]\n}\n")
   })
 
-export const command = (outcome: Outcome) =>
-  Command.make("logs", {
-    runId: Argument.String("runId").pipe(Argument.withDescription("the run id")),
-    job: Argument.String("job").pipe(Argument.withDescription("only the lines of this job"), Argument.optional),
-    journal: journalFlag,
-    json: jsonFlag
-  }, ({ job, journal, json, runId }) =>
-    withJournal(journal, (file) =>
-      Effect.gen(function*() {
-        const jobId = Option.getOrUndefined(job)
-        if (Option.isNone(yield* JournalQueries.run(runId))) return yield* new RunNotFound({ runId, journal: file })
-        if (jobId !== undefined) {
-          const jobs = (yield* JournalQueries.jobs(runId)).map((j) => j.jobId)
-          if (!jobs.includes(jobId)) return yield* new JobNotInRun({ runId, jobId, available: jobs })
-        }
-        if (json) return yield* writeJson(file, runId, jobId)
-        const widths = yield* JournalQueries.logWidths(runId, jobId)
-        if (widths.count === 0) {
-          // Nothing on stdout, so `runner logs ... | grep` stays clean; say so on stderr.
-          return yield* Effect.sync(() =>
-            process.stderr.write(`runner: no log lines for run ${runId}${jobId === undefined ? "" : ` job ${jobId}`}\n`)
-          )
-        }
-        yield* eachPage(runId, jobId, (lines) => write(lines.map((line) => renderLine(line, widths) + "\n").join("")))
-      })).pipe(Effect.catch(reportError(outcome)))).pipe(
-      Command.withDescription("Print a run's log lines in order (time, job#attempt, level, message), optionally of one job")
-    )
+export const command = Command.make("logs", {
+  runId: Argument.String("runId").pipe(Argument.withDescription("the run id")),
+  job: Argument.String("job").pipe(Argument.withDescription("only the lines of this job"), Argument.optional),
+  journal: journalFlag,
+  json: jsonFlag
+}, ({ job, journal, json, runId }) =>
+  withJournal(journal, (file) =>
+    Effect.gen(function*() {
+      const jobId = Option.getOrUndefined(job)
+      if (Option.isNone(yield* JournalQueries.run(runId))) return yield* new RunNotFound({ runId, journal: file })
+      if (jobId !== undefined) {
+        const jobs = (yield* JournalQueries.jobs(runId)).map((j) => j.jobId)
+        if (!jobs.includes(jobId)) return yield* new JobNotInRun({ runId, jobId, available: jobs })
+      }
+      if (json) return yield* writeJson(file, runId, jobId)
+      const widths = yield* JournalQueries.logWidths(runId, jobId)
+      if (widths.count === 0) {
+        // Nothing on stdout, so `runner logs ... | grep` stays clean; say so on stderr.
+        return yield* Effect.sync(() =>
+          process.stderr.write(`runner: no log lines for run ${runId}${jobId === undefined ? "" : ` job ${jobId}`}\n`)
+        )
+      }
+      yield* eachPage(runId, jobId, (lines) => write(lines.map((line) => renderLine(line, widths) + "\n").join("")))
+    }))).pipe(
+    Command.withDescription("Print a run's log lines in order (time, job#attempt, level, message), optionally of one job")
+  )

@@ -8,14 +8,15 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as References from "effect/References"
 import * as Runtime from "../runtime/Runtime.ts"
-import type { Outcome } from "./common.ts"
+import { ExitCode, exitOf, type Failure } from "./exit.ts"
+import * as help from "./help.ts"
 import { version } from "./version.ts"
 
 export { version }
 
-/** A command module: its `command` builds the subcommand, writing the exit code into `outcome`. */
+/** A command module: its `command`, which succeeds or fails with one of the failures exit.ts maps to exit codes. */
 interface CommandModule {
-  readonly command: (outcome: Outcome) => Command.Command<any, any, any, any, Layer.Success<typeof NodeServices.layer>>
+  readonly command: Command.Command<any, any, any, Failure, Layer.Success<typeof NodeServices.layer>>
 }
 
 /** The subcommands, in the order help lists them, each loaded on demand. */
@@ -35,8 +36,11 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   check: () => import("./check.ts")
 }
 
-const subcommands = new Set(Object.keys(commands))
-const rootFlags = new Set(["--help", "-h", "--version", "--completions"])
+/** Every command's name, in help's order. */
+export const commandNames: ReadonlyArray<string> = Object.keys(commands)
+
+const subcommands = new Set(commandNames)
+const rootFlags = new Set(["--help", "-h", "--version", "-v", "--completions"])
 
 /**
  * `runner tasks/x.ts` means `runner run tasks/x.ts`: the run command is the default. `--resume <runId>` is accepted
@@ -58,10 +62,6 @@ const normalize = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
 
 const runIdPattern = /^\d{8}-\d{6}-[0-9a-f]{4,}$/
 
-/** Exit codes main uses itself (the others are in common.ts, loaded with the commands). */
-const ok = 0
-const usage = 2
-
 /**
  * The commands a command line needs: the one it names; none for `--version`; all of them for the root's help and
  * completions (and for anything else, so the CLI reports it as it would).
@@ -69,30 +69,39 @@ const usage = 2
 const needed = (args: ReadonlyArray<string>): ReadonlyArray<string> => {
   const first = args[0]
   if (first !== undefined && subcommands.has(first)) return [first]
-  if (args.length === 1 && first === "--version") return []
-  return Object.keys(commands)
+  if (args.length === 1 && (first === "--version" || first === "-v")) return []
+  return commandNames
 }
+
+/** The `runner` command with the named subcommands (loaded now). */
+export const root = (names: ReadonlyArray<string>) =>
+  Effect.map(
+    Effect.promise(() => Promise.all(names.map((name) => commands[name]!()))),
+    (modules) =>
+      Command.make("runner").pipe(
+        Command.withDescription("Run typed Effect jobs as a DAG: retries, timeouts, rate limits, structured concurrency."),
+        Command.withSubcommands(modules.map((module) => module.command))
+      )
+  )
 
 /** Runs the command line and returns the process exit code (interruption is mapped to 130 by the caller). */
 export const main = (args: ReadonlyArray<string>): Effect.Effect<number> => {
   const normalized = normalize(args)
-  return Effect.promise(() => Promise.all(needed(normalized).map((name) => commands[name]!()))).pipe(
-    Effect.flatMap((modules) => {
-      const outcome: Outcome = { code: ok }
-      const root = Command.make("runner").pipe(
-        Command.withDescription("Run typed Effect jobs as a DAG: retries, timeouts, rate limits, structured concurrency."),
-        Command.withSubcommands(modules.map((module) => module.command(outcome)))
-      )
-      return Command.runWith(root, { version })(normalized).pipe(
-        Effect.map(() => outcome.code),
-        // Parse errors were already printed by the CLI with the command's help.
-        Effect.catch(() => Effect.succeed(usage))
-      )
-    }),
+  return root(needed(normalized)).pipe(
+    Effect.flatMap((command) => Command.runWith(command, { version })(normalized)),
+    Effect.as(ExitCode.ok),
+    // The one place a command's failure becomes an exit code (and, unless it was shown already, a line on stderr).
+    Effect.catch((failure) =>
+      Effect.sync(() => {
+        const { code, stderr } = exitOf(failure)
+        if (stderr !== undefined) process.stderr.write(stderr)
+        return code
+      })
+    ),
     // Stdout is for what a command prints (JSON documents and lines included): Effect's own default logger, which logs
     // what happens outside a run (opening and migrating a journal for an operator command), writes to stderr.
     Effect.provideService(References.LogToStderr, true),
-    Effect.provide(NodeServices.layer)
+    Effect.provide([NodeServices.layer, help.layer])
   )
 }
 

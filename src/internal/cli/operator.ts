@@ -1,6 +1,6 @@
 /**
  * What the operator commands (history, show, logs, prune, doctor) share: opening an existing journal without ever
- * creating one, the `--json` flag, error reporting, and how times, durations and tables are printed.
+ * creating one, the `--json` flag, and how times, durations and tables are printed.
  */
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
@@ -11,19 +11,16 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { InvalidOption } from "../../Errors.ts"
 import { JobNotInRun, JournalNotFound, JournalUnreadable, RunNotFound } from "../SetupErrors.ts"
-import { formatMillis } from "../Reporter.ts"
+import { formatMillis } from "../reporter/format.ts"
 import * as migrations from "../sql/migrations.ts"
 import * as SqliteClient from "../sql/SqliteClient.ts"
-import { ExitCode, journalPath, type Outcome } from "./common.ts"
+import { journalPath } from "./common.ts"
 
 /** `--json`: one JSON document on stdout instead of text. */
 export const jsonFlag = Flag.Boolean("json").pipe(
   Flag.withDescription("print one JSON document (fields documented in the README) instead of text"),
   Flag.withDefault(false)
 )
-
-/** The errors an operator command reports before exiting 2. */
-export type OperatorError = JournalNotFound | RunNotFound | JobNotInRun | InvalidOption | JournalUnreadable
 
 /** The messages of an error and its causes, without repeats: SqlError's own message hides SQLite's. */
 export const describeError = (error: unknown): string => {
@@ -73,13 +70,6 @@ export const withJournal = <A, E>(
       )
     ))
 
-/** Prints an operator error to stderr and sets exit code 2. */
-export const reportError = (outcome: Outcome) => (error: OperatorError) =>
-  Effect.sync(() => {
-    process.stderr.write(`runner: ${error.message}\n`)
-    outcome.code = ExitCode.usage
-  })
-
 /** Writes one JSON document to stdout. */
 export const printJson = (value: unknown) => Effect.sync(() => process.stdout.write(JSON.stringify(value, null, 2) + "\n"))
 
@@ -128,6 +118,3 @@ export const table = (
     ).join("  ").trimEnd()
   return [line(header), ...rows.map(line)].join("\n")
 }
-
-/** The first line of a multi-line text (an error with its stack or stderr tail). */
-export const firstLine = (text: string): string => text.split("\n", 1)[0] ?? ""

@@ -8,8 +8,8 @@ import * as Option from "effect/Option"
 import * as duration from "../duration.ts"
 import { InvalidOption } from "../../Errors.ts"
 import * as JournalQueries from "../sql/JournalQueries.ts"
-import { journalFlag, type Outcome, print } from "./common.ts"
-import { absolute, isoTime, jsonFlag, localTime, printJson, reportError, withJournal } from "./operator.ts"
+import { journalFlag, print } from "./common.ts"
+import { absolute, isoTime, jsonFlag, localTime, printJson, withJournal } from "./operator.ts"
 
 /** `30d`, `12h`, `90m`, `2w`, `45s`, `500ms`, or an Effect duration string (`"30 days"`); never negative or infinite. */
 export const parseAge = (input: string): Option.Option<Duration.Duration> => duration.fromInput(input as Duration.Input)
@@ -33,26 +33,25 @@ export const render = (cutoff: number, pruned: JournalQueries.Pruned): string =>
   return lines.join("\n")
 }
 
-export const command = (outcome: Outcome) =>
-  Command.make("prune", {
-    olderThan: Flag.String("older-than").pipe(
-      Flag.withDescription("delete finished runs that ended longer ago than this: 30d, 12h, 90m, 2w or \"30 days\"")
-    ),
-    journal: journalFlag,
-    json: jsonFlag
-  }, ({ journal, json, olderThan }) =>
-    Effect.gen(function*() {
-      const age = parseAge(olderThan)
-      if (Option.isNone(age)) {
-        return yield* new InvalidOption({
-          where: "--older-than",
-          reason: `invalid duration ${JSON.stringify(olderThan)} (use e.g. 30d, 12h, 90m, 2w or "30 days")`
-        })
-      }
-      const cutoff = (yield* Clock.currentTimeMillis) - Duration.toMillis(age.value)
-      const { file, pruned } = yield* withJournal(journal, (file) =>
-        Effect.map(JournalQueries.prune(cutoff), (pruned) => ({ file, pruned })))
-      yield* json ? printJson(toJson(file, olderThan, cutoff, pruned)) : print(render(cutoff, pruned))
-    }).pipe(Effect.catch(reportError(outcome)))).pipe(
-      Command.withDescription("Delete finished runs that ended before now minus --older-than (never running or locked ones)")
-    )
+export const command = Command.make("prune", {
+  olderThan: Flag.String("older-than").pipe(
+    Flag.withDescription("delete finished runs that ended longer ago than this: 30d, 12h, 90m, 2w or \"30 days\"")
+  ),
+  journal: journalFlag,
+  json: jsonFlag
+}, ({ journal, json, olderThan }) =>
+  Effect.gen(function*() {
+    const age = parseAge(olderThan)
+    if (Option.isNone(age)) {
+      return yield* new InvalidOption({
+        where: "--older-than",
+        reason: `invalid duration ${JSON.stringify(olderThan)} (use e.g. 30d, 12h, 90m, 2w or "30 days")`
+      })
+    }
+    const cutoff = (yield* Clock.currentTimeMillis) - Duration.toMillis(age.value)
+    const { file, pruned } = yield* withJournal(journal, (file) =>
+      Effect.map(JournalQueries.prune(cutoff), (pruned) => ({ file, pruned })))
+    yield* json ? printJson(toJson(file, olderThan, cutoff, pruned)) : print(render(cutoff, pruned))
+  })).pipe(
+    Command.withDescription("Delete finished runs that ended before now minus --older-than (never running or locked ones)")
+  )

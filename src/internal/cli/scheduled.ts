@@ -6,7 +6,7 @@ import * as Dag from "../../Dag.ts"
 import { InvalidOption } from "../../Errors.ts"
 import * as Loader from "../Loader.ts"
 import type * as Scheduler from "../Scheduler.ts"
-import type { FileError } from "./common.ts"
+import { InFile } from "./exit.ts"
 
 /** Task files: each file as given, each folder's `*.ts` files (not recursive), sorted. */
 const expand = (targets: ReadonlyArray<string>): Array<string> =>
@@ -17,26 +17,26 @@ const expand = (targets: ReadonlyArray<string>): Array<string> =>
   })
 
 /** Loads every target and plans its scheduled DAG; DAGs without a schedule are left out. */
-export const load = (targets: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Scheduler.Entry>, FileError> =>
+export const load = (targets: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<Scheduler.Entry>, InFile> =>
   Effect.gen(function*() {
     const entries: Array<Scheduler.Entry> = []
     const files = expand(targets)
     for (const file of files) {
-      const loaded = yield* Effect.mapError(Loader.load(file), (error) => ({ file, error }))
+      const loaded = yield* Effect.mapError(Loader.load(file), (error) => new InFile({ file, error }))
       const trigger = loaded.dag.trigger
       if (trigger === undefined) continue
       const twin = entries.find((e) => e.plan.dag.name === loaded.dag.name)
       if (twin !== undefined) {
-        return yield* Effect.fail({
+        return yield* new InFile({
           file,
           error: new InvalidOption({ where: `dag "${loaded.dag.name}"`, reason: `is also scheduled in ${twin.file}; DAG names must differ` })
         })
       }
-      const plan = yield* Effect.mapError(Dag.plan(loaded.dag), (error) => ({ file, error }))
+      const plan = yield* Effect.mapError(Dag.plan(loaded.dag), (error) => new InFile({ file, error }))
       entries.push({ file, plan, trigger })
     }
     if (entries.length === 0) {
-      return yield* Effect.fail({
+      return yield* new InFile({
         file: targets.join(", "),
         error: new InvalidOption({ where: "schedule", reason: "no scheduled DAG (Dag.make(name, jobs, { schedule: \"0 2 * * *\" }))" })
       })

@@ -9,17 +9,16 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { RunNotFound } from "../SetupErrors.ts"
 import * as JournalQueries from "../sql/JournalQueries.ts"
-import { journalFlag, type Outcome, print } from "./common.ts"
+import { firstLine } from "../render.ts"
+import { journalFlag, print } from "./common.ts"
 import {
   absolute,
   durationMillis,
-  firstLine,
   formatDuration,
   isoTime,
   jsonFlag,
   localTime,
   printJson,
-  reportError,
   table,
   withJournal
 } from "./operator.ts"
@@ -107,20 +106,19 @@ export const render = (run: JournalQueries.RunDetail, jobs: ReadonlyArray<Journa
   ].join("\n")
 }
 
-export const command = (outcome: Outcome) =>
-  Command.make("show", {
-    runId: Argument.String("runId").pipe(Argument.withDescription("the run id, as printed by the run or by runner history")),
-    journal: journalFlag,
-    json: jsonFlag
-  }, ({ journal, json, runId }) =>
-    Effect.gen(function*() {
-      const { file, jobs, run } = yield* withJournal(journal, (file) =>
-        Effect.gen(function*() {
-          const run = yield* JournalQueries.run(runId)
-          if (Option.isNone(run)) return yield* new RunNotFound({ runId, journal: file })
-          return { file, run: run.value, jobs: yield* JournalQueries.jobs(runId) }
-        }))
-      yield* json ? printJson(toJson(file, run, jobs)) : print(render(run, jobs))
-    }).pipe(Effect.catch(reportError(outcome)))).pipe(
-      Command.withDescription("Show a run and each of its jobs: status, attempts, duration, error or skip reason")
-    )
+export const command = Command.make("show", {
+  runId: Argument.String("runId").pipe(Argument.withDescription("the run id, as printed by the run or by runner history")),
+  journal: journalFlag,
+  json: jsonFlag
+}, ({ journal, json, runId }) =>
+  Effect.gen(function*() {
+    const { file, jobs, run } = yield* withJournal(journal, (file) =>
+      Effect.gen(function*() {
+        const run = yield* JournalQueries.run(runId)
+        if (Option.isNone(run)) return yield* new RunNotFound({ runId, journal: file })
+        return { file, run: run.value, jobs: yield* JournalQueries.jobs(runId) }
+      }))
+    yield* json ? printJson(toJson(file, run, jobs)) : print(render(run, jobs))
+  })).pipe(
+    Command.withDescription("Show a run and each of its jobs: status, attempts, duration, error or skip reason")
+  )

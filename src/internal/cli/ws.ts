@@ -11,10 +11,11 @@ import * as Option from "effect/Option"
 import * as path from "node:path"
 import * as Dag from "../../Dag.ts"
 import { InvalidOption } from "../../Errors.ts"
+import type { SetupError } from "../SetupErrors.ts"
 import * as Affected from "../workspace/Affected.ts"
 import * as Combine from "../workspace/Combine.ts"
 import * as Discovery from "../workspace/Discovery.ts"
-import { ExitCode, type FileError, type Outcome, print, reportSetupError } from "./common.ts"
+import { print } from "./common.ts"
 import { checkFlags, executePlan, flags as runFlags, type RunFlags } from "./run.ts"
 
 /** `--filter`, `--affected`, `--base`, `--head`: which packages take part. */
@@ -57,7 +58,7 @@ export type Planned =
   | { readonly _tag: "Nothing"; readonly notes: ReadonlyArray<string> }
 
 /** Finds the workspace above the current directory, selects its packages, loads them and plans jobs `ids` (all when empty). */
-export const planWorkspace = (selection: Selection, ids: ReadonlyArray<string>): Effect.Effect<Planned, FileError> =>
+export const planWorkspace = (selection: Selection, ids: ReadonlyArray<string>): Effect.Effect<Planned, SetupError> =>
   Effect.gen(function*() {
     const mode = Option.getOrUndefined(selection.affected)
     const base = Option.getOrUndefined(selection.base)
@@ -115,35 +116,29 @@ export const planWorkspace = (selection: Selection, ids: ReadonlyArray<string>):
         `${workspace.packages.length} package${workspace.packages.length === 1 ? "" : "s"}`
     )
     return { _tag: "Plan", plan, workspace, notes } as const
-  }).pipe(Effect.mapError((error) => ({ file: undefined, error })))
+  })
 
 type Input = RunFlags & Selection & { readonly jobs: ReadonlyArray<string> }
 
-const handler = (outcome: Outcome) => (input: Input) =>
+const handler = (input: Input) =>
   Effect.gen(function*() {
     yield* checkFlags(input)
     const planned = yield* planWorkspace(input, input.jobs)
     for (const note of planned.notes) yield* print(`ws: ${note}`)
-    if (planned._tag === "Nothing") return ExitCode.ok
+    if (planned._tag === "Nothing") return
     return yield* executePlan(planned.plan, input, path.join(planned.workspace.root, "package.json"))
-  }).pipe(
-    Effect.map((code) => {
-      outcome.code = code
-    }),
-    Effect.catch(reportSetupError(outcome))
-  )
+  })
 
 const { file: _file, jobs: _jobs, ...shared } = runFlags
 
-export const command = (outcome: Outcome) =>
-  Command.make("ws", {
+export const command = Command.make("ws", {
     jobs: Argument.String("job").pipe(
       Argument.withDescription("the job to run in every package that has it (e.g. build); several are allowed"),
       Argument.variadic({ min: 1 })
     ),
     ...selectionFlags,
     ...shared
-  }, handler(outcome)).pipe(
+  }, handler).pipe(
     Command.withDescription(
       "Monorepos: run a job in every workspace package that has it, each after the same job of the packages it depends on"
     )

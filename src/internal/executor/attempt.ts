@@ -18,7 +18,8 @@ import * as resources from "../resources.ts"
 import * as Encoding from "../Encoding.ts"
 import * as layers from "../layers.ts"
 import * as jobServices from "./jobServices.ts"
-import { type Recorder, renderCause } from "./recorder.ts"
+import * as render from "../render.ts"
+import type { Recorder } from "./recorder.ts"
 import * as spans from "./spans.ts"
 import type { Finished, JobState } from "./state.ts"
 
@@ -109,7 +110,7 @@ const one = (
           return { _tag: "Succeeded", finished: { output: exit.value, encoded: encoded.value, attempt: n, at } } as const
         }
         const cause: Cause.Cause<unknown> = Exit.isFailure(exit) ? exit.cause : (encoded as Exit.Failure<unknown, unknown>).cause
-        const error = renderCause(cause)
+        const error = render.cause(cause)
         yield* spans.failAttempt(span, cause, recorder.mask(error))
         return { _tag: "Failed", cause, output: Exit.isSuccess(exit), error, at } as const
       })

@@ -8,7 +8,8 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { type Recorder, renderCause } from "./recorder.ts"
+import * as render from "../render.ts"
+import type { Recorder } from "./recorder.ts"
 import * as spans from "./spans.ts"
 import type { Finished, JobState } from "./state.ts"
 
@@ -60,7 +61,7 @@ export const conclude = (recorder: Recorder, job: JobState, verdict: Verdict): E
         break
       case "Failed":
         job.phase = "failed"
-        job.detail = renderCause(verdict.cause)
+        job.detail = render.cause(verdict.cause)
         job.cause = verdict.cause
         break
       case "Interrupted":

@@ -9,7 +9,7 @@ import * as Option from "effect/Option"
 import * as Encoding from "../Encoding.ts"
 import { Journal } from "../Journal.ts"
 import * as render from "../render.ts"
-import { Reporter } from "../Reporter.ts"
+import { Reporter } from "../reporter/Reporter.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import * as Secrets from "../Secrets.ts"
 
@@ -67,22 +67,3 @@ export const maskedJson = (json: string | undefined, masker: Secrets.Masker): st
     ? json
     : Encoding.unrestorable("it holds a secret (Redacted), which the journal never stores").json
 
-/** A failure as people should read it: typed errors by their message, defects with their stack. */
-export const renderCause = (cause: Cause.Cause<unknown>): string => {
-  if (!Cause.hasDies(cause)) {
-    const error = Cause.findErrorOption(cause)
-    if (Option.isSome(error)) return renderError(error.value)
-  }
-  return Cause.pretty(cause)
-}
-
-// Never throws: a failure holding a BigInt or a cycle is still reported as itself.
-const renderError = (error: unknown): string => {
-  if (typeof error === "object" && error !== null) {
-    const tag = "_tag" in error && typeof error._tag === "string" ? error._tag : undefined
-    const message = "message" in error && typeof error.message === "string" ? error.message : undefined
-    if (message !== undefined && message !== "") return tag === undefined ? message : `${tag}: ${message}`
-    if (tag !== undefined) return `${tag} ${render.value(error)}`
-  }
-  return typeof error === "string" ? error : render.value(error)
-}

@@ -5,6 +5,7 @@
 import * as os from "node:os"
 import { fileURLToPath } from "node:url"
 import * as Processes from "../processes.ts"
+import * as render from "../render.ts"
 import * as stall from "../stall.ts"
 
 export type Name = "node" | "bun" | "deno"
@@ -161,7 +162,7 @@ export const runMain = (
     process.off("SIGTERM", onSignal)
     process.off("beforeExit", onStall)
     const code = exit._tag === "Success" ? exit.value : signalled ? 130 : 70
-    if (exit._tag === "Failure" && !signalled) process.stderr.write(`runner: internal error\n${String(exit.cause)}\n`)
+    if (exit._tag === "Failure" && !signalled) process.stderr.write(`runner: internal error\n${render.cause(exit.cause)}\n`)
     process.exitCode = code
     // Exit now rather than wait for timers a task file may have left behind.
     process.stdout.write("", () => process.exit(code))

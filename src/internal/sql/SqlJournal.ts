@@ -27,6 +27,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import { background } from "../background.ts"
 import * as Journal from "../Journal.ts"
+import * as render from "../render.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import { type Statement, statement, statements } from "./EventStatements.ts"
 import * as migrations from "./migrations.ts"
@@ -195,7 +196,7 @@ const makeFor = (
           const lost = item.fence?.lostBy
           if (lost !== undefined && !Deferred.isDoneUnsafe(item.fence!.lost)) yield* announceLost(item.fence!, lost)
           if (exit._tag === "Failure") {
-            const error = journalError("commit")(Cause.squash(exit.cause))
+            const error = new Journal.JournalError({ operation: "commit", reason: render.causeMessage(exit.cause) })
             if (item.done !== undefined) yield* Deferred.fail(item.done, error)
             else yield* Console.error(`runner: a journal write was lost: ${error.message}`)
           } else if (item.done !== undefined) {

@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { spawnSync } from "node:child_process"
+import * as render from "../render.ts"
 import * as Discovery from "./Discovery.ts"
 import { AffectedUnavailable } from "../../Errors.ts"
 
@@ -35,7 +36,7 @@ export const affected = (
     }
     const fail = (reason: string) => Effect.fail(new AffectedUnavailable({ reason }))
     const top = git("rev-parse", "--show-toplevel")
-    if (!top.ok) return fail(`${workspace.root} is not in a git repository (${top.err.split("\n")[0] || "git failed"})`)
+    if (!top.ok) return fail(`${workspace.root} is not in a git repository (${render.firstLine(top.err) || "git failed"})`)
     const commit = (ref: string) => git("rev-parse", "--verify", "--quiet", `${ref}^{commit}`)
     if (options.head !== undefined && !commit(options.head).ok) return fail(`unknown ref "${options.head}" (--head)`)
     let base = options.base
@@ -59,7 +60,7 @@ export const affected = (
       }
     }
     const diff = options.head === undefined ? git("diff", "--name-only", "-z", base) : git("diff", "--name-only", "-z", base, options.head)
-    if (!diff.ok) return fail(`git diff failed: ${diff.err.split("\n")[0]}`)
+    if (!diff.ok) return fail(`git diff failed: ${render.firstLine(diff.err)}`)
     const untracked = options.head === undefined ? git("ls-files", "--others", "--exclude-standard", "--full-name", "-z") : undefined
     // NUL-separated: file names are given as they are (no quoting of unusual characters).
     const files = [...diff.out.split("\0"), ...(untracked?.out.split("\0") ?? [])].filter((f) => f !== "")

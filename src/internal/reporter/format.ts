@@ -1,0 +1,57 @@
+/**
+ * The words and numbers every view of a run shares, and that the operator commands borrow so that `runner show`
+ * prints durations as the run's summary did: one sentence per event, durations, clock times.
+ */
+import type * as RunEvent from "../RunEvent.ts"
+
+/** A duration as the summary prints it: `39ms`, `1.2s`, `3m5s`. */
+export const formatMillis = (ms: number): string => {
+  if (ms < 1000) return `${Math.round(ms)}ms`
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`
+  const minutes = Math.floor(ms / 60_000)
+  return `${minutes}m${Math.round((ms % 60_000) / 1000)}s`
+}
+
+/** Whole seconds until a rate-limit slot opens, rounded up (a slot 200 ms away is "1 s" away). */
+export const slotSeconds = (ms: number): number => Math.max(0, Math.ceil(ms / 1000))
+
+/** "ran 2.1s", and ", waited 8.0s" when the job waited for resources. */
+export const ranAndWaited = (ranMillis: number, waitedMillis: number): string =>
+  `ran ${formatMillis(Math.max(0, ranMillis))}` + (waitedMillis > 0 ? `, waited ${formatMillis(waitedMillis)}` : "")
+
+/** The UTC time of day, `14:05:09`, that plain and pretty lines start with. */
+export const clock = (at: number): string => new Date(at).toISOString().slice(11, 19)
+
+/** One sentence per event, shared by every format. */
+export const describeEvent = (event: RunEvent.RunEvent): string => {
+  switch (event._tag) {
+    case "RunStarted":
+      return `${event.resumed ? "resuming run" : "run"} ${event.runId} of ${event.dag}: ${event.jobIds.length} job${event.jobIds.length === 1 ? "" : "s"}, ` +
+        `concurrency ${event.concurrency}, failure mode ${event.failureMode}`
+    case "AttemptStarted":
+      return event.attempt === 1 ? "started" : `started attempt ${event.attempt}`
+    case "AttemptSucceeded":
+      return event.attempt === 1 ? "succeeded" : `succeeded on attempt ${event.attempt}`
+    case "AttemptFailed":
+      return `attempt ${event.attempt} failed` +
+        (event.retryInMillis === undefined ? "" : `, retrying in ${formatMillis(event.retryInMillis)}`) +
+        `: ${event.error}`
+    case "JobSkipped":
+      return `skipped: ${event.reason}`
+    case "JobInterrupted":
+      return `interrupted during attempt ${event.attempt}${event.reason === undefined ? "" : `: ${event.reason}`}`
+    case "JobRestored":
+      return "succeeded in an earlier attempt of this run: output restored from the journal"
+    case "JobWaiting":
+      return `${event.call ? "a call waits" : event.attempt === 1 ? "waiting" : `attempt ${event.attempt} waiting`} for ` +
+        (event.kind === "permit"
+          ? `a permit of "${event.resource}"`
+          : `a rate-limit slot of "${event.resource}"` +
+            (event.until === undefined ? "" : `, next slot in ${slotSeconds(event.until - event.at)} s`))
+    case "JobAdmitted":
+      return `${event.call ? "a call got" : "got"} ${event.kind === "permit" ? "a permit" : "a rate-limit slot"} of ` +
+        `"${event.resource}" after ${formatMillis(event.waitedMillis)}`
+    case "RunFinished":
+      return `run ${event.runId} ${event.status} in ${formatMillis(event.durationMillis)}`
+  }
+}
