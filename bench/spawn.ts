@@ -5,7 +5,8 @@
  * and its executor are left out: this is the part that differs between spawners. Prints one JSON object.
  *
  * Run: node bench/spawn.ts | bun bench/spawn.ts | deno run -A bench/spawn.ts   --jobs 200 --rounds 5
- *   --variants runner,effect,effect-raw
+ *   --variants runner,effect,effect-raw,direct   --before DIR (adds `before`: Shell.run of another checkout of the
+ *   runner in DIR, e.g. `git archive <commit> src package.json | tar -x -C DIR` with node_modules linked to this one's)
  *
  * Variants: `runner` = Shell.run on the runner's own spawner for this runtime (src/internal/process/), `effect` =
  * Shell.run on `@effect/platform-node`'s NodeChildProcessSpawner, `effect-raw` = that spawner alone (spawn, drain
@@ -19,6 +20,7 @@ import * as ChildProcess from "effect/process/ChildProcess"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as Stream from "effect/Stream"
 import * as NodeChildProcess from "node:child_process"
+import * as path from "node:path"
 import * as Spawner from "../src/internal/process/Spawner.ts"
 import * as Shell from "../src/internal/shell.ts"
 
@@ -29,7 +31,8 @@ const option = (name: string, fallback: string) => {
 }
 const jobs = Number(option("--jobs", "200"))
 const rounds = Number(option("--rounds", "5"))
-const variants = option("--variants", "runner,effect,effect-raw,direct").split(",")
+const before = option("--before", "")
+const variants = [...(before === "" ? [] : ["before"]), ...option("--variants", "runner,effect,effect-raw,direct").split(",")]
 const stats = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
@@ -59,8 +62,13 @@ const directJob = Effect.callback<void>((resume) => {
   child.on("close", () => resume(Effect.void))
 })
 
+type ShellRun = (jobId: string, argv: ReadonlyArray<string>, options: Shell.RunOptions) => Effect.Effect<unknown, unknown, any>
+const beforeJob = before === ""
+  ? Effect.void
+  : ((await import(path.resolve(before, "src/internal/shell.ts"))).run as ShellRun)("bench", ["true"], { cwd: undefined, env: undefined })
+
 const job = (variant: string): Effect.Effect<unknown, unknown, ChildProcessSpawner> =>
-  variant === "effect-raw" ? rawJob : variant === "direct" ? directJob : shellJob
+  variant === "effect-raw" ? rawJob : variant === "direct" ? directJob : variant === "before" ? beforeJob : shellJob
 
 /** Milliseconds per job for `jobs` jobs at `concurrency`. */
 const timed = (variant: string, concurrency: number) =>
@@ -70,7 +78,7 @@ const timed = (variant: string, concurrency: number) =>
     yield* Effect.forEach(Array.from({ length: jobs }), () => job(variant), { concurrency, discard: true })
     const used = process.cpuUsage(cpu)
     return { wall: (performance.now() - start) / jobs, cpu: (used.user + used.system) / 1000 / jobs }
-  }).pipe(Effect.provide(layers[variant] ?? Layer.empty as unknown as Layer.Layer<ChildProcessSpawner>))
+  }).pipe(Effect.provide(layers[variant] ?? NodeServices.layer))
 
 const program = Effect.gen(function*() {
   const samples: Record<string, Record<string, Array<{ wall: number; cpu: number }>>> = {}
