@@ -4,8 +4,14 @@
  * outlives SIGKILL (the wait is bounded), and background children that hold a command's output open.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import type * as ChildProcess from "effect/process/ChildProcess"
+import * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -14,11 +20,10 @@ import { DatabaseSync } from "node:sqlite"
 import * as Dag from "../src/Dag.ts"
 import * as Processes from "../src/internal/processes.ts"
 import * as Shell from "../src/internal/shell.ts"
-import type * as Spawn from "../src/internal/spawn.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/internal/Journal.ts"
 import * as SqlJournal from "../src/internal/sql/SqlJournal.ts"
-import { type Collected, eventsOf, jobOf, runDag } from "./support/run.ts"
+import { type Collected, eventsOf, jobOf, runDag, services } from "./support/run.ts"
 import { isAlive, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 
@@ -119,27 +124,35 @@ describe.each<RuntimeName>(["node", "bun", "deno"])("process groups on %s", (run
   })
 })
 
-/** A child whose exit is never reported and whose group never goes, as one in uninterruptible sleep after SIGKILL. */
-const unkillable = (signals: Array<string>): Spawn.Start => (_request, _listener, started) =>
-  started({
-    pid: 0x3ffffff0,
-    hasExited: () => false,
-    kill: (signal) => {
-      signals.push(String(signal))
-      return true
-    },
-    pause: () => {},
-    resume: () => {}
-  })
+/**
+ * A spawner whose one process never exits and never goes, as one in uninterruptible sleep after SIGKILL: its `kill`
+ * never returns. Records the kills asked of it.
+ */
+const unkillable = (kills: Array<ChildProcess.KillOptions | undefined>) =>
+  Layer.merge(services, Layer.succeed(ChildProcessSpawner.ChildProcessSpawner)(ChildProcessSpawner.make(() =>
+    Effect.succeed(ChildProcessSpawner.makeHandle({
+      pid: ChildProcessSpawner.ProcessId(0x3ffffff0),
+      exitCode: Effect.never,
+      isRunning: Effect.succeed(true),
+      kill: (options) => Effect.andThen(Effect.sync(() => void kills.push(options)), Effect.never),
+      stdin: Sink.drain,
+      stdout: Stream.never,
+      stderr: Stream.never,
+      all: Stream.never,
+      getInputFd: () => Sink.drain,
+      getOutputFd: () => Stream.empty,
+      unref: Effect.succeed(Effect.void)
+    }))
+  )))
 
 describe("Job.shell ending its process group", () => {
   it.live("waits a bounded time for a process that outlives SIGKILL, then the job is interrupted, saying why", () =>
     Effect.gen(function*() {
-      const signals: Array<string> = []
+      const kills: Array<ChildProcess.KillOptions | undefined> = []
       const stuck = Job.shell("stuck", ["sh", "-c", "sleep 60"], { timeout: "100 millis", retry: { times: 2, delay: "1 millis" } })
       const started = Date.now()
-      const { events, result } = yield* runDag(Dag.make("d", [stuck])).pipe(
-        Effect.provideService(Shell.CurrentSettings, { start: unkillable(signals), graceMillis: 200, killWaitMillis: 300, drainMillis: 200 })
+      const { events, result } = yield* runDag(Dag.make("d", [stuck]), { services: unkillable(kills) }).pipe(
+        Effect.provideService(Shell.CurrentSettings, { graceMillis: 200, killWaitMillis: 300, drainMillis: 200 })
       )
       const took = Date.now() - started
       const reason = `its process ${0x3ffffff0} did not exit within 0.3 s of SIGKILL`
@@ -148,7 +161,8 @@ describe("Job.shell ending its process group", () => {
       assert.strictEqual(job.detail, `interrupted: ${reason}`)
       assert.strictEqual(job.attempts, 1, "not run again beside a process that is still there")
       assert.deepStrictEqual(eventsOf(events, "JobInterrupted").map((e) => e.reason), [reason])
-      assert.includeMembers(signals, ["SIGTERM", "SIGKILL"])
+      // SIGTERM, then SIGKILL after the grace period: the spawner's kill with forceKillAfter.
+      assert.deepStrictEqual(kills.map((k) => [k?.killSignal, k?.forceKillAfter]), [[undefined, Duration.millis(200)]])
       assert.isBelow(took, 3_000)
     }))
 

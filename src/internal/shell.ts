@@ -1,31 +1,39 @@
-/** Runs one command for a shell job: argv, no shell; output lines logged; non-zero exit becomes ShellExitError. */
+/**
+ * Runs one command for a shell job: argv, no shell, through the `ChildProcessSpawner` in context (the runner's own,
+ * process/Spawner.ts, unless a test or the user provides another); output lines logged; non-zero exit becomes
+ * ShellExitError. The command gets the current span as `TRACEPARENT` (process/traceContext.ts).
+ */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as PlatformError from "effect/PlatformError"
+import * as ChildProcess from "effect/process/ChildProcess"
+import { type ChildProcessHandle, ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as CommandLine from "effect/process/CommandLine"
 import * as Redacted from "effect/Redacted"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { ShellExitError } from "../Errors.ts"
+import { sleep } from "./process/Spawner.ts"
+import * as TraceContext from "./process/traceContext.ts"
 import * as Secrets from "./Secrets.ts"
 import * as Processes from "./processes.ts"
-import * as Spawn from "./spawn.ts"
 
 export type ShellError = ShellExitError | PlatformError.PlatformError
 
 const STDERR_TAIL_LINES = 20
 const STDOUT_CAPTURE_BYTES = 64 * 1024
-const POLL_MILLIS = 10
-/** Lines waiting to be logged above which the command's output is no longer read, until they are. */
-const PENDING_LINES_MAX = 1024
 
 export interface RunOptions {
   readonly cwd: string | undefined
   readonly env: Readonly<Record<string, string | Redacted.Redacted<string>>> | undefined
 }
 
-/** How commands are started and ended; tests change it. */
+/** How commands are ended; tests change it. */
 export interface Settings {
-  readonly start: Spawn.Start
   /** How long the process group has to exit after SIGTERM before SIGKILL. Default: 3 s. */
   readonly graceMillis: number
   /**
@@ -35,14 +43,14 @@ export interface Settings {
    */
   readonly killWaitMillis: number
   /**
-   * Once the command has exited (and its group been sent SIGTERM), how long its output is still read while other
-   * processes hold it open. Default: 200 ms.
+   * Once the command has exited, how long its output is still read while other processes hold it open; then its
+   * group is ended. Default: 200 ms.
    */
   readonly drainMillis: number
 }
 
 export const CurrentSettings = Context.Reference<Settings>("effect-runner/shell/Settings", {
-  defaultValue: () => ({ start: Spawn.start, graceMillis: 3_000, killWaitMillis: 5_000, drainMillis: 200 })
+  defaultValue: () => ({ graceMillis: 3_000, killWaitMillis: 5_000, drainMillis: 200 })
 })
 
 const unwrap = (value: string | Redacted.Redacted<string>): string =>
@@ -58,349 +66,172 @@ export const run = (
   jobId: string,
   argv: ReadonlyArray<string | Redacted.Redacted<string>>,
   options: RunOptions
-): Effect.Effect<{ readonly exitCode: number; readonly stdout: string }, ShellError> =>
-  Effect.suspend(() => {
-    const [program = "", ...args] = argv.map(unwrap)
-    const env = options.env === undefined ? undefined : Object.fromEntries(Object.entries(options.env).map(([k, v]) => [k, unwrap(v)]))
-    const invalid = nulCharacter(program, args, env)
-    if (invalid !== undefined) {
-      return Effect.fail(PlatformError.badArgument({ module: "ChildProcess", method: "spawn", description: invalid }))
-    }
-    const request: Spawn.Request = { program, args, cwd: options.cwd, env }
-    return Effect.gen(function*() {
-      const current = yield* Secrets.CurrentMasker
-      const settings = yield* CurrentSettings
-      const tracker = yield* Processes.CurrentTracker
-      // The run's secrets, and those given to the command (Redacted argv or env values), are masked if it prints them.
-      const mask = current.with(Secrets.collect([...argv, ...Object.values(options.env ?? {})])).mask
-      const session = new Session(settings.drainMillis)
-      return yield* Effect.acquireUseRelease(
-        Effect.flatMap(startChild(settings.start, request, session, argv), (child) => track(child, tracker)),
-        () => consume(jobId, argv, session, mask),
-        (started) => terminate(started, session, settings, tracker)
-      )
-    })
-  })
-
-// Node's own NUL check throws an error that includes the value, so NUL is rejected here to keep secrets out of errors.
-const nulCharacter = (
-  program: string,
-  args: ReadonlyArray<string>,
-  env: Readonly<Record<string, string>> | undefined
-): string | undefined => {
-  if (program.includes("\0")) return "The command contains a NUL character"
-  const index = args.findIndex((arg) => arg.includes("\0"))
-  if (index !== -1) return `Argument ${index + 1} contains a NUL character`
-  for (const [name, value] of Object.entries(env ?? {})) {
-    if (value.includes("\0")) return `The environment variable ${name} contains a NUL character`
-  }
-  return undefined
-}
-
-/** Consecutive lines of one stream, waiting to be logged. */
-interface Run {
-  readonly stream: "stdout" | "stderr"
-  readonly lines: Array<string>
-}
-
-/** What the child reported, between its callbacks and the job's fiber that logs it. */
-class Session implements Spawn.Listener {
-  private readonly drainMillis: number
-  constructor(drainMillis: number) {
-    this.drainMillis = drainMillis
-  }
-  child: Spawn.Child | undefined = undefined
-  private pending: Array<Run> = []
-  private pendingLines = 0
-  private paused = false
-  exited: Spawn.Exit | undefined = undefined
-  closed: Spawn.Exit | undefined = undefined
-  /** The command exited `drainMillis` ago and its output is still open: it is no longer waited for. */
-  drained = false
-  private drainTimer: ReturnType<typeof setTimeout> | undefined = undefined
-  private wake: (() => void) | undefined = undefined
-  private readonly exitWaiters: Array<() => void> = []
-  private readonly out = new LineReader()
-  private readonly err = new LineReader()
-
-  readonly stdout = (chunk: Uint8Array) => this.push("stdout", this.out.read(chunk))
-  readonly stderr = (chunk: Uint8Array) => this.push("stderr", this.err.read(chunk))
-  readonly exit = (exit: Spawn.Exit) => {
-    this.exited = exit
-    // What the command leaves running is ended as it exits, not once its output closes: a background member may hold
-    // the output open for as long as it runs (`sleep 15 & echo started`).
-    this.child?.kill("SIGTERM")
-    for (const waiter of this.exitWaiters.splice(0)) waiter()
-    if (this.closed === undefined) {
-      this.drainTimer = setTimeout(() => {
-        this.drained = true
-        this.notify()
-      }, this.drainMillis)
-    }
-  }
-  readonly close = (exit: Spawn.Exit) => {
-    this.push("stdout", this.out.end())
-    this.push("stderr", this.err.end())
-    this.closed = exit
-    if (this.exited === undefined) this.exit(exit)
-    clearTimeout(this.drainTimer)
-    this.notify()
-  }
-
-  private push(stream: Run["stream"], lines: Array<string>) {
-    if (lines.length === 0) return
-    const last = this.pending.at(-1)
-    if (last?.stream === stream) for (const line of lines) last.lines.push(line)
-    else this.pending.push({ stream, lines })
-    this.pendingLines += lines.length
-    if (this.pendingLines >= PENDING_LINES_MAX && !this.paused && this.closed === undefined) {
-      this.paused = true
-      this.child?.pause()
-    }
-    this.notify()
-  }
-
-  /** The lines to log now; reading resumes while they are logged. */
-  take(): ReadonlyArray<Run> {
-    const runs = this.pending
-    this.pending = []
-    this.pendingLines = 0
-    if (this.paused) {
-      this.paused = false
-      this.child?.resume()
-    }
-    return runs
-  }
-
-  private notify() {
-    const wake = this.wake
-    this.wake = undefined
-    wake?.()
-  }
-
-  get isEmpty(): boolean {
-    return this.pendingLines === 0
-  }
-
-  /** The output is closed, or no longer waited for: nothing more is logged once the pending lines are. */
-  get finished(): boolean {
-    return this.closed !== undefined || this.drained
-  }
-
-  /** Waits until there are lines to log or the output is finished. */
-  readonly next: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    if (this.pendingLines > 0 || this.finished) return resume(Effect.void)
-    this.wake = () => resume(Effect.void)
-  })
-
-  /** Stops the drain timer (the command is being ended). */
-  stop(): void {
-    clearTimeout(this.drainTimer)
-  }
-
-  /** Waits for the process to exit (its output may stay open). */
-  readonly awaitExit: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    if (this.exited !== undefined) return resume(Effect.void)
-    this.exitWaiters.push(() => resume(Effect.void))
-  })
-}
-
-const startChild = (
-  start: Spawn.Start,
-  request: Spawn.Request,
-  session: Session,
-  argv: ReadonlyArray<string | Redacted.Redacted<string>>
-): Effect.Effect<Spawn.Child, PlatformError.PlatformError> =>
-  Effect.callback<Spawn.Child, PlatformError.PlatformError>((resume) =>
-    start(request, session, (child) => {
-      session.child = child
-      resume(Effect.succeed(child))
-    }, (error) => resume(Effect.fail(startError(request, argv, error))))
-  )
-
-const startError = (
-  request: Spawn.Request,
-  argv: ReadonlyArray<string | Redacted.Redacted<string>>,
-  error: Spawn.StartError
-): PlatformError.PlatformError => {
-  if (error.cwd) {
-    return PlatformError.systemError({
-      _tag: "NotFound",
-      module: "FileSystem",
-      method: "access",
-      pathOrDescriptor: request.cwd,
-      description: "the working directory does not exist"
-    })
-  }
-  const [tag, description] = error.code === "ENOENT"
-    ? ["NotFound", `${request.program} is not an executable on the PATH, nor a path to one`] as const
-    : error.code === "EACCES" || error.code === "EPERM"
-    ? ["PermissionDenied", `${request.program} cannot be executed (permission denied)`] as const
-    : ["Unknown", `cannot start ${request.program} (${error.code})`] as const
-  return PlatformError.systemError({
-    _tag: tag,
-    module: "ChildProcess",
-    method: "spawn",
-    pathOrDescriptor: CommandLine.display(argv),
-    description
-  })
-}
-
-/** Logs the output lines as they come, then turns the exit into the job's outcome. */
-const consume = (
-  jobId: string,
-  argv: ReadonlyArray<string | Redacted.Redacted<string>>,
-  session: Session,
-  mask: (text: string) => string
-) =>
+): Effect.Effect<{ readonly exitCode: number; readonly stdout: string }, ShellError, ChildProcessSpawner> =>
   Effect.gen(function*() {
-    let stdout = ""
-    const stderrTail: Array<string> = []
-    while (true) {
-      yield* session.next
-      for (const run of session.take()) {
-        const masked = run.lines.map(mask)
-        if (run.stream === "stdout") {
-          for (const line of masked) {
-            if (stdout.length >= STDOUT_CAPTURE_BYTES) break
-            stdout += (stdout === "" ? "" : "\n") + line
-          }
-          yield* Effect.annotateLogs(Effect.forEach(masked, (line) => Effect.logInfo(line), { discard: true }), "stream", "stdout")
-        } else {
-          stderrTail.push(...masked.slice(-STDERR_TAIL_LINES))
-          stderrTail.splice(0, stderrTail.length - STDERR_TAIL_LINES)
-          yield* Effect.annotateLogs(Effect.forEach(masked, (line) => Effect.logWarning(line), { discard: true }), "stream", "stderr")
-        }
-      }
-      if (session.finished && session.isEmpty) break
-    }
-    const { code, signal } = session.closed ?? session.exited!
-    if (code === null) {
-      return yield* PlatformError.systemError({
-        _tag: "Unknown",
-        module: "ChildProcess",
-        method: "exitCode",
-        pathOrDescriptor: CommandLine.display(argv),
-        description: `killed by ${signal}`
-      })
-    }
-    if (code !== 0) {
-      return yield* new ShellExitError({ jobId, command: CommandLine.display(argv), exitCode: code, stderrTail })
-    }
-    return { exitCode: code, stdout: stdout.slice(0, STDOUT_CAPTURE_BYTES) }
+    const spawner = yield* ChildProcessSpawner
+    const current = yield* Secrets.CurrentMasker
+    const settings = yield* CurrentSettings
+    const tracker = yield* Processes.CurrentTracker
+    // The run's secrets, and those given to the command (Redacted argv or env values), are masked if it prints them.
+    const mask = current.with(Secrets.collect([...argv, ...Object.values(options.env ?? {})])).mask
+    const [program = "", ...args] = argv
+    const command = ChildProcess.make(unwrap(program), args, {
+      cwd: options.cwd,
+      env: yield* TraceContext.withTraceparent(options.env),
+      extendEnv: true,
+      stdin: "ignore",
+      forceKillAfter: Duration.millis(settings.graceMillis)
+    })
+    return yield* Effect.acquireUseRelease(
+      start(spawner, command, settings, tracker),
+      (started) => consume(jobId, argv, started, settings.drainMillis, mask),
+      (started) => end(started, tracker)
+    )
   })
 
-/** A started command: its process, and its group as journaled. */
+/** A started command: its handle, the scope the spawner ends it in, its group as journaled, and the end of that group. */
 interface Started {
-  readonly child: Spawn.Child
+  readonly handle: ChildProcessHandle
+  readonly scope: Scope.Closeable
   readonly group: Processes.Group
   readonly unregister: () => void
+  /** Ends the group, once: at the command's exit, or when the job is interrupted before. */
+  readonly ending: Effect.Effect<Processes.Ended>
 }
 
-/** Journals the new group, and registers it for a second Ctrl-C, which SIGKILLs every live group at once. */
-const track = (child: Spawn.Child, tracker: Processes.Tracker | undefined): Effect.Effect<Started> =>
+/** Starts the command, journals its group, and registers it for a second Ctrl-C, which SIGKILLs every live group. */
+const start = (
+  spawner: ChildProcessSpawner["Service"],
+  command: ChildProcess.Command,
+  settings: Settings,
+  tracker: Processes.Tracker | undefined
+): Effect.Effect<Started, PlatformError.PlatformError> =>
   Effect.gen(function*() {
-    const group = Processes.groupOf(child.pid, yield* Clock.currentTimeMillis)
-    const unregister = Processes.register(() => void child.kill("SIGKILL"))
+    const scope = yield* Scope.make()
+    const handle = yield* spawner.spawn(command).pipe(
+      Scope.provide(scope),
+      Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+    )
+    const group = Processes.groupOf(handle.pid, yield* Clock.currentTimeMillis)
+    const unregister = Processes.register(() => void Effect.runFork(handle.kill({ killSignal: "SIGKILL" })))
     if (tracker !== undefined) yield* tracker.started(group)
-    return { child, group, unregister }
+    const ending = yield* Effect.cached(endGroup(handle, group, settings))
+    return { handle, scope, group, unregister, ending }
+  })
+
+/** What a command printed, as the job keeps it: the first 64 KiB of stdout and the last 20 lines of stderr. */
+class Kept {
+  stdout = ""
+  readonly stderrTail: Array<string> = []
+  /** When output was last read and logged (native clock). */
+  lastRead = 0
+  /** Lines are being logged: the output is not silent, the runner is behind. */
+  logging = false
+}
+
+const logLines = (kept: Kept, stream: "stdout" | "stderr", mask: (text: string) => string) =>
+(lines: ReadonlyArray<string>): Effect.Effect<void> => {
+  kept.logging = true
+  const masked = lines.map(mask)
+  let log: Effect.Effect<void>
+  if (stream === "stdout") {
+    for (const line of masked) {
+      if (kept.stdout.length >= STDOUT_CAPTURE_BYTES) break
+      kept.stdout += (kept.stdout === "" ? "" : "\n") + line
+    }
+    log = Effect.annotateLogs(Effect.forEach(masked, (line) => Effect.logInfo(line), { discard: true }), "stream", "stdout")
+  } else {
+    kept.stderrTail.push(...masked.slice(-STDERR_TAIL_LINES))
+    kept.stderrTail.splice(0, kept.stderrTail.length - STDERR_TAIL_LINES)
+    log = Effect.annotateLogs(Effect.forEach(masked, (line) => Effect.logWarning(line), { discard: true }), "stream", "stderr")
+  }
+  return Effect.ensuring(log, Effect.sync(() => {
+    kept.logging = false
+    kept.lastRead = Date.now()
+  }))
+}
+
+/** UTF-8 lines (\n, \r\n and \r end one; the last needs no newline) of one output, logged as they come. */
+const readLines = (
+  output: Stream.Stream<Uint8Array, PlatformError.PlatformError>,
+  log: (lines: ReadonlyArray<string>) => Effect.Effect<void>
+): Effect.Effect<void> =>
+  // A read error ends the output as a close would; the exit status still decides how the command went.
+  Effect.ignore(Stream.runForEachArray(Stream.splitLines(Stream.decodeText(output)), log))
+
+/** Waits until no output has come for `millis` while the reader waited for more. */
+const silence = (kept: Kept, millis: number): Effect.Effect<void> =>
+  Effect.suspend(function wait(): Effect.Effect<void> {
+    const quiet = kept.logging ? 0 : Date.now() - kept.lastRead
+    return quiet >= millis ? Effect.void : Effect.andThen(sleep(millis - quiet), wait)
   })
 
 /**
- * Ends the process group: SIGTERM, up to 3 s for every member to exit, then SIGKILL. Also after a normal exit, for
- * what the command left running in the background; then the group is usually gone already and this is one syscall.
- * What outlives SIGKILL by `killWaitMillis` (uninterruptible sleep) is given up on, and the job is interrupted with
- * the reason: the wait has a bound.
+ * Logs the output lines as they come; at the exit ends what the command left running in its group (a background
+ * member may hold the output open for as long as it runs: `sleep 15 & echo started`), reads the output to its end (or
+ * until it has been silent for `drainMillis`, when a process that left the group holds it), then turns the exit into
+ * the job's outcome.
  */
-const terminate = (
-  { child, group, unregister }: Started,
-  session: Session,
-  settings: Settings,
-  tracker: Processes.Tracker | undefined
-): Effect.Effect<void> =>
+const consume = (
+  jobId: string,
+  argv: ReadonlyArray<string | Redacted.Redacted<string>>,
+  { ending, handle }: Started,
+  drainMillis: number,
+  mask: (text: string) => string
+) =>
   Effect.gen(function*() {
-    session.stop()
-    if (child.kill("SIGTERM")) {
-      yield* awaitGroup(child, settings.graceMillis)
-      if (isAlive(child)) {
-        child.kill("SIGKILL")
-        yield* awaitGroup(child, settings.killWaitMillis)
-      }
+    const kept = new Kept()
+    const reading = yield* Effect.forkChild(Effect.all([
+      readLines(handle.stdout, logLines(kept, "stdout", mask)),
+      readLines(handle.stderr, logLines(kept, "stderr", mask))
+    ], { concurrency: 2, discard: true }))
+    const exit = yield* Effect.exit(handle.exitCode)
+    yield* ending
+    kept.lastRead = Date.now()
+    yield* Effect.raceFirst(Fiber.await(reading), silence(kept, drainMillis))
+    yield* Fiber.interrupt(reading)
+    if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause)
+    const code = exit.value
+    if (code !== 0) {
+      return yield* new ShellExitError({ jobId, command: CommandLine.display(argv), exitCode: code, stderrTail: kept.stderrTail })
     }
-    // The group is gone but the runtime may not have reported the exit yet: that takes a moment, not a bound's worth.
-    if (!child.hasExited() && !child.kill(0)) yield* awaitExit(session, settings.killWaitMillis)
-    unregister()
+    return { exitCode: code as number, stdout: kept.stdout.slice(0, STDOUT_CAPTURE_BYTES) }
+  })
+
+/**
+ * Ends the process group: SIGTERM, up to `graceMillis` for every member to exit, then SIGKILL (the spawner's `kill`
+ * with `forceKillAfter`). Also after a normal exit, for what the command left running in the background; then the
+ * group is usually gone already and this is one syscall. What outlives SIGKILL by `killWaitMillis` (uninterruptible
+ * sleep) is given up on, and the job is interrupted with the reason: the wait has a bound, whatever the spawner does.
+ */
+const endGroup = (handle: ChildProcessHandle, group: Processes.Group, settings: Settings): Effect.Effect<Processes.Ended> =>
+  Effect.gen(function*() {
+    const killed = yield* Effect.raceFirst(
+      Effect.exit(handle.kill({ forceKillAfter: Duration.millis(settings.graceMillis) })),
+      Effect.as(sleep(settings.graceMillis + settings.killWaitMillis), undefined)
+    )
+    if (killed !== undefined && Exit.isSuccess(killed)) return { _tag: "Exited" } as const
+    const running = yield* Effect.orElseSucceed(handle.isRunning, () => true)
+    // A spawner's kill may fail because there was nothing left to signal (Effect's, after the exit); the runner's
+    // fails with TimedOut when something outlived SIGKILL.
     const seconds = `${settings.killWaitMillis / 1000} s`
-    const how: Processes.Ended = !child.hasExited()
-      ? { _tag: "Abandoned", reason: `its process ${child.pid} did not exit within ${seconds} of SIGKILL` }
-      : isAlive(child)
-      ? { _tag: "Abandoned", reason: `its process group ${group.pgid} was still alive ${seconds} after SIGKILL` }
-      : { _tag: "Exited" }
+    return killed !== undefined && !running && !timedOut(killed)
+      ? { _tag: "Exited" } as const
+      : running
+      ? { _tag: "Abandoned", reason: `its process ${handle.pid} did not exit within ${seconds} of SIGKILL` } as const
+      : { _tag: "Abandoned", reason: `its process group ${group.pgid} was still alive ${seconds} after SIGKILL` } as const
+  })
+
+/** Once the job is done with the command: its group ended (if the exit did not already), journaled, released. */
+const end = ({ ending, group, scope, unregister }: Started, tracker: Processes.Tracker | undefined): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    const how = yield* ending
+    unregister()
     if (tracker !== undefined) yield* tracker.ended(group, how)
+    // The spawner's own release ends what is left; for what outlived SIGKILL it would wait again, so not here.
+    if (how._tag === "Abandoned") yield* Effect.forkDetach(Scope.close(scope, Exit.void))
+    else yield* Scope.close(scope, Exit.void)
   })
 
-const isAlive = (child: Spawn.Child): boolean => !child.hasExited() || (child.kill(0) && Processes.groupAlive(child.pid))
-
-/** Waits for the exit to be reported, at most `millis` (on the native clock, as `awaitGroup`). */
-const awaitExit = (session: Session, millis: number): Effect.Effect<void> =>
-  Effect.raceFirst(
-    session.awaitExit,
-    Effect.callback<void>((resume) => {
-      const timer = setTimeout(() => resume(Effect.void), millis)
-      return Effect.sync(() => clearTimeout(timer))
-    })
-  )
-
-/** Waits until the process and its group are gone, or `millis` have passed (on the native clock, as a kill does). */
-const awaitGroup = (child: Spawn.Child, millis: number): Effect.Effect<void> =>
-  Effect.callback<void>((resume) => {
-    const deadline = Date.now() + millis
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const poll = () => {
-      if (Date.now() >= deadline || !isAlive(child)) return resume(Effect.void)
-      timer = setTimeout(poll, POLL_MILLIS)
-    }
-    poll()
-    return Effect.sync(() => clearTimeout(timer))
-  })
-
-/** UTF-8 decoding and line splitting as `Stream.decodeText` and `Stream.splitLines` do: \n, \r\n and \r end lines. */
-class LineReader {
-  private decoder: InstanceType<typeof TextDecoder> | undefined = undefined
-  private partial = ""
-  private afterCR = false
-
-  read(chunk: Uint8Array): Array<string> {
-    this.decoder ??= new TextDecoder()
-    return this.split(this.decoder.decode(chunk, { stream: true }))
-  }
-
-  end(): Array<string> {
-    const lines = this.decoder === undefined ? [] : this.split(this.decoder.decode())
-    if (this.partial.length > 0) lines.push(this.partial)
-    this.partial = ""
-    return lines
-  }
-
-  private split(text: string): Array<string> {
-    const lines: Array<string> = []
-    if (text.length === 0) return lines
-    let from = 0
-    // A \r ending the previous chunk ended its line; a \n starting this one belongs to it.
-    if (this.afterCR && text.charCodeAt(0) === 10) from = 1
-    this.afterCR = false
-    for (let i = from; i < text.length; i++) {
-      const c = text.charCodeAt(i)
-      if (c !== 10 && c !== 13) continue
-      lines.push(this.partial + text.substring(from, i))
-      this.partial = ""
-      if (c === 13) {
-        if (i + 1 === text.length) this.afterCR = true
-        else if (text.charCodeAt(i + 1) === 10) i++
-      }
-      from = i + 1
-    }
-    this.partial += text.substring(from)
-    return lines
-  }
-}
+const timedOut = (exit: Exit.Exit<unknown, PlatformError.PlatformError>): boolean =>
+  Exit.isFailure(exit) && exit.cause.reasons.some((reason) => reason._tag === "Fail" && reason.error.reason._tag === "TimedOut")

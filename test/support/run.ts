@@ -3,6 +3,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Dag from "../../src/Dag.ts"
+import * as Spawner from "../../src/internal/process/Spawner.ts"
 import * as Executor from "../../src/internal/Executor.ts"
 import * as Journal from "../../src/internal/Journal.ts"
 import * as Reporter from "../../src/internal/reporter/Reporter.ts"
@@ -15,6 +16,9 @@ export interface Collected {
   readonly logs: Array<Reporter.LogEntry>
 }
 
+/** The runner's services as the CLI provides them: Node's, with the runner's own ChildProcessSpawner. */
+export const services = Layer.provideMerge(Spawner.layer, NodeServices.layer)
+
 export const collectingReporter = (collected: Collected): Layer.Layer<Reporter.Reporter> =>
   Layer.succeed(Reporter.Reporter)(Reporter.Reporter.of({
     event: (event) => Effect.sync(() => void collected.events.push(event)),
@@ -25,6 +29,8 @@ export interface RunOptions {
   readonly concurrency?: number
   readonly failureMode?: RunEvent.FailureMode
   readonly selection?: ReadonlyArray<string>
+  /** The runner's services. Default: `services` (a test gives a fake ChildProcessSpawner this way). */
+  readonly services?: Layer.Layer<Layer.Success<typeof services>>
 }
 
 /** Plans and runs `dag`, returning the executor's result and everything reported. */
@@ -37,7 +43,7 @@ export const runDag = (dag: Dag.Dag, options: RunOptions = {}, collected: Collec
       failureMode: options.failureMode ?? "no-new"
     }).pipe(
       Effect.provide(Layer.mergeAll(
-        NodeServices.layer,
+        options.services ?? services,
         RunLogger.layer.pipe(Layer.provideMerge(Layer.mergeAll(Journal.layerMemory, collectingReporter(collected))))
       ))
     )
@@ -77,7 +83,7 @@ export const executeRun = (
       runnerVersion: "test",
       wait: false
     }).pipe(
-      Effect.provide(Layer.mergeAll(NodeServices.layer, RunLogger.layer.pipe(Layer.provideMerge(collectingReporter(collected)))))
+      Effect.provide(Layer.mergeAll(services, RunLogger.layer.pipe(Layer.provideMerge(collectingReporter(collected)))))
     )
     if (outcome._tag !== "Finished") throw new Error(`expected a finished run, got ${outcome._tag}`)
     return { result: outcome.result, ...collected }

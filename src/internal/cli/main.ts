@@ -5,8 +5,9 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as References from "effect/References"
+import * as Spawner from "../process/Spawner.ts"
 import * as Runtime from "../runtime/Runtime.ts"
 import { ExitCode, exitOf, type Failure } from "./exit.ts"
 import * as help from "./help.ts"
@@ -101,7 +102,8 @@ export const main = (args: ReadonlyArray<string>): Effect.Effect<number> => {
     // Stdout is for what a command prints (JSON documents and lines included): Effect's own default logger, which logs
     // what happens outside a run (opening and migrating a journal for an operator command), writes to stderr.
     Effect.provideService(References.LogToStderr, true),
-    Effect.provide([NodeServices.layer, help.layer])
+    // Jobs' processes start through the runner's own ChildProcessSpawner (process/Spawner.ts), over Node's.
+    Effect.provide([Layer.provideMerge(Spawner.layer, NodeServices.layer), help.layer])
   )
 }
 

@@ -1,36 +1,34 @@
 /**
- * Starts a shell job's command in a process group of its own and signals that group: the one thing shell jobs need
- * from the runtime. Node and Bun use node:child_process; Deno uses `Deno.Command` through `setsid`, because Deno's
- * own way to start a new group (`detached`, also behind its node:child_process) forks the whole runtime, which costs
- * it three times as much as a plain spawn.
+ * How the runner's ChildProcessSpawner (Spawner.ts) starts a command on each runtime, in a process group of its own,
+ * and signals that group. Node and Bun use node:child_process with `detached`; Deno uses `Deno.Command` through
+ * `setsid`, because Deno's own way to start a new group (`detached`, also behind its node:child_process, which is
+ * what Effect's NodeChildProcessSpawner uses there) forks the whole runtime, which costs it three times as much as a
+ * plain spawn.
  */
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as PlatformError from "effect/PlatformError"
+import * as Stream from "effect/Stream"
 import * as NodeChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 
+/** What to start: the program, its arguments, where, with which environment, and which of its outputs to read. */
 export interface Request {
   readonly program: string
   readonly args: ReadonlyArray<string>
   /** The working directory. Default: the runner's. */
   readonly cwd: string | undefined
-  /** Variables added to the runner's environment. Default: none. */
+  /** The whole environment of the command. Default: the runner's. */
   readonly env: Readonly<Record<string, string>> | undefined
+  readonly stdin: "ignore" | "inherit"
+  readonly stdout: "pipe" | "ignore" | "inherit"
+  readonly stderr: "pipe" | "ignore" | "inherit"
 }
 
 /** How the process ended: an exit code, or the signal that killed it. */
 export interface Exit {
   readonly code: number | null
   readonly signal: string | null
-}
-
-/** What a started command reports, in this order: output chunks, then `exit`, then more output, then `close`. */
-export interface Listener {
-  readonly stdout: (chunk: Uint8Array) => void
-  readonly stderr: (chunk: Uint8Array) => void
-  /** The process has exited; its output stays open while other members of its group hold it. */
-  readonly exit: (exit: Exit) => void
-  /** The process has exited and its stdout and stderr are closed: nothing more comes. */
-  readonly close: (exit: Exit) => void
 }
 
 /** Why a command did not start: the errno code (ENOENT, EACCES, ...) and whether its `cwd` was the problem. */
@@ -40,6 +38,7 @@ export interface StartError {
   readonly cause: unknown
 }
 
+/** A started command. Its output streams are empty unless piped; they end once every holder of the pipe has closed it. */
 export interface Child {
   readonly pid: number
   readonly hasExited: () => boolean
@@ -48,17 +47,21 @@ export interface Child {
    * Returns false when nothing received it.
    */
   readonly kill: (signal: NodeJS.Signals | 0) => boolean
-  /** Stops reading output until `resume` (the listener gets lines faster than they are logged). */
-  readonly pause: () => void
-  readonly resume: () => void
+  readonly stdout: Stream.Stream<Uint8Array, PlatformError.PlatformError>
+  readonly stderr: Stream.Stream<Uint8Array, PlatformError.PlatformError>
+  /** Whether the child keeps the runner's event loop alive. */
+  readonly ref: (referenced: boolean) => void
 }
 
-/** Starts a command with stdin ignored and stdout/stderr piped; calls `started` or `failed`, once, maybe at once. */
+/**
+ * Starts a command; calls `started` or `failed`, once, maybe at once, then `exited` once the process has exited
+ * (its output may stay open while other members of its group hold it).
+ */
 export type Start = (
   request: Request,
-  listener: Listener,
   started: (child: Child) => void,
-  failed: (error: StartError) => void
+  failed: (error: StartError) => void,
+  exited: (exit: Exit) => void
 ) => void
 
 const errorCode = (error: unknown): string => {
@@ -98,13 +101,23 @@ const cwdMissing = (cwd: string | undefined): boolean => {
 // ---------------------------------------------------------------------------------------------------------------
 // Node and Bun: node:child_process, `detached` (setsid in the child before exec)
 
-const startNode: Start = (request, listener, started, failed) => {
+const readError = (name: string) => (cause: unknown): PlatformError.PlatformError =>
+  PlatformError.systemError({
+    _tag: "Unknown",
+    module: "ChildProcess",
+    method: `read(${name})`,
+    description: String((cause as { message?: unknown } | undefined)?.message ?? cause)
+  })
+
+const keepBuffered = () => {}
+
+const startNode: Start = (request, started, failed, exited) => {
   let child: NodeChildProcess.ChildProcess
   try {
     child = NodeChildProcess.spawn(request.program, request.args as Array<string>, {
       ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
-      ...(request.env === undefined ? {} : { env: { ...process.env, ...request.env } }),
-      stdio: ["ignore", "pipe", "pipe"],
+      ...(request.env === undefined ? {} : { env: request.env }),
+      stdio: [request.stdin, request.stdout, request.stderr],
       detached: true
     })
   } catch (error) {
@@ -114,35 +127,31 @@ const startNode: Start = (request, listener, started, failed) => {
   let spawned = false
   const hasExited = () => child.exitCode !== null || child.signalCode !== null
   child.on("error", (error) => {
-    // After the start, errors are pipe errors, and `close` follows.
+    // After the start, errors are pipe errors, which end the output streams.
     if (spawned) return
     // Node reports a missing cwd as a missing program (ENOENT, syscall "spawn <program>").
     failed({ code: errorCode(error), cwd: cwdMissing(request.cwd), cause: error })
   })
+  const output = (readable: NodeJS.ReadableStream | null, name: string) => {
+    if (readable === null) return Stream.empty
+    // Paused mode from the start: at the exit Node resumes (and so discards) an output nobody listens to yet, and
+    // the stream is read only once the job's fiber runs it.
+    readable.on("readable", keepBuffered)
+    return NodeStream.fromReadable<Uint8Array, PlatformError.PlatformError>({ evaluate: () => readable, onError: readError(name) })
+  }
   child.on("spawn", () => {
     spawned = true
     started({
       pid: child.pid!,
       hasExited,
       kill: (signal) => signalGroup(child.pid!, hasExited, signal),
-      pause: () => {
-        child.stdout!.pause()
-        child.stderr!.pause()
-      },
-      resume: () => {
-        child.stdout!.resume()
-        child.stderr!.resume()
-      }
+      stdout: output(child.stdout, "stdout"),
+      stderr: output(child.stderr, "stderr"),
+      ref: (referenced) => referenced ? child.ref() : child.unref()
     })
   })
-  // Null only when the start failed for lack of file descriptors (EMFILE, ENFILE).
-  child.stdout?.on("data", listener.stdout)
-  child.stderr?.on("data", listener.stderr)
   child.on("exit", (code, signal) => {
-    if (spawned) listener.exit({ code, signal })
-  })
-  child.on("close", (code, signal) => {
-    if (spawned) listener.close({ code, signal })
+    if (spawned) exited({ code, signal })
   })
 }
 
@@ -154,6 +163,8 @@ interface DenoChildProcess {
   readonly stdout: ReadableStream<Uint8Array>
   readonly stderr: ReadableStream<Uint8Array>
   readonly status: Promise<{ readonly code: number; readonly signal: string | null }>
+  ref(): void
+  unref(): void
 }
 
 interface DenoApi {
@@ -161,9 +172,10 @@ interface DenoApi {
     readonly args: ReadonlyArray<string>
     readonly cwd?: string
     readonly env?: Record<string, string>
-    readonly stdin: "null"
-    readonly stdout: "piped"
-    readonly stderr: "piped"
+    readonly clearEnv?: boolean
+    readonly stdin: "null" | "inherit"
+    readonly stdout: "piped" | "null" | "inherit"
+    readonly stderr: "piped" | "null" | "inherit"
     readonly detached?: boolean
   }) => { spawn(): DenoChildProcess }
 }
@@ -228,38 +240,9 @@ const setsid = (): string | null => {
   return setsidPath
 }
 
-/** Lets readers wait while the output is paused. */
-class Gate {
-  private waiting: Promise<void> | undefined = undefined
-  private open: (() => void) | undefined = undefined
+const denoStdio = (option: "pipe" | "ignore" | "inherit") => option === "pipe" ? "piped" : option === "ignore" ? "null" : "inherit"
 
-  readonly pause = () => {
-    this.waiting ??= new Promise((resolve) => (this.open = resolve))
-  }
-  readonly resume = () => {
-    const open = this.open
-    this.waiting = this.open = undefined
-    open?.()
-  }
-  get closed(): Promise<void> | undefined {
-    return this.waiting
-  }
-}
-
-const drain = (stream: ReadableStream<Uint8Array>, onChunk: (chunk: Uint8Array) => void, gate: Gate): Promise<void> => {
-  const reader = stream.getReader()
-  const read = (): Promise<void> =>
-    reader.read().then((result) => {
-      if (result.done) return
-      onChunk(result.value)
-      return next()
-    })
-  const next = (): Promise<void> => gate.closed?.then(read) ?? read()
-  // A read error ends the stream as a close would; the exit status still decides how the command went.
-  return next().catch(() => {})
-}
-
-const startDeno = (deno: DenoApi): Start => (request, listener, started, failed) => {
+const startDeno = (deno: DenoApi): Start => (request, started, failed, exited) => {
   const trampoline = setsid()
   if (trampoline !== null) {
     const missing = lookUp(request.program, request.env?.["PATH"] ?? process.env["PATH"], request.cwd)
@@ -273,10 +256,10 @@ const startDeno = (deno: DenoApi): Start => (request, listener, started, failed)
     child = new deno.Command(trampoline ?? request.program, {
       args: trampoline === null ? request.args : ["--", request.program, ...request.args],
       ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
-      ...(request.env === undefined ? {} : { env: { ...request.env } }),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
+      ...(request.env === undefined ? {} : { env: { ...request.env }, clearEnv: true }),
+      stdin: request.stdin === "ignore" ? "null" : "inherit",
+      stdout: denoStdio(request.stdout),
+      stderr: denoStdio(request.stderr),
       ...(trampoline === null ? { detached: true } : {})
     }).spawn()
   } catch (error) {
@@ -287,20 +270,19 @@ const startDeno = (deno: DenoApi): Start => (request, listener, started, failed)
   }
   let exit: Exit | undefined
   const hasExited = () => exit !== undefined
-  const gate = new Gate()
-  const output = Promise.all([drain(child.stdout, listener.stdout, gate), drain(child.stderr, listener.stderr, gate)])
-  const status = child.status.then((status) => {
+  const output = (readable: ReadableStream<Uint8Array> | null, name: string) =>
+    readable === null ? Stream.empty : Stream.fromReadableStream({ evaluate: () => readable, onError: readError(name) })
+  child.status.then((status) => {
     exit = status.signal === null ? { code: status.code, signal: null } : { code: null, signal: status.signal }
-    listener.exit(exit)
-    return exit
+    exited(exit)
   })
-  Promise.all([status, output]).then(([exit]) => listener.close(exit))
   started({
     pid: child.pid,
     hasExited,
     kill: (signal) => signalGroup(child.pid, hasExited, signal),
-    pause: gate.pause,
-    resume: gate.resume
+    stdout: output(request.stdout === "pipe" ? child.stdout : null, "stdout"),
+    stderr: output(request.stderr === "pipe" ? child.stderr : null, "stderr"),
+    ref: (referenced) => referenced ? child.ref() : child.unref()
   })
 }
 

@@ -1,0 +1,250 @@
+/**
+ * The runner's own `ChildProcessSpawner`: what jobs, shell jobs included, get when they start a process. Commands of
+ * the kind shell jobs run (argv, no shell, stdin not piped, no extra descriptors) start through native.ts, the cheapest
+ * way on each runtime; any other command (a pipeline, stdin fed from a stream, a shell) goes to Effect's
+ * NodeChildProcessSpawner unchanged.
+ *
+ * Why not Effect's spawner for everything: per job of `true`, in-process (bench/spawn.ts, bench/README.md "Spawners"),
+ * it costs more on every runtime — Bun 4.5 vs 2.2 ms of CPU, Node 9.8 vs 7.6 ms, and on Deno its `detached` start
+ * forks the whole runtime — while a shell job's whole cost is its spawn. Both are `ChildProcessSpawner` layers, so a
+ * test or a user can provide another (a fake one included) and shell jobs use it.
+ *
+ * Kill semantics, as NodeChildProcessSpawner documents its own: a command runs in a process group of its own; `kill`
+ * signals the group and waits until every member is gone (SIGKILL `forceKillAfter` after the first signal, when set);
+ * the scope's release does the same with the command's `killSignal`/`forceKillAfter`, which after a normal exit
+ * is one `kill(2)`. Unlike Effect's, the waits after SIGKILL are bounded (`KILL_WAIT_MILLIS`): a process in
+ * uninterruptible sleep (a hung NFS read) outlives SIGKILL, and `kill` then fails saying so instead of waiting forever.
+ */
+import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as FileSystem from "effect/FileSystem"
+import * as Layer from "effect/Layer"
+import type * as Path from "effect/Path"
+import * as PlatformError from "effect/PlatformError"
+import type * as ChildProcess from "effect/process/ChildProcess"
+import {
+  ChildProcessSpawner,
+  type ChildProcessHandle,
+  ExitCode,
+  make as makeSpawner,
+  makeHandle,
+  ProcessId
+} from "effect/process/ChildProcessSpawner"
+import * as CommandLine from "effect/process/CommandLine"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Sink from "effect/Sink"
+import * as Stream from "effect/Stream"
+import { groupAlive } from "../processes.ts"
+import * as Native from "./native.ts"
+
+/** How long the group may take to vanish after SIGKILL before `kill` gives up on it. */
+export const KILL_WAIT_MILLIS = 5_000
+const POLL_MILLIS = 10
+
+const unwrap = (value: string | Redacted.Redacted<string>): string =>
+  Redacted.isRedacted(value) ? Redacted.value(value) : value
+
+const display = (command: ChildProcess.StandardCommand): string => CommandLine.display([command.command, ...command.args])
+
+/** The native request for `command`, or undefined when the fast path does not handle it. */
+const requestOf = (command: ChildProcess.StandardCommand): Native.Request | undefined => {
+  const { options } = command
+  if (process.platform === "win32" || (options.shell !== undefined && options.shell !== false)) return undefined
+  if (options.detached === false || Object.keys(options.additionalFds ?? {}).length > 0) return undefined
+  const stdin = options.stdin
+  const stdout = options.stdout ?? "pipe"
+  const stderr = options.stderr ?? "pipe"
+  if (stdin !== "ignore" && stdin !== "inherit") return undefined
+  if (!isPlain(stdout) || !isPlain(stderr)) return undefined
+  return {
+    program: command.command,
+    args: command.args.map(unwrap),
+    cwd: options.cwd,
+    env: environment(options),
+    stdin,
+    stdout,
+    stderr
+  }
+}
+
+const isPlain = (output: unknown): output is "pipe" | "ignore" | "inherit" =>
+  output === "pipe" || output === "ignore" || output === "inherit"
+
+/** The command's whole environment, as Effect's spawners build it: `env` over the runner's with `extendEnv`. */
+const environment = (options: ChildProcess.CommandOptions): Record<string, string> | undefined => {
+  if (options.env === undefined) return undefined
+  const env: Record<string, string | undefined> = options.extendEnv === true ? { ...process.env } : {}
+  for (const [key, value] of Object.entries(options.env)) {
+    if (value === undefined) delete env[key]
+    else env[key] = unwrap(value)
+  }
+  return env as Record<string, string>
+}
+
+// Node's own NUL check throws an error that includes the value, so NUL is rejected here to keep secrets out of errors.
+const nulCharacter = (request: Native.Request): string | undefined => {
+  if (request.program.includes("\0")) return "The command contains a NUL character"
+  const index = request.args.findIndex((arg) => arg.includes("\0"))
+  if (index !== -1) return `Argument ${index + 1} contains a NUL character`
+  for (const [name, value] of Object.entries(request.env ?? {})) {
+    if (value.includes("\0")) return `The environment variable ${name} contains a NUL character`
+  }
+  return undefined
+}
+
+const startError = (command: ChildProcess.StandardCommand, error: Native.StartError): PlatformError.PlatformError => {
+  if (error.cwd) {
+    return PlatformError.systemError({
+      _tag: "NotFound",
+      module: "FileSystem",
+      method: "access",
+      pathOrDescriptor: command.options.cwd,
+      description: "the working directory does not exist"
+    })
+  }
+  const program = command.command
+  const [tag, description] = error.code === "ENOENT"
+    ? ["NotFound", `${program} is not an executable on the PATH, nor a path to one`] as const
+    : error.code === "EACCES" || error.code === "EPERM"
+    ? ["PermissionDenied", `${program} cannot be executed (permission denied)`] as const
+    : ["Unknown", `cannot start ${program} (${error.code})`] as const
+  return PlatformError.systemError({ _tag: tag, module: "ChildProcess", method: "spawn", pathOrDescriptor: display(command), description })
+}
+
+const isAlive = (child: Native.Child): boolean => !child.hasExited() || (child.kill(0) && groupAlive(child.pid))
+
+/** Waits until the process and its group are gone, or `millis` have passed (native timers: a kill's time is real). */
+const awaitGroup = (child: Native.Child, millis: number): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    const deadline = Date.now() + millis
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const poll = () => {
+      if (Date.now() >= deadline || !isAlive(child)) return resume(Effect.void)
+      timer = setTimeout(poll, POLL_MILLIS)
+    }
+    poll()
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+/** Waits for the exit to be reported, at most `millis`. */
+const awaitExit = (exited: Deferred.Deferred<Native.Exit>, millis: number): Effect.Effect<void> =>
+  Effect.raceFirst(Effect.asVoid(Deferred.await(exited)), sleep(millis))
+
+/** Sleeps on a native timer, so that a TestClock in the job's context does not stop the kill of a real process. */
+export const sleep = (millis: number): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    const timer = setTimeout(() => resume(Effect.void), millis)
+    return Effect.sync(() => clearTimeout(timer))
+  })
+
+/**
+ * Ends the group: `signal`, then up to `forceKillAfter` for every member to exit, then SIGKILL (with no
+ * `forceKillAfter`, waits for the group however long it takes). Fails, naming what is left, when something outlives
+ * SIGKILL by `KILL_WAIT_MILLIS`.
+ */
+const terminate = (
+  command: ChildProcess.StandardCommand,
+  child: Native.Child,
+  exited: Deferred.Deferred<Native.Exit>,
+  options: ChildProcess.KillOptions | undefined
+): Effect.Effect<void, PlatformError.PlatformError> =>
+  Effect.gen(function*() {
+    if (child.kill(options?.killSignal ?? "SIGTERM")) {
+      const grace = options?.forceKillAfter === undefined ? undefined : Duration.toMillis(options.forceKillAfter)
+      yield* awaitGroup(child, grace ?? Number.POSITIVE_INFINITY)
+      if (isAlive(child)) {
+        child.kill("SIGKILL")
+        yield* awaitGroup(child, KILL_WAIT_MILLIS)
+      }
+    }
+    // The group is gone but the runtime may not have reported the exit yet: that takes a moment, not a bound's worth.
+    if (!child.hasExited() && !child.kill(0)) yield* awaitExit(exited, KILL_WAIT_MILLIS)
+    const seconds = `${KILL_WAIT_MILLIS / 1000} s`
+    const left = !child.hasExited()
+      ? `its process ${child.pid} did not exit within ${seconds} of SIGKILL`
+      : isAlive(child)
+      ? `its process group ${child.pid} was still alive ${seconds} after SIGKILL`
+      : undefined
+    if (left !== undefined) {
+      return yield* PlatformError.systemError({
+        _tag: "TimedOut",
+        module: "ChildProcess",
+        method: "kill",
+        pathOrDescriptor: display(command),
+        description: left
+      })
+    }
+  })
+
+const exitCodeOf = (command: ChildProcess.StandardCommand, exit: Native.Exit) =>
+  exit.code !== null ? Effect.succeed(ExitCode(exit.code)) : Effect.fail(PlatformError.systemError({
+    _tag: "Unknown",
+    module: "ChildProcess",
+    method: "exitCode",
+    pathOrDescriptor: display(command),
+    description: `killed by ${exit.signal}`
+  }))
+
+/** Starts a command the fast path handles; the scope's release ends its group. */
+const spawnNative = (
+  start: Native.Start,
+  command: ChildProcess.StandardCommand,
+  request: Native.Request
+) =>
+  Effect.gen(function*() {
+    const invalid = nulCharacter(request)
+    if (invalid !== undefined) {
+      return yield* PlatformError.badArgument({ module: "ChildProcess", method: "spawn", description: invalid })
+    }
+    const [child, exited] = yield* Effect.acquireRelease(
+      Effect.callback<readonly [Native.Child, Deferred.Deferred<Native.Exit>], PlatformError.PlatformError>((resume) => {
+        const exited = Deferred.makeUnsafe<Native.Exit>()
+        start(
+          request,
+          (child) => resume(Effect.succeed([child, exited] as const)),
+          (error) => resume(Effect.fail(startError(command, error))),
+          (exit) => Deferred.doneUnsafe(exited, Exit.succeed(exit))
+        )
+      }),
+      ([child, exited]) => Effect.ignore(terminate(command, child, exited, command.options))
+    )
+    let referenced = true
+    const setRef = (value: boolean) => Effect.sync(() => {
+      referenced = value
+      child.ref(value)
+    })
+    return makeHandle({
+      pid: ProcessId(child.pid),
+      exitCode: Effect.flatMap(Deferred.await(exited), (exit) => exitCodeOf(command, exit)),
+      isRunning: Effect.sync(() => !child.hasExited()),
+      kill: (options) => terminate(command, child, exited, options),
+      stdin: Sink.drain,
+      stdout: child.stdout,
+      stderr: child.stderr,
+      all: Stream.merge(child.stdout, child.stderr),
+      getInputFd: () => Sink.drain,
+      getOutputFd: () => Stream.empty,
+      unref: Effect.as(setRef(false), Effect.suspend(() => referenced ? Effect.void : setRef(true)))
+    })
+  })
+
+/** A spawner that starts what it can with `start` and hands everything else to `fallback`. */
+export const make = (start: Native.Start, fallback: ChildProcessSpawner["Service"]): ChildProcessSpawner["Service"] =>
+  makeSpawner((command): Effect.Effect<ChildProcessHandle, PlatformError.PlatformError, Scope.Scope> => {
+    const request = command._tag === "StandardCommand" ? requestOf(command) : undefined
+    return request === undefined ? fallback.spawn(command) : spawnNative(start, command as ChildProcess.StandardCommand, request)
+  })
+
+/**
+ * The runner's spawner for this runtime (native.ts picks Node/Bun or Deno), over Effect's NodeChildProcessSpawner for
+ * the commands it does not handle.
+ */
+export const layer: Layer.Layer<ChildProcessSpawner, never, FileSystem.FileSystem | Path.Path> = Layer.effect(ChildProcessSpawner)(
+  Effect.gen(function*() {
+    return make(Native.start, yield* ChildProcessSpawner)
+  })
+).pipe(Layer.provide(NodeChildProcessSpawner.layer))
