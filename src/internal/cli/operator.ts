@@ -11,6 +11,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { InvalidOption, JobNotInRun, JournalNotFound, JournalUnreadable, RunNotFound } from "../../Errors.ts"
 import { formatMillis } from "../Reporter.ts"
+import { JournalError } from "../Journal.ts"
 import * as migrations from "../sql/migrations.ts"
 import * as SqliteClient from "../sql/SqliteClient.ts"
 import { ExitCode, journalPath, type Outcome } from "./common.ts"
@@ -56,7 +57,7 @@ export const existingJournal = (flag: Option.Option<string>): Effect.Effect<stri
 export const withJournal = <A, E>(
   flag: Option.Option<string>,
   use: (file: string) => Effect.Effect<A, E, SqlClient.SqlClient>
-): Effect.Effect<A, Exclude<E, SqlError> | JournalNotFound | InvalidOption | JournalUnreadable> =>
+): Effect.Effect<A, Exclude<E, SqlError | JournalError> | JournalNotFound | InvalidOption | JournalUnreadable> =>
   Effect.flatMap(existingJournal(flag), (file) =>
     Effect.andThen(
       migrations.run().pipe(
@@ -65,10 +66,11 @@ export const withJournal = <A, E>(
       use(file)
     ).pipe(
       Effect.provide(SqliteClient.layer({ filename: file, durability: "full" })),
-      Effect.mapError((error): Exclude<E, SqlError> | JournalUnreadable =>
-        isSqlError(error)
+      // A malformed record (JournalQueries decodes what it reads with Schemas) makes the journal unreadable too.
+      Effect.mapError((error): Exclude<E, SqlError | JournalError> | JournalUnreadable =>
+        isSqlError(error) || error instanceof JournalError
           ? new JournalUnreadable({ path: file, reason: describeError(error) })
-          : error as Exclude<E, SqlError> | JournalUnreadable
+          : error as Exclude<E, SqlError | JournalError> | JournalUnreadable
       )
     ))
 
