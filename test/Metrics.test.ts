@@ -8,8 +8,13 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientRequest from "effect/http/HttpClientRequest"
+import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/testing/TestClock"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
@@ -170,6 +175,34 @@ describe("Pushgateway addressing", () => {
         const exit = yield* Effect.exit(Metrics.parseGateway(bad))
         assert.isTrue(Exit.isFailure(exit), bad)
       }
+    }))
+})
+
+describe("push through the HTTP stack (a client layer of the test's own)", () => {
+  it.effect("PUTs the exposition text with basic auth to the group's path; a 503 is retried after 250 ms", () =>
+    Effect.gen(function*() {
+      const requests: Array<HttpClientRequest.HttpClientRequest> = []
+      const client = HttpClient.make((request) => {
+        requests.push(request)
+        const status = requests.length === 1 ? 503 : 200
+        return Effect.succeed(HttpClientResponse.fromWeb(request, new Response("", { status })))
+      })
+      const gateway = yield* Metrics.parseGateway("http://ci:s3cret@push.example:9091/prefix/")
+      const fiber = yield* Effect.forkChild(
+        Metrics.push(gateway, "team/etl", "m 1\n").pipe(Effect.provideService(HttpClient.HttpClient, client))
+      )
+      yield* TestClock.adjust("249 millis")
+      assert.strictEqual(requests.length, 1)
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(fiber)
+      assert.strictEqual(requests.length, 2)
+      const [request] = requests
+      assert.strictEqual(request!.method, "PUT")
+      assert.strictEqual(request!.url, `http://push.example:9091/prefix${Metrics.groupingPath("team/etl")}`)
+      assert.deepInclude(request!.headers, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+        authorization: `Basic ${Buffer.from("ci:s3cret").toString("base64")}`
+      })
     }))
 })
 
