@@ -78,15 +78,17 @@ export const send = (
     const mask = UrlSecrets.masker(url, target.shown, authorization)
     const headers: Record<string, string> = { "user-agent": "effect-runner" }
     if (authorization !== undefined) headers["authorization"] = authorization
-    const unbuildable = checkBuildable(url, message, headers)
-    if (unbuildable !== undefined) {
-      return yield* new Delivery.DeliveryFailed({
-        name,
-        attempts: 1,
-        reason: `cannot build the request: ${mask(unbuildable)}`,
-        retryable: false
-      })
-    }
+    // A request fetch refuses to build (a header value it rejects) would fail the same way on every attempt.
+    yield* Effect.try({
+      try: () => new Request(url, { method: message.method, headers: { ...headers, "content-type": message.contentType } }),
+      catch: (error) =>
+        new Delivery.DeliveryFailed({
+          name,
+          attempts: 1,
+          reason: `cannot build the request: ${mask(causes(error))}`,
+          retryable: false
+        })
+    })
     const describe = describer(policy, mask)
     const base = yield* HttpClient.HttpClient
     const request = HttpClientRequest.make(message.method)(url, {
@@ -106,16 +108,6 @@ export const send = (
         })
       ).execute(request))
   }).pipe(Effect.provideService(HttpClient.TracerDisabledWhen, () => true))
-
-/** Why fetch would refuse to build this request (a header value it rejects), or undefined. */
-const checkBuildable = (url: URL, message: Message, headers: Record<string, string>): string | undefined => {
-  try {
-    new Request(url, { method: message.method, headers: { ...headers, "content-type": message.contentType } })
-    return undefined
-  } catch (error) {
-    return causes(error)
-  }
-}
 
 /**
  * Reads the answer's body within the attempt's timeout: a 2xx body is drained (so the connection is released), a
