@@ -99,6 +99,21 @@ describe("the journal's audit records (runs.executions), through runner show and
 })
 
 describe("journaled outputs", () => {
+  it("a job's journaled output damaged on disk: resume runs the job again, saying why, instead of crashing", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-wire-"))
+    const journal = path.join(dir, "j.db")
+    const env = { COUNTS: path.join(dir, "counts"), FAIL: path.join(dir, "fail"), SEEN: path.join(dir, "seen.json") }
+    const args = [fixture("typed-resume"), "--journal", journal, "--log-format", "plain"]
+    fs.writeFileSync(env.FAIL, "")
+    assert.strictEqual(runner(args, { env }).status, 1)
+    fs.rmSync(env.FAIL)
+    withDb(journal, (db) => db.prepare("UPDATE jobs SET output = ? WHERE job_id = ?").run("{\"broken", "extract: users/☃ (v2)"))
+    const resumed = runner([...args, "--resume"], { env })
+    assert.strictEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+    assert.match(resumed.stdout, /"extract: users\/☃ \(v2\)" runs again: .*the journaled JSON is malformed/)
+    assert.strictEqual(fs.readFileSync(env.COUNTS, "utf8").trim().split("\n").filter((r) => r === "stamp").length, 2)
+  })
+
   it("a journaled output that is not JSON fails with a reason instead of throwing", async () => {
     const error = await Effect.runPromise(Effect.flip(Encoding.decode(undefined, "{\"a\": 1")))
     assert.match(error, /^the journaled JSON is malformed: /)
