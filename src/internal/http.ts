@@ -13,6 +13,10 @@
  *
  * Nothing here prints a URL but through urlSecrets.ts: the URL's credentials become an Authorization header, and
  * errors that quote the URL (Deno's do) are masked.
+ *
+ * Cost, measured against the bare `fetch` this replaced (2 busy cores, so rough): loading Effect's HttpClient takes
+ * 30-50 ms of CPU, paid only when `--notify-url` or `--pushgateway` is given (cli/observers.ts loads this lazily); a
+ * delivery to a local server took a median 8.0 ms in process, against 6.8 ms (minimums 3.3 and 3.8 ms).
  */
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
