@@ -8,13 +8,20 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as HttpClient from "effect/http/HttpClient"
+import type * as HttpClientRequest from "effect/http/HttpClientRequest"
+import * as HttpClientResponse from "effect/http/HttpClientResponse"
 import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as TestClock from "effect/testing/TestClock"
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
+import * as Http from "../src/internal/http.ts"
 import * as Journal from "../src/internal/Journal.ts"
 import * as Metrics from "../src/internal/Metrics.ts"
 import type * as Observer from "../src/internal/Observer.ts"
@@ -159,13 +166,43 @@ describe("Pushgateway addressing", () => {
     Effect.gen(function*() {
       const gateway = yield* Metrics.parseGateway("https://ci:s%40cret@push.example:9091/prefix/")
       assert.strictEqual(gateway.base, "https://push.example:9091/prefix")
-      assert.strictEqual(gateway.authorization, `Basic ${Buffer.from("ci:s@cret").toString("base64")}`)
+      assert.strictEqual(Redacted.value(gateway.target.authorization!), `Basic ${Buffer.from("ci:s@cret").toString("base64")}`)
+      assert.strictEqual(Redacted.value(gateway.target.url).href, "https://push.example:9091/prefix")
       const plain = yield* Metrics.parseGateway("http://127.0.0.1:9091")
-      assert.deepStrictEqual(plain, { base: "http://127.0.0.1:9091", authorization: undefined })
+      assert.strictEqual(plain.base, "http://127.0.0.1:9091")
+      assert.isUndefined(plain.target.authorization)
       for (const bad of ["ftp://host", "not a url", "http://host:9091/?x=1"]) {
         const exit = yield* Effect.exit(Metrics.parseGateway(bad))
         assert.isTrue(Exit.isFailure(exit), bad)
       }
+    }))
+})
+
+describe("push through the HTTP stack (a client layer of the test's own)", () => {
+  it.effect("PUTs the exposition text with basic auth to the group's path; a 503 is retried after 250 ms", () =>
+    Effect.gen(function*() {
+      const requests: Array<HttpClientRequest.HttpClientRequest> = []
+      const client = HttpClient.make((request) => {
+        requests.push(request)
+        const status = requests.length === 1 ? 503 : 200
+        return Effect.succeed(HttpClientResponse.fromWeb(request, new Response("", { status })))
+      })
+      const gateway = yield* Metrics.parseGateway("http://ci:s3cret@push.example:9091/prefix/")
+      const fiber = yield* Effect.forkChild(
+        Metrics.push(gateway, "team/etl", "m 1\n").pipe(Effect.provideService(HttpClient.HttpClient, client))
+      )
+      yield* TestClock.adjust("249 millis")
+      assert.strictEqual(requests.length, 1)
+      yield* TestClock.adjust("1 millis")
+      yield* Fiber.join(fiber)
+      assert.strictEqual(requests.length, 2)
+      const [request] = requests
+      assert.strictEqual(request!.method, "PUT")
+      assert.strictEqual(request!.url, `http://push.example:9091/prefix${Metrics.groupingPath("team/etl")}`)
+      assert.deepInclude(request!.headers, {
+        "content-type": "text/plain; version=0.0.4; charset=utf-8",
+        authorization: `Basic ${Buffer.from("ci:s3cret").toString("base64")}`
+      })
     }))
 })
 
@@ -174,7 +211,7 @@ describe("textfile observer", () => {
     Effect.gen(function*() {
       const [observer] = yield* Metrics.observers({ file, pushgateway: undefined })
       yield* Effect.forEach(summaries, (s) => observer!.onFinish!(s), { concurrency: "unbounded", discard: true })
-    }).pipe(Effect.provide(Journal.layerMemory))
+    }).pipe(Effect.provide([Journal.layerMemory, Http.layer]))
 
   it.effect("one file holds the latest run of every DAG the process ran; {dag} gives each its own file", () =>
     Effect.gen(function*() {
@@ -206,7 +243,7 @@ describe("textfile observer", () => {
       assert.instanceOf(error, Metrics.MetricsError)
       assert.match((error as Metrics.MetricsError).message, /m\.prom: rename: /)
       assert.deepStrictEqual(fs.readdirSync(dir), ["m.prom"])
-    }).pipe(Effect.provide(Journal.layerMemory)))
+    }).pipe(Effect.provide([Journal.layerMemory, Http.layer])))
 
   it.effect("a bad --metrics-file or --pushgateway fails before anything runs", () =>
     Effect.gen(function*() {
@@ -218,7 +255,7 @@ describe("textfile observer", () => {
         [{ file: undefined, pushgateway: "ftp://host" }, /expected http or https/]
       ]
       for (const [options, message] of cases) {
-        const error = yield* Effect.flip(Metrics.observers(options).pipe(Effect.provide(Journal.layerMemory)))
+        const error = yield* Effect.flip(Metrics.observers(options).pipe(Effect.provide([Journal.layerMemory, Http.layer])))
         assert.match(error.message, message)
       }
     }))
@@ -316,7 +353,7 @@ describe.skipIf(pushgateway.skip)("push", () => {
       yield* Metrics.push(target, "accepted", Metrics.render(Metrics.samples(summary({ dag: "accepted" }), undefined)))
       const series = yield* Effect.promise(() => pushed("accepted"))
       assert.strictEqual(value(series, "effect_runner_job_attempts", { job: "effect_runner", job_id: "extract" }), 3)
-    }))
+    }).pipe(Effect.provide(Http.layer)))
 })
 
 describe("runner <file> --metrics-file --pushgateway", () => {

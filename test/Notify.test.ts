@@ -10,13 +10,23 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Result from "effect/Result"
+import * as Schema from "effect/Schema"
 import * as TestClock from "effect/testing/TestClock"
 import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Notify from "../src/internal/Notify.ts"
+import * as HttpClient from "effect/http/HttpClient"
+import * as HttpClientError from "effect/http/HttpClientError"
+import type * as HttpClientRequest from "effect/http/HttpClientRequest"
+import * as HttpClientResponse from "effect/http/HttpClientResponse"
+import * as Delivery from "../src/internal/delivery.ts"
+import * as Http from "../src/internal/http.ts"
+import * as Body from "../src/internal/notify/Body.ts"
+import * as Command from "../src/internal/notify/Command.ts"
+import * as Notify from "../src/internal/notify/Notify.ts"
+import * as Slack from "../src/internal/notify/Slack.ts"
 import type * as Observer from "../src/internal/Observer.ts"
 import { bins, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 
@@ -40,7 +50,7 @@ const summary = (overrides: Partial<Observer.Summary> = {}): Observer.Summary =>
 
 describe("the JSON body", () => {
   it("has the documented shape, version 1, with null for absent values and ISO times", () => {
-    const body = Notify.toBody(summary({ key: undefined }), "host-1")
+    const body = Body.toBody(summary({ key: undefined }), "host-1")
     assert.deepStrictEqual(body, {
       version: 1,
       runId: "20261130-020000-abcdef",
@@ -61,9 +71,29 @@ describe("the JSON body", () => {
     })
   })
 
+  it("is encoded with its Schema: the text is the body's JSON, and decodes back to it", () => {
+    const text = Body.encode(summary(), "host-1")
+    assert.strictEqual(text, JSON.stringify(Body.toBody(summary(), "host-1")))
+    assert.deepStrictEqual(Effect.runSync(Body.decode(text)), Body.toBody(summary(), "host-1"))
+  })
+
+  it("decoding names what is malformed: another version, a missing field, a wrong type, not JSON", () => {
+    const good = JSON.parse(Body.encode(summary(), "h")) as Record<string, unknown>
+    const cases: ReadonlyArray<readonly [string, RegExp]> = [
+      [JSON.stringify({ ...good, version: 2 }), /version/],
+      [JSON.stringify({ ...good, runId: undefined }), /runId/],
+      [JSON.stringify({ ...good, jobs: [{ ...(good["jobs"] as Array<object>)[0], attempts: "3" }] }), /attempts/],
+      ["{not json", /JSON/i]
+    ]
+    for (const [text, names] of cases) {
+      const error = Effect.runSync(Effect.flip(Body.decode(text)))
+      assert.match(error.message, names, error.message)
+    }
+  })
+
   it("truncates very long errors", () => {
     const error = "x".repeat(10_000)
-    const body = Notify.toBody(summary({ failed: [{ jobId: "upload", critical: true, error, cause: Cause.fail(error) }] }), "h")
+    const body = Body.toBody(summary({ failed: [{ jobId: "upload", critical: true, error, cause: Cause.fail(error) }] }), "h")
     assert.strictEqual(body.failed[0]!.error.length, 4000)
     assert.match(body.failed[0]!.error, /… \(truncated\)$/)
   })
@@ -71,7 +101,7 @@ describe("the JSON body", () => {
 
 describe("the Slack message", () => {
   it("names the dag, status, key and run, and each failed job with its error escaped for Slack", () => {
-    const message = Notify.toSlack(summary(), "host-1")
+    const message = Slack.toSlack(summary(), "host-1")
     assert.match(message.text, /^:x: nightly failed, key 2026-11-30T02:00 \(run 20261130-020000-abcdef, 12s 500ms\); failed: upload$/)
     const json = JSON.stringify(message.blocks)
     assert.include(json, "*Run*\\n20261130-020000-abcdef")
@@ -85,7 +115,7 @@ describe("the Slack message", () => {
 
   it("keeps within Slack's limits: short errors, at most 10 failed jobs then a count, a short header", () => {
     const failed = Array.from({ length: 30 }, (_, i) => ({ jobId: `job-${i}`, critical: true, error: "<&>".repeat(2000), cause: Cause.empty }))
-    const message = Notify.toSlack(summary({ dag: "d".repeat(300), failed }), "h")
+    const message = Slack.toSlack(summary({ dag: "d".repeat(300), failed }), "h")
     const sections = message.blocks.filter((b) => b["type"] === "section" && JSON.stringify(b).includes("```"))
     assert.strictEqual(sections.length, 10)
     for (const block of sections) {
@@ -102,14 +132,14 @@ describe("the Slack message", () => {
 describe("parsing the options", () => {
   it.effect("--notify-command is split like a shell would (quotes, backslashes), into argv", () =>
     Effect.gen(function*() {
-      const argv = yield* Notify.parseCommand(`notify-send "run ended" 'it''s' a\\ b --flag=1`)
+      const argv = yield* Command.parse(`notify-send "run ended" 'it''s' a\\ b --flag=1`)
       assert.deepStrictEqual(argv, ["notify-send", "run ended", "its", "a b", "--flag=1"])
     }))
 
   it.effect("--notify-command refuses shell syntax and empty commands, without repeating the command", () =>
     Effect.gen(function*() {
       for (const input of ["curl -d @- https://x/s3cr3t | tee log", "echo $S3CR3T", "", "   "]) {
-        const error = yield* Effect.flip(Notify.parseCommand(input))
+        const error = yield* Effect.flip(Command.parse(input))
         assert.strictEqual(error._tag, "InvalidOption")
         assert.strictEqual(error.where, "--notify-command")
         assert.notInclude(error.message, "s3cr3t")
@@ -130,27 +160,33 @@ describe("parsing the options", () => {
     }))
 })
 
-/** A fetch that answers from a list (status, or "hang" to never answer) and counts its calls. */
-const fakeFetch = (answers: ReadonlyArray<number | "hang" | Response>) => {
-  const calls: Array<{ url: URL; init: RequestInit }> = []
-  const fetch: Notify.Fetch = (url, init) => {
-    calls.push({ url, init })
+/**
+ * An HttpClient that answers from a list (a status, a Response, "hang" to never answer, or an error to fail with),
+ * records each request and its abort signal.
+ */
+const fakeClient = (answers: ReadonlyArray<number | "hang" | Response | ((request: HttpClientRequest.HttpClientRequest, url: URL) => unknown)>) => {
+  const calls: Array<{ readonly request: HttpClientRequest.HttpClientRequest; readonly signal: AbortSignal }> = []
+  const client = HttpClient.make((request, url, signal) => {
+    calls.push({ request, signal })
     const answer = answers[Math.min(calls.length, answers.length) - 1]!
-    if (answer === "hang") {
-      return new Promise((_, reject) => init.signal!.addEventListener("abort", () => reject(new Error("aborted"))))
+    if (answer === "hang") return Effect.never
+    if (typeof answer === "function") {
+      return Effect.fail(new HttpClientError.HttpClientError({ reason: new HttpClientError.TransportError({ request, cause: answer(request, url) }) }))
     }
-    return Promise.resolve(typeof answer === "number" ? new Response("answer", { status: answer }) : answer)
-  }
-  return { fetch, calls }
+    const response = typeof answer === "number" ? new Response("answer", { status: answer }) : answer
+    return Effect.succeed(HttpClientResponse.fromWeb(request, response))
+  })
+  return { calls, provide: Effect.provideService(HttpClient.HttpClient, client) }
 }
 
 const target = Effect.runSync(Notify.parseUrl("https://hooks.example.com/services/s3cr3t"))
+const post = (body = "{}"): Http.Message => ({ method: "POST", contentType: "application/json", body })
 
 describe("delivery", () => {
   it.effect("posts JSON and retries a 5xx with backoff 0.5 s, 1 s, 2 s: four attempts in all", () =>
     Effect.gen(function*() {
-      const { calls, fetch } = fakeFetch([503])
-      const fiber = yield* Effect.forkChild(Effect.result(Notify.deliver("n", Notify.webhookPolicy, Notify.post(target, "{}", fetch))))
+      const { calls, provide } = fakeClient([503])
+      const fiber = yield* Effect.forkChild(Effect.result(Http.send("n", Notify.webhookPolicy, target, post()).pipe(provide)))
       yield* TestClock.adjust("499 millis")
       assert.strictEqual(calls.length, 1)
       yield* TestClock.adjust("1 millis")
@@ -160,22 +196,30 @@ describe("delivery", () => {
       const result = yield* Fiber.join(fiber)
       assert.isTrue(Result.isFailure(result))
       if (Result.isFailure(result)) assert.strictEqual(result.failure.message, "gave up after 4 attempts: HTTP 503: answer")
-      assert.strictEqual(calls[0]!.init.method, "POST")
-      assert.deepInclude(calls[0]!.init.headers as Record<string, string>, { "content-type": "application/json" })
+      assert.strictEqual(calls[0]!.request.method, "POST")
+      assert.strictEqual(calls[0]!.request.url, "https://hooks.example.com/services/s3cr3t")
+      assert.deepInclude(calls[0]!.request.headers, { "content-type": "application/json", "user-agent": "effect-runner" })
+      assert.notProperty(calls[0]!.request.headers, "traceparent", "no client span, so no trace context sent")
     }))
 
-  it.effect("a 4xx other than 429 is not retried", () =>
+  it.effect("every 5xx is retried (501 too, which Effect alone would not), a 4xx other than 408/429 is not", () =>
     Effect.gen(function*() {
-      const { calls, fetch } = fakeFetch([404])
-      const error = yield* Effect.flip(Notify.deliver("n", Notify.webhookPolicy, Notify.post(target, "{}", fetch)))
+      const server = fakeClient([501, 200])
+      const fiber = yield* Effect.forkChild(Http.send("n", Notify.webhookPolicy, target, post()).pipe(server.provide))
+      yield* TestClock.adjust("500 millis")
+      yield* Fiber.join(fiber)
+      assert.strictEqual(server.calls.length, 2)
+      const client = fakeClient([404])
+      const error = yield* Effect.flip(Http.send("n", Notify.webhookPolicy, target, post()).pipe(client.provide))
       assert.strictEqual(error.attempts, 1)
-      assert.strictEqual(calls.length, 1)
+      assert.isFalse(error.retryable)
+      assert.strictEqual(client.calls.length, 1)
     }))
 
-  it.effect("a 429 waits for its Retry-After (capped at 10 s), then succeeds", () =>
+  it.effect("a 429 waits for its Retry-After, then succeeds", () =>
     Effect.gen(function*() {
-      const { calls, fetch } = fakeFetch([new Response("", { status: 429, headers: { "retry-after": "3" } }), 200])
-      const fiber = yield* Effect.forkChild(Notify.deliver("n", Notify.webhookPolicy, Notify.post(target, "{}", fetch)))
+      const { calls, provide } = fakeClient([new Response("", { status: 429, headers: { "retry-after": "3" } }), 200])
+      const fiber = yield* Effect.forkChild(Http.send("n", Notify.webhookPolicy, target, post()).pipe(provide))
       yield* TestClock.adjust("2999 millis")
       assert.strictEqual(calls.length, 1)
       yield* TestClock.adjust("1 millis")
@@ -183,12 +227,20 @@ describe("delivery", () => {
       assert.strictEqual(calls.length, 2)
     }))
 
+  it.effect("a Retry-After longer than the policy's 10 s is not waited for: it gives up at once, saying why", () =>
+    Effect.gen(function*() {
+      const { calls, provide } = fakeClient([new Response("slow down", { status: 429, headers: { "retry-after": "3600" } })])
+      const error = yield* Effect.flip(Http.send("n", Notify.webhookPolicy, target, post()).pipe(provide))
+      assert.strictEqual(calls.length, 1)
+      assert.strictEqual(error.message, "gave up after 1 attempt: HTTP 429: slow down")
+    }))
+
   it.effect("an attempt without an answer is aborted after 10 s and retried", () =>
     Effect.gen(function*() {
-      const { calls, fetch } = fakeFetch(["hang", 200])
-      const fiber = yield* Effect.forkChild(Notify.deliver("n", Notify.webhookPolicy, Notify.post(target, "{}", fetch)))
+      const { calls, provide } = fakeClient(["hang", 200])
+      const fiber = yield* Effect.forkChild(Http.send("n", Notify.webhookPolicy, target, post()).pipe(provide))
       yield* TestClock.adjust(Duration.seconds(10))
-      assert.isTrue(calls[0]!.init.signal!.aborted)
+      assert.isTrue(calls[0]!.signal.aborted)
       yield* TestClock.adjust("500 millis")
       yield* Fiber.join(fiber)
       assert.strictEqual(calls.length, 2)
@@ -196,8 +248,11 @@ describe("delivery", () => {
 
   it.effect("a network error that quotes the URL is logged with the URL masked", () =>
     Effect.gen(function*() {
-      const fetch: Notify.Fetch = (url) => Promise.reject(new TypeError(`error sending request for url (${url.href})`))
-      const error = yield* Effect.flip(Notify.post(target, "{}", fetch))
+      const { provide } = fakeClient([(_request, url) => new TypeError(`error sending request for url (${url.href})`)])
+      const error = yield* Effect.flip(
+        Http.send("n", { ...Notify.webhookPolicy, attempts: 1 }, target, post()).pipe(provide)
+      )
+      assert.instanceOf(error, Delivery.DeliveryFailed)
       assert.strictEqual(error.reason, "error sending request for url (https://hooks.example.com/***)")
     }))
 })
@@ -208,11 +263,11 @@ describe("--notify-command in process", () => {
       const [observer] = yield* Notify.observers({ url: undefined, format: "json", when: "failure", command: "no-such-program-x --token s3cr3t" })
       assert.strictEqual(observer!.name, "notify-command (no-such-program-x)")
       const error = yield* Effect.flip(observer!.onFinish!(summary()))
-      assert.instanceOf(error, Notify.NotificationFailed)
-      assert.strictEqual((error as Notify.NotificationFailed).attempts, 1)
-      assert.match((error as Notify.NotificationFailed).message, /^gave up after 1 attempt: NotFound: /)
-      assert.notInclude((error as Notify.NotificationFailed).message, "s3cr3t")
-    }).pipe(Effect.provide(NodeServices.layer)))
+      assert.instanceOf(error, Delivery.DeliveryFailed)
+      assert.strictEqual((error as Delivery.DeliveryFailed).attempts, 1)
+      assert.match((error as Delivery.DeliveryFailed).message, /^gave up after 1 attempt: NotFound: /)
+      assert.notInclude((error as Delivery.DeliveryFailed).message, "s3cr3t")
+    }).pipe(Effect.provide(NodeServices.layer), Effect.provide(Http.layer)))
 })
 
 // -----------------------------------------------------------------------------
@@ -247,6 +302,9 @@ const receiver = async (status: (n: number) => number = () => 200) => {
     close: () => new Promise((resolve) => server.close(resolve))
   }
 }
+
+/** A received body, decoded with the wire format's Schema (which checks every field and the version). */
+const decodeBody = (json: string): Body.Body => Schema.decodeUnknownSync(Body.BodyJson)(json)
 
 const temp = () => fs.mkdtempSync(path.join(os.tmpdir(), "runner-notify-"))
 
@@ -292,8 +350,8 @@ describe.concurrent("runner --notify-url", () => {
     assert.strictEqual(request!.method, "POST")
     assert.strictEqual(request!.path, `/services/T0/B0/${TOKEN}`)
     assert.strictEqual(request!.contentType, "application/json")
-    const body = JSON.parse(request!.body) as Notify.Body
-    assert.deepStrictEqual(Object.keys(body), [
+    const body = decodeBody(request!.body)
+    assert.deepStrictEqual(Object.keys(JSON.parse(request!.body)), [
       "version", "runId", "dag", "key", "status", "trigger", "resumed", "startedAt", "finishedAt", "durationMillis",
       "host", "failed", "jobs"
     ])
@@ -323,7 +381,7 @@ describe.concurrent("runner --notify-url", () => {
     await server.close()
     assert.strictEqual(always.status, 0, always.stdout + always.stderr)
     assert.strictEqual(server.requests.length, 1)
-    const body = JSON.parse(server.requests[0]!.body) as Notify.Body
+    const body = decodeBody(server.requests[0]!.body)
     assert.include(body, { status: "succeeded", key: null })
     assert.deepStrictEqual(body.failed, [])
   })
@@ -334,7 +392,7 @@ describe.concurrent("runner --notify-url", () => {
     await server.close()
     assert.strictEqual(result.status, 1, result.stdout + result.stderr)
     assert.strictEqual(server.requests.length, 1)
-    const message = JSON.parse(server.requests[0]!.body) as Notify.SlackMessage
+    const message = JSON.parse(server.requests[0]!.body) as Slack.SlackMessage
     assert.match(message.text, /^:x: notify-dag failed, key k-2 \(run \S+, \d/)
     assert.match(message.text, /failed: upload$/)
     assert.strictEqual(message.blocks[0]!["type"], "header")
@@ -379,7 +437,7 @@ describe.concurrent("runner --notify-url", () => {
     await server.close()
     assert.strictEqual(result.status, 130, result.stdout + result.stderr)
     assert.strictEqual(server.requests.length, 1)
-    const body = JSON.parse(server.requests[0]!.body) as Notify.Body
+    const body = decodeBody(server.requests[0]!.body)
     assert.strictEqual(body.status, "interrupted")
     assert.sameMembers(body.failed.map((f) => f.jobId), ["sleeper1", "sleeper2", "sleeper3"])
   })
@@ -409,7 +467,7 @@ describe.concurrent("runner --notify-command", () => {
     assert.match(result.stdout, /notify-command \(\S+node\): received/)
     const received = JSON.parse(fs.readFileSync(out, "utf8")) as { stdin: string; status: string }
     assert.strictEqual(received.status, "failed")
-    const body = JSON.parse(received.stdin) as Notify.Body
+    const body = decodeBody(received.stdin)
     assert.include(body, { version: 1, dag: "notify-dag", status: "failed" })
     assert.strictEqual(body.failed[0]!.jobId, "upload")
   })
@@ -429,10 +487,10 @@ describe.concurrent.each(["bun", "deno"] as const)("on %s", (runtime) => {
     await server.close()
     assert.strictEqual(result.status, 1, result.stdout + result.stderr)
     assert.strictEqual(server.requests.length, 1)
-    const body = JSON.parse(server.requests[0]!.body) as Notify.Body
+    const body = decodeBody(server.requests[0]!.body)
     assert.include(body, { version: 1, dag: "notify-dag", status: "failed" })
     assert.include(body.failed[0]!.error, "bucket not found")
-    assert.strictEqual((JSON.parse(JSON.parse(fs.readFileSync(out, "utf8")).stdin) as Notify.Body).runId, body.runId)
+    assert.strictEqual((decodeBody(JSON.parse(fs.readFileSync(out, "utf8")).stdin)).runId, body.runId)
     assert.deepStrictEqual(hookLines(hookFile).map((h) => h.hook), ["onFailure"])
     assert.notInclude(result.stdout + result.stderr, TOKEN)
   })

@@ -4,7 +4,9 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
-import * as Notify from "../src/internal/Notify.ts"
+import * as HttpClient from "effect/http/HttpClient"
+import * as Http from "../src/internal/http.ts"
+import * as Notify from "../src/internal/notify/Notify.ts"
 import { runnerAsync, type RuntimeName } from "./support/spawn.ts"
 
 const PASSWORD = "s3cret-pw"
@@ -22,15 +24,24 @@ describe("--notify-url credentials", () => {
 
   it.effect("a request that cannot be built is tried once, and its reason does not repeat the credentials", () =>
     Effect.gen(function*() {
-      // A URL with credentials, as before the fix: fetch (undici) refuses to build the request.
-      const target: Notify.Target = { url: Redacted.make(new URL(`http://ops:${PASSWORD}@127.0.0.1:9/hook`)), shown: "http://127.0.0.1:9/***" }
-      let calls = 0
-      const fetch: Notify.Fetch = (url, init) => {
-        calls++
-        return globalThis.fetch(url, init)
+      // A header fetch refuses (a newline in it): every attempt would fail the same way.
+      const target: Http.Target = {
+        url: Redacted.make(new URL("http://127.0.0.1:9/hook")),
+        shown: "http://127.0.0.1:9/***",
+        authorization: Redacted.make(`Basic ${PASSWORD}\nX-Injected: 1`)
       }
-      const error = yield* Effect.flip(Notify.deliver("n", Notify.webhookPolicy, Notify.post(target, "{}", fetch)))
+      let calls = 0
+      const client = HttpClient.make(() => {
+        calls++
+        return Effect.die("never sent")
+      })
+      const error = yield* Effect.flip(
+        Http.send("n", Notify.webhookPolicy, target, { method: "POST", contentType: "application/json", body: "{}" }).pipe(
+          Effect.provideService(HttpClient.HttpClient, client)
+        )
+      )
       assert.strictEqual(error.attempts, 1)
+      assert.isFalse(error.retryable)
       assert.strictEqual(calls, 0)
       assert.match(error.reason, /^cannot build the request: /)
       assert.notInclude(error.reason, PASSWORD)

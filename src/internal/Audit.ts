@@ -6,6 +6,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import * as ChildProcess from "effect/process/ChildProcess"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
 import * as os from "node:os"
@@ -30,6 +31,31 @@ export interface Audit {
   /** False when the task file is in a repository that does not track it; undefined outside a repository. */
   readonly gitTracked: boolean | undefined
 }
+
+/**
+ * An audit record as the journal keeps it (`runs.executions`, a JSON array, one record per start or resume), read back
+ * with this Schema. Absent values are left out; `gitTracked` is absent from records older runners wrote. Fields a later
+ * runner may add are kept as they are.
+ */
+export const Record = Schema.StructWithRest(
+  Schema.Struct({
+    at: Schema.Number,
+    user: Schema.String,
+    host: Schema.String,
+    pid: Schema.Number,
+    runnerVersion: Schema.String,
+    effectVersion: Schema.String,
+    runtime: Schema.String,
+    taskFile: Schema.String,
+    gitCommit: Schema.optionalKey(Schema.String),
+    gitDirty: Schema.optionalKey(Schema.Boolean),
+    gitTracked: Schema.optionalKey(Schema.Boolean)
+  }),
+  [Schema.Record(Schema.String, Schema.Unknown)]
+)
+
+/** The `runs.executions` column: the audit records of a run, oldest first, as JSON text. */
+export const Executions = Schema.fromJsonString(Schema.Array(Record))
 
 const userName = (): string => {
   try {

@@ -6,6 +6,7 @@
  * reason, and the job runs again on resume instead of receiving something of another type.
  */
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 
@@ -37,11 +38,16 @@ export const unrestorable = (reason: string): Encoded => ({
 /** The reason a journaled text is unrestorable, if it is. */
 export const unrestorableReason = (json: string | undefined): string | undefined => {
   if (json === undefined || !json.startsWith(`{"${MARKER}"`)) return undefined
-  const parsed = JSON.parse(json) as Record<string, unknown>
-  const reason = parsed[MARKER]
+  const parsed = Schema.decodeUnknownOption(Marker)(json)
+  if (Option.isNone(parsed)) return "the journal holds malformed JSON for it"
+  const reason = parsed.value[MARKER]
   // Journals written before the reason was kept say only that a secret was held.
   return typeof reason === "string" ? reason.replace(/^the output holds a Redacted value$/, SECRET) : SECRET
 }
+
+const AnyJson = Schema.fromJsonString(Schema.Unknown)
+
+const Marker = Schema.fromJsonString(Schema.Struct({ [MARKER]: Schema.Unknown }))
 
 const SECRET = "it holds a secret (Redacted), which the journal never stores"
 
@@ -94,9 +100,14 @@ const toText = (value: unknown, encoded: unknown, withSchema: boolean): Encoded 
 
 /** Decodes journaled text with the schema's JSON codec (or as plain JSON); fails with a one-line reason. */
 export const decode = (schema: Codec | undefined, json: string | undefined): Effect.Effect<unknown, string> => {
-  const parsed = json === undefined ? undefined : JSON.parse(json)
-  if (schema === undefined) return Effect.succeed(parsed)
-  return Schema.decodeUnknownEffect(jsonCodec(schema))(parsed).pipe(Effect.mapError(schemaMessage))
+  // Text the journal holds but JSON cannot parse (a damaged file) is a failure saying so, never a thrown SyntaxError.
+  const parsed = json === undefined
+    ? Effect.succeed(undefined)
+    : Schema.decodeUnknownEffect(AnyJson)(json).pipe(
+      Effect.mapError((error) => `the journaled JSON is malformed: ${schemaMessage(error)}`)
+    )
+  if (schema === undefined) return parsed
+  return Effect.flatMap(parsed, (value) => Schema.decodeUnknownEffect(jsonCodec(schema))(value).pipe(Effect.mapError(schemaMessage)))
 }
 
 /** A schema error as one line: the schema's own message, its lines joined (never cut mid-way). */

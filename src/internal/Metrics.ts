@@ -1,18 +1,22 @@
 /**
  * Prometheus metrics of runs, the batch-job way: after each run, gauges describing the latest run of each DAG, written
  * atomically to a textfile for node_exporter's textfile collector (`--metrics-file`) and/or PUT to a Pushgateway
- * grouped by dag (`--pushgateway`). Each sink is one observer: its failure is logged and never changes a run's outcome.
+ * grouped by dag (`--pushgateway`, through the runner's HTTP stack: src/internal/http.ts). Each sink is one observer:
+ * its failure is logged and never changes a run's outcome.
  */
 import { Buffer } from "node:buffer"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as HttpClient from "effect/http/HttpClient"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
+import * as Redacted from "effect/Redacted"
 import * as Semaphore from "effect/Semaphore"
 import { InvalidOption } from "../Errors.ts"
-import * as BasicAuth from "./basicAuth.ts"
+import type * as Delivery from "./delivery.ts"
+import * as Http from "./http.ts"
 import * as Journal from "./Journal.ts"
 import type * as Observer from "./Observer.ts"
 import type * as RunEvent from "./RunEvent.ts"
@@ -211,8 +215,8 @@ const textfile = (template: string, journal: Journal.Journal["Service"]): Observ
 export interface Gateway {
   /** The base URL without credentials or trailing slash: what logs show. */
   readonly base: string
-  /** `Basic ...` when the URL carried `user:password@`. */
-  readonly authorization: string | undefined
+  /** The base URL without credentials, and the credentials as a header (http.ts). */
+  readonly target: Http.Target
 }
 
 /** Parses `--pushgateway`: http(s), no query or fragment; credentials move to an Authorization header. */
@@ -222,8 +226,10 @@ export const parseGateway = (raw: string): Effect.Effect<Gateway, InvalidOption>
   const url = new URL(raw)
   if (url.protocol !== "http:" && url.protocol !== "https:") return invalid(`expected http or https, got ${url.protocol}`)
   if (url.search !== "" || url.hash !== "") return invalid("expected a base URL without query or fragment")
-  const { authorization, url: bare } = BasicAuth.fromUrl(url)
-  return Effect.succeed({ base: bare.href.replace(/\/+$/, ""), authorization })
+  url.pathname = url.pathname.replace(/\/+$/, "")
+  // Its path is a prefix of the Pushgateway's API (a proxy's), not a token: it is shown.
+  const target = Http.target(url, "path")
+  return Effect.succeed({ base: target.shown, target })
 }
 
 /** The grouping key `job="effect_runner", dag=<name>` as a path; a name with `/` takes the base64url form. */
@@ -232,71 +238,56 @@ export const groupingPath = (dag: string): string =>
     ? `/metrics/job/effect_runner/dag@base64/${Buffer.from(dag, "utf8").toString("base64url")}`
     : `/metrics/job/effect_runner/dag/${encodeURIComponent(dag)}`
 
-const REQUEST_TIMEOUT = "10 seconds"
-/** Retries after the first attempt, 250 ms, 500 ms then 1 s apart. */
-const RETRIES = 3
-
-/** One PUT: replaces the DAG's group with these metrics. */
-const putOnce = (gateway: Gateway, url: string, body: string): Effect.Effect<void, MetricsError> => {
-  const fail = (reason: string, retryable: boolean) => new MetricsError({ target: `PUT ${url}`, reason, retryable })
-  const headers: Record<string, string> = { "content-type": "text/plain; version=0.0.4; charset=utf-8" }
-  if (gateway.authorization !== undefined) headers["authorization"] = gateway.authorization
-  return Effect.gen(function*() {
-    const response = yield* Effect.tryPromise({
-      try: (signal) => fetch(url, { method: "PUT", headers, body, signal }),
-      catch: (error) => fail(describe(error), true)
-    })
-    const text = yield* Effect.tryPromise({ try: () => response.text(), catch: (error) => fail(describe(error), true) })
-    if (response.ok) return
-    const detail = text.trim().slice(0, 300)
-    return yield* fail(
-      `HTTP ${response.status}${detail === "" ? "" : `: ${detail}`}`,
-      response.status >= 500 || response.status === 429
-    )
-  }).pipe(
-    Effect.timeoutOrElse({
-      duration: REQUEST_TIMEOUT,
-      orElse: () => Effect.fail(fail(`no answer within ${REQUEST_TIMEOUT}`, true))
-    })
-  )
+/** 4 attempts, 250 ms, 500 ms then 1 s apart, 10 s for each; a `Retry-After` up to 10 s is waited for. */
+export const pushPolicy: Delivery.Policy = {
+  attempts: 4,
+  timeout: Duration.seconds(10),
+  delay: (retry) => Duration.millis(250 * 2 ** (retry - 1)),
+  maxRetryAfter: Duration.seconds(10)
 }
 
-/** Pushes a DAG's metrics, retrying what may pass later; the last failure says how many attempts were made. */
-export const push = (gateway: Gateway, dag: string, body: string): Effect.Effect<void, MetricsError> =>
+/** Pushes a DAG's metrics (a PUT: replaces its group), retrying what may pass later (http.ts). */
+export const push = (gateway: Gateway, dag: string, body: string): Effect.Effect<void, MetricsError, HttpClient.HttpClient> =>
   Effect.suspend(() => {
-    const url = `${gateway.base}${groupingPath(dag)}`
-    let attempts = 0
-    return Effect.suspend(() => {
-      attempts++
-      return putOnce(gateway, url, body)
+    const path = groupingPath(dag)
+    const url = new URL(Redacted.value(gateway.target.url).href.replace(/\/+$/, "") + path)
+    const target = { ...gateway.target, url: Redacted.make(url), shown: gateway.base + path }
+    return Http.send(`--pushgateway ${gateway.base}`, pushPolicy, target, {
+      method: "PUT",
+      contentType: "text/plain; version=0.0.4; charset=utf-8",
+      body
     }).pipe(
-      Effect.retry({ schedule: Schedule.exponential("250 millis"), times: RETRIES, while: (error) => error.retryable }),
       Effect.mapError((error) =>
         new MetricsError({
-          ...error,
-          reason: `${error.reason} (${attempts} attempt${attempts === 1 ? "" : "s"})`
+          target: `PUT ${target.shown}`,
+          reason: `${error.reason} (${error.attempts} attempt${error.attempts === 1 ? "" : "s"})`,
+          retryable: error.retryable
         })
       )
     )
   })
 
-const pushgateway = (gateway: Gateway, journal: Journal.Journal["Service"]): Observer.Observer => ({
-  name: `--pushgateway ${gateway.base}`,
-  onFinish: (summary) =>
-    Effect.gen(function*() {
-      const series = samples(summary, yield* lastSuccessOf(journal, summary))
-      yield* push(gateway, summary.dag, render(series))
-    })
-})
+const pushgateway = (
+  gateway: Gateway,
+  journal: Journal.Journal["Service"]
+): Effect.Effect<Observer.Observer, never, HttpClient.HttpClient> =>
+  Effect.map(Effect.context<HttpClient.HttpClient>(), (services) => ({
+    name: `--pushgateway ${gateway.base}`,
+    onFinish: (summary) =>
+      Effect.gen(function*() {
+        const series = samples(summary, yield* lastSuccessOf(journal, summary))
+        yield* push(gateway, summary.dag, render(series)).pipe(Effect.provideContext(services))
+      })
+  }))
 
 /** The observers `--metrics-file` and `--pushgateway` ask for; bad values fail here, before anything runs. */
 export const observers = (
   options: Options
-): Effect.Effect<ReadonlyArray<Observer.Observer>, InvalidOption, Journal.Journal> =>
+): Effect.Effect<ReadonlyArray<Observer.Observer>, InvalidOption, Journal.Journal | HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const journal = yield* Journal.Journal
     const out: Array<Observer.Observer> = []
     if (options.file !== undefined) out.push(textfile(yield* checkFile(options.file), journal))
-    if (options.pushgateway !== undefined) out.push(pushgateway(yield* parseGateway(options.pushgateway), journal))
+    if (options.pushgateway !== undefined) out.push(yield* pushgateway(yield* parseGateway(options.pushgateway), journal))
     return out
   })

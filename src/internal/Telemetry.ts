@@ -25,6 +25,7 @@ import type * as Tracer from "effect/Tracer"
 import * as os from "node:os"
 import { InvalidOption } from "../Errors.ts"
 import * as render from "./render.ts"
+import * as UrlSecrets from "./urlSecrets.ts"
 import * as versions from "./versions.ts"
 import type * as Observer from "./Observer.ts"
 import { Reporter } from "./reporter/Reporter.ts"
@@ -325,11 +326,8 @@ const exportClient = (
   )
 }
 
-/** The URL without credentials or query (they may hold secrets). */
-const describe = (href: string): string => {
-  const url = URL.canParse(href) ? new URL(href) : undefined
-  return url === undefined ? "the OTLP endpoint" : `${url.protocol}//${url.host}${url.pathname}`
-}
+/** The URL without credentials or query (they may hold secrets); its path, an OTLP route, is shown. */
+const describe = (href: string): string => URL.canParse(href) ? UrlSecrets.show(new URL(href), "path") : "the OTLP endpoint"
 
 // ---------------------------------------------------------------------------------------------------------------
 // Traces

@@ -60,14 +60,15 @@ export const layer = (
     const metricsFile = Option.getOrUndefined(input.metricsFile)
     const pushgateway = Option.getOrUndefined(input.pushgateway)
     if (metricsFile !== undefined || pushgateway !== undefined) {
-      const Metrics = yield* Effect.promise(() => import("../Metrics.ts"))
-      observers.push(...yield* Metrics.observers({ file: metricsFile, pushgateway }))
+      const [Metrics, Http] = yield* Effect.promise(() => Promise.all([import("../Metrics.ts"), import("../http.ts")]))
+      observers.push(...yield* Metrics.observers({ file: metricsFile, pushgateway }).pipe(Effect.provide(Http.layer)))
     }
     const url = Option.getOrUndefined(input.notifyUrl)
     const command = Option.getOrUndefined(input.notifyCommand)
     if (url !== undefined || command !== undefined || process.env["RUNNER_NOTIFY_URL"]) {
-      const Notify = yield* Effect.promise(() => import("../Notify.ts"))
-      observers.push(...yield* Notify.observers({ url, format: input.notifyFormat, when: input.notify, command }))
+      const [Notify, Http] = yield* Effect.promise(() => Promise.all([import("../notify/Notify.ts"), import("../http.ts")]))
+      const options = { url, format: input.notifyFormat, when: input.notify, command }
+      observers.push(...yield* Notify.observers(options).pipe(Effect.provide(Http.layer)))
     }
     if (Object.entries(process.env).some(([name, value]) => name.startsWith("OTEL_") && value !== "")) {
       const Telemetry = yield* Effect.promise(() => import("../Telemetry.ts"))

@@ -12,6 +12,7 @@ import * as path from "node:path"
 import { InvalidOption } from "../../Errors.ts"
 import { JobNotInRun, JournalNotFound, JournalUnreadable, RunNotFound } from "../SetupErrors.ts"
 import { formatMillis } from "../reporter/format.ts"
+import { JournalError } from "../Journal.ts"
 import * as migrations from "../sql/migrations.ts"
 import * as SqliteClient from "../sql/SqliteClient.ts"
 import { journalPath } from "./common.ts"
@@ -54,7 +55,7 @@ export const existingJournal = (flag: Option.Option<string>): Effect.Effect<stri
 export const withJournal = <A, E>(
   flag: Option.Option<string>,
   use: (file: string) => Effect.Effect<A, E, SqlClient.SqlClient>
-): Effect.Effect<A, Exclude<E, SqlError> | JournalNotFound | InvalidOption | JournalUnreadable> =>
+): Effect.Effect<A, Exclude<E, SqlError | JournalError> | JournalNotFound | InvalidOption | JournalUnreadable> =>
   Effect.flatMap(existingJournal(flag), (file) =>
     Effect.andThen(
       migrations.run().pipe(
@@ -63,10 +64,11 @@ export const withJournal = <A, E>(
       use(file)
     ).pipe(
       Effect.provide(SqliteClient.layer({ filename: file, durability: "full" })),
-      Effect.mapError((error): Exclude<E, SqlError> | JournalUnreadable =>
-        isSqlError(error)
+      // A malformed record (JournalQueries decodes what it reads with Schemas) makes the journal unreadable too.
+      Effect.mapError((error): Exclude<E, SqlError | JournalError> | JournalUnreadable =>
+        isSqlError(error) || error instanceof JournalError
           ? new JournalUnreadable({ path: file, reason: describeError(error) })
-          : error as Exclude<E, SqlError> | JournalUnreadable
+          : error as Exclude<E, SqlError | JournalError> | JournalUnreadable
       )
     ))
 

@@ -5,7 +5,11 @@
  */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import * as SqlClient from "effect/sql/SqlClient"
+import * as Audit from "../Audit.ts"
+import * as Encoding from "../Encoding.ts"
+import { JournalError } from "../Journal.ts"
 import * as migrations from "./migrations.ts"
 
 /** A run as listed by `runner history`. */
@@ -99,19 +103,36 @@ const runOf = (row: RunRow): Omit<RunSummary, "failedJobs" | "activeMillis" | "e
   endedAt: orUndefined(row.ended_at)
 })
 
-/** When each execution of a run began: the run's start, then each resume (Audit.ts records one entry per start). */
-const executionStarts = (row: RunRow): ReadonlyArray<number> => {
-  const executions: ReadonlyArray<{ readonly at?: unknown }> = JSON.parse(row.executions ?? "[]")
-  return [row.started_at, ...executions.slice(1).map((e) => typeof e.at === "number" ? e.at : row.started_at)]
-}
+/**
+ * A run's audit records (Audit.ts writes one per start or resume), decoded with their Schema; a malformed column fails
+ * with a JournalError naming the run and what is wrong, instead of a crash.
+ */
+const executionsOf = (row: RunRow): Effect.Effect<ReadonlyArray<typeof Audit.Record.Type>, JournalError> =>
+  Schema.decodeUnknownEffect(Audit.Executions)(row.executions ?? "[]").pipe(
+    Effect.mapError((error) =>
+      new JournalError({
+        operation: "read",
+        reason: `run ${row.id}: its audit records (runs.executions) are malformed: ${Encoding.schemaMessage(error)}`
+      })
+    )
+  )
+
+/** When each execution of a run began: the run's start, then each resume. */
+const executionStarts = (row: RunRow, executions: ReadonlyArray<typeof Audit.Record.Type>): ReadonlyArray<number> => [
+  row.started_at,
+  ...executions.slice(1).map((e) => e.at)
+]
 
 /**
  * How long a run ran: each execution from its start to its end, summed. The journal keeps only the last execution's
  * end (the run's `ended_at`); an earlier one ended with the last attempt it recorded (a crash leaves no other trace).
  */
-const activeMillis = Effect.fn("JournalQueries.activeMillis")(function*(row: RunRow) {
+const activeMillis = Effect.fn("JournalQueries.activeMillis")(function*(
+  row: RunRow,
+  executions: ReadonlyArray<typeof Audit.Record.Type>
+) {
   if (row.ended_at === null) return undefined
-  const starts = executionStarts(row)
+  const starts = executionStarts(row, executions)
   if (starts.length <= 1) return Math.max(0, row.ended_at - row.started_at)
   const sql = yield* SqlClient.SqlClient
   let total = 0
@@ -151,12 +172,15 @@ export const history = Effect.fn("JournalQueries.history")(function*(
     else list.push(row.job_id)
   }
   return yield* Effect.forEach(runs, (row) =>
-    Effect.map(activeMillis(row), (active): RunSummary => ({
-      ...runOf(row),
-      activeMillis: active,
-      executionCount: JSON.parse(row.executions ?? "[]").length,
-      failedJobs: byRun.get(row.id) ?? []
-    })))
+    Effect.gen(function*() {
+      const executions = yield* executionsOf(row)
+      return {
+        ...runOf(row),
+        activeMillis: yield* activeMillis(row, executions),
+        executionCount: executions.length,
+        failedJobs: byRun.get(row.id) ?? []
+      } satisfies RunSummary
+    }))
 })
 
 /** One run, if the journal has it. */
@@ -167,14 +191,15 @@ export const run = Effect.fn("JournalQueries.run")(function*(runId: string) {
     FROM runs WHERE id = ${runId}`
   const row = rows[0]
   if (row === undefined) return Option.none<RunDetail>()
+  const executions = yield* executionsOf(row)
   return Option.some<RunDetail>({
     ...runOf(row),
-    activeMillis: yield* activeMillis(row),
+    activeMillis: yield* activeMillis(row, executions),
     host: row.host,
     pid: row.pid,
     runnerVersion: row.runner_version,
     definitionHash: row.definition_hash,
-    executions: JSON.parse(row.executions ?? "[]")
+    executions
   })
 })
 
