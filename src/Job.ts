@@ -106,15 +106,19 @@ export interface Options<Needs, A, E, R, C = {}, LOut = never, LE = never, LIn =
   readonly inputs?: ReadonlyArray<string>
   /** The job's work. Receives the outputs of `needs` and the resolved `config`, typed. */
   readonly run: (inputs: RunInputs<Needs, C>) => Effect.Effect<A, E, R>
-  /** Schema of the output, used to encode it for the journal and decode it on resume. Default: JSON as is. */
+  /**
+   * Schema of the output, used to encode it for the journal and decode it on resume; an output that does not fit it
+   * fails the job with `OutputInvalid` (in the job's error type). Default: JSON as is.
+   */
   readonly output?: Schema.Codec<A, any, never, never>
   /** Retry policy for typed failures: any Schedule, or `{ times, delay, factor, jitter, maxDelay }`. Default: no retry. */
   readonly retry?: Retry.Input
-  /** Time limit of each attempt; a timed-out attempt is a typed, retryable failure. Default: none. */
+  /** Time limit of each attempt; a timed-out attempt is a typed, retryable `JobTimeout` (in the job's error type). Default: none. */
   readonly timeout?: Duration.Input
   /**
    * Resources this job holds one permit of during each attempt (taken in order of name, freed during the retry
-   * backoff); each attempt also takes one rate-limit slot of each. Default: none.
+   * backoff); each attempt also takes one rate-limit slot of each. A resource's open breaker fails the attempt with
+   * `CircuitOpen` (in the job's error type). Default: none.
    */
   readonly uses?: ReadonlyArray<Resource.Resource>
   /** When false, a failure skips this job's dependents but does not stop the run. Default: true. */

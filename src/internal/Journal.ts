@@ -6,7 +6,6 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
-import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -26,14 +25,14 @@ export class JournalError extends Schema.TaggedError<JournalError>()("JournalErr
 }
 
 /** Another process is executing this run (exit code 75). */
-export class RunLocked extends Data.TaggedError("RunLocked")<{
-  readonly runId: string
-  readonly dag: string
-  readonly key: string | undefined
-  readonly pid: number
-  readonly host: string
-  readonly since: number
-}> {
+export class RunLocked extends Schema.TaggedError<RunLocked>()("RunLocked", {
+  runId: Schema.String,
+  dag: Schema.String,
+  key: Schema.UndefinedOr(Schema.String),
+  pid: Schema.Number,
+  host: Schema.String,
+  since: Schema.Number
+}) {
   override get message(): string {
     return `run ${this.runId} of "${this.dag}"${this.key === undefined ? "" : ` (key ${this.key})`} is being executed ` +
       `by pid ${this.pid} on ${this.host} since ${new Date(this.since).toISOString()}; use --wait to wait for it`
@@ -44,12 +43,12 @@ export class RunLocked extends Data.TaggedError("RunLocked")<{
  * This process's lock on a run was taken over by another process (it was stopped or blocked for longer than the
  * lock's staleness window): the run stopped and wrote nothing more to it (exit code 75).
  */
-export class LockLost extends Data.TaggedError("LockLost")<{
-  readonly runId: string
+export class LockLost extends Schema.TaggedError<LockLost>()("LockLost", {
+  runId: Schema.String,
   /** Who holds the lock now, if anyone. */
-  readonly holder: { readonly pid: number; readonly host: string; readonly since: number } | undefined
-  readonly staleAfterMillis: number
-}> {
+  holder: Schema.UndefinedOr(Schema.Struct({ pid: Schema.Number, host: Schema.String, since: Schema.Number })),
+  staleAfterMillis: Schema.Number
+}) {
   override get message(): string {
     const by = this.holder === undefined
       ? "it was taken over and released"

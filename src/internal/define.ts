@@ -13,12 +13,14 @@ import * as retries from "./retries.ts"
 /** Marks a job; `Job.isJob` checks for it. */
 export const TypeId = "~effect-runner/Job" as const
 
+/** Throws InvalidOption unless `argv` is a non-empty array whose first element names the program. */
 export const validateArgv = (argv: Job.Argv, where: string) => {
   if (!Array.isArray(argv) || argv.length === 0 || typeof argv[0] !== "string" || argv[0] === "") {
     throw new InvalidOption({ where, reason: "argv must be a non-empty array whose first element is the program" })
   }
 }
 
+/** Validates a job's options (InvalidOption naming the job and option) and makes the job. */
 export const build = <A, E>(
   id: string,
   kind: "effect" | "shell",
@@ -80,7 +82,8 @@ export const build = <A, E>(
 
 /**
  * The file:line:column of the code that called Job.make / Job.command and of up to 3 callers above it. The frames are
- * captured now (cheap) and formatted on first use (the costly part), at most once.
+ * captured now (cheap) and formatted on first use (the costly part), at most once. Call it directly from the public
+ * constructor: the frame above it is skipped as the constructor's own.
  */
 export const callSites = (): () => ReadonlyArray<string> => {
   const holder: { stack?: string } = {}
