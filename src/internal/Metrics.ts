@@ -7,9 +7,9 @@
 import { Buffer } from "node:buffer"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
 import type * as HttpClient from "effect/http/HttpClient"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -107,13 +107,13 @@ export const render = (all: ReadonlyArray<Sample>): string => {
 }
 
 /** Writing the textfile or pushing to the Pushgateway failed (logged as a warning by the run). */
-export class MetricsError extends Data.TaggedError("MetricsError")<{
+export class MetricsError extends Schema.TaggedError<MetricsError>()("MetricsError", {
   /** The file, or `PUT <url>` of the Pushgateway (never with credentials). */
-  readonly target: string
-  readonly reason: string
+  target: Schema.String,
+  reason: Schema.String,
   /** Whether another attempt may succeed (network errors, timeouts, HTTP 5xx and 429). */
-  readonly retryable: boolean
-}> {
+  retryable: Schema.Boolean
+}) {
   override get message(): string {
     return `${this.target}: ${this.reason}`
   }
