@@ -370,7 +370,19 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
         })
       )
     )
-  })
+  }).pipe(
+    // Real spans (exported when OpenTelemetry is on): run → job → attempt, with the attributes telemetry/traces.ts reads.
+    Effect.withSpan(`run ${plan.dag.name}`, {
+      attributes: {
+        "runner.dag": plan.dag.name,
+        "runner.run.id": options.runId,
+        "runner.run.resumed": options.resumed ?? false,
+        "runner.run.jobs": plan.jobs.length,
+        "runner.run.concurrency": options.concurrency,
+        "runner.run.failure_mode": options.failureMode
+      }
+    })
+  )
 
 /**
  * Runs one job: attempts with timeout and retry, each holding the job's resource permits and taking a rate-limit slot
@@ -436,7 +448,10 @@ const runJob = (
         inAttempt = true
         progress.attempt(attempt)
         yield* emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt, at: yield* Clock.currentTimeMillis })
-        return yield* Effect.exit(once.pipe(Effect.annotateLogs("attempt", attempt)))
+        return yield* Effect.exit(once.pipe(
+          Effect.annotateLogs("attempt", attempt),
+          Effect.withSpan(`attempt ${attempt}`, { attributes: { "runner.job.id": job.id, "runner.attempt": attempt } })
+        ))
       }))
       inAttempt = false
       if (Exit.isFailure(exit) && abandoned !== undefined) return yield* Effect.interrupt
@@ -521,7 +536,8 @@ const runJob = (
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
         emit({ _tag: "JobInterrupted", runId, jobId: job.id, attempt, at, ...(abandoned === undefined ? {} : { reason: abandoned }) }))
     ),
-    Effect.annotateLogs({ jobId: job.id, runId })
+    Effect.annotateLogs({ jobId: job.id, runId }),
+    Effect.withSpan(`job ${job.id}`, { attributes: { "runner.job.id": job.id } })
   )
 }
 

@@ -539,5 +539,18 @@ const makeFor = (
 export const layerSqlite = (options: SqliteClient.Options): Layer.Layer<Journal.Journal, Journal.JournalError> =>
   Layer.effect(Journal.Journal)(Effect.gen(function*() {
     const client = yield* SqliteClient.make(options).pipe(Effect.mapError(journalError(`open ${options.filename}`)))
-    return yield* Effect.provideService(makeFor(options.filename), SqlClient.SqlClient, client)
+    return untraced(yield* Effect.provideService(makeFor(options.filename), SqlClient.SqlClient, client))
   })).pipe(Layer.provide(Reactivity.layer))
+
+/**
+ * The journal is the runner's bookkeeping, not the user's work: its statements open no spans (Effect's SQL client
+ * would add one per statement to the run's trace when OpenTelemetry is on).
+ */
+const untraced = (journal: Journal.Journal["Service"]): Journal.Journal["Service"] =>
+  Object.fromEntries(Object.entries(journal).map(([name, value]: [string, unknown]) => [
+    name,
+    typeof value !== "function" ? value : (...args: Array<unknown>) => {
+      const result: unknown = value(...args)
+      return Effect.isEffect(result) ? Effect.withTracerEnabled(result, false) : result
+    }
+  ])) as unknown as Journal.Journal["Service"]
