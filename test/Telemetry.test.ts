@@ -1,7 +1,9 @@
 /**
- * OpenTelemetry export: the OTEL_* settings, then the real `runner` sending to an OTLP/HTTP receiver on 127.0.0.1
- * that decodes what arrives (protobuf or JSON) and checks the trace of a run (one trace, the run span as root, job
- * spans under it, attempt spans under their job, retries as events, errors) and its metrics.
+ * OpenTelemetry export: the settings (Effect's `layerFromConfig` plus what the runner adds), the tracer wrapper (masking,
+ * the runner's spans held until the run's events complete them), then the real `runner` sending to an OTLP/HTTP receiver
+ * on 127.0.0.1 that decodes what arrives (protobuf or JSON) and checks the trace of a run (one trace, the run span as
+ * root, job spans under it, attempt spans under their job, retries as events, errors) and its metrics. The spans are
+ * real Effect spans now (see test/Tracing.test.ts for a span a job opens); the shape checked here is unchanged.
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -14,7 +16,11 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as OtlpResource from "effect/observability/OtlpResource"
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Cause from "effect/Cause"
+import * as Tracer from "effect/Tracer"
+import * as Secrets from "../src/internal/Secrets.ts"
 import * as Telemetry from "../src/internal/telemetry/Telemetry.ts"
+import { ATTEMPT, attemptKey, JOB_ID, RUN_ID, WrappedTracer } from "../src/internal/telemetry/tracer.ts"
 import { runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -374,6 +380,59 @@ describe("Telemetry.settings", () => {
 // ---------------------------------------------------------------------------------------------------------------
 // The real CLI
 // ---------------------------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------------------------
+// The tracer wrapper
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A tracer whose spans stay in memory: `handed` are those the wrapper handed over (ended), as the exporter gets them. */
+const memoryTracer = () => {
+  const spans: Array<Tracer.NativeSpan> = []
+  const tracer = Tracer.make({
+    span: (options) => {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { tracer, handed: () => spans.filter((s) => s.status._tag === "Ended") }
+}
+
+describe("the tracer wrapper", () => {
+  it.effect("a span is masked when handed over; the runner's spans wait for the run's events, keeping Effect's end time", () =>
+    Effect.gen(function*() {
+      const memory = memoryTracer()
+      const wrapped = new WrappedTracer(memory.tracer, () => Secrets.make(["hunter22"]).maskDeep)
+      const user = Effect.fail(new Error("login hunter22 refused")).pipe(
+        Effect.withSpan("user", { attributes: { header: "Bearer hunter22", nested: { list: ["hunter22"] } } })
+      )
+      const attempt = Effect.exit(user).pipe(Effect.withSpan("attempt 1", { attributes: { [JOB_ID]: "a", [ATTEMPT]: 1 } }))
+      const job = attempt.pipe(Effect.withSpan("job a", { attributes: { [JOB_ID]: "a" } }))
+      yield* job.pipe(Effect.withSpan("run d", { attributes: { [RUN_ID]: "r1" } }), Effect.withTracer(wrapped.tracer))
+
+      // Effect ended all four; only the user's span is handed over, masked (attributes, nested values, error).
+      assert.deepStrictEqual(memory.handed().map((s) => s.name), ["user"])
+      const handed = memory.handed()[0]!
+      assert.strictEqual(handed.attributes.get("header"), "Bearer ***")
+      assert.deepStrictEqual(handed.attributes.get("nested"), { list: ["***"] })
+      assert.include(String(handed.status._tag === "Ended" && Exit.isFailure(handed.status.exit) ? Cause.pretty(handed.status.exit.cause) : ""), "login *** refused")
+
+      const run = wrapped.runs.get("r1")!
+      const jobSpan = run.jobs.get("a")!
+      assert.strictEqual(run.attempts.get(attemptKey("a", 1))?.name, "attempt 1")
+      const ended = jobSpan.status._tag === "Ended" ? jobSpan.status.endTime : -1n
+      // The events say how the job ended, after Effect ended its span: the outcome replaces Effect's exit.
+      jobSpan.set("runner.job.status", "failed")
+      jobSpan.complete(Exit.fail({ name: "Broken", message: "Broken: hunter22 expired" }))
+      const exported = memory.handed().find((s) => s.name === "job a")!
+      assert.strictEqual(exported.attributes.get("runner.job.status"), "failed")
+      assert.isTrue(exported.status._tag === "Ended" && exported.status.endTime === ended, "Effect's end time")
+      assert.include(exported.status._tag === "Ended" && Exit.isFailure(exported.status.exit) ? Cause.pretty(exported.status.exit.cause) : "", "Broken: *** expired")
+      run.span.complete(Exit.void)
+      assert.isUndefined(wrapped.runs.get("r1"), "a run handed over is forgotten")
+      assert.deepStrictEqual(memory.handed().map((s) => s.name).sort(), ["job a", "run d", "user"])
+    }))
+})
 
 describe("runner with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
   it("a run is one trace: run span at the root, job spans under it, attempt spans under their job; retries, errors and metrics arrive", async () => {
