@@ -51,9 +51,7 @@ export const make = (settings: Settings): Effect.Effect<Exporters, InvalidOption
         Effect.provideService(Metric.MetricRegistry, registry),
         Effect.provideService(Headers.CurrentRedactedNames, [...Headers.CurrentRedactedNames.defaultValue(), ...settings.headerNames]),
         // Effect turns a configuration error into a defect: here it is the operator's error, before anything runs.
-        Effect.catchDefect((defect) =>
-          Effect.fail(new InvalidOption({ where: "OpenTelemetry settings", reason: configMessage(defect) }))
-        )
+        Effect.catchDefect((defect) => Effect.fail(configError(defect)))
       )
     const resource = { attributes: { ...settings.attributes } }
     const traces = settings.traces ? yield* build(OtlpTracer.layerFromConfig({ resource }), tracesScope) : undefined
@@ -67,10 +65,15 @@ export const make = (settings: Settings): Effect.Effect<Exporters, InvalidOption
     }
   })
 
-/** A configuration error's text (which names the variable and what was expected, not the value). */
-const configMessage = (defect: unknown): string => {
-  const text = typeof defect === "object" && defect !== null && "message" in defect ? String(defect.message) : String(defect)
-  return text.replace(/\s+/g, " ").trim()
+/** A configuration error as the operator reads it: the variable, and what was expected (never the value). */
+const configError = (defect: unknown): InvalidOption => {
+  const text = (typeof defect === "object" && defect !== null && "message" in defect ? String(defect.message) : String(defect))
+    .replace(/\n\s*at /g, " at ").replace(/\n\s*/g, "; ").replace(/^SchemaError\((.*)\)$/s, "$1").trim()
+  const variable = /at \["(OTEL_[A-Z_]+)"\]/.exec(text)?.[1]
+  return new InvalidOption({
+    where: variable ?? "OpenTelemetry settings",
+    reason: variable === undefined ? text : text.replace(/ at \["OTEL_[A-Z_]+"\]/g, "").replace(/\["([^"]*)"\]/g, ' (entry "$1")')
+  })
 }
 
 /**
