@@ -8,11 +8,11 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import type * as Tracer from "effect/Tracer"
 import type * as Observer from "../Observer.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import * as Secrets from "../Secrets.ts"
 import { attemptKey, type ExportedSpan, JOB_ID, type RunSpans, WrappedTracer } from "./tracer.ts"
-import type * as Tracer from "effect/Tracer"
 
 const nanos = (millis: number): bigint => BigInt(Math.round(millis)) * 1_000_000n
 
