@@ -115,7 +115,7 @@ describe.each(runtimes)("tracing through the CLI on %s", (runtime) => {
 
 const tempDir = tempDirs("tracing-")
 
-/** A job that puts its Redacted token everywhere a span can carry text: attributes, events, its error. */
+/** A job that puts its Redacted token everywhere a span can carry text: attributes, events, a span's name, its error. */
 const leakyTaskFile = `
 import * as Config from "effect/Config"
 import * as Data from "effect/Data"
@@ -130,6 +130,8 @@ export const call = Job.make("call", {
   run: ({ config }) => Effect.gen(function*() {
     const clear = Redacted.value(config.token)
     yield* Effect.annotateCurrentSpan("http.request.header.authorization", "Bearer " + clear)
+    yield* Effect.withSpan(Effect.void, "named " + clear)
+    ;(yield* Effect.currentSpan).event("sent", 1n, { body: "token=" + clear })
     yield* Effect.fail(new Rejected({ message: "token " + clear + " was rejected" }))
   }).pipe(Effect.withSpan("call-api", { attributes: { token: clear(config.token) } }))
 })
@@ -158,5 +160,7 @@ describe("masking", () => {
     assert.strictEqual(call.status.code, 2)
     assert.include(call.status.message, "token *** was rejected")
     assert.include(one(spans, "attempt 1").status.message, "token *** was rejected")
+    assert.strictEqual(one(spans, "named ***").parentSpanId, call.spanId)
+    assert.include(sent, "token=***")
   })
 })

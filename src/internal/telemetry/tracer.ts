@@ -158,7 +158,8 @@ export class WrappedTracer {
   constructor(inner: Tracer.Tracer, mask: () => Mask) {
     this.mask = mask
     this.tracer = Tracer.make({
-      span: (options) => new ExportedSpan(inner.span(options), options, this),
+      // The name goes to the exporter as given at the start: it is masked with the secrets known then.
+      span: (options) => new ExportedSpan(inner.span({ ...options, name: mask()(options.name) }), options, this),
       context: inner.context
     })
   }
