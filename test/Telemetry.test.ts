@@ -1,10 +1,14 @@
 /**
- * OpenTelemetry export: the OTEL_* settings, then the real `runner` sending to an OTLP/HTTP receiver on 127.0.0.1
- * that decodes what arrives (protobuf or JSON) and checks the trace of a run (one trace, the run span as root, job
- * spans under it, attempt spans under their job, retries as events, errors) and its metrics.
+ * OpenTelemetry export: the settings (Effect's `layerFromConfig` plus what the runner adds), the tracer wrapper (masking,
+ * the runner's spans held until the run's events complete them), then the real `runner` sending to an OTLP/HTTP receiver
+ * on 127.0.0.1 that decodes what arrives (protobuf or JSON) and checks the trace of a run (one trace, the run span as
+ * root, job spans under it, attempt spans under their job, retries as events, errors) and its metrics. The spans are
+ * real Effect spans now (see test/Tracing.test.ts for a span a job opens); the shape checked here is unchanged.
  */
 import { afterEach, assert, describe, it } from "@effect/vitest"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Exit from "effect/Exit"
 import * as fs from "node:fs"
 import type { ChildProcess } from "node:child_process"
@@ -12,7 +16,13 @@ import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Telemetry from "../src/internal/Telemetry.ts"
+import * as OtlpResource from "effect/observability/OtlpResource"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Cause from "effect/Cause"
+import * as Tracer from "effect/Tracer"
+import * as Secrets from "../src/internal/Secrets.ts"
+import * as Telemetry from "../src/internal/telemetry/Telemetry.ts"
+import { WrappedTracer } from "../src/internal/telemetry/tracer.ts"
 import { runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -316,14 +326,18 @@ describe("Telemetry.settings", () => {
       assert.deepStrictEqual(yield* Effect.scoped(Telemetry.observers({})), [])
     }))
 
-  it.effect("signal URLs below the endpoint, signal endpoints as given, defaults from the specification", () =>
+  it.effect("which signals are on, the protocol, and the defaults Effect's own configuration lacks", () =>
     Effect.gen(function*() {
+      // What Effect's layerFromConfig reads (the resource here) comes from the settings' provider.
+      const resource = (provider: ConfigProvider.ConfigProvider) =>
+        Effect.map(
+          Effect.provideService(OtlpResource.fromConfig(), ConfigProvider.ConfigProvider, provider),
+          (r) => Object.fromEntries(r.attributes.map((a) => [a.key, a.value.stringValue]))
+        )
       const s = (yield* Telemetry.settings({ OTEL_EXPORTER_OTLP_ENDPOINT: "https://collector:4318/otlp/" }, "1.2.3"))!
-      assert.strictEqual(s.traces?.url, "https://collector:4318/otlp/v1/traces")
-      assert.strictEqual(s.metrics?.url, "https://collector:4318/otlp/v1/metrics")
-      assert.strictEqual(s.protocol, "http/protobuf")
-      assert.strictEqual(s.resource.serviceName, "effect-runner")
-      assert.strictEqual(s.resource.serviceVersion, "1.2.3")
+      assert.deepInclude(s, { traces: true, metrics: true, protocol: "http/protobuf" })
+      // The specification's defaults: service.name effect-runner, the runner's version (Effect has neither).
+      assert.deepInclude(yield* resource(s.provider), { "service.name": "effect-runner", "service.version": "1.2.3" })
       const own = (yield* Telemetry.settings({
         OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "http://traces:9999/custom",
         OTEL_METRICS_EXPORTER: "none",
@@ -331,29 +345,22 @@ describe("Telemetry.settings", () => {
         OTEL_SERVICE_NAME: "batch",
         OTEL_RESOURCE_ATTRIBUTES: "service.name=ignored,deployment.environment=prod,team=data%20eng"
       }))!
-      assert.strictEqual(own.traces?.url, "http://traces:9999/custom")
-      assert.isUndefined(own.metrics)
-      assert.strictEqual(own.protocol, "http/json")
-      assert.strictEqual(own.resource.serviceName, "batch")
-      assert.strictEqual(own.resource.attributes["team"], "data eng")
-      assert.strictEqual(own.resource.attributes["deployment.environment"], "prod")
+      assert.deepInclude(own, { traces: true, metrics: false, protocol: "http/json" })
+      assert.deepInclude(yield* resource(own.provider), { "service.name": "batch", team: "data eng", "deployment.environment": "prod" })
+      // service.name in OTEL_RESOURCE_ATTRIBUTES is not overridden by the default.
+      const named = (yield* Telemetry.settings({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318", OTEL_RESOURCE_ATTRIBUTES: "service.name=etl" }))!
+      assert.strictEqual((yield* resource(named.provider))["service.name"], "etl")
     }))
 
-  it.effect("headers are percent-decoded; a malformed entry is an error that does not show its value", () =>
+  it.effect("a malformed header is refused before anything runs, naming the variable and not its value", () =>
     Effect.gen(function*() {
-      const s = (yield* Telemetry.settings({
-        OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318",
-        OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%20tok3n, x-team = data",
-        OTEL_EXPORTER_OTLP_METRICS_HEADERS: "x-team=metrics"
-      }))!
-      assert.deepStrictEqual(s.traces?.headers, { authorization: "Bearer tok3n", "x-team": "data" })
-      assert.deepStrictEqual(s.metrics?.headers, { authorization: "Bearer tok3n", "x-team": "metrics" })
-      const bad = yield* Effect.exit(Telemetry.settings({
-        OTEL_EXPORTER_OTLP_ENDPOINT: "http://c:4318",
+      const bad = yield* Effect.exit(Effect.scoped(Telemetry.make({
+        OTEL_EXPORTER_OTLP_ENDPOINT: "http://127.0.0.1:9",
         OTEL_EXPORTER_OTLP_HEADERS: "authorization=Bearer%zzsecret-value"
-      }))
+      })))
       assert.isTrue(Exit.isFailure(bad))
       const message = String(Exit.isFailure(bad) ? bad.cause : "")
+      assert.include(message, "InvalidOption")
       assert.include(message, "OTEL_EXPORTER_OTLP_HEADERS")
       assert.notInclude(message, "secret-value")
     }))
@@ -375,6 +382,60 @@ describe("Telemetry.settings", () => {
 // ---------------------------------------------------------------------------------------------------------------
 // The real CLI
 // ---------------------------------------------------------------------------------------------------------------
+
+// ---------------------------------------------------------------------------------------------------------------
+// The tracer wrapper
+// ---------------------------------------------------------------------------------------------------------------
+
+/** A tracer whose spans stay in memory: `handed` are those the wrapper handed over (ended), as the exporter gets them. */
+const memoryTracer = () => {
+  const spans: Array<Tracer.NativeSpan> = []
+  const tracer = Tracer.make({
+    span: (options) => {
+      const span = new Tracer.NativeSpan(options)
+      spans.push(span)
+      return span
+    }
+  })
+  return { tracer, handed: () => spans.filter((s) => s.status._tag === "Ended") }
+}
+
+describe("the tracer wrapper", () => {
+  it.effect("every span is handed over masked when it ends (attributes, nested values, events, errors, names); what is open at close ends interrupted", () =>
+    Effect.gen(function*() {
+      const memory = memoryTracer()
+      const wrapped = new WrappedTracer(memory.tracer, () => Secrets.make(["hunter22"]).maskDeep)
+      const user = Effect.fail(new Error("login hunter22 refused")).pipe(
+        Effect.withSpan("user hunter22", { attributes: { header: "Bearer hunter22", nested: { list: ["hunter22"] } } })
+      )
+      const attempt = Effect.exit(user).pipe(Effect.withSpan("attempt 1", { attributes: { "runner.job.id": "a", "runner.attempt": 1 } }))
+      yield* attempt.pipe(Effect.withSpan("job a"), Effect.withTracer(wrapped.tracer))
+
+      assert.deepStrictEqual(memory.handed().map((s) => s.name).sort(), ["attempt 1", "job a", "user ***"])
+      const handed = memory.handed().find((s) => s.name === "user ***")!
+      assert.strictEqual(handed.attributes.get("header"), "Bearer ***")
+      assert.deepStrictEqual(handed.attributes.get("nested"), { list: ["***"] })
+      assert.include(String(handed.status._tag === "Ended" && Exit.isFailure(handed.status.exit) ? Cause.pretty(handed.status.exit.cause) : ""), "login *** refused")
+
+      // A span nobody ended (its fiber never finished: the process is closing) is ended by endAll, interrupted.
+      const open = wrapped.tracer.span({
+        name: "left open",
+        parent: Option.none(),
+        annotations: Context.empty(),
+        links: [],
+        startTime: 1n,
+        kind: "internal",
+        root: true,
+        sampled: true
+      })
+      open.event("note", 2n, { secret: "hunter22" })
+      assert.strictEqual(wrapped.open.size, 1)
+      wrapped.endAll(5n)
+      const closed = memory.handed().find((s) => s.name === "left open")!
+      assert.isTrue(closed.status._tag === "Ended" && closed.status.endTime === 5n && Exit.isFailure(closed.status.exit))
+      assert.strictEqual(wrapped.open.size, 0)
+    }))
+})
 
 describe("runner with OTEL_EXPORTER_OTLP_ENDPOINT", () => {
   it("a run is one trace: run span at the root, job spans under it, attempt spans under their job; retries, errors and metrics arrive", async () => {

@@ -1,8 +1,10 @@
 /**
  * The operations flags shared by `runner <file>` and `runner schedule`: metrics (textfile, Pushgateway), notifications
- * (webhook, Slack, command) and OpenTelemetry (from OTEL_EXPORTER_OTLP_ENDPOINT). They become the run's Observers.
+ * (webhook, Slack, command) and OpenTelemetry (from OTEL_EXPORTER_OTLP_ENDPOINT). They become the run's Observers;
+ * OpenTelemetry also provides the runs' Tracer.
  */
 import * as Flag from "effect/cli/Flag"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -49,14 +51,18 @@ export interface Input {
   readonly notifyCommand: Option.Option<string>
 }
 
-/** The observers the flags (and the environment) ask for. Bad flag values fail here, before anything runs. */
+/**
+ * The observers the flags (and the environment) ask for, and the tracer OpenTelemetry exports with. Bad flag values
+ * fail here, before anything runs.
+ */
 export const layer = (
   input: Input
 ): Layer.Layer<never, InvalidOption, Journal.Journal | ChildProcessSpawner.ChildProcessSpawner> =>
-  Layer.effect(Observer.Observers)(Effect.gen(function*() {
+  Layer.effectContext(Effect.gen(function*() {
     // Each observer's module (and what it pulls in: HTTP, OTLP, ...) is loaded only when asked for: a plain run
     // starts without them.
     const observers: Array<Observer.Observer> = []
+    let context = Context.empty()
     const metricsFile = Option.getOrUndefined(input.metricsFile)
     const pushgateway = Option.getOrUndefined(input.pushgateway)
     if (metricsFile !== undefined || pushgateway !== undefined) {
@@ -71,8 +77,10 @@ export const layer = (
       observers.push(...yield* Notify.observers(options).pipe(Effect.provide(Http.layer)))
     }
     if (Object.entries(process.env).some(([name, value]) => name.startsWith("OTEL_") && value !== "")) {
-      const Telemetry = yield* Effect.promise(() => import("../Telemetry.ts"))
-      observers.push(...yield* Telemetry.observers(process.env))
+      const Telemetry = yield* Effect.promise(() => import("../telemetry/Telemetry.ts"))
+      const telemetry = yield* Telemetry.make(process.env)
+      observers.push(...telemetry.observers)
+      context = telemetry.context
     }
-    return observers
+    return Context.add(context, Observer.Observers, observers)
   }))
