@@ -1,11 +1,11 @@
 // A DAG's onFailure hook receives each failed job's typed error, not only its text: here a command that exits with
 // code 3, matched as a ShellExitError with its exitCode (as any Effect error is, with Effect.catchTag).
-// Run: node_modules/.bin/node src/bin.ts examples/effect-native/on-failure.ts   (prints "migrate: exit 3", exits 1)
+// Run: npx runner examples/effect-native/on-failure.ts   (prints "migrate: exit 3", exits 1)
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Dag, Job } from "effect-runner"
 
-export const migrate = Job.shell("migrate", ["sh", "-c", "exit 3"])
+export const migrate = Job.command("migrate", ["sh", "-c", "exit 3"])
 
 export default Dag.make("on-failure", [migrate], {
   onFailure: (summary) =>
