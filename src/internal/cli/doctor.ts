@@ -5,7 +5,7 @@
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
-import * as JournalQueries from "../sql/JournalQueries.ts"
+import * as JournalHealth from "../sql/JournalHealth.ts"
 import * as migrations from "../sql/migrations.ts"
 import * as SqliteClient from "../sql/SqliteClient.ts"
 import { journalFlag, print } from "./common.ts"
@@ -19,8 +19,8 @@ export interface Report {
   readonly integrity: ReadonlyArray<string>
   /** The file's permission bits before the doctor opened it, e.g. `0600`. */
   readonly fileMode: string
-  readonly settings: JournalQueries.Settings | undefined
-  readonly migrations: ReadonlyArray<JournalQueries.AppliedMigration> | undefined
+  readonly settings: JournalHealth.Settings | undefined
+  readonly migrations: ReadonlyArray<JournalHealth.AppliedMigration> | undefined
   /** The migrations this check applied (a journal written by an older runner). */
   readonly migratedNow: ReadonlyArray<string>
   readonly runs: number | undefined
@@ -36,10 +36,10 @@ export const examine = (file: string): Effect.Effect<Report> =>
     // The mode as found: opening the journal sets 0600, so it must be read first.
     const fileMode = (fs.statSync(file).mode & 0o777).toString(8).padStart(4, "0")
     const inspect = Effect.gen(function*() {
-      const integrity = yield* JournalQueries.integrityCheck().pipe(
+      const integrity = yield* JournalHealth.integrityCheck().pipe(
         Effect.catch((error) => Effect.succeed([`integrity check failed: ${describeError(error)}`]))
       )
-      const settings = yield* Effect.option(JournalQueries.settings())
+      const settings = yield* Effect.option(JournalHealth.settings())
       // Migrate only a sound journal: writing to a damaged file can make it worse.
       const sound = integrity.length === 1 && integrity[0] === "ok"
       const migratedNow = sound
@@ -48,8 +48,8 @@ export const examine = (file: string): Effect.Effect<Report> =>
           Effect.catch((error) => Effect.succeed([`failed: ${describeError(error)}`]))
         )
         : []
-      const applied = yield* Effect.option(JournalQueries.appliedMigrations())
-      const runs = yield* Effect.option(JournalQueries.countRuns())
+      const applied = yield* Effect.option(JournalHealth.appliedMigrations())
+      const runs = yield* Effect.option(JournalHealth.countRuns())
       return {
         journal: absolute(file),
         integrity,
