@@ -7,7 +7,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import * as migrations from "./migrations.ts"
 
 /** The lines of `PRAGMA integrity_check`: exactly `["ok"]` for a sound database. */
-export const integrityCheck = Effect.fn("JournalQueries.integrityCheck")(function*() {
+export const integrityCheck = Effect.fn("JournalHealth.integrityCheck")(function*() {
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql<{ readonly integrity_check: string }>`PRAGMA integrity_check`
   return rows.map((row) => row.integrity_check)
@@ -22,7 +22,7 @@ export interface Settings {
   readonly foreignKeys: boolean
 }
 
-export const settings = Effect.fn("JournalQueries.settings")(function*() {
+export const settings = Effect.fn("JournalHealth.settings")(function*() {
   const sql = yield* SqlClient.SqlClient
   const one = <A>(rows: ReadonlyArray<Record<string, unknown>>, fallback: A): A =>
     rows[0] === undefined ? fallback : Object.values(rows[0])[0] as A
@@ -42,7 +42,7 @@ export interface AppliedMigration {
 }
 
 /** The applied migrations, in order; the last id is the schema version. */
-export const appliedMigrations = Effect.fn("JournalQueries.appliedMigrations")(function*() {
+export const appliedMigrations = Effect.fn("JournalHealth.appliedMigrations")(function*() {
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql<{ readonly migration_id: number; readonly name: string; readonly created_at: string }>`
     SELECT migration_id, name, created_at FROM ${sql(migrations.table)} ORDER BY migration_id`
@@ -50,7 +50,7 @@ export const appliedMigrations = Effect.fn("JournalQueries.appliedMigrations")(f
 })
 
 /** How many runs the journal holds. */
-export const countRuns = Effect.fn("JournalQueries.countRuns")(function*() {
+export const countRuns = Effect.fn("JournalHealth.countRuns")(function*() {
   const sql = yield* SqlClient.SqlClient
   const rows = yield* sql<{ readonly n: number }>`SELECT count(*) AS n FROM runs`
   return rows[0]?.n ?? 0
