@@ -10,7 +10,6 @@ import * as SqlClient from "effect/sql/SqlClient"
 import * as Audit from "../Audit.ts"
 import * as Encoding from "../Encoding.ts"
 import { JournalError } from "../Journal.ts"
-import * as migrations from "./migrations.ts"
 
 /** A run as listed by `runner history`. */
 export interface RunSummary {
