@@ -153,7 +153,9 @@ const terminate = (
   options: ChildProcess.KillOptions | undefined
 ): Effect.Effect<void, PlatformError.PlatformError> =>
   Effect.gen(function*() {
-    if (child.kill(options?.killSignal ?? "SIGTERM")) {
+    // After a normal exit, with nothing left in the group: one kill(2), which finds nothing.
+    if (!child.kill(options?.killSignal ?? "SIGTERM") && child.hasExited()) return
+    if (isAlive(child)) {
       const grace = options?.forceKillAfter === undefined ? undefined : Duration.toMillis(options.forceKillAfter)
       yield* awaitGroup(child, grace ?? Number.POSITIVE_INFINITY)
       if (isAlive(child)) {
@@ -225,7 +227,7 @@ const spawnNative = (
       stdin: Sink.drain,
       stdout: child.stdout,
       stderr: child.stderr,
-      all: Stream.merge(child.stdout, child.stderr),
+      all: Stream.suspend(() => Stream.merge(child.stdout, child.stderr)),
       getInputFd: () => Sink.drain,
       getOutputFd: () => Stream.empty,
       unref: Effect.as(setRef(false), Effect.suspend(() => referenced ? Effect.void : setRef(true)))

@@ -69,9 +69,23 @@ const errorCode = (error: unknown): string => {
   return typeof code === "string" ? code : "UNKNOWN"
 }
 
+/**
+ * `process.kill` without the stack trace of its error: every job signals its group once after the exit, and finding
+ * it gone (ESRCH) is the usual outcome, whose stack would cost more than the syscall.
+ */
+const kill = (pid: number, signal: NodeJS.Signals | 0): void => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    process.kill(pid, signal)
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
 const signalGroup = (pid: number, hasExited: () => boolean, signal: NodeJS.Signals | 0): boolean => {
   try {
-    process.kill(-pid, signal)
+    kill(-pid, signal)
     return true
   } catch (error) {
     const code = errorCode(error)
@@ -81,7 +95,7 @@ const signalGroup = (pid: number, hasExited: () => boolean, signal: NodeJS.Signa
     // process its pid may belong to someone else, so it is signalled alone only before that.
     if (code !== "ESRCH" || hasExited()) return false
     try {
-      process.kill(pid, signal)
+      kill(pid, signal)
       return true
     } catch {
       return false
