@@ -4,16 +4,18 @@
  * way on each runtime; any other command (a pipeline, stdin fed from a stream, a shell) goes to Effect's
  * NodeChildProcessSpawner unchanged.
  *
- * Why not Effect's spawner for everything: per job of `true`, in-process (bench/spawn.ts, bench/README.md "Spawners"),
- * it costs more on every runtime — Bun 4.5 vs 2.2 ms of CPU, Node 9.8 vs 7.6 ms, and on Deno its `detached` start
- * forks the whole runtime — while a shell job's whole cost is its spawn. Both are `ChildProcessSpawner` layers, so a
- * test or a user can provide another (a fake one included) and shell jobs use it.
+ * Why not Effect's spawner for everything: a shell job's cost is mostly its spawn, and Effect's costs more per job of
+ * `true` (bench/spawn.ts, bench/README.md "Spawners", 2026-12-05, in-process, CPU per job at concurrency 8): on Deno
+ * 19 ms against 2.8 ms here (its `detached` start forks the whole runtime), on Bun 3.8 against 3.0 ms; on Node they
+ * are alike (~10 ms, Node's spawn itself). Both are `ChildProcessSpawner` layers, chosen by layer: a test or a user
+ * can provide another (a fake one included) and shell jobs use it.
  *
  * Kill semantics, as NodeChildProcessSpawner documents its own: a command runs in a process group of its own; `kill`
  * signals the group and waits until every member is gone (SIGKILL `forceKillAfter` after the first signal, when set);
  * the scope's release does the same with the command's `killSignal`/`forceKillAfter`, which after a normal exit
  * is one `kill(2)`. Unlike Effect's, the waits after SIGKILL are bounded (`KILL_WAIT_MILLIS`): a process in
- * uninterruptible sleep (a hung NFS read) outlives SIGKILL, and `kill` then fails saying so instead of waiting forever.
+ * uninterruptible sleep (a hung NFS read) outlives SIGKILL, and `kill` then fails (TimedOut) saying so instead of
+ * waiting forever.
  */
 import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
 import * as Deferred from "effect/Deferred"

@@ -5,12 +5,12 @@
  * what Effect's NodeChildProcessSpawner uses there) forks the whole runtime, which costs it three times as much as a
  * plain spawn.
  */
-import * as NodeStream from "@effect/platform-node/NodeStream"
-import * as PlatformError from "effect/PlatformError"
+import type * as PlatformError from "effect/PlatformError"
 import * as Stream from "effect/Stream"
 import * as NodeChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { Output } from "./output.ts"
 
 /** What to start: the program, its arguments, where, with which environment, and which of its outputs to read. */
 export interface Request {
@@ -115,16 +115,6 @@ const cwdMissing = (cwd: string | undefined): boolean => {
 // ---------------------------------------------------------------------------------------------------------------
 // Node and Bun: node:child_process, `detached` (setsid in the child before exec)
 
-const readError = (name: string) => (cause: unknown): PlatformError.PlatformError =>
-  PlatformError.systemError({
-    _tag: "Unknown",
-    module: "ChildProcess",
-    method: `read(${name})`,
-    description: String((cause as { message?: unknown } | undefined)?.message ?? cause)
-  })
-
-const keepBuffered = () => {}
-
 const startNode: Start = (request, started, failed, exited) => {
   let child: NodeChildProcess.ChildProcess
   try {
@@ -148,10 +138,12 @@ const startNode: Start = (request, started, failed, exited) => {
   })
   const output = (readable: NodeJS.ReadableStream | null, name: string) => {
     if (readable === null) return Stream.empty
-    // Paused mode from the start: at the exit Node resumes (and so discards) an output nobody listens to yet, and
-    // the stream is read only once the job's fiber runs it.
-    readable.on("readable", keepBuffered)
-    return NodeStream.fromReadable<Uint8Array, PlatformError.PlatformError>({ evaluate: () => readable, onError: readError(name) })
+    const output = new Output(name, () => readable.pause(), () => readable.resume())
+    readable.on("data", output.push)
+    readable.on("end", () => output.end())
+    readable.on("close", () => output.end())
+    readable.on("error", output.end)
+    return output.stream
   }
   child.on("spawn", () => {
     spawned = true
@@ -284,8 +276,21 @@ const startDeno = (deno: DenoApi): Start => (request, started, failed, exited) =
   }
   let exit: Exit | undefined
   const hasExited = () => exit !== undefined
-  const output = (readable: ReadableStream<Uint8Array> | null, name: string) =>
-    readable === null ? Stream.empty : Stream.fromReadableStream({ evaluate: () => readable, onError: readError(name) })
+  const output = (readable: ReadableStream<Uint8Array> | null, name: string) => {
+    if (readable === null) return Stream.empty
+    const reader = readable.getReader()
+    const read = (): void => {
+      if (output.paused) return
+      reader.read().then((result) => {
+        if (result.done) return output.end()
+        output.push(result.value)
+        read()
+      }, output.end)
+    }
+    const output = new Output(name, () => {}, read)
+    read()
+    return output.stream
+  }
   child.status.then((status) => {
     exit = status.signal === null ? { code: status.code, signal: null } : { code: null, signal: status.signal }
     exited(exit)
