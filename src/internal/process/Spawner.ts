@@ -6,8 +6,8 @@
  *
  * Why not Effect's spawner for everything: a shell job's cost is mostly its spawn, and Effect's costs more per job of
  * `true` (bench/spawn.ts, bench/README.md "Spawners", 2026-12-05, in-process, CPU per job at concurrency 8): on Deno
- * 19 ms against 2.8 ms here (its `detached` start forks the whole runtime), on Bun 3.8 against 3.0 ms; on Node they
- * are alike (~10 ms, Node's spawn itself). Both are `ChildProcessSpawner` layers, chosen by layer: a test or a user
+ * 20.8 ms against 3.2 ms here (its `detached` start forks the whole runtime), on Bun 3.5 against 3.0 ms; on Node
+ * 0–2 ms more of ~8–10 (Node's spawn itself is most of it). Both are `ChildProcessSpawner` layers, chosen by layer: a test or a user
  * can provide another (a fake one included) and shell jobs use it.
  *
  * Kill semantics, as NodeChildProcessSpawner documents its own: a command runs in a process group of its own; `kill`
