@@ -157,11 +157,40 @@ const readLines = (
   // A read error ends the output as a close would; the exit status still decides how the command went.
   Effect.ignore(Stream.runForEachArray(Stream.splitLines(Stream.decodeText(output)), log))
 
-/** Waits until no output has come for `millis` while the reader waited for more. */
-const silence = (kept: Kept, millis: number): Effect.Effect<void> =>
-  Effect.suspend(function wait(): Effect.Effect<void> {
-    const quiet = kept.logging ? 0 : Date.now() - kept.lastRead
-    return quiet >= millis ? Effect.void : Effect.andThen(sleep(millis - quiet), wait)
+/**
+ * Waits until both outputs have ended, or no output has come for `millis` while the readers waited for more (fiber
+ * observers and one timer: this runs once per job).
+ */
+const outputEnd = (reading: ReadonlyArray<Fiber.Fiber<void>>, kept: Kept, millis: number): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const running = reading.filter((fiber) => fiber.pollUnsafe() === undefined)
+    let left = running.length
+    let done = false
+    const removers: Array<() => void> = []
+    const finish = () => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      for (const remove of removers) remove()
+      resume(Effect.void)
+    }
+    const check = () => {
+      const quiet = kept.logging ? 0 : Date.now() - kept.lastRead
+      if (quiet >= millis) return finish()
+      timer = setTimeout(check, millis - quiet)
+    }
+    for (const fiber of running) {
+      removers.push(fiber.addObserver(() => {
+        if (--left === 0) finish()
+      }))
+    }
+    if (left === 0) finish()
+    else check()
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      for (const remove of removers) remove()
+    })
   })
 
 /**
@@ -188,7 +217,7 @@ const consume = (
     started.ended = yield* endGroup(started, settings)
     if (reading.some((fiber) => fiber.pollUnsafe() === undefined)) {
       kept.lastRead = Date.now()
-      yield* Effect.raceFirst(Fiber.awaitAll(reading), silence(kept, settings.drainMillis))
+      yield* outputEnd(reading, kept, settings.drainMillis)
       yield* Fiber.interruptAll(reading)
     }
     if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause)
