@@ -198,7 +198,7 @@ describe("Job.shell", () => {
     }))
 })
 
-// The same behaviours through the real CLI on every runtime: each has its own way to start commands (src/internal/spawn.ts).
+// The same behaviours through the real CLI on every runtime: each has its own way to start commands (src/internal/process/native.ts).
 const secretArg = "argsecret-5f1c9d2e"
 const secretEnv = "envsecret-8b3a7c41"
 const taskFile = `import * as Effect from "effect/Effect"

@@ -83,27 +83,26 @@ export const run = (
       forceKillAfter: Duration.millis(settings.graceMillis)
     })
     return yield* Effect.acquireUseRelease(
-      start(spawner, command, settings, tracker),
-      (started) => consume(jobId, argv, started, settings.drainMillis, mask),
-      (started) => end(started, tracker)
+      start(spawner, command, tracker),
+      (started) => consume(jobId, argv, started, settings, mask),
+      (started) => end(started, settings, tracker)
     )
   })
 
-/** A started command: its handle, the scope the spawner ends it in, its group as journaled, and the end of that group. */
+/** A started command: its handle, the scope the spawner ends it in, and its group as journaled. */
 interface Started {
   readonly handle: ChildProcessHandle
   readonly scope: Scope.Closeable
   readonly group: Processes.Group
   readonly unregister: () => void
-  /** Ends the group, once: at the command's exit, or when the job is interrupted before. */
-  readonly ending: Effect.Effect<Processes.Ended>
+  /** How its group ended, once it has: at the command's exit, or when the job was interrupted before. */
+  ended: Processes.Ended | undefined
 }
 
 /** Starts the command, journals its group, and registers it for a second Ctrl-C, which SIGKILLs every live group. */
 const start = (
   spawner: ChildProcessSpawner["Service"],
   command: ChildProcess.Command,
-  settings: Settings,
   tracker: Processes.Tracker | undefined
 ): Effect.Effect<Started, PlatformError.PlatformError> =>
   Effect.gen(function*() {
@@ -115,8 +114,7 @@ const start = (
     const group = Processes.groupOf(handle.pid, yield* Clock.currentTimeMillis)
     const unregister = Processes.register(() => void Effect.runFork(handle.kill({ killSignal: "SIGKILL" })))
     if (tracker !== undefined) yield* tracker.started(group)
-    const ending = yield* Effect.cached(endGroup(handle, group, settings))
-    return { handle, scope, group, unregister, ending }
+    return { handle, scope, group, unregister, ended: undefined }
   })
 
 /** What a command printed, as the job keeps it: the first 64 KiB of stdout and the last 20 lines of stderr. */
@@ -159,11 +157,40 @@ const readLines = (
   // A read error ends the output as a close would; the exit status still decides how the command went.
   Effect.ignore(Stream.runForEachArray(Stream.splitLines(Stream.decodeText(output)), log))
 
-/** Waits until no output has come for `millis` while the reader waited for more. */
-const silence = (kept: Kept, millis: number): Effect.Effect<void> =>
-  Effect.suspend(function wait(): Effect.Effect<void> {
-    const quiet = kept.logging ? 0 : Date.now() - kept.lastRead
-    return quiet >= millis ? Effect.void : Effect.andThen(sleep(millis - quiet), wait)
+/**
+ * Waits until both outputs have ended, or no output has come for `millis` while the readers waited for more (fiber
+ * observers and one timer: this runs once per job).
+ */
+const outputEnd = (reading: ReadonlyArray<Fiber.Fiber<void>>, kept: Kept, millis: number): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const running = reading.filter((fiber) => fiber.pollUnsafe() === undefined)
+    let left = running.length
+    let done = false
+    const removers: Array<() => void> = []
+    const finish = () => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      for (const remove of removers) remove()
+      resume(Effect.void)
+    }
+    const check = () => {
+      const quiet = kept.logging ? 0 : Date.now() - kept.lastRead
+      if (quiet >= millis) return finish()
+      timer = setTimeout(check, millis - quiet)
+    }
+    for (const fiber of running) {
+      removers.push(fiber.addObserver(() => {
+        if (--left === 0) finish()
+      }))
+    }
+    if (left === 0) finish()
+    else check()
+    return Effect.sync(() => {
+      clearTimeout(timer)
+      for (const remove of removers) remove()
+    })
   })
 
 /**
@@ -175,21 +202,24 @@ const silence = (kept: Kept, millis: number): Effect.Effect<void> =>
 const consume = (
   jobId: string,
   argv: ReadonlyArray<string | Redacted.Redacted<string>>,
-  { ending, handle }: Started,
-  drainMillis: number,
+  started: Started,
+  settings: Settings,
   mask: (text: string) => string
 ) =>
   Effect.gen(function*() {
+    const { handle } = started
     const kept = new Kept()
-    const reading = yield* Effect.forkChild(Effect.all([
-      readLines(handle.stdout, logLines(kept, "stdout", mask)),
-      readLines(handle.stderr, logLines(kept, "stderr", mask))
-    ], { concurrency: 2, discard: true }))
+    const reading = [
+      yield* Effect.forkChild(readLines(handle.stdout, logLines(kept, "stdout", mask))),
+      yield* Effect.forkChild(readLines(handle.stderr, logLines(kept, "stderr", mask)))
+    ]
     const exit = yield* Effect.exit(handle.exitCode)
-    yield* ending
-    kept.lastRead = Date.now()
-    yield* Effect.raceFirst(Fiber.await(reading), silence(kept, drainMillis))
-    yield* Fiber.interrupt(reading)
+    started.ended = yield* endGroup(started, settings)
+    if (reading.some((fiber) => fiber.pollUnsafe() === undefined)) {
+      kept.lastRead = Date.now()
+      yield* outputEnd(reading, kept, settings.drainMillis)
+      yield* Fiber.interruptAll(reading)
+    }
     if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause)
     const code = exit.value
     if (code !== 0) {
@@ -204,13 +234,16 @@ const consume = (
  * group is usually gone already and this is one syscall. What outlives SIGKILL by `killWaitMillis` (uninterruptible
  * sleep) is given up on, and the job is interrupted with the reason: the wait has a bound, whatever the spawner does.
  */
-const endGroup = (handle: ChildProcessHandle, group: Processes.Group, settings: Settings): Effect.Effect<Processes.Ended> =>
+const endGroup = ({ group, handle }: Started, settings: Settings): Effect.Effect<Processes.Ended> =>
   Effect.gen(function*() {
-    const killed = yield* Effect.raceFirst(
-      Effect.exit(handle.kill({ forceKillAfter: Duration.millis(settings.graceMillis) })),
+    const killing = yield* Effect.forkChild(handle.kill({ forceKillAfter: Duration.millis(settings.graceMillis) }))
+    // Usually done at once (the group is gone): the bound's timer is set only when it is not.
+    const killed = killing.pollUnsafe() ?? (yield* Effect.raceFirst(
+      Fiber.await(killing),
       Effect.as(sleep(settings.graceMillis + settings.killWaitMillis), undefined)
-    )
+    ))
     if (killed !== undefined && Exit.isSuccess(killed)) return { _tag: "Exited" } as const
+    yield* Fiber.interrupt(killing)
     const running = yield* Effect.orElseSucceed(handle.isRunning, () => true)
     // A spawner's kill may fail because there was nothing left to signal (Effect's, after the exit); the runner's
     // fails with TimedOut when something outlived SIGKILL.
@@ -223,14 +256,14 @@ const endGroup = (handle: ChildProcessHandle, group: Processes.Group, settings: 
   })
 
 /** Once the job is done with the command: its group ended (if the exit did not already), journaled, released. */
-const end = ({ ending, group, scope, unregister }: Started, tracker: Processes.Tracker | undefined): Effect.Effect<void> =>
+const end = (started: Started, settings: Settings, tracker: Processes.Tracker | undefined): Effect.Effect<void> =>
   Effect.gen(function*() {
-    const how = yield* ending
-    unregister()
-    if (tracker !== undefined) yield* tracker.ended(group, how)
+    const how = started.ended ?? (yield* endGroup(started, settings))
+    started.unregister()
+    if (tracker !== undefined) yield* tracker.ended(started.group, how)
     // The spawner's own release ends what is left; for what outlived SIGKILL it would wait again, so not here.
-    if (how._tag === "Abandoned") yield* Effect.forkDetach(Scope.close(scope, Exit.void))
-    else yield* Scope.close(scope, Exit.void)
+    if (how._tag === "Abandoned") yield* Effect.forkDetach(Scope.close(started.scope, Exit.void))
+    else yield* Scope.close(started.scope, Exit.void)
   })
 
 const timedOut = (exit: Exit.Exit<unknown, PlatformError.PlatformError>): boolean =>

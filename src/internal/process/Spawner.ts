@@ -4,16 +4,18 @@
  * way on each runtime; any other command (a pipeline, stdin fed from a stream, a shell) goes to Effect's
  * NodeChildProcessSpawner unchanged.
  *
- * Why not Effect's spawner for everything: per job of `true`, in-process (bench/spawn.ts, bench/README.md "Spawners"),
- * it costs more on every runtime — Bun 4.5 vs 2.2 ms of CPU, Node 9.8 vs 7.6 ms, and on Deno its `detached` start
- * forks the whole runtime — while a shell job's whole cost is its spawn. Both are `ChildProcessSpawner` layers, so a
- * test or a user can provide another (a fake one included) and shell jobs use it.
+ * Why not Effect's spawner for everything: a shell job's cost is mostly its spawn, and Effect's costs more per job of
+ * `true` (bench/spawn.ts, bench/README.md "Spawners", 2026-12-05, in-process, CPU per job at concurrency 8): on Deno
+ * 20.8 ms against 3.2 ms here (its `detached` start forks the whole runtime), on Bun 3.5 against 3.0 ms; on Node
+ * 0–2 ms more of ~8–10 (Node's spawn itself is most of it). Both are `ChildProcessSpawner` layers, chosen by layer: a test or a user
+ * can provide another (a fake one included) and shell jobs use it.
  *
  * Kill semantics, as NodeChildProcessSpawner documents its own: a command runs in a process group of its own; `kill`
  * signals the group and waits until every member is gone (SIGKILL `forceKillAfter` after the first signal, when set);
  * the scope's release does the same with the command's `killSignal`/`forceKillAfter`, which after a normal exit
  * is one `kill(2)`. Unlike Effect's, the waits after SIGKILL are bounded (`KILL_WAIT_MILLIS`): a process in
- * uninterruptible sleep (a hung NFS read) outlives SIGKILL, and `kill` then fails saying so instead of waiting forever.
+ * uninterruptible sleep (a hung NFS read) outlives SIGKILL, and `kill` then fails (TimedOut) saying so instead of
+ * waiting forever.
  */
 import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
 import * as Deferred from "effect/Deferred"
@@ -153,7 +155,9 @@ const terminate = (
   options: ChildProcess.KillOptions | undefined
 ): Effect.Effect<void, PlatformError.PlatformError> =>
   Effect.gen(function*() {
-    if (child.kill(options?.killSignal ?? "SIGTERM")) {
+    // After a normal exit, with nothing left in the group: one kill(2), which finds nothing.
+    if (!child.kill(options?.killSignal ?? "SIGTERM") && child.hasExited()) return
+    if (isAlive(child)) {
       const grace = options?.forceKillAfter === undefined ? undefined : Duration.toMillis(options.forceKillAfter)
       yield* awaitGroup(child, grace ?? Number.POSITIVE_INFINITY)
       if (isAlive(child)) {
@@ -225,7 +229,7 @@ const spawnNative = (
       stdin: Sink.drain,
       stdout: child.stdout,
       stderr: child.stderr,
-      all: Stream.merge(child.stdout, child.stderr),
+      all: Stream.suspend(() => Stream.merge(child.stdout, child.stderr)),
       getInputFd: () => Sink.drain,
       getOutputFd: () => Stream.empty,
       unref: Effect.as(setRef(false), Effect.suspend(() => referenced ? Effect.void : setRef(true)))

@@ -5,12 +5,12 @@
  * what Effect's NodeChildProcessSpawner uses there) forks the whole runtime, which costs it three times as much as a
  * plain spawn.
  */
-import * as NodeStream from "@effect/platform-node/NodeStream"
-import * as PlatformError from "effect/PlatformError"
+import type * as PlatformError from "effect/PlatformError"
 import * as Stream from "effect/Stream"
 import * as NodeChildProcess from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { Output } from "./output.ts"
 
 /** What to start: the program, its arguments, where, with which environment, and which of its outputs to read. */
 export interface Request {
@@ -69,9 +69,23 @@ const errorCode = (error: unknown): string => {
   return typeof code === "string" ? code : "UNKNOWN"
 }
 
+/**
+ * `process.kill` without the stack trace of its error: every job signals its group once after the exit, and finding
+ * it gone (ESRCH) is the usual outcome, whose stack would cost more than the syscall.
+ */
+const kill = (pid: number, signal: NodeJS.Signals | 0): void => {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    process.kill(pid, signal)
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
 const signalGroup = (pid: number, hasExited: () => boolean, signal: NodeJS.Signals | 0): boolean => {
   try {
-    process.kill(-pid, signal)
+    kill(-pid, signal)
     return true
   } catch (error) {
     const code = errorCode(error)
@@ -81,7 +95,7 @@ const signalGroup = (pid: number, hasExited: () => boolean, signal: NodeJS.Signa
     // process its pid may belong to someone else, so it is signalled alone only before that.
     if (code !== "ESRCH" || hasExited()) return false
     try {
-      process.kill(pid, signal)
+      kill(pid, signal)
       return true
     } catch {
       return false
@@ -100,16 +114,6 @@ const cwdMissing = (cwd: string | undefined): boolean => {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Node and Bun: node:child_process, `detached` (setsid in the child before exec)
-
-const readError = (name: string) => (cause: unknown): PlatformError.PlatformError =>
-  PlatformError.systemError({
-    _tag: "Unknown",
-    module: "ChildProcess",
-    method: `read(${name})`,
-    description: String((cause as { message?: unknown } | undefined)?.message ?? cause)
-  })
-
-const keepBuffered = () => {}
 
 const startNode: Start = (request, started, failed, exited) => {
   let child: NodeChildProcess.ChildProcess
@@ -134,10 +138,12 @@ const startNode: Start = (request, started, failed, exited) => {
   })
   const output = (readable: NodeJS.ReadableStream | null, name: string) => {
     if (readable === null) return Stream.empty
-    // Paused mode from the start: at the exit Node resumes (and so discards) an output nobody listens to yet, and
-    // the stream is read only once the job's fiber runs it.
-    readable.on("readable", keepBuffered)
-    return NodeStream.fromReadable<Uint8Array, PlatformError.PlatformError>({ evaluate: () => readable, onError: readError(name) })
+    const output = new Output(name, () => readable.pause(), () => readable.resume())
+    readable.on("data", output.push)
+    readable.on("end", () => output.end())
+    readable.on("close", () => output.end())
+    readable.on("error", output.end)
+    return output.stream
   }
   child.on("spawn", () => {
     spawned = true
@@ -270,8 +276,21 @@ const startDeno = (deno: DenoApi): Start => (request, started, failed, exited) =
   }
   let exit: Exit | undefined
   const hasExited = () => exit !== undefined
-  const output = (readable: ReadableStream<Uint8Array> | null, name: string) =>
-    readable === null ? Stream.empty : Stream.fromReadableStream({ evaluate: () => readable, onError: readError(name) })
+  const output = (readable: ReadableStream<Uint8Array> | null, name: string) => {
+    if (readable === null) return Stream.empty
+    const reader = readable.getReader()
+    const read = (): void => {
+      if (output.paused) return
+      reader.read().then((result) => {
+        if (result.done) return output.end()
+        output.push(result.value)
+        read()
+      }, output.end)
+    }
+    const output = new Output(name, () => {}, read)
+    read()
+    return output.stream
+  }
   child.status.then((status) => {
     exit = status.signal === null ? { code: status.code, signal: null } : { code: null, signal: status.signal }
     exited(exit)
