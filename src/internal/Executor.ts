@@ -192,8 +192,7 @@ const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): E
     job.phase = "running"
     job.startedAt = yield* Clock.currentTimeMillis
     job.span = yield* spans.startJob(job)
-    return runJob(run.recorder, run.state.runId, job, inputs, inputHash).pipe(
-      Effect.withParentSpan(job.span),
+    return spans.within(runJob(run.recorder, run.state.runId, job, inputs, inputHash), job.span).pipe(
       Effect.onExit((exit: Exit.Exit<Finished, unknown>) => {
         job.fiberExit = exit
         return Queue.offer(completions, { _tag: "Finished", job })

@@ -99,7 +99,7 @@ const one = (
     return spans.attempt(job.id, n, (span) =>
       Effect.gen(function*() {
         yield* recorder.emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: yield* Clock.currentTimeMillis })
-        const exit = yield* Effect.exit(Effect.withParentSpan(once, span).pipe(Effect.annotateLogs("attempt", n)))
+        const exit = yield* Effect.exit(spans.within(once, span).pipe(Effect.annotateLogs("attempt", n)))
         const encoded = Exit.isSuccess(exit) ? yield* Effect.exit(encodeOutput(job.planned.job, exit.value)) : undefined
         const at = yield* Clock.currentTimeMillis
         if (Exit.isSuccess(exit) && encoded !== undefined && Exit.isSuccess(encoded)) {
