@@ -22,7 +22,10 @@ import { type Recorder, renderCause } from "./recorder.ts"
 import * as spans from "./spans.ts"
 import type { Finished, JobState } from "./state.ts"
 
-/** Runs `job` with `inputs` until it succeeds or its retries are exhausted. Interruption journals `JobInterrupted`. */
+/**
+ * Runs `job` with `inputs` until it succeeds or its retries are exhausted, inside the job's span (opened as it starts:
+ * it includes the waits for resources). Interruption journals `JobInterrupted`.
+ */
 export const runJob = (
   recorder: Recorder,
   runId: string,
@@ -30,7 +33,10 @@ export const runJob = (
   inputs: Record<string, unknown>,
   inputHash: string
 ): Effect.Effect<Finished, unknown, Job.Services> =>
-  jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, inputHash).pipe(
+  Effect.flatMap(spans.startJob(job), (span) => {
+    job.span = span
+    return Effect.provideContext(attempts(recorder, runId, job, inputs), jobServices.context(recorder, runId, job, inputHash, span))
+  }).pipe(
     Effect.onInterrupt(() =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
         recorder.emit({

@@ -1,11 +1,13 @@
 /**
- * What the runner provides to a job's attempts besides the user's services: its checkpoint store (steps journaled
+ * What the runner provides to a job's attempts besides the user's services: its span (see spans.ts), its checkpoint store (steps journaled
  * for its current inputs), its process tracker (shell commands journaled while they run, so a resumed run ends what a
  * killed runner left running), and its resource-wait reporter (waits shown and journaled as events).
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
 import * as Checkpoint from "../../Checkpoint.ts"
 import * as Resource from "../../Resource.ts"
 import * as Processes from "../processes.ts"
@@ -13,18 +15,21 @@ import * as Secrets from "../Secrets.ts"
 import { maskedJson, type Recorder } from "./recorder.ts"
 import type { JobState } from "./state.ts"
 
-/** Provides the job's store, tracker and waits to `effect` (all its attempts). */
-export const provide = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
+/**
+ * The job's store, tracker and waits, and its span as the parent span: provided as one context, so that the fiber's
+ * (large) context is copied once per job rather than once per service.
+ */
+export const context = (
   recorder: Recorder,
   runId: string,
   job: JobState,
-  inputHash: string
-): Effect.Effect<A, E, R> =>
-  effect.pipe(
-    Effect.provideService(Checkpoint.CurrentStore, store(recorder, runId, job.id, inputHash)),
-    Effect.provideService(Processes.CurrentTracker, tracker(recorder, runId, job)),
-    Effect.provideService(Resource.CurrentWaits, waits(recorder, runId, job))
+  inputHash: string,
+  span: Tracer.Span
+): Context.Context<Tracer.ParentSpan> =>
+  Context.make(Tracer.ParentSpan, span).pipe(
+    Context.add(Checkpoint.CurrentStore, store(recorder, runId, job.id, inputHash)),
+    Context.add(Processes.CurrentTracker, tracker(recorder, runId, job)),
+    Context.add(Resource.CurrentWaits, waits(recorder, runId, job))
   )
 
 const store = (recorder: Recorder, runId: string, jobId: string, inputHash: string): Checkpoint.Store => {

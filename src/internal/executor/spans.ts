@@ -67,25 +67,32 @@ export const endRun = (span: Tracer.Span, event: RunEvent.RunFinished): Effect.E
 export const startJob = (job: JobState): Effect.Effect<Tracer.Span> =>
   Effect.makeSpan(`job ${job.id}`, { attributes: { "runner.job.id": job.id } })
 
-/** Ends the job's span (opening it first for a job that never started: skipped or restored). */
-export const endJob = (job: JobState, maskedDetail: string | undefined): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const span = job.span ?? (yield* startJob(job))
-    job.span = span
-    const now = yield* Clock.currentTimeNanos
-    const status = job.summary().status
-    span.attribute("runner.job.status", status)
-    if (job.attempts > 0) span.attribute("runner.job.attempts", job.attempts)
-    if (status === "skipped" && maskedDetail !== undefined) span.attribute("runner.job.skip_reason", maskedDetail)
-    span.end(
-      now,
-      status === "failed"
-        ? failure(errorName(job.cause), maskedDetail ?? "failed")
-        : status === "interrupted"
-        ? Exit.interrupt()
-        : Exit.void
-    )
-  })
+/**
+ * Ends the job's span (opening it first for a job that never started: skipped or restored). Synchronous when the
+ * span is open, which is the case of every job that ran: this is on every job's path.
+ */
+export const endJob = (job: JobState, clock: Clock.Clock, maskedDetail: string | undefined): Effect.Effect<void> =>
+  job.span === undefined
+    ? Effect.flatMap(startJob(job), (span) => {
+      job.span = span
+      return Effect.sync(() => endSpan(span, job, clock, maskedDetail))
+    })
+    : Effect.sync(() => endSpan(job.span!, job, clock, maskedDetail))
+
+const endSpan = (span: Tracer.Span, job: JobState, clock: Clock.Clock, maskedDetail: string | undefined): void => {
+  const status = job.status
+  span.attribute("runner.job.status", status)
+  if (job.attempts > 0) span.attribute("runner.job.attempts", job.attempts)
+  if (status === "skipped" && maskedDetail !== undefined) span.attribute("runner.job.skip_reason", maskedDetail)
+  span.end(
+    clock.currentTimeNanosUnsafe(),
+    status === "failed"
+      ? failure(errorName(job.cause), maskedDetail ?? "failed")
+      : status === "interrupted"
+      ? Exit.interrupt()
+      : Exit.void
+  )
+}
 
 /** One attempt of a job, a child of the current span (the job's); `effect` runs inside it. */
 export const attempt = <A, E, R>(
