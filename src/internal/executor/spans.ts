@@ -21,7 +21,10 @@ import * as Tracer from "effect/Tracer"
 import type * as RunEvent from "../RunEvent.ts"
 import type { JobState } from "./state.ts"
 
-/** The run's span: `effect` runs inside it. `end` is called when the run has ended, with its status. */
+/**
+ * The run's span, a child of the caller's span if there is one: `effect` runs inside it, and ends it with `endRun`
+ * (else it ends with `effect`'s exit).
+ */
 export const run = <A, E, R>(
   event: RunEvent.RunStarted,
   extra: Readonly<Record<string, unknown>>,
