@@ -95,6 +95,8 @@ const endSpan = (span: Tracer.Span, job: JobState, clock: Clock.Clock, maskedDet
       ? Exit.interrupt()
       : Exit.void
   )
+  // Not kept once ended: 10,000 spans held to the end of a run cost the garbage collector more than they make.
+  job.span = undefined
 }
 
 /** One attempt of a job, a child of the current span (the job's); `effect` runs inside it. */

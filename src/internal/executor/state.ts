@@ -56,7 +56,7 @@ export class JobState {
   // taken their completion must still report (and journal) what happened.
   fiberExit: Exit.Exit<Finished, unknown> | undefined = undefined
   commitExit: Exit.Exit<void> | undefined = undefined
-  /** Its span, from its start (or skip, or restore) to its end. */
+  /** Its span while it is open: from its start (or skip, or restore) to its end. */
   span: Tracer.Span | undefined = undefined
   readonly planned: Dag.PlannedJob
   constructor(planned: Dag.PlannedJob) {
