@@ -35,7 +35,7 @@ export const runJob = (
 ): Effect.Effect<Finished, unknown, Job.Services> =>
   Effect.flatMap(spans.startJob(job), (span) => {
     job.span = span
-    return Effect.provideContext(attempts(recorder, runId, job, inputs), jobServices.context(recorder, runId, job, inputHash, span))
+    return jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, inputHash, span)
   }).pipe(
     Effect.onInterrupt(() =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
