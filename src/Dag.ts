@@ -54,14 +54,13 @@ export interface Options<LOut = never, LE = unknown, E = unknown> {
    * Never changes the outcome.
    *
    * @example
-   * Dag.make("nightly", [build], {
+   * Dag.make("nightly", [migrate], {
    *   onFailure: (summary) =>
-   *     Effect.forEach(summary.failed, (failed) => {
-   *       const error = Cause.findErrorOption(failed.cause)
-   *       return Option.isSome(error) && error.value._tag === "ShellExitError"
-   *         ? Console.log(`${failed.jobId}: exit ${error.value.exitCode}`)
-   *         : Console.log(`${failed.jobId}: ${failed.error}`)
-   *     }, { discard: true })
+   *     Effect.forEach(summary.failed, (failed) =>
+   *       Effect.failCause(failed.cause).pipe(
+   *         Effect.catchTag("ShellExitError", (error) => Console.log(`${failed.jobId}: exit ${error.exitCode}`)),
+   *         Effect.catchCause(() => Console.log(`${failed.jobId}: ${failed.error}`))
+   *       ), { discard: true })
    * })
    */
   readonly onFailure?: Hook<E>

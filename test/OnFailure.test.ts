@@ -13,6 +13,7 @@ import { ShellExitError } from "../src/Errors.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/internal/Journal.ts"
 import type * as Observer from "../src/internal/Observer.ts"
+import * as Secrets from "../src/internal/Secrets.ts"
 import { eventsOf, executeRun, runDag } from "./support/run.ts"
 import { runner, type RuntimeName } from "./support/spawn.ts"
 
@@ -144,5 +145,27 @@ describe("spans", () => {
       assert.strictEqual(afterSpan.attributes.get("runner.job.status"), "skipped")
       assert.match(String(afterSpan.attributes.get("runner.job.skip_reason")), /needs "broken", which failed/)
       for (const span of spans) assert.strictEqual(span.status._tag, "Ended", `${span.name} ended`)
+    }))
+
+  it.effect("a failed span's status carries the masked text, never the secret", () =>
+    Effect.gen(function*() {
+      const { spans, tracer } = recordingTracer()
+      const leaky = Job.make("leaky", { run: () => Effect.fail(new Error("token hunter2 refused")) })
+      yield* runDag(Dag.make("masked", [leaky])).pipe(
+        Effect.withTracer(tracer),
+        Effect.provideService(Secrets.CurrentMasker, Secrets.make(["hunter2"]))
+      )
+      const statuses = spans
+        .filter((s) => s.name === "job leaky" || s.name === "attempt 1" || s.name === "run masked")
+        .map((s) => (s.status as Extract<Tracer.SpanStatus, { _tag: "Ended" }>).exit)
+      assert.strictEqual(statuses.length, 3)
+      for (const exit of statuses) {
+        assert.strictEqual(exit._tag, "Failure")
+        const text = JSON.stringify(Option.getOrUndefined(Cause.findErrorOption((exit as { cause: Cause.Cause<unknown> }).cause)))
+        assert.notInclude(text, "hunter2")
+      }
+      const attempt = spans.find((s) => s.name === "attempt 1")!
+      const error = Cause.findErrorOption((attempt.status as { exit: { cause: Cause.Cause<unknown> } }).exit.cause)
+      assert.include((Option.getOrUndefined(error) as { message: string }).message, "token *** refused")
     }))
 })

@@ -86,7 +86,7 @@ export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, nev
     return yield* spans.run(event, options.spanAttributes ?? {}, (span) =>
       Effect.gen(function*() {
         yield* recorder.emit(event)
-        const run = makeRun(plan, options, recorder, span, started)
+        const run = makeRun(plan, options, recorder, span, started, yield* Clock.Clock)
         yield* restore(run)
         return yield* Effect.scoped(loop(run)).pipe(
           Effect.provideService(resources.CurrentRegistry, options.registry ?? new resources.Registry()),
@@ -104,18 +104,27 @@ interface Run {
   readonly recorder: Recorder.Recorder
   readonly span: Tracer.Span
   readonly started: number
+  /** The run's Clock, read without an effect on every job's path. */
+  readonly clock: Clock.Clock
   readonly state: RunState
   readonly frontier: Frontier
   readonly restored: ReadonlyMap<string, Resume.Restored>
   readonly hashes: ReadonlyArray<string>
 }
 
-const makeRun = (plan: Dag.Plan, options: Options, recorder: Recorder.Recorder, span: Tracer.Span, started: number): Run => {
+const makeRun = (
+  plan: Dag.Plan,
+  options: Options,
+  recorder: Recorder.Recorder,
+  span: Tracer.Span,
+  started: number,
+  clock: Clock.Clock
+): Run => {
   const state = new RunState(plan, options.runId)
   const restored = options.restored ?? new Map<string, Resume.Restored>()
   const frontier = new Frontier(plan, state.jobs, (id) => restored.has(id))
   const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
-  return { plan, options, recorder, span, started, state, frontier, restored, hashes }
+  return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes }
 }
 
 /** The jobs that succeeded in an earlier attempt of this run pass their journaled outputs on. */
@@ -128,7 +137,7 @@ const restore = (run: Run): Effect.Effect<void> =>
       job.output = restored.output
       job.journaled = restored.json
       yield* run.recorder.emit({ _tag: "JobRestored", runId: run.state.runId, jobId: job.id, at: run.started })
-      yield* spans.endJob(job, undefined)
+      yield* spans.endJob(job, run.clock, undefined)
     }
   })
 
@@ -146,17 +155,17 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
       while (state.stopReason === undefined && running < run.options.concurrency && !run.frontier.isEmpty) {
         const job = run.frontier.take()!
         running++
-        yield* FiberSet.run(fibers, yield* start(run, job, completions))
+        yield* FiberSet.run(fibers, start(run, job, completions))
       }
       if (running === 0 && pendingCommits === 0) break
       const { _tag, job } = yield* Queue.take(completions)
       if (_tag === "Finished") {
         running--
-        job.endedAt = yield* Clock.currentTimeMillis
+        job.endedAt = run.clock.currentTimeMillisUnsafe()
       } else pendingCommits--
       const verdict = commits.verdict(job)
       if (verdict._tag === "Succeeded") {
-        yield* commits.conclude(recorder, job, verdict)
+        yield* commits.conclude(recorder, run.clock, job, verdict)
         run.frontier.succeeded(job)
       } else if (verdict._tag === "Uncommitted" && _tag === "Finished") {
         job.phase = "committing"
@@ -167,48 +176,50 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
         const commit = commits.commit(recorder, state.runId, job, run.hashes[job.planned.index], verdict.finished)
         yield* FiberSet.run(
           committing,
-          commit.pipe(Effect.uninterruptible, Effect.ensuring(Queue.offer(completions, { _tag: "Committed", job })))
+          commit.pipe(
+            Effect.uninterruptible,
+            Effect.onExit((exit) => {
+              job.commitExit = exit
+              return Queue.offer(completions, { _tag: "Committed", job })
+            })
+          )
         )
       } else yield* failed(run, job, verdict, fibers)
     }
     for (const job of state.jobs) {
-      if (job.phase === "waiting") yield* commits.skip(recorder, state.runId, job, state.stopReason ?? "not started")
+      if (job.phase === "waiting") yield* commits.skip(recorder, run.clock, state.runId, job, state.stopReason ?? "not started")
     }
     return yield* finish(run, state.criticalFailed() ? "failed" : "succeeded")
   })
 
 /** The job's fiber, ready to fork: it records how it ended on the job, then tells the loop. */
-const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): Effect.Effect<Effect.Effect<void, unknown, Job.Services>> =>
-  Effect.gen(function*() {
-    const { planned } = job
-    // `config` comes from the prototype: `({ config })` gets it, while code that walks the needed outputs
-    // (Object.keys/values) sees only them. (A defineProperty per job made each inputs object a slow one.)
-    const config = run.options.config?.get(job.id)
-    const inputs: Record<string, unknown> = Object.create(config === undefined ? noConfig : { config })
-    const jobs = run.state.jobs
-    for (const dep of planned.deps) inputs[dep.name] = jobs[dep.index]!.output
-    const inputHash = Resume.inputHash(planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
-    job.phase = "running"
-    job.startedAt = yield* Clock.currentTimeMillis
-    job.span = yield* spans.startJob(job)
-    return runJob(run.recorder, run.state.runId, job, inputs, inputHash).pipe(
-      Effect.withParentSpan(job.span),
-      Effect.onExit((exit: Exit.Exit<Finished, unknown>) => {
-        job.fiberExit = exit
-        return Queue.offer(completions, { _tag: "Finished", job })
-      }),
-      Effect.asVoid
-    )
-  })
+const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): Effect.Effect<unknown, unknown, Job.Services> => {
+  const { planned } = job
+  // `config` comes from the prototype: `({ config })` gets it, while code that walks the needed outputs
+  // (Object.keys/values) sees only them. (A defineProperty per job made each inputs object a slow one.)
+  const config = run.options.config?.get(job.id)
+  const inputs: Record<string, unknown> = Object.create(config === undefined ? noConfig : { config })
+  const jobs = run.state.jobs
+  for (const dep of planned.deps) inputs[dep.name] = jobs[dep.index]!.output
+  const inputHash = Resume.inputHash(planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
+  job.phase = "running"
+  job.startedAt = run.clock.currentTimeMillisUnsafe()
+  return runJob(run.recorder, run.state.runId, job, inputs, inputHash).pipe(
+    Effect.onExit((exit: Exit.Exit<Finished, unknown>) => {
+      job.fiberExit = exit
+      return Queue.offer(completions, { _tag: "Finished", job })
+    })
+  )
+}
 
 /** A failed or interrupted job: record why, skip what needs it, and apply the failure mode. */
 const failed = (run: Run, job: JobState, verdict: commits.Verdict, fibers: FiberSet.FiberSet<unknown, unknown>): Effect.Effect<void> =>
   Effect.gen(function*() {
     const { recorder, state } = run
-    yield* commits.conclude(recorder, job, verdict)
+    yield* commits.conclude(recorder, run.clock, job, verdict)
     const what = job.phase === "interrupted" ? "was interrupted" : "failed"
     for (const [dependent, reason] of run.frontier.dependentsOf(job, what)) {
-      yield* commits.skip(recorder, state.runId, dependent, reason)
+      yield* commits.skip(recorder, run.clock, state.runId, dependent, reason)
     }
     if (!job.planned.job.critical || run.options.failureMode === "continue" || state.stopReason !== undefined) return
     state.stopReason = `not started: the run stopped after critical job "${job.id}" ${what}`
@@ -231,10 +242,10 @@ const interrupted = (run: Run): Effect.Effect<void> =>
       let verdict = commits.verdict(job)
       if (verdict._tag === "Uncommitted") {
         // Its work ended just before the interruption, and its success was not committed: it is, now.
-        const committed = yield* Effect.exit(commits.commit(recorder, state.runId, job, run.hashes[job.planned.index], verdict.finished))
-        verdict = Exit.isSuccess(committed) ? commits.verdict(job) : { _tag: "Interrupted", cause: Cause.interrupt() }
+        job.commitExit = yield* Effect.exit(commits.commit(recorder, state.runId, job, run.hashes[job.planned.index], verdict.finished))
+        verdict = Exit.isSuccess(job.commitExit) ? commits.verdict(job) : { _tag: "Interrupted", cause: Cause.interrupt() }
       }
-      yield* commits.conclude(recorder, job, verdict)
+      yield* commits.conclude(recorder, run.clock, job, verdict)
     }
     yield* finish(run, "interrupted")
   })

@@ -23,7 +23,10 @@ import type { Recorder } from "./recorder.ts"
 import * as spans from "./spans.ts"
 import type { Finished, JobState } from "./state.ts"
 
-/** Runs `job` with `inputs` until it succeeds or its retries are exhausted. Interruption journals `JobInterrupted`. */
+/**
+ * Runs `job` with `inputs` until it succeeds or its retries are exhausted, inside the job's span (opened as it starts:
+ * it includes the waits for resources). Interruption journals `JobInterrupted`.
+ */
 export const runJob = (
   recorder: Recorder,
   runId: string,
@@ -31,7 +34,10 @@ export const runJob = (
   inputs: Record<string, unknown>,
   inputHash: string
 ): Effect.Effect<Finished, unknown, Job.Services> =>
-  jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, inputHash).pipe(
+  Effect.flatMap(spans.startJob(job), (span) => {
+    job.span = span
+    return jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, inputHash, span)
+  }).pipe(
     Effect.onInterrupt(() =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
         recorder.emit({
@@ -100,7 +106,7 @@ const one = (
     return spans.attempt(job.id, n, (span) =>
       Effect.gen(function*() {
         yield* recorder.emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: yield* Clock.currentTimeMillis })
-        const exit = yield* Effect.exit(Effect.withParentSpan(once, span).pipe(Effect.annotateLogs("attempt", n)))
+        const exit = yield* Effect.exit(spans.within(once, span).pipe(Effect.annotateLogs("attempt", n)))
         const encoded = Exit.isSuccess(exit) ? yield* Effect.exit(encodeOutput(job.planned.job, exit.value)) : undefined
         const at = yield* Clock.currentTimeMillis
         if (Exit.isSuccess(exit) && encoded !== undefined && Exit.isSuccess(encoded)) {

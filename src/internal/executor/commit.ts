@@ -39,7 +39,7 @@ export const verdict = (job: JobState): Verdict => {
     : { _tag: "Failed", cause: fiberExit.cause }
 }
 
-/** Journals a job's success (durable when it returns), with its definition hash. Records how it ended on the job. */
+/** Journals a job's success (durable when it returns), with its definition hash. The caller records its exit on the job. */
 export const commit = (
   recorder: Recorder,
   runId: string,
@@ -47,39 +47,39 @@ export const commit = (
   definitionHash: string | undefined,
   { at, attempt, encoded, output }: Finished
 ): Effect.Effect<void> =>
-  recorder.emit({ _tag: "AttemptSucceeded", runId, jobId: job.id, attempt, at, output, json: encoded.json }, definitionHash).pipe(
-    Effect.onExit((exit) => Effect.sync(() => (job.commitExit = exit)))
-  )
+  recorder.emit({ _tag: "AttemptSucceeded", runId, jobId: job.id, attempt, at, output, json: encoded.json }, definitionHash)
 
-/** Records the job's end as the verdict says, and ends its span. `Running` and `Uncommitted` end it interrupted. */
-export const conclude = (recorder: Recorder, job: JobState, verdict: Verdict): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    switch (verdict._tag) {
-      case "Succeeded":
-        job.phase = "succeeded"
-        job.detail = undefined
-        break
-      case "Failed":
-        job.phase = "failed"
-        job.detail = render.cause(verdict.cause)
-        job.cause = verdict.cause
-        break
-      case "Interrupted":
-      case "Running":
-      case "Uncommitted":
-        job.phase = "interrupted"
-        job.detail = job.interruptedDetail
-        job.cause = verdict._tag === "Interrupted" ? verdict.cause : Cause.interrupt()
-        break
-    }
-    return spans.endJob(job, job.detail === undefined ? undefined : recorder.mask(job.detail))
-  })
+/**
+ * Records the job's end as the verdict says (at once, when called), and returns the ending of its span. `Running` and
+ * `Uncommitted` end it interrupted.
+ */
+export const conclude = (recorder: Recorder, clock: Clock.Clock, job: JobState, verdict: Verdict): Effect.Effect<void> => {
+  switch (verdict._tag) {
+    case "Succeeded":
+      job.phase = "succeeded"
+      job.detail = undefined
+      break
+    case "Failed":
+      job.phase = "failed"
+      job.detail = render.cause(verdict.cause)
+      job.cause = verdict.cause
+      break
+    case "Interrupted":
+    case "Running":
+    case "Uncommitted":
+      job.phase = "interrupted"
+      job.detail = job.interruptedDetail
+      job.cause = verdict._tag === "Interrupted" ? verdict.cause : Cause.interrupt()
+      break
+  }
+  return spans.endJob(job, clock, job.detail === undefined ? undefined : recorder.mask(job.detail))
+}
 
 /** A job that never ran: skipped (with the reason shown), journaled, and its span ended. */
-export const skip = (recorder: Recorder, runId: string, job: JobState, reason: string): Effect.Effect<void> =>
-  Effect.gen(function*() {
+export const skip = (recorder: Recorder, clock: Clock.Clock, runId: string, job: JobState, reason: string): Effect.Effect<void> =>
+  Effect.suspend(() => {
     job.phase = "skipped"
     job.detail = reason
-    yield* recorder.emit({ _tag: "JobSkipped", runId, jobId: job.id, at: yield* Clock.currentTimeMillis, reason })
-    yield* spans.endJob(job, recorder.mask(reason))
+    const at = clock.currentTimeMillisUnsafe()
+    return Effect.andThen(recorder.emit({ _tag: "JobSkipped", runId, jobId: job.id, at, reason }), spans.endJob(job, clock, recorder.mask(reason)))
   })

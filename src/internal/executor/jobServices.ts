@@ -1,11 +1,12 @@
 /**
- * What the runner provides to a job's attempts besides the user's services: its checkpoint store (steps journaled
+ * What the runner provides to a job's attempts besides the user's services: its span (see spans.ts), its checkpoint store (steps journaled
  * for its current inputs), its process tracker (shell commands journaled while they run, so a resumed run ends what a
  * killed runner left running), and its resource-wait reporter (waits shown and journaled as events).
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as Tracer from "effect/Tracer"
 import * as checkpoints from "../checkpoints.ts"
 import * as resources from "../resources.ts"
 import * as Processes from "../processes.ts"
@@ -13,18 +14,24 @@ import * as Secrets from "../Secrets.ts"
 import { maskedJson, type Recorder } from "./recorder.ts"
 import type { JobState } from "./state.ts"
 
-/** Provides the job's store, tracker and waits to `effect` (all its attempts). */
+/**
+ * Provides the job's store, tracker and waits, and its span as the parent span, to `effect` (all its attempts). One
+ * service at a time on purpose: `Context.add` is a cheap overlay, while `Effect.provideContext` (a merge) copies the
+ * fiber's whole context, which measurably costs on every job.
+ */
 export const provide = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   recorder: Recorder,
   runId: string,
   job: JobState,
-  inputHash: string
-): Effect.Effect<A, E, R> =>
+  inputHash: string,
+  span: Tracer.Span
+): Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>> =>
   effect.pipe(
     Effect.provideService(checkpoints.CurrentStore, store(recorder, runId, job.id, inputHash)),
     Effect.provideService(Processes.CurrentTracker, tracker(recorder, runId, job)),
-    Effect.provideService(resources.CurrentWaits, waits(recorder, runId, job))
+    Effect.provideService(resources.CurrentWaits, waits(recorder, runId, job)),
+    Effect.provideService(Tracer.ParentSpan, span)
   )
 
 const store = (recorder: Recorder, runId: string, jobId: string, inputHash: string): checkpoints.Store => {

@@ -56,7 +56,7 @@ export class JobState {
   // taken their completion must still report (and journal) what happened.
   fiberExit: Exit.Exit<Finished, unknown> | undefined = undefined
   commitExit: Exit.Exit<void> | undefined = undefined
-  /** Its span, from its start (or skip, or restore) to its end. */
+  /** Its span while it is open: from its start (or skip, or restore) to its end. */
   span: Tracer.Span | undefined = undefined
   readonly planned: Dag.PlannedJob
   constructor(planned: Dag.PlannedJob) {
@@ -71,12 +71,17 @@ export class JobState {
     return this.abandoned === undefined ? "interrupted" : `interrupted: ${this.abandoned}`
   }
 
-  /** Its final state for summaries: a job the run never got to is skipped. */
-  summary(): RunEvent.JobSummary {
+  /** Its final status: a job the run never got to is skipped. */
+  get status(): RunEvent.JobStatus {
     const phase = this.phase
+    return phase === "waiting" || phase === "running" || phase === "committing" ? "skipped" : phase
+  }
+
+  /** Its final state for summaries. */
+  summary(): RunEvent.JobSummary {
     return {
       jobId: this.id,
-      status: phase === "waiting" || phase === "running" || phase === "committing" ? "skipped" : phase,
+      status: this.status,
       critical: this.planned.job.critical,
       attempts: this.attempts,
       durationMillis: this.endedAt > 0 ? this.endedAt - this.startedAt : 0,
