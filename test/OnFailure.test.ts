@@ -85,7 +85,7 @@ describe("spans", () => {
       const job = Job.make("traced", {
         run: () => Effect.withSpan(Effect.map(Effect.currentSpan, (span) => void (inner = span)), "user work")
       })
-      yield* runDag(Dag.make("spans", [job]))
+      yield* runDag(Dag.make("spans", [job])).pipe(Effect.withTracer(recordingTracer().tracer))
       assert.strictEqual(inner?.name, "user work")
       const attempt = Option.getOrUndefined(inner!.parent) as Tracer.Span
       assert.strictEqual(attempt.name, "attempt 1")
@@ -97,6 +97,17 @@ describe("spans", () => {
       assert.strictEqual(run.name, "run spans")
       assert.strictEqual(run.attributes.get("runner.run.id"), "test-run")
       assert.strictEqual(inner!.traceId, run.traceId)
+    }))
+
+  it.effect("with Effect's default tracer (nothing exports spans) the runner opens none: a user's span has no parent", () =>
+    Effect.gen(function*() {
+      let inner: Tracer.Span | undefined
+      const job = Job.make("untraced", {
+        run: () => Effect.withSpan(Effect.map(Effect.currentSpan, (span) => void (inner = span)), "user work")
+      })
+      yield* runDag(Dag.make("no-spans", [job]))
+      assert.strictEqual(inner?.name, "user work")
+      assert.isTrue(Option.isNone(inner!.parent))
     }))
 
   // Live clock: the retry's delay and the timeout are real (1 ms).

@@ -102,7 +102,7 @@ interface Run {
   readonly plan: Dag.Plan
   readonly options: Options
   readonly recorder: Recorder.Recorder
-  readonly span: Tracer.Span
+  readonly span: Tracer.Span | undefined
   readonly started: number
   /** The run's Clock, read without an effect on every job's path. */
   readonly clock: Clock.Clock
@@ -116,7 +116,7 @@ const makeRun = (
   plan: Dag.Plan,
   options: Options,
   recorder: Recorder.Recorder,
-  span: Tracer.Span,
+  span: Tracer.Span | undefined,
   started: number,
   clock: Clock.Clock
 ): Run => {

@@ -103,7 +103,7 @@ const one = (
   Effect.suspend(() => {
     const n = ++job.attempts
     job.inAttempt = true
-    return spans.attempt(job.id, n, (span) =>
+    return spans.attempt(job, n, (span) =>
       Effect.gen(function*() {
         yield* recorder.emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: yield* Clock.currentTimeMillis })
         const exit = yield* Effect.exit(spans.within(once, span).pipe(Effect.annotateLogs("attempt", n)))

@@ -12,6 +12,7 @@ import * as resources from "../resources.ts"
 import * as Processes from "../processes.ts"
 import * as Secrets from "../Secrets.ts"
 import { maskedJson, type Recorder } from "./recorder.ts"
+import * as spans from "./spans.ts"
 import type { JobState } from "./state.ts"
 
 /**
@@ -25,13 +26,13 @@ export const provide = <A, E, R>(
   runId: string,
   job: JobState,
   inputHash: string,
-  span: Tracer.Span
+  span: Tracer.Span | undefined
 ): Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>> =>
   effect.pipe(
     Effect.provideService(checkpoints.CurrentStore, store(recorder, runId, job.id, inputHash)),
     Effect.provideService(Processes.CurrentTracker, tracker(recorder, runId, job)),
     Effect.provideService(resources.CurrentWaits, waits(recorder, runId, job)),
-    Effect.provideService(Tracer.ParentSpan, span)
+    (withServices) => spans.within(withServices, span)
   )
 
 const store = (recorder: Recorder, runId: string, jobId: string, inputHash: string): checkpoints.Store => {
