@@ -164,3 +164,34 @@ describe("masking", () => {
     assert.include(sent, "token=***")
   })
 })
+
+/** A command job that writes the TRACEPARENT it was given; `plain` runs with none given by the runner. */
+const commandTaskFile = (out: string) => `
+import { Dag, Job } from "effect-runner"
+
+export const traced = Job.command("traced", ["sh", "-c", 'printf "%s" "$TRACEPARENT" > "$OUT"'], {
+  env: { OUT: ${JSON.stringify(out)} }
+})
+
+export default Dag.make("command-trace", [traced])
+`
+
+describe.each(runtimes)("trace context of command jobs on %s", (runtime) => {
+  it("a command job's TRACEPARENT names its attempt's span, in the run's trace; without an exporter it gets none", async () => {
+    const dir = tempDir()
+    const out = path.join(dir, "traceparent.txt")
+    const file = path.join(dir, "command.ts")
+    fs.writeFileSync(file, commandTaskFile(out))
+    const r = await receiver()
+    const result = await run(r, [file], runtime)
+    await r.close()
+    assert.strictEqual(result.status, 0, result.stdout + result.stderr)
+    const attempt = one(spansOf(r), "attempt 1")
+    assert.strictEqual(fs.readFileSync(out, "utf8"), `00-${attempt.traceId}-${attempt.spanId}-01`)
+
+    fs.rmSync(out)
+    const plain = await runnerAsync([file, "--journal", "none", "--log-format", "plain"], { TRACEPARENT: "" }, runtime).done
+    assert.strictEqual(plain.status, 0, plain.stdout + plain.stderr)
+    assert.strictEqual(fs.readFileSync(out, "utf8"), "")
+  })
+})
