@@ -16,8 +16,8 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
+import * as render from "../render.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import type { JobState } from "./state.ts"
 
@@ -152,13 +152,4 @@ const failure = (name: string, text: string): Exit.Exit<never, unknown> => {
   return Exit.fail(rest.length === 0 ? { name, message } : { name, message, stack: [`${name}: ${message}`, ...rest].join("\n") })
 }
 
-const errorName = (cause: Cause.Cause<unknown> | undefined): string => {
-  if (cause === undefined) return "Error"
-  if (Cause.hasDies(cause)) return "Defect"
-  const error = Cause.findErrorOption(cause)
-  if (Option.isSome(error) && typeof error.value === "object" && error.value !== null && "_tag" in error.value) {
-    const tag = error.value._tag
-    if (typeof tag === "string") return tag
-  }
-  return "Error"
-}
+const errorName = (cause: Cause.Cause<unknown> | undefined): string => cause === undefined ? "Error" : render.causeTag(cause)
