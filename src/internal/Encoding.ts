@@ -18,11 +18,9 @@ export type Encoded =
   | { readonly _tag: "Unrestorable"; readonly reason: string; readonly json: string }
 
 /** Why a value cannot be journaled at all: it is circular, or its encoder threw. */
-export class NotJournalable extends Error {
-  readonly reason: string
-  constructor(reason: string) {
-    super(reason)
-    this.reason = reason
+export class NotJournalable extends Schema.TaggedError<NotJournalable>()("NotJournalable", { reason: Schema.String }) {
+  override get message(): string {
+    return this.reason
   }
 }
 
@@ -79,7 +77,7 @@ export const encode = (
     (encoded) =>
       Effect.try({
         try: () => toText(value, encoded, schema !== undefined),
-        catch: (error) => error instanceof NotJournalable ? error : new NotJournalable(`its JSON could not be made: ${message(error)}`)
+        catch: (error) => error instanceof NotJournalable ? error : new NotJournalable({ reason: `its JSON could not be made: ${message(error)}` })
       })
   )
 
@@ -147,7 +145,7 @@ const notPlainJson = (value: unknown): Problem | undefined => {
     }
     if (u === null) return undefined
     const object = u as object
-    if (seen.has(object)) throw new NotJournalable(`it is circular (${path} refers back to an enclosing value)`)
+    if (seen.has(object)) throw new NotJournalable({ reason: `it is circular (${path} refers back to an enclosing value)` })
     const kind = kindOf(object)
     if (kind !== undefined) return { what: kind, path }
     seen.add(object)
