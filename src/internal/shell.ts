@@ -18,6 +18,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { ShellExitError } from "../Errors.ts"
 import { sleep } from "./process/Spawner.ts"
+import { LineReader } from "./process/lines.ts"
 import * as TraceContext from "./process/traceContext.ts"
 import * as Secrets from "./Secrets.ts"
 import * as Processes from "./processes.ts"
@@ -154,8 +155,20 @@ const readLines = (
   output: Stream.Stream<Uint8Array, PlatformError.PlatformError>,
   log: (lines: ReadonlyArray<string>) => Effect.Effect<void>
 ): Effect.Effect<void> =>
-  // A read error ends the output as a close would; the exit status still decides how the command went.
-  Effect.ignore(Stream.runForEachArray(Stream.splitLines(Stream.decodeText(output)), log))
+  Effect.suspend(() => {
+    const reader = new LineReader()
+    // A read error ends the output as a close would; the exit status still decides how the command went.
+    return Effect.andThen(
+      Effect.ignore(Stream.runForEachArray(output, (chunks) => {
+        const lines = reader.read(chunks)
+        return lines.length === 0 ? Effect.void : log(lines)
+      })),
+      Effect.suspend(() => {
+        const lines = reader.end()
+        return lines.length === 0 ? Effect.void : log(lines)
+      })
+    )
+  })
 
 /**
  * Waits until both outputs have ended, or no output has come for `millis` while the readers waited for more (fiber
