@@ -68,22 +68,22 @@ export const run = (
   argv: ReadonlyArray<string | Redacted.Redacted<string>>,
   options: RunOptions
 ): Effect.Effect<{ readonly exitCode: number; readonly stdout: string }, ShellError, ChildProcessSpawner> =>
-  Effect.gen(function*() {
-    const spawner = yield* ChildProcessSpawner
-    const current = yield* Secrets.CurrentMasker
-    const settings = yield* CurrentSettings
-    const tracker = yield* Processes.CurrentTracker
+  // The job's services read at once from its context (one effect, not one per service: this runs once per job).
+  Effect.contextWith((context: Context.Context<ChildProcessSpawner>) => {
+    const spawner = Context.get(context, ChildProcessSpawner)
+    const settings = Context.get(context, CurrentSettings)
+    const tracker = Context.get(context, Processes.CurrentTracker)
     // The run's secrets, and those given to the command (Redacted argv or env values), are masked if it prints them.
-    const mask = current.with(Secrets.collect([...argv, ...Object.values(options.env ?? {})])).mask
+    const mask = Context.get(context, Secrets.CurrentMasker).with(Secrets.collect([...argv, ...Object.values(options.env ?? {})])).mask
     const [program = "", ...args] = argv
     const command = ChildProcess.make(unwrap(program), args, {
       cwd: options.cwd,
-      env: yield* TraceContext.withTraceparent(options.env),
+      env: TraceContext.withTraceparentFrom(context, options.env),
       extendEnv: true,
       stdin: "ignore",
       forceKillAfter: Duration.millis(settings.graceMillis)
     })
-    return yield* Effect.acquireUseRelease(
+    return Effect.acquireUseRelease(
       start(spawner, command, tracker),
       (started) => consume(jobId, argv, started, settings, mask),
       (started) => end(started, settings, tracker)

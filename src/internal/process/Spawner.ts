@@ -133,6 +133,8 @@ const awaitGroup = (child: Native.Child, millis: number): Effect.Effect<void> =>
 /** How the command's exit is reported: once, to whoever waits for it. */
 class Exited {
   exit: Native.Exit | undefined = undefined
+  /** The process has exited and its group was then found empty. */
+  groupGone = false
   private waiters: Array<() => void> = []
   readonly done = (exit: Native.Exit): void => {
     this.exit = exit
@@ -180,8 +182,25 @@ const terminate = (
   exited: Exited,
   options: ChildProcess.KillOptions | undefined
 ): Effect.Effect<void, PlatformError.PlatformError> =>
-  // After a normal exit, with nothing left in the group: one kill(2), which finds nothing, and no fiber work.
-  !child.kill(options?.killSignal ?? "SIGTERM") && child.hasExited() ? Effect.void : Effect.gen(function*() {
+  // After a normal exit, with nothing left in the group: one kill(2), which finds nothing, and no fiber work. Once
+  // found gone after the exit, the group is not signalled again: its id may since have been given to another.
+  Effect.suspend(() => {
+    if (exited.groupGone) return Effect.void
+    if (!child.kill(options?.killSignal ?? "SIGTERM") && child.hasExited()) {
+      exited.groupGone = true
+      return Effect.void
+    }
+    return signalled(command, child, exited, options)
+  })
+
+/** `terminate` once the signal has reached something: waits for the group to end, SIGKILL after the grace. */
+const signalled = (
+  command: ChildProcess.StandardCommand,
+  child: Native.Child,
+  exited: Exited,
+  options: ChildProcess.KillOptions | undefined
+): Effect.Effect<void, PlatformError.PlatformError> =>
+  Effect.gen(function*() {
     if (isAlive(child)) {
       const grace = options?.forceKillAfter === undefined ? undefined : Duration.toMillis(options.forceKillAfter)
       yield* awaitGroup(child, grace ?? Number.POSITIVE_INFINITY)
@@ -198,7 +217,8 @@ const terminate = (
       : isAlive(child)
       ? `its process group ${child.pid} was still alive ${seconds} after SIGKILL`
       : undefined
-    if (left !== undefined) {
+    if (left === undefined) exited.groupGone = true
+    else {
       return yield* PlatformError.systemError({
         _tag: "TimedOut",
         module: "ChildProcess",
@@ -228,8 +248,8 @@ const spawnNative = (
   if (invalid !== undefined) {
     return Effect.fail(PlatformError.badArgument({ module: "ChildProcess", method: "spawn", description: invalid }))
   }
-  // Built with plain callbacks and no Deferred or generator: this runs once per shell job, and its Effect work is
-  // part of the job's cost (bench/README.md "Spawners").
+  // Plain callbacks, no Deferred or generator, a handle of a class: this runs once per shell job, and its Effect
+  // work is part of the job's cost (bench/README.md "Spawners").
   const exited = new Exited()
   return Effect.map(
     Effect.acquireRelease(
@@ -243,30 +263,61 @@ const spawnNative = (
       }),
       (child) => Effect.ignore(terminate(command, child, exited, command.options))
     ),
-    (child) => {
-      let referenced = true
-      const setRef = (value: boolean) =>
-        Effect.sync(() => {
-          referenced = value
-          child.ref(value)
-        })
-      return makeHandle({
-        pid: ProcessId(child.pid),
-        exitCode: Effect.flatMap(exited.wait(Number.POSITIVE_INFINITY), (exit) => exitCodeOf(command, exit!)),
-        isRunning: Effect.sync(() => !child.hasExited()),
-        kill: (options) => terminate(command, child, exited, options),
-        stdin: Sink.drain,
-        stdout: child.stdout,
-        stderr: child.stderr,
-        // Not Stream.suspend: it records every stream it makes in a WeakMap, which cost ~0.15 ms a job in a profile.
-        all: Stream.merge(child.stdout, child.stderr),
-        getInputFd: () => Sink.drain,
-        getOutputFd: () => Stream.empty,
-        unref: Effect.as(setRef(false), Effect.suspend(() => referenced ? Effect.void : setRef(true)))
-      })
-    }
+    (child) => new NativeHandle(command, child, exited) as unknown as ChildProcessHandle
   )
 }
+
+/** Effect's handle prototype (its type id, toJSON), taken once: `makeHandle` copies its argument into a new object. */
+const HandleProto = Object.getPrototypeOf(makeHandle({} as Parameters<typeof makeHandle>[0]))
+
+/** The handle of a command started natively; what few jobs use (`all`, `unref`) is built when asked for. */
+class NativeHandle {
+  readonly pid: ProcessId
+  readonly exitCode: Effect.Effect<ExitCode, PlatformError.PlatformError>
+  readonly stdout: Stream.Stream<Uint8Array, PlatformError.PlatformError>
+  readonly stderr: Stream.Stream<Uint8Array, PlatformError.PlatformError>
+  private readonly command: ChildProcess.StandardCommand
+  private readonly child: Native.Child
+  private readonly exited: Exited
+  private referenced = true
+
+  constructor(command: ChildProcess.StandardCommand, child: Native.Child, exited: Exited) {
+    this.command = command
+    this.child = child
+    this.exited = exited
+    this.pid = ProcessId(child.pid)
+    this.stdout = child.stdout
+    this.stderr = child.stderr
+    this.exitCode = Effect.flatMap(exited.wait(Number.POSITIVE_INFINITY), (exit) => exitCodeOf(command, exit!))
+  }
+
+  get isRunning(): Effect.Effect<boolean> {
+    return Effect.sync(() => !this.child.hasExited())
+  }
+  readonly kill = (options?: ChildProcess.KillOptions): Effect.Effect<void, PlatformError.PlatformError> =>
+    terminate(this.command, this.child, this.exited, options)
+  get all(): Stream.Stream<Uint8Array, PlatformError.PlatformError> {
+    return Stream.merge(this.stdout, this.stderr)
+  }
+  get stdin(): Sink.Sink<void, Uint8Array, never, PlatformError.PlatformError> {
+    return Sink.drain
+  }
+  getInputFd(): Sink.Sink<void, Uint8Array, never, PlatformError.PlatformError> {
+    return Sink.drain
+  }
+  getOutputFd(): Stream.Stream<Uint8Array, PlatformError.PlatformError> {
+    return Stream.empty
+  }
+  get unref(): Effect.Effect<Effect.Effect<void>> {
+    const setRef = (value: boolean) =>
+      Effect.sync(() => {
+        this.referenced = value
+        this.child.ref(value)
+      })
+    return Effect.as(setRef(false), Effect.suspend(() => this.referenced ? Effect.void : setRef(true)))
+  }
+}
+Object.setPrototypeOf(NativeHandle.prototype, HandleProto)
 
 /** A spawner that starts what it can with `start` and hands everything else to `fallback`. */
 export const make = (start: Native.Start, fallback: ChildProcessSpawner["Service"]): ChildProcessSpawner["Service"] =>
