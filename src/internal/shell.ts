@@ -222,9 +222,10 @@ const consume = (
   Effect.gen(function*() {
     const { handle } = started
     const kept = new Kept()
+    // Started at once rather than on the scheduler's next turn: the readers run until they wait for output.
     const reading = [
-      yield* Effect.forkChild(readLines(handle.stdout, logLines(kept, "stdout", mask))),
-      yield* Effect.forkChild(readLines(handle.stderr, logLines(kept, "stderr", mask)))
+      yield* Effect.forkChild(readLines(handle.stdout, logLines(kept, "stdout", mask)), { startImmediately: true }),
+      yield* Effect.forkChild(readLines(handle.stderr, logLines(kept, "stderr", mask)), { startImmediately: true })
     ]
     const exit = yield* Effect.exit(handle.exitCode)
     started.ended = yield* endGroup(started, settings)
@@ -249,8 +250,10 @@ const consume = (
  */
 const endGroup = ({ group, handle }: Started, settings: Settings): Effect.Effect<Processes.Ended> =>
   Effect.gen(function*() {
-    const killing = yield* Effect.forkChild(handle.kill({ forceKillAfter: Duration.millis(settings.graceMillis) }))
-    // Usually done at once (the group is gone): the bound's timer is set only when it is not.
+    const killing = yield* Effect.forkChild(handle.kill({ forceKillAfter: Duration.millis(settings.graceMillis) }), {
+      startImmediately: true
+    })
+    // Usually done at once (the group is gone; the fiber ran at once): the bound's timer is set only when it is not.
     const killed = killing.pollUnsafe() ?? (yield* Effect.raceFirst(
       Fiber.await(killing),
       Effect.as(sleep(settings.graceMillis + settings.killWaitMillis), undefined)
