@@ -5,13 +5,14 @@
  * and its executor are left out: this is the part that differs between spawners. Prints one JSON object.
  *
  * Run: node bench/spawn.ts | bun bench/spawn.ts | deno run -A bench/spawn.ts   --jobs 200 --rounds 5
- *   --variants runner,effect,effect-raw,direct   --before DIR (adds `before`: Shell.run of another checkout of the
- *   runner in DIR, e.g. `git archive <commit> src package.json | tar -x -C DIR` with node_modules linked to this one's)
+ *   --variants runner,effect,effect-raw,direct (or `none`)   --before DIR (adds `before`: Shell.run of another checkout
+ *   of the runner in DIR, with its own node_modules or with this one's linked, e.g. a `git worktree` at an older commit)
  *
  * Variants: `runner` = Shell.run on the runner's own spawner for this runtime (src/internal/process/), `effect` =
  * Shell.run on `@effect/platform-node`'s NodeChildProcessSpawner, `effect-raw` = that spawner alone (spawn, drain
  * stdout and stderr, await the exit code, close the scope), `direct` = node:child_process alone (spawn detached, wait
- * for `close`): the floor.
+ * for `close`): the floor. CPU is user + system of the whole process; `userMs` is the user part alone (the system part
+ * is mostly the kernel's fork and exec, which is the same for every variant).
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
@@ -32,7 +33,10 @@ const option = (name: string, fallback: string) => {
 const jobs = Number(option("--jobs", "200"))
 const rounds = Number(option("--rounds", "5"))
 const before = option("--before", "")
-const variants = [...(before === "" ? [] : ["before"]), ...option("--variants", "runner,effect,effect-raw,direct").split(",")]
+const variants = [
+  ...(before === "" ? [] : ["before"]),
+  ...option("--variants", "runner,effect,effect-raw,direct").split(",").filter((v) => v !== "none")
+]
 const stats = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
   const mid = sorted.length >> 1
@@ -77,11 +81,11 @@ const timed = (variant: string, concurrency: number) =>
     const cpu = process.cpuUsage()
     yield* Effect.forEach(Array.from({ length: jobs }), () => job(variant), { concurrency, discard: true })
     const used = process.cpuUsage(cpu)
-    return { wall: (performance.now() - start) / jobs, cpu: (used.user + used.system) / 1000 / jobs }
+    return { wall: (performance.now() - start) / jobs, cpu: (used.user + used.system) / 1000 / jobs, user: used.user / 1000 / jobs }
   }).pipe(Effect.provide(layers[variant] ?? NodeServices.layer))
 
 const program = Effect.gen(function*() {
-  const samples: Record<string, Record<string, Array<{ wall: number; cpu: number }>>> = {}
+  const samples: Record<string, Record<string, Array<{ wall: number; cpu: number; user: number }>>> = {}
   // A warm-up round of each, then rounds interleaved so drift in the machine's load hits every variant alike.
   for (const variant of variants) yield* timed(variant, 8)
   for (let round = 0; round < rounds; round++) {
@@ -97,7 +101,9 @@ const program = Effect.gen(function*() {
     result[variant] = Object.fromEntries(Object.entries(byConcurrency).map(([key, values]) => {
       const wall = stats(values.map((v) => v.wall))
       const cpu = stats(values.map((v) => v.cpu))
-      return [key, { wallMs: +wall.median.toFixed(2), wallRange: [+wall.min.toFixed(2), +wall.max.toFixed(2)], cpuMs: +cpu.median.toFixed(2) }]
+      const user = stats(values.map((v) => v.user))
+      const range = [+wall.min.toFixed(2), +wall.max.toFixed(2)]
+      return [key, { wallMs: +wall.median.toFixed(2), wallRange: range, cpuMs: +cpu.median.toFixed(2), userMs: +user.median.toFixed(2) }]
     }))
   }
   return result

@@ -18,6 +18,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { ShellExitError } from "../Errors.ts"
 import { sleep } from "./process/Spawner.ts"
+import { LineReader } from "./process/lines.ts"
 import * as TraceContext from "./process/traceContext.ts"
 import * as Secrets from "./Secrets.ts"
 import * as Processes from "./processes.ts"
@@ -67,22 +68,22 @@ export const run = (
   argv: ReadonlyArray<string | Redacted.Redacted<string>>,
   options: RunOptions
 ): Effect.Effect<{ readonly exitCode: number; readonly stdout: string }, ShellError, ChildProcessSpawner> =>
-  Effect.gen(function*() {
-    const spawner = yield* ChildProcessSpawner
-    const current = yield* Secrets.CurrentMasker
-    const settings = yield* CurrentSettings
-    const tracker = yield* Processes.CurrentTracker
+  // The job's services read at once from its context (one effect, not one per service: this runs once per job).
+  Effect.contextWith((context: Context.Context<ChildProcessSpawner>) => {
+    const spawner = Context.get(context, ChildProcessSpawner)
+    const settings = Context.get(context, CurrentSettings)
+    const tracker = Context.get(context, Processes.CurrentTracker)
     // The run's secrets, and those given to the command (Redacted argv or env values), are masked if it prints them.
-    const mask = current.with(Secrets.collect([...argv, ...Object.values(options.env ?? {})])).mask
+    const mask = Context.get(context, Secrets.CurrentMasker).with(Secrets.collect([...argv, ...Object.values(options.env ?? {})])).mask
     const [program = "", ...args] = argv
     const command = ChildProcess.make(unwrap(program), args, {
       cwd: options.cwd,
-      env: yield* TraceContext.withTraceparent(options.env),
+      env: TraceContext.withTraceparentFrom(context, options.env),
       extendEnv: true,
       stdin: "ignore",
       forceKillAfter: Duration.millis(settings.graceMillis)
     })
-    return yield* Effect.acquireUseRelease(
+    return Effect.acquireUseRelease(
       start(spawner, command, tracker),
       (started) => consume(jobId, argv, started, settings, mask),
       (started) => end(started, settings, tracker)
@@ -105,17 +106,21 @@ const start = (
   command: ChildProcess.Command,
   tracker: Processes.Tracker | undefined
 ): Effect.Effect<Started, PlatformError.PlatformError> =>
-  Effect.gen(function*() {
-    const scope = yield* Scope.make()
-    const handle = yield* spawner.spawn(command).pipe(
-      Scope.provide(scope),
-      Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
-    )
-    const group = Processes.groupOf(handle.pid, yield* Clock.currentTimeMillis)
-    const unregister = Processes.register(() => void Effect.runFork(handle.kill({ killSignal: "SIGKILL" })))
-    if (tracker !== undefined) yield* tracker.started(group)
-    return { handle, scope, group, unregister, ended: undefined }
-  })
+  // Combinators rather than a generator, here and below: this runs once per job (bench/README.md "Spawners").
+  Effect.flatMap(Scope.make(), (scope) =>
+    Effect.flatMap(
+      spawner.spawn(command).pipe(
+        Scope.provide(scope),
+        Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
+      ),
+      (handle) =>
+        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Started> => {
+          const group = Processes.groupOf(handle.pid, now)
+          const unregister = Processes.register(() => void Effect.runFork(handle.kill({ killSignal: "SIGKILL" })))
+          const started: Started = { handle, scope, group, unregister, ended: undefined }
+          return tracker === undefined ? Effect.succeed(started) : Effect.as(tracker.started(group), started)
+        })
+    ))
 
 /** What a command printed, as the job keeps it: the first 64 KiB of stdout and the last 20 lines of stderr. */
 class Kept {
@@ -154,8 +159,20 @@ const readLines = (
   output: Stream.Stream<Uint8Array, PlatformError.PlatformError>,
   log: (lines: ReadonlyArray<string>) => Effect.Effect<void>
 ): Effect.Effect<void> =>
-  // A read error ends the output as a close would; the exit status still decides how the command went.
-  Effect.ignore(Stream.runForEachArray(Stream.splitLines(Stream.decodeText(output)), log))
+  Effect.suspend(() => {
+    const reader = new LineReader()
+    // A read error ends the output as a close would; the exit status still decides how the command went.
+    return Effect.andThen(
+      Effect.ignore(Stream.runForEachArray(output, (chunks) => {
+        const lines = reader.read(chunks)
+        return lines.length === 0 ? Effect.void : log(lines)
+      })),
+      Effect.suspend(() => {
+        const lines = reader.end()
+        return lines.length === 0 ? Effect.void : log(lines)
+      })
+    )
+  })
 
 /**
  * Waits until both outputs have ended, or no output has come for `millis` while the readers waited for more (fiber
@@ -206,26 +223,35 @@ const consume = (
   settings: Settings,
   mask: (text: string) => string
 ) =>
-  Effect.gen(function*() {
+  Effect.suspend(() => {
     const { handle } = started
     const kept = new Kept()
-    const reading = [
-      yield* Effect.forkChild(readLines(handle.stdout, logLines(kept, "stdout", mask))),
-      yield* Effect.forkChild(readLines(handle.stderr, logLines(kept, "stderr", mask)))
-    ]
-    const exit = yield* Effect.exit(handle.exitCode)
-    started.ended = yield* endGroup(started, settings)
-    if (reading.some((fiber) => fiber.pollUnsafe() === undefined)) {
-      kept.lastRead = Date.now()
-      yield* outputEnd(reading, kept, settings.drainMillis)
-      yield* Fiber.interruptAll(reading)
-    }
-    if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause)
-    const code = exit.value
-    if (code !== 0) {
-      return yield* new ShellExitError({ jobId, command: CommandLine.display(argv), exitCode: code, stderrTail: kept.stderrTail })
-    }
-    return { exitCode: code as number, stdout: kept.stdout.slice(0, STDOUT_CAPTURE_BYTES) }
+    // Started at once rather than on the scheduler's next turn: the readers run until they wait for output.
+    const read = (output: "stdout" | "stderr") =>
+      Effect.forkChild(readLines(handle[output], logLines(kept, output, mask)), { startImmediately: true })
+    return Effect.flatMap(read("stdout"), (stdout) =>
+      Effect.flatMap(read("stderr"), (stderr) =>
+        Effect.flatMap(Effect.exit(handle.exitCode), (exit) =>
+          Effect.flatMap(endGroup(started, settings), (ended) => {
+            started.ended = ended
+            const reading = [stdout, stderr]
+            const outcome = Effect.suspend((): Effect.Effect<{ readonly exitCode: number; readonly stdout: string }, ShellError> => {
+              if (Exit.isFailure(exit)) return Effect.failCause(exit.cause)
+              const code = exit.value
+              if (code !== 0) {
+                return Effect.fail(
+                  new ShellExitError({ jobId, command: CommandLine.display(argv), exitCode: code, stderrTail: kept.stderrTail })
+                )
+              }
+              return Effect.succeed({ exitCode: code as number, stdout: kept.stdout.slice(0, STDOUT_CAPTURE_BYTES) })
+            })
+            if (reading.every((fiber) => fiber.pollUnsafe() !== undefined)) return outcome
+            kept.lastRead = Date.now()
+            return Effect.andThen(
+              Effect.andThen(outputEnd(reading, kept, settings.drainMillis), Fiber.interruptAll(reading)),
+              outcome
+            )
+          }))))
   })
 
 /**
@@ -234,11 +260,27 @@ const consume = (
  * group is usually gone already and this is one syscall. What outlives SIGKILL by `killWaitMillis` (uninterruptible
  * sleep) is given up on, and the job is interrupted with the reason: the wait has a bound, whatever the spawner does.
  */
-const endGroup = ({ group, handle }: Started, settings: Settings): Effect.Effect<Processes.Ended> =>
+const endGroup = (started: Started, settings: Settings): Effect.Effect<Processes.Ended> =>
+  Effect.flatMap(
+    Effect.forkChild(started.handle.kill({ forceKillAfter: Duration.millis(settings.graceMillis) }), { startImmediately: true }),
+    (killing) => {
+      // Usually done at once (the group is gone; the fiber ran at once): the bound's timer is set only when it is not.
+      const killed = killing.pollUnsafe()
+      return killed !== undefined && Exit.isSuccess(killed) ? Effect.succeed(exited) : endGroupSlowly(started, settings, killing, killed)
+    }
+  )
+
+const exited: Processes.Ended = { _tag: "Exited" }
+
+/** `endGroup` when the spawner's kill took time or failed. */
+const endGroupSlowly = (
+  { group, handle }: Started,
+  settings: Settings,
+  killing: Fiber.Fiber<void, PlatformError.PlatformError>,
+  polled: Exit.Exit<void, PlatformError.PlatformError> | undefined
+): Effect.Effect<Processes.Ended> =>
   Effect.gen(function*() {
-    const killing = yield* Effect.forkChild(handle.kill({ forceKillAfter: Duration.millis(settings.graceMillis) }))
-    // Usually done at once (the group is gone): the bound's timer is set only when it is not.
-    const killed = killing.pollUnsafe() ?? (yield* Effect.raceFirst(
+    const killed = polled ?? (yield* Effect.raceFirst(
       Fiber.await(killing),
       Effect.as(sleep(settings.graceMillis + settings.killWaitMillis), undefined)
     ))
@@ -256,15 +298,17 @@ const endGroup = ({ group, handle }: Started, settings: Settings): Effect.Effect
   })
 
 /** Once the job is done with the command: its group ended (if the exit did not already), journaled, released. */
-const end = (started: Started, settings: Settings, tracker: Processes.Tracker | undefined): Effect.Effect<void> =>
-  Effect.gen(function*() {
-    const how = started.ended ?? (yield* endGroup(started, settings))
+const end = (started: Started, settings: Settings, tracker: Processes.Tracker | undefined): Effect.Effect<void> => {
+  const finish = (how: Processes.Ended): Effect.Effect<void> => {
     started.unregister()
-    if (tracker !== undefined) yield* tracker.ended(started.group, how)
     // The spawner's own release ends what is left; for what outlived SIGKILL it would wait again, so not here.
-    if (how._tag === "Abandoned") yield* Effect.forkDetach(Scope.close(started.scope, Exit.void))
-    else yield* Scope.close(started.scope, Exit.void)
-  })
+    const close = how._tag === "Abandoned"
+      ? Effect.asVoid(Effect.forkDetach(Scope.close(started.scope, Exit.void)))
+      : Scope.close(started.scope, Exit.void)
+    return tracker === undefined ? close : Effect.andThen(tracker.ended(started.group, how), close)
+  }
+  return Effect.suspend(() => started.ended === undefined ? Effect.flatMap(endGroup(started, settings), finish) : finish(started.ended))
+}
 
 const timedOut = (exit: Exit.Exit<unknown, PlatformError.PlatformError>): boolean =>
   Exit.isFailure(exit) && exit.cause.reasons.some((reason) => reason._tag === "Fail" && reason.error.reason._tag === "TimedOut")

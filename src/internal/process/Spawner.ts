@@ -18,10 +18,8 @@
  * waiting forever.
  */
 import * as NodeChildProcessSpawner from "@effect/platform-node/NodeChildProcessSpawner"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import type * as FileSystem from "effect/FileSystem"
 import * as Layer from "effect/Layer"
 import type * as Path from "effect/Path"
@@ -132,9 +130,39 @@ const awaitGroup = (child: Native.Child, millis: number): Effect.Effect<void> =>
     return Effect.sync(() => clearTimeout(timer))
   })
 
-/** Waits for the exit to be reported, at most `millis`. */
-const awaitExit = (exited: Deferred.Deferred<Native.Exit>, millis: number): Effect.Effect<void> =>
-  Effect.raceFirst(Effect.asVoid(Deferred.await(exited)), sleep(millis))
+/** How the command's exit is reported: once, to whoever waits for it. */
+class Exited {
+  exit: Native.Exit | undefined = undefined
+  /** The process has exited and its group was then found empty. */
+  groupGone = false
+  private waiters: Array<() => void> = []
+  readonly done = (exit: Native.Exit): void => {
+    this.exit = exit
+    const waiters = this.waiters
+    this.waiters = []
+    for (const waiter of waiters) waiter()
+  }
+  /** Waits for the exit to be reported, at most `millis`. */
+  wait(millis: number): Effect.Effect<Native.Exit | undefined> {
+    return Effect.callback<Native.Exit | undefined>((resume) => {
+      if (this.exit !== undefined) return resume(Effect.succeed(this.exit))
+      let timer: ReturnType<typeof setTimeout> | undefined
+      const waiter = () => {
+        clearTimeout(timer)
+        resume(Effect.succeed(this.exit))
+      }
+      this.waiters.push(waiter)
+      if (Number.isFinite(millis)) timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter)
+        resume(Effect.succeed(undefined))
+      }, millis)
+      return Effect.sync(() => {
+        clearTimeout(timer)
+        this.waiters = this.waiters.filter((w) => w !== waiter)
+      })
+    })
+  }
+}
 
 /** Sleeps on a native timer, so that a TestClock in the job's context does not stop the kill of a real process. */
 export const sleep = (millis: number): Effect.Effect<void> =>
@@ -151,12 +179,28 @@ export const sleep = (millis: number): Effect.Effect<void> =>
 const terminate = (
   command: ChildProcess.StandardCommand,
   child: Native.Child,
-  exited: Deferred.Deferred<Native.Exit>,
+  exited: Exited,
+  options: ChildProcess.KillOptions | undefined
+): Effect.Effect<void, PlatformError.PlatformError> =>
+  // After a normal exit, with nothing left in the group: one kill(2), which finds nothing, and no fiber work. Once
+  // found gone after the exit, the group is not signalled again: its id may since have been given to another.
+  Effect.suspend(() => {
+    if (exited.groupGone) return Effect.void
+    if (!child.kill(options?.killSignal ?? "SIGTERM") && child.hasExited()) {
+      exited.groupGone = true
+      return Effect.void
+    }
+    return signalled(command, child, exited, options)
+  })
+
+/** `terminate` once the signal has reached something: waits for the group to end, SIGKILL after the grace. */
+const signalled = (
+  command: ChildProcess.StandardCommand,
+  child: Native.Child,
+  exited: Exited,
   options: ChildProcess.KillOptions | undefined
 ): Effect.Effect<void, PlatformError.PlatformError> =>
   Effect.gen(function*() {
-    // After a normal exit, with nothing left in the group: one kill(2), which finds nothing.
-    if (!child.kill(options?.killSignal ?? "SIGTERM") && child.hasExited()) return
     if (isAlive(child)) {
       const grace = options?.forceKillAfter === undefined ? undefined : Duration.toMillis(options.forceKillAfter)
       yield* awaitGroup(child, grace ?? Number.POSITIVE_INFINITY)
@@ -166,14 +210,15 @@ const terminate = (
       }
     }
     // The group is gone but the runtime may not have reported the exit yet: that takes a moment, not a bound's worth.
-    if (!child.hasExited() && !child.kill(0)) yield* awaitExit(exited, KILL_WAIT_MILLIS)
+    if (!child.hasExited() && !child.kill(0)) yield* exited.wait(KILL_WAIT_MILLIS)
     const seconds = `${KILL_WAIT_MILLIS / 1000} s`
     const left = !child.hasExited()
       ? `its process ${child.pid} did not exit within ${seconds} of SIGKILL`
       : isAlive(child)
       ? `its process group ${child.pid} was still alive ${seconds} after SIGKILL`
       : undefined
-    if (left !== undefined) {
+    if (left === undefined) exited.groupGone = true
+    else {
       return yield* PlatformError.systemError({
         _tag: "TimedOut",
         module: "ChildProcess",
@@ -198,43 +243,81 @@ const spawnNative = (
   start: Native.Start,
   command: ChildProcess.StandardCommand,
   request: Native.Request
-) =>
-  Effect.gen(function*() {
-    const invalid = nulCharacter(request)
-    if (invalid !== undefined) {
-      return yield* PlatformError.badArgument({ module: "ChildProcess", method: "spawn", description: invalid })
-    }
-    const [child, exited] = yield* Effect.acquireRelease(
-      Effect.callback<readonly [Native.Child, Deferred.Deferred<Native.Exit>], PlatformError.PlatformError>((resume) => {
-        const exited = Deferred.makeUnsafe<Native.Exit>()
+): Effect.Effect<ChildProcessHandle, PlatformError.PlatformError, Scope.Scope> => {
+  const invalid = nulCharacter(request)
+  if (invalid !== undefined) {
+    return Effect.fail(PlatformError.badArgument({ module: "ChildProcess", method: "spawn", description: invalid }))
+  }
+  // Plain callbacks, no Deferred or generator, a handle of a class: this runs once per shell job, and its Effect
+  // work is part of the job's cost (bench/README.md "Spawners").
+  const exited = new Exited()
+  return Effect.map(
+    Effect.acquireRelease(
+      Effect.callback<Native.Child, PlatformError.PlatformError>((resume) => {
         start(
           request,
-          (child) => resume(Effect.succeed([child, exited] as const)),
+          (child) => resume(Effect.succeed(child)),
           (error) => resume(Effect.fail(startError(command, error))),
-          (exit) => Deferred.doneUnsafe(exited, Exit.succeed(exit))
+          exited.done
         )
       }),
-      ([child, exited]) => Effect.ignore(terminate(command, child, exited, command.options))
-    )
-    let referenced = true
-    const setRef = (value: boolean) => Effect.sync(() => {
-      referenced = value
-      child.ref(value)
-    })
-    return makeHandle({
-      pid: ProcessId(child.pid),
-      exitCode: Effect.flatMap(Deferred.await(exited), (exit) => exitCodeOf(command, exit)),
-      isRunning: Effect.sync(() => !child.hasExited()),
-      kill: (options) => terminate(command, child, exited, options),
-      stdin: Sink.drain,
-      stdout: child.stdout,
-      stderr: child.stderr,
-      all: Stream.suspend(() => Stream.merge(child.stdout, child.stderr)),
-      getInputFd: () => Sink.drain,
-      getOutputFd: () => Stream.empty,
-      unref: Effect.as(setRef(false), Effect.suspend(() => referenced ? Effect.void : setRef(true)))
-    })
-  })
+      (child) => Effect.ignore(terminate(command, child, exited, command.options))
+    ),
+    (child) => new NativeHandle(command, child, exited) as unknown as ChildProcessHandle
+  )
+}
+
+/** Effect's handle prototype (its type id, toJSON), taken once: `makeHandle` copies its argument into a new object. */
+const HandleProto = Object.getPrototypeOf(makeHandle({} as Parameters<typeof makeHandle>[0]))
+
+/** The handle of a command started natively; what few jobs use (`all`, `unref`) is built when asked for. */
+class NativeHandle {
+  readonly pid: ProcessId
+  readonly exitCode: Effect.Effect<ExitCode, PlatformError.PlatformError>
+  readonly stdout: Stream.Stream<Uint8Array, PlatformError.PlatformError>
+  readonly stderr: Stream.Stream<Uint8Array, PlatformError.PlatformError>
+  private readonly command: ChildProcess.StandardCommand
+  private readonly child: Native.Child
+  private readonly exited: Exited
+  private referenced = true
+
+  constructor(command: ChildProcess.StandardCommand, child: Native.Child, exited: Exited) {
+    this.command = command
+    this.child = child
+    this.exited = exited
+    this.pid = ProcessId(child.pid)
+    this.stdout = child.stdout
+    this.stderr = child.stderr
+    this.exitCode = Effect.flatMap(exited.wait(Number.POSITIVE_INFINITY), (exit) => exitCodeOf(command, exit!))
+  }
+
+  get isRunning(): Effect.Effect<boolean> {
+    return Effect.sync(() => !this.child.hasExited())
+  }
+  readonly kill = (options?: ChildProcess.KillOptions): Effect.Effect<void, PlatformError.PlatformError> =>
+    terminate(this.command, this.child, this.exited, options)
+  get all(): Stream.Stream<Uint8Array, PlatformError.PlatformError> {
+    return Stream.merge(this.stdout, this.stderr)
+  }
+  get stdin(): Sink.Sink<void, Uint8Array, never, PlatformError.PlatformError> {
+    return Sink.drain
+  }
+  getInputFd(): Sink.Sink<void, Uint8Array, never, PlatformError.PlatformError> {
+    return Sink.drain
+  }
+  getOutputFd(): Stream.Stream<Uint8Array, PlatformError.PlatformError> {
+    return Stream.empty
+  }
+  get unref(): Effect.Effect<Effect.Effect<void>> {
+    const setRef = (value: boolean) =>
+      Effect.sync(() => {
+        this.referenced = value
+        this.child.ref(value)
+      })
+    return Effect.as(setRef(false), Effect.suspend(() => this.referenced ? Effect.void : setRef(true)))
+  }
+}
+Object.setPrototypeOf(NativeHandle.prototype, HandleProto)
 
 /** A spawner that starts what it can with `start` and hands everything else to `fallback`. */
 export const make = (start: Native.Start, fallback: ChildProcessSpawner["Service"]): ChildProcessSpawner["Service"] =>

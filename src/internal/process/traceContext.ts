@@ -3,6 +3,7 @@
  * attempt's), so a traced tool it starts (an OpenTelemetry SDK reads TRACEPARENT by convention) joins the run's trace.
  * A TRACEPARENT the job sets in its own `env` is the user's choice and is kept.
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
@@ -23,8 +24,12 @@ type Env = Readonly<Record<string, string | Redacted.Redacted<string>>>
 
 /** `env` with TRACEPARENT of the current span added, unless there is none or `env` sets one already. */
 export const withTraceparent = (env: Env | undefined): Effect.Effect<Env | undefined> =>
-  Effect.map(Effect.serviceOption(Tracer.ParentSpan), (span) => {
-    if (Option.isNone(span) || (env !== undefined && "TRACEPARENT" in env)) return env
-    const value = traceparent(span.value)
-    return value === undefined ? env : { ...env, TRACEPARENT: value }
-  })
+  Effect.contextWith((context: Context.Context<never>) => Effect.succeed(withTraceparentFrom(context, env)))
+
+/** `withTraceparent` with the span of `context`. */
+export const withTraceparentFrom = (context: Context.Context<never>, env: Env | undefined): Env | undefined => {
+  const span = Context.getOption(context, Tracer.ParentSpan)
+  if (Option.isNone(span) || (env !== undefined && "TRACEPARENT" in env)) return env
+  const value = traceparent(span.value)
+  return value === undefined ? env : { ...env, TRACEPARENT: value }
+}
