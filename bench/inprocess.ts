@@ -16,6 +16,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { commitMicros } from "./fsync.ts"
 import * as Dag from "../src/Dag.ts"
+import * as Plan from "../src/internal/Plan.ts"
 import * as Executor from "../src/internal/Executor.ts"
 import * as Journal from "../src/internal/Journal.ts"
 import * as Reporter from "../src/internal/reporter/Reporter.ts"
@@ -47,7 +48,7 @@ const journalLayer = (kind: Kind, file: string): Layer.Layer<Journal.Journal, Jo
   kind === "memory" ? Journal.layerMemory : SqlJournal.layerSqlite({ filename: file, durability: kind })
 
 /** One timed `Executor.run` of `plan` after `journal.begin`, inside a scope as `runner` does. Milliseconds. */
-const runOnce = (plan: Dag.Plan, kind: Kind) => {
+const runOnce = (plan: Plan.Plan, kind: Kind) => {
   const file = path.join(tmp, `j${counter++}.db`)
   return Effect.scoped(Effect.gen(function*() {
     const journal = yield* Journal.Journal
@@ -91,13 +92,13 @@ const fsyncFloor = (commits: number) => {
 
 const main = Effect.gen(function*() {
   // Warm-up (JIT, statement caches), not counted.
-  const warm = yield* Dag.plan(toDag(spec("layered", 500)))
+  const warm = yield* Plan.plan(toDag(spec("layered", 500)))
   for (const kind of kinds) yield* runOnce(warm, kind)
 
   const dags: Array<Record<string, unknown>> = []
   for (const jobs of sizes) {
     for (const shape of ["flat", "layered"] as ReadonlyArray<Shape>) {
-      const plan = yield* Dag.plan(toDag(spec(shape, jobs)))
+      const plan = yield* Plan.plan(toDag(spec(shape, jobs)))
       const times: Record<Kind, Array<number>> = { memory: [], normal: [], full: [] }
       // Interleaved round by round, so drift in the machine's load hits every kind alike.
       for (let round = 0; round < (jobs >= 10_000 ? bigRounds : rounds); round++) {
@@ -113,7 +114,7 @@ const main = Effect.gen(function*() {
     }
   }
 
-  const chainPlan = yield* Dag.plan(toDag(spec("chain", chainLength)))
+  const chainPlan = yield* Plan.plan(toDag(spec("chain", chainLength)))
   const floors: Array<number> = []
   const chainTimes: Array<number> = []
   const ratios: Array<number> = []

@@ -20,6 +20,7 @@ import * as path from "node:path"
 import { commitMicros } from "./fsync.ts"
 import { pathToFileURL } from "node:url"
 import * as Dag from "../src/Dag.ts"
+import * as Plan from "../src/internal/Plan.ts"
 import * as Executor from "../src/internal/Executor.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/internal/Journal.ts"
@@ -98,7 +99,7 @@ const stats = (values: ReadonlyArray<number>): Stats => {
 const round = (x: number, digits = 2) => Number(x.toFixed(digits))
 
 /** One run of `plan` on a fresh journal, inside a scope as the CLI does: begin, then Executor.run (timed). */
-const runOnce = (plan: Dag.Plan, kind: JournalKind, concurrency: number, failureMode: RunEvent.FailureMode = "no-new") => {
+const runOnce = (plan: Plan.Plan, kind: JournalKind, concurrency: number, failureMode: RunEvent.FailureMode = "no-new") => {
   const file = freshFile()
   return Effect.scoped(Effect.gen(function*() {
     const journal = yield* Journal.Journal
@@ -136,7 +137,7 @@ const summarize = (times: ReadonlyArray<number>, cpu: ReadonlyArray<number>, job
 }
 
 /** `rounds` runs of each journal kind, interleaved (memory, full, normal, memory, ...) so drift hits all alike. */
-const interleaved = (plan: Dag.Plan, kinds: ReadonlyArray<JournalKind>, concurrency: number) =>
+const interleaved = (plan: Plan.Plan, kinds: ReadonlyArray<JournalKind>, concurrency: number) =>
   Effect.gen(function*() {
     const times: Record<string, Array<number>> = {}
     const cpu: Record<string, Array<number>> = {}
@@ -170,7 +171,7 @@ const resumeOnce = (width: number, kind: "full" | "normal", concurrency: number)
   Effect.gen(function*() {
     const file = freshFile()
     let failing = true
-    const plan = yield* Dag.plan(layered(width, (level) => failing && level >= 5))
+    const plan = yield* Plan.plan(layered(width, (level) => failing && level >= 5))
     const services = (reporter: Layer.Layer<Reporter.Reporter>) =>
       Layer.mergeAll(SqlJournal.layerSqlite({ filename: file, durability: kind }), NodeServices.layer, reporter)
     // The first run: levels 0-4 succeed, level 5 fails, 6-9 are skipped ("continue" runs all of 0-4).
@@ -231,7 +232,7 @@ const resumeOnce = (width: number, kind: "full" | "normal", concurrency: number)
 // (d) memory: a fresh process runs the 10,000-job DAG once on a journal and reports its peak RSS and heap
 
 const memoryProbe = async (kind: JournalKind, width: number, concurrency: number) => {
-  const plan = await Effect.runPromise(Dag.plan(layered(width)))
+  const plan = await Effect.runPromise(Plan.plan(layered(width)))
   const g = globalThis as { gc?: () => void; Bun?: { gc: (force: boolean) => void } }
   const gc = g.gc ?? (g.Bun === undefined ? undefined : () => g.Bun!.gc(true))
   gc?.()
@@ -300,16 +301,16 @@ const spawnProbe = (kind: JournalKind, width: number, concurrency: number) => {
 const main = Effect.gen(function*() {
   const width = quick ? 100 : 1000
   const jobs = width * 10
-  const layeredPlan = yield* Dag.plan(layered(width))
+  const layeredPlan = yield* Plan.plan(layered(width))
   const chainLength = quick ? 200 : 1000
-  const chainPlan = yield* Dag.plan(chain(chainLength))
+  const chainPlan = yield* Plan.plan(chain(chainLength))
   const started = performance.now()
   const loadAtStart = os.loadavg().map((x) => round(x, 2))
   const log = (what: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(1)}s] ${what}\n`)
 
   // Warm-up: JIT and the SQL statement cache paths, not counted.
-  yield* runOnce(yield* Dag.plan(layered(100)), "memory", 8)
-  yield* runOnce(yield* Dag.plan(layered(100)), "full", 8)
+  yield* runOnce(yield* Plan.plan(layered(100)), "memory", 8)
+  yield* runOnce(yield* Plan.plan(layered(100)), "full", 8)
   log("warm")
 
   const layeredResults: Record<string, Record<string, Series>> = {}

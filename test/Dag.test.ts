@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Dag from "../src/Dag.ts"
+import * as Plan from "../src/internal/Plan.ts"
 import * as Job from "../src/Job.ts"
 import * as Resource from "../src/Resource.ts"
 
@@ -13,7 +14,7 @@ describe("Dag", () => {
       const b = Job.make("b", { needs: { a }, run: noop })
       const c = Job.make("c", { needs: { a }, run: noop })
       const d = Job.make("d", { needs: { b, c }, run: noop })
-      const plan = yield* Dag.plan(Dag.make("x", [d]))
+      const plan = yield* Plan.plan(Dag.make("x", [d]))
       assert.deepStrictEqual(plan.jobs.map((p) => p.job.id), ["a", "b", "c", "d"])
       assert.deepStrictEqual(plan.levels.map((l) => l.map((i) => plan.jobs[i]!.job.id)), [["a"], ["b", "c"], ["d"]])
       assert.deepStrictEqual(plan.jobs[3]!.deps, [{ name: "b", index: 1 }, { name: "c", index: 2 }])
@@ -24,7 +25,7 @@ describe("Dag", () => {
       const a = Job.make("a", { run: noop })
       const inner = Dag.make("inner", [a])
       const b = Job.make("b", { needs: { a }, run: noop })
-      const plan = yield* Dag.plan(Dag.make("outer", [inner, b]))
+      const plan = yield* Plan.plan(Dag.make("outer", [inner, b]))
       assert.deepStrictEqual(plan.jobs.map((p) => p.job.id), ["a", "b"])
     }))
 
@@ -32,7 +33,7 @@ describe("Dag", () => {
     Effect.gen(function*() {
       const one = Job.make("same", { run: noop })
       const two = Job.make("same", { run: noop })
-      const error = yield* Effect.flip(Dag.plan(Dag.make("x", [one, two])))
+      const error = yield* Effect.flip(Plan.plan(Dag.make("x", [one, two])))
       assert.strictEqual(error._tag, "DuplicateJobId")
       assert.match(error.message, /job id "same" is defined twice: at test\/Dag\.test\.ts:\d+:\d+ and at test\/Dag\.test\.ts:\d+:\d+/)
     }))
@@ -43,7 +44,7 @@ describe("Dag", () => {
       const b = Job.make("b", { needs: { a }, run: noop })
       const c = Job.make("c", { needs: { b }, run: noop })
       ;(a.needs as Record<string, Job.Any>)["c"] = c
-      const error = yield* Effect.flip(Dag.plan(Dag.make("x", [c])))
+      const error = yield* Effect.flip(Plan.plan(Dag.make("x", [c])))
       assert.strictEqual(error._tag, "CycleDetected")
       assert.strictEqual(error.message, "jobs depend on each other in a cycle: c -> b -> a -> c")
     }))
@@ -51,7 +52,7 @@ describe("Dag", () => {
   it.effect("reports a need that is not a job (an import cycle leaves it undefined)", () =>
     Effect.gen(function*() {
       const b = Job.make("b", { needs: { a: undefined as unknown as Job.Any }, run: noop })
-      const error = yield* Effect.flip(Dag.plan(Dag.make("x", [b])))
+      const error = yield* Effect.flip(Plan.plan(Dag.make("x", [b])))
       assert.strictEqual(error._tag, "MissingDependency")
       assert.match(error.message, /job "b" needs "a", which is not a job \(found undefined\)/)
     }))
@@ -59,7 +60,7 @@ describe("Dag", () => {
   it.effect("reports unknown jobs in a selection, listing the available ones", () =>
     Effect.gen(function*() {
       const a = Job.make("a", { run: noop })
-      const error = yield* Effect.flip(Dag.plan(Dag.make("x", [a]), ["nope"]))
+      const error = yield* Effect.flip(Plan.plan(Dag.make("x", [a]), ["nope"]))
       assert.strictEqual(error.message, `unknown job "nope"; the DAG has: a`)
     }))
 
@@ -69,7 +70,7 @@ describe("Dag", () => {
       const r2 = Resource.make("db", { concurrency: 2 })
       const a = Job.make("a", { uses: [r1], run: noop })
       const b = Job.make("b", { uses: [r2], run: noop })
-      const error = yield* Effect.flip(Dag.plan(Dag.make("x", [a, b])))
+      const error = yield* Effect.flip(Plan.plan(Dag.make("x", [a, b])))
       assert.match(error.message, /resource "db": is defined twice with different limits/)
     }))
 

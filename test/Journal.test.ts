@@ -13,6 +13,7 @@ import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import * as Checkpoint from "../src/Checkpoint.ts"
 import * as Dag from "../src/Dag.ts"
+import * as Plan from "../src/internal/Plan.ts"
 import * as Executor from "../src/internal/Executor.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/internal/Journal.ts"
@@ -36,7 +37,7 @@ const request = (dag: string, target: Journal.Target): Journal.BeginRequest => (
 const execute = (dag: Dag.Dag, target: Journal.Target, collected: Collected = { events: [], logs: [] }) =>
   Effect.scoped(Effect.gen(function*() {
     const journal = yield* Journal.Journal
-    const plan = yield* Dag.plan(dag)
+    const plan = yield* Plan.plan(dag)
     const begun = yield* journal.begin(request(dag.name, target))
     if (begun._tag !== "Run") return { begun, result: undefined, notes: [] as ReadonlyArray<string> }
     const decision = begun.resumed
@@ -145,7 +146,7 @@ describe("Journal", () => {
 
     it.effect("an output that no longer decodes with the job's schema makes the job run again", () =>
       Effect.gen(function*() {
-        const plan = yield* Dag.plan(Dag.make("d", [Job.make("a", { output: Schema.Struct({ n: Schema.Number }), run: () => Effect.succeed({ n: 1 }) })]))
+        const plan = yield* Plan.plan(Dag.make("d", [Job.make("a", { output: Schema.Struct({ n: Schema.Number }), run: () => Effect.succeed({ n: 1 }) })]))
         const hashes = Resume.definitionHashes(plan)
         const decision = yield* Resume.decide(plan, hashes, [
           { jobId: "a", json: `{"m":1}`, definitionHash: hashes[0] }

@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import * as Dag from "../src/Dag.ts"
+import * as Plan from "../src/internal/Plan.ts"
 import * as Executor from "../src/internal/Executor.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/internal/Journal.ts"
@@ -52,7 +53,7 @@ const runInterrupted = (
     })
     if (begun._tag !== "Run") return assert.fail("not begun")
     const self: { fiber: Fiber.Fiber<unknown, unknown> | undefined } = { fiber: undefined }
-    const plan = yield* Dag.plan(makeDag(self))
+    const plan = yield* Plan.plan(makeDag(self))
     const signal = yield* Deferred.make<void>()
     const reporter = Layer.succeed(Reporter.Reporter)(Reporter.Reporter.of({
       event: (event) => interruptWhen(event) ? Deferred.succeed(signal, undefined) : Effect.void,

@@ -10,6 +10,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import * as Dag from "../src/Dag.ts"
+import * as Plan from "../src/internal/Plan.ts"
 import * as Executor from "../src/internal/Executor.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/internal/Journal.ts"
@@ -59,7 +60,7 @@ describe("journal writer", () => {
         })
         assert.strictEqual(begun._tag, "Run")
         if (begun._tag !== "Run") return undefined
-        const plan = yield* Dag.plan(dag)
+        const plan = yield* Plan.plan(dag)
         return yield* Executor.run(plan, { runId: begun.runId, concurrency: 4, failureMode: "no-new" }).pipe(
           Effect.provide(Layer.merge(NodeServices.layer, collectingReporter({ events: [], logs: [] })))
         )

@@ -24,7 +24,8 @@ describe("the public surface", () => {
       Resource: ["hold", "holdAll", "guardAttempt", "Registry", "CurrentWaits", "CurrentRegistry", "HeldByJob"],
       Checkpoint: ["CurrentStore", "Store"],
       Retry: ["policy"],
-      Job: ["build", "callSites", "validateArgv", "TypeId"]
+      Job: ["build", "callSites", "validateArgv", "TypeId"],
+      Dag: ["plan"]
     }
     for (const [module, names] of Object.entries(internals)) {
       const exported = Object.keys(Api[module as keyof typeof Api])

@@ -12,6 +12,7 @@ import * as Schema from "effect/Schema"
 import fc from "fast-check"
 import * as path from "node:path"
 import * as Dag from "../src/Dag.ts"
+import * as Plan from "../src/internal/Plan.ts"
 import * as Encoding from "../src/internal/Encoding.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/internal/Journal.ts"
@@ -195,8 +196,8 @@ describe("edits between a run and its resume, as a property", () => {
             specs.forEach((spec, i) => jobs.push(define(spec, i, version[i]!, jobs)))
             return Dag.make("edits", jobs)
           }
-          const before = yield* Dag.plan(dagOf(specs.map(() => none)))
-          const after = yield* Dag.plan(dagOf(counters))
+          const before = yield* Plan.plan(dagOf(specs.map(() => none)))
+          const after = yield* Plan.plan(dagOf(counters))
           // Every job succeeded before the edits, journaled as the runner journals it.
           const rows = yield* Effect.forEach(before.jobs, (planned) =>
             Effect.map(

@@ -8,6 +8,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as TestClock from "effect/testing/TestClock"
 import * as Dag from "../src/Dag.ts"
+import * as Plan from "../src/internal/Plan.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/internal/Journal.ts"
 import * as Resource from "../src/Resource.ts"
@@ -26,7 +27,7 @@ const schedule = (
 ) =>
   Effect.gen(function*() {
     const collected: Collected = { events: [], logs: [] }
-    const plan = yield* Dag.plan(dag)
+    const plan = yield* Plan.plan(dag)
     const stop = { graceful: yield* Deferred.make<void>(), now: yield* Deferred.make<void>() }
     yield* TestClock.setTime(options.start)
     const fiber = yield* Effect.forkChild(Scheduler.run([{ file: "test", plan, trigger: dag.trigger! }], {

@@ -19,6 +19,7 @@ import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import type * as Dag from "../Dag.ts"
+import type * as Plan from "./Plan.ts"
 import type * as Job from "../Job.ts"
 import * as resources from "./resources.ts"
 import { runJob } from "./executor/attempt.ts"
@@ -68,7 +69,7 @@ export interface Result {
 type Completion = { readonly _tag: "Finished" | "Committed"; readonly job: JobState }
 
 /** Runs the plan to the end and returns its summary. Interruption records the run as interrupted. */
-export const run = (plan: Dag.Plan, options: Options): Effect.Effect<Result, never, Journal | Reporter | Job.Services> =>
+export const run = (plan: Plan.Plan, options: Options): Effect.Effect<Result, never, Journal | Reporter | Job.Services> =>
   Effect.gen(function*() {
     const recorder = yield* Recorder.make
     const started = yield* Clock.currentTimeMillis
@@ -99,7 +100,7 @@ const noConfig = { config: {} }
 
 /** One run as the loop sees it: its options, state, frontier, recorder and span. */
 interface Run {
-  readonly plan: Dag.Plan
+  readonly plan: Plan.Plan
   readonly options: Options
   readonly recorder: Recorder.Recorder
   readonly span: Tracer.Span | undefined
@@ -113,7 +114,7 @@ interface Run {
 }
 
 const makeRun = (
-  plan: Dag.Plan,
+  plan: Plan.Plan,
   options: Options,
   recorder: Recorder.Recorder,
   span: Tracer.Span | undefined,

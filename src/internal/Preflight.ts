@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { accessSync, constants } from "node:fs"
 import type * as Dag from "../Dag.ts"
+import type * as Plan from "./Plan.ts"
 import { PreflightFailed } from "./SetupErrors.ts"
 import * as Secrets from "./Secrets.ts"
 
@@ -28,7 +29,7 @@ export interface Resolved {
 }
 
 /** Makes every check; never fails (problems are in `checks`). */
-export const inspect = (plan: Dag.Plan, provider: ConfigProvider.ConfigProvider): Effect.Effect<Resolved> =>
+export const inspect = (plan: Plan.Plan, provider: ConfigProvider.ConfigProvider): Effect.Effect<Resolved> =>
   Effect.gen(function*() {
     const config = new Map<string, Record<string, unknown>>()
     const checks: Array<Check> = []
@@ -58,7 +59,7 @@ export const inspect = (plan: Dag.Plan, provider: ConfigProvider.ConfigProvider)
   })
 
 /** The resolved config, or every problem at once. */
-export const require = (plan: Dag.Plan, provider: ConfigProvider.ConfigProvider): Effect.Effect<Resolved, PreflightFailed> =>
+export const require = (plan: Plan.Plan, provider: ConfigProvider.ConfigProvider): Effect.Effect<Resolved, PreflightFailed> =>
   Effect.flatMap(inspect(plan, provider), (resolved) => {
     const problems = resolved.checks.filter((check) => check.problem !== undefined)
     return problems.length === 0

@@ -11,6 +11,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as crypto from "node:crypto"
 import type * as Dag from "../Dag.ts"
+import type * as Plan from "./Plan.ts"
 import * as Encoding from "./Encoding.ts"
 import type * as Job from "../Job.ts"
 import type * as Journal from "./Journal.ts"
@@ -30,7 +31,7 @@ export interface Restored {
 }
 
 /** The definition hash of every job of the plan, by index (see `definitionHash`). */
-export const definitionHashes = (plan: Dag.Plan): ReadonlyArray<string> => plan.jobs.map((p) => definitionHash(p.job))
+export const definitionHashes = (plan: Plan.Plan): ReadonlyArray<string> => plan.jobs.map((p) => definitionHash(p.job))
 
 /** One hash for the plan's definitions, recorded with the run. */
 export const planHash = (hashes: ReadonlyArray<string>): string => {
@@ -40,7 +41,7 @@ export const planHash = (hashes: ReadonlyArray<string>): string => {
 }
 
 export const decide = (
-  plan: Dag.Plan,
+  plan: Plan.Plan,
   hashes: ReadonlyArray<string>,
   succeeded: ReadonlyArray<Journal.SucceededJob>
 ): Effect.Effect<Decision> =>

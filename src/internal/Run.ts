@@ -9,6 +9,7 @@ import * as Duration from "effect/Duration"
 import * as Context from "effect/Context"
 import type * as Audit from "./Audit.ts"
 import type * as Dag from "../Dag.ts"
+import type * as Plan from "./Plan.ts"
 import { LayerFailed } from "../Errors.ts"
 import type { PreflightFailed } from "./SetupErrors.ts"
 import * as Executor from "./Executor.ts"
@@ -27,7 +28,7 @@ import type * as RunEvent from "./RunEvent.ts"
 import * as Secrets from "./Secrets.ts"
 
 export interface Request {
-  readonly plan: Dag.Plan
+  readonly plan: Plan.Plan
   readonly target: Journal.Target
   readonly concurrency: number
   readonly failureMode: RunEvent.FailureMode

@@ -11,6 +11,7 @@ import * as FiberSet from "effect/FiberSet"
 import * as Option from "effect/Option"
 import type * as Audit from "./Audit.ts"
 import type * as Dag from "../Dag.ts"
+import type * as Plan from "./Plan.ts"
 import type * as Job from "../Job.ts"
 import * as Journal from "./Journal.ts"
 import type { Reporter } from "./reporter/Reporter.ts"
@@ -22,14 +23,14 @@ import * as Trigger from "./Trigger.ts"
 /** A scheduled DAG, planned. */
 export interface Entry {
   readonly file: string
-  readonly plan: Dag.Plan
+  readonly plan: Plan.Plan
   readonly trigger: Trigger.Trigger
   /** Who and what runs it (collected once, when the scheduler starts), recorded with each run. */
   readonly audit?: Audit.Audit
 }
 
 export interface Options {
-  readonly concurrency: (plan: Dag.Plan) => number
+  readonly concurrency: (plan: Plan.Plan) => number
   readonly failureMode: RunEvent.FailureMode
   /** With `catchUp: "all"`, run at most this many missed slots (the most recent). */
   readonly maxCatchUp: number

@@ -173,3 +173,7 @@ const data = (node: Node): unknown => {
   if (Array.isArray(node)) return node.map(data)
   return node
 }
+
+/** What a value is, for an error about something that should have been a job or a DAG: "undefined", "a string", ... */
+export const kindOf = (u: unknown): string =>
+  u === undefined ? "undefined" : u === null ? "null" : typeof u === "object" ? "an object" : `a ${typeof u}`

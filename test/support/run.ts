@@ -3,6 +3,7 @@ import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Dag from "../../src/Dag.ts"
+import * as Plan from "../../src/internal/Plan.ts"
 import * as Spawner from "../../src/internal/process/Spawner.ts"
 import * as Executor from "../../src/internal/Executor.ts"
 import * as Journal from "../../src/internal/Journal.ts"
@@ -36,7 +37,7 @@ export interface RunOptions {
 /** Plans and runs `dag`, returning the executor's result and everything reported. */
 export const runDag = (dag: Dag.Dag, options: RunOptions = {}, collected: Collected = { events: [], logs: [] }) =>
   Effect.gen(function*() {
-    const plan = yield* Dag.plan(dag, options.selection)
+    const plan = yield* Plan.plan(dag, options.selection)
     const result = yield* Executor.run(plan, {
       runId: "test-run",
       concurrency: options.concurrency ?? 4,
@@ -73,7 +74,7 @@ export const executeRun = (
   concurrency = 4
 ) =>
   Effect.gen(function*() {
-    const plan = yield* Dag.plan(dag)
+    const plan = yield* Plan.plan(dag)
     const outcome = yield* Run.execute({
       plan,
       target,

@@ -3,14 +3,15 @@ import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Dag from "../../Dag.ts"
+import * as Plan from "../Plan.ts"
 import type { InvalidOption } from "../../Errors.ts"
 import * as checks from "../checks.ts"
 import * as Loader from "../Loader.ts"
 import { InFile } from "./exit.ts"
 
 /** Loads a task file and plans its DAG (or the named jobs and what they need); a failure names the file. */
-export const loadPlan = (file: string, jobs: ReadonlyArray<string> = []): Effect.Effect<Dag.Plan, InFile> =>
-  Effect.flatMap(Loader.load(file), (loaded) => Dag.plan(loaded.dag, jobs)).pipe(
+export const loadPlan = (file: string, jobs: ReadonlyArray<string> = []): Effect.Effect<Plan.Plan, InFile> =>
+  Effect.flatMap(Loader.load(file), (loaded) => Plan.plan(loaded.dag, jobs)).pipe(
     Effect.mapError((error) => new InFile({ file, error }))
   )
 

@@ -7,19 +7,20 @@ import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import type * as Dag from "../../Dag.ts"
+import type * as Plan from "../Plan.ts"
 import * as Combine from "../workspace/Combine.ts"
 import { print } from "./common.ts"
 import { planFileOrWorkspace, selectionArguments } from "./list.ts"
 
 export type Format = "mermaid" | "dot"
 
-export const render = (plan: Dag.Plan, format: Format): string => {
+export const render = (plan: Plan.Plan, format: Format): string => {
   const node = (i: number) => `j${i}`
   const quote = (s: string) => JSON.stringify(s)
-  const ordering = (p: Dag.PlannedJob, name: string) => Combine.info(p.job)?.ordering.has(name) === true
+  const ordering = (p: Plan.PlannedJob, name: string) => Combine.info(p.job)?.ordering.has(name) === true
   const groups = packages(plan)
   if (format === "dot") {
-    const declare = (p: Dag.PlannedJob, indent: string) =>
+    const declare = (p: Plan.PlannedJob, indent: string) =>
       `${indent}${node(p.index)} [label=${quote(p.job.id)}${p.job.critical ? "" : ", style=dashed"}];`
     return [
       `digraph ${quote(plan.dag.name)} {`,
@@ -37,7 +38,7 @@ export const render = (plan: Dag.Plan, format: Format): string => {
     ].join("\n")
   }
   const label = (s: string) => `"${s.replace(/"/g, "#quot;")}"`
-  const declare = (p: Dag.PlannedJob, indent: string) => `${indent}${node(p.index)}[${label(p.job.id)}]`
+  const declare = (p: Plan.PlannedJob, indent: string) => `${indent}${node(p.index)}[${label(p.job.id)}]`
   return [
     "flowchart LR",
     ...(groups === undefined ? plan.jobs.map((p) => declare(p, "  ")) : [...groups].flatMap(([pkg, jobs], i) => [
@@ -52,9 +53,9 @@ export const render = (plan: Dag.Plan, format: Format): string => {
 }
 
 /** A workspace plan's jobs by package (in plan order); undefined for a plan of one task file. */
-const packages = (plan: Dag.Plan): ReadonlyMap<string, ReadonlyArray<Dag.PlannedJob>> | undefined => {
+const packages = (plan: Plan.Plan): ReadonlyMap<string, ReadonlyArray<Plan.PlannedJob>> | undefined => {
   if (!plan.jobs.some((p) => Combine.info(p.job) !== undefined)) return undefined
-  const groups = new Map<string, Array<Dag.PlannedJob>>()
+  const groups = new Map<string, Array<Plan.PlannedJob>>()
   for (const p of plan.jobs) {
     const pkg = Combine.info(p.job)?.pkg ?? "(outside the workspace)"
     groups.set(pkg, [...groups.get(pkg) ?? [], p])

@@ -6,6 +6,7 @@ import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import type * as Dag from "../../Dag.ts"
+import type * as Plan from "../Plan.ts"
 import { InvalidOption } from "../../Errors.ts"
 import type { SetupError } from "../SetupErrors.ts"
 import * as Combine from "../workspace/Combine.ts"
@@ -13,7 +14,7 @@ import { loadPlan, print } from "./common.ts"
 import type { InFile } from "./exit.ts"
 import { planWorkspace, type Selection, selectionFlags } from "./ws.ts"
 
-export const render = (plan: Dag.Plan): string => {
+export const render = (plan: Plan.Plan): string => {
   const width = Math.min(32, Math.max(...plan.jobs.map((p) => p.job.id.length)))
   const lines = plan.jobs.map(({ deps, job }) => {
     const info = Combine.info(job)
@@ -42,7 +43,7 @@ export const selectionArguments = {
 /** Plans the task file, or (file `ws`) the workspace; undefined when the workspace selection leaves nothing. */
 export const planFileOrWorkspace = (
   input: Selection & { readonly file: string; readonly jobs: ReadonlyArray<string> }
-): Effect.Effect<Dag.Plan | undefined, SetupError | InFile> => {
+): Effect.Effect<Plan.Plan | undefined, SetupError | InFile> => {
   if (input.file === "ws") {
     return Effect.flatMap(planWorkspace(input, input.jobs), (planned) =>
       Effect.as(

@@ -6,6 +6,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Dag from "../../Dag.ts"
+import type * as Plan from "../Plan.ts"
 import { InvalidOption } from "../../Errors.ts"
 import * as Audit from "../Audit.ts"
 import type * as Journal from "../Journal.ts"
@@ -91,7 +92,7 @@ export const checkFlags = (input: RunFlags): Effect.Effect<void, InvalidOption> 
  * Runs a plan (or prints it with --dry-run) as the flags say. `auditFile` is the file recorded as the run's task file
  * (its folder's git commit is recorded too); it is also the file a preflight failure is reported against.
  */
-export const executePlan = (plan: Dag.Plan, input: RunFlags, auditFile: string) =>
+export const executePlan = (plan: Plan.Plan, input: RunFlags, auditFile: string) =>
   Effect.gen(function*() {
     const resume = Option.getOrUndefined(input.resume)
     const key = Option.getOrUndefined(input.key)
@@ -139,7 +140,7 @@ export const command = Command.make("run", flags, handler).pipe(
 )
 
 /** The --dry-run view: what would run, in which order, with which policies. */
-export const renderPlan = (plan: Dag.Plan, concurrency: number, failureMode: RunEvent.FailureMode): string => {
+export const renderPlan = (plan: Plan.Plan, concurrency: number, failureMode: RunEvent.FailureMode): string => {
   const lines = [
     `dag ${plan.dag.name}: ${plan.jobs.length} job${plan.jobs.length === 1 ? "" : "s"} in ${plan.levels.length} ` +
     `level${plan.levels.length === 1 ? "" : "s"}, concurrency ${concurrency}, failure mode ${failureMode}`

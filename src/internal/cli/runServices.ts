@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import * as References from "effect/References"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import type * as Dag from "../../Dag.ts"
+import type * as Plan from "../Plan.ts"
 import { InvalidOption } from "../../Errors.ts"
 import * as Environment from "../Environment.ts"
 import * as Journal from "../Journal.ts"
@@ -63,7 +64,7 @@ export interface Input extends observers.Input {
 }
 
 /** A run's concurrency: the flag, else the DAG's setting, else the CPU count. */
-export const concurrency = (input: Input, plan: Dag.Plan): number =>
+export const concurrency = (input: Input, plan: Plan.Plan): number =>
   Option.getOrUndefined(input.concurrency) ?? plan.dag.concurrency ?? Runtime.cpuCount()
 
 /** What a run is given by `provide` (besides its observers and ConfigProvider, which are references). */

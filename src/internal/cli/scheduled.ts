@@ -3,6 +3,7 @@ import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Dag from "../../Dag.ts"
+import * as Plan from "../Plan.ts"
 import { InvalidOption } from "../../Errors.ts"
 import * as Loader from "../Loader.ts"
 import type * as Scheduler from "../Scheduler.ts"
@@ -32,7 +33,7 @@ export const load = (targets: ReadonlyArray<string>): Effect.Effect<ReadonlyArra
           error: new InvalidOption({ where: `dag "${loaded.dag.name}"`, reason: `is also scheduled in ${twin.file}; DAG names must differ` })
         })
       }
-      const plan = yield* Effect.mapError(Dag.plan(loaded.dag), (error) => new InFile({ file, error }))
+      const plan = yield* Effect.mapError(Plan.plan(loaded.dag), (error) => new InFile({ file, error }))
       entries.push({ file, plan, trigger })
     }
     if (entries.length === 0) {

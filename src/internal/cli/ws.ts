@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as path from "node:path"
 import * as Dag from "../../Dag.ts"
+import * as Plan from "../Plan.ts"
 import { InvalidOption } from "../../Errors.ts"
 import type { SetupError } from "../SetupErrors.ts"
 import * as Affected from "../workspace/Affected.ts"
@@ -54,7 +55,7 @@ export interface Selection {
 
 /** A planned workspace run, or the reason there is nothing to run; `notes` say how the packages were chosen. */
 export type Planned =
-  | { readonly _tag: "Plan"; readonly plan: Dag.Plan; readonly workspace: Discovery.Workspace; readonly notes: ReadonlyArray<string> }
+  | { readonly _tag: "Plan"; readonly plan: Plan.Plan; readonly workspace: Discovery.Workspace; readonly notes: ReadonlyArray<string> }
   | { readonly _tag: "Nothing"; readonly notes: ReadonlyArray<string> }
 
 /** Finds the workspace above the current directory, selects its packages, loads them and plans jobs `ids` (all when empty). */
@@ -109,7 +110,7 @@ export const planWorkspace = (selection: Selection, ids: ReadonlyArray<string>):
       return { _tag: "Nothing", notes: [...notes, `no selected package has ${jobIds.join(" or ")}; nothing to run`] } as const
     }
     const dag = Dag.make(`ws:${ids.length > 0 ? ids.join("+") : "all"}`, combined.jobs)
-    const plan = yield* Dag.plan(dag)
+    const plan = yield* Plan.plan(dag)
     const packages = new Set(combined.jobs.map((job) => Combine.info(job)!.pkg))
     notes.unshift(
       `workspace ${path.relative(process.cwd(), workspace.root) || "."}: ${jobIds.join(", ")} in ${packages.size} of ` +

@@ -4,17 +4,18 @@
  * edge, which keeps 10,000-job DAGs cheap.
  */
 import type * as Dag from "../../Dag.ts"
+import type * as Plan from "../Plan.ts"
 import type { JobState } from "./state.ts"
 
 export class Frontier {
   private readonly pending: Array<number>
   private readonly ready: Array<number>
   private head = 0
-  private readonly plan: Dag.Plan
+  private readonly plan: Plan.Plan
   private readonly jobs: ReadonlyArray<JobState>
 
   /** `restored` jobs count as done: they are never ready, and their dependents do not wait for them. */
-  constructor(plan: Dag.Plan, jobs: ReadonlyArray<JobState>, restored: (jobId: string) => boolean) {
+  constructor(plan: Plan.Plan, jobs: ReadonlyArray<JobState>, restored: (jobId: string) => boolean) {
     this.plan = plan
     this.jobs = jobs
     this.pending = plan.jobs.map((p) => p.deps.filter((d) => !restored(plan.jobs[d.index]!.job.id)).length)

@@ -7,6 +7,7 @@ import type * as Cause from "effect/Cause"
 import type * as Exit from "effect/Exit"
 import type * as Tracer from "effect/Tracer"
 import type * as Dag from "../../Dag.ts"
+import type * as Plan from "../Plan.ts"
 import type * as resources from "../resources.ts"
 import type * as Encoding from "../Encoding.ts"
 import type * as RunEvent from "../RunEvent.ts"
@@ -58,8 +59,8 @@ export class JobState {
   commitExit: Exit.Exit<void> | undefined = undefined
   /** Its span while it is open: from its start (or skip, or restore) to its end. */
   span: Tracer.Span | undefined = undefined
-  readonly planned: Dag.PlannedJob
-  constructor(planned: Dag.PlannedJob) {
+  readonly planned: Plan.PlannedJob
+  constructor(planned: Plan.PlannedJob) {
     this.planned = planned
   }
 
@@ -98,7 +99,7 @@ export class RunState {
   readonly dag: string
   /** Set when a critical job failed and the failure mode stops the run: the reason shown for the jobs not started. */
   stopReason: string | undefined = undefined
-  constructor(plan: Dag.Plan, runId: string) {
+  constructor(plan: Plan.Plan, runId: string) {
     this.jobs = plan.jobs.map((planned) => new JobState(planned))
     this.runId = runId
     this.dag = plan.dag.name

@@ -11,6 +11,7 @@
 import * as Effect from "effect/Effect"
 import * as path from "node:path"
 import * as Dag from "../../Dag.ts"
+import * as Plan from "../Plan.ts"
 import {
   CycleDetected,
   DuplicateJobId,
@@ -80,7 +81,7 @@ export const load = (workspace: Workspace): Effect.Effect<Loaded, WorkspaceInval
   })
 
 /**
- * The jobs of a task file's DAG and all they need. Not `Dag.plan`: a package's job may need another package's job
+ * The jobs of a task file's DAG and all they need. Not `Plan.plan`: a package's job may need another package's job
  * with the same id (app's `build` needs core's `build`), which is a duplicate only within one package.
  */
 const reachable = (dag: Dag.Dag): Effect.Effect<ReadonlyArray<Job.Any>, MissingDependency> =>
