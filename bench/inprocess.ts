@@ -9,6 +9,7 @@
  *   --sizes 1000,10000  --rounds 5 (10,000-job DAGs: --big-rounds 3)  --chain 1000
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
@@ -67,7 +68,7 @@ const runOnce = (plan: Plan.Plan, kind: Kind) => {
     if (result.status !== "succeeded") throw new Error(`bench run failed on ${kind}`)
     return millis
   })).pipe(
-    Effect.provide(Layer.mergeAll(journalLayer(kind, file), NodeServices.layer, silent)),
+    Effect.provide(Layer.mergeAll(journalLayer(kind, file), NodeServices.layer, FetchHttpClient.layer, silent)),
     Effect.ensuring(Effect.sync(() => removeDb(file)))
   )
 }

@@ -11,6 +11,7 @@
  *   src/internal/sql/SqlJournal.ts, and writes nothing.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { spawnSync } from "node:child_process"
@@ -112,7 +113,7 @@ const runOnce = (plan: Plan.Plan, kind: JournalKind, concurrency: number, failur
     const used = process.cpuUsage(cpu)
     return { millis, cpuMillis: (used.user + used.system) / 1000, result, runId: begun.runId }
   })).pipe(
-    Effect.provide(Layer.mergeAll(journalLayer(kind, file), NodeServices.layer, silent)),
+    Effect.provide(Layer.mergeAll(journalLayer(kind, file), NodeServices.layer, FetchHttpClient.layer, silent)),
     Effect.ensuring(Effect.sync(() => removeDb(file)))
   )
 }
@@ -173,7 +174,7 @@ const resumeOnce = (width: number, kind: "full" | "normal", concurrency: number)
     let failing = true
     const plan = yield* Plan.plan(layered(width, (level) => failing && level >= 5))
     const services = (reporter: Layer.Layer<Reporter.Reporter>) =>
-      Layer.mergeAll(SqlJournal.layerSqlite({ filename: file, durability: kind }), NodeServices.layer, reporter)
+      Layer.mergeAll(SqlJournal.layerSqlite({ filename: file, durability: kind }), NodeServices.layer, FetchHttpClient.layer, reporter)
     // The first run: levels 0-4 succeed, level 5 fails, 6-9 are skipped ("continue" runs all of 0-4).
     const first = yield* Effect.scoped(Effect.gen(function*() {
       const journal = yield* Journal.Journal
@@ -257,7 +258,7 @@ const memoryProbe = async (kind: JournalKind, width: number, concurrency: number
     const result = yield* Executor.run(plan, { runId: begun.runId, concurrency, failureMode: "no-new" })
     sample()
     return result
-  })).pipe(Effect.provide(Layer.mergeAll(journalLayer(kind, file), NodeServices.layer, sampler))))
+  })).pipe(Effect.provide(Layer.mergeAll(journalLayer(kind, file), NodeServices.layer, FetchHttpClient.layer, sampler))))
   sample()
   removeDb(file)
   if (result.status !== "succeeded") throw new Error("memory probe run failed")

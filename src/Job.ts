@@ -10,6 +10,7 @@ import type * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Layer from "effect/Layer"
 import type * as Path from "effect/Path"
+import type * as HttpClient from "effect/http/HttpClient"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as CommandLine from "effect/process/CommandLine"
 import type * as Redacted from "effect/Redacted"
@@ -24,8 +25,8 @@ import type * as retries from "./internal/retries.ts"
 import type * as Retry from "./Retry.ts"
 
 
-/** The services the runner provides to every job: the file system, paths and child processes. */
-export type Services = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner
+/** The services the runner provides to every job: the file system, paths, child processes and an HTTP client. */
+export type Services = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner | HttpClient.HttpClient
 
 /**
  * A job whose output type is `A`, whose typed failures are `E`, and which requires the services `R` beyond the

@@ -2,6 +2,7 @@
  * The acceptance example examples/effect-native/layer.ts, run through the CLI on Node, Bun and Deno against a local
  * HTTP server: the DAG's layer provides an HttpClient and the user's Greeter, built once per run and released after it.
  */
+import * as fs from "node:fs"
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as path from "node:path"
@@ -68,5 +69,39 @@ describe.each(runtimes)("examples/effect-native/layer.ts on %s", (runtime) => {
     assert.include(output, "503")
     assert.notInclude(output, "Hello,")
     assert.strictEqual(count(output, "greeter released"), 1, output)
+  })
+})
+
+/** No layer at all: `HttpClient` is one of the runner's own services, like FileSystem and ChildProcessSpawner. */
+const noLayerTaskFile = `
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as HttpClient from "effect/http/HttpClient"
+import { Dag, Job } from "effect-runner"
+
+export const fetchNames = Job.make("fetch-names", {
+  config: { url: Config.String("GREETING_API") },
+  run: ({ config }) => Effect.gen(function*() {
+    const client = HttpClient.filterStatusOk(yield* HttpClient.HttpClient)
+    const response = yield* client.get(config.url + "/names")
+    const body = (yield* response.json) as { readonly names: ReadonlyArray<string> }
+    yield* Effect.log("names: " + body.names.join(" and "))
+    return body.names.length
+  })
+})
+
+export default Dag.make("no-layer", [fetchNames])
+`
+
+describe.each(runtimes)("the runner's own HttpClient on %s", (runtime) => {
+  it("a job uses HttpClient with no layer in its DAG", async () => {
+    server.status = 200
+    server.requests = []
+    const file = path.join(tempDir(), "no-layer.ts")
+    fs.writeFileSync(file, noLayerTaskFile)
+    const result = await runnerAsync([file, "--journal", "none", "--log-format", "plain"], { GREETING_API: server.url }, runtime).done
+    assert.strictEqual(result.status, 0, result.stdout + result.stderr)
+    assert.deepStrictEqual(server.requests, ["GET /names"])
+    assert.include(result.stdout, "names: Ada and Grace")
   })
 })

@@ -1,4 +1,5 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -49,7 +50,7 @@ const execute = (dag: Dag.Dag, target: Journal.Target, collected: Collected = { 
       failureMode: "no-new",
       restored: decision.restored,
       resumed: begun.resumed
-    }).pipe(Effect.provide(Layer.merge(NodeServices.layer, collectingReporter(collected))))
+    }).pipe(Effect.provide(Layer.mergeAll(NodeServices.layer, FetchHttpClient.layer, collectingReporter(collected))))
     return { begun, result, notes: decision.notes }
   }))
 

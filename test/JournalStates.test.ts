@@ -3,6 +3,7 @@
  * what the run reports: a retry delay, a success being committed, a job that finished just before the interrupt.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -61,7 +62,7 @@ const runInterrupted = (
     }))
     const fiber = yield* Effect.forkChild(
       Executor.run(plan, { runId: begun.runId, concurrency: 4, failureMode: "no-new" }).pipe(
-        Effect.provide(Layer.merge(NodeServices.layer, reporter))
+        Effect.provide(Layer.mergeAll(NodeServices.layer, FetchHttpClient.layer, reporter))
       )
     )
     self.fiber = fiber

@@ -3,6 +3,7 @@
  * transaction): commits wait and retry, jobs never fail for it, and nothing queued is dropped, even at shutdown.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -62,7 +63,7 @@ describe("journal writer", () => {
         if (begun._tag !== "Run") return undefined
         const plan = yield* Plan.plan(dag)
         return yield* Executor.run(plan, { runId: begun.runId, concurrency: 4, failureMode: "no-new" }).pipe(
-          Effect.provide(Layer.merge(NodeServices.layer, collectingReporter({ events: [], logs: [] })))
+          Effect.provide(Layer.mergeAll(NodeServices.layer, FetchHttpClient.layer, collectingReporter({ events: [], logs: [] })))
         )
       })).pipe(Effect.provide(journalLayer(file)))
       yield* Effect.promise(() => released ?? Promise.resolve())

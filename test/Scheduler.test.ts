@@ -1,4 +1,5 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -39,6 +40,7 @@ const schedule = (
     }, stop).pipe(
       Effect.provide(Layer.mergeAll(
         NodeServices.layer,
+        FetchHttpClient.layer,
         RunLogger.layer.pipe(Layer.provideMerge(Layer.merge(Layer.succeedContext(journal), collectingReporter(collected))))
       ))
     ))

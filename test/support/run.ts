@@ -1,5 +1,6 @@
 /** Test helpers: run a DAG in-process with the memory journal and a reporter that collects what it is shown. */
 import * as NodeServices from "@effect/platform-node/NodeServices"
+import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Dag from "../../src/Dag.ts"
@@ -18,7 +19,7 @@ export interface Collected {
 }
 
 /** The runner's services as the CLI provides them: Node's, with the runner's own ChildProcessSpawner. */
-export const services = Layer.provideMerge(Spawner.layer, NodeServices.layer)
+export const services = Layer.merge(Layer.provideMerge(Spawner.layer, NodeServices.layer), FetchHttpClient.layer)
 
 export const collectingReporter = (collected: Collected): Layer.Layer<Reporter.Reporter> =>
   Layer.succeed(Reporter.Reporter)(Reporter.Reporter.of({

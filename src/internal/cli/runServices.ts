@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as References from "effect/References"
+import type * as HttpClient from "effect/http/HttpClient"
 import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import type * as Dag from "../../Dag.ts"
 import type * as Plan from "../Plan.ts"
@@ -68,7 +69,7 @@ export const concurrency = (input: Input, plan: Plan.Plan): number =>
   Option.getOrUndefined(input.concurrency) ?? plan.dag.concurrency ?? Runtime.cpuCount()
 
 /** What a run is given by `provide` (besides its observers and ConfigProvider, which are references). */
-export type Services = Reporter.Reporter | Journal.Journal
+export type Services = Reporter.Reporter | Journal.Journal | HttpClient.HttpClient
 
 /**
  * Provides the services of runs started from the command line, reported in `format`. Bad observer flags or env file
@@ -87,7 +88,7 @@ export const provide = (input: Input, format: Reporter.Format) =>
   // Opening a journal migrates it, and Effect's migrator logs "Running migration" at Debug (--log-level debug):
   // through the run's Reporter (the same layer, so the same instance) those lines are JSON lines in json mode too.
   const journal = journalLayer(file, input.durability).pipe(Layer.provide(reporterLogger), Layer.provide(reporter))
-  const services = Layer.mergeAll(RunLogger.layer, observers.layer(input), configLayer(input.envFile)).pipe(
+  const services = Layer.mergeAll(RunLogger.layer, observers.layer(input), configLayer(input.envFile), httpClient).pipe(
     Layer.provideMerge(Layer.mergeAll(reporter, journal))
   )
   return effect.pipe(
@@ -99,6 +100,12 @@ export const provide = (input: Input, format: Reporter.Format) =>
     )
   )
 }
+
+/**
+ * The HTTP client every job may use without a layer of its own: Effect's fetch client (Node, Bun and Deno all have
+ * fetch). Imported when a run starts, not when the CLI does: ~10 ms of module loading other commands do not pay.
+ */
+const httpClient = Layer.unwrap(Effect.map(Effect.promise(() => import("effect/http/FetchHttpClient")), (m) => m.layer))
 
 /** The journal layer for a path ("none": in memory, nothing kept). */
 const journalLayer = (path: string, durability: "full" | "normal"): Layer.Layer<Journal.Journal, Journal.JournalError> =>
