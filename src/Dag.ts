@@ -27,7 +27,7 @@ const TypeId = "~effect-runner/Dag" as const
 
 export interface Options<LOut = never, LE = unknown, E = unknown> {
   /**
-   * The services the jobs require beyond the runner's own (FileSystem, Path, ChildProcessSpawner): built once per run,
+   * The services the jobs require beyond the runner's own (FileSystem, Path, ChildProcessSpawner, HttpClient): built once per run,
    * before the first job starts, shared by all its jobs, released after the last one ends (on success, failure and
    * interruption). A failure to build it fails the run before any job starts. It may itself use the runner's services.
    * Default: none.
