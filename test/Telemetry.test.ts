@@ -23,51 +23,12 @@ import * as Tracer from "effect/Tracer"
 import * as Secrets from "../src/internal/Secrets.ts"
 import * as Telemetry from "../src/internal/telemetry/Telemetry.ts"
 import { WrappedTracer } from "../src/internal/telemetry/tracer.ts"
+import { type Receiver, receiver, type Request } from "./support/otlp.ts"
 import { runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
-// A receiver that decodes OTLP/HTTP
+// A receiver that decodes OTLP/HTTP (the receiver itself: test/support/otlp.ts)
 // ---------------------------------------------------------------------------------------------------------------
-
-interface Request {
-  readonly path: string
-  readonly contentType: string
-  readonly headers: http.IncomingHttpHeaders
-  readonly body: Buffer
-}
-
-interface Receiver {
-  readonly url: string
-  readonly requests: Array<Request>
-  readonly close: () => Promise<void>
-}
-
-const receiver = (): Promise<Receiver> =>
-  new Promise((resolve) => {
-    const requests: Array<Request> = []
-    const server = http.createServer((req, res) => {
-      const chunks: Array<Buffer> = []
-      req.on("data", (chunk: Buffer) => chunks.push(chunk))
-      req.on("end", () => {
-        requests.push({
-          path: req.url ?? "",
-          contentType: req.headers["content-type"] ?? "",
-          headers: req.headers,
-          body: Buffer.concat(chunks)
-        })
-        res.writeHead(200, { "content-type": req.headers["content-type"] ?? "application/json" })
-        res.end(req.headers["content-type"]?.includes("json") ? "{}" : "")
-      })
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resolve({
-        url: `http://127.0.0.1:${port}`,
-        requests,
-        close: () => new Promise((done) => server.close(() => done()))
-      })
-    })
-  })
 
 /** A port nothing listens on. */
 const closedPort = (): Promise<number> =>

@@ -6,37 +6,10 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
-import * as http from "node:http"
-import type { AddressInfo } from "node:net"
 import * as path from "node:path"
+import { type Receiver, receiver, traceBodies } from "./support/otlp.ts"
 import { runnerAsync, type RuntimeName } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
-
-interface Receiver {
-  readonly url: string
-  /** The bodies posted to /v1/traces, as received. */
-  readonly bodies: Array<string>
-  readonly close: () => Promise<void>
-}
-
-/** An OTLP/HTTP receiver accepting the http/json protocol. */
-const receiver = (): Promise<Receiver> =>
-  new Promise((resolve) => {
-    const bodies: Array<string> = []
-    const server = http.createServer((req, res) => {
-      const chunks: Array<Buffer> = []
-      req.on("data", (chunk: Buffer) => chunks.push(chunk))
-      req.on("end", () => {
-        if (req.url === "/v1/traces") bodies.push(Buffer.concat(chunks).toString("utf8"))
-        res.writeHead(200, { "content-type": "application/json" })
-        res.end("{}")
-      })
-    })
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as AddressInfo
-      resolve({ url: `http://127.0.0.1:${port}`, bodies, close: () => new Promise((done) => server.close(() => done())) })
-    })
-  })
 
 interface Span {
   readonly traceId: string
@@ -48,7 +21,7 @@ interface Span {
 }
 
 const spansOf = (r: Receiver): Array<Span> =>
-  r.bodies.flatMap((body) =>
+  traceBodies(r).flatMap((body) =>
     JSON.parse(body).resourceSpans.flatMap((rs: any) =>
       rs.scopeSpans.flatMap((ss: any) =>
         ss.spans.map((s: any): Span => ({
@@ -150,8 +123,8 @@ describe("masking", () => {
     const result = await run(r, [file], "node", { API_TOKEN: "tok-9f8e7d6c5b" })
     await r.close()
     assert.strictEqual(result.status, 1, result.stdout + result.stderr)
-    const sent = r.bodies.join("\n")
-    assert.isTrue(r.bodies.length > 0)
+    const sent = traceBodies(r).join("\n")
+    assert.isTrue(traceBodies(r).length > 0)
     assert.notInclude(sent, "tok-9f8e7d6c5b")
     const spans = spansOf(r)
     const call = one(spans, "call-api")
