@@ -16,6 +16,7 @@ import {
   type OutputNotJournalable,
   UnknownJob
 } from "./Errors.ts"
+import * as CachePolicy from "./internal/cache/Policy.ts"
 import * as checks from "./internal/checks.ts"
 import * as render from "./internal/render.ts"
 import * as Job from "./Job.ts"
@@ -36,6 +37,11 @@ export interface Options<LOut = never, LE = unknown, E = unknown> {
   /** At most this many jobs of this DAG run at once (`--concurrency` overrides). Default: the CPU count. */
   readonly concurrency?: number
   readonly description?: string
+  /**
+   * The `cache` of every job that does not set its own (`cache: false` on a job opts out): see `Job.Options.cache`.
+   * Default: none (jobs run every time unless they set `cache`).
+   */
+  readonly cache?: CachePolicy.Input
   /**
    * When `runner schedule` runs this DAG: a cron expression, 5 fields (minute hour day month weekday) or 6 with
    * seconds first. `runner cron` prints the same as crontab lines. Default: not scheduled.
@@ -97,6 +103,8 @@ export interface Dag {
   readonly onFailure: Hook<any> | undefined
   /** Its `layer`, merged with the layers of the DAGs it includes. */
   readonly layer: Layer.Layer<any, any, any> | undefined
+  /** The `cache` of its jobs that set none. */
+  readonly cache: CachePolicy.Policy | undefined
 }
 
 /** The services the jobs of this list require that neither the runner nor the layer (`LOut`) provides. */
@@ -180,6 +188,7 @@ export const make = <const Jobs extends ReadonlyArray<unknown>, LOut = never, LE
     trigger,
     onSuccess: options.onSuccess,
     onFailure: options.onFailure,
+    cache: CachePolicy.make(options.cache, `dag "${name}"`),
     layer: layers.length === 0 ? undefined : layers.length === 1 ? layers[0] : Layer.mergeAll(...(layers as [Layer.Layer<any, any, any>]))
   }
 }

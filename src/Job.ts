@@ -22,6 +22,7 @@ import { build, callSites, TypeId, validateArgv } from "./internal/define.ts"
 import * as shellProcess from "./internal/shell.ts"
 import type * as Resource from "./Resource.ts"
 import type * as retries from "./internal/retries.ts"
+import type * as CachePolicy from "./internal/cache/Policy.ts"
 import type * as Retry from "./Retry.ts"
 
 
@@ -58,6 +59,8 @@ export interface Job<out A = unknown, out E = unknown, out R = never> {
   readonly definedVia: ReadonlyArray<string>
   /** The job's own layer, built once per run (on its first attempt) and released with the run's. */
   readonly layer: Layer.Layer<any, any, any> | undefined
+  /** Its `cache` option, validated: `false` when it opts out of its DAG's default, undefined when it says nothing. */
+  readonly cache: CachePolicy.Policy | false | undefined
   readonly run: (inputs: Record<string, unknown>) => Effect.Effect<A, E, Services | R>
 }
 
@@ -132,6 +135,13 @@ export interface Options<Needs, A, E, R, C = {}, LOut = never, LE = never, LIn =
    * Default: none (the job uses the runner's services and the DAG's `layer`).
    */
   readonly layer?: Layer.Layer<LOut, LE, LIn>
+  /**
+   * Skip the job when its inputs did not change: an earlier success with the same key (its definition and the code of
+   * the local modules it imports, the outputs it needs, the declared `files` and `env`, the lockfile, runner, runtime
+   * and platform, `version`) is reused, its output passed on. `true` for the defaults; `false` opts out of the DAG's
+   * `cache`. Default: the DAG's `cache` (none).
+   */
+  readonly cache?: CachePolicy.Input
 }
 
 /**
@@ -231,6 +241,8 @@ export interface CommandOptions<Needs, C = {}> {
   readonly critical?: boolean
   /** Shown by `runner list` and `--dry-run`. Default: none. */
   readonly description?: string
+  /** As for `Job.make`, e.g. `{ files: ["tsconfig.json"], env: ["NODE_ENV"], outputs: ["dist"] }`. Default: the DAG's. */
+  readonly cache?: CachePolicy.Input
 }
 
 /** @deprecated Renamed `CommandOptions`, as `Job.shell` is now `Job.command`. */

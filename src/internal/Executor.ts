@@ -28,7 +28,10 @@ import { Frontier } from "./executor/frontier.ts"
 import * as Recorder from "./executor/recorder.ts"
 import * as spans from "./executor/spans.ts"
 import { type Finished, type JobState, RunState } from "./executor/state.ts"
-import type { Journal } from "./Journal.ts"
+import * as CachePolicy from "./cache/Policy.ts"
+import type * as Key from "./cache/Key.ts"
+import * as Reuse from "./cache/Reuse.ts"
+import { Journal } from "./Journal.ts"
 import type { Reporter } from "./reporter/Reporter.ts"
 import * as Resume from "./Resume.ts"
 import * as RunEvent from "./RunEvent.ts"
@@ -54,6 +57,15 @@ export interface Options {
   readonly registry?: resources.Registry
   /** More attributes of the run's span (the caller knows the trigger and the run key). Default: none. */
   readonly spanAttributes?: Readonly<Record<string, unknown>>
+  /**
+   * Up-to-date skipping for the jobs with `cache`: the context their keys are made in, and which jobs reuse nothing
+   * (`--force`: all of them, or those named; `RUNNER_CACHE=off`: all), with the words that say why. Default: jobs with
+   * `cache` run as if they had none (nothing reused, nothing kept).
+   */
+  readonly cache?: {
+    readonly context: Key.Context
+    readonly forced: (jobId: string) => string | undefined
+  }
 }
 
 export interface Result {
@@ -87,7 +99,7 @@ export const run = (plan: Plan.Plan, options: Options): Effect.Effect<Result, ne
     return yield* spans.run(event, options.spanAttributes ?? {}, (span) =>
       Effect.gen(function*() {
         yield* recorder.emit(event)
-        const run = makeRun(plan, options, recorder, span, started, yield* Clock.Clock)
+        const run = makeRun(plan, options, recorder, span, started, yield* Clock.Clock, yield* Journal)
         yield* restore(run)
         return yield* Effect.scoped(loop(run)).pipe(
           Effect.provideService(resources.CurrentRegistry, options.registry ?? new resources.Registry()),
@@ -111,6 +123,11 @@ interface Run {
   readonly frontier: Frontier
   readonly restored: ReadonlyMap<string, Resume.Restored>
   readonly hashes: ReadonlyArray<string>
+  /** Each job's cache policy, by plan index (undefined: it always runs). */
+  readonly policies: ReadonlyArray<CachePolicy.Policy | undefined>
+  readonly journal: Journal["Service"]
+  /** The `cache.files` globs already warned about as matching nothing, as `job\0glob`. */
+  readonly warned: Set<string>
 }
 
 const makeRun = (
@@ -119,13 +136,15 @@ const makeRun = (
   recorder: Recorder.Recorder,
   span: Tracer.Span | undefined,
   started: number,
-  clock: Clock.Clock
+  clock: Clock.Clock,
+  journal: Journal["Service"]
 ): Run => {
   const state = new RunState(plan, options.runId)
   const restored = options.restored ?? new Map<string, Resume.Restored>()
   const frontier = new Frontier(plan, state.jobs, (id) => restored.has(id))
   const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
-  return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes }
+  const policies = plan.jobs.map((p) => options.cache === undefined ? undefined : CachePolicy.effective(p.job.cache, plan.dag.cache))
+  return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes, policies, journal, warned: new Set() }
 }
 
 /** The jobs that succeeded in an earlier attempt of this run pass their journaled outputs on. */
@@ -205,13 +224,68 @@ const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): E
   const inputHash = Resume.inputHash(planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
   job.phase = "running"
   job.startedAt = run.clock.currentTimeMillisUnsafe()
-  return runJob(run.recorder, run.state.runId, job, inputs, inputHash).pipe(
+  const policy = run.policies[planned.index]
+  const work = policy === undefined
+    ? runJob(run.recorder, run.state.runId, job, inputs, inputHash)
+    : reuseOrRun(run, job, policy, inputs, inputHash)
+  return work.pipe(
     Effect.onExit((exit: Exit.Exit<Finished, unknown>) => {
       job.fiberExit = exit
       return Queue.offer(completions, { _tag: "Finished", job })
     })
   )
 }
+
+/**
+ * A job with `cache`: an earlier success with the same key is reused (the job does not run), or the job runs and its
+ * success is kept under its key. Why it runs is logged when it ran before with other inputs.
+ */
+const reuseOrRun = (
+  run: Run,
+  job: JobState,
+  policy: CachePolicy.Policy,
+  inputs: Record<string, unknown>,
+  inputHash: string
+): Effect.Effect<Finished, unknown, Job.Services> =>
+  Effect.gen(function*() {
+    const { planned } = job
+    const jobs = run.state.jobs
+    const decision = yield* Reuse.decide(run.journal, run.options.cache!.context, {
+      dag: run.plan.dag.name,
+      job: planned.job,
+      policy,
+      definitionHash: run.hashes[planned.index]!,
+      needs: planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const),
+      forced: run.options.cache!.forced(job.id),
+      now: run.clock.currentTimeMillisUnsafe()
+    })
+    if (decision._tag === "Hit") {
+      job.cachedFrom = decision.entry.runId
+      return {
+        output: decision.output,
+        encoded: { _tag: "Restorable", json: decision.entry.json },
+        attempt: 0,
+        at: run.clock.currentTimeMillisUnsafe(),
+        cached: { fromRunId: decision.entry.runId, cachedAt: decision.entry.createdAt, key: decision.entry.key }
+      } satisfies Finished
+    }
+    for (const glob of decision.unmatched) {
+      if (run.warned.has(`${job.id}\u0000${glob}`)) continue
+      run.warned.add(`${job.id}\u0000${glob}`)
+      yield* Effect.logWarning(`cache.files ${JSON.stringify(glob)} matches no file (hashed as the empty set)`)
+    }
+    // Why a job that ran before with other inputs runs now is worth a line; a first run or a forced one is not.
+    if (decision.record === undefined) yield* Effect.logWarning(`runs, and its success is not kept for reuse: ${decision.reason}`)
+    else if (decision.explained) yield* Effect.logInfo(`runs: ${decision.reason}`)
+    else yield* Effect.logDebug(`runs: ${decision.reason}`)
+    const finished = yield* runJob(run.recorder, run.state.runId, job, inputs, inputHash)
+    if (decision.record === undefined) return finished
+    if (finished.encoded._tag === "Unrestorable") {
+      yield* Effect.logWarning(`its success is not kept for reuse: ${finished.encoded.reason}`)
+      return finished
+    }
+    return { ...finished, cache: decision.record }
+  }).pipe(Effect.annotateLogs({ jobId: job.id, runId: run.state.runId }))
 
 /** A failed or interrupted job: record why, skip what needs it, and apply the failure mode. */
 const failed = (run: Run, job: JobState, verdict: commits.Verdict, fibers: FiberSet.FiberSet<unknown, unknown>): Effect.Effect<void> =>

@@ -11,6 +11,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as FileHashes from "./cache/FileHashes.ts"
 import type * as Processes from "./processes.ts"
 import type * as RunEvent from "./RunEvent.ts"
 
@@ -100,6 +101,21 @@ export interface Checkpoint {
   readonly inputHash: string | undefined
 }
 
+/** A cached job's success, kept by its key (see internal/cache/): any later run with the same key reuses it. */
+export interface CacheEntry {
+  readonly key: string
+  readonly dag: string
+  readonly jobId: string
+  /** The run that succeeded. */
+  readonly runId: string
+  /** Its output as journaled (see `Encoding`). */
+  readonly json: string | undefined
+  /** Its manifest, encoded (`Manifest.encode`). */
+  readonly manifest: string
+  /** When the success was recorded (epoch ms). */
+  readonly createdAt: number
+}
+
 /** One log line of a run. */
 export interface LogRecord {
   readonly runId: string
@@ -152,6 +168,12 @@ export class Journal extends Context.Service<Journal, {
   readonly processEnded: (runId: string, pid: number) => Effect.Effect<void, JournalError>
   /** The process groups of a run still journaled as running, oldest first. */
   readonly processes: (runId: string) => Effect.Effect<ReadonlyArray<ProcessRecord>, JournalError>
+  /** The success kept under a cache key, if any (written with the `AttemptSucceeded` that carries it). */
+  readonly cached: (key: string) => Effect.Effect<Option.Option<CacheEntry>, JournalError>
+  /** The newest success kept for a job of a DAG, whatever its key: what a miss is explained against. */
+  readonly latestCached: (dag: string, jobId: string) => Effect.Effect<Option.Option<CacheEntry>, JournalError>
+  /** The memo of declared files' hashes kept between runs (its writes go with the next commit). */
+  readonly fileMemo: Effect.Effect<FileHashes.Memo, JournalError>
 }>()("effect-runner/Journal") {}
 
 /** A run id: sortable and readable, the start time to the second then 6 random hex digits. */
@@ -176,6 +198,8 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
   const locked = new Set<string>()
   const slots = new Map<string, number>()
   const processes: Array<ProcessRecord> = []
+  const cache = new Map<string, CacheEntry>()
+  const memo = FileHashes.memoryMemo()
   const create = (dag: string, key: string | undefined, now: number): Run => {
     const run: Run = { id: makeRunId(now), dag, key, status: "running", endedAt: undefined, jobs: new Map(), checkpoints: new Map() }
     runs.push(run)
@@ -229,6 +253,20 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
         if (run === undefined) return
         if (event._tag === "AttemptSucceeded") {
           run.jobs.set(event.jobId, { jobId: event.jobId, json: event.json, definitionHash })
+          if (event.cache !== undefined) {
+            cache.delete(event.cache.key) // the newest entry last, as `latestCached` reads them
+            cache.set(event.cache.key, {
+              key: event.cache.key,
+              dag: run.dag,
+              jobId: event.jobId,
+              runId: run.id,
+              json: event.json,
+              manifest: event.cache.manifest,
+              createdAt: event.at
+            })
+          }
+        } else if (event._tag === "JobCached") {
+          run.jobs.set(event.jobId, { jobId: event.jobId, json: event.json, definitionHash })
         } else if (event._tag === "RunFinished") {
           run.status = event.status
           run.endedAt = event.at
@@ -260,6 +298,10 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
         const index = processes.findIndex((p) => p.runId === runId && p.pid === pid)
         if (index !== -1) processes.splice(index, 1)
       }),
-    processes: (runId) => Effect.sync(() => processes.filter((p) => p.runId === runId))
+    processes: (runId) => Effect.sync(() => processes.filter((p) => p.runId === runId)),
+    cached: (key) => Effect.sync(() => Option.fromNullishOr(cache.get(key))),
+    latestCached: (dag, jobId) =>
+      Effect.sync(() => Option.fromNullishOr([...cache.values()].findLast((e) => e.dag === dag && e.jobId === jobId))),
+    fileMemo: Effect.succeed(memo)
   })
 })

@@ -4,10 +4,13 @@
  * `runner check` prints them as a checklist.
  */
 import type * as Config from "effect/Config"
-import type * as ConfigProvider from "effect/ConfigProvider"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { accessSync, constants } from "node:fs"
+import { accessSync, constants, globSync } from "node:fs"
+import * as nodePath from "node:path"
+import * as CachePolicy from "./cache/Policy.ts"
+import * as Manifest from "./cache/Manifest.ts"
 import type * as Dag from "../Dag.ts"
 import type * as Plan from "./Plan.ts"
 import { PreflightFailed } from "./SetupErrors.ts"
@@ -25,6 +28,8 @@ export interface Resolved {
   readonly config: ReadonlyMap<string, Readonly<Record<string, unknown>>>
   /** The clear values of the secrets (Redacted values) among them, to be masked. */
   readonly secrets: ReadonlyArray<string>
+  /** Each job with `cache`: its declared `env` values as manifest parts (digests), by job id. */
+  readonly cacheEnv: ReadonlyMap<string, ReadonlyArray<Manifest.Part>>
   readonly checks: ReadonlyArray<Check>
 }
 
@@ -34,12 +39,29 @@ export const inspect = (plan: Plan.Plan, provider: ConfigProvider.ConfigProvider
     const config = new Map<string, Record<string, unknown>>()
     const checks: Array<Check> = []
     const secrets: Array<string> = []
+    const cacheEnv = new Map<string, ReadonlyArray<Manifest.Part>>()
     for (const { job } of plan.jobs) {
+      const policy = CachePolicy.effective(job.cache, plan.dag.cache)
       const entries = Object.entries(job.config)
       if (entries.length > 0) {
         const values: Record<string, unknown> = {}
         for (const [name, spec] of entries) {
-          const exit = yield* Effect.exit(spec.parse(provider))
+          // Under `cache`, every variable a config reads must be declared in `cache.env`: its value is then in the key.
+          const reads: Array<string> = []
+          const reading = policy === undefined ? provider : ConfigProvider.make((path) => {
+            reads.push(path.filter((p) => typeof p === "string").join("_"))
+            return provider.load(path)
+          })
+          const exit = yield* Effect.exit(spec.parse(reading))
+          const undeclared = [...new Set(reads)].filter((variable) => !policy!.env.includes(variable))
+          if (undeclared.length > 0) {
+            checks.push({
+              jobId: job.id,
+              subject: `config ${name}`,
+              problem: `reads ${undeclared.join(", ")}, not named in cache.env: its value would not count in the cache ` +
+                `key (a wrong hit); add ${undeclared.length === 1 ? "it" : "them"} to cache.env`
+            })
+          }
           if (Exit.isSuccess(exit)) {
             values[name] = exit.value
             secrets.push(...Secrets.collect(exit.value))
@@ -54,9 +76,28 @@ export const inspect = (plan: Plan.Plan, provider: ConfigProvider.ConfigProvider
       for (const path of job.inputs) {
         checks.push({ jobId: job.id, subject: `input ${path}`, problem: readable(path) })
       }
+      if (policy !== undefined) {
+        cacheEnv.set(job.id, yield* envParts(policy.env, provider))
+        const root = policy.root ?? process.cwd()
+        for (const pattern of policy.files) {
+          for (const file of globSync(pattern, { cwd: root })) {
+            const problem = readable(nodePath.join(root, file))
+            if (problem !== undefined) checks.push({ jobId: job.id, subject: `cache.files ${file}`, problem })
+          }
+        }
+      }
     }
-    return { config, secrets, checks }
+    return { config, secrets, checks, cacheEnv }
   })
+
+/** Declared env variables as manifest parts: the sha256 of each value as the run's ConfigProvider gives it. */
+const envParts = (names: ReadonlyArray<string>, provider: ConfigProvider.ConfigProvider) =>
+  Effect.forEach(names, (name) =>
+    Effect.map(Effect.orElseSucceed(provider.load([name]), () => undefined), (node): Manifest.Part => ({
+      kind: "env",
+      name,
+      value: node === undefined ? "unset" : Manifest.digest(node._tag === "Value" ? `value:${node.value}` : JSON.stringify(node, (_k, v) => v instanceof Set ? [...v].sort() : v))
+    })))
 
 /** The resolved config, or every problem at once. */
 export const require = (plan: Plan.Plan, provider: ConfigProvider.ConfigProvider): Effect.Effect<Resolved, PreflightFailed> =>

@@ -3,6 +3,7 @@
  * run key) holding its lock, restore what already succeeded, execute the rest, and say how it ended.
  */
 import * as Cause from "effect/Cause"
+import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Duration from "effect/Duration"
@@ -12,6 +13,8 @@ import type * as Dag from "../Dag.ts"
 import type * as Plan from "./Plan.ts"
 import { LayerFailed } from "../Errors.ts"
 import type { PreflightFailed } from "./SetupErrors.ts"
+import * as CachePolicy from "./cache/Policy.ts"
+import * as Key from "./cache/Key.ts"
 import * as Executor from "./Executor.ts"
 import * as layers from "./layers.ts"
 import * as render from "./render.ts"
@@ -41,6 +44,8 @@ export interface Request {
   readonly audit?: Audit.Audit
   /** The resources' limiters, when the run shares them with other runs of the process (the scheduler's). */
   readonly registry?: resources.Registry
+  /** Jobs with `cache` that must not reuse an earlier success: all (`--force`) or those named. Default: none. */
+  readonly force?: "all" | ReadonlyArray<string>
 }
 
 export type Outcome =
@@ -122,6 +127,7 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
         // Annotated with the run id, so what observers log (a notification that failed) is journaled with the run.
         return Effect.all(all, { concurrency: "unbounded", discard: true }).pipe(Effect.annotateLogs({ runId: begun.runId }))
       })
+    const cache = yield* cacheOptions(request, resolved, journal)
     const result = yield* Executor.run(plan, {
       runId: begun.runId,
       concurrency: request.concurrency,
@@ -131,7 +137,8 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
       resumed: begun.resumed,
       config: resolved.config,
       spanAttributes: { "runner.run.trigger": request.trigger, ...(begun.key === undefined ? {} : { "runner.run.key": begun.key }) },
-      ...(request.registry === undefined ? {} : { registry: request.registry })
+      ...(request.registry === undefined ? {} : { registry: request.registry }),
+      ...(cache === undefined ? {} : { cache })
     }).pipe(
       Effect.provideContext(services),
       Effect.provideService(layers.CurrentBuilder, builder),
@@ -144,6 +151,35 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
     yield* afterRun(undefined)
     return { _tag: "Finished", result } as const
   }))
+
+/**
+ * What the executor needs for up-to-date skipping, when a job of the plan has `cache`: the context of its keys (the
+ * journal's file-hash memo, the declared env values resolved by the preflight) and which jobs reuse nothing:
+ * `RUNNER_CACHE=off` (this invocation), `--force` (all) or `--force=<job>,...`.
+ */
+const cacheOptions = (request: Request, resolved: Preflight.Resolved, journal: Journal.Journal["Service"]) =>
+  Effect.gen(function*() {
+    const { plan } = request
+    if (!plan.jobs.some((p) => CachePolicy.effective(p.job.cache, plan.dag.cache) !== undefined)) return undefined
+    const off = (yield* Effect.orDie(Config.String("RUNNER_CACHE").pipe(Config.withDefault("")))).trim().toLowerCase() === "off"
+    const force = request.force
+    const named = new Set(Array.isArray(force) ? force : [])
+    const forced = (jobId: string): string | undefined =>
+      off
+        ? "RUNNER_CACHE=off: nothing is reused"
+        : force === "all"
+        ? "--force: nothing is reused"
+        : named.has(jobId)
+        ? "--force names it"
+        : undefined
+    const context = Key.context({
+      runnerVersion: request.runnerVersion,
+      memo: yield* journal.fileMemo,
+      env: resolved.cacheEnv,
+      cwd: process.cwd()
+    })
+    return { context, forced }
+  })
 
 /**
  * Before a resumed run starts its jobs again: the process groups that an earlier runner process of the run (killed,

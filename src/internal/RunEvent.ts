@@ -4,7 +4,7 @@
  */
 import * as Cause from "effect/Cause"
 
-export type JobStatus = "succeeded" | "restored" | "failed" | "skipped" | "interrupted"
+export type JobStatus = "succeeded" | "cached" | "restored" | "failed" | "skipped" | "interrupted"
 export type RunStatus = "succeeded" | "failed" | "interrupted"
 export type FailureMode = "no-new" | "kill" | "continue"
 
@@ -51,6 +51,33 @@ export interface AttemptSucceeded {
   readonly output: unknown
   /** The output as the journal keeps it (see `Encoding`): JSON text, an unrestorable marker, undefined for `undefined`. */
   readonly json: string | undefined
+  /** For a job with `cache`: its key and manifest, journaled with the success so a later run with the same key reuses it. */
+  readonly cache?: CacheRecord
+}
+
+/** What a cached job's success is kept under: its key, and the manifest it was made from (see cache/Manifest.ts). */
+export interface CacheRecord {
+  readonly key: string
+  /** The manifest, encoded (`Manifest.encode`): digests and facts, never a secret in clear. */
+  readonly manifest: string
+}
+
+/**
+ * A job with `cache` whose inputs match an earlier success (any run, in this journal): its output is reused and passed
+ * on; it does not run. Durable when recorded, like a success.
+ */
+export interface JobCached {
+  readonly _tag: "JobCached"
+  readonly runId: string
+  readonly jobId: string
+  readonly at: number
+  /** The run whose success is reused. */
+  readonly fromRunId: string
+  /** When that success was recorded (epoch ms). */
+  readonly cachedAt: number
+  readonly output: unknown
+  readonly json: string | undefined
+  readonly key: string
 }
 
 export interface JobSkipped {
@@ -126,6 +153,8 @@ export interface JobSummary {
   readonly waitedMillis?: number
   /** Why it failed (the rendered error) or why it was skipped. */
   readonly detail: string | undefined
+  /** For a `cached` job: the run whose success it reused. */
+  readonly cachedFrom?: string
 }
 
 export interface RunFinished {
@@ -173,6 +202,7 @@ export type RunEvent =
   | AttemptFailed
   | AttemptSucceeded
   | JobSkipped
+  | JobCached
   | JobRestored
   | JobInterrupted
   | JobWaiting

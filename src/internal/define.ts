@@ -7,6 +7,7 @@ import * as Config from "effect/Config"
 import * as Layer from "effect/Layer"
 import { InvalidOption } from "../Errors.ts"
 import type * as Job from "../Job.ts"
+import * as CachePolicy from "./cache/Policy.ts"
 import * as duration from "./duration.ts"
 import * as retries from "./retries.ts"
 
@@ -76,6 +77,7 @@ export const build = <A, E>(
       return sites()
     },
     layer: options.layer,
+    cache: options.cache === false ? false : CachePolicy.make(options.cache, where),
     run: options.run as Job.Job<A, E>["run"]
   }
 }

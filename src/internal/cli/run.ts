@@ -43,9 +43,13 @@ export const flags = {
     Flag.withDescription("idempotent run key: creates run K, resumes it if unfinished, does nothing if it succeeded"),
     Flag.optional
   ),
-  force: Flag.Boolean("force").pipe(
-    Flag.withDescription("with --key: run again even if the key's run already succeeded"),
-    Flag.withDefault(false)
+  force: Flag.String("force").pipe(
+    Flag.withDescription(
+      "reuse no earlier success of jobs with `cache` (--force), or only of these jobs (--force=build,test); " +
+        "with --key: run again even if the key's run already succeeded"
+    ),
+    Flag.withOptionalValue("*"),
+    Flag.optional
   ),
   wait: Flag.Boolean("wait").pipe(
     Flag.withDescription("if another process is executing this run, wait for it instead of exiting 75"),
@@ -60,7 +64,8 @@ export interface RunFlags extends runServices.Input {
   readonly logFormat: Option.Option<Reporter.Format>
   readonly resume: Option.Option<string>
   readonly key: Option.Option<string>
-  readonly force: boolean
+  /** `--force`: "*" for all jobs, else job ids separated by commas. */
+  readonly force: Option.Option<string>
   readonly wait: boolean
 }
 
@@ -83,9 +88,34 @@ export const checkFlags = (input: RunFlags): Effect.Effect<void, InvalidOption> 
     if (key !== undefined && key.trim() === "") {
       return yield* new InvalidOption({ where: "--key", reason: `must not be empty or blank, got ${JSON.stringify(key)}` })
     }
-    if (input.force && key === undefined) {
-      return yield* new InvalidOption({ where: "--force", reason: "only applies with --key" })
+    const force = Option.getOrUndefined(input.force)
+    if (force !== undefined && force !== "*" && forcedJobs(input).length === 0) {
+      return yield* new InvalidOption({ where: "--force", reason: `names no job: ${JSON.stringify(force)} (write --force=build,test)` })
     }
+  })
+
+/** `--force`: "all", the job ids it names, or nothing. */
+const forcedJobs = (input: RunFlags): ReadonlyArray<string> =>
+  Option.match(input.force, {
+    onNone: () => [],
+    onSome: (value) => value === "*" ? [] : value.split(",").map((id) => id.trim()).filter((id) => id !== "")
+  })
+
+/** What `--force` asks of the run: all jobs, the named ones (each must be in the plan), or nothing. */
+export const forceOf = (input: RunFlags, plan: Plan.Plan): Effect.Effect<"all" | ReadonlyArray<string> | undefined, InvalidOption> =>
+  Effect.suspend((): Effect.Effect<"all" | ReadonlyArray<string> | undefined, InvalidOption> => {
+    if (Option.isNone(input.force)) return Effect.succeed(undefined)
+    if (input.force.value === "*") return Effect.succeed("all" as const)
+    const named = forcedJobs(input)
+    const known = new Set(plan.jobs.map((p) => p.job.id))
+    const unknown = named.filter((id) => !known.has(id))
+    return unknown.length === 0 ? Effect.succeed(named) : Effect.fail(
+      new InvalidOption({
+        where: "--force",
+        reason: `names ${unknown.map((id) => JSON.stringify(id)).join(", ")}, not ${unknown.length === 1 ? "a job" : "jobs"} of this run ` +
+          `(jobs: ${[...known].slice(0, 10).join(", ")}${known.size > 10 ? ", ..." : ""})`
+      })
+    )
   })
 
 /**
@@ -99,8 +129,9 @@ export const executePlan = (plan: Plan.Plan, input: RunFlags, auditFile: string)
     const concurrency = runServices.concurrency(input, plan)
     if (input.dryRun) return yield* print(renderPlan(plan, concurrency, input.failureMode))
     const format = Option.getOrElse(input.logFormat, () => process.stdout.isTTY ? "pretty" as const : "plain" as const)
+    const force = yield* forceOf(input, plan)
     const target: Journal.Target = key !== undefined
-      ? { _tag: "Key", key, force: input.force }
+      ? { _tag: "Key", key, force: force !== undefined }
       : resume !== undefined
       ? { _tag: "Resume", runId: resume === "latest" ? undefined : resume }
       : { _tag: "New" }
@@ -112,7 +143,8 @@ export const executePlan = (plan: Plan.Plan, input: RunFlags, auditFile: string)
       trigger: "cli",
       runnerVersion: version,
       wait: input.wait,
-      audit: yield* Audit.collect(auditFile, version)
+      audit: yield* Audit.collect(auditFile, version),
+      ...(force === undefined ? {} : { force })
     }).pipe(
       runServices.provide(input, format),
       Effect.catchTag("PreflightFailed", (error) => Effect.fail(new InFile({ file: auditFile, error })))

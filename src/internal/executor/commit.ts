@@ -45,9 +45,30 @@ export const commit = (
   runId: string,
   job: JobState,
   definitionHash: string | undefined,
-  { at, attempt, encoded, output }: Finished
+  { at, attempt, cache, cached, encoded, output }: Finished
 ): Effect.Effect<void> =>
-  recorder.emit({ _tag: "AttemptSucceeded", runId, jobId: job.id, attempt, at, output, json: encoded.json }, definitionHash)
+  cached !== undefined
+    ? recorder.emit({
+      _tag: "JobCached",
+      runId,
+      jobId: job.id,
+      at,
+      fromRunId: cached.fromRunId,
+      cachedAt: cached.cachedAt,
+      output,
+      json: encoded.json,
+      key: cached.key
+    }, definitionHash)
+    : recorder.emit({
+      _tag: "AttemptSucceeded",
+      runId,
+      jobId: job.id,
+      attempt,
+      at,
+      output,
+      json: encoded.json,
+      ...(cache === undefined ? {} : { cache })
+    }, definitionHash)
 
 /**
  * Records the job's end as the verdict says (at once, when called), and returns the ending of its span. `Running` and
@@ -56,7 +77,7 @@ export const commit = (
 export const conclude = (recorder: Recorder, clock: Clock.Clock, job: JobState, verdict: Verdict): Effect.Effect<void> => {
   switch (verdict._tag) {
     case "Succeeded":
-      job.phase = "succeeded"
+      job.phase = job.cachedFrom === undefined ? "succeeded" : "cached"
       job.detail = undefined
       break
     case "Failed":

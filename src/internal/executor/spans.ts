@@ -92,6 +92,7 @@ const endSpan = (span: Tracer.Span, job: JobState, clock: Clock.Clock, maskedDet
   const status = job.status
   span.attribute("runner.job.status", status)
   if (job.attempts > 0) span.attribute("runner.job.attempts", job.attempts)
+  if (job.cachedFrom !== undefined) span.attribute("runner.job.cached_from", job.cachedFrom)
   if (status === "skipped" && maskedDetail !== undefined) span.attribute("runner.job.skip_reason", maskedDetail)
   span.end(
     clock.currentTimeNanosUnsafe(),

@@ -21,6 +21,10 @@ export interface Finished {
   readonly encoded: Encoding.Encoded
   readonly attempt: number
   readonly at: number
+  /** Its success is an earlier run's, reused (up-to-date skipping): it did not run. */
+  readonly cached?: { readonly fromRunId: string; readonly cachedAt: number; readonly key: string }
+  /** The key and manifest its success is kept under for later runs (jobs with `cache`). */
+  readonly cache?: RunEvent.CacheRecord
 }
 
 /** A wait of a running job, with `call` true for a wait inside its attempt (an `r.use` call). */
@@ -51,6 +55,8 @@ export class JobState {
   detail: string | undefined = undefined
   /** How it failed or was interrupted, typed. */
   cause: Cause.Cause<unknown> | undefined = undefined
+  /** For a job whose earlier success was reused: the run it came from. */
+  cachedFrom: string | undefined = undefined
   /** Set when a process of the job outlived SIGKILL: the job is not run again beside it, it ends interrupted. */
   abandoned: string | undefined = undefined
   // How its fiber and its success commit ended, as soon as they end: an interruption that arrives before the loop has
@@ -87,7 +93,8 @@ export class JobState {
       attempts: this.attempts,
       durationMillis: this.endedAt > 0 ? this.endedAt - this.startedAt : 0,
       waitedMillis: this.waitedMillis,
-      detail: this.detail
+      detail: this.detail,
+      ...(this.cachedFrom === undefined ? {} : { cachedFrom: this.cachedFrom })
     }
   }
 }

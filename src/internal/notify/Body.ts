@@ -31,7 +31,7 @@ import type * as Observer from "../Observer.ts"
 import { truncate } from "../truncate.ts"
 
 const RunStatus = Schema.Literals(["succeeded", "failed", "interrupted"])
-const JobStatus = Schema.Literals(["succeeded", "restored", "failed", "skipped", "interrupted"])
+const JobStatus = Schema.Literals(["succeeded", "cached", "restored", "failed", "skipped", "interrupted"])
 
 /** A failed or interrupted job, with its error. */
 export const FailedJob = Schema.Struct({

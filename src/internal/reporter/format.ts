@@ -42,6 +42,8 @@ export const describeEvent = (event: RunEvent.RunEvent): string => {
       return `interrupted during attempt ${event.attempt}${event.reason === undefined ? "" : `: ${event.reason}`}`
     case "JobRestored":
       return "succeeded in an earlier attempt of this run: output restored from the journal"
+    case "JobCached":
+      return `cached: inputs unchanged since run ${event.fromRunId} (${formatMillis(Math.max(0, event.at - event.cachedAt))} ago), output reused`
     case "JobWaiting":
       return `${event.call ? "a call waits" : event.attempt === 1 ? "waiting" : `attempt ${event.attempt} waiting`} for ` +
         (event.kind === "permit"

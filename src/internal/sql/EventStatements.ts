@@ -60,11 +60,23 @@ export const statements = (
           `UPDATE jobs SET status = 'succeeded', ended_at = ?, output = ?, definition_hash = ?, error = NULL
            WHERE run_id = ? AND job_id = ?`,
           event.at, event.json ?? null, definitionHash ?? null, event.runId, event.jobId
-        )
+        ),
+        // In the same transaction as the success: a key is never reused for a success that was not committed.
+        ...(event.cache === undefined ? [] : [statement(
+          `INSERT OR REPLACE INTO cache_entries (cache_key, dag, job_id, run_id, output, manifest, created_at)
+           SELECT ?, dag, ?, ?, ?, ?, ? FROM runs WHERE id = ?`,
+          event.cache.key, event.jobId, event.runId, event.json ?? null, event.cache.manifest, event.at, event.runId
+        )])
       ]
+    case "JobCached":
+      return [statement(
+        `UPDATE jobs SET status = 'cached', started_at = ?, ended_at = ?, output = ?, definition_hash = ?,
+         cached_from = ?, error = NULL, reason = NULL WHERE run_id = ? AND job_id = ?`,
+        event.at, event.at, event.json ?? null, definitionHash ?? null, event.fromRunId, event.runId, event.jobId
+      )]
     case "JobSkipped":
       return [statement(
-        `UPDATE jobs SET status = 'skipped', reason = ?, ended_at = ? WHERE run_id = ? AND job_id = ? AND status <> 'succeeded'`,
+        `UPDATE jobs SET status = 'skipped', reason = ?, ended_at = ? WHERE run_id = ? AND job_id = ? AND status NOT IN ('succeeded', 'cached')`,
         event.reason, event.at, event.runId, event.jobId
       )]
     case "JobInterrupted":

@@ -27,6 +27,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { background } from "../background.ts"
+import type * as FileHashes from "../cache/FileHashes.ts"
 import * as Journal from "../Journal.ts"
 import * as render from "../render.ts"
 import type * as RunEvent from "../RunEvent.ts"
@@ -246,7 +247,7 @@ const makeFor = (
     }
 
     const durable = (event: RunEvent.RunEvent) =>
-      event._tag === "AttemptSucceeded" || event._tag === "RunStarted" || event._tag === "RunFinished"
+      event._tag === "AttemptSucceeded" || event._tag === "JobCached" || event._tag === "RunStarted" || event._tag === "RunFinished"
 
     /** Picks or creates the run and takes its lock, in one write transaction. */
     const tryBegin = (request: Journal.BeginRequest) =>
@@ -355,6 +356,38 @@ const makeFor = (
         return result
       })
 
+    /**
+     * The file-hash memo: read whole on first use (one query; 10,000 rows take ~10 ms), its updates queued with the
+     * next commit. Losing one is harmless: the file is hashed again.
+     */
+    const fileMemo = yield* Effect.cached(
+      sql<{ path: string; size: number; mtime_ns: string; ino: string; sha256: string }>`
+        SELECT path, size, mtime_ns, ino, sha256 FROM file_hashes`.pipe(
+        Effect.map((rows): FileHashes.Memo => {
+          const known = new Map<string, FileHashes.Known>()
+          for (const row of rows) {
+            known.set(row.path, { size: Number(row.size), mtimeNs: row.mtime_ns, ino: row.ino, sha256: row.sha256 })
+          }
+          return {
+            get: (absolute) => known.get(absolute),
+            set: (absolute, entry) => {
+              known.set(absolute, entry)
+              Queue.offerUnsafe(queue, {
+                op: [statement(
+                  `INSERT OR REPLACE INTO file_hashes (path, size, mtime_ns, ino, sha256) VALUES (?, ?, ?, ?, ?)`,
+                  absolute, entry.size, entry.mtimeNs, entry.ino, entry.sha256
+                )],
+                done: undefined,
+                fence: undefined,
+                mustCommit: false
+              })
+            }
+          }
+        }),
+        Effect.mapError(journalError("read file hashes"))
+      )
+    )
+
     return Journal.Journal.of({
       begin,
       // A restored job writes nothing: do not queue 5,000 empty items ahead of a resumed run's first job. Nor do waits
@@ -362,7 +395,12 @@ const makeFor = (
       record: (event, definitionHash) =>
         event._tag === "JobRestored" || event._tag === "JobWaiting" || event._tag === "JobAdmitted"
           ? Effect.void
-          : enqueue(statements(event, definitionHash, { host, pid }), durable(event), event.runId, event._tag === "AttemptSucceeded"),
+          : enqueue(
+            statements(event, definitionHash, { host, pid }),
+            durable(event),
+            event.runId,
+            event._tag === "AttemptSucceeded" || event._tag === "JobCached"
+          ),
       lockLost: (runId) => Effect.suspend(() => {
         const fence = held.get(runId)
         return fence === undefined ? Effect.never : Deferred.await(fence.lost)
@@ -379,7 +417,7 @@ const makeFor = (
         }),
       succeeded: (runId) =>
         sql<{ job_id: string; output: string | null; definition_hash: string | null }>`
-          SELECT job_id, output, definition_hash FROM jobs WHERE run_id = ${runId} AND status = 'succeeded'`.pipe(
+          SELECT job_id, output, definition_hash FROM jobs WHERE run_id = ${runId} AND status IN ('succeeded', 'cached')`.pipe(
           Effect.map((rows) =>
             rows.map((row) => ({
               jobId: row.job_id,
@@ -460,9 +498,42 @@ const makeFor = (
             }))
           ),
           Effect.mapError(journalError("read processes"))
-        )
+        ),
+      cached: (key) =>
+        sql<CacheRow>`SELECT cache_key, dag, job_id, run_id, output, manifest, created_at FROM cache_entries
+                      WHERE cache_key = ${key}`.pipe(
+          Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]), cacheEntry)),
+          Effect.mapError(journalError("read cache"))
+        ),
+      latestCached: (dag, jobId) =>
+        sql<CacheRow>`SELECT cache_key, dag, job_id, run_id, output, manifest, created_at FROM cache_entries
+                      WHERE job_id = ${jobId} AND dag = ${dag} ORDER BY created_at DESC, rowid DESC LIMIT 1`.pipe(
+          Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]), cacheEntry)),
+          Effect.mapError(journalError("read cache"))
+        ),
+      fileMemo
     })
   })
+
+interface CacheRow {
+  readonly cache_key: string
+  readonly dag: string
+  readonly job_id: string
+  readonly run_id: string
+  readonly output: string | null
+  readonly manifest: string
+  readonly created_at: number
+}
+
+const cacheEntry = (row: CacheRow): Journal.CacheEntry => ({
+  key: row.cache_key,
+  dag: row.dag,
+  jobId: row.job_id,
+  runId: row.run_id,
+  json: row.output ?? undefined,
+  manifest: row.manifest,
+  createdAt: Number(row.created_at)
+})
 
 /** The durable journal in a SQLite file. */
 export const layerSqlite = (options: SqliteClient.Options): Layer.Layer<Journal.Journal, Journal.JournalError> =>

@@ -132,6 +132,34 @@ const v7 = Effect.gen(function*() {
   )`
 })
 
+/**
+ * v8: up-to-date skipping (see internal/cache/). A cached job's success is kept by its key with its own copy of the
+ * output and the manifest it was made from (so pruning runs never loses it, and `runner why` can name differences);
+ * the latest success of a key replaces the one before. Declared files' hashes are memoised by path with the stat they
+ * were read at. A job reused from another run is journaled as `cached` with that run's id.
+ */
+const v8 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE cache_entries (
+    cache_key TEXT PRIMARY KEY,
+    dag TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    output TEXT,
+    manifest TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  )`
+  yield* sql`CREATE INDEX cache_entries_by_job ON cache_entries (job_id, created_at)`
+  yield* sql`CREATE TABLE file_hashes (
+    path TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns TEXT NOT NULL,
+    ino TEXT NOT NULL,
+    sha256 TEXT NOT NULL
+  )`
+  yield* sql`ALTER TABLE jobs ADD COLUMN cached_from TEXT`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
@@ -140,7 +168,8 @@ export const all = {
   "0004_executions": v4,
   "0005_checkpoint_inputs": v5,
   "0006_lock_tokens": v6,
-  "0007_processes": v7
+  "0007_processes": v7,
+  "0008_cache": v8
 } as const
 
 /** The table the Migrator records applied migrations in. */

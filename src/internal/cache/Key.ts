@@ -1,0 +1,158 @@
+/**
+ * A job's cache key: the manifest of everything its result depends on (see Manifest.ts). Made when the job is about
+ * to start, once the outputs it needs are known: its id; its definition hash (the one resume compares); for code (an
+ * Effect job, or a command whose argv or env is a function) the task file that defines it and every local module it
+ * imports, transitively; each need's journaled output; each declared file's content; declared env values (as
+ * digests); the nearest lockfile; the runner's version, the runtime and its version, the platform; `version`.
+ *
+ * What a run computes once (the lockfile, each module graph) is kept in its `Context`, never between runs.
+ */
+import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import type * as Job from "../../Job.ts"
+import * as Encoding from "../Encoding.ts"
+import * as Runtime from "../runtime/Runtime.ts"
+import * as FileHashes from "./FileHashes.ts"
+import * as Manifest from "./Manifest.ts"
+import * as ModuleGraph from "./ModuleGraph.ts"
+import type * as Policy from "./Policy.ts"
+
+/** What keys are computed with in one run. */
+export interface Context {
+  readonly runnerVersion: string
+  /** The file-hash memo (the journal's). */
+  readonly memo: FileHashes.Memo
+  /** Each cached job's declared env values, as manifest parts (resolved before the run: see Preflight). */
+  readonly env: ReadonlyMap<string, ReadonlyArray<Manifest.Part>>
+  /** The folder relative paths are read from when a policy has no `root`. */
+  readonly cwd: string
+  /** The run's memo of module graphs and lockfiles, by absolute path. */
+  readonly graphs: Map<string, ReadonlyArray<ModuleGraph.Module>>
+  readonly lockfiles: Map<string, Manifest.Part | undefined>
+}
+
+export const context = (options: Omit<Context, "graphs" | "lockfiles">): Context => ({
+  ...options,
+  graphs: new Map(),
+  lockfiles: new Map()
+})
+
+/** The key could not be made trustworthily: the job runs, and its success is not kept. */
+export interface Unusable {
+  readonly _tag: "Unusable"
+  readonly reason: string
+}
+
+export interface Keyed {
+  readonly _tag: "Keyed"
+  readonly manifest: Manifest.Manifest
+  /** Globs of `files` that matched nothing (hashed as the empty set; the caller warns). */
+  readonly unmatched: ReadonlyArray<string>
+}
+
+/**
+ * The manifest of `job` with the journaled outputs of its needs (by the name it receives them under). `definitionHash`
+ * is the job's, as the run computed it.
+ */
+export const make = (
+  ctx: Context,
+  job: Job.Any,
+  policy: Policy.Policy,
+  definitionHash: string,
+  needs: ReadonlyArray<readonly [name: string, json: string | undefined]>
+): Effect.Effect<Keyed | Unusable, FileHashes.FileUnreadable> =>
+  Effect.gen(function*() {
+    const parts: Array<Manifest.Part> = [
+      { kind: "job", name: "", value: job.id },
+      { kind: "definition", name: "", value: definitionHash }
+    ]
+    for (const [name, json] of needs) {
+      const unrestorable = Encoding.unrestorableReason(json)
+      if (unrestorable !== undefined) {
+        return { _tag: "Unusable", reason: `the output of need "${name}" could not be journaled exactly (${unrestorable})` } as const
+      }
+      parts.push({ kind: "need", name, value: json === undefined ? "undefined" : Manifest.digest(json) })
+    }
+    if (hasCode(job)) {
+      for (const module of modulesOf(ctx, job)) parts.push({ kind: "module", name: module.path, value: module.sha256 })
+    }
+    const root = policy.root ?? ctx.cwd
+    const hashed = yield* FileHashes.hash(root, policy.files, ctx.memo)
+    for (const [file, sha256] of hashed.files) parts.push({ kind: "file", name: file, value: sha256 })
+    parts.push(...(ctx.env.get(job.id) ?? []))
+    const lockfile = lockfileOf(ctx, root)
+    if (lockfile !== undefined) parts.push(lockfile)
+    parts.push(
+      { kind: "runner", name: "", value: ctx.runnerVersion },
+      { kind: "runtime", name: "", value: `${Runtime.name} ${Runtime.version}` },
+      { kind: "platform", name: "", value: `${process.platform}-${process.arch}` },
+      { kind: "version", name: "", value: policy.version }
+    )
+    return { _tag: "Keyed", manifest: dedupe(parts), unmatched: hashed.unmatched } as const
+  })
+
+/** Two globs, or a module and a need, never share a kind and name; modules found twice (two entries) are one part. */
+const dedupe = (parts: ReadonlyArray<Manifest.Part>): Manifest.Manifest => {
+  const seen = new Set<string>()
+  return Manifest.make(parts.filter((part) => {
+    const id = `${part.kind}\u0000${part.name}`
+    if (seen.has(id)) return false
+    seen.add(id)
+    return true
+  }))
+}
+
+/** An Effect job, or a command whose argv or env is computed by a function: its behaviour is code. */
+const hasCode = (job: Job.Any): boolean =>
+  job.shell === undefined || typeof job.shell.argv === "function" || typeof job.shell.env === "function"
+
+/**
+ * The local modules of the files the job was defined in (the call to `Job.make` and the calls that led to it: a
+ * helper that makes jobs counts with the file that called it). Packages are covered by the lockfile.
+ */
+const modulesOf = (ctx: Context, job: Job.Any): ReadonlyArray<ModuleGraph.Module> => {
+  const files = new Set<string>()
+  for (const site of job.definedVia) {
+    const file = site.replace(/:\d+:\d+$/, "")
+    if (file.split(/[\\/]/).includes("node_modules")) continue
+    files.add(path.resolve(ctx.cwd, file))
+  }
+  const out: Array<ModuleGraph.Module> = []
+  for (const file of files) {
+    let graph = ctx.graphs.get(file)
+    if (graph === undefined) {
+      graph = ModuleGraph.modules(file, ctx.cwd)
+      ctx.graphs.set(file, graph)
+    }
+    out.push(...graph)
+  }
+  return out
+}
+
+/** Lockfiles, in the order they are looked for in each folder. */
+const lockfileNames = ["package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "yarn.lock", "bun.lock", "bun.lockb", "deno.lock"]
+
+/** The nearest lockfile in `dir` or a folder above it, as a manifest part (its path relative to the cwd). */
+const lockfileOf = (ctx: Context, dir: string): Manifest.Part | undefined => {
+  const start = path.resolve(dir)
+  if (ctx.lockfiles.has(start)) return ctx.lockfiles.get(start)
+  let found: Manifest.Part | undefined
+  for (let current = start; ; current = path.dirname(current)) {
+    for (const name of lockfileNames) {
+      const file = path.join(current, name)
+      let bytes: Uint8Array
+      try {
+        bytes = fs.readFileSync(file)
+      } catch {
+        continue
+      }
+      const relative = path.relative(ctx.cwd, file).split(path.sep).join("/")
+      found = { kind: "lockfile", name: relative, value: Manifest.digest(bytes) }
+      break
+    }
+    if (found !== undefined || path.dirname(current) === current) break
+  }
+  ctx.lockfiles.set(start, found)
+  return found
+}
