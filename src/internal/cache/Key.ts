@@ -10,6 +10,7 @@
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import type * as Job from "../../Job.ts"
 import * as Encoding from "../Encoding.ts"
 import * as Runtime from "../runtime/Runtime.ts"
@@ -85,7 +86,7 @@ export const make = (
     if (lockfile !== undefined) parts.push(lockfile)
     parts.push(
       { kind: "runner", name: "", value: ctx.runnerVersion },
-      { kind: "runtime", name: "", value: `${Runtime.name} ${Runtime.version}` },
+      { kind: "runtime", name: "", value: Runtime.version },
       { kind: "platform", name: "", value: `${process.platform}-${process.arch}` },
       { kind: "version", name: "", value: policy.version }
     )
@@ -114,9 +115,10 @@ const hasCode = (job: Job.Any): boolean =>
 const modulesOf = (ctx: Context, job: Job.Any): ReadonlyArray<ModuleGraph.Module> => {
   const files = new Set<string>()
   for (const site of job.definedVia) {
-    const file = site.replace(/:\d+:\d+$/, "")
-    if (file.split(/[\\/]/).includes("node_modules")) continue
-    files.add(path.resolve(ctx.cwd, file))
+    const file = path.resolve(ctx.cwd, site.replace(/:\d+:\d+$/, ""))
+    // The runner's own frames (Deno's stacks keep some) and packages: the runner version and the lockfile cover them.
+    if (file.split(/[\\/]/).includes("node_modules") || file.startsWith(runnerSources)) continue
+    files.add(file)
   }
   const out: Array<ModuleGraph.Module> = []
   for (const file of files) {
@@ -129,6 +131,9 @@ const modulesOf = (ctx: Context, job: Job.Any): ReadonlyArray<ModuleGraph.Module
   }
   return out
 }
+
+/** The folder of the runner's own sources (src/ or dist/), whatever calls into it. */
+const runnerSources = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url)))) + path.sep
 
 /** Lockfiles, in the order they are looked for in each folder. */
 const lockfileNames = ["package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "yarn.lock", "bun.lock", "bun.lockb", "deno.lock"]
