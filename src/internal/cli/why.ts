@@ -63,9 +63,14 @@ export const rows = (then: Manifest.Manifest | undefined, now: Manifest.Manifest
     .map((row) => ({ kind: row.kind, name: row.name, then: row.then, now: row.now }))
 }
 
-/** A sha256 (hex) shortened to 12 characters; other values (versions, the platform) as they are. */
-const short = (value: string | undefined): string =>
-  value === undefined ? "-" : /^[0-9a-f]{64}$/.test(value) ? value.slice(0, 12) : value
+/**
+ * Digests (hex, alone or among the `|`-separated fields of a definition hash) shortened to 12 characters; other
+ * values (versions, the platform) as they are.
+ */
+export const short = (value: string | undefined): string =>
+  value === undefined
+    ? "-"
+    : value.split("|").map((field) => /^[0-9a-f]{13,}$/.test(field) ? field.slice(0, 12) : field).join("|")
 
 const whereKept = (e: Explanation): string =>
   e.journal === undefined ? "--journal none keeps nothing" : e.journalExists ? e.journal : `no journal at ${e.journal}`
