@@ -193,6 +193,18 @@ describe("runner why", () => {
     assert.strictEqual(previewOf(stdout, "report"), "run (needed output of build changed)")
   })
 
+  it("a kept success whose manifest is corrupt: said so, today's parts still shown, exit 0", () => {
+    const dir = project()
+    run(dir)
+    withDb(journal(dir), (db) => db.prepare(`UPDATE cache_entries SET manifest = '{' WHERE job_id = 'build'`).run())
+    fs.writeFileSync(path.join(dir, "input.txt"), "changed\n")
+    const result = cli(dir, ["why", "tasks.ts", "build"])
+    assert.strictEqual(result.status, 0, result.stderr)
+    assert.include(result.stdout, "the kept success's manifest is unreadable: its parts cannot be shown")
+    assert.match(result.stdout, /^file\s+input\.txt\s+-\s+[0-9a-f]{12}$/m)
+    assert.include(result.stdout, "it runs: its kept success's manifest is unreadable")
+  })
+
   it("an unknown job exits 2 naming the file and the jobs; a job without cache is said so, exit 0", () => {
     const dir = project()
     const unknown = cli(dir, ["why", "tasks.ts", "nope"])
