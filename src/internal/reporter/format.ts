@@ -19,6 +19,22 @@ export const slotSeconds = (ms: number): number => Math.max(0, Math.ceil(ms / 10
 export const ranAndWaited = (ranMillis: number, waitedMillis: number): string =>
   `ran ${formatMillis(Math.max(0, ranMillis))}` + (waitedMillis > 0 ? `, waited ${formatMillis(waitedMillis)}` : "")
 
+/**
+ * How long ago something happened, in the one unit a person reads at a glance: `40s`, `5m`, `3h`, `2d` (a cached
+ * job's success may be seconds or months old; `formatMillis` would say `4320m0s`).
+ */
+export const formatAge = (ms: number): string => {
+  const seconds = Math.max(0, Math.floor(ms / 1000))
+  if (seconds < 60) return `${seconds}s`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`
+  if (seconds < 48 * 3600) return `${Math.floor(seconds / 3600)}h`
+  return `${Math.floor(seconds / 86_400)}d`
+}
+
+/** "cached (from run R, 3h ago)": a reused success and its origin, as every view says it. */
+export const cachedFrom = (fromRunId: string, ageMillis: number): string =>
+  `cached (from run ${fromRunId}, ${formatAge(ageMillis)} ago)`
+
 /** The UTC time of day, `14:05:09`, that plain and pretty lines start with. */
 export const clock = (at: number): string => new Date(at).toISOString().slice(11, 19)
 
@@ -43,7 +59,7 @@ export const describeEvent = (event: RunEvent.RunEvent): string => {
     case "JobRestored":
       return "succeeded in an earlier attempt of this run: output restored from the journal"
     case "JobCached":
-      return `cached: inputs unchanged since run ${event.fromRunId} (${formatMillis(Math.max(0, event.at - event.cachedAt))} ago), output reused`
+      return cachedFrom(event.fromRunId, event.at - event.cachedAt)
     case "JobWaiting":
       return `${event.call ? "a call waits" : event.attempt === 1 ? "waiting" : `attempt ${event.attempt} waiting`} for ` +
         (event.kind === "permit"
