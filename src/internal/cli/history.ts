@@ -8,6 +8,7 @@ import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { describeCounts } from "../reporter/format.ts"
 import * as JournalQueries from "../sql/JournalQueries.ts"
 import { journalFlag, print, requirePositive } from "./common.ts"
 import {
@@ -40,22 +41,6 @@ export const toJson = (file: string, runs: ReadonlyArray<JournalQueries.RunSumma
     failedJobs: run.failedJobs
   }))
 })
-
-/**
- * "12 jobs: 3 ran, 9 cached": what became of a run's jobs, the skipped and the never started named only when there
- * are some. A run that reused most of its work says so at a glance.
- */
-export const describeCounts = (counts: JournalQueries.JobCounts): string => {
-  if (counts.total === 0) return "no jobs"
-  const notRun = counts.total - counts.ran - counts.cached - counts.skipped
-  const parts = [
-    `${counts.ran} ran`,
-    ...(counts.cached > 0 ? [`${counts.cached} cached`] : []),
-    ...(counts.skipped > 0 ? [`${counts.skipped} skipped`] : []),
-    ...(notRun > 0 ? [`${notRun} not run`] : [])
-  ]
-  return `${counts.total} job${counts.total === 1 ? "" : "s"}: ${parts.join(", ")}`
-}
 
 export const render = (runs: ReadonlyArray<JournalQueries.RunSummary>): string =>
   table(

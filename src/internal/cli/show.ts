@@ -9,10 +9,10 @@ import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { RunNotFound } from "../SetupErrors.ts"
+import { countJobs, describeCounts } from "../reporter/format.ts"
 import * as JournalQueries from "../sql/JournalQueries.ts"
 import { firstLine } from "../render.ts"
 import { journalFlag, print } from "./common.ts"
-import { describeCounts } from "./history.ts"
 import {
   absolute,
   durationMillis,
@@ -42,7 +42,7 @@ export const toJson = (file: string, run: JournalQueries.RunDetail, jobs: Readon
     pid: run.pid,
     runnerVersion: run.runnerVersion,
     definitionHash: run.definitionHash,
-    jobCounts: JournalQueries.countJobs(jobs)
+    jobCounts: countJobs(jobs)
   },
   executions: run.executions,
   jobs: jobs.map((job) => ({
@@ -75,7 +75,7 @@ export const render = (run: JournalQueries.RunDetail, jobs: ReadonlyArray<Journa
         ] as const
       ]
       : [["duration", formatDuration(run.activeMillis)] as const]),
-    ["jobs", describeCounts(JournalQueries.countJobs(jobs))],
+    ["jobs", describeCounts(countJobs(jobs))],
     ["host", run.host],
     ["pid", String(run.pid)],
     ["runner version", run.runnerVersion],

@@ -34,11 +34,7 @@ export interface RunSummary {
   readonly jobCounts: JobCounts
 }
 
-/**
- * A run's jobs by what became of them. `ran`: made at least one attempt (whatever its end); `cached`: an earlier run's
- * success reused without running (up-to-date skipping); `skipped`: not run because of a failure; the rest never
- * started (an interrupted run).
- */
+/** A run's jobs by what became of them (`countJobs` in reporter/format.ts says the same of a list of jobs). */
 export interface JobCounts {
   readonly total: number
   readonly ran: number
@@ -189,7 +185,7 @@ export const history = Effect.fn("JournalQueries.history")(function*(
   // And one for their job counts.
   const counted = yield* sql<{ readonly run_id: string } & JobCounts>`
     SELECT j.run_id, count(*) AS total,
-           coalesce(sum(CASE WHEN j.status <> 'cached' AND j.attempts > 0 THEN 1 ELSE 0 END), 0) AS ran,
+           coalesce(sum(CASE WHEN j.status NOT IN ('cached', 'skipped') AND j.attempts > 0 THEN 1 ELSE 0 END), 0) AS ran,
            coalesce(sum(CASE WHEN j.status = 'cached' THEN 1 ELSE 0 END), 0) AS cached,
            coalesce(sum(CASE WHEN j.status = 'skipped' THEN 1 ELSE 0 END), 0) AS skipped
     FROM jobs j
@@ -268,13 +264,6 @@ export const jobs = Effect.fn("JournalQueries.jobs")(function*(runId: string) {
   }))
 })
 
-/** The job counts of a run's jobs (as `history` gives them for each run). */
-export const countJobs = (jobs: ReadonlyArray<JobDetail>): JobCounts => ({
-  total: jobs.length,
-  ran: jobs.filter((j) => j.status !== "cached" && j.attempts > 0).length,
-  cached: jobs.filter((j) => j.status === "cached").length,
-  skipped: jobs.filter((j) => j.status === "skipped").length
-})
 
 /**
  * How long a job ran, from its attempts in order: attempt numbers restart at each execution of the run, so each
