@@ -53,7 +53,14 @@ export interface Sample {
 const runStatuses: ReadonlyArray<RunEvent.RunStatus> = ["succeeded", "failed", "interrupted"]
 // "cached": reused from an earlier run without running (up-to-date skipping), apart from "succeeded" so a dashboard
 // tells work done from work skipped.
-const jobStatuses: ReadonlyArray<RunEvent.JobStatus> = ["succeeded", "cached", "restored", "failed", "skipped", "interrupted"]
+const jobStatuses: ReadonlyArray<RunEvent.JobStatus> = [
+  "succeeded",
+  "cached",
+  "restored",
+  "failed",
+  "skipped",
+  "interrupted"
+]
 
 /** The series of one finished run. `lastSuccess` (epoch ms) is left out when undefined. */
 export const samples = (summary: Observer.Summary, lastSuccess: number | undefined): ReadonlyArray<Sample> => {

@@ -74,5 +74,7 @@ export const command = Command.make("history", {
     if (runs.length === 0) return yield* print(`no runs${only === undefined ? "" : ` of ${only}`} in ${file}`)
     yield* print(render(runs))
   })).pipe(
-    Command.withDescription("List the latest runs, newest first: status, start, duration, jobs (ran, cached) and failed jobs")
+    Command.withDescription(
+      "List the latest runs, newest first: status, start, duration, jobs (ran, cached) and failed jobs"
+    )
   )

@@ -129,5 +129,7 @@ export const command = Command.make("show", {
       }))
     yield* json ? printJson(toJson(file, run, jobs)) : print(render(run, jobs))
   })).pipe(
-    Command.withDescription("Show a run and each of its jobs: status, attempts, duration, error, skip reason or the run it was cached from")
+    Command.withDescription(
+      "Show a run and each of its jobs: status, attempts, duration, error, skip reason or the run it was cached from"
+    )
   )

@@ -33,7 +33,8 @@ export const toSlack = (summary: Observer.Summary, host: string = os.hostname())
   // Cached jobs are neither failures nor hidden: the text says how many of the jobs were reused, the fields count all.
   const counts = countJobs(summary.jobs)
   const cached = counts.cached === 0 ? "" : `, ${counts.cached} of ${counts.total} jobs cached`
-  const text = `${icons[summary.status]} ${summary.dag} ${summary.status}${key} (run ${summary.runId}, ${duration}${cached})` +
+  const text = `${icons[summary.status]} ${summary.dag} ${summary.status}${key} ` +
+    `(run ${summary.runId}, ${duration}${cached})` +
     (failedIds.length === 0 ? "" : `; failed: ${failedIds.join(", ")}`)
   const fields = [
     ["Status", summary.status],

@@ -10,7 +10,11 @@ import type { Colors } from "./pretty.ts"
 export const summaryTable = (event: RunEvent.RunFinished, c: Colors): string => {
   const idWidth = Math.min(40, Math.max(3, ...event.jobs.map((j) => j.jobId.length)))
   const status = (s: RunEvent.JobStatus) =>
-    s === "succeeded" || s === "restored" || s === "cached" ? c.green(s.padEnd(11)) : s === "failed" ? c.red(s.padEnd(11)) : c.yellow(s.padEnd(11))
+    s === "succeeded" || s === "restored" || s === "cached"
+      ? c.green(s.padEnd(11))
+      : s === "failed"
+      ? c.red(s.padEnd(11))
+      : c.yellow(s.padEnd(11))
   // The job's time from its start to its end, split: what it ran (backoff between attempts included) and what it
   // waited for resource permits and rate-limit slots, as the live view shows them.
   const rows = event.jobs.slice(0, 200).map((j) =>
@@ -26,7 +30,9 @@ export const summaryTable = (event: RunEvent.RunFinished, c: Colors): string => 
   if (event.jobs.length > 200) rows.push(c.dim(`... ${event.jobs.length - 200} more jobs`))
   const failed = event.jobs.filter((j) => j.status === "failed" && j.critical)
   const cached = event.jobs.filter((j) => j.status === "cached").length
-  const cachedNote = cached === 0 ? "" : ` (${cached} of ${event.jobs.length} job${event.jobs.length === 1 ? "" : "s"} cached)`
+  const cachedNote = cached === 0
+    ? ""
+    : ` (${cached} of ${event.jobs.length} job${event.jobs.length === 1 ? "" : "s"} cached)`
   const verdict = event.status === "succeeded"
     ? c.green(`run ${event.runId} succeeded in ${formatMillis(event.durationMillis)}${cachedNote}`)
     : event.status === "interrupted"

@@ -182,12 +182,12 @@ export const history = Effect.fn("JournalQueries.history")(function*(
     if (list === undefined) byRun.set(row.run_id, [row.job_id])
     else list.push(row.job_id)
   }
-  // And one for their job counts.
+  // And one for their job counts, as `countJobs` (reporter/format.ts) makes them.
   const counted = yield* sql<{ readonly run_id: string } & JobCounts>`
     SELECT j.run_id, count(*) AS total,
-           coalesce(sum(CASE WHEN j.status NOT IN ('cached', 'skipped') AND j.attempts > 0 THEN 1 ELSE 0 END), 0) AS ran,
-           coalesce(sum(CASE WHEN j.status = 'cached' THEN 1 ELSE 0 END), 0) AS cached,
-           coalesce(sum(CASE WHEN j.status = 'skipped' THEN 1 ELSE 0 END), 0) AS skipped
+           sum(CASE WHEN j.status NOT IN ('cached', 'skipped') AND j.attempts > 0 THEN 1 ELSE 0 END) AS ran,
+           sum(CASE WHEN j.status = 'cached' THEN 1 ELSE 0 END) AS cached,
+           sum(CASE WHEN j.status = 'skipped' THEN 1 ELSE 0 END) AS skipped
     FROM jobs j
     JOIN (SELECT id FROM runs ${where} ORDER BY started_at DESC, rowid DESC LIMIT ${options.limit}) r ON r.id = j.run_id
     GROUP BY j.run_id`
