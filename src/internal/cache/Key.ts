@@ -10,6 +10,7 @@
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { fileURLToPath } from "node:url"
 import type * as Job from "../../Job.ts"
 import * as Encoding from "../Encoding.ts"
 import * as Runtime from "../runtime/Runtime.ts"
@@ -85,7 +86,8 @@ export const make = (
     if (lockfile !== undefined) parts.push(lockfile)
     parts.push(
       { kind: "runner", name: "", value: ctx.runnerVersion },
-      { kind: "runtime", name: "", value: `${Runtime.name} ${Runtime.version}` },
+      // `Runtime.version` names the runtime: "node 24.21.0", "bun 1.4.5".
+      { kind: "runtime", name: "", value: Runtime.version },
       { kind: "platform", name: "", value: `${process.platform}-${process.arch}` },
       { kind: "version", name: "", value: policy.version }
     )
@@ -109,14 +111,18 @@ const hasCode = (job: Job.Any): boolean =>
 
 /**
  * The local modules of the files the job was defined in (the call to `Job.make` and the calls that led to it: a
- * helper that makes jobs counts with the file that called it). Packages are covered by the lockfile.
+ * helper that makes jobs counts with the file that called it). Packages are covered by the lockfile, and the runner's
+ * own files by the runner's version: on Node the call that imported the task file (in the runner) is among the call
+ * sites, and would put the runner's sources, by absolute path, in every key (other runtimes do not see that frame).
  */
 const modulesOf = (ctx: Context, job: Job.Any): ReadonlyArray<ModuleGraph.Module> => {
   const files = new Set<string>()
   for (const site of job.definedVia) {
     const file = site.replace(/:\d+:\d+$/, "")
     if (file.split(/[\\/]/).includes("node_modules")) continue
-    files.add(path.resolve(ctx.cwd, file))
+    const absolute = path.resolve(ctx.cwd, file)
+    if (runnerDirs.some((dir) => absolute.startsWith(dir))) continue
+    files.add(absolute)
   }
   const out: Array<ModuleGraph.Module> = []
   for (const file of files) {
@@ -129,6 +135,10 @@ const modulesOf = (ctx: Context, job: Job.Any): ReadonlyArray<ModuleGraph.Module
   }
   return out
 }
+
+/** The runner's own folders (src/ and, compiled, dist/: a source-mapped stack names src/), with a trailing separator. */
+const runnerRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
+const runnerDirs = [path.join(runnerRoot, "src") + path.sep, path.join(runnerRoot, "dist") + path.sep]
 
 /** Lockfiles, in the order they are looked for in each folder. */
 const lockfileNames = ["package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "yarn.lock", "bun.lock", "bun.lockb", "deno.lock"]
