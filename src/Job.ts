@@ -94,6 +94,9 @@ export type RunInputs<Needs, C> = Flatten<Inputs<Needs> & { readonly config: Con
 
 type Flatten<T> = { [K in keyof T]: T[K] } & {}
 
+/** A job's `cache` option when it is an object: `{ files, env, outputs, version, ttl }` (see `Options.cache`). */
+export type CacheOptions = CachePolicy.Options
+
 /** The output type of a job: `Job.Output<typeof extract>`. */
 export type Output<J> = J extends Job<infer A, any, any> ? A : never
 

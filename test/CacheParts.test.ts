@@ -74,12 +74,12 @@ describe("Manifest", () => {
       part("runtime", "", "bun 1.4.5")
     ])
     assert.deepStrictEqual(Manifest.differences(before, after), [
+      "the runtime differs (node 24.21.0 → bun 1.4.5)",
       "code of src/util.ts changed",
       "needed output of build changed",
       "file src/a.ts changed",
       "file src/new.ts was added",
       "env NODE_ENV differs",
-      "the runtime differs (node 24.21.0 → bun 1.4.5)",
       "file src/gone.ts was removed"
     ])
     assert.deepStrictEqual(Manifest.differences(before, before), [])
@@ -114,10 +114,10 @@ describe("FileHashes", () => {
       const memo = FileHashes.memoryMemo()
       assert.strictEqual((yield* FileHashes.hash(dir, ["*.txt"], memo)).read, 2)
       assert.strictEqual((yield* FileHashes.hash(dir, ["*.txt"], memo)).read, 0)
-      // Same size, same mtime, other content: only the inode (a new file) gives it away.
-      fs.rmSync(path.join(dir, "a.txt"))
-      fs.writeFileSync(path.join(dir, "c.tmp"), "xyz")
-      write(dir, { "a.txt": "uno" }, old)
+      // Same size, same mtime, other content: only the inode (a new file renamed over it) gives it away. The new file
+      // exists beside the old one before the rename, so it cannot reuse the old one's inode.
+      write(dir, { "a.new": "uno" }, old)
+      fs.renameSync(path.join(dir, "a.new"), path.join(dir, "a.txt"))
       const again = yield* FileHashes.hash(dir, ["*.txt"], memo)
       assert.strictEqual(again.read, 1)
       assert.strictEqual(again.files[0]![1], Manifest.digest("uno"))

@@ -142,7 +142,7 @@ describe("exposition text", () => {
     const load = series.filter((s) => s.name === "effect_runner_job_status" && s.labels["job_id"] === "load" && s.labels["dag"] === "etl")
     assert.deepStrictEqual(
       Object.fromEntries(load.map((s) => [s.labels["status"], s.value])),
-      { succeeded: 0, restored: 0, failed: 0, skipped: 1, interrupted: 0 }
+      { succeeded: 0, cached: 0, restored: 0, failed: 0, skipped: 1, interrupted: 0 }
     )
     assert.notMatch(text, /[{,]job="/, "no `job` label: Prometheus owns it")
   })
@@ -394,6 +394,33 @@ describe("runner <file> --metrics-file --pushgateway", () => {
     assert.strictEqual(value(failedPushed, "effect_runner_run_status", { status: "failed" }), 1, "the group was replaced")
     assert.strictEqual(value(failedPushed, "effect_runner_last_success_timestamp_seconds"), succeededAt)
     assert.deepStrictEqual(fs.readdirSync(dir).filter((f) => f.endsWith(".tmp")), [], "no temporary file left")
+  })
+
+  it("a run whose jobs were cached: status cached (1) for them, not succeeded, and 0 attempts", async () => {
+    const dir = tempDir()
+    const file = path.join(dir, "runner.prom")
+    const args = [fixture("cached"), "--journal", path.join(dir, "j.db"), "--log-format", "plain", "--metrics-file", file]
+    const first = await runnerAsync(args).done
+    assert.strictEqual(first.status, 0, output(first))
+    const ran = parse(fs.readFileSync(file, "utf8"))
+    assert.strictEqual(value(ran, "effect_runner_job_status", { dag: "cached", job_id: "build", status: "succeeded" }), 1)
+    assert.strictEqual(value(ran, "effect_runner_job_status", { dag: "cached", job_id: "build", status: "cached" }), 0)
+    const second = await runnerAsync(args).done
+    assert.strictEqual(second.status, 0, output(second))
+    const text = fs.readFileSync(file, "utf8")
+    const series = parse(text)
+    for (const job of ["build", "report"]) {
+      const statuses = series.filter((s) => s.name === "effect_runner_job_status" && s.labels["job_id"] === job)
+      assert.deepStrictEqual(
+        Object.fromEntries(statuses.map((s) => [s.labels["status"], s.value])),
+        { succeeded: 0, cached: 1, restored: 0, failed: 0, skipped: 0, interrupted: 0 },
+        job
+      )
+      assert.strictEqual(value(series, "effect_runner_job_attempts", { dag: "cached", job_id: job }), 0)
+    }
+    assert.strictEqual(value(series, "effect_runner_job_status", { dag: "cached", job_id: "stamp", status: "succeeded" }), 1)
+    assert.strictEqual(value(series, "effect_runner_run_status", { dag: "cached", status: "succeeded" }), 1)
+    if (!promtool.skip) promtoolCheck(text, "a run with cached jobs")
   })
 
   it("an unreachable Pushgateway is retried, logged without its credentials, and changes nothing", async () => {

@@ -65,10 +65,33 @@ describe("the JSON body", () => {
       host: "host-1",
       failed: [{ jobId: "upload", critical: true, error: "HTTP 503 <b>&" }],
       jobs: [
-        { jobId: "copy", status: "succeeded", critical: true, attempts: 1, durationMillis: 2000, detail: null },
-        { jobId: "upload", status: "failed", critical: true, attempts: 3, durationMillis: 10_000, detail: "HTTP 503 <b>&" }
+        { jobId: "copy", status: "succeeded", critical: true, attempts: 1, durationMillis: 2000, detail: null, cachedFrom: null },
+        {
+          jobId: "upload",
+          status: "failed",
+          critical: true,
+          attempts: 3,
+          durationMillis: 10_000,
+          detail: "HTTP 503 <b>&",
+          cachedFrom: null
+        }
       ]
     })
+  })
+
+  it("a cached job has status cached and the run it came from; it is not among the failed", () => {
+    const body = Body.toBody(summary({ jobs: [cachedJob, ...summary().jobs] }), "h")
+    assert.deepStrictEqual(body.jobs[0], {
+      jobId: "lint",
+      status: "cached",
+      critical: true,
+      attempts: 0,
+      durationMillis: 3,
+      detail: null,
+      cachedFrom: "20261129-020000-fedcba"
+    })
+    assert.deepStrictEqual(body.failed.map((f) => f.jobId), ["upload"])
+    assert.deepStrictEqual(Effect.runSync(Body.decode(Body.encode(summary({ jobs: [cachedJob] }), "h"))).jobs[0]!.cachedFrom, cachedJob.cachedFrom)
   })
 
   it("is encoded with its Schema: the text is the body's JSON, and decodes back to it", () => {
@@ -99,7 +122,27 @@ describe("the JSON body", () => {
   })
 })
 
+/** A job whose success was reused from an earlier run. */
+const cachedJob = {
+  jobId: "lint",
+  status: "cached",
+  critical: true,
+  attempts: 0,
+  durationMillis: 3,
+  detail: undefined,
+  cachedFrom: "20261129-020000-fedcba"
+} as const
+
 describe("the Slack message", () => {
+  it("counts cached jobs apart, neither as failures nor hidden: in the text and in a Jobs field", () => {
+    const message = Slack.toSlack(summary({ jobs: [cachedJob, ...summary().jobs] }), "host-1")
+    assert.match(message.text, /\(run 20261130-020000-abcdef, 12s 500ms, 1 of 3 jobs cached\); failed: upload$/)
+    assert.include(JSON.stringify(message.blocks), "*Jobs*\\n3 jobs: 2 ran, 1 cached")
+    const plain = Slack.toSlack(summary(), "host-1")
+    assert.notInclude(plain.text, "cached")
+    assert.include(JSON.stringify(plain.blocks), "*Jobs*\\n2 jobs: 2 ran")
+  })
+
   it("names the dag, status, key and run, and each failed job with its error escaped for Slack", () => {
     const message = Slack.toSlack(summary(), "host-1")
     assert.match(message.text, /^:x: nightly failed, key 2026-11-30T02:00 \(run 20261130-020000-abcdef, 12s 500ms\); failed: upload$/)
@@ -454,6 +497,33 @@ describe.concurrent("runner --notify-url", () => {
       assert.notMatch(result.stdout, /started/, "no job ran")
       assert.notInclude(result.stdout + result.stderr, TOKEN)
     }
+  })
+})
+
+describe("a run whose jobs were cached (the same DAG run twice on one journal)", () => {
+  it("POSTs status cached and the run each cached job came from; the command gets the same body", async () => {
+    const dir = temp()
+    const journal = path.join(dir, "j.db")
+    const args = ["test/fixtures/cached.ts", "--journal", journal, "--log-format", "plain"]
+    const first = await runnerAsync(args).done
+    assert.strictEqual(first.status, 0, first.stdout + first.stderr)
+    const firstId = /^run (\S+) succeeded/m.exec(first.stdout)![1]!
+    const server = await receiver()
+    const out = path.join(dir, "received")
+    fs.writeFileSync(`${out}.tried`, "") // the command succeeds at once
+    const second = await runnerAsync([...args, "--notify-url", server.url, "--notify", "always", "--notify-command", recorderCommand(out)]).done
+    await server.close()
+    assert.strictEqual(second.status, 0, second.stdout + second.stderr)
+    assert.strictEqual(server.requests.length, 1)
+    const body = decodeBody(server.requests[0]!.body)
+    assert.include(body, { status: "succeeded", dag: "cached" })
+    assert.deepStrictEqual(body.failed, [])
+    assert.deepStrictEqual(body.jobs.map((j) => [j.jobId, j.status, j.attempts, j.cachedFrom]), [
+      ["build", "cached", 0, firstId],
+      ["report", "cached", 0, firstId],
+      ["stamp", "succeeded", 1, null]
+    ])
+    assert.deepStrictEqual(decodeBody(JSON.parse(fs.readFileSync(out, "utf8")).stdin).jobs, body.jobs)
   })
 })
 

@@ -81,21 +81,21 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
     failsRun = runFixture("fails", journal, dir, 1)
   })
 
-  it("history lists the runs newest first: id, dag, key, status, trigger, local start, duration, failed jobs", () => {
+  it("history lists the runs newest first: id, dag, key, status, trigger, local start, duration, jobs, failed jobs", () => {
     const result = op(["history"])
     assert.strictEqual(result.status, 0, result.stderr)
     const lines = result.stdout.trimEnd().split("\n")
     assert.strictEqual(lines.length, 3, result.stdout)
-    assert.match(lines[0]!, /^run id\s+dag\s+key\s+status\s+trigger\s+start\s+duration\s+failed jobs$/)
+    assert.match(lines[0]!, /^run id\s+dag\s+key\s+status\s+trigger\s+start\s+duration\s+jobs\s+failed jobs$/)
     const fails = runRow(journal, failsRun)
     const ok = runRow(journal, okRun)
-    const row = (r: RunRow, failed: string) =>
+    const row = (r: RunRow, jobs: string, failed: string) =>
       new RegExp(
         `^${r.id}\\s+${r.dag}\\s+-\\s+${r.status}\\s+cli\\s+${local(r.started_at).replace("+", "\\+")}\\s+` +
-          `${formatMillis(r.ended_at! - r.started_at)}\\s+${failed}$`
+          `${formatMillis(r.ended_at! - r.started_at)}\\s+${jobs}\\s+${failed}$`
       )
-    assert.match(lines[1]!, row(fails, "broken, optional"))
-    assert.match(lines[2]!, row(ok, "-"))
+    assert.match(lines[1]!, row(fails, "4 jobs: 3 ran, 1 skipped", "broken, optional"))
+    assert.match(lines[2]!, row(ok, "3 jobs: 3 ran", "-"))
   })
 
   it("history filters by DAG and honours --limit", () => {
@@ -116,7 +116,7 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
     const result = op(["history", "--json"])
     assert.strictEqual(result.status, 0, result.stderr)
     const doc = JSON.parse(result.stdout)
-    const expected = (id: string, failedJobs: ReadonlyArray<string>) => {
+    const expected = (id: string, jobCounts: object, failedJobs: ReadonlyArray<string>) => {
       const r = runRow(journal, id)
       return {
         runId: id,
@@ -129,12 +129,16 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
         durationMillis: r.ended_at! - r.started_at,
         wallClockMillis: r.ended_at! - r.started_at,
         executions: 1,
+        jobCounts,
         failedJobs
       }
     }
     assert.deepStrictEqual(doc, {
       journal,
-      runs: [expected(failsRun, ["broken", "optional"]), expected(okRun, [])]
+      runs: [
+        expected(failsRun, { total: 4, ran: 3, cached: 0, skipped: 1 }, ["broken", "optional"]),
+        expected(okRun, { total: 3, ran: 3, cached: 0, skipped: 0 }, [])
+      ]
     })
   })
 
@@ -154,6 +158,7 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
         `  started          ${local(r.started_at)}`,
         `  ended            ${local(r.ended_at!)}`,
         `  duration         ${formatMillis(r.ended_at! - r.started_at)}`,
+        "  jobs             4 jobs: 3 ran, 1 skipped",
         `  host             ${os.hostname()}`,
         `  pid              ${r.pid}`,
         `  runner version   ${pkg.version}`,
@@ -161,7 +166,7 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
       ].join("\n")
     )
     const lines = jobs!.trimEnd().split("\n")
-    assert.match(lines[0]!, /^job\s+status\s+attempts\s+duration\s+error \/ skip reason$/)
+    assert.match(lines[0]!, /^job\s+status\s+attempts\s+duration\s+detail$/)
     assert.match(lines[1]!, /^ok\s+succeeded\s+1\s+\d+ms$/)
     assert.match(lines[2]!, /^broken\s+failed\s+1\s+\S+\s+ShellExitError: sh -c .* exited with code 4$/)
     assert.match(lines[3]!, /^optional\s+failed\s+1\s+\d+ms\s+optional failed$/)
@@ -209,7 +214,8 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
       host: os.hostname(),
       pid: r.pid,
       runnerVersion: pkg.version,
-      definitionHash: r.definition_hash
+      definitionHash: r.definition_hash,
+      jobCounts: { total: 4, ran: 3, cached: 0, skipped: 1 }
     })
     assert.strictEqual(doc.journal, journal)
     const iso = (ms: number | null) => ms === null ? null : new Date(ms).toISOString()
@@ -223,7 +229,8 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
         endedAt: iso(j.ended_at),
         durationMillis: j.started_at === null || j.ended_at === null ? null : j.ended_at - j.started_at,
         error: j.error,
-        skipReason: j.reason
+        skipReason: j.reason,
+        cachedFrom: null
       }))
     )
     const broken = doc.jobs.find((j: { jobId: string }) => j.jobId === "broken")
@@ -310,6 +317,63 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
     })
     assert.deepStrictEqual(doc.migrations.map((m: { id: number; name: string }) => [m.id, m.name]), allMigrations)
     assert.match(doc.migrations[0].appliedAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/)
+  })
+})
+
+describe("a run whose jobs were cached (the same DAG run twice on one journal)", () => {
+  let dir: string
+  let journal: string
+  let first: string
+  let second: string
+  let output: string
+  const op = (args: ReadonlyArray<string>) => runner([...args, "--journal", journal], { cwd: dir, env: { TZ } })
+
+  beforeAll(() => {
+    dir = tempDir()
+    journal = path.join(dir, "j.db")
+    first = runFixture("cached", journal, dir, 0)
+    const result = runner([fixture("cached"), "--journal", journal], { cwd: dir })
+    assert.strictEqual(result.status, 0, result.stderr + result.stdout)
+    output = result.stdout
+    second = /^run (\S+) succeeded/m.exec(output)![1]!
+  })
+
+  it("the plain output has a line for each cached job with the run it came from, and the summary says so", () => {
+    const id = first.replace(/[-]/g, "\\-")
+    assert.match(output, new RegExp(`^\\d\\d:\\d\\d:\\d\\d build ↺ cached \\(from run ${id}, \\d+s ago\\)$`, "m"))
+    assert.match(output, new RegExp(`^\\d\\d:\\d\\d:\\d\\d report ↺ cached \\(from run ${id}, \\d+s ago\\)$`, "m"))
+    assert.notMatch(output, /^\S+ (build|report) started$/m, "a cached job does not start")
+    assert.match(output, /^\S+ stamp ✓ succeeded in \S+$/m)
+    assert.match(output, new RegExp(`^build\\s+cached\\s+0\\s+\\S+\\s+-\\s+from run ${id}$`, "m"))
+    assert.match(output, /^stamp\s+succeeded\s+1\s+\S+\s+-$/m)
+    assert.match(output, new RegExp(`^run ${second} succeeded in \\S+ \\(2 of 3 jobs cached\\)$`, "m"))
+  })
+
+  it("history counts the jobs that ran and those cached", () => {
+    const lines = op(["history"]).stdout.trimEnd().split("\n")
+    assert.match(lines[1]!, new RegExp(`^${second}\\s.*\\s3 jobs: 1 ran, 2 cached\\s+-$`))
+    assert.match(lines[2]!, new RegExp(`^${first}\\s.*\\s3 jobs: 3 ran\\s+-$`))
+    const doc = JSON.parse(op(["history", "--json"]).stdout)
+    assert.deepStrictEqual(doc.runs.map((r: { jobCounts: object }) => r.jobCounts), [
+      { total: 3, ran: 1, cached: 2, skipped: 0 },
+      { total: 3, ran: 3, cached: 0, skipped: 0 }
+    ])
+  })
+
+  it("show gives each cached job's status and the run it came from, and the run's counts; --json too", () => {
+    const text = op(["show", second]).stdout
+    assert.match(text, /^ {2}jobs {13}3 jobs: 1 ran, 2 cached$/m)
+    assert.match(text, new RegExp(`^build\\s+cached\\s+0\\s+\\S+\\s+from run ${first}$`, "m"))
+    assert.match(text, new RegExp(`^report\\s+cached\\s+0\\s+\\S+\\s+from run ${first}$`, "m"))
+    assert.match(text, /^stamp\s+succeeded\s+1\s+\S+$/m)
+    const doc = JSON.parse(op(["show", second, "--json"]).stdout)
+    assert.deepStrictEqual(doc.run.jobCounts, { total: 3, ran: 1, cached: 2, skipped: 0 })
+    assert.deepStrictEqual(
+      doc.jobs.map((j: { jobId: string; status: string; attempts: number; cachedFrom: string | null }) => [j.jobId, j.status, j.attempts, j.cachedFrom]),
+      [["build", "cached", 0, first], ["report", "cached", 0, first], ["stamp", "succeeded", 1, null]]
+    )
+    const firstDoc = JSON.parse(op(["show", first, "--json"]).stdout)
+    assert.deepStrictEqual(firstDoc.jobs.map((j: { cachedFrom: string | null }) => j.cachedFrom), [null, null, null])
   })
 })
 

@@ -2,11 +2,15 @@ import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Dag from "../src/Dag.ts"
 import { ShellExitError } from "../src/Errors.ts"
+import * as Job from "../src/Job.ts"
+import * as Journal from "../src/internal/Journal.ts"
 import * as renderText from "../src/internal/render.ts"
-import { describeEvent, formatMillis } from "../src/internal/reporter/format.ts"
+import { countJobs, describeCounts, describeEvent, formatAge, formatMillis } from "../src/internal/reporter/format.ts"
 import * as Reporter from "../src/internal/reporter/Reporter.ts"
 import type * as RunEvent from "../src/internal/RunEvent.ts"
+import { executeRun } from "./support/run.ts"
 
 const events: ReadonlyArray<RunEvent.RunEvent> = [
   { _tag: "RunStarted", runId: "r1", resumed: false, dag: "d", at: 0, jobIds: ["a", "b"], concurrency: 2, failureMode: "no-new" },
@@ -198,6 +202,104 @@ describe("Reporter", () => {
     )
     assert.strictEqual(formatMillis(65_000), "1m5s")
     assert.strictEqual(describeEvent(events[1]!), "started")
+  })
+})
+
+/** Shows `events` in `format` (pretty: 100 columns, no colors) and returns what was written. */
+const show = (events: ReadonlyArray<RunEvent.RunEvent>, format: Reporter.Format) =>
+  Effect.gen(function*() {
+    const chunks: Array<string> = []
+    yield* Effect.gen(function*() {
+      const reporter = yield* Reporter.Reporter
+      for (const event of events) yield* reporter.event(event)
+    }).pipe(Effect.provide(Layer.fresh(Reporter.layer({
+      format,
+      output: { write: (t) => void chunks.push(t), isTTY: format === "pretty", columns: 100 },
+      color: false
+    }))))
+    return chunks
+  })
+
+describe("cached jobs (a real DAG run twice on one journal: the second reuses build and report)", () => {
+  const build = Job.make("build", { cache: true, run: () => Effect.succeed(42) })
+  const report = Job.make("report", { needs: { build }, cache: true, run: ({ build }) => Effect.succeed(`built ${build}`) })
+  const stamp = Job.make("stamp", { needs: { report }, run: () => Effect.void })
+  const dag = Dag.make("cached", [stamp])
+  /** The second run's events, and the first run's id. */
+  const twice = Effect.gen(function*() {
+    const first = yield* executeRun(dag, { _tag: "New" })
+    const second = yield* executeRun(dag, { _tag: "New" })
+    return { events: second.events, from: first.result.runId, runId: second.result.runId }
+  }).pipe(Effect.provide(Journal.layerMemory))
+
+  it.effect("plain: a line for each cached job with its origin; the summary shows cached and the run it came from", () =>
+    Effect.gen(function*() {
+      const { events, from, runId } = yield* twice
+      const cached = events.filter((e) => e._tag === "JobCached")
+      assert.deepStrictEqual(cached.map((e) => e.jobId), ["build", "report"])
+      const all = (yield* show(events, "plain")).join("")
+      assert.match(all, new RegExp(`^\\S+ build ↺ cached \\(from run ${from}, \\d+s ago\\)$`, "m"))
+      assert.match(all, new RegExp(`^\\S+ report ↺ cached \\(from run ${from}, \\d+s ago\\)$`, "m"))
+      assert.notMatch(all, /^\S+ (build|report) started$/m)
+      assert.match(all, new RegExp(`^build\\s+cached\\s+0\\s+\\S+\\s+-\\s+from run ${from}$`, "m"))
+      assert.match(all, /^stamp\s+succeeded\s+1\s+\S+\s+-$/m)
+      assert.match(all, new RegExp(`^run ${runId} succeeded in \\S+ \\(2 of 3 jobs cached\\)$`, "m"))
+    }))
+
+  it.effect("json: a JobCached line with the run it came from, when that success was recorded, and the key", () =>
+    Effect.gen(function*() {
+      const { events, from } = yield* twice
+      const lines = (yield* show(events, "json")).join("").trim().split("\n").map((l) => JSON.parse(l))
+      const cached = lines.filter((l) => l.event === "JobCached")
+      assert.deepStrictEqual(cached.map((l) => l.jobId), ["build", "report"])
+      const event = events.find((e): e is RunEvent.JobCached => e._tag === "JobCached")!
+      assert.deepInclude(cached[0], {
+        level: "info",
+        dag: "cached",
+        jobId: "build",
+        fromRunId: from,
+        cachedAt: new Date(event.cachedAt).toISOString(),
+        cacheKey: event.key
+      })
+      assert.match(cached[0].message, new RegExp(`^cached \\(from run ${from}, \\d+s ago\\)$`))
+      const finished = lines.at(-1)
+      assert.deepInclude(finished.jobs[0], { jobId: "build", status: "cached", attempts: 0, cachedFrom: from })
+    }))
+
+  it.effect("pretty: cached jobs count as done, named apart, and no job is left running", () =>
+    Effect.gen(function*() {
+      const { events } = yield* twice
+      const finishedAt = events.findIndex((e) => e._tag === "RunFinished")
+      // The live region as it stands once build and report were reused (stamp still to run).
+      const beforeStamp = events.findIndex((e) => e._tag === "AttemptStarted" && e.jobId === "stamp")
+      const early = (yield* show(events.slice(0, beforeStamp + 1), "pretty")).join("")
+      assert.match(early, /\[2\/3\] 2 done \(2 cached\) · 0 failed · 0 skipped · 1 running/)
+      const all = (yield* show(events.slice(0, finishedAt + 1), "pretty")).join("")
+      assert.match(all, /^\S+ build ↺ cached \(from run \S+, \d+s ago\)$/m)
+      assert.match(all, /^build\s+cached\s+0/m)
+    }))
+
+  it("the age reads in one unit; counts say what ran and what was reused", () => {
+    assert.deepStrictEqual([0, 59_999, 60_000, 3 * 3_600_000 + 5, 47 * 3_600_000, 48 * 3_600_000, -5].map(formatAge), [
+      "0s",
+      "59s",
+      "1m",
+      "3h",
+      "47h",
+      "2d",
+      "0s"
+    ])
+    const counts = countJobs([
+      { status: "succeeded", attempts: 1 },
+      { status: "failed", attempts: 2 },
+      { status: "cached", attempts: 0 },
+      { status: "skipped", attempts: 0 },
+      { status: "pending", attempts: 0 }
+    ])
+    assert.deepStrictEqual(counts, { total: 5, ran: 2, cached: 1, skipped: 1 })
+    assert.strictEqual(describeCounts(counts), "5 jobs: 2 ran, 1 cached, 1 skipped, 1 not run")
+    assert.strictEqual(describeCounts({ total: 1, ran: 0, cached: 1, skipped: 0 }), "1 job: 0 ran, 1 cached")
+    assert.strictEqual(describeCounts({ total: 0, ran: 0, cached: 0, skipped: 0 }), "no jobs")
   })
 })
 

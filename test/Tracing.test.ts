@@ -114,6 +114,35 @@ const clear = (token: Redacted.Redacted<string>) => ({ nested: [Redacted.value(t
 export default Dag.make("leaky", [call])
 `
 
+describe("a cached job's span", () => {
+  it("says cached and names the run it came from, with no attempt under it", async () => {
+    const journal = path.join(tempDir(), "j.db")
+    const args = ["test/fixtures/cached.ts", "--journal", journal, "--log-format", "plain"]
+    const first = await runnerAsync(args).done
+    assert.strictEqual(first.status, 0, first.stdout + first.stderr)
+    const firstId = /^run (\S+) succeeded/m.exec(first.stdout)![1]!
+    const r = await receiver()
+    const child = runnerAsync(args, {
+      OTEL_EXPORTER_OTLP_ENDPOINT: r.url,
+      OTEL_EXPORTER_OTLP_PROTOCOL: "http/json",
+      OTEL_METRICS_EXPORTER: "none"
+    })
+    children.add(child.process)
+    const second = await child.done
+    await r.close()
+    assert.strictEqual(second.status, 0, second.stdout + second.stderr)
+    const spans = spansOf(r)
+    for (const id of ["build", "report"]) {
+      const job = one(spans, `job ${id}`)
+      assert.deepInclude(job.attributes, { "runner.job.id": id, "runner.job.status": "cached", "runner.job.cached_from": firstId })
+      assert.notProperty(job.attributes, "runner.job.attempts")
+      assert.isFalse(spans.some((s) => s.parentSpanId === job.spanId), `no span under job ${id}`)
+    }
+    assert.deepInclude(one(spans, "job stamp").attributes, { "runner.job.status": "succeeded", "runner.job.attempts": 1 })
+    assert.notProperty(one(spans, "job stamp").attributes, "runner.job.cached_from")
+  })
+})
+
 describe("masking", () => {
   it("a Redacted config value's clear text is never exported: attributes, nested values, errors, statuses", async () => {
     const dir = tempDir()

@@ -36,7 +36,7 @@ export const families = {
   effect_runner_last_success_timestamp_seconds:
     "When the latest successful run of the DAG ended, in seconds since the epoch (absent if none is journaled).",
   effect_runner_job_duration_seconds: "Duration of each job in the latest run of the DAG, retries included.",
-  effect_runner_job_attempts: "Attempts of each job in the latest run of the DAG (0 when restored or skipped).",
+  effect_runner_job_attempts: "Attempts of each job in the latest run of the DAG (0 when cached, restored or skipped).",
   effect_runner_job_status: "Final status of each job in the latest run of the DAG: 1 for its status, 0 for the others."
 } as const
 
@@ -51,7 +51,16 @@ export interface Sample {
 
 // Every state is written (0 or 1), the state-set idiom: a status change never leaves a stale series behind.
 const runStatuses: ReadonlyArray<RunEvent.RunStatus> = ["succeeded", "failed", "interrupted"]
-const jobStatuses: ReadonlyArray<RunEvent.JobStatus> = ["succeeded", "restored", "failed", "skipped", "interrupted"]
+// "cached": reused from an earlier run without running (up-to-date skipping), apart from "succeeded" so a dashboard
+// tells work done from work skipped.
+const jobStatuses: ReadonlyArray<RunEvent.JobStatus> = [
+  "succeeded",
+  "cached",
+  "restored",
+  "failed",
+  "skipped",
+  "interrupted"
+]
 
 /** The series of one finished run. `lastSuccess` (epoch ms) is left out when undefined. */
 export const samples = (summary: Observer.Summary, lastSuccess: number | undefined): ReadonlyArray<Sample> => {

@@ -65,7 +65,7 @@ export const inspect = (plan: Plan.Plan, provider: ConfigProvider.ConfigProvider
           if (Exit.isSuccess(exit)) {
             values[name] = exit.value
             secrets.push(...Secrets.collect(exit.value))
-            checks.push({ jobId: job.id, subject: `config ${name}`, problem: undefined })
+            if (undeclared.length === 0) checks.push({ jobId: job.id, subject: `config ${name}`, problem: undefined })
           } else {
             const error = exit.cause.reasons.find((r) => r._tag === "Fail")?.error as Config.ConfigError | undefined
             checks.push({ jobId: job.id, subject: `config ${name}`, problem: yield* describe(error, provider) })

@@ -15,6 +15,7 @@ import { LayerFailed } from "../Errors.ts"
 import type { PreflightFailed } from "./SetupErrors.ts"
 import * as CachePolicy from "./cache/Policy.ts"
 import * as Key from "./cache/Key.ts"
+import * as Reuse from "./cache/Reuse.ts"
 import * as Executor from "./Executor.ts"
 import * as layers from "./layers.ts"
 import * as render from "./render.ts"
@@ -162,16 +163,7 @@ const cacheOptions = (request: Request, resolved: Preflight.Resolved, journal: J
     const { plan } = request
     if (!plan.jobs.some((p) => CachePolicy.effective(p.job.cache, plan.dag.cache) !== undefined)) return undefined
     const off = (yield* Effect.orDie(Config.String("RUNNER_CACHE").pipe(Config.withDefault("")))).trim().toLowerCase() === "off"
-    const force = request.force
-    const named = new Set(Array.isArray(force) ? force : [])
-    const forced = (jobId: string): string | undefined =>
-      off
-        ? "RUNNER_CACHE=off: nothing is reused"
-        : force === "all"
-        ? "--force: nothing is reused"
-        : named.has(jobId)
-        ? "--force names it"
-        : undefined
+    const forced = Reuse.forcing(off, request.force)
     const context = Key.context({
       runnerVersion: request.runnerVersion,
       memo: yield* journal.fileMemo,

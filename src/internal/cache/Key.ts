@@ -86,7 +86,6 @@ export const make = (
     if (lockfile !== undefined) parts.push(lockfile)
     parts.push(
       { kind: "runner", name: "", value: ctx.runnerVersion },
-      // `Runtime.version` names the runtime: "node 24.21.0", "bun 1.4.5".
       { kind: "runtime", name: "", value: Runtime.version },
       { kind: "platform", name: "", value: `${process.platform}-${process.arch}` },
       { kind: "version", name: "", value: policy.version }
@@ -111,18 +110,15 @@ const hasCode = (job: Job.Any): boolean =>
 
 /**
  * The local modules of the files the job was defined in (the call to `Job.make` and the calls that led to it: a
- * helper that makes jobs counts with the file that called it). Packages are covered by the lockfile, and the runner's
- * own files by the runner's version: on Node the call that imported the task file (in the runner) is among the call
- * sites, and would put the runner's sources, by absolute path, in every key (other runtimes do not see that frame).
+ * helper that makes jobs counts with the file that called it). Packages are covered by the lockfile.
  */
 const modulesOf = (ctx: Context, job: Job.Any): ReadonlyArray<ModuleGraph.Module> => {
   const files = new Set<string>()
   for (const site of job.definedVia) {
-    const file = site.replace(/:\d+:\d+$/, "")
-    if (file.split(/[\\/]/).includes("node_modules")) continue
-    const absolute = path.resolve(ctx.cwd, file)
-    if (runnerDirs.some((dir) => absolute.startsWith(dir))) continue
-    files.add(absolute)
+    const file = path.resolve(ctx.cwd, site.replace(/:\d+:\d+$/, ""))
+    // The runner's own frames (Deno's stacks keep some) and packages: the runner version and the lockfile cover them.
+    if (file.split(/[\\/]/).includes("node_modules") || file.startsWith(runnerSources)) continue
+    files.add(file)
   }
   const out: Array<ModuleGraph.Module> = []
   for (const file of files) {
@@ -136,9 +132,8 @@ const modulesOf = (ctx: Context, job: Job.Any): ReadonlyArray<ModuleGraph.Module
   return out
 }
 
-/** The runner's own folders (src/ and, compiled, dist/: a source-mapped stack names src/), with a trailing separator. */
-const runnerRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "..")
-const runnerDirs = [path.join(runnerRoot, "src") + path.sep, path.join(runnerRoot, "dist") + path.sep]
+/** The folder of the runner's own sources (src/ or dist/), whatever calls into it. */
+const runnerSources = path.dirname(path.dirname(path.dirname(fileURLToPath(import.meta.url)))) + path.sep
 
 /** Lockfiles, in the order they are looked for in each folder. */
 const lockfileNames = ["package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "yarn.lock", "bun.lock", "bun.lockb", "deno.lock"]

@@ -7,8 +7,11 @@
  */
 import * as crypto from "node:crypto"
 
-/** What a part describes; the order here is the order `why` reports differences in. */
-export const kinds = ["job", "definition", "module", "need", "file", "env", "config", "lockfile", "runner", "runtime", "platform", "version"] as const
+/**
+ * What a part describes; the order here is the order `why` reports differences in: what explains the others first
+ * (another runner, runtime or platform changes the definition hash too), then the job's own inputs.
+ */
+export const kinds = ["job", "runner", "runtime", "platform", "version", "definition", "module", "need", "file", "env", "config", "lockfile"] as const
 export type Kind = typeof kinds[number]
 
 /**

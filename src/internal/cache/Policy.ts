@@ -18,8 +18,8 @@ export interface Options {
   readonly outputs?: ReadonlyArray<string>
   /** A string to bump by hand to invalidate earlier results. */
   readonly version?: string
-  /** An earlier success older than this is not reused (`"7 days"`, `"12h"`). Default: no limit. */
-  readonly ttl?: Duration.Input
+  /** An earlier success older than this is not reused (`"7 days"`, `"12h"`, `"30d"`). Default: no limit. */
+  readonly ttl?: Duration.Input | `${number}${"ms" | "s" | "m" | "h" | "d" | "w"}`
 }
 
 /** The validated policy. */
@@ -64,7 +64,7 @@ export const make = (input: Input | undefined, where: string): Policy | undefine
   if (input.version !== undefined && typeof input.version !== "string") {
     throw new InvalidOption({ where: `${where} cache.version`, reason: "must be a string, e.g. \"2\"" })
   }
-  const ttl = input.ttl === undefined ? undefined : duration.parse(input.ttl, `${where} cache.ttl`)
+  const ttl = input.ttl === undefined ? undefined : duration.parse(input.ttl as Duration.Input, `${where} cache.ttl`)
   return { files, env: [...new Set(env)].sort(), outputs, version: input.version ?? "", ttl, root: undefined }
 }
 

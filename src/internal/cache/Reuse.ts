@@ -42,8 +42,30 @@ export interface Request {
   readonly now: number
 }
 
+/**
+ * What a decision reads of the journal: the success kept under a key, and a job's newest one. A run passes its
+ * Journal; `--dry-run` and `runner why` pass a read-only view of the journal file (see Preview.ts).
+ */
+export type Lookup = Pick<Journal.Journal["Service"], "cached" | "latestCached">
+
+/**
+ * Which jobs reuse nothing in one invocation, and why (the reason a forced miss gives): `RUNNER_CACHE=off` (all),
+ * `--force` (all) or `--force=<job>,...` (those named). Shared by runs and their previews.
+ */
+export const forcing = (off: boolean, force: "all" | ReadonlyArray<string> | undefined) => {
+  const named = new Set(Array.isArray(force) ? force : [])
+  return (jobId: string): string | undefined =>
+    off
+      ? "RUNNER_CACHE=off: nothing is reused"
+      : force === "all"
+      ? "--force: nothing is reused"
+      : named.has(jobId)
+      ? "--force names it"
+      : undefined
+}
+
 export const decide = (
-  journal: Journal.Journal["Service"],
+  journal: Lookup,
   ctx: Key.Context,
   request: Request
 ): Effect.Effect<Decision, FileHashes.FileUnreadable | Journal.JournalError> =>
@@ -80,7 +102,7 @@ export const decide = (
 
 /** Why there is no success under this key: what differs from the job's newest kept success, or that there is none. */
 export const explain = (
-  journal: Journal.Journal["Service"],
+  journal: Lookup,
   dag: string,
   jobId: string,
   current: Manifest.Manifest

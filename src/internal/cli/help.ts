@@ -25,6 +25,7 @@ const usage = (path: ReadonlyArray<string> | undefined): string | undefined => {
   if (path === undefined) return undefined
   if (path.length === 1) return "runner <file> [job...] [flags]\n  runner <command> [flags]"
   if (path.length === 2 && path[1] === "run") return "runner <file> [job...] [flags]\n  runner run <file> [job...] [flags]"
+  if (path.length === 2 && path[1] === "why") return "runner why <file> <job> [flags]"
   return undefined
 }
 

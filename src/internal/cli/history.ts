@@ -1,12 +1,14 @@
 /**
- * `runner history [dag] [--limit N]`: the latest runs, newest first, with their status and failed jobs. A run's
- * duration is the time it ran: a run resumed after a failure does not count the time it waited for its resume.
+ * `runner history [dag] [--limit N]`: the latest runs, newest first, with their status, their jobs (how many ran, how
+ * many were reused from an earlier run) and failed jobs. A run's duration is the time it ran: a run resumed after a
+ * failure does not count the time it waited for its resume.
  */
 import * as Argument from "effect/cli/Argument"
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { describeCounts } from "../reporter/format.ts"
 import * as JournalQueries from "../sql/JournalQueries.ts"
 import { journalFlag, print, requirePositive } from "./common.ts"
 import {
@@ -35,13 +37,14 @@ export const toJson = (file: string, runs: ReadonlyArray<JournalQueries.RunSumma
     durationMillis: run.activeMillis ?? null,
     wallClockMillis: durationMillis(run.startedAt, run.endedAt) ?? null,
     executions: run.executionCount,
+    jobCounts: run.jobCounts,
     failedJobs: run.failedJobs
   }))
 })
 
 export const render = (runs: ReadonlyArray<JournalQueries.RunSummary>): string =>
   table(
-    ["run id", "dag", "key", "status", "trigger", "start", "duration", "failed jobs"],
+    ["run id", "dag", "key", "status", "trigger", "start", "duration", "jobs", "failed jobs"],
     runs.map((run) => [
       run.runId,
       run.dag,
@@ -50,6 +53,7 @@ export const render = (runs: ReadonlyArray<JournalQueries.RunSummary>): string =
       run.trigger,
       localTime(run.startedAt),
       formatDuration(run.activeMillis) + (run.executionCount > 1 ? ` in ${run.executionCount} executions` : ""),
+      describeCounts(run.jobCounts),
       run.failedJobs.length === 0 ? "-" : run.failedJobs.join(", ")
     ]),
     [6]
@@ -70,5 +74,7 @@ export const command = Command.make("history", {
     if (runs.length === 0) return yield* print(`no runs${only === undefined ? "" : ` of ${only}`} in ${file}`)
     yield* print(render(runs))
   })).pipe(
-    Command.withDescription("List the latest runs, newest first: status, start, duration and failed jobs")
+    Command.withDescription(
+      "List the latest runs, newest first: status, start, duration, jobs (ran, cached) and failed jobs"
+    )
   )

@@ -31,6 +31,8 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   show: () => import("./show.ts"),
   logs: () => import("./logs.ts"),
   prune: () => import("./prune.ts"),
+  why: () => import("./why.ts"),
+  cache: () => import("./cache.ts"),
   doctor: () => import("./doctor.ts"),
   schedule: () => import("./schedule.ts"),
   cron: () => import("./cron.ts"),

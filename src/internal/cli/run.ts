@@ -6,6 +6,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Dag from "../../Dag.ts"
+import type * as Preview from "../cache/Preview.ts"
 import type * as Plan from "../Plan.ts"
 import { InvalidOption } from "../../Errors.ts"
 import * as Audit from "../Audit.ts"
@@ -13,6 +14,7 @@ import type * as Journal from "../Journal.ts"
 import type * as Reporter from "../reporter/Reporter.ts"
 import * as Run from "../Run.ts"
 import type * as RunEvent from "../RunEvent.ts"
+import * as cachePreview from "./cachePreview.ts"
 import { journalPath, loadPlan, print, requirePositive } from "./common.ts"
 import { InFile, RunFailed, RunInterrupted } from "./exit.ts"
 import * as observers from "./observers.ts"
@@ -27,7 +29,10 @@ export const flags = {
   ),
   ...runServices.flags,
   dryRun: Flag.Boolean("dry-run").pipe(
-    Flag.withDescription("print the plan (levels, retries, timeouts, resources); run nothing"),
+    Flag.withDescription(
+      "print the plan (levels, retries, timeouts, resources) and, for jobs with `cache`, whether each would run (and " +
+        "why) or reuse an earlier success; run nothing, write nothing"
+    ),
     Flag.withDefault(false)
   ),
   logFormat: Flag.Literals("log-format", ["pretty", "plain", "json"]).pipe(
@@ -127,9 +132,17 @@ export const executePlan = (plan: Plan.Plan, input: RunFlags, auditFile: string)
     const resume = Option.getOrUndefined(input.resume)
     const key = Option.getOrUndefined(input.key)
     const concurrency = runServices.concurrency(input, plan)
-    if (input.dryRun) return yield* print(renderPlan(plan, concurrency, input.failureMode))
-    const format = Option.getOrElse(input.logFormat, () => process.stdout.isTTY ? "pretty" as const : "plain" as const)
     const force = yield* forceOf(input, plan)
+    if (input.dryRun) {
+      if (!cachePreview.hasCache(plan)) return yield* print(renderPlan(plan, concurrency, input.failureMode))
+      const cache = yield* cachePreview.withView(input.journal, (view) =>
+        Effect.map(
+          cachePreview.preview(view, plan, { envFile: input.envFile, force, assumeKept: false }),
+          (preview) => ({ ...preview, view })
+        ))
+      return yield* print(renderPlan(plan, concurrency, input.failureMode, cache))
+    }
+    const format = Option.getOrElse(input.logFormat, () => process.stdout.isTTY ? "pretty" as const : "plain" as const)
     const target: Journal.Target = key !== undefined
       ? { _tag: "Key", key, force: force !== undefined }
       : resume !== undefined
@@ -171,12 +184,36 @@ export const command = Command.make("run", flags, handler).pipe(
   Command.withDescription("Run a task file's DAG, or only the named jobs and what they need (the default command)")
 )
 
-/** The --dry-run view: what would run, in which order, with which policies. */
-export const renderPlan = (plan: Plan.Plan, concurrency: number, failureMode: RunEvent.FailureMode): string => {
+/** What --dry-run knows of the cache when a job of the plan has `cache`: each job's preview, in the plan's order. */
+export interface CachePreview {
+  readonly previewed: ReadonlyArray<Preview.Previewed>
+  readonly now: number
+  readonly view: cachePreview.View
+}
+
+/**
+ * The --dry-run view: what would run, in which order, with which policies; with `cache`, whether each job would run
+ * (and why) or reuse an earlier success.
+ */
+export const renderPlan = (
+  plan: Plan.Plan,
+  concurrency: number,
+  failureMode: RunEvent.FailureMode,
+  cache?: CachePreview
+): string => {
   const lines = [
     `dag ${plan.dag.name}: ${plan.jobs.length} job${plan.jobs.length === 1 ? "" : "s"} in ${plan.levels.length} ` +
     `level${plan.levels.length === 1 ? "" : "s"}, concurrency ${concurrency}, failure mode ${failureMode}`
   ]
+  if (cache !== undefined) {
+    const reused = cache.previewed.filter((p) => p.verdict._tag === "Cached").length
+    const where = cache.view.file === undefined
+      ? "--journal none keeps nothing"
+      : cache.view.exists
+      ? `journal ${cache.view.file}`
+      : `no journal at ${cache.view.file} yet`
+    lines.push(`cache: ${reused} of ${plan.jobs.length} job${plan.jobs.length === 1 ? "" : "s"} would be reused (${where})`)
+  }
   if (plan.resources.length > 0) {
     lines.push("resources:")
     for (const r of plan.resources) {
@@ -201,6 +238,8 @@ export const renderPlan = (plan: Plan.Plan, concurrency: number, failureMode: Ru
       ].filter((s) => s !== undefined)
       lines.push(`  ${job.id}${job.description === undefined ? "" : ` — ${job.description}`}`)
       lines.push(`      ${policies.join("; ")}`)
+      const previewed = cache?.previewed[index]
+      if (previewed !== undefined) lines.push(`      → ${cachePreview.describe(previewed.verdict, cache!.now)}`)
     }
   })
   return lines.join("\n")

@@ -1,5 +1,6 @@
 /**
- * `runner show <runId>`: one run — who started it, where, how it ended — and each job's status, attempts and error.
+ * `runner show <runId>`: one run — who started it, where, how it ended, how many of its jobs ran or were reused — and
+ * each job's status, attempts and error, skip reason or the run a cached job's success came from.
  * Durations are the time the run and its jobs ran: a run resumed after a failure sums its executions, and its
  * wall-clock span (which includes the wait for the resume) is shown apart, labelled.
  */
@@ -8,6 +9,7 @@ import * as Command from "effect/cli/Command"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { RunNotFound } from "../SetupErrors.ts"
+import { countJobs, describeCounts } from "../reporter/format.ts"
 import * as JournalQueries from "../sql/JournalQueries.ts"
 import { firstLine } from "../render.ts"
 import { journalFlag, print } from "./common.ts"
@@ -39,7 +41,8 @@ export const toJson = (file: string, run: JournalQueries.RunDetail, jobs: Readon
     host: run.host,
     pid: run.pid,
     runnerVersion: run.runnerVersion,
-    definitionHash: run.definitionHash
+    definitionHash: run.definitionHash,
+    jobCounts: countJobs(jobs)
   },
   executions: run.executions,
   jobs: jobs.map((job) => ({
@@ -50,7 +53,8 @@ export const toJson = (file: string, run: JournalQueries.RunDetail, jobs: Readon
     endedAt: isoTime(job.endedAt),
     durationMillis: job.activeMillis ?? null,
     error: job.error ?? null,
-    skipReason: job.reason ?? null
+    skipReason: job.reason ?? null,
+    cachedFrom: job.cachedFrom ?? null
   }))
 })
 
@@ -71,6 +75,7 @@ export const render = (run: JournalQueries.RunDetail, jobs: ReadonlyArray<Journa
         ] as const
       ]
       : [["duration", formatDuration(run.activeMillis)] as const]),
+    ["jobs", describeCounts(countJobs(jobs))],
     ["host", run.host],
     ["pid", String(run.pid)],
     ["runner version", run.runnerVersion],
@@ -78,13 +83,17 @@ export const render = (run: JournalQueries.RunDetail, jobs: ReadonlyArray<Journa
   ]
   const width = Math.max(...fields.map(([name]) => name.length))
   const jobTable = jobs.length === 0 ? "no jobs recorded" : table(
-    ["job", "status", "attempts", "duration", "error / skip reason"],
+    ["job", "status", "attempts", "duration", "detail"],
     jobs.map((job) => [
       job.jobId,
       job.status,
       String(job.attempts),
       formatDuration(job.activeMillis),
-      job.error !== undefined ? firstLine(job.error) : job.reason ?? ""
+      job.error !== undefined
+        ? firstLine(job.error)
+        : job.cachedFrom !== undefined
+        ? `from run ${job.cachedFrom}`
+        : job.reason ?? ""
     ]),
     [2, 3]
   )
@@ -120,5 +129,7 @@ export const command = Command.make("show", {
       }))
     yield* json ? printJson(toJson(file, run, jobs)) : print(render(run, jobs))
   })).pipe(
-    Command.withDescription("Show a run and each of its jobs: status, attempts, duration, error or skip reason")
+    Command.withDescription(
+      "Show a run and each of its jobs: status, attempts, duration, error, skip reason or the run it was cached from"
+    )
   )

@@ -18,7 +18,8 @@
  *   "host": "build-1",
  *   "failed": [{ "jobId": "upload", "critical": true, "error": "..." }],  // failed or interrupted jobs
  *   "jobs": [{ "jobId": "copy", "status": "succeeded", "critical": true, "attempts": 1, "durationMillis": 2000,
- *              "detail": null }]                                         // every job, in plan order
+ *              "detail": null, "cachedFrom": null }]                     // every job, in plan order
+ *   // status "cached": an earlier run's success reused without running (attempts 0); cachedFrom: that run's id
  * }
  * ```
  *
@@ -40,14 +41,18 @@ export const FailedJob = Schema.Struct({
   error: Schema.String
 })
 
-/** A job of the run. `detail`: why it failed or was skipped. */
+/**
+ * A job of the run. `detail`: why it failed or was skipped. `cachedFrom`: for a `cached` job (up-to-date, not run), the
+ * run whose success it reused; null for the others.
+ */
 export const JobEntry = Schema.Struct({
   jobId: Schema.String,
   status: JobStatus,
   critical: Schema.Boolean,
   attempts: Schema.Number,
   durationMillis: Schema.Number,
-  detail: Schema.NullOr(Schema.String)
+  detail: Schema.NullOr(Schema.String),
+  cachedFrom: Schema.NullOr(Schema.String)
 })
 
 /** The body, version 1. The field order is the order written. */
@@ -94,7 +99,8 @@ export const toBody = (summary: Observer.Summary, host: string = os.hostname()):
     critical: job.critical,
     attempts: job.attempts,
     durationMillis: job.durationMillis,
-    detail: job.detail === undefined ? null : truncate(job.detail, ERROR_CHARS)
+    detail: job.detail === undefined ? null : truncate(job.detail, ERROR_CHARS),
+    cachedFrom: job.cachedFrom ?? null
   }))
 })
 

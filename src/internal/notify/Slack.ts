@@ -5,6 +5,7 @@
 import * as Duration from "effect/Duration"
 import * as os from "node:os"
 import type * as Observer from "../Observer.ts"
+import { countJobs, describeCounts } from "../reporter/format.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import { TRUNCATED, truncate } from "../truncate.ts"
 
@@ -29,7 +30,11 @@ export const toSlack = (summary: Observer.Summary, host: string = os.hostname())
   const duration = Duration.format(Duration.millis(summary.durationMillis))
   const key = summary.key === undefined ? "" : `, key ${summary.key}`
   const failedIds = summary.failed.map((f) => f.jobId)
-  const text = `${icons[summary.status]} ${summary.dag} ${summary.status}${key} (run ${summary.runId}, ${duration})` +
+  // Cached jobs are neither failures nor hidden: the text says how many of the jobs were reused, the fields count all.
+  const counts = countJobs(summary.jobs)
+  const cached = counts.cached === 0 ? "" : `, ${counts.cached} of ${counts.total} jobs cached`
+  const text = `${icons[summary.status]} ${summary.dag} ${summary.status}${key} ` +
+    `(run ${summary.runId}, ${duration}${cached})` +
     (failedIds.length === 0 ? "" : `; failed: ${failedIds.join(", ")}`)
   const fields = [
     ["Status", summary.status],
@@ -37,7 +42,8 @@ export const toSlack = (summary: Observer.Summary, host: string = os.hostname())
     ["Run", summary.runId],
     ["Duration", duration],
     ["Host", host],
-    ["Trigger", summary.resumed ? `${summary.trigger} (resumed)` : summary.trigger]
+    ["Trigger", summary.resumed ? `${summary.trigger} (resumed)` : summary.trigger],
+    ["Jobs", describeCounts(counts)]
   ].map(([name, value]) => ({ type: "mrkdwn", text: `*${name}*\n${slackText(value!, 1000)}` }))
   const failedBlocks = summary.failed.slice(0, SLACK_FAILED_SHOWN).map((f) => ({
     type: "section",

@@ -19,6 +19,63 @@ export const slotSeconds = (ms: number): number => Math.max(0, Math.ceil(ms / 10
 export const ranAndWaited = (ranMillis: number, waitedMillis: number): string =>
   `ran ${formatMillis(Math.max(0, ranMillis))}` + (waitedMillis > 0 ? `, waited ${formatMillis(waitedMillis)}` : "")
 
+/**
+ * How long ago something happened, in the one unit a person reads at a glance: `40s`, `5m`, `3h`, `2d` (a cached
+ * job's success may be seconds or months old; `formatMillis` would say `4320m0s`).
+ */
+export const formatAge = (ms: number): string => {
+  const seconds = Math.max(0, Math.floor(ms / 1000))
+  if (seconds < 60) return `${seconds}s`
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`
+  if (seconds < 48 * 3600) return `${Math.floor(seconds / 3600)}h`
+  return `${Math.floor(seconds / 86_400)}d`
+}
+
+/** "cached (from run R, 3h ago)": a reused success and its origin, as every view says it. */
+export const cachedFrom = (fromRunId: string, ageMillis: number): string =>
+  `cached (from run ${fromRunId}, ${formatAge(ageMillis)} ago)`
+
+/**
+ * A run's jobs by what became of them. `ran`: made at least one attempt (whatever its end); `cached`: an earlier run's
+ * success reused without running (up-to-date skipping); `skipped`: not run because of a failure; the rest never
+ * started (an interrupted run).
+ */
+export interface JobCounts {
+  readonly total: number
+  readonly ran: number
+  readonly cached: number
+  readonly skipped: number
+}
+
+/** The counts of a run's jobs, from their statuses and attempts (a journal's rows, a run's summary). */
+export const countJobs = (jobs: ReadonlyArray<{ readonly status: string; readonly attempts: number }>): JobCounts => {
+  let ran = 0
+  let cached = 0
+  let skipped = 0
+  for (const job of jobs) {
+    if (job.status === "cached") cached++
+    else if (job.status === "skipped") skipped++
+    else if (job.attempts > 0) ran++
+  }
+  return { total: jobs.length, ran, cached, skipped }
+}
+
+/**
+ * "12 jobs: 3 ran, 9 cached": what became of a run's jobs, the skipped and the never started named only when there
+ * are some. A run that reused most of its work says so at a glance (`history`, `show`, notifications).
+ */
+export const describeCounts = (counts: JobCounts): string => {
+  if (counts.total === 0) return "no jobs"
+  const notRun = counts.total - counts.ran - counts.cached - counts.skipped
+  const parts = [
+    `${counts.ran} ran`,
+    ...(counts.cached > 0 ? [`${counts.cached} cached`] : []),
+    ...(counts.skipped > 0 ? [`${counts.skipped} skipped`] : []),
+    ...(notRun > 0 ? [`${notRun} not run`] : [])
+  ]
+  return `${counts.total} job${counts.total === 1 ? "" : "s"}: ${parts.join(", ")}`
+}
+
 /** The UTC time of day, `14:05:09`, that plain and pretty lines start with. */
 export const clock = (at: number): string => new Date(at).toISOString().slice(11, 19)
 
@@ -43,7 +100,7 @@ export const describeEvent = (event: RunEvent.RunEvent): string => {
     case "JobRestored":
       return "succeeded in an earlier attempt of this run: output restored from the journal"
     case "JobCached":
-      return `cached: inputs unchanged since run ${event.fromRunId} (${formatMillis(Math.max(0, event.at - event.cachedAt))} ago), output reused`
+      return cachedFrom(event.fromRunId, event.at - event.cachedAt)
     case "JobWaiting":
       return `${event.call ? "a call waits" : event.attempt === 1 ? "waiting" : `attempt ${event.attempt} waiting`} for ` +
         (event.kind === "permit"

@@ -51,6 +51,14 @@ export const view = (out: Output): View => {
             return line({ ...base, error: event.error, retryInMillis: event.retryInMillis })
           case "JobSkipped":
             return line({ ...base, reason: event.reason })
+          case "JobCached":
+            // The run whose success is reused and when it was recorded; the key, to match with `runner why`.
+            return line({
+              ...base,
+              fromRunId: event.fromRunId,
+              cachedAt: new Date(event.cachedAt).toISOString(),
+              cacheKey: event.key
+            })
           case "JobWaiting":
             return line({
               ...base,

@@ -24,7 +24,15 @@ export interface Wait {
 export interface Progress {
   readonly running: ReadonlyMap<string, { readonly since: number; readonly attempt: number; readonly runId: string }>
   readonly waiting: ReadonlyMap<string, ReadonlyArray<Wait>>
-  readonly counts: { readonly total: number; readonly succeeded: number; readonly failed: number; readonly skipped: number; readonly retries: number }
+  readonly counts: {
+    readonly total: number
+    readonly succeeded: number
+    /** Reused from an earlier run (up-to-date): done without running, counted in "done" and named apart. */
+    readonly cached: number
+    readonly failed: number
+    readonly skipped: number
+    readonly retries: number
+  }
   /** How long a job ran and waited up to `at`. */
   readonly durations: (job: { readonly runId: string; readonly jobId: string }, at: number) => { readonly ran: number; readonly waited: number }
 }
@@ -48,9 +56,10 @@ export const region = (progress: Progress, now: number, columns: number | undefi
     rows.push(`  ${c.yellow(waitLine.length > width ? waitLine.slice(0, width - 1) + "…" : waitLine)}`)
   }
   const waitingJobs = waiting.size
-  const done = counts.succeeded + counts.failed + counts.skipped
+  const done = counts.succeeded + counts.cached + counts.failed + counts.skipped
   rows.push(
-    c.bold(`[${done}/${counts.total}]`) + ` ${c.green(`${counts.succeeded} done`)} · ` +
+    c.bold(`[${done}/${counts.total}]`) + ` ${c.green(`${counts.succeeded + counts.cached} done`)}` +
+      (counts.cached > 0 ? ` (${counts.cached} cached)` : "") + " · " +
       `${counts.failed > 0 ? c.red(`${counts.failed} failed`) : "0 failed"} · ${counts.skipped} skipped · ` +
       `${running.size} running` + (waitingJobs > 0 ? ` · ${waitingJobs} waiting` : "") + (counts.retries > 0 ? ` · ${c.yellow(`${counts.retries} retries`)}` : "")
   )

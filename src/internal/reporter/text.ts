@@ -40,7 +40,7 @@ export const view = (options: Options): View => {
     waiting.delete(job.jobId)
     timing.delete(key(job))
   }
-  const counts = { total: 0, succeeded: 0, failed: 0, skipped: 0, retries: 0 }
+  const counts = { total: 0, succeeded: 0, cached: 0, failed: 0, skipped: 0, retries: 0 }
   let regionLines = 0
   let now = 0
   let finished = false
@@ -130,6 +130,11 @@ export const view = (options: Options): View => {
           case "JobInterrupted":
             done(event)
             return jobLine(event.at, event.jobId, c.yellow(`■ ${describeEvent(event)}`))
+          case "JobCached":
+            // Done without running: a line of its own (it never started, so nothing else shows it) and a count.
+            done(event)
+            counts.cached++
+            return jobLine(event.at, event.jobId, `${c.green("↺")} ${c.green(describeEvent(event))}`)
           case "JobRestored":
             counts.succeeded++
             return jobLine(event.at, event.jobId, c.dim(`↺ ${describeEvent(event)}`))

@@ -30,10 +30,20 @@ export interface RunSummary {
   readonly executionCount: number
   /** The ids of the jobs that failed, in plan order. */
   readonly failedJobs: ReadonlyArray<string>
+  /** How many jobs the run has, and how they ended up: ran, reused from an earlier run (cached), skipped. */
+  readonly jobCounts: JobCounts
+}
+
+/** A run's jobs by what became of them (`countJobs` in reporter/format.ts says the same of a list of jobs). */
+export interface JobCounts {
+  readonly total: number
+  readonly ran: number
+  readonly cached: number
+  readonly skipped: number
 }
 
 /** A run with everything the journal knows about it, for `runner show`. */
-export interface RunDetail extends Omit<RunSummary, "failedJobs" | "activeMillis" | "executionCount"> {
+export interface RunDetail extends Omit<RunSummary, "failedJobs" | "activeMillis" | "executionCount" | "jobCounts"> {
   readonly activeMillis: number | undefined
   readonly host: string
   readonly pid: number
@@ -60,6 +70,8 @@ export interface JobDetail {
   readonly error: string | undefined
   /** Why the job was skipped. */
   readonly reason: string | undefined
+  /** For a `cached` job: the run whose success it reused. */
+  readonly cachedFrom: string | undefined
 }
 
 /** One log line of a run. */
@@ -92,7 +104,7 @@ interface RunRow {
 }
 
 /** What history and show both say of a run. */
-const runOf = (row: RunRow): Omit<RunSummary, "failedJobs" | "activeMillis" | "executionCount"> => ({
+const runOf = (row: RunRow): Omit<RunSummary, "failedJobs" | "activeMillis" | "executionCount" | "jobCounts"> => ({
   runId: row.id,
   dag: row.dag,
   key: orUndefined(row.run_key),
@@ -170,6 +182,16 @@ export const history = Effect.fn("JournalQueries.history")(function*(
     if (list === undefined) byRun.set(row.run_id, [row.job_id])
     else list.push(row.job_id)
   }
+  // And one for their job counts, as `countJobs` (reporter/format.ts) makes them.
+  const counted = yield* sql<{ readonly run_id: string } & JobCounts>`
+    SELECT j.run_id, count(*) AS total,
+           sum(CASE WHEN j.status NOT IN ('cached', 'skipped') AND j.attempts > 0 THEN 1 ELSE 0 END) AS ran,
+           sum(CASE WHEN j.status = 'cached' THEN 1 ELSE 0 END) AS cached,
+           sum(CASE WHEN j.status = 'skipped' THEN 1 ELSE 0 END) AS skipped
+    FROM jobs j
+    JOIN (SELECT id FROM runs ${where} ORDER BY started_at DESC, rowid DESC LIMIT ${options.limit}) r ON r.id = j.run_id
+    GROUP BY j.run_id`
+  const counts = new Map(counted.map(({ run_id, ...c }) => [run_id, c]))
   return yield* Effect.forEach(runs, (row) =>
     Effect.gen(function*() {
       const executions = yield* executionsOf(row)
@@ -177,7 +199,8 @@ export const history = Effect.fn("JournalQueries.history")(function*(
         ...runOf(row),
         activeMillis: yield* activeMillis(row, executions),
         executionCount: executions.length,
-        failedJobs: byRun.get(row.id) ?? []
+        failedJobs: byRun.get(row.id) ?? [],
+        jobCounts: counts.get(row.id) ?? { total: 0, ran: 0, cached: 0, skipped: 0 }
       } satisfies RunSummary
     }))
 })
@@ -213,7 +236,9 @@ export const jobs = Effect.fn("JournalQueries.jobs")(function*(runId: string) {
     readonly ended_at: number | null
     readonly error: string | null
     readonly reason: string | null
-  }>`SELECT job_id, status, attempts, started_at, ended_at, error, reason FROM jobs WHERE run_id = ${runId} ORDER BY rowid`
+    readonly cached_from: string | null
+  }>`SELECT job_id, status, attempts, started_at, ended_at, error, reason, cached_from FROM jobs
+     WHERE run_id = ${runId} ORDER BY rowid`
   const attempts = yield* sql<{
     readonly job_id: string
     readonly attempt: number
@@ -234,9 +259,11 @@ export const jobs = Effect.fn("JournalQueries.jobs")(function*(runId: string) {
     endedAt: orUndefined(row.ended_at),
     activeMillis: jobActiveMillis(byJob.get(row.job_id) ?? [], orUndefined(row.started_at), orUndefined(row.ended_at)),
     error: orUndefined(row.error),
-    reason: orUndefined(row.reason)
+    reason: orUndefined(row.reason),
+    cachedFrom: orUndefined(row.cached_from)
   }))
 })
+
 
 /**
  * How long a job ran, from its attempts in order: attempt numbers restart at each execution of the run, so each

@@ -246,8 +246,10 @@ const makeFor = (
           offered ? Effect.void : Effect.fail(closed))
     }
 
+    // A cached job's record is not waited for: what it reuses is durable already (its cache entry), and a crash before
+    // the record is committed only makes a resumed run look the entry up again.
     const durable = (event: RunEvent.RunEvent) =>
-      event._tag === "AttemptSucceeded" || event._tag === "JobCached" || event._tag === "RunStarted" || event._tag === "RunFinished"
+      event._tag === "AttemptSucceeded" || event._tag === "RunStarted" || event._tag === "RunFinished"
 
     /** Picks or creates the run and takes its lock, in one write transaction. */
     const tryBegin = (request: Journal.BeginRequest) =>
@@ -399,7 +401,7 @@ const makeFor = (
             statements(event, definitionHash, { host, pid }),
             durable(event),
             event.runId,
-            event._tag === "AttemptSucceeded" || event._tag === "JobCached"
+            event._tag === "AttemptSucceeded"
           ),
       lockLost: (runId) => Effect.suspend(() => {
         const fence = held.get(runId)

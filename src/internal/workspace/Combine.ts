@@ -235,7 +235,8 @@ export const combine = (
 
 /**
  * The job as the workspace runs it: id `<pkg>#<id>`, needs mapped, the package-order inputs removed before it runs.
- * A shell job runs in its package's folder unless it set `cwd` (a relative `cwd` is taken from the package folder).
+ * A shell job runs in its package's folder unless it set `cwd` (a relative `cwd` is taken from the package folder);
+ * a cached job's `files` and `outputs` are read from the package folder.
  */
 const wrapJob = (
   job: Job.Any,
@@ -272,7 +273,9 @@ const wrapJob = (
     id: { value: id, enumerable: true },
     needs: { value: needs, enumerable: true },
     shell: { value: shell, enumerable: true },
-    run: { value: run, enumerable: true }
+    run: { value: run, enumerable: true },
+    // A cached job's `files` and `outputs` are globs relative to its package's folder.
+    cache: { value: job.cache === false || job.cache === undefined ? job.cache : { ...job.cache, root: pkg.dir }, enumerable: true }
   })
 }
 
