@@ -183,7 +183,7 @@ describe("the key across runtimes", () => {
     const bun = await cli(dir, args, { runtime: "bun" })
     ok(bun)
     assert.strictEqual(statusOf(bun.stdout, "report"), "succeeded")
-    assert.match(bun.stdout, /^\S+ \[report\] runs: (the job's definition \(its code, command, schemas\) changed; )?the runtime differs \(node [\d.]+ → bun [\d.]+\)$/m)
+    assert.match(bun.stdout, /^\S+ \[report\] runs: the runtime differs \(node [\d.]+ → bun [\d.]+\)(; the job's definition \(its code, command, schemas\) changed)?$/m)
     // The runner's own files are not the job's code: only the task file's modules are in its key.
     assert.notInclude(bun.stdout, "code of")
     assert.strictEqual(statusOf((await cli(dir, args, { runtime: "bun" })).stdout, "report"), "cached")
@@ -437,37 +437,36 @@ export default Dag.make("killed", [fetch, parse, load])
 })
 
 describe("runner ws with cached packages", () => {
-  /** core <- lib <- app; each package's build declares its own src/ (relative to its package folder). */
+  /**
+   * core <- lib <- app (package order). Each package's build declares its own `src/**` and `notes.md`, relative to its
+   * package folder, and outputs the text of its src/index.ts (so notes.md changes its key, not its output).
+   */
   const workspace = (dir: string) =>
     writeWorkspace(dir, {
       "package.json": { name: "root", private: true, workspaces: ["packages/*"] },
-      "packages/core/package.json": pkg("core"),
-      "packages/core/src/index.ts": "export const core = 1\n",
-      "packages/core/tasks/build.ts": buildTask(dir, "core"),
-      "packages/lib/package.json": pkg("lib", { core: "*" }),
-      "packages/lib/src/index.ts": "export const lib = 1\n",
-      "packages/lib/tasks/build.ts": buildTask(dir, "lib"),
-      "packages/app/package.json": pkg("app", { lib: "*" }),
-      "packages/app/src/index.ts": "export const app = 1\n",
-      "packages/app/tasks/build.ts": buildTask(dir, "app")
+      ...Object.fromEntries(["core", "lib", "app"].flatMap((name, i, all) => [
+        [`packages/${name}/package.json`, pkg(name, i === 0 ? {} : { [all[i - 1]!]: "*" })],
+        [`packages/${name}/src/index.ts`, `export const ${name} = 1\n`],
+        [`packages/${name}/notes.md`, "notes\n"],
+        [`packages/${name}/tasks/build.ts`, buildTask(dir, name)]
+      ]))
     })
-  /** A build that hashes its package's src/ and outputs a digest of it (what dependents would see). */
   const buildTask = (dir: string, name: string) =>
     [
       `import { Job } from ${JSON.stringify(index)}`,
       `import * as Effect from "effect/Effect"`,
       `import * as fs from "node:fs"`,
       `export const build = Job.make("build", {`,
-      `  cache: { files: ["src/**/*.ts"] },`,
+      `  cache: { files: ["src/**/*.ts", "notes.md"] },`,
       `  run: () => Effect.sync(() => {`,
       `    fs.appendFileSync(${JSON.stringify(path.join(dir, "ran.txt"))}, ${JSON.stringify(name)} + "\\n")`,
-      `    return ${JSON.stringify(name)}`,
+      `    return fs.readFileSync(${JSON.stringify(path.join(dir, "packages", name, "src/index.ts"))}, "utf8")`,
       `  })`,
       `})`
     ].join("\n")
   const jobs = ["core#build", "lib#build", "app#build"]
 
-  it("the second `runner ws build` reuses every package's build; a changed file re-runs only its package's", async () => {
+  it("the second `runner ws build` reuses every build; a changed file re-runs its package's, and dependents whose inputs change", async () => {
     const dir = tempDir()
     workspace(dir)
     const args = ["ws", "build", "--journal", "journal.db"]
@@ -479,12 +478,29 @@ describe("runner ws with cached packages", () => {
     ok(second)
     assert.deepStrictEqual(statuses(second.stdout, jobs), { "core#build": "cached", "lib#build": "cached", "app#build": "cached" })
     assert.deepStrictEqual(ran(dir), [])
-    fs.writeFileSync(path.join(dir, "packages/lib/src/index.ts"), "export const lib = 2\n")
-    const third = await cli(dir, args)
-    ok(third)
-    assert.deepStrictEqual(statuses(third.stdout, jobs), { "core#build": "cached", "lib#build": "succeeded", "app#build": "cached" })
-    assert.include(third.stdout, "[lib#build] runs: file src/index.ts changed")
-    // lib's output is the same: app's build (after lib's) is not run again (early cutoff).
+
+    // lib's notes change: lib runs again, with the same output, so app (after lib) is still reused (early cutoff).
+    fs.writeFileSync(path.join(dir, "packages/lib/notes.md"), "more notes\n")
+    const notes = await cli(dir, args)
+    ok(notes)
+    assert.deepStrictEqual(statuses(notes.stdout, jobs), { "core#build": "cached", "lib#build": "succeeded", "app#build": "cached" })
+    assert.include(notes.stdout, "[lib#build] runs: file notes.md changed")
     assert.deepStrictEqual(ran(dir), ["lib"])
+
+    // lib's source changes its output: app, which runs after lib and receives its output, runs again too.
+    fs.writeFileSync(path.join(dir, "packages/lib/src/index.ts"), "export const lib = 2\n")
+    const source = await cli(dir, args)
+    ok(source)
+    assert.deepStrictEqual(statuses(source.stdout, jobs), { "core#build": "cached", "lib#build": "succeeded", "app#build": "succeeded" })
+    assert.include(source.stdout, "[lib#build] runs: file src/index.ts changed")
+    assert.match(source.stdout, /\[app#build\] runs: needed output of \S*lib#build changed/)
+    assert.deepStrictEqual(ran(dir), ["lib", "app"])
+
+    // The same file names in another package are that package's: app's change re-runs app only.
+    fs.writeFileSync(path.join(dir, "packages/app/src/index.ts"), "export const app = 2\n")
+    const app = await cli(dir, args)
+    ok(app)
+    assert.deepStrictEqual(statuses(app.stdout, jobs), { "core#build": "cached", "lib#build": "cached", "app#build": "succeeded" })
+    assert.deepStrictEqual(ran(dir), ["app"])
   })
 })
