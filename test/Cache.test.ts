@@ -341,22 +341,79 @@ describe("when a kept success is not reused", () => {
       assert.instanceOf(seen[1], Date)
     }).pipe(memory)))
 
-  it.effect("a failure is never kept: the next run runs the job again", () =>
-    inDir(tempDir(), Effect.gen(function*() {
+  it.effect("a failure is never kept: the next run runs the job again", () => {
+    const dir = tempDir()
+    const journal = path.join(dir, "journal.db")
+    const kept = () => withDb(journal, (db) => Number(db.prepare(`SELECT count(*) AS n FROM cache_entries`).get()!.n))
+    return inDir(dir, Effect.gen(function*() {
       let fail = true
       const { counts, hit } = counter()
       const job = Job.make("flaky", {
         cache: true,
         run: () => Effect.andThen(hit("flaky"), Effect.suspend(() => fail ? Effect.fail("boom") : Effect.succeed(1)))
       })
-      const dag = Dag.make("d", [job])
-      assert.strictEqual((yield* execute(dag)).status.flaky, "failed")
-      assert.strictEqual((yield* execute(dag)).status.flaky, "failed")
+      const run = execute(Dag.make("d", [job])).pipe(sqlite(journal))
+      assert.strictEqual((yield* run).status.flaky, "failed")
+      assert.strictEqual(kept(), 0)
+      assert.strictEqual((yield* run).status.flaky, "failed")
       fail = false
-      assert.strictEqual((yield* execute(dag)).status.flaky, "succeeded")
-      assert.strictEqual((yield* execute(dag)).status.flaky, "cached")
+      assert.strictEqual((yield* run).status.flaky, "succeeded")
+      assert.strictEqual(kept(), 1)
+      assert.strictEqual((yield* run).status.flaky, "cached")
       assert.strictEqual(counts.flaky, 3)
-    }).pipe(memory)))
+    }))
+  })
+})
+
+describe("reusing nothing on request", () => {
+  const setup = () => {
+    const { counts, hit } = counter()
+    // `b` reads extra.txt, which is not in its key: forced, it may produce another output.
+    const a = Job.make("a", { cache: true, run: () => Effect.as(hit("a"), "a") })
+    const b = Job.make("b", { cache: true, run: () => Effect.andThen(hit("b"), Effect.sync(() => fs.readFileSync("extra.txt", "utf8"))) })
+    const c = Job.make("c", { needs: { b }, cache: true, run: ({ b }) => Effect.as(hit("c"), b.length) })
+    return { counts, dag: Dag.make("d", [a, b, c]) }
+  }
+
+  it.effect("force \"all\": every job runs, and the successes are kept again", () => {
+    const dir = tempDir()
+    write(dir, { "extra.txt": "one" })
+    return inDir(dir, Effect.gen(function*() {
+      const { counts, dag } = setup()
+      yield* execute(dag)
+      assert.deepStrictEqual((yield* execute(dag, { force: "all" })).status, { a: "succeeded", b: "succeeded", c: "succeeded" })
+      assert.deepStrictEqual((yield* execute(dag)).status, { a: "cached", b: "cached", c: "cached" })
+      assert.deepStrictEqual(counts, { a: 2, b: 2, c: 2 })
+    }).pipe(memory))
+  })
+
+  it.effect("force named jobs: those run; a dependent runs only when their output changed", () => {
+    const dir = tempDir()
+    write(dir, { "extra.txt": "one" })
+    return inDir(dir, Effect.gen(function*() {
+      const { counts, dag } = setup()
+      yield* execute(dag)
+      assert.deepStrictEqual((yield* execute(dag, { force: ["b"] })).status, { a: "cached", b: "succeeded", c: "cached" })
+      fs.writeFileSync("extra.txt", "three")
+      const changed = yield* execute(dag, { force: ["b"] })
+      assert.deepStrictEqual(changed.status, { a: "cached", b: "succeeded", c: "succeeded" })
+      assert.deepStrictEqual(changed.said("c"), ["runs: needed output of b changed"])
+      assert.deepStrictEqual(counts, { a: 1, b: 3, c: 2 })
+    }).pipe(memory))
+  })
+
+  it.effect("RUNNER_CACHE=off (from the run's ConfigProvider): nothing is reused; the next run without it reuses", () => {
+    const dir = tempDir()
+    write(dir, { "extra.txt": "one" })
+    return inDir(dir, Effect.gen(function*() {
+      const { counts, dag } = setup()
+      yield* execute(dag)
+      const off = yield* execute(dag, { env: { RUNNER_CACHE: "off" } })
+      assert.deepStrictEqual(off.status, { a: "succeeded", b: "succeeded", c: "succeeded" })
+      assert.deepStrictEqual((yield* execute(dag, { env: { RUNNER_CACHE: "on" } })).status, { a: "cached", b: "cached", c: "cached" })
+      assert.deepStrictEqual(counts, { a: 2, b: 2, c: 2 })
+    }).pipe(memory))
+  })
 })
 
 describe("a corrupt or missing cache row (direct SQL on the journal file)", () => {

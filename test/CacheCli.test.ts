@@ -407,6 +407,7 @@ export const fetch = Job.make("fetch", { cache: true, output: Schema.Date, run: 
 export const parse = Job.make("parse", { needs: { fetch }, cache: true, output: Schema.BigInt, run: ({ fetch }) => Effect.as(count("parse"), BigInt(fetch.getTime())) })
 export const load = Job.make("load", {
   needs: { fetch, parse },
+  cache: { files: ["input.txt"] },
   run: ({ fetch, parse }) => Effect.gen(function*() {
     yield* count("load")
     yield* Effect.log("loading")
@@ -418,8 +419,11 @@ export default Dag.make("killed", [fetch, parse, load])
 `
     )
     const args = ["tasks.ts", "--journal", "journal.db", "--log-format", "plain"]
+    fs.writeFileSync(path.join(dir, "input.txt"), "v1")
     ok(await cli(dir, ["tasks.ts", "--journal", "journal.db"]))
     assert.deepStrictEqual(ran(dir), ["fetch", "parse", "load"])
+    // load's input changes: it runs (and is held) while fetch and parse are reused.
+    fs.writeFileSync(path.join(dir, "input.txt"), "v2")
     fs.writeFileSync(path.join(dir, "hold"), "")
     const held = start(dir, args)
     await waitUntil(() => held.output().includes("[load] loading"), 30_000)
@@ -433,6 +437,11 @@ export default Dag.make("killed", [fetch, parse, load])
     assert.deepStrictEqual(ran(dir), ["load"])
     assert.include(resumed.stdout, "[load] loaded 2026-01-02T03:04:05.000Z 1767323045001")
     assert.match(resumed.stdout, /run \S+ succeeded/)
+    // The killed attempt of load was never kept (the resumed run ran it); the resumed run's success is.
+    const again = await cli(dir, ["tasks.ts", "--journal", "journal.db"])
+    ok(again)
+    assert.deepStrictEqual(statuses(again.stdout, ["fetch", "parse", "load"]), { fetch: "cached", parse: "cached", load: "cached" })
+    assert.deepStrictEqual(ran(dir), [])
   })
 })
 
