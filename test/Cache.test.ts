@@ -9,9 +9,11 @@
  * its jobs there, as a task file's jobs are defined in the folder the runner runs in.
  */
 import { assert, describe, it } from "@effect/vitest"
+import * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/testing/TestClock"
 import { spawnSync } from "node:child_process"
@@ -243,6 +245,31 @@ describe("a hit and a miss for each part of the key", () => {
       assert.notInclude(everything, "staging-91bc")
       assert.notInclude(everything, "production-7f3a")
     }).pipe(memory)))
+
+  it.effect("a Redacted config declared in cache.env counts by its value's digest, never journaled in clear", () => {
+    const dir = tempDir()
+    const journal = path.join(dir, "journal.db")
+    return inDir(dir, Effect.gen(function*() {
+      const { counts, hit } = counter()
+      const job = Job.make("upload", {
+        cache: { env: ["API_TOKEN"] },
+        config: { token: Config.Redacted("API_TOKEN") },
+        run: ({ config }) => Effect.as(hit("upload"), Redacted.value(config.token).length)
+      })
+      const run = (token: string) => execute(Dag.make("d", [job]), { env: { API_TOKEN: token } }).pipe(sqlite(journal))
+      assert.strictEqual((yield* run("tok-first-5b1e")).status.upload, "succeeded")
+      assert.strictEqual((yield* run("tok-first-5b1e")).status.upload, "cached")
+      const other = yield* run("tok-other-77c0")
+      assert.strictEqual(other.status.upload, "succeeded")
+      assert.deepStrictEqual(other.said("upload"), ["runs: env API_TOKEN differs"])
+      assert.strictEqual(counts.upload, 2)
+      const bytes = fs.readdirSync(dir).filter((f) => f.startsWith("journal.db"))
+        .map((f) => fs.readFileSync(path.join(dir, f)).toString("latin1")).join("")
+      assert.include(bytes, "API_TOKEN")
+      assert.notInclude(bytes, "tok-first-5b1e")
+      assert.notInclude(bytes, "tok-other-77c0")
+    }))
+  })
 
   it.effect("the lockfile: another lockfile runs; the same one does not", () => {
     const dir = tempDir()
