@@ -3,7 +3,8 @@
  * job's cache key — its code and the local modules it imports (a helper two imports deep counts, an unrelated file
  * does not), the outputs it needs (with early cutoff), declared files and env, the lockfile, `version` — and for
  * each reason a kept success is not reused: ttl (with the TestClock), declared outputs missing, an output that no
- * longer decodes, a failure, a corrupt or deleted `cache_entries` row.
+ * longer decodes, a failure, a corrupt or deleted `cache_entries` row; `force` and `RUNNER_CACHE=off`; and the same
+ * key from two processes (test/fixtures/cache-keys.ts).
  *
  * Each test runs with the temporary folder as the current directory (declared files are relative to it) and defines
  * its jobs there, as a task file's jobs are defined in the folder the runner runs in.
