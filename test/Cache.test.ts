@@ -393,6 +393,25 @@ describe("when a kept success is not reused", () => {
   })
 })
 
+describe("a key that cannot be trusted", () => {
+  it.effect("a need whose output JSON cannot hold exactly (a Map without a schema): the job runs every time, with a warning", () =>
+    inDir(tempDir(), Effect.gen(function*() {
+      const { counts, hit } = counter()
+      const up = Job.make("up", { run: () => Effect.succeed(new Map([["k", 1]])) })
+      const down = Job.make("down", { needs: { up }, cache: true, run: ({ up }) => Effect.as(hit("down"), up.size) })
+      const dag = Dag.make("d", [up, down])
+      const first = yield* execute(dag)
+      assert.deepStrictEqual(first.status, { up: "succeeded", down: "succeeded" })
+      const second = yield* execute(dag)
+      assert.deepStrictEqual(second.status, { up: "succeeded", down: "succeeded" })
+      assert.strictEqual(counts.down, 2)
+      assert.deepStrictEqual(second.said("down"), [
+        `runs, and its success is not kept for reuse: the output of need "up" could not be journaled exactly ` +
+        "(it is a Map, which JSON cannot hold exactly; declare `output` with a Schema to restore it)"
+      ])
+    }).pipe(memory)))
+})
+
 describe("reusing nothing on request", () => {
   const setup = () => {
     const { counts, hit } = counter()
