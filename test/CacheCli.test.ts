@@ -366,14 +366,14 @@ export default Dag.make("shared", [...jobs, check])
 `
   const parts = Array.from({ length: 6 }, (_, n) => `part ${n}`)
 
-  it("two runs of the same task file at once both succeed; every job ends cached or succeeded with its output intact", async () => {
+  it.each(["node", "bun", "deno"] as const)("on %s: two runs of the same task file at once both succeed; every job ends cached or succeeded with its output intact", async (runtime) => {
     const dir = tempDir()
     fs.writeFileSync(path.join(dir, "tasks.ts"), sharedTaskFile)
     fs.mkdirSync(path.join(dir, "inputs"))
     for (let n = 0; n < 6; n++) fs.writeFileSync(path.join(dir, `inputs/${n}.txt`), `v1-${n}`)
     const args = ["tasks.ts", "--journal", "journal.db"]
     const round = async () => {
-      const results = await Promise.all([cli(dir, args), cli(dir, args)])
+      const results = await Promise.all([cli(dir, args, { runtime }), cli(dir, args, { runtime })])
       for (const result of results) {
         ok(result)
         assert.include(result.stdout, "all six outputs intact")
@@ -391,14 +391,14 @@ export default Dag.make("shared", [...jobs, check])
       for (const n of [0, 2, 3, 5]) assert.strictEqual(statusOf(result.stdout, `part ${n}`), "cached", result.stdout)
     }
     // Both kept the same successes: one more run reuses them all.
-    const last = await cli(dir, args)
+    const last = await cli(dir, args, { runtime })
     ok(last)
     for (const part of parts) assert.strictEqual(statusOf(last.stdout, part), "cached")
   })
 })
 
 describe("a kill -9 in the middle of a run whose earlier jobs were cached", () => {
-  it("--resume finishes it: the cached jobs are not run again, the rest runs", async () => {
+  it.each(["node", "bun", "deno"] as const)("on %s: --resume finishes it: the cached jobs are not run again, the rest runs", async (runtime) => {
     const dir = tempDir()
     fs.writeFileSync(
       path.join(dir, "tasks.ts"),
@@ -420,25 +420,25 @@ export default Dag.make("killed", [fetch, parse, load])
     )
     const args = ["tasks.ts", "--journal", "journal.db", "--log-format", "plain"]
     fs.writeFileSync(path.join(dir, "input.txt"), "v1")
-    ok(await cli(dir, ["tasks.ts", "--journal", "journal.db"]))
+    ok(await cli(dir, ["tasks.ts", "--journal", "journal.db"], { runtime }))
     assert.deepStrictEqual(ran(dir), ["fetch", "parse", "load"])
     // load's input changes: it runs (and is held) while fetch and parse are reused.
     fs.writeFileSync(path.join(dir, "input.txt"), "v2")
     fs.writeFileSync(path.join(dir, "hold"), "")
-    const held = start(dir, args)
+    const held = start(dir, args, { runtime })
     await waitUntil(() => held.output().includes("[load] loading"), 30_000)
     held.child.kill("SIGKILL")
     const killed = await held.done
     assert.strictEqual(killed.status, null)
     fs.rmSync(path.join(dir, "hold"))
     assert.deepStrictEqual(ran(dir), ["load"])
-    const resumed = await cli(dir, ["tasks.ts", "--journal", "journal.db", "--resume"])
+    const resumed = await cli(dir, ["tasks.ts", "--journal", "journal.db", "--resume"], { runtime })
     ok(resumed)
     assert.deepStrictEqual(ran(dir), ["load"])
     assert.include(resumed.stdout, "[load] loaded 2026-01-02T03:04:05.000Z 1767323045001")
     assert.match(resumed.stdout, /run \S+ succeeded/)
     // The killed attempt of load was never kept (the resumed run ran it); the resumed run's success is.
-    const again = await cli(dir, ["tasks.ts", "--journal", "journal.db"])
+    const again = await cli(dir, ["tasks.ts", "--journal", "journal.db"], { runtime })
     ok(again)
     assert.deepStrictEqual(statuses(again.stdout, ["fetch", "parse", "load"]), { fetch: "cached", parse: "cached", load: "cached" })
     assert.deepStrictEqual(ran(dir), [])
@@ -475,22 +475,22 @@ describe("runner ws with cached packages", () => {
     ].join("\n")
   const jobs = ["core#build", "lib#build", "app#build"]
 
-  it("the second `runner ws build` reuses every build; a changed file re-runs its package's, and dependents whose inputs change", async () => {
+  it.each(["node", "bun", "deno"] as const)("on %s: the second `runner ws build` reuses every build; a changed file re-runs its package's, and dependents whose inputs change", async (runtime) => {
     const dir = tempDir()
     workspace(dir)
     const args = ["ws", "build", "--journal", "journal.db"]
-    const first = await cli(dir, args)
+    const first = await cli(dir, args, { runtime })
     ok(first)
     assert.deepStrictEqual(statuses(first.stdout, jobs), { "core#build": "succeeded", "lib#build": "succeeded", "app#build": "succeeded" })
     assert.deepStrictEqual(ran(dir), ["core", "lib", "app"])
-    const second = await cli(dir, args)
+    const second = await cli(dir, args, { runtime })
     ok(second)
     assert.deepStrictEqual(statuses(second.stdout, jobs), { "core#build": "cached", "lib#build": "cached", "app#build": "cached" })
     assert.deepStrictEqual(ran(dir), [])
 
     // lib's notes change: lib runs again, with the same output, so app (after lib) is still reused (early cutoff).
     fs.writeFileSync(path.join(dir, "packages/lib/notes.md"), "more notes\n")
-    const notes = await cli(dir, args)
+    const notes = await cli(dir, args, { runtime })
     ok(notes)
     assert.deepStrictEqual(statuses(notes.stdout, jobs), { "core#build": "cached", "lib#build": "succeeded", "app#build": "cached" })
     assert.include(notes.stdout, "[lib#build] runs: file notes.md changed")
@@ -498,7 +498,7 @@ describe("runner ws with cached packages", () => {
 
     // lib's source changes its output: app, which runs after lib and receives its output, runs again too.
     fs.writeFileSync(path.join(dir, "packages/lib/src/index.ts"), "export const lib = 2\n")
-    const source = await cli(dir, args)
+    const source = await cli(dir, args, { runtime })
     ok(source)
     assert.deepStrictEqual(statuses(source.stdout, jobs), { "core#build": "cached", "lib#build": "succeeded", "app#build": "succeeded" })
     assert.include(source.stdout, "[lib#build] runs: file src/index.ts changed")
@@ -507,7 +507,7 @@ describe("runner ws with cached packages", () => {
 
     // The same file names in another package are that package's: app's change re-runs app only.
     fs.writeFileSync(path.join(dir, "packages/app/src/index.ts"), "export const app = 2\n")
-    const app = await cli(dir, args)
+    const app = await cli(dir, args, { runtime })
     ok(app)
     assert.deepStrictEqual(statuses(app.stdout, jobs), { "core#build": "cached", "lib#build": "cached", "app#build": "succeeded" })
     assert.deepStrictEqual(ran(dir), ["app"])
