@@ -190,6 +190,26 @@ describe("the key across runtimes", () => {
   })
 })
 
+describe("the key across processes", () => {
+  it("the task file named as tasks.ts, ./tasks.ts or by its absolute path: one key, reused by each later process", async () => {
+    const dir = valuesDir()
+    const forms = ["tasks.ts", "./tasks.ts", path.join(dir, "tasks.ts")]
+    const results = []
+    for (const form of forms) results.push(await cli(dir, [form, "--journal", "journal.db"]))
+    for (const result of results) ok(result)
+    assert.strictEqual(statusOf(results[0]!.stdout, "report"), "succeeded")
+    for (const result of results.slice(1)) {
+      assert.deepStrictEqual(statuses(result.stdout, valueJobs), {
+        "extract #1 ☃ users": "cached",
+        "lines 200k": "cached",
+        report: "cached",
+        show: "succeeded"
+      })
+    }
+    assert.deepStrictEqual(ran(dir), ["extract", "report"])
+  })
+})
+
 describe("reusing nothing: --force, --force=<jobs>, RUNNER_CACHE=off", () => {
   it("--force runs every job; --force=<job> runs that job and, by early cutoff, not its dependents when its output is the same", async () => {
     const dir = valuesDir()
