@@ -85,6 +85,8 @@ export const decide = (
     }
     const entry = found.value
     const from = `the success of run ${entry.runId}`
+    // The same key means the same canonical parts, so the same encoded manifest: any other text is a damaged row.
+    if (entry.manifest !== record.manifest) return miss(`the kept entry of ${from} is damaged (its manifest does not match its key)`)
     const age = request.now - entry.createdAt
     if (policy.ttl !== undefined && age > Duration.toMillis(policy.ttl)) {
       return miss(`${from} is older than its ttl (${Duration.format(policy.ttl)})`)
