@@ -66,7 +66,8 @@ export const make = (
   Effect.gen(function*() {
     const parts: Array<Manifest.Part> = [
       { kind: "job", name: "", value: job.id },
-      { kind: "definition", name: "", value: definitionHash }
+      // Without its runtime field (`stable|runtime|code`): the runtime is a part of its own, named when it differs.
+      { kind: "definition", name: "", value: withoutRuntime(definitionHash) }
     ]
     for (const [name, json] of needs) {
       const unrestorable = Encoding.unrestorableReason(json)
@@ -102,6 +103,11 @@ const dedupe = (parts: ReadonlyArray<Manifest.Part>): Manifest.Manifest => {
     seen.add(id)
     return true
   }))
+}
+
+const withoutRuntime = (definitionHash: string): string => {
+  const fields = definitionHash.split("|")
+  return fields.length === 3 ? `${fields[0]}|${fields[2]}` : definitionHash
 }
 
 /** An Effect job, or a command whose argv or env is computed by a function: its behaviour is code. */
