@@ -79,6 +79,6 @@ describe("a run that failed, waited, then was resumed", () => {
       wallClockMillis: doc.run.wallClockMillis,
       executions: 2
     })
-    assert.match(op(["history"]).stdout, new RegExp(`^${runId} .* \\S+ in 2 executions\\s+-$`, "m"))
+    assert.match(op(["history"]).stdout, new RegExp(`^${runId} .* \\S+ in 2 executions\\s+\\d+ jobs?: .*\\s+-$`, "m"))
   })
 })
