@@ -81,18 +81,7 @@ export const between = (trigger: Trigger, from: Date, to: Date, limit = 10_000):
 
 /** The run key of a slot: its wall-clock time in the trigger's zone, `YYYY-MM-DDTHH:MM` (`:SS` with seconds). */
 export const key = (trigger: Trigger, slot: Date): string => {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-CA", {
-      timeZone: trigger.timezone,
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-      hourCycle: "h23"
-    }).formatToParts(slot).map((part) => [part.type, part.value])
-  )
+  const parts = Object.fromEntries(formatter(trigger.timezone).formatToParts(slot).map((part) => [part.type, part.value]))
   const minute = `${parts["year"]}-${parts["month"]}-${parts["day"]}T${parts["hour"]}:${parts["minute"]}`
   return trigger.seconds ? `${minute}:${parts["second"]}` : minute
 }
@@ -115,10 +104,13 @@ export const catchUp = (
   }
 }
 
-/** The wall-clock time of an instant in a zone, as if it were UTC (epoch ms): the zone's offset is this minus `at`. */
-export const wallMillis = (timezone: string, at: Date): number => {
-  const parts = Object.fromEntries(
-    new Intl.DateTimeFormat("en-CA", {
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+/** A zone's wall-clock formatter, made once (making one costs ~100x formatting with it). */
+const formatter = (timezone: string): Intl.DateTimeFormat => {
+  let made = formatters.get(timezone)
+  if (made === undefined) {
+    made = new Intl.DateTimeFormat("en-CA", {
       timeZone: timezone,
       year: "numeric",
       month: "2-digit",
@@ -127,8 +119,15 @@ export const wallMillis = (timezone: string, at: Date): number => {
       minute: "2-digit",
       second: "2-digit",
       hourCycle: "h23"
-    }).formatToParts(at).map((part) => [part.type, part.value])
-  )
+    })
+    formatters.set(timezone, made)
+  }
+  return made
+}
+
+/** The wall-clock time of an instant in a zone, as if it were UTC (epoch ms): the zone's offset is this minus `at`. */
+export const wallMillis = (timezone: string, at: Date): number => {
+  const parts = Object.fromEntries(formatter(timezone).formatToParts(at).map((part) => [part.type, part.value]))
   return Date.UTC(
     Number(parts["year"]),
     Number(parts["month"]) - 1,
