@@ -218,7 +218,8 @@ const start = (input: Input, request: Request, resumeId: string | undefined) =>
           from: range.from.getTime(),
           to: range.to.getTime(),
           identity,
-          options: JSON.stringify(request),
+          // Absolute, so `backfill resume <id>` finds the file from another folder too.
+          options: JSON.stringify({ ...request, file: path.resolve(request.file) }),
           who: JSON.stringify(audit),
           createdAt: now
         }, range.slots))
