@@ -21,7 +21,6 @@ import * as Backfill from "../backfill/Backfill.ts"
 import * as Slots from "../backfill/Slots.ts"
 import * as Store from "../backfill/Store.ts"
 import * as duration from "../duration.ts"
-import { RunLocked } from "../Journal.ts"
 import type * as Plan from "../Plan.ts"
 import * as Runtime from "../runtime/Runtime.ts"
 import * as SqliteClient from "../sql/SqliteClient.ts"
@@ -199,14 +198,11 @@ const start = (input: Input, request: Request, resumeId: string | undefined) =>
         ? yield* Effect.orDie(Store.unfinished(plan.dag.name, identity))
         : yield* Effect.orDie(Store.get(resumeId))
       if (existing !== undefined && Store.processAlive(existing)) {
-        return yield* new RunLocked({
-          runId: existing.id,
-          dag: plan.dag.name,
-          key: undefined,
-          pid: existing.pid ?? 0,
-          host: existing.host ?? "?",
-          since: existing.updatedAt
-        })
+        return yield* invalid(
+          "backfill",
+          `${existing.id} of ${plan.dag.name} is being run by pid ${existing.pid} on ${existing.host} since ` +
+            `${new Date(existing.updatedAt).toISOString()}; runner backfill cancel ${existing.id} stops it`
+        )
       }
       let backfill: Store.Backfill
       if (existing === undefined) {
