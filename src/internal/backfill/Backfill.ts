@@ -199,9 +199,17 @@ export const execute = (options: Options, stop: Stop): Effect.Effect<Summary, ne
         yield* settle(slot, state, runId, note)
       }).pipe(
         Effect.onInterrupt(() =>
-          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          Effect.gen(function*() {
             tally.interrupted++
-            return Effect.orDie(Store.setSlot(backfill.id, slot.key, { state: "interrupted", note: "interrupted", endedAt: now }))
+            // The run it interrupted (journaled `interrupted`, resumed with the backfill), for `backfill status`.
+            const latest = (yield* Effect.orDie(Store.latestRuns(plan.dag.name, [slot.key]))).get(slot.key)
+            const runId = latest !== undefined && latest.status !== "succeeded" ? latest.runId : undefined
+            yield* Effect.orDie(Store.setSlot(backfill.id, slot.key, {
+              state: "interrupted",
+              runId,
+              note: runId === undefined ? "interrupted" : `run ${runId} interrupted`,
+              endedAt: yield* Clock.currentTimeMillis
+            }))
           })
         ),
         Effect.ensuring(Effect.flatMap(Clock.currentTimeMillis, () => progress))
