@@ -186,6 +186,26 @@ describe("runner backfill: resume, cancel, filling, order, the same slot twice",
     for (const [key, runs] of s.runs()) assert.strictEqual(runs.length, 1, `${key}: the interrupted run was resumed`)
   })
 
+  it("SIGTERM stops it like the scheduler: no new slot, the running one finishes within --grace, exit 130; resume continues", async () => {
+    const s = setup(scheduledTask)
+    const child = runnerAsync(
+      ["backfill", s.file, "--from", "2026-01-01", "--to", "2026-01-05", "--grace", "30s", "--journal", s.journal],
+      { SLOTS_LOG: s.log, SLOT_MS: "1500" }
+    )
+    await waitUntil(() => s.lines("start").length >= 1)
+    child.process.kill("SIGTERM")
+    const ended = await child.done
+    assert.strictEqual(ended.status, 130, ended.stdout + ended.stderr)
+    assert.match(ended.stdout, /stopping: no more slots start; waiting up to 30s for the 1 running/)
+    assert.match(ended.stdout, /of loads interrupted: 4 slots: 1 succeeded, 0 skipped, 0 failed, 3 not started/)
+    assert.deepStrictEqual(keysOf(s.lines("done")), ["2026-01-01T02:00"], "the running slot finished")
+    const id = backfillId(s.journal)
+    const resumed = s.run(["backfill", s.file, "--from", "2026-01-01", "--to", "2026-01-05"], { SLOT_MS: "10" })
+    assert.strictEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+    assert.include(resumed.stdout, `backfill ${id}: continuing (interrupted): 1 of 4 slots done, 3 to go`)
+    assert.deepStrictEqual(keysOf(s.lines("done")), days(1, 5))
+  })
+
   it("--max-active fills a freed place at once: one slow slot never idles the others; --order desc starts newest first", () => {
     const s = setup(scheduledTask)
     const started = Date.now()
