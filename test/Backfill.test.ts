@@ -243,6 +243,28 @@ describe("runner backfill: resume, cancel, filling, order, the same slot twice",
   })
 })
 
+describe("runner backfill beside runner schedule", () => {
+  it("the scheduler and a backfill on the same slot: one run", async () => {
+    const s = setup(job.replace("process.env[\"SLOT_MS\"] ?? 0", "process.env[\"SLOT_MS\"] ?? 1500") +
+      `export default Dag.make("ticks", [load], { schedule: "*/2 * * * * *", timezone: "UTC" })\n`)
+    const scheduler = runnerAsync(["schedule", s.file, "--journal", s.journal], { SLOTS_LOG: s.log })
+    try {
+      await waitUntil(() => s.lines("start").length >= 1, 30_000)
+      const slot = s.lines("start")[0]!
+      const next = new Date(Date.parse(`${slot}Z`) + 1000).toISOString().slice(0, 19)
+      // While the scheduler runs the slot, a backfill of it waits for the slot's key, then finds it done.
+      const backfill = s.run(["backfill", s.file, "--from", `${slot}Z`, "--to", `${next}Z`], { SLOT_MS: "0" })
+      assert.strictEqual(backfill.status, 0, backfill.stdout + backfill.stderr)
+      assert.match(backfill.stdout, new RegExp(`slot ${slot}: skip: succeeded in run \\S+`))
+      assert.deepStrictEqual(s.runs().get(slot)?.map((r) => [r.status, r.trigger]), [["succeeded", "schedule"]])
+      assert.strictEqual(s.lines("done").filter((l) => l.startsWith(`${slot} `)).length, 1)
+    } finally {
+      scheduler.process.kill("SIGTERM")
+      await scheduler.done
+    }
+  })
+})
+
 describe("runner backfill: --every, reprocess modes, bad input", () => {
   it("--every 1d gives a DAG without schedule day keys and partitions; --reprocess all runs them again, failed none", () => {
     const s = setup(unscheduledTask)
