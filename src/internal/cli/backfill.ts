@@ -27,7 +27,8 @@ import * as SqliteClient from "../sql/SqliteClient.ts"
 import { journalPath, loadPlan, print, requirePositive } from "./common.ts"
 import { InFile, RunFailed, SchedulerInterrupted } from "./exit.ts"
 import * as observers from "./observers.ts"
-import { isoTime, jsonFlag, localTime, printJson, table, withJournal } from "./operator.ts"
+import { cancel, found, status } from "./backfillStatus.ts"
+import { isoTime, jsonFlag, printJson, withJournal } from "./operator.ts"
 import * as runServices from "./runServices.ts"
 import { version } from "./version.ts"
 
@@ -338,89 +339,7 @@ const dryRun = (input: Input, plan: Plan.Plan, request: Request, range: Slots.Ra
     ].join("\n"))
   })
 
-const status = (input: Input, id: string | undefined) =>
-  withJournal(input.journal, (file) =>
-    Effect.gen(function*() {
-      if (id === undefined) {
-        const all = yield* Store.list(20)
-        const rows = yield* Effect.forEach(all, (b) => Effect.map(Store.counts(b.id), (counts) => ({ b, counts })))
-        if (input.json) {
-          return yield* printJson({
-            backfills: rows.map(({ b, counts }) => ({ ...summaryJson(b), slots: counts }))
-          })
-        }
-        if (rows.length === 0) return yield* print(`no backfills in ${file}`)
-        return yield* print(table(
-          ["backfill", "dag", "from", "to", "state", "done", "failed", "started"],
-          rows.map(({ b, counts }) => {
-            const total = Object.values(counts).reduce((a, n) => a + (n ?? 0), 0)
-            return [
-              b.id,
-              b.dag,
-              localTime(b.from),
-              localTime(b.to),
-              stateOf(b),
-              `${(counts.succeeded ?? 0) + (counts.skipped ?? 0)}/${total}`,
-              String((counts.failed ?? 0) + (counts.interrupted ?? 0)),
-              localTime(b.createdAt)
-            ]
-          })
-        ))
-      }
-      const b = yield* found(id, file)
-      const slots = yield* Store.slots(b.id)
-      if (input.json) return yield* printJson({ ...summaryJson(b), slots })
-      const counts = yield* Store.counts(b.id)
-      yield* print([
-        `backfill ${b.id} of ${b.dag} (${b.file}): ${stateOf(b)}`,
-        `  range ${localTime(b.from)} .. ${localTime(b.to)}, options ${b.options}`,
-        `  slots: ${Object.entries(counts).map(([state, n]) => `${n} ${state}`).join(", ")}`,
-        table(["slot", "state", "run", "note"], slots.map((s) => [s.key, s.state, s.runId ?? "-", s.note ?? ""]))
-      ].join("\n"))
-    }))
-
-/** A backfill's state, saying when its process is gone. */
-const stateOf = (b: Store.Backfill): string =>
-  b.state === "running" && !Store.processAlive(b) ? "stopped (its process is gone; resume it)" : b.state
-
-const summaryJson = (b: Store.Backfill) => ({
-  id: b.id,
-  dag: b.dag,
-  file: b.file,
-  from: isoTime(b.from),
-  to: isoTime(b.to),
-  state: b.state,
-  options: JSON.parse(b.options) as unknown,
-  createdAt: isoTime(b.createdAt),
-  endedAt: isoTime(b.endedAt)
-})
-
-const found = (id: string, file: string) =>
-  Effect.flatMap(Store.get(id), (b) => b === undefined ? Effect.fail(invalid("backfill", `no backfill ${id} in ${file}`)) : Effect.succeed(b))
-
-const cancel = (input: Input, id: string) =>
-  withJournal(input.journal, (file) =>
-    Effect.gen(function*() {
-      const b = yield* found(id, file)
-      if (b.state !== "running") return yield* print(`backfill ${id} is not running (${b.state}); nothing to cancel`)
-      const now = yield* Clock.currentTimeMillis
-      if (!Store.processAlive(b)) {
-        yield* Store.finish(id, "cancelled", now)
-        return yield* print(`backfill ${id} cancelled (its process ${b.pid} was gone)`)
-      }
-      yield* Store.requestCancel(id, now)
-      yield* print(`backfill ${id}: asked pid ${b.pid} on ${b.host} to stop: no more slots start, running slots are interrupted`)
-      // Wait (up to a minute) for it to say how it ended.
-      for (let i = 0; i < 600; i++) {
-        const now = yield* Store.get(id)
-        if (now === undefined || now.state !== "running" || !Store.processAlive(now)) {
-          return yield* print(`backfill ${id}: ${now?.state ?? "gone"}`)
-        }
-        yield* Effect.sleep(100)
-      }
-      yield* print(`backfill ${id}: still stopping; runner backfill status ${id} shows when it has`)
-    }))
-
+/** `resume <id>`: runs the backfill again with the options it was journaled with (from any folder). */
 const resume = (input: Input, id: string) =>
   Effect.gen(function*() {
     const file = journalPath(input.journal)
