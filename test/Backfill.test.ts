@@ -119,7 +119,9 @@ describe.each<RuntimeName>(["node", "bun", "deno"])("runner backfill on %s", (ru
     const failedRun = s.runs().get("2026-01-03T02:00")![0]!.id
     assert.match(failed.stdout, /backfill bf-\S+ of loads failed: 4 slots: 2 succeeded, 1 skipped, 1 failed\n/)
     assert.include(failed.stdout, `failed slots:\n  2026-01-03T02:00  run ${failedRun} failed`)
-    assert.include(s.run([...range, "--dry-run"]).stdout, `  2026-01-03T02:00  run again: failed in run ${failedRun}`)
+    const dryAgain = s.run([...range, "--dry-run"]).stdout
+    assert.include(dryAgain, `  2026-01-03T02:00  run again: failed in run ${failedRun}`)
+    assert.match(dryAgain, /\(the same command continues backfill bf-\S+, failed: 3 of 4 slots done\)/)
 
     const again = s.run(range)
     assert.strictEqual(again.status, 0, again.stdout + again.stderr)

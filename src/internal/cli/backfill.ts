@@ -310,9 +310,14 @@ const start = (input: Input, request: Request, resumeId: string | undefined) =>
 const dryRun = (input: Input, plan: Plan.Plan, request: Request, range: Slots.Range, file: string) =>
   Effect.gen(function*() {
     const keys = range.slots.map((slot) => slot.key)
-    const latest = fs.existsSync(file)
-      ? yield* withJournal(input.journal, () => Store.latestRuns(plan.dag.name, keys))
-      : new Map<string, Store.LatestRun>()
+    const [latest, continued] = fs.existsSync(file)
+      ? yield* withJournal(input.journal, () =>
+        Effect.all([
+          Store.latestRuns(plan.dag.name, keys),
+          Effect.flatMap(Store.unfinished(plan.dag.name, identityOf(plan, request, range)), (b) =>
+            b === undefined ? Effect.succeed(undefined) : Effect.map(Store.counts(b.id), (counts) => ({ b, counts })))
+        ]))
+      : [new Map<string, Store.LatestRun>(), undefined] as const
     const slots = request.order === "desc" ? [...range.slots].reverse() : range.slots
     const decisions = slots.map((slot) => ({ slot, decision: Backfill.decide(latest.get(slot.key), request.reprocess) }))
     const running = decisions.filter((d) => d.decision.run).length
@@ -332,8 +337,12 @@ const dryRun = (input: Input, plan: Plan.Plan, request: Request, range: Slots.Ra
       })
     }
     const width = Math.max(...keys.map((key) => key.length))
+    const done = continued === undefined ? 0 : (continued.counts.succeeded ?? 0) + (continued.counts.skipped ?? 0)
     yield* print([
       `${describe(plan, request, range)} (dry run: nothing runs)`,
+      ...(continued === undefined ? [] : [
+        `(the same command continues backfill ${continued.b.id}, ${continued.b.state}: ${done} of ${range.slots.length} slots done)`
+      ]),
       ...decisions.map(({ decision, slot }) => `  ${slot.key.padEnd(width)}  ${decision.text}`),
       `would run ${running} slot${running === 1 ? "" : "s"}, skip ${decisions.length - running}`
     ].join("\n"))
