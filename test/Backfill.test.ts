@@ -134,14 +134,13 @@ describe.each<RuntimeName>(["node", "bun", "deno"])("runner backfill on %s", (ru
     for (const key of days(1, 5)) assert.strictEqual(runs.get(key)?.length, 1, key)
     assert.deepStrictEqual(runs.get("2026-01-03T02:00"), [{ id: failedRun, status: "succeeded", trigger: "backfill" }])
   })
-})
 
-describe("runner backfill: resume, cancel, filling, order, the same slot twice", () => {
   it("kill -9 mid-backfill, then resume: every slot runs, none twice", async () => {
-    const s = setup(scheduledTask)
+    const s = setup(scheduledTask, runtime)
     const child = runnerAsync(
       ["backfill", s.file, "--from", "2026-01-01", "--to", "2026-01-07", "--max-active", "2", "--journal", s.journal],
-      { SLOTS_LOG: s.log, SLOT_MS: "800" }
+      { SLOTS_LOG: s.log, SLOT_MS: "800" },
+      runtime
     )
     await waitUntil(() => s.lines("done").length >= 2)
     // Past the finished slots' commits, inside the next two slots' sleep.
@@ -162,7 +161,9 @@ describe("runner backfill: resume, cancel, filling, order, the same slot twice",
     for (const key of days(1, 7)) assert.deepStrictEqual(runs.get(key)?.map((r) => r.status), ["succeeded"], key)
     assert.isTrue(Object.values(slotStates(s.journal, id)).every((state) => state === "succeeded"))
   })
+})
 
+describe("runner backfill: resume, cancel, filling, order, the same slot twice", () => {
   it("cancel stops starting slots and interrupts the running ones; resume finishes the rest, none twice", async () => {
     const s = setup(scheduledTask)
     const child = runnerAsync(
