@@ -181,7 +181,10 @@ describe("runner backfill: resume, cancel, filling, order, the same slot twice",
     assert.deepStrictEqual(s.lines("done"), [])
     const states = slotStates(s.journal, id)
     assert.deepStrictEqual(Object.values(states).sort(), ["interrupted", "interrupted", "pending", "pending", "pending", "pending"])
-    assert.match(s.run(["backfill", "status", id]).stdout, new RegExp(`backfill ${id} of loads .*: cancelled`))
+    const status = s.run(["backfill", "status", id]).stdout
+    assert.match(status, new RegExp(`backfill ${id} of loads .*: cancelled`))
+    assert.match(status, /\n  started \S+ by \S+@\S+ \(pid \d+\)/, "who started it")
+    assert.match(status, /2026-01-01T02:00 +interrupted +\d{8}-\d{6}-[0-9a-f]+ +run \S+ interrupted/, "with the run it interrupted")
 
     const resumed = s.run(["backfill", "resume", id], { SLOT_MS: "10" })
     assert.strictEqual(resumed.status, 0, resumed.stdout + resumed.stderr)

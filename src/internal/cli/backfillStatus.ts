@@ -53,10 +53,23 @@ export const status = (input: Input, id: string | undefined) =>
       yield* print([
         `backfill ${b.id} of ${b.dag} (${b.file}): ${stateOf(b)}`,
         `  range ${localTime(b.from)} .. ${localTime(b.to)}, options ${b.options}`,
+        `  started ${localTime(b.createdAt)}${startedBy(b)}`,
         `  slots: ${Object.entries(counts).map(([state, n]) => `${n} ${state}`).join(", ")}`,
         table(["slot", "state", "run", "note"], slots.map((s) => [s.key, s.state, s.runId ?? "-", s.note ?? ""]))
       ].join("\n"))
     }))
+
+/** Who started a backfill, from its journaled audit record: ` by ada@host (pid 42), git abc1234`. */
+const startedBy = (b: Store.Backfill): string => {
+  if (b.who === undefined) return ""
+  try {
+    const who = JSON.parse(b.who) as { user?: string; host?: string; pid?: number; gitCommit?: string; gitDirty?: boolean }
+    const git = who.gitCommit === undefined ? "" : `, git ${who.gitCommit.slice(0, 12)}${who.gitDirty === true ? " (dirty)" : ""}`
+    return ` by ${who.user ?? "?"}@${who.host ?? "?"} (pid ${who.pid ?? "?"})${git}`
+  } catch {
+    return ""
+  }
+}
 
 /** A backfill's state, saying when its process is gone. */
 const stateOf = (b: Store.Backfill): string =>
@@ -70,6 +83,7 @@ const summaryJson = (b: Store.Backfill) => ({
   to: isoTime(b.to),
   state: b.state,
   options: JSON.parse(b.options) as unknown,
+  who: b.who === undefined ? null : JSON.parse(b.who) as unknown,
   createdAt: isoTime(b.createdAt),
   endedAt: isoTime(b.endedAt)
 })
