@@ -8,7 +8,7 @@ import * as Effect from "effect/Effect"
 import * as FileSystem from "effect/FileSystem"
 import * as Option from "effect/Option"
 import * as Path from "effect/Path"
-import { Dag, Job } from "effect-runner"
+import { Dag, Job, Partition } from "effect-runner"
 
 const DEMO_SRC = ".runner/data"
 const src = process.env.RUNNER_BACKUP_SRC || DEMO_SRC
@@ -42,18 +42,31 @@ export const source = Job.make("source", {
     })
 })
 
-/** Copies the source to <dest>/YYYY-MM-DD (local date). A re-run the same day replaces that day's copy. */
+/**
+ * The day a run backs up: its slot's day when it runs for a slot (`runner schedule`, a `runner cron` line, `--key
+ * 2026-01-02T02:00`, `runner backfill`), else today's local date (`runner tasks/nightly.ts` by hand). A slot's key is
+ * its wall-clock time in the schedule's zone, so its first 10 characters are that day.
+ */
+const backupDate = Effect.gen(function*() {
+  const slot = yield* Partition.option
+  if (Option.isSome(slot)) return slot.value.key.slice(0, 10)
+  return DateTime.formatIsoDate(DateTime.setZone(yield* DateTime.now, DateTime.zoneMakeLocal())) // like `date +%F`
+})
+
+/**
+ * Copies the source to <dest>/YYYY-MM-DD, the day of the run's slot. A re-run of the same slot (or the same day, by
+ * hand) replaces that day's copy; a backfilled slot copies the source as it is now under the slot's day.
+ */
 export const snapshot = Job.make("snapshot", {
   needs: { source },
-  description: `copy the source to ${dest}/YYYY-MM-DD`,
+  description: `copy the source to ${dest}/YYYY-MM-DD (the slot's day)`,
   retry: { times: 2, delay: "1 second" },
   timeout: "10 minutes",
   run: ({ source }) =>
     Effect.gen(function*() {
       const fs = yield* FileSystem.FileSystem
       const path = yield* Path.Path
-      const localNow = DateTime.setZone(yield* DateTime.now, DateTime.zoneMakeLocal())
-      const date = DateTime.formatIsoDate(localNow) // YYYY-MM-DD, like `date +%F`
+      const date = yield* backupDate
       const dir = path.join(dest, date)
       yield* fs.remove(dir, { recursive: true, force: true })
       yield* fs.makeDirectory(dest, { recursive: true })
@@ -100,5 +113,6 @@ export const prune = Job.make("prune", {
     })
 })
 
-// `runner schedule tasks/nightly.ts` runs it at 02:00 every day; `runner cron tasks/nightly.ts` prints the crontab line.
+// `runner schedule tasks/nightly.ts` runs it at 02:00 every day; `runner cron tasks/nightly.ts` prints the crontab line;
+// `runner backfill tasks/nightly.ts --from 2026-01-01 --to 2026-01-08` runs the slots of that week not yet backed up.
 export default Dag.make("nightly", [source, snapshot, archive, prune], { schedule: "0 2 * * *", catchUp: "latest" })

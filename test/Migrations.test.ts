@@ -39,7 +39,7 @@ const columns = (db: DatabaseSync, table: string) =>
 const clientLayer = (file: string, durability: SqliteClient.Durability = "full") =>
   SqliteClient.layer({ filename: file, durability })
 
-const newestTables = ["attempts", "cache_entries", "checkpoints", "effect_runner_migrations", "file_hashes", "jobs", "locks", "logs", "processes", "runs", "schedules"]
+const newestTables = ["attempts", "backfill_slots", "backfills", "cache_entries", "checkpoints", "effect_runner_migrations", "file_hashes", "jobs", "locks", "logs", "processes", "runs", "schedules"]
 
 describe("journal migrations", () => {
   it.effect("an empty file migrates to the newest schema", () =>

@@ -19,7 +19,7 @@ const tempDir = tempDirs("runner-public-api-")
 
 describe("the public surface", () => {
   it("exports what task files write with, and none of the executor's internals", () => {
-    assert.deepStrictEqual(Object.keys(Api).sort(), ["Checkpoint", "Dag", "Errors", "Job", "Resource", "Retry", "Workspace"])
+    assert.deepStrictEqual(Object.keys(Api).sort(), ["Checkpoint", "Dag", "Errors", "Job", "Partition", "Resource", "Retry", "Workspace"])
     const internals: Record<string, ReadonlyArray<string>> = {
       Resource: ["hold", "holdAll", "guardAttempt", "Registry", "CurrentWaits", "CurrentRegistry", "HeldByJob"],
       Checkpoint: ["CurrentStore", "Store"],

@@ -10,6 +10,7 @@ import * as Duration from "effect/Duration"
 import * as Context from "effect/Context"
 import type * as Audit from "./Audit.ts"
 import type * as Dag from "../Dag.ts"
+import * as Partition from "../Partition.ts"
 import type * as Plan from "./Plan.ts"
 import { LayerFailed } from "../Errors.ts"
 import type { PreflightFailed } from "./SetupErrors.ts"
@@ -30,6 +31,7 @@ import { Reporter } from "./reporter/Reporter.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import * as Secrets from "./Secrets.ts"
+import * as Trigger from "./Trigger.ts"
 
 export interface Request {
   readonly plan: Plan.Plan
@@ -47,6 +49,11 @@ export interface Request {
   readonly registry?: resources.Registry
   /** Jobs with `cache` that must not reuse an earlier success: all (`--force`) or those named. Default: none. */
   readonly force?: "all" | ReadonlyArray<string>
+  /**
+   * The slot the run is for, read by jobs as `Partition.Partition`. Default: for a run key of a scheduled DAG that is
+   * a slot of its schedule, that slot (so the scheduler, cron lines and `--key` give the same); otherwise none.
+   */
+  readonly partition?: Partition.Partition
 }
 
 export type Outcome =
@@ -70,10 +77,20 @@ export const execute = (
 > =>
   Effect.gen(function*() {
     const resolved = yield* Preflight.require(request.plan, yield* ConfigProvider.ConfigProvider)
-    return yield* executeResolved(request, resolved).pipe(
+    const partition = partitionOf(request)
+    const run = executeResolved(request, resolved).pipe(
       Effect.provideService(Secrets.CurrentMasker, (yield* Secrets.CurrentMasker).with(resolved.secrets))
     )
+    // The jobs, their layers and the DAG's hooks all see the run's slot.
+    return yield* (partition === undefined ? run : Partition.provide(run, partition))
   })
+
+/** The run's slot: the one asked for, else the slot of its run key in the DAG's schedule (see `Request.partition`). */
+export const partitionOf = (request: Pick<Request, "plan" | "target" | "partition">): Partition.Partition | undefined => {
+  if (request.partition !== undefined) return request.partition
+  const trigger = request.plan.dag.trigger
+  return trigger === undefined || request.target._tag !== "Key" ? undefined : Trigger.partitionOf(trigger, request.target.key)
+}
 
 const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
   Effect.scoped(Effect.gen(function*() {

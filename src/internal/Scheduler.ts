@@ -53,6 +53,9 @@ export interface Stopped {
 
 type Services = Journal.Journal | Reporter | Job.Services
 
+/** Missed slots are logged one per line up to this many; more are summarised in one line. */
+export const MISSED_LINES = 5
+
 /** Runs until `stop.graceful` completes, then drains; returns whether runs finished in time. */
 export const run = (entries: ReadonlyArray<Entry>, options: Options, stop: Stop): Effect.Effect<Stopped, never, Services> =>
   Effect.scoped(Effect.gen(function*() {
@@ -162,6 +165,19 @@ const schedule = (
         yield* Effect.orDie(journal.saveSlot(dag, slot.getTime()))
       })
 
+    // One line per missed slot, up to 5; beyond, one line with how many, the first and the last (a week of downtime
+    // of an every-minute schedule is not 10,000 lines; `runner backfill` runs them if they are wanted).
+    const sayMissed = (slots: ReadonlyArray<Date>, what: string) =>
+      slots.length <= MISSED_LINES
+        ? Effect.forEach(slots, (slot) =>
+          say(`missed slot ${Trigger.key(trigger, slot)} while not running (catch-up: ${trigger.catchUp}): ${what}`), {
+          discard: true
+        })
+        : say(
+          `missed ${slots.length} slots while not running (catch-up: ${trigger.catchUp}), first ${Trigger.key(trigger, slots[0]!)}, ` +
+            `last ${Trigger.key(trigger, slots.at(-1)!)}: ${what === "not run" ? "not run (runner backfill runs them)" : what}`
+        )
+
     // Catch up on what was missed since the last fired slot (a first start misses nothing).
     const now = new Date(yield* Clock.currentTimeMillis)
     const last = yield* Effect.orDie(journal.lastSlot(dag))
@@ -169,15 +185,11 @@ const schedule = (
     else {
       const missed = Trigger.between(trigger, new Date(last.value), now)
       const decision = Trigger.catchUp(trigger, missed, options.maxCatchUp)
-      for (const slot of decision.skip) {
-        yield* say(`missed slot ${Trigger.key(trigger, slot)} while not running (catch-up: ${trigger.catchUp}): not run`)
-      }
+      yield* sayMissed(decision.skip, "not run")
       if (decision.skip.length > 0 && decision.run.length === 0) {
         yield* Effect.orDie(journal.saveSlot(dag, decision.skip.at(-1)!.getTime()))
       }
-      for (const slot of decision.run) {
-        yield* say(`missed slot ${Trigger.key(trigger, slot)} while not running (catch-up: ${trigger.catchUp}): running it now`)
-      }
+      yield* sayMissed(decision.run, "running it now")
       // Missed slots run one after another, whatever the overlap policy (which is about new slots meeting a run).
       const [first, ...rest] = decision.run
       queued.push(...rest)

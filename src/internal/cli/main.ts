@@ -36,6 +36,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   doctor: () => import("./doctor.ts"),
   schedule: () => import("./schedule.ts"),
   cron: () => import("./cron.ts"),
+  backfill: () => import("./backfill.ts"),
   check: () => import("./check.ts")
 }
 

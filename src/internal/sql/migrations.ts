@@ -160,6 +160,46 @@ const v8 = Effect.gen(function*() {
   yield* sql`ALTER TABLE jobs ADD COLUMN cached_from TEXT`
 })
 
+/**
+ * v9: backfills (see internal/backfill/). A backfill is journaled like a run: its range and options (to continue it
+ * by running the same command again, or `runner backfill resume <id>`), who started it, which process runs it, and
+ * each slot's state and run id, so that a backfill killed mid-way resumes without running a slot twice.
+ */
+const v9 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE backfills (
+    id TEXT PRIMARY KEY,
+    dag TEXT NOT NULL,
+    file TEXT NOT NULL,
+    range_from INTEGER NOT NULL,
+    range_to INTEGER NOT NULL,
+    identity TEXT NOT NULL,
+    options TEXT NOT NULL,
+    who TEXT,
+    state TEXT NOT NULL,
+    cancel_requested INTEGER NOT NULL DEFAULT 0,
+    pid INTEGER,
+    host TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    ended_at INTEGER
+  )`
+  yield* sql`CREATE INDEX backfills_by_identity ON backfills (dag, identity, created_at)`
+  yield* sql`CREATE TABLE backfill_slots (
+    backfill_id TEXT NOT NULL REFERENCES backfills (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    slot_key TEXT NOT NULL,
+    slot_start INTEGER NOT NULL,
+    slot_end INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    run_id TEXT,
+    note TEXT,
+    started_at INTEGER,
+    ended_at INTEGER,
+    PRIMARY KEY (backfill_id, slot_key)
+  )`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
@@ -169,7 +209,8 @@ export const all = {
   "0005_checkpoint_inputs": v5,
   "0006_lock_tokens": v6,
   "0007_processes": v7,
-  "0008_cache": v8
+  "0008_cache": v8,
+  "0009_backfills": v9
 } as const
 
 /** The table the Migrator records applied migrations in. */
