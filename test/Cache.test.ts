@@ -22,6 +22,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import * as Dag from "../src/Dag.ts"
 import * as Job from "../src/Job.ts"
+import * as Partition from "../src/Partition.ts"
 import * as Journal from "../src/internal/Journal.ts"
 import * as Plan from "../src/internal/Plan.ts"
 import * as Run from "../src/internal/Run.ts"
@@ -67,7 +68,11 @@ interface Ran {
 /** One run of `dag` through `Run.execute` on the journal in context, as the CLI starts it (a new run). */
 const execute = (
   dag: Dag.Dag,
-  options: { readonly force?: Run.Request["force"]; readonly env?: Record<string, string> } = {}
+  options: {
+    readonly force?: Run.Request["force"]
+    readonly env?: Record<string, string>
+    readonly partition?: Run.Request["partition"]
+  } = {}
 ) =>
   Effect.gen(function*() {
     const collected: Collected = { events: [], logs: [] }
@@ -80,7 +85,8 @@ const execute = (
       trigger: "test",
       runnerVersion: "test",
       wait: false,
-      ...(options.force === undefined ? {} : { force: options.force })
+      ...(options.force === undefined ? {} : { force: options.force }),
+      ...(options.partition === undefined ? {} : { partition: options.partition })
     }).pipe(
       Effect.provide(Layer.mergeAll(services, RunLogger.layer.pipe(Layer.provideMerge(collectingReporter(collected))))),
       Effect.provideService(ConfigProvider.ConfigProvider, ConfigProvider.fromEnv({ env: options.env ?? {} }))
@@ -299,6 +305,26 @@ describe("a hit and a miss for each part of the key", () => {
       assert.deepStrictEqual(bumped.said("build"), ["runs: the cache version changed (1 → 2)"])
       // The success of version 1 is still kept under its key.
       assert.strictEqual((yield* execute(v1)).status.build, "cached")
+    }).pipe(memory)))
+
+  it.effect("the run's partition: each slot has keys of its own (a job reading its slot never gets another slot's output)", () =>
+    inDir(tempDir(), Effect.gen(function*() {
+      const day = (key: string) => ({ key, start: new Date(`${key}T00:00:00Z`), end: new Date(Date.parse(`${key}T00:00:00Z`) + 86_400_000) })
+      const dag = Dag.make("d", [Job.make("load", {
+        cache: true,
+        run: () => Effect.map(Partition.current, (slot) => `rows of ${slot.key}`)
+      })])
+      const first = yield* execute(dag, { partition: day("2026-01-01") })
+      assert.strictEqual(first.status.load, "succeeded")
+      const second = yield* execute(dag, { partition: day("2026-01-02") })
+      assert.strictEqual(second.status.load, "succeeded")
+      assert.deepStrictEqual(second.said("load"), ["runs: the partition differs (2026-01-01 → 2026-01-02)"])
+      const again = yield* execute(dag, { partition: day("2026-01-01") })
+      assert.strictEqual(again.status.load, "cached")
+      const outputs = again.collected.events.flatMap((e) => e._tag === "JobCached" ? [e.output] : [])
+      assert.deepStrictEqual(outputs, ["rows of 2026-01-01"])
+      // A run without a slot is keyed apart from every slot.
+      assert.strictEqual((yield* execute(Dag.make("d", [Job.make("load", { cache: true, run: () => Effect.succeed("rows") })]))).status.load, "succeeded")
     }).pipe(memory)))
 
   it.effect("a DAG's `cache` is the default of its jobs; a job's `cache: false` opts out", () =>

@@ -185,7 +185,8 @@ const cacheOptions = (request: Request, resolved: Preflight.Resolved, journal: J
       runnerVersion: request.runnerVersion,
       memo: yield* journal.fileMemo,
       env: resolved.cacheEnv,
-      cwd: process.cwd()
+      cwd: process.cwd(),
+      partition: partitionOf(request)?.key
     })
     return { context, forced }
   })

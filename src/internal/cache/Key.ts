@@ -3,7 +3,8 @@
  * to start, once the outputs it needs are known: its id; its definition hash (the one resume compares); for code (an
  * Effect job, or a command whose argv or env is a function) the task file that defines it and every local module it
  * imports, transitively; each need's journaled output; each declared file's content; declared env values (as
- * digests); the nearest lockfile; the runner's version, the runtime and its version, the platform; `version`.
+ * digests); the nearest lockfile; the runner's version, the runtime and its version, the platform; `version`; the
+ * run's partition key, when it has one.
  *
  * What a run computes once (the lockfile, each module graph) is kept in its `Context`, never between runs.
  */
@@ -28,6 +29,11 @@ export interface Context {
   readonly env: ReadonlyMap<string, ReadonlyArray<Manifest.Part>>
   /** The folder relative paths are read from when a policy has no `root`. */
   readonly cwd: string
+  /**
+   * The run's slot key (see Partition), when it has one: a job may read its slot, so each slot has keys of its own
+   * (a backfill of 30 days never reuses one day's output for another).
+   */
+  readonly partition: string | undefined
   /** The run's memo of module graphs and lockfiles, by absolute path. */
   readonly graphs: Map<string, ReadonlyArray<ModuleGraph.Module>>
   readonly lockfiles: Map<string, Manifest.Part | undefined>
@@ -91,6 +97,7 @@ export const make = (
       { kind: "platform", name: "", value: `${process.platform}-${process.arch}` },
       { kind: "version", name: "", value: policy.version }
     )
+    if (ctx.partition !== undefined) parts.push({ kind: "partition", name: "", value: ctx.partition })
     return { _tag: "Keyed", manifest: dedupe(parts), unmatched: hashed.unmatched } as const
   })
 

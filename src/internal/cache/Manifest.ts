@@ -11,7 +11,21 @@ import * as crypto from "node:crypto"
  * What a part describes; the order here is the order `why` reports differences in: what explains the others first
  * (another runner, runtime or platform changes the definition hash too), then the job's own inputs.
  */
-export const kinds = ["job", "runner", "runtime", "platform", "version", "definition", "module", "need", "file", "env", "config", "lockfile"] as const
+export const kinds = [
+  "job",
+  "runner",
+  "runtime",
+  "platform",
+  "version",
+  "partition",
+  "definition",
+  "module",
+  "need",
+  "file",
+  "env",
+  "config",
+  "lockfile"
+] as const
 export type Kind = typeof kinds[number]
 
 /**
@@ -96,6 +110,7 @@ const describe = (part: Pick<Part, "kind" | "name">): string => {
     case "runner":
     case "runtime":
     case "platform":
+    case "partition":
     case "version":
       return part.kind === "version" ? "the cache version" : `the ${part.kind}`
     default:
@@ -112,7 +127,8 @@ export const differences = (previous: Manifest, current: Manifest): ReadonlyArra
   const before = new Map(previous.parts.map((p) => [id(p), p]))
   const after = new Map(current.parts.map((p) => [id(p), p]))
   const out: Array<string> = []
-  const verb = (kind: Kind) => kind === "env" || kind === "config" || kind === "runtime" || kind === "platform" ? "differs" : "changed"
+  const verb = (kind: Kind) =>
+    kind === "env" || kind === "config" || kind === "runtime" || kind === "platform" || kind === "partition" ? "differs" : "changed"
   for (const part of current.parts) {
     const old = before.get(id(part))
     if (old === undefined) out.push(`${describe(part)} was added`)
@@ -123,4 +139,5 @@ export const differences = (previous: Manifest, current: Manifest): ReadonlyArra
 }
 
 /** Facts that are not secrets and read better than a digest. */
-const showValues = (kind: Kind): boolean => kind === "runner" || kind === "runtime" || kind === "platform" || kind === "version"
+const showValues = (kind: Kind): boolean =>
+  kind === "runner" || kind === "runtime" || kind === "platform" || kind === "version" || kind === "partition"

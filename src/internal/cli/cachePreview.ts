@@ -86,6 +86,8 @@ export interface Request {
   /** `--force` as the run takes it. */
   readonly force: "all" | ReadonlyArray<string> | undefined
   readonly assumeKept: boolean
+  /** The run's slot key (`--key` of a slot of the DAG's schedule), which enters the keys. */
+  readonly partition?: string | undefined
 }
 
 /**
@@ -101,7 +103,7 @@ export const preview = (view: View, plan: Plan.Plan, request: Request) =>
       () => ""
     )
     const now = yield* Clock.currentTimeMillis
-    const context = Key.context({ runnerVersion: version, memo: view.memo, env: resolved.cacheEnv, cwd: process.cwd() })
+    const context = Key.context({ runnerVersion: version, memo: view.memo, env: resolved.cacheEnv, cwd: process.cwd(), partition: request.partition })
     const previewed = yield* Preview.plan(plan, {
       lookup: view.lookup,
       context,

@@ -137,7 +137,12 @@ export const executePlan = (plan: Plan.Plan, input: RunFlags, auditFile: string)
       if (!cachePreview.hasCache(plan)) return yield* print(renderPlan(plan, concurrency, input.failureMode))
       const cache = yield* cachePreview.withView(input.journal, (view) =>
         Effect.map(
-          cachePreview.preview(view, plan, { envFile: input.envFile, force, assumeKept: false }),
+          cachePreview.preview(view, plan, {
+            envFile: input.envFile,
+            force,
+            assumeKept: false,
+            partition: key === undefined ? undefined : Run.partitionOf({ plan, target: { _tag: "Key", key, force: false } })?.key
+          }),
           (preview) => ({ ...preview, view })
         ))
       return yield* print(renderPlan(plan, concurrency, input.failureMode, cache))
