@@ -49,6 +49,8 @@ export interface Hashed {
   readonly read: number
 }
 
+const noFiles: Effect.Effect<Hashed> = Effect.succeed({ files: [], unmatched: [], read: 0 })
+
 /** A file modified this recently may be modified again within the same mtime tick: never trusted to the memo. */
 const SETTLE_NS = 2_000_000_000n
 const CONCURRENCY = 32
@@ -59,7 +61,8 @@ const CONCURRENCY = 32
  * beats a promise per file); only the files the memo cannot answer are read, concurrently.
  */
 export const hash = (cwd: string, globs: ReadonlyArray<string>, memo: Memo = memoryMemo()): Effect.Effect<Hashed, FileUnreadable> =>
-  Effect.gen(function*() {
+  // `cache: true` declares no files: most cached jobs of a large DAG come here, so nothing is set up for them.
+  globs.length === 0 ? noFiles : Effect.gen(function*() {
     const { files, toRead, unmatched } = yield* Effect.try({
       try: () => statAll(cwd, globs, memo),
       catch: (e) => e instanceof FileUnreadable ? e : unreadable(cwd)(e)
@@ -120,10 +123,18 @@ const expand = (cwd: string, globs: ReadonlyArray<string>) => {
       withFileTypes: true,
       exclude: (e) => skipModules && (typeof e === "string" ? path.basename(e) : e.name) === "node_modules"
     })
+    // Entries come folder by folder: the relative prefix is computed again only when the folder changes.
+    let folder: string | undefined
+    let prefix = ""
     for (const entry of entries) {
       if (!entry.isFile()) continue
       count++
-      all.add(path.relative(cwd, path.join(entry.parentPath, entry.name)).split(path.sep).join("/"))
+      if (entry.parentPath !== folder) {
+        folder = entry.parentPath
+        const relative = path.relative(cwd, folder).split(path.sep).join("/")
+        prefix = relative === "" ? "" : relative + "/"
+      }
+      all.add(prefix + entry.name)
     }
     if (count === 0) unmatched.push(pattern)
   }

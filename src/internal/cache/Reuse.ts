@@ -53,8 +53,14 @@ export const decide = (
     if (keyed._tag === "Unusable") {
       return { _tag: "Miss", reason: keyed.reason, explained: true, record: undefined, unmatched: [] } as const
     }
-    const record = { key: keyed.manifest.key, manifest: Manifest.encode(keyed.manifest) }
-    const miss = (reason: string, explained = true): Decision => ({ _tag: "Miss", reason, explained, record, unmatched: keyed.unmatched })
+    // The manifest is encoded (JSON of every part: 10,000 files make ~1 MB) only when a success is to be kept under it.
+    const miss = (reason: string, explained = true): Decision => ({
+      _tag: "Miss",
+      reason,
+      explained,
+      record: { key: keyed.manifest.key, manifest: Manifest.encode(keyed.manifest) },
+      unmatched: keyed.unmatched
+    })
     if (request.forced !== undefined) return miss(request.forced, false)
     const found = yield* journal.cached(keyed.manifest.key)
     if (Option.isNone(found)) {
