@@ -19,10 +19,10 @@
  * The runner starts as users start it (bench/commands.ts `runnerCommand`: `node src/bin.ts`, which starts dist/ when
  * it is fresh: `npm run bench:cache` builds first). Writes bench/cache-results.json; bench/README.md has the figures.
  *
- *   node bench/cache.ts [--runs N] [--out DIR] [--only hash,dag,peers] [--smoke]
+ *   node bench/cache.ts [--runs N] [--out DIR] [--only hash,dag,peers] [--smoke] [--keep]
  *
  * --smoke: 200 files, a 50-job DAG, 10 packages, one run each, peers only if installed: tests the harness (npm test
- * runs it), its verdicts mean nothing.
+ * runs it), its verdicts mean nothing. --keep: leaves the generated folders (printed) for repeating a figure by hand.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as Effect from "effect/Effect"
@@ -424,6 +424,7 @@ const writeWorkspace = (dir: string, packages: number) => {
   write(path.join(dir, "package.json"), JSON.stringify({
     name: "bench-cache-ws",
     private: true,
+    type: "module",
     packageManager: `npm@${npmVersion}`,
     workspaces: ["packages/*"],
     scripts: { all: "wireit" },
@@ -612,5 +613,6 @@ const main = async () => {
 try {
   await main()
 } finally {
-  fs.rmSync(work, { recursive: true, force: true })
+  if (argv.includes("--keep")) log(`kept ${work} (--keep): the generated files, to repeat a figure by hand`)
+  else fs.rmSync(work, { recursive: true, force: true })
 }
