@@ -4,7 +4,7 @@
  * bench/RESULTS.md (a table per scenario, ratios to make -j8, the targets of issue 6 with MET / MISSED) and
  * bench/results.json (every sample). bench/README.md explains each scenario.
  *
- *   node bench/run.ts [--smoke] [--out DIR] [--runtimes node,bun,deno] [--scenarios 1,2,3,4,5,6,7,8]
+ *   node bench/run.ts [--smoke] [--out DIR] [--runtimes node,bun,deno] [--scenarios 1,2,3,4,5,6,7,8,9]
  *
  * --smoke: tiny sizes, one run, make as the only peer, into --out (default: a temp folder), never bench/.
  */
@@ -40,8 +40,9 @@ const option = (name: string) => {
 const smoke = argv.includes("--smoke")
 const out = path.resolve(option("--out") ?? (smoke ? fs.mkdtempSync(path.join(os.tmpdir(), "runner-bench-smoke-")) : path.join(root, "bench")))
 const runtimes = (option("--runtimes")?.split(",") ?? allRuntimes) as ReadonlyArray<Runtime>
-// 8, the monorepo benchmark (bench/workspace.ts, its own WORKSPACE.md), is not part of the smoke run unless asked for.
-const scenarios = new Set((option("--scenarios") ?? (smoke ? "1,2,3,4,5,6,7" : "1,2,3,4,5,6,7,8")).split(",").map(Number))
+// 8, the monorepo benchmark (bench/workspace.ts, its own WORKSPACE.md), and 9, up-to-date skipping (bench/cache.ts,
+// its own cache-results.json), are not part of the smoke run unless asked for.
+const scenarios = new Set((option("--scenarios") ?? (smoke ? "1,2,3,4,5,6,7" : "1,2,3,4,5,6,7,8,9")).split(",").map(Number))
 
 /** Sizes and run counts: the full benchmark, or a smoke test of the harness (seconds, not minutes). */
 const config = smoke
@@ -434,6 +435,14 @@ const main = async () => {
       timeoutMillis: 1_800_000
     })
     log(ran.stdout.trim())
+  }
+  if (scenarios.has(9)) {
+    log("up-to-date skipping: hashing, a cached 1,000-job DAG, everything cached vs turbo and Wireit (bench/cache.ts)")
+    const ran = await mustRun([...scriptCommand("node", path.join(root, "bench/cache.ts")), "--out", out, ...(smoke ? ["--smoke"] : [])], {
+      cwd: root,
+      timeoutMillis: 900_000
+    })
+    log(ran.stderr.trim().split("\n").filter((line) => /MET|MISSED/.test(line)).join("\n"))
   }
   results.machine.loadAverageEnd = os.loadavg()
   results.wallSeconds = (performance.now() - started) / 1000

