@@ -7,8 +7,9 @@ import type * as Config from "effect/Config"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { accessSync, constants, globSync } from "node:fs"
+import { accessSync, constants } from "node:fs"
 import * as nodePath from "node:path"
+import * as FileHashes from "./cache/FileHashes.ts"
 import * as CachePolicy from "./cache/Policy.ts"
 import * as Manifest from "./cache/Manifest.ts"
 import type * as Dag from "../Dag.ts"
@@ -79,11 +80,9 @@ export const inspect = (plan: Plan.Plan, provider: ConfigProvider.ConfigProvider
       if (policy !== undefined) {
         cacheEnv.set(job.id, yield* envParts(policy.env, provider))
         const root = policy.root ?? process.cwd()
-        for (const pattern of policy.files) {
-          for (const file of globSync(pattern, { cwd: root })) {
-            const problem = readable(nodePath.join(root, file))
-            if (problem !== undefined) checks.push({ jobId: job.id, subject: `cache.files ${file}`, problem })
-          }
+        for (const file of FileHashes.expand(root, policy.files).files) {
+          const problem = readable(nodePath.join(root, file))
+          if (problem !== undefined) checks.push({ jobId: job.id, subject: `cache.files ${file}`, problem })
         }
       }
     }

@@ -135,8 +135,11 @@ const split = (cwd: string, pattern: string): { readonly base: string; readonly 
   return { base: cwd, rest: pattern }
 }
 
-/** The union of the globs' matches (regular files only), relative to `cwd` with `/`, sorted; and the globs that matched none. */
-const expand = (cwd: string, globs: ReadonlyArray<string>) => {
+/**
+ * The union of the globs' matches (regular files only), relative to `cwd` with `/`, sorted; and the globs that matched
+ * none. What `hash` hashes, and what the preflight checks are readable.
+ */
+export const expand = (cwd: string, globs: ReadonlyArray<string>) => {
   const all = new Set<string>()
   const unmatched: Array<string> = []
   for (const pattern of globs) {
