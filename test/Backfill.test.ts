@@ -212,6 +212,26 @@ describe("runner backfill: resume, cancel, filling, order, the same slot twice",
     assert.deepStrictEqual(keysOf(s.lines("done")), days(1, 5))
   })
 
+  it("--log-format pretty: the slots' lines scroll above a live status line (done / total, running slots, failed, ETA), cleared at the end", () => {
+    const s = setup(scheduledTask)
+    const result = s.run(["backfill", s.file, "--from", "2026-01-01", "--to", "2026-01-04", "--log-format", "pretty"], {
+      FAIL_KEYS: "2026-01-02T02:00"
+    })
+    assert.strictEqual(result.status, 1, result.stdout + result.stderr)
+    const clear = "\u001b[2K"
+    // The status line is drawn (after a clear, ending with a carriage return) as slots start and end.
+    assert.match(result.stdout, /\u001b\[2Kbackfill 0\/3 slots done · running 2026-01-01T02:00 · 0 failed\r/)
+    assert.match(result.stdout, /\u001b\[2Kbackfill 1\/3 slots done · running 2026-01-02T02:00 · 0 failed · ETA \S+\r/)
+    assert.match(result.stdout, /\u001b\[2Kbackfill 3\/3 slots done · 1 failed\r/)
+    // Each slot's line is written over it, and it is drawn again below.
+    assert.include(result.stdout, `${clear}`)
+    // At the end it is cleared: the summary is plain lines.
+    assert.match(result.stdout, /\u001b\[2K[^\r]*backfill bf-\S+ of loads failed: 3 slots: 2 succeeded, 0 skipped, 1 failed\n/)
+    assert.notMatch(result.stdout.split("failed slots:")[1] ?? "", /slots done/)
+    // Not the plain mode's progress lines: the status line replaces them.
+    assert.notMatch(result.stdout, /: \d+\/3 slots done, /)
+  })
+
   it("--max-active fills a freed place at once: one slow slot never idles the others; --order desc starts newest first", () => {
     const s = setup(scheduledTask)
     const started = Date.now()

@@ -74,6 +74,22 @@ export interface Options {
   readonly grace: Duration.Duration
   /** How often a cancel (`runner backfill cancel`, another process) is looked for. */
   readonly pollEvery?: Duration.Duration
+  /**
+   * Where progress goes (slots done / total, running, failed, ETA): a live status line. Default: a log line after
+   * each slot.
+   */
+  readonly onProgress?: (progress: Progress) => void
+}
+
+/** Where a backfill is: slots done (of all, also those done by earlier executions), running, failed, and the ETA. */
+export interface Progress {
+  readonly done: number
+  readonly total: number
+  /** The keys of the slots running now, oldest start first. */
+  readonly running: ReadonlyArray<string>
+  readonly failed: number
+  /** Undefined until a slot has finished (nothing to estimate from) or when nothing is left. */
+  readonly etaMillis: number | undefined
 }
 
 /** Completed by the caller on a signal: `graceful` starts no more slots, `now` interrupts the running ones. */
@@ -118,6 +134,8 @@ export const execute = (options: Options, stop: Stop): Effect.Effect<Summary, ne
       running: 0,
       preflight: undefined as PreflightFailed | undefined
     }
+    /** The keys of the slots running now, in the order they started. */
+    const running = new Set<string>()
     const say = (message: string) => Effect.logInfo(`backfill ${backfill.id}: ${message}`)
 
     const progress = Effect.gen(function*() {
@@ -125,9 +143,13 @@ export const execute = (options: Options, stop: Stop): Effect.Effect<Summary, ne
       const left = options.total - done - tally.running
       const elapsed = (yield* Clock.currentTimeMillis) - began
       // Slots finish at the rate they have so far (with maxActive at once): the rest at that rate.
-      const eta = tally.finished === 0 || left + tally.running === 0
-        ? ""
-        : `, ETA ${formatMillis(Math.round((elapsed / tally.finished) * (left + tally.running)))}`
+      const etaMillis = tally.finished === 0 || left + tally.running === 0
+        ? undefined
+        : Math.round((elapsed / tally.finished) * (left + tally.running))
+      if (options.onProgress !== undefined) {
+        return options.onProgress({ done, total: options.total, running: [...running], failed: tally.failed.length, etaMillis })
+      }
+      const eta = etaMillis === undefined ? "" : `, ETA ${formatMillis(etaMillis)}`
       yield* say(`${done}/${options.total} slots done, ${tally.running} running, ${tally.failed.length} failed${eta}`)
     })
 
@@ -157,7 +179,10 @@ export const execute = (options: Options, stop: Stop): Effect.Effect<Summary, ne
         yield* say(`slot ${slot.key}: ${decision.text}`)
         if (!decision.run) return yield* settle(slot, "skipped", latest?.runId, decision.text)
         tally.running++
+        running.add(slot.key)
         yield* Effect.orDie(Store.setSlot(backfill.id, slot.key, { state: "running", startedAt: yield* Clock.currentTimeMillis }))
+        // The live status line shows a slot as soon as it starts; log lines only say how slots end.
+        if (options.onProgress !== undefined) yield* progress
         const ended = yield* Run.execute({
           plan,
           target: { _tag: "Key", key: slot.key, force: decision.force },
@@ -192,7 +217,10 @@ export const execute = (options: Options, stop: Stop): Effect.Effect<Summary, ne
           Effect.catchTag("RunLocked", (error) => Effect.succeed(["failed", error.runId, `not started: ${error.message}`] as const)),
           Effect.catchTag("JournalError", (error) => Effect.succeed(["failed", undefined, `failed: ${error.message}`] as const)),
           Effect.catchDefect((defect) => Effect.succeed(["failed", undefined, `failed: ${render.message(defect)}`] as const)),
-          Effect.ensuring(Effect.sync(() => tally.running--))
+          Effect.ensuring(Effect.sync(() => {
+            tally.running--
+            running.delete(slot.key)
+          }))
         )
         const [state, runId, note] = ended
         yield* say(`slot ${slot.key}: ${note}`)

@@ -23,6 +23,8 @@ import * as Store from "../backfill/Store.ts"
 import * as duration from "../duration.ts"
 import type * as Plan from "../Plan.ts"
 import * as Runtime from "../runtime/Runtime.ts"
+import { formatMillis } from "../reporter/format.ts"
+import * as StatusLine from "../reporter/StatusLine.ts"
 import * as SqliteClient from "../sql/SqliteClient.ts"
 import { journalPath, loadPlan, print, requirePositive } from "./common.ts"
 import { InFile, RunFailed, SchedulerInterrupted } from "./exit.ts"
@@ -31,6 +33,15 @@ import { cancel, found, status } from "./backfillStatus.ts"
 import { isoTime, jsonFlag, printJson, withJournal } from "./operator.ts"
 import * as runServices from "./runServices.ts"
 import { version } from "./version.ts"
+
+/** The live status line: `backfill 12/31 slots done · running 2026-01-13, 2026-01-14 · 1 failed · ETA 3m20s`. */
+const statusText = (p: Backfill.Progress): string =>
+  [
+    `backfill ${p.done}/${p.total} slots done`,
+    p.running.length === 0 ? undefined : `running ${p.running.join(", ")}`,
+    `${p.failed} failed`,
+    p.etaMillis === undefined ? undefined : `ETA ${formatMillis(p.etaMillis)}`
+  ].filter((part) => part !== undefined).join(" · ")
 
 /** More slots than this need --yes. */
 export const CONFIRM_ABOVE = 10_000
@@ -82,9 +93,12 @@ const flags = {
     Flag.withDescription("on SIGTERM, how long running slots may take to finish before they are interrupted (default 30s)"),
     Flag.withDefault("30 seconds")
   ),
-  logFormat: Flag.Literals("log-format", ["plain", "json"]).pipe(
-    Flag.withDescription("plain (default) or json lines; slots may run side by side, so there is no live view"),
-    Flag.withDefault("plain" as const)
+  logFormat: Flag.Literals("log-format", ["pretty", "plain", "json"]).pipe(
+    Flag.withDescription(
+      "pretty (default on a terminal: the slots' lines, and a live status line of slots done, running, failed and " +
+        "the ETA), plain (default otherwise: a progress line after each slot) or json lines"
+    ),
+    Flag.optional
   ),
   json: jsonFlag,
   ...runServices.flags,
@@ -105,7 +119,7 @@ type Input = runServices.Input & {
   readonly dryRun: boolean
   readonly yes: boolean
   readonly grace: string
-  readonly logFormat: "plain" | "json"
+  readonly logFormat: Option.Option<"pretty" | "plain" | "json">
   readonly json: boolean
 }
 
@@ -190,7 +204,10 @@ const start = (input: Input, request: Request, resumeId: string | undefined) =>
     }
     if (file === "none") return yield* invalid("--journal", "none keeps nothing, but a backfill is journaled (to resume it): give a journal file")
     if (input.dryRun) return yield* dryRun(input, plan, request, range, file)
-    const format = input.logFormat
+    const format = Option.getOrElse(input.logFormat, () => process.stdout.isTTY ? "pretty" as const : "plain" as const)
+    // Pretty: the slots' runs print plain lines (several may run at once: one run's live region does not fit), and
+    // the backfill's progress stays on a status line below them.
+    const status = format === "pretty" ? StatusLine.make(process.stdout) : undefined
     const audit = yield* Audit.collect(request.file, version)
     const identity = identityOf(plan, request, range)
     const run = Effect.gen(function*() {
@@ -256,8 +273,12 @@ const start = (input: Input, request: Request, resumeId: string | undefined) =>
         failureMode: input.failureMode,
         runnerVersion: version,
         audit,
-        grace
-      }, stop).pipe(Effect.ensuring(Effect.sync(unregister)))
+        grace,
+        ...(status === undefined ? {} : { onProgress: (progress) => status.set(statusText(progress)) })
+      }, stop).pipe(Effect.ensuring(Effect.sync(() => {
+        unregister()
+        status?.clear()
+      })))
       const state: Store.State = summary.stoppedBy === "cancel"
         ? "cancelled"
         : summary.stoppedBy === "signal"
@@ -272,7 +293,9 @@ const start = (input: Input, request: Request, resumeId: string | undefined) =>
       Effect.provide(SqliteClient.layer({ filename: file, durability: input.durability })),
       Effect.catchTag("SqlError", (error) => Effect.fail(invalid("journal", `${file}: ${error.message}`)))
     )
-    const { backfill, counts, state, summary, total } = yield* run.pipe(runServices.provide(input, format))
+    const { backfill, counts, state, summary, total } = yield* run.pipe(
+      runServices.provide(input, format === "pretty" ? "plain" : format, status?.output ?? process.stdout)
+    )
     const failed = summary.failed
     if (format === "json") {
       yield* print(JSON.stringify({

@@ -75,7 +75,7 @@ export type Services = Reporter.Reporter | Journal.Journal | HttpClient.HttpClie
  * Provides the services of runs started from the command line, reported in `format`. Bad observer flags or env file
  * fail before anything runs; a journal that cannot be opened or written fails as an error of its file.
  */
-export const provide = (input: Input, format: Reporter.Format) =>
+export const provide = (input: Input, format: Reporter.Format, output: Reporter.Output = process.stdout) =>
 <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<
@@ -84,7 +84,7 @@ export const provide = (input: Input, format: Reporter.Format) =>
   Exclude<R, Services> | ChildProcessSpawner.ChildProcessSpawner
 > => {
   const file = journalPath(input.journal)
-  const reporter = Reporter.layer({ format, output: process.stdout, buffered: true })
+  const reporter = Reporter.layer({ format, output, buffered: true })
   // Opening a journal migrates it, and Effect's migrator logs "Running migration" at Debug (--log-level debug):
   // through the run's Reporter (the same layer, so the same instance) those lines are JSON lines in json mode too.
   const journal = journalLayer(file, input.durability).pipe(Layer.provide(reporterLogger), Layer.provide(reporter))
