@@ -28,6 +28,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import { background } from "../background.ts"
 import type * as FileHashes from "../cache/FileHashes.ts"
+import * as CacheQueries from "./CacheQueries.ts"
 import * as Journal from "../Journal.ts"
 import * as render from "../render.ts"
 import type * as RunEvent from "../RunEvent.ts"
@@ -363,13 +364,9 @@ const makeFor = (
      * next commit. Losing one is harmless: the file is hashed again.
      */
     const fileMemo = yield* Effect.cached(
-      sql<{ path: string; size: number; mtime_ns: string; ino: string; sha256: string }>`
-        SELECT path, size, mtime_ns, ino, sha256 FROM file_hashes`.pipe(
-        Effect.map((rows): FileHashes.Memo => {
-          const known = new Map<string, FileHashes.Known>()
-          for (const row of rows) {
-            known.set(row.path, { size: Number(row.size), mtimeNs: row.mtime_ns, ino: row.ino, sha256: row.sha256 })
-          }
+      CacheQueries.fileHashes().pipe(
+        Effect.provideService(SqlClient.SqlClient, sql),
+        Effect.map((known): FileHashes.Memo => {
           return {
             get: (absolute) => known.get(absolute),
             set: (absolute, entry) => {
@@ -502,40 +499,15 @@ const makeFor = (
           Effect.mapError(journalError("read processes"))
         ),
       cached: (key) =>
-        sql<CacheRow>`SELECT cache_key, dag, job_id, run_id, output, manifest, created_at FROM cache_entries
-                      WHERE cache_key = ${key}`.pipe(
-          Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]), cacheEntry)),
-          Effect.mapError(journalError("read cache"))
-        ),
+        CacheQueries.entry(key).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.mapError(journalError("read cache"))),
       latestCached: (dag, jobId) =>
-        sql<CacheRow>`SELECT cache_key, dag, job_id, run_id, output, manifest, created_at FROM cache_entries
-                      WHERE job_id = ${jobId} AND dag = ${dag} ORDER BY created_at DESC, rowid DESC LIMIT 1`.pipe(
-          Effect.map((rows) => Option.map(Option.fromNullishOr(rows[0]), cacheEntry)),
+        CacheQueries.latest(dag, jobId).pipe(
+          Effect.provideService(SqlClient.SqlClient, sql),
           Effect.mapError(journalError("read cache"))
         ),
       fileMemo
     })
   })
-
-interface CacheRow {
-  readonly cache_key: string
-  readonly dag: string
-  readonly job_id: string
-  readonly run_id: string
-  readonly output: string | null
-  readonly manifest: string
-  readonly created_at: number
-}
-
-const cacheEntry = (row: CacheRow): Journal.CacheEntry => ({
-  key: row.cache_key,
-  dag: row.dag,
-  jobId: row.job_id,
-  runId: row.run_id,
-  json: row.output ?? undefined,
-  manifest: row.manifest,
-  createdAt: Number(row.created_at)
-})
 
 /** The durable journal in a SQLite file. */
 export const layerSqlite = (options: SqliteClient.Options): Layer.Layer<Journal.Journal, Journal.JournalError> =>
