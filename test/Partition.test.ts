@@ -4,16 +4,12 @@
  * across a DAG's DST change); a keyed run of a slot gets the same (Run.partitionOf). And the scheduler's catch-up log
  * summarises more than 5 missed slots in one line.
  */
-import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as TestClock from "effect/testing/TestClock"
@@ -21,9 +17,7 @@ import { Dag, Job, Partition } from "../src/index.ts"
 import * as Journal from "../src/internal/Journal.ts"
 import * as Plan from "../src/internal/Plan.ts"
 import * as Run from "../src/internal/Run.ts"
-import * as RunLogger from "../src/internal/RunLogger.ts"
-import * as Scheduler from "../src/internal/Scheduler.ts"
-import { type Collected, collectingReporter } from "./support/run.ts"
+import { schedule as scheduleFor } from "./support/scheduler.ts"
 
 const slot: Partition.Partition = { key: "2026-01-02T02:00", start: new Date("2026-01-02T01:00:00Z"), end: new Date("2026-01-03T01:00:00Z") }
 
@@ -76,36 +70,12 @@ describe("the Partition of a run", () => {
   })
 })
 
-/** Runs the scheduler from `start` (TestClock time) for `span`, then stops it; returns its log lines. */
+/** The scheduler's own log lines over `span` from `start` (see support/scheduler.ts). */
 const schedule = (
   dag: Dag.Dag,
   journal: Context.Context<Journal.Journal>,
   options: { readonly start: number; readonly span: Duration.Input }
-) =>
-  Effect.gen(function*() {
-    const collected: Collected = { events: [], logs: [] }
-    const plan = yield* Plan.plan(dag)
-    const stop = { graceful: yield* Deferred.make<void>(), now: yield* Deferred.make<void>() }
-    yield* TestClock.setTime(options.start)
-    const fiber = yield* Effect.forkChild(Scheduler.run([{ file: "test", plan, trigger: dag.trigger! }], {
-      concurrency: () => 4,
-      failureMode: "no-new",
-      maxCatchUp: 10,
-      grace: Duration.hours(1),
-      runnerVersion: "test"
-    }, stop).pipe(
-      Effect.provide(Layer.mergeAll(
-        NodeServices.layer,
-        FetchHttpClient.layer,
-        RunLogger.layer.pipe(Layer.provideMerge(Layer.merge(Layer.succeedContext(journal), collectingReporter(collected))))
-      ))
-    ))
-    yield* TestClock.adjust(options.span)
-    yield* Deferred.succeed(stop.graceful, undefined)
-    yield* TestClock.adjust("2 hours")
-    yield* Fiber.join(fiber)
-    return collected.logs.filter((l) => l.jobId === undefined).map((l) => l.message)
-  })
+) => Effect.map(scheduleFor(dag, journal, options), (ran) => ran.messages)
 
 describe("the scheduler", () => {
   it.effect("gives each slot's run its Partition, across the fall-back night in Europe/Berlin (one 02:00)", () =>

@@ -1,56 +1,16 @@
-import * as NodeServices from "@effect/platform-node/NodeServices"
-import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import { assert, describe, it } from "@effect/vitest"
 import * as Context from "effect/Context"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as TestClock from "effect/testing/TestClock"
 import * as Dag from "../src/Dag.ts"
-import * as Plan from "../src/internal/Plan.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/internal/Journal.ts"
 import * as Resource from "../src/Resource.ts"
-import * as RunLogger from "../src/internal/RunLogger.ts"
 import * as Scheduler from "../src/internal/Scheduler.ts"
 import type * as Trigger from "../src/internal/Trigger.ts"
-import { type Collected, collectingReporter } from "./support/run.ts"
+import { schedule } from "./support/scheduler.ts"
 
 const hour = 3_600_000
-
-/** Runs the scheduler from `start` (TestClock time) for `span`, then stops it gracefully and returns its logs. */
-const schedule = (
-  dag: Dag.Dag,
-  journal: Context.Context<Journal.Journal>,
-  options: { readonly start: number; readonly span: Duration.Input; readonly grace?: Duration.Input; readonly maxCatchUp?: number }
-) =>
-  Effect.gen(function*() {
-    const collected: Collected = { events: [], logs: [] }
-    const plan = yield* Plan.plan(dag)
-    const stop = { graceful: yield* Deferred.make<void>(), now: yield* Deferred.make<void>() }
-    yield* TestClock.setTime(options.start)
-    const fiber = yield* Effect.forkChild(Scheduler.run([{ file: "test", plan, trigger: dag.trigger! }], {
-      concurrency: () => 4,
-      failureMode: "no-new",
-      maxCatchUp: options.maxCatchUp ?? 10,
-      grace: Duration.fromInputUnsafe(options.grace ?? "1 hour"),
-      runnerVersion: "test"
-    }, stop).pipe(
-      Effect.provide(Layer.mergeAll(
-        NodeServices.layer,
-        FetchHttpClient.layer,
-        RunLogger.layer.pipe(Layer.provideMerge(Layer.merge(Layer.succeedContext(journal), collectingReporter(collected))))
-      ))
-    ))
-    yield* TestClock.adjust(options.span)
-    yield* Deferred.succeed(stop.graceful, undefined)
-    yield* TestClock.adjust("2 hours")
-    const stopped = yield* Fiber.join(fiber)
-    const messages = collected.logs.filter((l) => l.jobId === undefined).map((l) => l.message)
-    return { stopped, messages, events: collected.events }
-  })
 
 const hourly = (catchUp: Trigger.CatchUp) =>
   Dag.make("hourly", [Job.make("work", { run: () => Effect.void })], { schedule: "0 * * * *", timezone: "UTC", catchUp })
