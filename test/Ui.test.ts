@@ -4,6 +4,7 @@
  * host rule, and read-only behaviour beside a writer. The fixture journal is test/support/ui.ts's.
  */
 import * as Effect from "effect/Effect"
+import { spawnSync } from "node:child_process"
 import * as SqlClient from "effect/sql/SqlClient"
 import * as fs from "node:fs"
 import * as http from "node:http"
@@ -13,7 +14,7 @@ import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import * as Auth from "../src/internal/ui/Auth.ts"
 import { escape, html } from "../src/internal/ui/Html.ts"
 import * as SqliteClient from "../src/internal/sql/SqliteClient.ts"
-import { runner, type RuntimeName } from "./support/spawn.ts"
+import { bins, root, runner, type RuntimeName } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 import { bigLogLines, type Dashboard, fixture, ids, needleLine, startUi, xss } from "./support/ui.ts"
 import { withDb } from "./support/uiJournal.ts"
@@ -348,6 +349,18 @@ describe("runner ui refuses", () => {
     const missing = runner(["ui", "--journal", path.join(tempDir(), "nope.db")])
     assert.strictEqual(missing.status, 2)
     assert.include(missing.stderr, "nope.db")
+  })
+})
+
+describe("runner ui at scale (small)", () => {
+  it("bench/ui.ts on 5,000 runs and a 20,000-line log: every page within its target, the search finds the needle", () => {
+    const result = spawnSync(bins.node, ["bench/ui.ts", "--runs", "5000", "--log-lines", "20000", "--samples", "5", "--no-write"], {
+      cwd: root,
+      encoding: "utf8",
+      timeout: 60_000
+    })
+    assert.strictEqual(result.status, 0, result.stdout + result.stderr)
+    assert.strictEqual([...result.stdout.matchAll(/\| MET \|/g)].length, 11, result.stdout)
   })
 })
 
