@@ -14,7 +14,7 @@ import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import * as Auth from "../src/internal/ui/Auth.ts"
 import { escape, html } from "../src/internal/ui/Html.ts"
 import * as SqliteClient from "../src/internal/sql/SqliteClient.ts"
-import { bins, root, runner, type RuntimeName } from "./support/spawn.ts"
+import { bins, root, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 import { bigLogLines, type Dashboard, fixture, ids, needleLine, startUi, xss } from "./support/ui.ts"
 import { withDb } from "./support/uiJournal.ts"
@@ -349,6 +349,36 @@ describe("runner ui refuses", () => {
     const missing = runner(["ui", "--journal", path.join(tempDir(), "nope.db")])
     assert.strictEqual(missing.status, 2)
     assert.include(missing.stderr, "nope.db")
+  })
+})
+
+describe("runner <file> --ui", () => {
+  it("serves the dashboard beside the live run, and stops with it", async () => {
+    const dir = tempDir()
+    const journal = path.join(dir, "journal.db")
+    const release = path.join(dir, "release")
+    const { done, process: child } = runnerAsync(
+      ["test/fixtures/hold.ts", "--journal", journal, "--ui", "--ui-port", "0"],
+      { HOLD_LOG: path.join(dir, "hold.log"), RELEASE: release }
+    )
+    let stderr = ""
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    try {
+      await waitUntil(() => /runner ui: http:\/\/\S+/.test(stderr) && fs.existsSync(path.join(dir, "hold.log")), 30_000)
+      const url = /runner ui: (http:\/\/\S+)/.exec(stderr)![1]!
+      const runs = JSON.parse((await get(`${url}/api/runs`)).body)
+      assert.strictEqual(runs.runs.length, 1)
+      assert.strictEqual(runs.runs[0].dag, "hold")
+      assert.strictEqual(runs.runs[0].status, "running")
+      const page = await get(`${url}/runs/${runs.runs[0].runId}`)
+      assert.include(page.body, "/assets/app.js")
+      const events = await readEvents(`${url}/runs/${runs.runs[0].runId}/events`, {}, (es) => es.length > 0)
+      assert.include(events[0]!.data, `"status":"running"`)
+    } finally {
+      fs.writeFileSync(release, "")
+    }
+    const result = await done
+    assert.strictEqual(result.status, 0, result.stderr)
   })
 })
 

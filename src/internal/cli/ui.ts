@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { InvalidOption } from "../../Errors.ts"
 import { JournalUnreadable } from "../SetupErrors.ts"
+import * as migrations from "../sql/migrations.ts"
 import * as SqliteClient from "../sql/SqliteClient.ts"
 import * as Auth from "../ui/Auth.ts"
 import * as Server from "../ui/Server.ts"
@@ -66,6 +67,22 @@ export const serveJournal = (
     Effect.mapError((error) =>
       error instanceof InvalidOption ? error : new JournalUnreadable({ path: file, reason: describeError(error) })
     )
+  )
+
+/**
+ * The dashboard beside a run (`--ui`): the journal is created and migrated first (the run would do the same), then
+ * served until interrupted. A failure (the port is taken) is said on stderr and does not stop the run.
+ */
+export const serveBeside = (file: string, port: number) =>
+  Effect.gen(function*() {
+    yield* migrations.run().pipe(Effect.provide(SqliteClient.layer({ filename: file, durability: "normal" })))
+    const token = tokenOf(Option.none())
+    yield* serveJournal(file, { host: "127.0.0.1", port, token }, (url) =>
+      Effect.sync(() => {
+        process.stderr.write(`runner ui: ${url} (journal ${absolute(file)}, read-only${token === undefined ? "" : ", token required"})\n`)
+      }))
+  }).pipe(
+    Effect.catch((error) => Effect.sync(() => void process.stderr.write(`runner ui: not serving the dashboard: ${describeError(error)}\n`)))
   )
 
 const openBrowser = (url: string) =>
