@@ -81,10 +81,18 @@ describe.skipIf(chromium.skip)("runner ui in Chromium", () => {
     await page.click("a[rel=next]")
     assert.strictEqual(await page.locator("table.runs tbody tr").count(), 20)
     assert.include(await page.locator(".pager").textContent() ?? "", "End of the list")
-    // Keyboard: the first Tab reaches the first link; Enter follows it.
+    // Keyboard: the first Tab reaches the skip link; Tab on reaches a run's link, and Enter follows it.
     await page.goto(`${ui.url}/`)
     await page.keyboard.press("Tab")
-    assert.strictEqual(await page.evaluate("document.activeElement && document.activeElement.tagName"), "A")
+    assert.strictEqual(await page.evaluate("document.activeElement && document.activeElement.textContent"), "Skip to content")
+    let href = ""
+    for (let i = 0; i < 40 && !href.startsWith("/runs/"); i++) {
+      await page.keyboard.press("Tab")
+      href = String(await page.evaluate("document.activeElement && document.activeElement.getAttribute('href')"))
+    }
+    assert.match(href, /^\/runs\//)
+    await page.keyboard.press("Enter")
+    await page.waitForURL(new RegExp(href.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "$"))
     await page.close()
     assert.deepStrictEqual(problems, [])
   })

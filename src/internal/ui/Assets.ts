@@ -22,6 +22,7 @@ td.msg{white-space:pre-wrap;word-break:break-all}pre{margin:0;white-space:pre-wr
 .grid th.job{writing-mode:vertical-rl;transform:rotate(180deg);font-weight:normal;font-size:.8rem;max-height:12rem}
 .gridwrap{overflow:auto}dl.header{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem}dl.header dt{font-weight:bold}
 dl.actions dd{margin:0 0 .5rem 0}dl.actions code{background:#eee;padding:.2rem .4rem;user-select:all}
+.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:.5rem;background:#fff;padding:.3rem;z-index:1}
 .sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
 a:focus-visible,button:focus-visible,input:focus-visible,select:focus-visible{outline:3px solid #ffab00}
 .l-error td{background:#ffebee}.l-warn td{background:#fff8e1}

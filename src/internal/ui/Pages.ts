@@ -31,6 +31,7 @@ export const layout = (title: string, body: Html, options: { readonly live?: str
 <title>${title} · runner</title><link rel="stylesheet" href="/assets/app.css">
 ${options.live === undefined ? "" : html`<script src="/assets/app.js" defer></script>`}
 </head><body${options.live === undefined ? "" : html` data-live="${options.live}"`}>
+<a class="skip" href="#main">Skip to content</a>
 <header><nav aria-label="main"><a href="/" class="brand">runner</a> <a href="/">Runs</a> <a href="/grid">Grid</a></nav></header>
 <main id="main">${body}</main></body></html>`.value
 

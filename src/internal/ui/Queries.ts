@@ -116,6 +116,27 @@ export const listRuns = Effect.fn("UiQueries.listRuns")(function*(
   }
 })
 
+/** The given runs of one DAG (a grid's refresh of its unfinished runs), newest first, in one statement. */
+export const runsByIds = Effect.fn("UiQueries.runsByIds")(function*(dag: string, runIds: ReadonlyArray<string>) {
+  const sql = yield* SqlClient.SqlClient
+  if (runIds.length === 0) return []
+  const rows = yield* sql<ListRow>`
+    SELECT rowid, id, dag, run_key, status, trigger, started_at, ended_at FROM runs
+    WHERE id IN ${sql.in(runIds)} AND dag = ${dag} ORDER BY started_at DESC, rowid DESC`
+  const failed = yield* failedJobsOf(rows.map((row) => row.id))
+  return rows.map((row): RunItem => ({
+    runId: row.id,
+    dag: row.dag,
+    key: orUndefined(row.run_key),
+    status: row.status,
+    trigger: row.trigger,
+    startedAt: row.started_at,
+    endedAt: orUndefined(row.ended_at),
+    wallClockMillis: row.ended_at === null ? undefined : Math.max(0, row.ended_at - row.started_at),
+    failedJobs: failed.get(row.id) ?? []
+  }))
+})
+
 /** The DAG names in the journal (for the filters), read from the index on (dag, started_at). */
 export const dagNames = Effect.fn("UiQueries.dagNames")(function*() {
   const sql = yield* SqlClient.SqlClient

@@ -160,19 +160,9 @@ export const app = (config: Config) =>
         if (dag === undefined) return jsonError(400, "dag: which DAG's grid (?dag=NAME)")
         // A refresh names the unfinished runs: only those are read again.
         if (only !== undefined) {
-          const ids = only.split(",").slice(0, 100)
-          const rows = yield* Effect.forEach(ids, (id) => JournalQueries.run(id))
-          const runs = rows.flatMap((r) => Option.isSome(r) && r.value.dag === dag ? [r.value] : [])
+          const runs = yield* Queries.runsByIds(dag, only.split(",").slice(0, 100))
           const { cells, jobIds } = yield* Queries.gridCells(runs.map((r) => r.runId))
-          return json(Api.GridDocument, Api.gridDocument({
-            runs: runs.map((r) => ({
-              ...r,
-              wallClockMillis: r.endedAt === undefined ? undefined : r.endedAt - r.startedAt,
-              failedJobs: []
-            })),
-            cells,
-            jobIds
-          }))
+          return json(Api.GridDocument, Api.gridDocument({ runs, cells, jobIds }))
         }
         return json(Api.GridDocument, Api.gridDocument(yield* Queries.grid(dag, limit)))
       }
