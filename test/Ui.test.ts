@@ -115,9 +115,9 @@ describe("the read-only journal connection", () => {
         return { n: runs[0]!.n, write }
       }).pipe(Effect.provide(SqliteClient.layer({ filename: file, durability: "normal", readOnly: true })))
     )
-    assert.strictEqual(result.n, 123)
+    assert.strictEqual(result.n, 124)
     assert.strictEqual(result.write._tag, "Failure")
-    withDb(file, (db) => assert.strictEqual((db.prepare("SELECT count(*) AS n FROM runs").get() as { n: number }).n, 123))
+    withDb(file, (db) => assert.strictEqual((db.prepare("SELECT count(*) AS n FROM runs").get() as { n: number }).n, 124))
   })
 })
 
@@ -203,6 +203,11 @@ describe.each(runtimes)("runner ui on %s", (runtime) => {
     const live = await get(`${ui.url}/runs/${ids.running}`)
     assert.include(live.body, "/assets/app.js")
     assert.strictEqual((await get(`${ui.url}/runs/20990101-000000-ffff`)).status, 404)
+    // Above 200 jobs, a list instead of a drawing.
+    const wide = await get(`${ui.url}/runs/${ids.bigDag}`)
+    assert.notInclude(wide.body, `<svg class="dag"`)
+    assert.include(wide.body, "250 jobs: too many to draw")
+    assert.strictEqual([...wide.body.matchAll(/<tr id="job-/g)].length, 250)
   })
 
   it("/runs/<id>/logs pages by line, searches the whole log on the server, escapes lines, downloads raw", async () => {

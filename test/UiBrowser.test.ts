@@ -21,7 +21,10 @@ const artifacts = process.env["RUNNER_UI_SCREENSHOTS"] ?? path.join(root, ".runn
 const launch = async (): Promise<Browser> => {
   const { chromium: driver } = await import("playwright-core")
   return driver.launch({
-    executablePath: "/usr/bin/chromium",
+    // Debian's; else the first on PATH (requireTool found one there).
+    executablePath: fs.existsSync("/usr/bin/chromium")
+      ? "/usr/bin/chromium"
+      : (process.env["PATH"] ?? "").split(path.delimiter).map((dir) => path.join(dir, "chromium")).find((f) => fs.existsSync(f)),
     headless: true,
     args: [
       "--headless",

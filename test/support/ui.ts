@@ -58,7 +58,8 @@ export const xss = {
 export const ids = {
   xss: "20261201-100000-aaaa01",
   running: "20261201-110000-aaaa02",
-  bigLog: "20261201-090000-aaaa03"
+  bigLog: "20261201-090000-aaaa03",
+  bigDag: "20261201-083000-aaaa04"
 } as const
 
 /** Lines of the big log, and where the needle is. */
@@ -67,7 +68,7 @@ export const needleLine = 2900
 
 /**
  * The fixture: a failed run with markup everywhere, a running run, a run with a 3,000-line log (a needle near its end)
- * and 120 finished runs of `nightly` (three pages of the runs list).
+ * a run of 250 jobs and 120 finished runs of `nightly` (three pages of the runs list).
  */
 export const fixture = async (file: string): Promise<void> => {
   await migrate(file)
@@ -107,6 +108,14 @@ export const fixture = async (file: string): Promise<void> => {
         jobId: "extract",
         message: i + 1 === needleLine ? "needle-far-away in line 2900" : `line ${i + 1} of the big log`
       }))
+    },
+    {
+      runId: ids.bigDag,
+      dag: "wide",
+      status: "succeeded",
+      startedAt: base - 5_400_000,
+      endedAt: base - 5_300_000,
+      jobs: Array.from({ length: 250 }, (_, i) => ({ jobId: `part-${i}`, status: "succeeded" }))
     },
     ...manyRuns({ count: 120, dag: "nightly", jobs: 4, newest: base - 7_200_000 })
   ]
