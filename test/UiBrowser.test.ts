@@ -24,7 +24,7 @@ const launch = async (): Promise<Browser> => {
     // Debian's; else the first on PATH (requireTool found one there).
     executablePath: fs.existsSync("/usr/bin/chromium")
       ? "/usr/bin/chromium"
-      : (process.env["PATH"] ?? "").split(path.delimiter).map((dir) => path.join(dir, "chromium")).find((f) => fs.existsSync(f)),
+      : (process.env["PATH"] ?? "").split(path.delimiter).map((dir) => path.join(dir, "chromium")).find((f) => fs.existsSync(f)) ?? "chromium",
     headless: true,
     args: [
       "--headless",
