@@ -390,6 +390,35 @@ describe("runner <file> --ui", () => {
   })
 })
 
+describe("runner schedule --ui", () => {
+  it("serves the dashboard beside the scheduler: its runs appear as they fire", async () => {
+    const dir = tempDir()
+    const journal = path.join(dir, "journal.db")
+    const { done, process: child } = runnerAsync(
+      ["schedule", "test/fixtures/every-second.ts", "--journal", journal, "--ui", "--ui-port", "0"],
+      { TICKS: path.join(dir, "ticks") }
+    )
+    let stderr = ""
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    try {
+      await waitUntil(() => /runner ui: http:\/\/\S+/.test(stderr), 30_000)
+      const url = /runner ui: (http:\/\/\S+)/.exec(stderr)![1]!
+      let runs: Array<{ dag: string; trigger: string }> = []
+      const deadline = Date.now() + 10_000
+      while (runs.length === 0 && Date.now() < deadline) {
+        runs = JSON.parse((await get(`${url}/api/runs`)).body).runs
+        await new Promise((resolve) => setTimeout(resolve, 200))
+      }
+      assert.isAbove(runs.length, 0)
+      assert.strictEqual(runs[0]!.dag, "every-second")
+      assert.strictEqual(runs[0]!.trigger, "schedule")
+    } finally {
+      child.kill("SIGTERM")
+    }
+    await done
+  })
+})
+
 describe("runner ui at scale (small)", () => {
   it("bench/ui.ts on 5,000 runs and a 20,000-line log: every page within its target, the search finds the needle", () => {
     const result = spawnSync(bins.node, ["bench/ui.ts", "--runs", "5000", "--log-lines", "20000", "--samples", "5", "--no-write"], {
