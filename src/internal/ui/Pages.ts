@@ -246,12 +246,12 @@ export const logsPage = (
       ["debug", "info", "warn", "error"].map((l) => html`<option${l === filters.level ? raw(" selected") : ""}>${l}</option>`)
     }</select></label>
 <label>Search <input type="search" name="q" value="${filters.q ?? ""}"></label>
-<label>From line <input type="number" name="after" min="0" value="${after}"></label>
+<label>After line id <input type="number" name="after" min="0" value="${after}"></label>
 <button type="submit">Search</button> <a href="${path}.txt${query({ job: filters.jobId })}" download>Raw download</a></form>
 ${
       lines.length === 0
         ? html`<p class="empty">No log lines${filters.q === undefined ? "" : " match"}.</p>`
-        : html`<table class="logs"><thead><tr><th scope="col">Line</th><th scope="col">Time (UTC)</th><th scope="col">Job</th><th scope="col">Level</th><th scope="col">Message</th></tr></thead>
+        : html`<table class="logs"><thead><tr><th scope="col" title="the journal's id of the line: stable, linkable as #L&lt;id&gt;">Line id</th><th scope="col">Time (UTC)</th><th scope="col">Job</th><th scope="col">Level</th><th scope="col">Message</th></tr></thead>
 <tbody id="log-lines">${body}</tbody></table>`
     }
 <nav class="pager" aria-label="pages">${
