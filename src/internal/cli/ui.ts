@@ -57,7 +57,7 @@ export const serveJournal = (
     print(`runner ui: ${url} (journal ${absolute(file)}, read-only${options.token === undefined ? "" : ", token required"})`)
 ) =>
   Effect.scoped(Effect.gen(function*() {
-    const url = yield* Server.serve({ journal: file, token: options.token, host: options.host, port: options.port }).pipe(
+    const url = yield* Server.serve({ journal: absolute(file), token: options.token, host: options.host, port: options.port }).pipe(
       Effect.mapError((error) => new InvalidOption({ where: "--port", reason: `cannot listen on ${options.host}:${options.port}: ${describeError(error)}` }))
     )
     yield* onReady(url)

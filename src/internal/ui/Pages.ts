@@ -135,7 +135,7 @@ const actions = (run: JournalQueries.RunDetail, journal: string): Html => {
   const j = journal === "" ? "" : ` --journal ${shellQuote(journal)}`
   const commands: Array<readonly [string, string]> = []
   if (run.status === "running") {
-    commands.push(["Cancel (stop the runner; the run can be resumed)", `ssh ${shellQuote(run.host)} kill -TERM ${run.pid}`])
+    commands.push([`Cancel (on ${run.host}: stops the runner, which records the run as interrupted; it can be resumed)`, `kill -TERM ${run.pid}`])
   } else if (run.status !== "succeeded") {
     commands.push(["Resume from the failure", `runner ${shellQuote(taskFile)} --resume ${run.runId}${j}`])
   }
