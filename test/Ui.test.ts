@@ -121,6 +121,32 @@ describe("the read-only journal connection", () => {
   })
 })
 
+describe("the dashboard's statements at scale", () => {
+  it("read the runs list and a job's log lines through indexes (migration 0010), from the cursor, without sorting", async () => {
+    const file = path.join(tempDir(), "j.db")
+    await fixture(file)
+    const order = "ORDER BY started_at DESC, rowid DESC LIMIT 51"
+    const cursor = "started_at <= 1 AND (started_at < 1 OR rowid < 1)"
+    const plans = withDb(file, (db) =>
+      [
+        `SELECT id FROM runs ${order}`,
+        `SELECT id FROM runs WHERE ${cursor} ${order}`,
+        `SELECT id FROM runs WHERE status = 'failed' AND ${cursor} ${order}`,
+        `SELECT id FROM runs WHERE dag = 'etl' AND ${cursor} ${order}`,
+        `SELECT id FROM runs WHERE run_key = 'k' ${order}`,
+        `SELECT id FROM logs WHERE run_id = 'r' AND id > 0 AND job_id = 'j' ORDER BY id LIMIT 501`
+      ].map((statement) => ({
+        statement,
+        plan: (db.prepare(`EXPLAIN QUERY PLAN ${statement}`).all() as Array<{ detail: string }>).map((r) => r.detail).join("; ")
+      })))
+    for (const { plan, statement } of plans) {
+      assert.match(plan, /USING (COVERING )?INDEX (runs_by_start|runs_by_status|runs_by_dag|runs_by_run_key|logs_by_job)/, statement)
+      assert.notInclude(plan, "TEMP B-TREE", statement)
+    }
+    for (const { plan } of plans.slice(1, 4)) assert.match(plan, /^SEARCH/, "seeks to the cursor")
+  })
+})
+
 const runtimes: ReadonlyArray<RuntimeName> = ["node", "bun", "deno"]
 
 describe.each(runtimes)("runner ui on %s", (runtime) => {

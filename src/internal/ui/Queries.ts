@@ -91,7 +91,8 @@ export const listRuns = Effect.fn("UiQueries.listRuns")(function*(
     filters.to === undefined ? undefined : sql`started_at < ${filters.to}`,
     after === undefined
       ? undefined
-      : sql`(started_at < ${after.startedAt} OR (started_at = ${after.startedAt} AND rowid < ${after.rowid}))`
+      // Written so that SQLite seeks the index to the cursor (an OR of the two cases alone makes it scan from the top).
+      : sql`started_at <= ${after.startedAt} AND (started_at < ${after.startedAt} OR rowid < ${after.rowid})`
   ].filter((c) => c !== undefined)
   const where = conditions.length === 0 ? sql`` : sql`WHERE ${sql.and(conditions)}`
   const rows = yield* sql<ListRow>`
