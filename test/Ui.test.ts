@@ -12,6 +12,7 @@ import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import { afterAll, assert, beforeAll, describe, it } from "vitest"
 import * as Auth from "../src/internal/ui/Auth.ts"
+import * as Pages from "../src/internal/ui/Pages.ts"
 import { escape, html } from "../src/internal/ui/Html.ts"
 import * as SqliteClient from "../src/internal/sql/SqliteClient.ts"
 import { bins, root, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
@@ -85,6 +86,45 @@ describe("html", () => {
     const out = html`<p title="${`"><x>`}">${"<b>&'`"}${html`<i>${"<"}</i>`}${["<a>", 1]}</p>`.value
     assert.strictEqual(out, `<p title="&quot;&gt;&lt;x&gt;">&lt;b&gt;&amp;&#39;&#96;<i>&lt;</i>&lt;a&gt;1</p>`)
     assert.strictEqual(escape(`<>&"'`), "&lt;&gt;&amp;&quot;&#39;")
+  })
+})
+
+describe("pages", () => {
+  it("a run of 400 jobs: listed, not drawn; its timeline shows the first 300 jobs to start", () => {
+    const jobs = Array.from({ length: 400 }, (_, i) => ({
+      jobId: `j${i}`,
+      status: "succeeded",
+      attempts: 1,
+      startedAt: 1000 + i,
+      endedAt: 2000 + i,
+      activeMillis: 1000,
+      error: undefined,
+      reason: undefined,
+      cachedFrom: undefined
+    }))
+    const attempts = jobs.map((j) => ({ jobId: j.jobId, attempt: 1, status: "succeeded", startedAt: j.startedAt, endedAt: j.endedAt }))
+    const run = {
+      runId: "20261201-000000-abcd",
+      dag: "big",
+      key: undefined,
+      status: "succeeded",
+      trigger: "cli",
+      startedAt: 1000,
+      endedAt: 3000,
+      activeMillis: 2000,
+      host: "h",
+      pid: 1,
+      runnerVersion: "0.1.0",
+      definitionHash: "x",
+      executions: []
+    }
+    const page = Pages.runPage(run, jobs, attempts, new Map(), "/j.db", 5000)
+    assert.notInclude(page, `<svg class="dag"`)
+    assert.include(page, "400 jobs: too many to draw")
+    assert.include(page, "400 jobs: the timeline shows the first 300 to start")
+    assert.strictEqual([...page.matchAll(/<g><text/g)].length, 300)
+    assert.include(page, ">j299<")
+    assert.notInclude(page, `font-size="11">j300<`)
   })
 })
 

@@ -158,6 +158,16 @@ const output = (text: string): string => {
   }
 }
 
+/** The ids of the first `n` jobs to start, in the order they started. */
+const firstStarted = (attempts: ReadonlyArray<import("./Queries.ts").AttemptRow>, n: number): ReadonlyArray<string> => {
+  const ids = new Set<string>()
+  for (const a of attempts) {
+    if (ids.size >= n) break
+    ids.add(a.jobId)
+  }
+  return [...ids]
+}
+
 /** `/runs/<runId>`. */
 export const runPage = (
   run: JournalQueries.RunDetail,
@@ -209,7 +219,15 @@ export const runPage = (
 <section aria-labelledby="timeline"><h2 id="timeline">Timeline</h2>
 <p class="legend">Grey: queued (from the run's start to the first attempt). Bars: attempts by outcome. Hatched: retry delay.
 The journal does not record waits for resources apart from queueing.</p>
-${attempts.length === 0 ? html`<p>No attempts yet.</p>` : Svg.gantt(run, jobs.map((j) => j.jobId), attempts, now)}</section>
+${
+      attempts.length === 0
+        ? html`<p>No attempts yet.</p>`
+        : jobs.length > Svg.maxGanttJobs
+        ? html`<p>${jobs.length} jobs: the timeline shows the first ${Svg.maxGanttJobs} to start; the JSON (<a href="/api/runs/${
+          segment(run.runId)
+        }">/api/runs/${run.runId}</a>) has every attempt.</p>${Svg.gantt(run, firstStarted(attempts, Svg.maxGanttJobs), attempts, now)}`
+        : Svg.gantt(run, jobs.map((j) => j.jobId), attempts, now)
+    }</section>
 <section aria-labelledby="outputs"><h2 id="outputs">Outputs</h2>${
       outs.length === 0 ? html`<p>No outputs journaled.</p>` : html`<dl class="outputs">${outs}</dl>`
     }</section>

@@ -12,6 +12,9 @@ import type { AttemptRow } from "./Queries.ts"
 /** Above this many jobs the run page lists them instead of drawing them. */
 export const maxDrawnJobs = 200
 
+/** The Gantt chart shows at most this many jobs (rows); the JSON has every attempt. */
+export const maxGanttJobs = 300
+
 /** The fill of a status (the same classes colour the grid and the lists, in app.css). */
 export const statusColor = (status: string): string => {
   switch (status) {
