@@ -410,7 +410,7 @@ describe.each(runtimes)("runner ui --token on %s", (runtime) => {
 })
 
 describe("runner ui refuses", () => {
-  it("another host without a token, a postgres:// journal, a missing journal (exit 2, saying why)", async () => {
+  it("another host without a token, a postgres:// journal, a missing journal, a taken port (exit 2, saying why)", async () => {
     const file = path.join(tempDir(), "journal.db")
     await fixture(file)
     const open = runner(["ui", "--journal", file, "--host", "0.0.0.0", "--port", "0"])
@@ -423,6 +423,15 @@ describe("runner ui refuses", () => {
     const missing = runner(["ui", "--journal", path.join(tempDir(), "nope.db")])
     assert.strictEqual(missing.status, 2)
     assert.include(missing.stderr, "nope.db")
+    const first = await startUi(file)
+    try {
+      const port = new URL(first.url).port
+      const taken = runner(["ui", "--journal", file, "--port", port])
+      assert.strictEqual(taken.status, 2)
+      assert.include(taken.stderr, `--port: cannot listen on 127.0.0.1:${port}`)
+    } finally {
+      await first.stop()
+    }
   })
 })
 
