@@ -30,6 +30,7 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   history: () => import("./history.ts"),
   show: () => import("./show.ts"),
   logs: () => import("./logs.ts"),
+  ui: () => import("./ui.ts"),
   prune: () => import("./prune.ts"),
   why: () => import("./why.ts"),
   cache: () => import("./cache.ts"),

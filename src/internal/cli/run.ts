@@ -18,6 +18,7 @@ import * as cachePreview from "./cachePreview.ts"
 import { journalPath, loadPlan, print, requirePositive } from "./common.ts"
 import { InFile, RunFailed, RunInterrupted } from "./exit.ts"
 import * as observers from "./observers.ts"
+import * as uiFlags from "./uiFlags.ts"
 import * as runServices from "./runServices.ts"
 import { version } from "./version.ts"
 
@@ -74,10 +75,12 @@ export interface RunFlags extends runServices.Input {
   readonly wait: boolean
 }
 
-const handler = (input: RunFlags & { readonly file: string; readonly jobs: ReadonlyArray<string> }) =>
+const handler = (
+  input: RunFlags & { readonly file: string; readonly jobs: ReadonlyArray<string>; readonly ui: boolean; readonly uiPort: number }
+) =>
   checkFlags(input).pipe(
     Effect.andThen(loadPlan(input.file, input.jobs)),
-    Effect.flatMap((plan) => executePlan(plan, input, input.file))
+    Effect.flatMap((plan) => uiFlags.withUi(input.dryRun ? { ...input, ui: false } : input, executePlan(plan, input, input.file)))
   )
 
 /** Rejects flag combinations that make no sense, before anything is loaded. */
@@ -185,7 +188,7 @@ export const executePlan = (plan: Plan.Plan, input: RunFlags, auditFile: string)
     }
   })
 
-export const command = Command.make("run", flags, handler).pipe(
+export const command = Command.make("run", { ...flags, ...uiFlags.flags }, handler).pipe(
   Command.withDescription("Run a task file's DAG, or only the named jobs and what they need (the default command)")
 )
 

@@ -19,6 +19,7 @@ import { SchedulerInterrupted } from "./exit.ts"
 import * as observers from "./observers.ts"
 import * as runServices from "./runServices.ts"
 import * as scheduled from "./scheduled.ts"
+import * as uiFlags from "./uiFlags.ts"
 import { version } from "./version.ts"
 
 const flags = {
@@ -40,7 +41,8 @@ const flags = {
     Flag.withDescription("plain (default) or json lines; runs overlap, so there is no live view"),
     Flag.withDefault("plain" as const)
   ),
-  ...observers.flags
+  ...observers.flags,
+  ...uiFlags.flags
 }
 
 const handler = (input: runServices.Input & {
@@ -49,6 +51,8 @@ const handler = (input: runServices.Input & {
   readonly maxCatchUp: number
   readonly grace: string
   readonly logFormat: "plain" | "json"
+  readonly ui: boolean
+  readonly uiPort: number
 }) =>
   Effect.gen(function*() {
     yield* requirePositive("--max-catch-up", input.maxCatchUp)
@@ -76,7 +80,7 @@ const handler = (input: runServices.Input & {
     })
     const audited = yield* Effect.forEach(entries, (entry) =>
       Effect.map(Audit.collect(entry.file, version), (audit) => ({ ...entry, audit })))
-    const stopped = yield* Scheduler.run(audited, {
+    const stopped = yield* uiFlags.withUi(input, Scheduler.run(audited, {
       concurrency: (plan) => runServices.concurrency(input, plan),
       failureMode: input.failureMode,
       maxCatchUp: input.maxCatchUp,
@@ -85,7 +89,7 @@ const handler = (input: runServices.Input & {
     }, stop).pipe(
       runServices.provide(input, input.logFormat),
       Effect.ensuring(Effect.sync(unregister))
-    )
+    ))
     if (!stopped.drained) return yield* new SchedulerInterrupted()
   })
 

@@ -25,6 +25,11 @@ export interface Options {
   readonly durability: Durability
   /** How long to wait for another process's write lock. Default: 5000 ms. */
   readonly busyTimeoutMillis?: number
+  /**
+   * Open an existing file for reading only (`runner ui`): never created, `query_only` set, so a reader beside a running
+   * runner can never write or take the write lock. The journal is already in WAL mode, so readers never block it.
+   */
+  readonly readOnly?: boolean
 }
 
 const error = (cause: unknown, message: string, operation: string) =>
@@ -100,6 +105,12 @@ export const describeError = (filename: string, cause: unknown): string => {
 
 /** Opens the database file with the journal's settings: WAL, the chosen durability, busy timeout, foreign keys. */
 export const open = (options: Options): DatabaseSync => {
+  if (options.readOnly === true) {
+    const db = new DatabaseSync(options.filename, { readOnly: true })
+    db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMillis ?? 5000))}`)
+    db.exec("PRAGMA query_only = ON")
+    return db
+  }
   ensureDir(path.dirname(path.resolve(options.filename)))
   // Create the file ourselves so it is never world-readable, whatever the umask; SQLite gives -wal/-shm the same mode.
   fs.closeSync(fs.openSync(options.filename, "a", 0o600))

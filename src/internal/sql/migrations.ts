@@ -200,6 +200,18 @@ const v9 = Effect.gen(function*() {
   )`
 })
 
+/**
+ * v10: indexes for `runner ui` at scale (100,000 runs): the runs list newest first with or without a status or key
+ * filter, read by keyset without sorting, and one job's log lines of a run without scanning the others'.
+ */
+const v10 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at)`
+  yield* sql`CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, started_at)`
+  yield* sql`CREATE INDEX IF NOT EXISTS runs_by_run_key ON runs (run_key, started_at)`
+  yield* sql`CREATE INDEX IF NOT EXISTS logs_by_job ON logs (run_id, job_id, id)`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
@@ -210,7 +222,8 @@ export const all = {
   "0006_lock_tokens": v6,
   "0007_processes": v7,
   "0008_cache": v8,
-  "0009_backfills": v9
+  "0009_backfills": v9,
+  "0010_ui_indexes": v10
 } as const
 
 /** The table the Migrator records applied migrations in. */
