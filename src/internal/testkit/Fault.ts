@@ -133,7 +133,7 @@ export const apply = (
     case "Delay":
       return Effect.andThen(Effect.sleep(action.duration), Effect.suspend(work))
     case "Crash":
-      return Effect.andThen(Effect.sync(crash), Effect.never)
+      return Effect.andThen(Effect.sync(crash), Effect.interruptible(Effect.never))
     case "Output":
       return Effect.succeed(action.value)
     case "Exit":
