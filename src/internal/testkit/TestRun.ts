@@ -8,6 +8,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { clearImmediate, clearTimeout, setImmediate, setTimeout } from "node:timers"
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import type * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -188,7 +189,8 @@ const crashable = (
   crash: Crash,
   crashNow: () => void,
   crashSteps: ReadonlyMap<string, ReadonlyArray<string>>,
-  events: Array<RunEvent.RunEvent>
+  events: Array<RunEvent.RunEvent>,
+  live: Set<number>
 ): Journal.Journal["Service"] => {
   const unlessCrashed = <A extends ReadonlyArray<unknown>, E>(write: (...args: A) => Effect.Effect<void, E>) =>
   (...args: A): Effect.Effect<void, E> => Effect.suspend(() => crash.crashed ? Effect.void : write(...args))
@@ -210,8 +212,16 @@ const crashable = (
         return Effect.interruptible(Effect.never)
       })
     ),
-    processStarted: unlessCrashed(inner.processStarted),
-    processEnded: unlessCrashed(inner.processEnded)
+    processStarted: (record) =>
+      Effect.suspend(() => {
+        live.add(record.pid)
+        return crash.crashed ? Effect.void : inner.processStarted(record)
+      }),
+    processEnded: (runId, pid) =>
+      Effect.suspend(() => {
+        live.delete(pid)
+        return crash.crashed ? Effect.void : inner.processEnded(runId, pid)
+      })
   })
 }
 
@@ -240,10 +250,11 @@ const realPause = Effect.callback<void>((resume) => {
 })
 
 /**
- * True while the process waits on real work: a child process, a file system request, a DNS lookup or a connection
- * (Node's and Deno's active resources; Bun has none to ask, and then only the run's own activity counts).
+ * True while the process waits on real work: a command job's process (journaled as running), or, on Node, a file
+ * system request, a DNS lookup or a connection (its active resources; Bun and Deno do not list them).
  */
-const waitingOnRealWork = (): boolean => {
+const waitingOnRealWork = (live: ReadonlySet<number>): boolean => {
+  if (live.size > 0) return true
   const info = (process as { getActiveResourcesInfo?: () => Array<string> }).getActiveResourcesInfo?.()
   return info !== undefined && info.some((name) => /FSReq|ReqWrap|ProcessWrap|FileHandle|ConnectWrap|Shutdown|WriteWrap/.test(name))
 }
@@ -252,17 +263,18 @@ const waitingOnRealWork = (): boolean => {
  * Advances the test clock to the next pending sleep whenever the run is idle: no fiber made progress (no event, log
  * or new sleep) for a few turns of the event loop, and nothing real is pending. Runs until interrupted.
  */
-const drive = (clock: TestClock.TestClock, activity: () => number) =>
+const drive = (clock: TestClock.TestClock, activity: () => number, live: ReadonlySet<number>) =>
   Effect.gen(function*() {
     let last = -1
     let quiet = 0
     while (true) {
       yield* turn
       const now = activity() + sleepCount(clock) * 1_000_003
-      if (now !== last || waitingOnRealWork()) {
+      const waiting = waitingOnRealWork(live)
+      if (now !== last || waiting) {
         last = now
         quiet = 0
-        if (waitingOnRealWork()) yield* realPause
+        if (waiting) yield* realPause
         continue
       }
       if (++quiet < 3) continue
@@ -371,7 +383,8 @@ const execute = (
       return Fault.apply(Fault.actionOf(fault, attempt), job.id, attempt, job.command, work, crashNow)
     }
     const inner = yield* openJournal(journal, scope)
-    const wrapped = crashable(inner, crash, crashNow, crashSteps, events)
+    const live = new Set<number>()
+    const wrapped = crashable(inner, crash, crashNow, crashSteps, events, live)
     const reporter = Reporter.Reporter.of({
       event: (event) => Effect.sync(() => void reported.push(event)),
       log: (entry) => {
@@ -402,7 +415,7 @@ const execute = (
         )))
       ))
     )
-    const driver = yield* Effect.forkDetach(drive(clock, () => events.length + reported.length + logs.length))
+    const driver = yield* Effect.forkDetach(drive(clock, () => events.length + reported.length + logs.length, live))
     // A crash interrupts the run at once: the process is dead, nothing it did afterwards counts.
     const raced = Effect.raceFirst(
       Effect.map(run, (outcome) => ({ _tag: "Outcome", outcome }) as const),
