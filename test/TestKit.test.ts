@@ -2,14 +2,18 @@
  * The test kit (`effect-runner/test`): faults injected into named jobs, the self-advancing TestClock, crash and
  * resume on the same journal (memory and SQLite), typed results, and its errors for faults that name no job.
  */
-import { assert, describe, it } from "@effect/vitest"
+import { assert, describe, expectTypeOf, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as HttpClient from "effect/http/HttpClient"
+import * as HttpClientResponse from "effect/http/HttpClientResponse"
+import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import { Checkpoint, Dag, Job, Partition, Resource } from "effect-runner"
+import type { JobTimeout } from "../src/Errors.ts"
 import { Fault, TestRun } from "effect-runner/test"
 
 class Unavailable extends Data.TaggedError("Unavailable")<{ readonly why: string }> {}
@@ -164,13 +168,60 @@ describe("TestRun.run", () => {
       void Greeter
     }))
 
-  it.effect("a layer option replaces a service the jobs use (a fake)", () =>
+  it.effect("a layer option replaces the runner's HttpClient with a fake", () =>
     Effect.gen(function*() {
-      const Api = Resource.make("api", { concurrency: 1 })
-      const job = Job.make("call", { uses: [Api], run: () => Effect.succeed(1) })
-      const result = yield* TestRun.run(Dag.make("x", [job]))
+      const asked: Array<string> = []
+      const fake = Layer.succeed(HttpClient.HttpClient)(HttpClient.make((request) =>
+        Effect.sync(() => {
+          asked.push(request.url)
+          return HttpClientResponse.fromWeb(request, new Response(JSON.stringify({ names: ["ada"] })))
+        })
+      ))
+      const job = Job.make("call", {
+        run: () => HttpClient.get("https://api.invalid/names").pipe(Effect.flatMap((response) => response.json), Effect.orDie)
+      })
+      const result = yield* TestRun.run(Dag.make("x", [job]), { layer: fake })
       TestRun.assertSucceeded(result)
+      assert.deepStrictEqual(result.jobs.call.output, { names: ["ada"] })
+      assert.deepStrictEqual(asked, ["https://api.invalid/names"])
     }))
+
+  it.effect("a rate limit's window and a breaker's cooldown pass on the test clock", () =>
+    Effect.gen(function*() {
+      const api = Resource.make("api", { rate: { limit: 1, per: "1 hour" } })
+      const calls = Job.make("calls", { run: () => Effect.forEach([1, 2, 3], (i) => api.use(Effect.succeed(i))) })
+      const started = Date.now()
+      const result = yield* TestRun.run(Dag.make("rate", [calls]), { now: 0 })
+      TestRun.assertSucceeded(result)
+      assert.deepStrictEqual(result.jobs.calls.output, [1, 2, 3])
+      assert.isAtLeast(result.jobs.calls.durationMillis, 2 * 3_600_000)
+      assert.isBelow(Date.now() - started, 5_000)
+
+      // Two injected failures (at 0 and 5 minutes) open the breaker; the third attempt waits out its 10-minute cooldown.
+      const guarded = Resource.make("guarded", { breaker: { failures: 2, window: "1 hour", cooldown: "10 minutes" } })
+      const job = Job.make("job", { uses: [guarded], retry: { times: 5, delay: "5 minutes" }, run: () => Effect.succeed("ok") })
+      const broken = yield* TestRun.run(Dag.make("breaker", [job]), { faults: { job: Fault.failTimes(2) } })
+      TestRun.assertSucceeded(broken)
+      assert.strictEqual(broken.jobs.job.attempts, 3, TestRun.describe(broken))
+      assert.strictEqual(broken.jobs.job.durationMillis, 15 * 60_000)
+    }))
+
+  it("types: a typed DAG's job ids (with the jobs they need) and outputs; an untyped DAG takes any id", () => {
+    const { dag, load } = makeEtl()
+    type Jobs = TestRun.Result<typeof dag>["jobs"]
+    expectTypeOf<keyof Jobs>().toEqualTypeOf<"extract" | "transform" | "load">()
+    expectTypeOf<Jobs["extract"]["output"]>().toEqualTypeOf<{ readonly rows: number } | undefined>()
+    expectTypeOf<Jobs["load"]["output"]>().toEqualTypeOf<string | undefined>()
+    const onlyLoad = Dag.make("only", [load])
+    expectTypeOf<keyof TestRun.Result<typeof onlyLoad>["jobs"]>().toEqualTypeOf<"extract" | "transform" | "load">()
+    const nested = Dag.make("nested", [onlyLoad, Job.make("extra", { run: () => Effect.succeed(true) })])
+    expectTypeOf<TestRun.Result<typeof nested>["jobs"]["extra"]["output"]>().toEqualTypeOf<boolean | undefined>()
+    expectTypeOf<TestRun.JobIds<typeof nested>>().toEqualTypeOf<"extract" | "transform" | "load" | "extra">()
+    expectTypeOf<TestRun.JobIds<Dag.Dag>>().toEqualTypeOf<string>()
+    // Job's and Dag's phantom parameters change no existing type: a job is still a `Job<A, E>`, a DAG a `Dag`.
+    expectTypeOf(load).toEqualTypeOf<Job.Job<string, JobTimeout>>()
+    expectTypeOf(dag).toEqualTypeOf<Dag.Dag>()
+  })
 })
 
 describe("crash and resume", () => {
