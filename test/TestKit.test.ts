@@ -206,6 +206,18 @@ describe("TestRun.run", () => {
       assert.strictEqual(broken.jobs.job.durationMillis, 15 * 60_000)
     }))
 
+  it.live("a run that never ends stops when the test interrupts it (its clock driver with it)", () =>
+    Effect.gen(function*() {
+      // The driver always holds a timer or an immediate while it lives.
+      const timers = () => process.getActiveResourcesInfo().filter((name) => name === "Timeout" || name === "Immediate").length
+      const before = timers()
+      const stuck = Job.make("stuck", { run: () => Effect.never })
+      const outcome = yield* TestRun.run(Dag.make("stuck", [stuck])).pipe(Effect.timeoutOption("300 millis"))
+      assert.isTrue(outcome._tag === "None")
+      yield* Effect.sleep("50 millis")
+      assert.strictEqual(timers(), before)
+    }))
+
   it("types: a typed DAG's job ids (with the jobs they need) and outputs; an untyped DAG takes any id", () => {
     const { dag, load } = makeEtl()
     type Jobs = TestRun.Result<typeof dag>["jobs"]
@@ -287,5 +299,27 @@ describe("crash and resume", () => {
       assert.deepStrictEqual(heard, [])
       yield* TestRun.run(dag, { faults: { job: Fault.fail("x") } })
       assert.deepStrictEqual(heard, ["failed"])
+    }))
+})
+
+describe("Fault.sequence", () => {
+  it.effect("each fault takes its attempts in turn; the last one's action repeats; a checkpoint crash takes none", () =>
+    Effect.gen(function*() {
+      let ran = 0
+      const job = Job.make("job", {
+        retry: { times: 5, delay: "1 second" },
+        run: () => Effect.sync(() => ++ran).pipe(Checkpoint.step("once"))
+      })
+      const dag = Dag.make("seq", [job])
+      const failing = yield* TestRun.run(dag, { faults: { job: Fault.sequence(Fault.fail("a"), Fault.die("b")) } })
+      assert.strictEqual(failing.jobs.job.attempts, 2)
+      assert.isTrue(Cause.hasDies(failing.jobs.job.error!))
+      const passing = yield* TestRun.run(dag, { faults: { job: Fault.sequence(Fault.failTimes(2), Fault.none) } })
+      assert.strictEqual(passing.jobs.job.attempts, 3)
+      const crashing = yield* TestRun.run(dag, {
+        faults: { job: Fault.sequence(Fault.crashAfterStep("once"), Fault.failTimes(1)) }
+      })
+      assert.strictEqual(crashing.status, "crashed")
+      assert.strictEqual(crashing.jobs.job.attempts, 2, "attempt 1 failed, attempt 2 committed its step and died")
     }))
 })

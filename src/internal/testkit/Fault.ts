@@ -90,7 +90,8 @@ export const exit = (code: number, stderr?: string): Fault => make([], { _tag: "
 
 /**
  * Faults one after the other: each takes the attempts it covers (`failTimes(n)`: n; `crash`: 1; `none`: 1; the others
- * 1, except as the last, whose action repeats), then the next one starts. Checkpoint crashes of all of them apply.
+ * 1, except as the last, whose action repeats; `crashAfterStep`: none), then the next one starts. Checkpoint crashes
+ * of all of them apply, in whichever attempt the checkpoint commits.
  *
  * @example
  * ```ts
@@ -102,7 +103,8 @@ export const sequence = (...faults: ReadonlyArray<Fault>): Fault => {
   faults.forEach((fault, i) => {
     const last = i === faults.length - 1
     attempts.push(...fault.attempts)
-    if (!last && fault.attempts.length === 0) attempts.push(fault.rest)
+    // A fault of every attempt takes one here; a checkpoint crash takes none.
+    if (!last && fault.attempts.length === 0 && fault.crashAfterSteps.length === 0) attempts.push(fault.rest)
   })
   const rest = faults.length === 0 ? pass : faults[faults.length - 1]!.rest
   return make(attempts, rest, faults.flatMap((f) => f.crashAfterSteps))

@@ -415,7 +415,8 @@ const execute = (
         )))
       ))
     )
-    const driver = yield* Effect.forkDetach(drive(clock, () => events.length + reported.length + logs.length, live))
+    // Scoped: ended with the run, also when the test interrupts it (a timeout), so it never spins on.
+    const driver = yield* Effect.forkScoped(drive(clock, () => events.length + reported.length + logs.length, live))
     // A crash interrupts the run at once: the process is dead, nothing it did afterwards counts.
     const raced = Effect.raceFirst(
       Effect.map(run, (outcome) => ({ _tag: "Outcome", outcome }) as const),
