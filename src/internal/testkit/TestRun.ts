@@ -431,7 +431,7 @@ const execute = (
     if (value._tag === "Outcome") {
       const outcome = value.outcome
       if (outcome._tag !== "Finished") {
-        return yield* Effect.die(new InvalidOption({
+        return yield* Effect.fail(new InvalidOption({
           where: "TestRun.resume",
           reason: `run ${outcome.runId ?? "(none)"} has nothing to resume: it succeeded, or it is not in this journal`
         }))
@@ -456,7 +456,7 @@ const execute = (
       startedAt: startAt,
       endedAt: ended,
       durationMillis: ended - startAt,
-      [ResumeState]: { dag, journal, options, outputs, }
+      [ResumeState]: { dag, journal, options, outputs }
     } satisfies Result<Dag.Dag> as Result<any>
   }))
 
