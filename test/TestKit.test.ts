@@ -165,6 +165,8 @@ describe("TestRun.run", () => {
       assert.strictEqual(line?.message, "connecting to postgres://db with ***")
       const missing = yield* Effect.flip(TestRun.run(dag, { jobs: ["job"], partition: "2026-01-02T02:00" }))
       assert.include(missing.message, "DB_URL")
+      const notASlot = yield* Effect.flip(TestRun.run(dag, { jobs: ["other"], partition: "2026-01-02T03:00" }))
+      assert.include(notASlot.message, `"2026-01-02T03:00" is not a slot of dag "nightly"'s schedule`)
       void Greeter
     }))
 

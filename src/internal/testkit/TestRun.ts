@@ -357,7 +357,10 @@ const execute = (
     const scope = yield* Effect.scope
     const plan = yield* Plan.plan(dag, options.jobs ?? [])
     yield* checkFaults(dag, plan, options.faults)
-    const partition = resolvePartition(dag, options.partition)
+    const partition = yield* Effect.try({
+      try: () => resolvePartition(dag, options.partition),
+      catch: (error) => error instanceof InvalidOption ? error : new InvalidOption({ where: "TestRun partition", reason: String(error) })
+    })
     const events: Array<RunEvent.RunEvent> = []
     const reported: Array<RunEvent.RunEvent> = []
     const logs: Array<Reporter.LogEntry> = []
