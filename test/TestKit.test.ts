@@ -292,6 +292,21 @@ describe("crash and resume", () => {
       assert.include(finished.message, "has nothing to resume: it succeeded")
     }))
 
+  it.effect("a restored job's output is the one the journal gives back, decoded by its schema (a Date stays a Date)", () =>
+    Effect.gen(function*() {
+      const stamp = Job.make("stamp", {
+        output: Schema.Struct({ at: Schema.Date }),
+        run: () => Effect.succeed({ at: new Date(86_400_000) })
+      })
+      const use = Job.make("use", { needs: { stamp }, run: ({ stamp }) => Effect.succeed(stamp.at.getTime()) })
+      const crashed = yield* TestRun.run(Dag.make("dates", [use]), { faults: { use: Fault.crash } })
+      const resumed = yield* TestRun.resume(crashed)
+      assert.strictEqual(resumed.jobs.stamp.status, "restored")
+      assert.notStrictEqual(resumed.jobs.stamp.output, crashed.jobs.stamp.output, "decoded again, not the first run's object")
+      assert.deepStrictEqual(resumed.jobs.stamp.output, { at: new Date(86_400_000) })
+      assert.strictEqual(resumed.jobs.use.output, 86_400_000)
+    }))
+
   it.effect("a crash runs no DAG hook; a failure does", () =>
     Effect.gen(function*() {
       const heard: Array<string> = []

@@ -31,6 +31,7 @@ import * as Journal from "../Journal.ts"
 import * as Plan from "../Plan.ts"
 import * as Spawner from "../process/Spawner.ts"
 import * as Reporter from "../reporter/Reporter.ts"
+import * as Resume from "../Resume.ts"
 import * as Run from "../Run.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import * as RunLogger from "../RunLogger.ts"
@@ -75,7 +76,10 @@ export interface JobResult<A = unknown, E = unknown> {
   readonly status: JobStatus
   /** Attempts started in this run (or resume); 0 for a job restored, cached, skipped or not started. */
   readonly attempts: number
-  /** Its output, when it succeeded (or was restored or reused): as the job returned it, or as the journal gave it back. */
+  /**
+   * Its output, when it succeeded (or was reused): as the job returned it; when it was restored on resume: as the
+   * journal gave it back (decoded by its `output` schema).
+   */
   readonly output: A | undefined
   /** Why it failed: its last attempt's Cause, typed. */
   readonly error: Cause.Cause<E> | undefined
@@ -110,7 +114,6 @@ interface Handle {
   readonly dag: Dag.Dag
   readonly journal: JournalHandle
   readonly options: Options<string>
-  readonly outputs: ReadonlyMap<string, unknown>
 }
 
 export interface Options<Ids extends string = string> {
@@ -350,7 +353,6 @@ const execute = (
   options: Options<string>,
   journal: JournalHandle,
   target: Journal.Target,
-  previous: ReadonlyMap<string, unknown>,
   startAt: number
 ): Effect.Effect<Result<any>, SetupError> =>
   Effect.scoped(Effect.gen(function*() {
@@ -446,9 +448,11 @@ const execute = (
     }
     const crashed = value._tag === "Crashed"
     const finished = crashed ? undefined : reported.findLast((e): e is RunEvent.RunFinished => e._tag === "RunFinished")
-    const jobs = jobResults(plan, crashed ? events : reported, finished, previous)
-    const outputs = new Map(previous)
-    for (const [id, job] of Object.entries(jobs)) if (job.output !== undefined) outputs.set(id, job.output)
+    // The outputs of restored jobs as the run got them back: decoded from the journal, as a resumed run decodes them.
+    const restored = (crashed ? events : reported).some((e) => e._tag === "JobRestored")
+      ? (yield* Effect.flatMap(inner.succeeded(runId), (rows) => Resume.decide(plan, Resume.definitionHashes(plan), rows))).restored
+      : new Map<string, Resume.Restored>()
+    const jobs = jobResults(plan, crashed ? events : reported, finished, restored)
     return {
       runId,
       dag: dag.name,
@@ -459,7 +463,7 @@ const execute = (
       startedAt: startAt,
       endedAt: ended,
       durationMillis: ended - startAt,
-      [ResumeState]: { dag, journal, options, outputs }
+      [ResumeState]: { dag, journal, options }
     } satisfies Result<Dag.Dag> as Result<any>
   }))
 
@@ -468,7 +472,7 @@ const jobResults = (
   plan: Plan.Plan,
   events: ReadonlyArray<RunEvent.RunEvent>,
   finished: RunEvent.RunFinished | undefined,
-  previous: ReadonlyMap<string, unknown>
+  restoredOutputs: ReadonlyMap<string, Resume.Restored>
 ): Record<string, JobResult> => {
   const results: Record<string, JobResult> = {}
   for (const { job } of plan.jobs) {
@@ -494,7 +498,7 @@ const jobResults = (
       id: job.id,
       status,
       attempts,
-      output: succeeded !== undefined ? succeeded.output : cached !== undefined ? cached.output : restored ? previous.get(job.id) : undefined,
+      output: succeeded !== undefined ? succeeded.output : cached !== undefined ? cached.output : restored ? restoredOutputs.get(job.id)?.output : undefined,
       error: finished?.causes?.get(job.id) ?? (status === "failed" ? failures.at(-1)?.cause : undefined),
       attemptErrors: failures.map((f) => f.error),
       durationMillis: summary?.durationMillis ?? (first === undefined || last === undefined ? 0 : last.at - first.at)
@@ -523,7 +527,7 @@ export const run = <D extends Dag.Dag>(
       ? { _tag: "Sqlite", file: tempJournal() }
       : { _tag: "Memory", context: Effect.runSync(Layer.build(Journal.layerMemory).pipe(Effect.scoped)) }
     const now = options.now === undefined ? Date.now() : typeof options.now === "number" ? options.now : options.now.getTime()
-    return execute(dag, options as Options<string>, journal, { _tag: "New" }, new Map(), now)
+    return execute(dag, options as Options<string>, journal, { _tag: "New" }, now)
   })
 
 /**
@@ -539,5 +543,5 @@ export const resume = <D extends Dag.Dag>(
     const handle = result[ResumeState]
     const merged: Options<string> = { ...handle.options, faults: {}, ...(options as Options<string>) }
     const now = options.now === undefined ? result.endedAt : typeof options.now === "number" ? options.now : options.now.getTime()
-    return execute(handle.dag, merged, handle.journal, { _tag: "Resume", runId: result.runId }, handle.outputs, now)
+    return execute(handle.dag, merged, handle.journal, { _tag: "Resume", runId: result.runId }, now)
   }) as Effect.Effect<Result<D>, SetupError>
