@@ -90,8 +90,8 @@ export type Failure<Jobs extends ReadonlyArray<unknown>> = ErrorOf<Jobs[number]>
 
 type ErrorOf<J> = J extends Job.Job<any, infer E, any> ? E : J extends Dag ? unknown : never
 
-/*
- * `Jobs` is phantom (no member uses it): the jobs and DAGs `Dag.make` was given, as a tuple type, so that the test kit
+/**
+ * A DAG made by `Dag.make`. `Jobs` is phantom (no member uses it): the jobs and DAGs `Dag.make` was given, as a tuple type, so that the test kit
  * (`effect-runner/test`) can type a run's job ids and outputs. Any `Dag<X>` is a `Dag` (= `Dag<any>`: untyped).
  */
 export interface Dag<Jobs = any> {

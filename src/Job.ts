@@ -32,8 +32,7 @@ export type Services = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.C
 /**
  * A job whose output type is `A`, whose typed failures are `E`, and which requires the services `R` beyond the
  * runner's own (`Services`): the DAG's `layer` must provide them (`Dag.make` does not type-check otherwise).
- */
-/*
+ *
  * `Id` and `Needs` are phantom: no member uses them, so they take no part in assignability or type identity (a
  * `Job<number, never, never, "load">` is a `Job<number, never>`), but they can be inferred from a job's type: the test
  * kit (`effect-runner/test`) reads a DAG's job ids and outputs through them. `Job.make` and `Job.command` set them.
