@@ -3,6 +3,7 @@
  * resume on the same journal (memory and SQLite), typed results, and its errors for faults that name no job.
  */
 import { assert, describe, expectTypeOf, it } from "@effect/vitest"
+import { spawn } from "node:child_process"
 import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Data from "effect/Data"
@@ -219,6 +220,25 @@ describe("TestRun.run", () => {
       yield* Effect.sleep("50 millis")
       assert.strictEqual(timers(), before)
     }))
+
+  it.effect("the clock waits for a command job's process; a process of the test's own does not stop it", () =>
+    Effect.gen(function*() {
+      // A real 300 ms command under a 1-minute timeout: the clock must not jump to the timeout while it runs.
+      const nap = Job.command("nap", ["sleep", "0.3"], { timeout: "1 minute" })
+      const napped = yield* TestRun.run(Dag.make("nap", [nap]))
+      TestRun.assertSucceeded(napped)
+      // The test's own long process (a database it started, say) is not the run's: retries still take no real time.
+      const own = yield* Effect.acquireRelease(
+        Effect.sync(() => spawn("sleep", ["30"], { stdio: "ignore" })),
+        (child) => Effect.sync(() => child.kill())
+      )
+      assert.isDefined(own.pid)
+      const { dag } = makeEtl()
+      const started = Date.now()
+      const retried = yield* TestRun.run(dag, { faults: { extract: Fault.failTimes(3) } })
+      TestRun.assertSucceeded(retried)
+      assert.isBelow(Date.now() - started, 5_000)
+    }).pipe(Effect.scoped))
 
   it("types: a typed DAG's job ids (with the jobs they need) and outputs; an untyped DAG takes any id", () => {
     const { dag, load } = makeEtl()

@@ -252,14 +252,19 @@ const realPause = Effect.callback<void>((resume) => {
   return Effect.sync(() => clearTimeout(handle))
 })
 
+/** Node's names of pending requests: a file system operation, a DNS lookup, a connection being made, a write. */
+const pendingRequest = /FSReq|ReqWrap|FileHandle|ConnectWrap|ShutdownWrap|WriteWrap/
+
 /**
- * True while the process waits on real work: a command job's process (journaled as running), or, on Node, a file
- * system request, a DNS lookup or a connection (its active resources; Bun and Deno do not list them).
+ * Real work the run may be waiting on, so the clock must not move yet: a command job's process (journaled as running),
+ * or, on Node, a pending request (Bun and Deno do not list them). Requests count for at most `requestPatienceMillis`
+ * of real time in a row: one the run does not own (the test's own, a watcher) must not stop the clock for good.
  */
-const waitingOnRealWork = (live: ReadonlySet<number>): boolean => {
-  if (live.size > 0) return true
+const requestPatienceMillis = 1_000
+
+const pendingRequests = (): boolean => {
   const info = (process as { getActiveResourcesInfo?: () => Array<string> }).getActiveResourcesInfo?.()
-  return info !== undefined && info.some((name) => /FSReq|ReqWrap|ProcessWrap|FileHandle|ConnectWrap|Shutdown|WriteWrap/.test(name))
+  return info !== undefined && info.some((name) => pendingRequest.test(name))
 }
 
 /**
@@ -270,10 +275,15 @@ const drive = (clock: TestClock.TestClock, activity: () => number, live: Readonl
   Effect.gen(function*() {
     let last = -1
     let quiet = 0
+    let requestsSince: number | undefined
     while (true) {
       yield* turn
       const now = activity() + sleepCount(clock) * 1_000_003
-      const waiting = waitingOnRealWork(live)
+      let waiting = live.size > 0
+      if (!waiting && pendingRequests()) {
+        requestsSince ??= Date.now()
+        waiting = Date.now() - requestsSince < requestPatienceMillis
+      } else requestsSince = undefined
       if (now !== last || waiting) {
         last = now
         quiet = 0
