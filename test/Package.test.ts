@@ -228,10 +228,10 @@ export const one = Job.make("one", {
     }
   )
 
-  it("runner init scaffolds a project whose hello.ts runs and type-checks; it refuses to overwrite unless --force", () => {
+  it("runner init scaffolds a project whose hello.ts runs, whose test passes, both type-check; it refuses to overwrite unless --force", () => {
     const init = run("npx", ["runner", "init"], project)
     assert.strictEqual(init.status, 0, init.output)
-    for (const file of ["tasks/hello.ts", "tsconfig.json", ".gitignore"]) assert.include(init.stdout, `wrote ${file}`)
+    for (const file of ["tasks/hello.ts", "tasks/hello.test.ts", "tsconfig.json", ".gitignore"]) assert.include(init.stdout, `wrote ${file}`)
     assert.strictEqual(JSON.parse(fs.readFileSync(path.join(project, "package.json"), "utf8")).scripts.tasks, "runner")
     assert.include(fs.readFileSync(path.join(project, ".gitignore"), "utf8").split("\n"), ".runner/")
 
@@ -241,6 +241,10 @@ export const one = Job.make("one", {
     const script = run("npm", ["run", "tasks", "--", "tasks/hello.ts", "--log-format", "plain"], project)
     assert.strictEqual(script.status, 0, script.output)
     assert.include(script.stdout, "HELLO FROM EFFECT-RUNNER")
+    // Its test (a plain script, with the test kit) passes, and type-checks with the task files.
+    const test = run("node", ["tasks/hello.test.ts"], project)
+    assert.strictEqual(test.status, 0, test.output)
+    assert.include(test.stdout, "hello.test.ts: ok")
     const tsc = run("tsc", ["-p", "."], project)
     assert.strictEqual(tsc.status, 0, tsc.output)
 
