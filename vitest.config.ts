@@ -1,6 +1,15 @@
+import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
 export default defineConfig({
+  resolve: {
+    // In-process tests of task files and of the test kit import the package by name: its sources, as tsconfig's
+    // `paths` say (spawned runners resolve it themselves).
+    alias: [
+      { find: /^effect-runner\/test$/, replacement: fileURLToPath(new URL("./src/test.ts", import.meta.url)) },
+      { find: /^effect-runner$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) }
+    ]
+  },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,

@@ -90,7 +90,11 @@ export type Failure<Jobs extends ReadonlyArray<unknown>> = ErrorOf<Jobs[number]>
 
 type ErrorOf<J> = J extends Job.Job<any, infer E, any> ? E : J extends Dag ? unknown : never
 
-export interface Dag {
+/**
+ * A DAG made by `Dag.make`. `Jobs` is phantom (no member uses it): the jobs and DAGs `Dag.make` was given, as a tuple type, so that the test kit
+ * (`effect-runner/test`) can type a run's job ids and outputs. Any `Dag<X>` is a `Dag` (= `Dag<any>`: untyped).
+ */
+export interface Dag<Jobs = any> {
   readonly [TypeId]: typeof TypeId
   readonly name: string
   /** The jobs named when the Dag was made; what they need is included when it is planned. */
@@ -142,7 +146,7 @@ export const make = <const Jobs extends ReadonlyArray<unknown>, LOut = never, LE
   name: string,
   jobs: Jobs & NoInfer<CheckProvided<Jobs, LOut>>,
   options: Options<LOut, LE, Failure<Jobs>> = {}
-): Dag => {
+): Dag<Jobs> => {
   if (typeof name !== "string" || name.trim() === "") {
     throw new InvalidOption({ where: "Dag.make", reason: "a DAG needs a non-empty string name" })
   }

@@ -32,8 +32,12 @@ export type Services = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.C
 /**
  * A job whose output type is `A`, whose typed failures are `E`, and which requires the services `R` beyond the
  * runner's own (`Services`): the DAG's `layer` must provide them (`Dag.make` does not type-check otherwise).
+ *
+ * `Id` and `Needs` are phantom: no member uses them, so they take no part in assignability or type identity (a
+ * `Job<number, never, never, "load">` is a `Job<number, never>`), but they can be inferred from a job's type: the test
+ * kit (`effect-runner/test`) reads a DAG's job ids and outputs through them. `Job.make` and `Job.command` set them.
  */
-export interface Job<out A = unknown, out E = unknown, out R = never> {
+export interface Job<out A = unknown, out E = unknown, out R = never, Id extends string = string, Needs = {}> {
   readonly [TypeId]: typeof TypeId
   readonly id: string
   readonly kind: "effect" | "shell"
@@ -210,14 +214,17 @@ export const make = <
   LIn = never,
   Timeout = undefined,
   Uses = undefined,
-  Output = undefined
+  Output = undefined,
+  const Id extends string = string
 >(
-  id: string,
+  id: Id,
   options: Options<Needs, A, E, R, C, LOut, LE, LIn> & Given<Timeout, Uses, Output>
 ): Job<
   A,
   E | LE | RunnerErrors<Timeout, Uses, Output>,
-  Exclude<Exclude<R, LOut> | LIn, Services> | Requirements<Needs[keyof Needs]>
+  Exclude<Exclude<R, LOut> | LIn, Services> | Requirements<Needs[keyof Needs]>,
+  Id,
+  Needs
 > => build(id, "effect", options as unknown as Options<any, A, E | LE, Services>, undefined, callSites())
 
 export interface CommandOptions<Needs, C = {}> {
@@ -292,12 +299,13 @@ export const command = <
   const Needs extends Readonly<Record<string, Any>> = {},
   const C extends ConfigSpec = {},
   Timeout = undefined,
-  Uses = undefined
+  Uses = undefined,
+  const Id extends string = string
 >(
-  id: string,
+  id: Id,
   argv: Argv | ((inputs: RunInputs<Needs, C>) => Argv),
   options: CommandOptions<Needs, C> & Given<Timeout, Uses> = {}
-): Job<CommandOutput, CommandError | RunnerErrors<Timeout, Uses, undefined>> => makeCommand(id, argv, options, callSites())
+): Job<CommandOutput, CommandError | RunnerErrors<Timeout, Uses, undefined>, never, Id, Needs> => makeCommand(id, argv, options, callSites())
 
 /**
  * The former name of `Job.command`, which runs no shell: it behaves identically.

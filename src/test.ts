@@ -1,8 +1,14 @@
 /**
- * `effect-runner/test`: reserved for the test kit (running jobs and DAGs inside a test, with `TestClock` and an
- * in-memory journal). It is not released yet: importing it fails with a message that says so, rather than with a
- * resolution error that would suggest a broken install.
+ * `effect-runner/test`: the test kit. Run a DAG inside your test runner with faults injected into named jobs, on a
+ * TestClock that advances by itself (retry delays, timeouts and sleeps take no real time), with an in-memory journal;
+ * crash it at a job or checkpoint and resume it.
+ *
+ * @example
+ * ```ts
+ * import { Fault, TestRun } from "effect-runner/test"
+ * const result = yield* TestRun.run(etl, { faults: { extract: Fault.failTimes(2) } })
+ * result.jobs.extract.attempts // 3
+ * ```
  */
-export {}
-
-throw new Error("effect-runner/test is reserved for the test kit, which is not released yet; import from \"effect-runner\"")
+export * as Fault from "./Fault.ts"
+export * as TestRun from "./TestRun.ts"

@@ -6,7 +6,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "vitest"
-import { compilerOptions, helloTask, missingOptions } from "../src/internal/cli/init.ts"
+import { compilerOptions, helloTask, helloTest, missingOptions } from "../src/internal/cli/init.ts"
 import { runner } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 
@@ -20,6 +20,7 @@ describe("runner init", () => {
     const result = runner(["init"], { cwd: dir })
     assert.strictEqual(result.status, 0, result.stderr)
     assert.strictEqual(read(dir, "tasks/hello.ts"), helloTask)
+    assert.strictEqual(read(dir, "tasks/hello.test.ts"), helloTest)
     const pkg = JSON.parse(read(dir, "package.json"))
     assert.deepStrictEqual([pkg.type, pkg.scripts], ["module", { tasks: "runner" }])
     assert.deepStrictEqual(JSON.parse(read(dir, "tsconfig.json")).compilerOptions, compilerOptions)
@@ -30,6 +31,10 @@ describe("runner init", () => {
     const hello = runner(["tasks/hello.ts", "--log-format", "plain"], { cwd: dir })
     assert.strictEqual(hello.status, 0, hello.stdout + hello.stderr)
     assert.include(hello.stdout, "HELLO FROM EFFECT-RUNNER")
+
+    // Its test is no task file: `runner cron tasks/` loads hello.ts only (and finds no schedule in it).
+    const cron = runner(["cron", "tasks/"], { cwd: dir })
+    assert.notInclude(cron.stdout + cron.stderr, "hello.test.ts")
 
     const again = runner(["init"], { cwd: dir })
     assert.strictEqual(again.status, 0, again.stderr)

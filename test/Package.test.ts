@@ -99,6 +99,46 @@ export const greet = Job.make("greet", {
 export default Dag.make("x", [greet])
 `
 
+/** A user's DAG and their vitest file testing it with the test kit. */
+const kitTask = `import * as Effect from "effect/Effect"
+import { Dag, Job } from "effect-runner"
+
+export const extract = Job.make("extract", {
+  retry: { times: 3, delay: "1 minute" },
+  run: () => Effect.succeed({ rows: 3 })
+})
+export const load = Job.make("load", {
+  needs: { extract },
+  timeout: "10 seconds",
+  run: ({ extract }) => Effect.succeed(\`loaded \${extract.rows}\`)
+})
+export default Dag.make("etl", [extract, load])
+`
+
+const kitTest = `import * as Effect from "effect/Effect"
+import { expect, it } from "vitest"
+import { Fault, TestRun } from "effect-runner/test"
+import etl from "./etl.js"
+
+it("extract's failures are retried", async () => {
+  const result = await Effect.runPromise(TestRun.run(etl, { faults: { extract: Fault.failTimes(2) } }))
+  TestRun.assertSucceeded(result)
+  expect(result.jobs.extract.attempts).toBe(3)
+  const output: string | undefined = result.jobs.load.output
+  expect(output).toBe("loaded 3")
+})
+
+it("a slow load times out; resume after a crash runs only load", async () => {
+  const slow = await Effect.runPromise(TestRun.run(etl, { faults: { load: Fault.delay("1 minute") } }))
+  expect(slow.status).toBe("failed")
+  expect(TestRun.errorOf(slow.jobs.load)?._tag).toBe("JobTimeout")
+  const crashed = await Effect.runPromise(TestRun.run(etl, { faults: { load: Fault.crash } }))
+  expect(crashed.status).toBe("crashed")
+  const resumed = await Effect.runPromise(TestRun.resume(crashed))
+  expect(TestRun.ran(resumed)).toEqual(["load"])
+})
+`
+
 describe("the tarball", () => {
   it("holds the bin, the compiled runner with declarations and maps, the sources they map to, and nothing else", () => {
     const listing = run("tar", ["tzvf", tarball], root)
@@ -128,12 +168,12 @@ describe("the tarball", () => {
     const bin = fs.readFileSync(path.join(installed, "bin/runner.js"), "utf8")
     assert.isTrue(bin.startsWith("#!/usr/bin/env node\n"))
 
-    // The API resolves; effect-runner/test is reserved and says so.
+    // The API and the test kit resolve.
     const api = run("node", ["-e", `import("effect-runner").then((m) => console.log(Object.keys(m).sort().join(",")))`], project)
     assert.includeMembers(api.stdout.trim().split(","), ["Checkpoint", "Dag", "Job", "Resource"], api.output)
-    const kit = run("node", ["-e", `import("effect-runner/test")`], project)
-    assert.notStrictEqual(kit.status, 0)
-    assert.include(kit.stderr, "effect-runner/test is reserved for the test kit, which is not released yet")
+    const kit = run("node", ["-e", `import("effect-runner/test").then((m) => console.log(Object.keys(m).sort().join(",")))`], project)
+    assert.strictEqual(kit.status, 0, kit.output)
+    assert.deepStrictEqual(kit.stdout.trim().split(","), ["Fault", "TestRun"])
   })
 })
 
@@ -188,10 +228,10 @@ export const one = Job.make("one", {
     }
   )
 
-  it("runner init scaffolds a project whose hello.ts runs and type-checks; it refuses to overwrite unless --force", () => {
+  it("runner init scaffolds a project whose hello.ts runs, whose test passes, both type-check; it refuses to overwrite unless --force", () => {
     const init = run("npx", ["runner", "init"], project)
     assert.strictEqual(init.status, 0, init.output)
-    for (const file of ["tasks/hello.ts", "tsconfig.json", ".gitignore"]) assert.include(init.stdout, `wrote ${file}`)
+    for (const file of ["tasks/hello.ts", "tasks/hello.test.ts", "tsconfig.json", ".gitignore"]) assert.include(init.stdout, `wrote ${file}`)
     assert.strictEqual(JSON.parse(fs.readFileSync(path.join(project, "package.json"), "utf8")).scripts.tasks, "runner")
     assert.include(fs.readFileSync(path.join(project, ".gitignore"), "utf8").split("\n"), ".runner/")
 
@@ -201,6 +241,10 @@ export const one = Job.make("one", {
     const script = run("npm", ["run", "tasks", "--", "tasks/hello.ts", "--log-format", "plain"], project)
     assert.strictEqual(script.status, 0, script.output)
     assert.include(script.stdout, "HELLO FROM EFFECT-RUNNER")
+    // Its test (a plain script, with the test kit) passes, and type-checks with the task files.
+    const test = run("node", ["tasks/hello.test.ts"], project)
+    assert.strictEqual(test.status, 0, test.output)
+    assert.include(test.stdout, "hello.test.ts: ok")
     const tsc = run("tsc", ["-p", "."], project)
     assert.strictEqual(tsc.status, 0, tsc.output)
 
@@ -252,6 +296,26 @@ export default Dag.make("typed", [use])
     const errors = bad.stdout.trim().split("\n").filter((line) => /error TS\d+/.test(line))
     assert.lengthOf(errors, 1, bad.output)
     assert.match(errors[0]!, /^bad\.ts\(5,\d+\): error TS\d+: Property 'toFixed' does not exist on type 'string'/)
+  }, 180_000)
+
+  it("a user's vitest file using effect-runner/test passes, and type-checks with the user's tsc", () => {
+    const dir = path.join(project, "kit")
+    fs.mkdirSync(dir)
+    // vitest as the user would have it installed (the repository's copy).
+    if (!fs.existsSync(path.join(project, "node_modules/vitest"))) {
+      fs.symlinkSync(path.join(root, "node_modules/vitest"), path.join(project, "node_modules/vitest"))
+    }
+    fs.writeFileSync(path.join(dir, "etl.ts"), kitTask)
+    fs.writeFileSync(path.join(dir, "etl.test.ts"), kitTest)
+    fs.writeFileSync(path.join(dir, "tsconfig.json"), JSON.stringify({
+      compilerOptions: { strict: true, module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", noEmit: true, skipLibCheck: true },
+      files: ["etl.test.ts"]
+    }))
+    const tsc = run("tsc", ["-p", "."], dir)
+    assert.strictEqual(tsc.status, 0, tsc.output)
+    const vitest = run("vitest", ["run", "--root", dir], dir)
+    assert.strictEqual(vitest.status, 0, vitest.output)
+    assert.match(vitest.output, /Tests +2 passed/)
   }, 180_000)
 
   it.skipIf(oldNode.skip)("an older Node gets one line naming the versions, and exit 2", () => {

@@ -35,6 +35,26 @@ export const shout = Job.make("shout", {
 export default Dag.make("hello", [shout])
 `
 
+/** The template's test of hello.ts with the test kit: a plain script (the project has no test runner to assume). */
+export const helloTest = `// Tests tasks/hello.ts in-process with the test kit (effect-runner/test): faults, crash and resume, a test clock.
+// Run: node tasks/hello.test.ts   (in vitest, bun test or deno test: the same lines inside a test)
+import * as Effect from "effect/Effect"
+import { Fault, TestRun } from "effect-runner/test"
+import hello from "./hello.ts"
+
+// greet's output replaced: shout logs it loudly.
+const result = await Effect.runPromise(TestRun.run(hello, { faults: { greet: Fault.output({ text: "test" }) } }))
+TestRun.assertSucceeded(result)
+if (!result.logs.some((line) => line.message === "TEST")) throw new Error(\`no TEST logged:\n\${TestRun.describe(result)}\`)
+
+// The process "dies" as shout starts; resume runs shout only (greet's output comes back from the journal).
+const crashed = await Effect.runPromise(TestRun.run(hello, { faults: { shout: Fault.crash } }))
+const resumed = await Effect.runPromise(TestRun.resume(crashed))
+TestRun.assertSucceeded(resumed)
+if (TestRun.ran(resumed).join() !== "shout") throw new Error(\`resume ran \${TestRun.ran(resumed).join()}\`)
+console.log("hello.test.ts: ok")
+`
+
 /**
  * The compiler options task files need: ES modules resolved as Node resolves them (the package's `exports`), types
  * Node, Bun and Deno can strip, `.ts` extensions in relative imports, and strict checks (typed `needs` rely on them).
@@ -59,6 +79,7 @@ const tsconfig = JSON.stringify({ compilerOptions, include: ["tasks"] }, null, 2
 /** What init finds in the directory. */
 export interface Found {
   readonly helloTask: string | undefined
+  readonly helloTest: string | undefined
   readonly packageJson: string | undefined
   readonly tasksPackageJson: string | undefined
   readonly tsconfig: string | undefined
@@ -106,6 +127,10 @@ export const plan = (found: Found, options: { readonly force: boolean; readonly 
 
   if (found.helloTask !== undefined && found.helloTask !== helloTask) overwrite("tasks/hello.ts")
   if (found.helloTask !== helloTask) writes.push({ file: "tasks/hello.ts", text: helloTask, what: "a typed two-job example" })
+  if (found.helloTest !== undefined && found.helloTest !== helloTest) overwrite("tasks/hello.test.ts")
+  if (found.helloTest !== helloTest) {
+    writes.push({ file: "tasks/hello.test.ts", text: helloTest, what: "its test, with the test kit (node tasks/hello.test.ts)" })
+  }
 
   let moduleType: unknown
   if (found.packageJson === undefined) {
@@ -174,6 +199,7 @@ export const init = (dir: string, force: boolean): Effect.Effect<void, InitRefus
     const at = (file: string) => path.join(dir, file)
     const found: Found = {
       helloTask: read(at("tasks/hello.ts")),
+      helloTest: read(at("tasks/hello.test.ts")),
       packageJson: read(at("package.json")),
       tasksPackageJson: read(at("tasks/package.json")),
       tsconfig: read(at("tsconfig.json")),
@@ -197,7 +223,7 @@ export const init = (dir: string, force: boolean): Effect.Effect<void, InitRefus
 
 export const command = Command.make("init", {
   force: Flag.Boolean("force").pipe(
-    Flag.withDescription("overwrite tasks/hello.ts and the other files init writes (never an existing tsconfig.json)"),
+    Flag.withDescription("overwrite tasks/hello.ts, its test and the other files init writes (never an existing tsconfig.json)"),
     Flag.withDefault(false)
   )
 }, ({ force }) => init(process.cwd(), force)).pipe(

@@ -9,12 +9,15 @@ import * as Loader from "../Loader.ts"
 import type * as Scheduler from "../Scheduler.ts"
 import { InFile } from "./exit.ts"
 
-/** Task files: each file as given, each folder's `*.ts` files (not recursive), sorted. */
+/** Task files: each file as given, each folder's `*.ts` files (not recursive) but its tests (`*.test.ts`), sorted. */
 const expand = (targets: ReadonlyArray<string>): Array<string> =>
   targets.flatMap((target) => {
     const stat = fs.statSync(target, { throwIfNoEntry: false })
     if (stat?.isDirectory() !== true) return [target]
-    return fs.readdirSync(target).filter((name) => /\.[cm]?ts$/.test(name)).sort().map((name) => path.join(target, name))
+    return fs.readdirSync(target)
+      .filter((name) => /\.[cm]?ts$/.test(name) && !/\.test\.[cm]?ts$/.test(name))
+      .sort()
+      .map((name) => path.join(target, name))
   })
 
 /** Loads every target and plans its scheduled DAG; DAGs without a schedule are left out. */

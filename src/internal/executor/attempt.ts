@@ -21,6 +21,7 @@ import * as jobServices from "./jobServices.ts"
 import * as render from "../render.ts"
 import type { Recorder } from "./recorder.ts"
 import * as spans from "./spans.ts"
+import { CurrentAttemptHook } from "../testkit/Hook.ts"
 import type { Finished, JobState } from "./state.ts"
 
 /**
@@ -125,12 +126,16 @@ const one = (
 
 /** The job's `run` for one attempt: its own layer provided, then its timeout, then its resources' circuit breakers. */
 const attemptEffect = (job: Job.Any, inputs: Record<string, unknown>): Effect.Effect<unknown, unknown, Job.Services> =>
-  Effect.suspend(() => {
-    const ran = job.run(inputs)
-    if (!Effect.isEffect(ran)) {
-      return Effect.die(new TypeError(`job "${job.id}": run must return an Effect, got ${typeof ran}`))
+  Effect.withFiber((fiber) => {
+    const work = (): Effect.Effect<unknown, unknown, Job.Services> => {
+      const ran: unknown = job.run(inputs)
+      return Effect.isEffect(ran)
+        ? ran as Effect.Effect<unknown, unknown, Job.Services>
+        : Effect.die(new TypeError(`job "${job.id}": run must return an Effect, got ${typeof ran}`))
     }
-    const effect = layers.provideJob(job, ran)
+    // The test kit's faults (effect-runner/test) replace or wrap the work; never set outside it.
+    const hook = fiber.getRef(CurrentAttemptHook)
+    const effect = layers.provideJob(job, hook === undefined ? work() : hook(job, work))
     const timed = job.timeout === undefined ? effect : effect.pipe(Effect.timeoutOrElse({
       duration: job.timeout,
       orElse: () => Effect.fail(new JobTimeout({ jobId: job.id, timeout: Duration.format(job.timeout!) }))
