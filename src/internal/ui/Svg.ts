@@ -151,7 +151,7 @@ export const ganttLegend = (): Html => {
   const entries = items.map(([fill, label, kind]) => {
     const entry = html`<g data-legend="${kind}"><rect x="${x}" y="3" width="14" height="10" fill="${fill}" stroke="#616161" stroke-width="0.5"/>
 <text x="${x + 18}" y="12" font-size="11">${label}</text></g>`
-    x += 26 + label.length * 6.2
+    x += 34 + label.length * 6.4
     return entry
   })
   return html`<svg class="gantt-legend" role="img" aria-label="legend of the timeline" width="${Math.ceil(x)}" height="16"
