@@ -39,7 +39,7 @@ const columns = (db: DatabaseSync, table: string) =>
 const clientLayer = (file: string, durability: SqliteClient.Durability = "full") =>
   SqliteClient.layer({ filename: file, durability })
 
-const newestTables = ["attempts", "backfill_slots", "backfills", "cache_entries", "checkpoints", "effect_runner_migrations", "file_hashes", "jobs", "locks", "logs", "processes", "runs", "schedules"]
+const newestTables = ["attempts", "backfill_slots", "backfills", "cache_entries", "checkpoints", "effect_runner_migrations", "file_hashes", "jobs", "locks", "logs", "processes", "runs", "schedules", "waits"]
 
 describe("journal migrations", () => {
   it.effect("an empty file migrates to the newest schema", () =>
@@ -57,6 +57,15 @@ describe("journal migrations", () => {
         assert.isDefined(trigger, "runs.trigger exists")
         assert.strictEqual(trigger!.dflt_value, "'cli'")
         assert.strictEqual(trigger!.notnull, 1)
+        // 0011: each job's needs (nullable: runs journaled before have none), and the waits for resources.
+        const needs = columns(db, "jobs").find((c) => c.name === "needs")
+        assert.isDefined(needs, "jobs.needs exists")
+        assert.strictEqual(needs!.notnull, 0)
+        assert.deepStrictEqual(
+          columns(db, "waits").map((c) => c.name),
+          ["id", "run_id", "job_id", "attempt", "resource", "kind", "call", "started_at", "ended_at"]
+        )
+        assert.include(names(db, "index"), "waits_by_run")
       })
       // Migrating again is a no-op.
       const again = yield* migrations.run().pipe(Effect.provide(clientLayer(file)))
@@ -116,6 +125,31 @@ describe("journal migrations", () => {
         }])
         assert.strictEqual((db.prepare("SELECT count(*) AS n FROM logs").get() as { n: number }).n, 1)
       })
+    }))
+
+  it.effect("a journal at version 10 gains jobs.needs (NULL for its jobs) and waits; deleting a run deletes its waits", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "v10.db")
+      yield* Effect.gen(function*() {
+        yield* migrations.run(10)
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`INSERT INTO runs (id, dag, status, started_at, host, pid, runner_version, definition_hash)
+                   VALUES ('old-run', 'nightly', 'succeeded', 1000, 'h', 1, '0.0.1', 'abc')`
+        yield* sql`INSERT INTO jobs (run_id, job_id, status) VALUES ('old-run', 'extract', 'succeeded')`
+      }).pipe(Effect.provide(clientLayer(file)))
+      inspect(file, (db) => assert.isUndefined(columns(db, "jobs").find((c) => c.name === "needs")))
+      yield* Effect.gen(function*() {
+        const applied = yield* migrations.run()
+        assert.deepStrictEqual(applied.map(([id]) => id), [11])
+        const sql = yield* SqlClient.SqlClient
+        const jobs = yield* sql<{ needs: string | null }>`SELECT needs FROM jobs WHERE run_id = 'old-run'`
+        assert.deepStrictEqual(jobs.map((j) => j.needs), [null])
+        yield* sql`INSERT INTO waits (run_id, job_id, attempt, resource, kind, started_at, ended_at)
+                   VALUES ('old-run', 'extract', 1, 'db', 'permit', 1000, 1500)`
+        yield* sql`DELETE FROM runs WHERE id = 'old-run'`
+        const left = yield* sql<{ n: number }>`SELECT count(*) AS n FROM waits`
+        assert.strictEqual(left[0]!.n, 0)
+      }).pipe(Effect.provide(clientLayer(file)))
     }))
 
   it.effect("a migrated v1 run can be resumed by key", () =>

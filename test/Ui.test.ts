@@ -122,7 +122,7 @@ describe("pages", () => {
     assert.notInclude(page, `<svg class="dag"`)
     assert.include(page, "400 jobs: too many to draw")
     assert.include(page, "400 jobs: the timeline shows the first 300 to start")
-    assert.strictEqual([...page.matchAll(/<g><text/g)].length, 300)
+    assert.strictEqual([...page.matchAll(/<g data-gantt-job=/g)].length, 300)
     assert.include(page, ">j299<")
     assert.notInclude(page, `font-size="11">j300<`)
   })
@@ -462,6 +462,65 @@ describe("runner <file> --ui", () => {
     }
     const result = await done
     assert.strictEqual(result.status, 0, result.stderr)
+  })
+})
+
+describe.each(runtimes)("runner ui on a run of test/fixtures/ui-shape.ts, on %s", (runtime) => {
+  let ui: Dashboard
+  let runId: string
+  let journal: string
+  beforeAll(async () => {
+    journal = path.join(tempDir(), "journal.db")
+    const result = runner(["test/fixtures/ui-shape.ts", "--journal", journal], { runtime })
+    assert.strictEqual(result.status, 0, result.stderr)
+    runId = /run (\S+) succeeded/.exec(result.stdout + result.stderr)![1]!
+    ui = await startUi(journal, { runtime })
+  }, 60_000)
+  afterAll(async () => {
+    await ui?.stop()
+  })
+
+  it("draws an edge per need between the jobs' layers; the Gantt shows the waits for resources, the retry delay, a legend", async () => {
+    const page = await get(`${ui.url}/runs/${runId}`)
+    assert.strictEqual(page.status, 200)
+    const dag = /<svg class="dag"[\s\S]*?<\/svg>/.exec(page.body)![0]
+    const edges = [...dag.matchAll(/<path class="edge"[^>]*data-from="([^"]+)" data-to="([^"]+)"/g)].map((m) => `${m[1]}->${m[2]}`)
+    assert.sameMembers(edges, ["extract->a", "extract->b", "extract->flaky", "a->load", "b->load", "flaky->load"])
+    // Layers left to right: extract, then a, b and flaky in one column, then load.
+    const xOf = (job: string) => Number(new RegExp(`data-job="${job}">\\s*<rect x="(\\d+)"`).exec(dag)![1])
+    assert.isTrue(xOf("extract") < xOf("a") && xOf("a") === xOf("b") && xOf("b") === xOf("flaky") && xOf("flaky") < xOf("load"))
+
+    const gantt = /<svg class="gantt"[\s\S]*?<\/svg>/.exec(page.body)![0]
+    const rowOf = (job: string) => new RegExp(`<g data-gantt-job="${job}">[\\s\\S]*?</g>`).exec(gantt)![0]
+    const permitWaits = ["a", "b"].filter((job) => rowOf(job).includes(`data-segment="wait" data-resource="db"`))
+    assert.strictEqual(permitWaits.length, 1, "one of a and b waited for db's single permit")
+    assert.match(rowOf(permitWaits[0]!), /before attempt 1: waited \d+ ms for a permit of db/)
+    assert.match(rowOf("load"), /data-segment="wait" data-resource="api"><title>load attempt 1: waited \d+ ms for a rate-limit slot of api/)
+    assert.include(rowOf("flaky"), `data-segment="retry"`)
+    assert.notInclude(rowOf("extract"), `data-segment="wait"`)
+    assert.include(page.body, `<svg class="gantt-legend"`)
+    for (const kind of ["queued", "wait", "retry", "succeeded", "failed"]) assert.include(page.body, `data-legend="${kind}"`)
+
+    const doc = JSON.parse((await get(`${ui.url}/api/runs/${runId}`)).body)
+    assert.deepStrictEqual(doc.jobs.find((j: { jobId: string }) => j.jobId === "load").needs, ["a", "b", "flaky"])
+    assert.deepStrictEqual(
+      doc.waits.map((w: { resource: string; kind: string; call: boolean }) => [w.resource, w.kind, w.call]),
+      [["db", "permit", false], ["api", "rate", true]]
+    )
+  })
+
+  it("a run journaled before needs were (NULL) is drawn as before: in rows, without edges", async () => {
+    const db = new DatabaseSync(journal)
+    try {
+      db.prepare("UPDATE jobs SET needs = NULL WHERE run_id = ?").run(runId)
+    } finally {
+      db.close()
+    }
+    const page = await get(`${ui.url}/runs/${runId}`)
+    assert.include(page.body, `<svg class="dag"`)
+    assert.notInclude(page.body, `class="edge"`)
+    assert.strictEqual([...page.body.matchAll(/data-status-fill=/g)].length, 5)
+    assert.isNull(JSON.parse((await get(`${ui.url}/api/runs/${runId}`)).body).jobs[0].needs)
   })
 })
 

@@ -93,6 +93,7 @@ export const run = (plan: Plan.Plan, options: Options): Effect.Effect<Result, ne
       dag: plan.dag.name,
       at: started,
       jobIds: plan.jobs.map((p) => p.job.id),
+      needs: plan.jobs.map((p) => [...new Set(p.deps.map((d) => plan.jobs[d.index]!.job.id))]),
       concurrency,
       failureMode
     }

@@ -16,6 +16,11 @@ export interface RunStarted {
   readonly dag: string
   readonly at: number
   readonly jobIds: ReadonlyArray<string>
+  /**
+   * The ids of the jobs each job needs, parallel to `jobIds` (journaled for the dashboard's DAG drawing). Absent when
+   * not known (events made by hand): the journal then records none.
+   */
+  readonly needs?: ReadonlyArray<ReadonlyArray<string>>
   readonly concurrency: number
   readonly failureMode: FailureMode
 }

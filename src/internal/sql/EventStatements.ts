@@ -27,11 +27,20 @@ export const statements = (
     case "RunStarted":
       return [
         statement(`UPDATE runs SET status = 'running', host = ?, pid = ?, ended_at = NULL WHERE id = ?`, owner.host, owner.pid, event.runId),
-        // One statement for all the jobs' rows (10,000 single-row INSERTs took ~0.1 s before the first job started).
-        statement(
-          `INSERT OR IGNORE INTO jobs (run_id, job_id, status) SELECT ?, value, 'pending' FROM json_each(?)`,
-          event.runId, JSON.stringify(event.jobIds)
-        )
+        // One statement for all the jobs' rows (10,000 single-row INSERTs took ~0.1 s before the first job started),
+        // each with the ids it needs as JSON (NULL when the event does not say).
+        event.needs === undefined
+          ? statement(
+            `INSERT OR IGNORE INTO jobs (run_id, job_id, status) SELECT ?, value, 'pending' FROM json_each(?)`,
+            event.runId, JSON.stringify(event.jobIds)
+          )
+          : statement(
+            // An object id → needs, written by hand to keep the plan's order (JSON.stringify would put ids like "1"
+            // first): json_each reads it in one pass, each row's value already the needs' JSON text.
+            `INSERT OR IGNORE INTO jobs (run_id, job_id, status, needs) SELECT ?, key, 'pending', value FROM json_each(?)`,
+            event.runId,
+            `{${event.jobIds.map((id, i) => `${JSON.stringify(id)}:${JSON.stringify(event.needs![i] ?? [])}`).join(",")}}`
+          )
       ]
     case "AttemptStarted":
       return [
@@ -92,9 +101,15 @@ export const statements = (
           event.at, event.reason ?? null, event.runId, event.jobId
         )
       ]
+    case "JobAdmitted":
+      // A wait that ended, for the dashboard's timeline (a wait still open is only in the live view).
+      return [statement(
+        `INSERT INTO waits (run_id, job_id, attempt, resource, kind, call, started_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        event.runId, event.jobId, event.attempt, event.resource, event.kind, event.call ? 1 : 0,
+        event.at - event.waitedMillis, event.at
+      )]
     case "JobRestored":
     case "JobWaiting":
-    case "JobAdmitted":
       return []
     case "RunFinished":
       return [statement(`UPDATE runs SET status = ?, ended_at = ? WHERE id = ?`, event.status, event.at, event.runId)]

@@ -389,10 +389,10 @@ const makeFor = (
 
     return Journal.Journal.of({
       begin,
-      // A restored job writes nothing: do not queue 5,000 empty items ahead of a resumed run's first job. Nor do waits
-      // for resources (the live view shows them; the attempts' times are journaled).
+      // A restored job writes nothing: do not queue 5,000 empty items ahead of a resumed run's first job. Nor does the
+      // start of a wait for a resource (the live view shows it; its end, JobAdmitted, journals the whole wait).
       record: (event, definitionHash) =>
-        event._tag === "JobRestored" || event._tag === "JobWaiting" || event._tag === "JobAdmitted"
+        event._tag === "JobRestored" || event._tag === "JobWaiting"
           ? Effect.void
           : enqueue(
             statements(event, definitionHash, { host, pid }),

@@ -212,6 +212,27 @@ const v10 = Effect.gen(function*() {
   yield* sql`CREATE INDEX IF NOT EXISTS logs_by_job ON logs (run_id, job_id, id)`
 })
 
+/**
+ * v11: for the dashboard's drawings: each job's needs (job ids, JSON; NULL in runs journaled before), and each wait
+ * for a resource that ended (permit or rate-limit slot; `call` when a running attempt waited in `r.use`).
+ */
+const v11 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE jobs ADD COLUMN needs TEXT`
+  yield* sql`CREATE TABLE waits (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    job_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    resource TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    call INTEGER NOT NULL DEFAULT 0,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER NOT NULL
+  )`
+  yield* sql`CREATE INDEX waits_by_run ON waits (run_id, job_id)`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
@@ -223,7 +244,8 @@ export const all = {
   "0007_processes": v7,
   "0008_cache": v8,
   "0009_backfills": v9,
-  "0010_ui_indexes": v10
+  "0010_ui_indexes": v10,
+  "0011_needs_and_waits": v11
 } as const
 
 /** The table the Migrator records applied migrations in. */

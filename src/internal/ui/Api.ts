@@ -5,7 +5,7 @@
  */
 import * as Schema from "effect/Schema"
 import type * as JournalQueries from "../sql/JournalQueries.ts"
-import type { AttemptRow, Grid, RunItem } from "./Queries.ts"
+import type { AttemptRow, Grid, RunItem, WaitRow } from "./Queries.ts"
 
 const Time = Schema.NullOr(Schema.String)
 const Millis = Schema.NullOr(Schema.Number)
@@ -35,7 +35,9 @@ export const Job = Schema.Struct({
   error: Schema.NullOr(Schema.String),
   skipReason: Schema.NullOr(Schema.String),
   cachedFrom: Schema.NullOr(Schema.String),
-  output: Schema.NullOr(Schema.Unknown)
+  output: Schema.NullOr(Schema.Unknown),
+  /** The job ids it needs; null for a run journaled before needs were (migration 0011). */
+  needs: Schema.NullOr(Schema.Array(Schema.String))
 })
 
 export const Attempt = Schema.Struct({
@@ -44,6 +46,16 @@ export const Attempt = Schema.Struct({
   status: Schema.String,
   startedAt: Schema.String,
   endedAt: Time
+})
+
+export const Wait = Schema.Struct({
+  jobId: Schema.String,
+  attempt: Schema.Number,
+  resource: Schema.String,
+  kind: Schema.String,
+  call: Schema.Boolean,
+  startedAt: Schema.String,
+  endedAt: Schema.String
 })
 
 /** `/api/runs/<runId>`: the run, its jobs in plan order, every attempt, and who executed it. */
@@ -63,6 +75,8 @@ export const RunDocument = Schema.Struct({
   }),
   jobs: Schema.Array(Job),
   attempts: Schema.Array(Attempt),
+  /** Each ended wait for a resource (journaled since migration 0011). */
+  waits: Schema.Array(Wait),
   executions: Schema.Array(Schema.Record(Schema.String, Schema.Unknown))
 })
 
@@ -102,7 +116,9 @@ export const runDocument = (
   run: JournalQueries.RunDetail,
   jobs: ReadonlyArray<JournalQueries.JobDetail>,
   attempts: ReadonlyArray<AttemptRow>,
-  outputs: ReadonlyMap<string, string>
+  outputs: ReadonlyMap<string, string>,
+  needs: ReadonlyMap<string, ReadonlyArray<string>> | undefined = undefined,
+  waits: ReadonlyArray<WaitRow> = []
 ): typeof RunDocument.Type => ({
   run: {
     runId: run.runId,
@@ -127,7 +143,8 @@ export const runDocument = (
     error: job.error ?? null,
     skipReason: job.reason ?? null,
     cachedFrom: job.cachedFrom ?? null,
-    output: decodeOutput(outputs.get(job.jobId))
+    output: decodeOutput(outputs.get(job.jobId)),
+    needs: needs === undefined ? null : needs.get(job.jobId) ?? []
   })),
   attempts: attempts.map((a) => ({
     jobId: a.jobId,
@@ -135,6 +152,15 @@ export const runDocument = (
     status: a.status,
     startedAt: new Date(a.startedAt).toISOString(),
     endedAt: iso(a.endedAt)
+  })),
+  waits: waits.map((w) => ({
+    jobId: w.jobId,
+    attempt: w.attempt,
+    resource: w.resource,
+    kind: w.kind,
+    call: w.call,
+    startedAt: new Date(w.startedAt).toISOString(),
+    endedAt: new Date(w.endedAt).toISOString()
   })),
   executions: run.executions
 })

@@ -175,7 +175,11 @@ export const runPage = (
   attempts: ReadonlyArray<import("./Queries.ts").AttemptRow>,
   outputs: ReadonlyMap<string, string>,
   journal: string,
-  now: number
+  now: number,
+  drawn: {
+    readonly needs?: ReadonlyMap<string, ReadonlyArray<string>> | undefined
+    readonly waits?: ReadonlyArray<import("./Queries.ts").WaitRow>
+  } = {}
 ): string => {
   const path = `/runs/${segment(run.runId)}`
   const last = run.executions[run.executions.length - 1]
@@ -187,7 +191,7 @@ export const runPage = (
     : "-"
   const drawing = jobs.length > Svg.maxDrawnJobs
     ? html`<p>${jobs.length} jobs: too many to draw, listed below.</p>`
-    : Svg.dag(path, jobs)
+    : Svg.dag(path, jobs, drawn.needs)
   const jobRows = jobs.map((job) =>
     html`<tr id="job-${job.jobId}"><th scope="row"><a href="${path}/logs${query({ job: job.jobId })}">${job.jobId}</a></th>
 <td>${badge(job.status, job.jobId)}</td><td class="num" data-job-attempts="${job.jobId}">${job.attempts}</td><td class="num">${duration(job.activeMillis)}</td>
@@ -217,16 +221,17 @@ export const runPage = (
 <table class="jobs"><thead><tr><th scope="col">Job</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Duration</th><th scope="col">Error, skip reason or origin</th></tr></thead>
 <tbody>${jobRows}</tbody></table></section>
 <section aria-labelledby="timeline"><h2 id="timeline">Timeline</h2>
-<p class="legend">Grey: queued (from the run's start to the first attempt). Bars: attempts by outcome. Hatched: retry delay.
-The journal does not record waits for resources apart from queueing.</p>
+<p class="legend">Queued: from the run's start to the first attempt. Waiting: for a resource's permit or rate-limit slot
+(thin over an attempt: a call inside it). Retry delay: from an attempt's end to the next one's start.</p>
+${Svg.ganttLegend()}
 ${
       attempts.length === 0
         ? html`<p>No attempts yet.</p>`
         : jobs.length > Svg.maxGanttJobs
         ? html`<p>${jobs.length} jobs: the timeline shows the first ${Svg.maxGanttJobs} to start; the JSON (<a href="/api/runs/${
           segment(run.runId)
-        }">/api/runs/${run.runId}</a>) has every attempt.</p>${Svg.gantt(run, firstStarted(attempts, Svg.maxGanttJobs), attempts, now)}`
-        : Svg.gantt(run, jobs.map((j) => j.jobId), attempts, now)
+        }">/api/runs/${run.runId}</a>) has every attempt.</p>${Svg.gantt(run, firstStarted(attempts, Svg.maxGanttJobs), attempts, now, drawn.waits)}`
+        : Svg.gantt(run, jobs.map((j) => j.jobId), attempts, now, drawn.waits)
     }</section>
 <section aria-labelledby="outputs"><h2 id="outputs">Outputs</h2>${
       outs.length === 0 ? html`<p>No outputs journaled.</p>` : html`<dl class="outputs">${outs}</dl>`

@@ -229,6 +229,62 @@ export const attempts = Effect.fn("UiQueries.attempts")(function*(runId: string)
   }))
 })
 
+/**
+ * Each job's needs (job ids), or undefined for a run journaled before they were (migration 0011): the drawing then
+ * has no edges.
+ */
+export const needs = Effect.fn("UiQueries.needs")(function*(runId: string) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{ readonly job_id: string; readonly needs: string }>`
+    SELECT job_id, needs FROM jobs WHERE run_id = ${runId} AND needs IS NOT NULL`
+  if (rows.length === 0) return undefined
+  const byJob = new Map<string, ReadonlyArray<string>>()
+  for (const row of rows) {
+    try {
+      const ids: unknown = JSON.parse(row.needs)
+      if (Array.isArray(ids)) byJob.set(row.job_id, ids.filter((id): id is string => typeof id === "string"))
+    } catch {
+      // A damaged value draws the job without its edges rather than failing the page.
+    }
+  }
+  return byJob
+})
+
+/** A wait of a job for a resource that ended (JobAdmitted): a permit, or a rate-limit slot. */
+export interface WaitRow {
+  readonly jobId: string
+  readonly attempt: number
+  readonly resource: string
+  readonly kind: string
+  /** True when the running attempt waited (`r.use`), false when the attempt waited to start (`uses`). */
+  readonly call: boolean
+  readonly startedAt: number
+  readonly endedAt: number
+}
+
+/** Every journaled wait of a run, in the order they ended. */
+export const waits = Effect.fn("UiQueries.waits")(function*(runId: string) {
+  const sql = yield* SqlClient.SqlClient
+  const rows = yield* sql<{
+    readonly job_id: string
+    readonly attempt: number
+    readonly resource: string
+    readonly kind: string
+    readonly call: number
+    readonly started_at: number
+    readonly ended_at: number
+  }>`SELECT job_id, attempt, resource, kind, call, started_at, ended_at FROM waits WHERE run_id = ${runId} ORDER BY id`
+  return rows.map((row): WaitRow => ({
+    jobId: row.job_id,
+    attempt: row.attempt,
+    resource: row.resource,
+    kind: row.kind,
+    call: row.call !== 0,
+    startedAt: row.started_at,
+    endedAt: row.ended_at
+  }))
+})
+
 /** The journaled outputs of a run's jobs (JSON text, already masked: the journal never holds a secret in clear). */
 export const outputs = Effect.fn("UiQueries.outputs")(function*(runId: string) {
   const sql = yield* SqlClient.SqlClient

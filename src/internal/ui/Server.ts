@@ -183,8 +183,10 @@ export const app = (config: Config) =>
         const jobs = yield* JournalQueries.jobs(runId)
         const attempts = yield* Queries.attempts(runId)
         const outputs = yield* Queries.outputs(runId)
-        if (api) return json(Api.RunDocument, Api.runDocument(run.value, jobs, attempts, outputs))
-        return page(Pages.runPage(run.value, jobs, attempts, outputs, config.journal, Date.now()))
+        const needs = yield* Queries.needs(runId)
+        const waits = yield* Queries.waits(runId)
+        if (api) return json(Api.RunDocument, Api.runDocument(run.value, jobs, attempts, outputs, needs, waits))
+        return page(Pages.runPage(run.value, jobs, attempts, outputs, config.journal, Date.now(), { needs, waits }))
       }
       if (api) return jsonError(404, `no such resource: ${path}`)
       const filters: Queries.LogFilters = {
