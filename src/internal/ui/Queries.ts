@@ -60,6 +60,19 @@ interface ListRow {
   readonly ended_at: number | null
 }
 
+/** A runs-list row as the pages show it, with its failed jobs (read by `failedJobsOf`). */
+const itemOf = (row: ListRow, failed: ReadonlyMap<string, ReadonlyArray<string>>): RunItem => ({
+  runId: row.id,
+  dag: row.dag,
+  key: orUndefined(row.run_key),
+  status: row.status,
+  trigger: row.trigger,
+  startedAt: row.started_at,
+  endedAt: orUndefined(row.ended_at),
+  wallClockMillis: row.ended_at === null ? undefined : Math.max(0, row.ended_at - row.started_at),
+  failedJobs: failed.get(row.id) ?? []
+})
+
 /** Failed jobs of the given runs, in plan order, in one statement. */
 const failedJobsOf = Effect.fn("UiQueries.failedJobsOf")(function*(runIds: ReadonlyArray<string>) {
   const sql = yield* SqlClient.SqlClient
@@ -102,17 +115,7 @@ export const listRuns = Effect.fn("UiQueries.listRuns")(function*(
   const failed = yield* failedJobsOf(page.map((row) => row.id))
   const last = page[page.length - 1]
   return {
-    runs: page.map((row): RunItem => ({
-      runId: row.id,
-      dag: row.dag,
-      key: orUndefined(row.run_key),
-      status: row.status,
-      trigger: row.trigger,
-      startedAt: row.started_at,
-      endedAt: orUndefined(row.ended_at),
-      wallClockMillis: row.ended_at === null ? undefined : Math.max(0, row.ended_at - row.started_at),
-      failedJobs: failed.get(row.id) ?? []
-    })),
+    runs: page.map((row) => itemOf(row, failed)),
     next: rows.length > limit && last !== undefined ? { startedAt: last.started_at, rowid: last.rowid } : undefined
   }
 })
@@ -125,17 +128,7 @@ export const runsByIds = Effect.fn("UiQueries.runsByIds")(function*(dag: string,
     SELECT rowid, id, dag, run_key, status, trigger, started_at, ended_at FROM runs
     WHERE id IN ${sql.in(runIds)} AND dag = ${dag} ORDER BY started_at DESC, rowid DESC`
   const failed = yield* failedJobsOf(rows.map((row) => row.id))
-  return rows.map((row): RunItem => ({
-    runId: row.id,
-    dag: row.dag,
-    key: orUndefined(row.run_key),
-    status: row.status,
-    trigger: row.trigger,
-    startedAt: row.started_at,
-    endedAt: orUndefined(row.ended_at),
-    wallClockMillis: row.ended_at === null ? undefined : Math.max(0, row.ended_at - row.started_at),
-    failedJobs: failed.get(row.id) ?? []
-  }))
+  return rows.map((row) => itemOf(row, failed))
 })
 
 /** The DAG names in the journal (for the filters), read from the index on (dag, started_at). */
