@@ -73,7 +73,16 @@ export const ensurePeers = (log: (line: string) => void) => {
     encoding: "utf8",
     env: { ...process.env, PATH: benchPath() }
   })
-  if (result.status !== 0) log(`npm ci in bench/peers failed (peers not installed are reported as such):\n${result.stderr}`)
+  if (result.status === 0) return
+  // `npm ci` refuses a lock that lacks optional packages the registry in use does not serve (rust-just's builds for
+  // other platforms, absent from some mirrors): install the same pinned versions without touching the lock instead.
+  log(`npm ci in bench/peers failed; installing the pinned versions with npm install --no-save:\n${result.stderr.trim().split("\n").slice(0, 4).join("\n")}`)
+  const fallback = spawnSync("npm", ["install", "--prefix", peersDir, "--no-save", "--no-audit", "--no-fund"], {
+    cwd: root,
+    encoding: "utf8",
+    env: { ...process.env, PATH: benchPath() }
+  })
+  if (fallback.status !== 0) log(`npm install in bench/peers failed too (peers not installed are reported as such):\n${fallback.stderr}`)
 }
 
 const firstLine = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): string | undefined => {
