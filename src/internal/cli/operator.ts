@@ -15,7 +15,8 @@ import { formatMillis } from "../reporter/format.ts"
 import { JournalError } from "../Journal.ts"
 import * as migrations from "../sql/migrations.ts"
 import * as SqliteClient from "../sql/SqliteClient.ts"
-import { journalPath } from "./common.ts"
+import { isPostgresUrl } from "../sql/Dialect.ts"
+import { journalPath, sqliteOnly } from "./common.ts"
 
 /** `--json`: one JSON document on stdout instead of text. */
 export const jsonFlag = Flag.Boolean("json").pipe(
@@ -42,6 +43,7 @@ export const describeError = (error: unknown): string => {
 export const existingJournal = (flag: Option.Option<string>): Effect.Effect<string, JournalNotFound | InvalidOption> =>
   Effect.suspend((): Effect.Effect<string, JournalNotFound | InvalidOption> => {
     const file = journalPath(flag)
+    if (isPostgresUrl(file)) return sqliteOnly(file).pipe(Effect.as(file))
     if (file === "none") {
       return Effect.fail(new InvalidOption({ where: "--journal", reason: "none keeps no journal, so there is nothing to read" }))
     }
