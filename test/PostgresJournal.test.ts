@@ -128,6 +128,41 @@ const resumeDag = (fail: { value: boolean }, ran: Array<string>) => {
   return Dag.make("resume-test", [last])
 }
 
+/** A preload that appends every module specifier naming @effect/sql-pg, as resolved, to $SQL_PG_LOG. */
+const loadTracer = (dir: string) => {
+  const hook = path.join(dir, "trace-sql-pg.mjs")
+  fs.writeFileSync(hook, `import { registerHooks } from "node:module"
+import { appendFileSync } from "node:fs"
+registerHooks({ resolve(specifier, context, next) {
+  if (specifier.includes("@effect/sql-pg")) appendFileSync(process.env.SQL_PG_LOG, specifier + "\\n")
+  return next(specifier, context)
+} })
+`)
+  return hook
+}
+
+describe("@effect/sql-pg is loaded lazily", () => {
+  it("a run on a SQLite journal never loads it", () => {
+    const dir = tempDir()
+    const log = path.join(dir, "loaded.log")
+    const result = runner(["test/fixtures/pg-flaky.ts", "--journal", path.join(dir, "journal.db")], {
+      env: { NODE_OPTIONS: `--import ${loadTracer(dir)}`, SQL_PG_LOG: log }
+    })
+    assert.strictEqual(result.status, 0, result.stderr)
+    assert.isFalse(fs.existsSync(log), fs.existsSync(log) ? fs.readFileSync(log, "utf8") : "")
+  })
+
+  it.skipIf(pg.skip)("a run on a postgres:// journal loads it (the tracer sees it)", () => {
+    const dir = tempDir()
+    const log = path.join(dir, "loaded.log")
+    const result = runner(["test/fixtures/pg-flaky.ts", "--journal", database().url], {
+      env: { NODE_OPTIONS: `--import ${loadTracer(dir)}`, SQL_PG_LOG: log }
+    })
+    assert.strictEqual(result.status, 0, result.stderr)
+    assert.include(fs.readFileSync(log, "utf8"), "@effect/sql-pg/PgClient")
+  })
+})
+
 describe.skipIf(pg.skip)("PostgreSQL journal", () => {
   describe.each(backends)("on %s", (_name, open) => {
     it.effect("--key: a failed run is resumed with its jobs and checkpoints restored; then AlreadySucceeded; --force", () =>
