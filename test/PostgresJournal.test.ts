@@ -456,6 +456,18 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
       assert.notInclude(dump, secret)
     }, 60_000)
 
+    it("up-to-date skipping: the second run reuses the cached jobs from the PostgreSQL journal", () => {
+      const { name, url } = database()
+      for (const expected of [/succeeded in/, /2 of 3 jobs cached/]) {
+        const result = runner(["test/fixtures/cached.ts", "--journal", url])
+        assert.strictEqual(result.status, 0, result.stderr)
+        assert.match(result.stdout, expected)
+      }
+      assert.strictEqual(psql(name, "SELECT string_agg(job_id || ':' || status, ',' ORDER BY rowid) FROM jobs").trim(),
+        "build:succeeded,report:succeeded,stamp:succeeded,build:cached,report:cached,stamp:succeeded")
+      assert.strictEqual(psql(name, "SELECT count(*) FROM cache_entries").trim(), "2")
+    }, 60_000)
+
     it("kill -9 mid-run, then resume: no committed job or step runs again, every job succeeds", async () => {
       const { name, url } = database()
       const log = path.join(tempDir(), "crash.log")
