@@ -410,7 +410,7 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
     const secret = "s3cr3t-pw"
     const withPassword = (url: string) => url.replace("postgres://postgres@", `postgres://postgres:${secret}@`)
 
-    it("runs, --resume, --key and refused commands; the password is never printed nor journaled", () => {
+    it("runs, --resume, --key, history, show, logs, prune and refused commands; the password is never printed nor journaled", () => {
       const { name, url } = database()
       const journal = withPassword(url)
       const outputs: Array<string> = []
@@ -437,23 +437,55 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
       assert.match(again.stdout, /already succeeded/)
       assert.strictEqual(psql(name, "SELECT count(*) FROM runs").trim(), "2")
       assert.strictEqual(psql(name, "SELECT count(*) FROM checkpoints").trim(), "4")
-      // Commands that read the journal themselves refuse it, naming themselves (exit 2).
-      for (const command of [["history"], ["show", "last"], ["logs", "last"], ["prune", "--older-than", "1d"], ["doctor"]]) {
-        const refused = run([...command, "--journal", journal])
-        assert.strictEqual(refused.status, 2, `${command[0]}: ${refused.stdout}${refused.stderr}`)
-        assert.include(refused.stderr, `runner ${command[0]}: a postgres:// journal`)
-        assert.include(refused.stderr, "postgres://postgres:***@")
-      }
-      // An unreachable database: an error naming the URL, password hidden.
-      const missing = run([fixture, "--journal", journal.replace(name, "runner_no_such_db")])
-      assert.notStrictEqual(missing.status, 0)
-      assert.include(missing.stderr, "postgres://postgres:***@127.0.0.1:5432/runner_no_such_db")
-      for (const output of outputs) assert.notInclude(output, secret)
+      // The journal holds no trace of the password either.
       const dump = psql(name, `SELECT string_agg(t::text, E'\\n') FROM (
         SELECT r::text AS t FROM runs r UNION ALL SELECT l::text FROM logs l UNION ALL SELECT j::text FROM jobs j
         UNION ALL SELECT a::text FROM attempts a UNION ALL SELECT c::text FROM checkpoints c) all_rows`)
       assert.include(dump, "pg-flaky")
       assert.notInclude(dump, secret)
+      // The operator commands: history, show, logs, prune read it.
+      const [keyedRun, firstRun] = psql(name, "SELECT id FROM runs ORDER BY started_at DESC, rowid DESC").trim().split("\n")
+      const history = run(["history", "--journal", journal])
+      assert.strictEqual(history.status, 0, history.stderr)
+      assert.match(history.stdout, new RegExp(`${keyedRun}\\s+pg-flaky\\s+day-1\\s+succeeded`))
+      assert.match(history.stdout, new RegExp(`${firstRun}\\s+pg-flaky\\s+-?\\s*succeeded`))
+      const historyJson = JSON.parse(run(["history", "--json", "--journal", journal]).stdout)
+      assert.strictEqual(historyJson.journal, journal.replace(secret, "***"))
+      assert.deepStrictEqual(historyJson.runs.map((r: { runId: string }) => r.runId), [keyedRun, firstRun])
+      const show = run(["show", firstRun!, "--json", "--journal", journal])
+      assert.strictEqual(show.status, 0, show.stderr)
+      const shown = JSON.parse(show.stdout)
+      assert.strictEqual(shown.executions.length, 2, "the first start and the resume")
+      assert.deepStrictEqual(shown.jobs.map((j: { jobId: string; status: string }) => `${j.jobId}:${j.status}`), [
+        "fetch:succeeded",
+        "load:succeeded"
+      ])
+      psql(name, `INSERT INTO logs (run_id, job_id, attempt, at, level, message) VALUES ('${firstRun}', 'load', 2, 1, 'INFO', 'line')`)
+      const logs = run(["logs", firstRun!, "--journal", journal])
+      assert.strictEqual(logs.status, 0, logs.stderr)
+      assert.match(logs.stdout, /load#2\s+INFO\s+line/)
+      const missingRun = run(["show", "no-such-run", "--journal", journal])
+      assert.strictEqual(missingRun.status, 2)
+      assert.include(missingRun.stderr, "postgres://postgres:***@")
+      const prune = run(["prune", "--older-than", "1ms", "--journal", journal])
+      assert.strictEqual(prune.status, 0, prune.stderr)
+      assert.match(prune.stdout, /deleted 2 runs/)
+      assert.strictEqual(psql(name, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM jobs) + (SELECT count(*) FROM logs)").trim(), "0")
+      // Commands that read the journal in SQLite's own ways refuse it, naming themselves (exit 2).
+      for (const command of [["doctor"], ["cache", "prune"]]) {
+        const refused = run([...command, "--journal", journal])
+        assert.strictEqual(refused.status, 2, `${command[0]}: ${refused.stdout}${refused.stderr}`)
+        assert.include(refused.stderr, `runner ${command[0]}: a postgres:// journal`)
+        assert.include(refused.stderr, "postgres://postgres:***@")
+      }
+      const ui = run(["ui", "--journal", journal])
+      assert.strictEqual(ui.status, 2, ui.stderr)
+      assert.include(ui.stderr, "PostgreSQL journals are not supported yet")
+      // An unreachable database: an error naming the URL, password hidden.
+      const missing = run([fixture, "--journal", journal.replace(name, "runner_no_such_db")])
+      assert.notStrictEqual(missing.status, 0)
+      assert.include(missing.stderr, "postgres://postgres:***@127.0.0.1:5432/runner_no_such_db")
+      for (const output of outputs) assert.notInclude(output, secret)
     }, 60_000)
 
     it("up-to-date skipping: the second run reuses the cached jobs from the PostgreSQL journal", () => {

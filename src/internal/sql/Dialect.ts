@@ -17,6 +17,12 @@ const primaryKeys: Readonly<Record<string, ReadonlyArray<string>>> = {
   locks: ["lock_key"]
 }
 
+/**
+ * PostgreSQL: the advisory lock every begin takes for its transaction (an arbitrary constant of this runner's), and
+ * `prune` too, so a run is never deleted while a runner takes its lock.
+ */
+export const BEGIN_LOCK = 0x72756e62
+
 const cache = new Map<string, string>()
 
 /** `text` (SQLite, `?` placeholders) as PostgreSQL runs it (`$1`, upserts, JSON functions). */

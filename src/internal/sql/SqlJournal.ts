@@ -46,8 +46,6 @@ const HEARTBEAT_MILLIS = 2_000
 const WAIT_POLL_MILLIS = 250
 /** A commit that finds another process's write lock (SQLITE_BUSY after busy_timeout) waits and tries again. */
 const BUSY_RETRY_MILLIS = [50, 100, 200, 500, 1_000] as const
-/** PostgreSQL: the advisory lock every begin takes for its transaction (an arbitrary constant of this runner's). */
-const BEGIN_LOCK = 0x72756e62
 
 /**
  * How long a run's lock may go without a heartbeat before another process takes it over. Set
@@ -278,7 +276,7 @@ const makeFor = (
       sql.withTransaction(Effect.gen(function*() {
         // PostgreSQL: begins are serialised, as SQLite's write lock serialises them, so two processes never both
         // find a lock free and take it (released at commit).
-        if (pg) yield* sql`SELECT pg_advisory_xact_lock(${BEGIN_LOCK})`
+        if (pg) yield* sql`SELECT pg_advisory_xact_lock(${Dialect.BEGIN_LOCK})`
         const now = yield* Clock.currentTimeMillis
         const { dag, target } = request
         type Row = { id: string; status: string; run_key: string | null }
@@ -555,6 +553,18 @@ export const layerSqlite = (options: SqliteClient.Options): Layer.Layer<Journal.
  */
 export const layerPostgres = (url: string): Layer.Layer<Journal.Journal, Journal.JournalError> =>
   Layer.effect(Journal.Journal)(Effect.gen(function*() {
+    const client = yield* postgresClient(url)
+    return untraced(yield* Effect.provideService(makeFor(Dialect.redact(url)), SqlClient.SqlClient, client).pipe(
+      Effect.mapError((error) => new Journal.JournalError({ operation: error.operation, reason: scrub(url, error.reason) }))
+    ))
+  })).pipe(Layer.provide(Reactivity.layer))
+
+/**
+ * A client of the PostgreSQL database `url` names (as layerPostgres opens it: the package loaded now, the password
+ * resolved, BIGINT read as numbers), for the operator commands that read the journal themselves. Not migrated.
+ */
+export const postgresClient = (url: string): Effect.Effect<SqlClient.SqlClient, Journal.JournalError, Scope.Scope | Reactivity.Reactivity> =>
+  Effect.gen(function*() {
     const shown = Dialect.redact(url)
     const fail = (operation: string) => (cause: unknown) =>
       new Journal.JournalError({ operation, reason: `${shown}: ${scrub(url, describe(cause))}` })
@@ -576,17 +586,14 @@ export const layerPostgres = (url: string): Layer.Layer<Journal.Journal, Journal
       }
     })
     const password = yield* passwordFor(url).pipe(Effect.mapError(fail(`open ${shown}`)))
-    const client = yield* PgClient.make({
+    return yield* PgClient.make({
       url: Redacted.make(url),
       ...(password === undefined ? {} : { password: Redacted.make(password) }),
       types,
       applicationName: "effect-runner",
       connectTimeout: "10 seconds"
     }).pipe(Effect.mapError(fail(`open ${shown}`)))
-    return untraced(yield* Effect.provideService(makeFor(shown), SqlClient.SqlClient, client).pipe(
-      Effect.mapError((error) => new Journal.JournalError({ operation: error.operation, reason: scrub(url, error.reason) }))
-    ))
-  })).pipe(Layer.provide(Reactivity.layer))
+  })
 
 /** The password when the URL has none: `PGPASSWORD`, else the (trimmed) contents of the file `PGPASSWORD_FILE`. */
 const passwordFor = (url: string): Effect.Effect<string | undefined, Error> =>
