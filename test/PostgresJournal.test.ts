@@ -500,6 +500,22 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
       assert.strictEqual(psql(name, "SELECT count(*) FROM cache_entries").trim(), "2")
     }, 60_000)
 
+    it("runner schedule fires runs journaled in PostgreSQL, with the last slot kept", async () => {
+      const { name, url } = database()
+      const ticks = path.join(tempDir(), "ticks")
+      const daemon = runnerAsync(["schedule", "test/fixtures/every-second.ts", "--journal", url], { TICKS: ticks })
+      const tickCount = () => fs.existsSync(ticks) ? fs.readFileSync(ticks, "utf8").trim().split("\n").length : 0
+      await waitUntil(() => tickCount() >= 3 || daemon.process.exitCode !== null, 30_000)
+      daemon.process.kill("SIGTERM")
+      const stopped = await daemon.done
+      assert.strictEqual(stopped.status, 0, stopped.stdout + stopped.stderr)
+      const runs = psql(name, "SELECT trigger, status, run_key FROM runs ORDER BY started_at").trim().split("\n")
+      assert.isAtLeast(runs.length, 3)
+      for (const row of runs) assert.match(row, /^schedule\|succeeded\|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/)
+      const lastKey = runs.at(-1)!.split("|")[2]!
+      assert.strictEqual(Number(psql(name, "SELECT last_slot FROM schedules WHERE dag = 'every-second'").trim()), Date.parse(`${lastKey}Z`))
+    }, 60_000)
+
     it("kill -9 mid-run, then resume: no committed job or step runs again, every job succeeds", async () => {
       const { name, url } = database()
       const log = path.join(tempDir(), "crash.log")
