@@ -6,6 +6,7 @@
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
+import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -15,6 +16,7 @@ import * as Redacted from "effect/Redacted"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
+import * as TestClock from "effect/testing/TestClock"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -312,6 +314,42 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
           assert.strictEqual(outcomes.filter((o) => o._tag === "Success" && o.success._tag === "Run").length, 1)
           assert.strictEqual(outcomes.filter((o) => o._tag === "Failure" && o.failure._tag === "RunLocked").length, 3)
           yield* Scope.close(held, Exit.void)
+        })))
+
+      it.effect("a lock not renewed for the staleness window is taken over; the first runner's writes are refused", () =>
+        Effect.scoped(Effect.gen(function*() {
+          const backend = open()
+          const journalAt = (at: number) =>
+            Effect.gen(function*() {
+              const clock = yield* TestClock.make()
+              yield* clock.setTime(at)
+              const journal = Context.get(yield* Layer.build(backend.layer()), Journal.Journal)
+              return { journal, begin: (key: string) => journal.begin(request("locked", { _tag: "Key", key, force: false })).pipe(Effect.provideService(Clock.Clock, clock)) }
+            })
+          // The first runner begins at t=0 and its clock never moves again: its heartbeat never runs.
+          const first = yield* journalAt(0)
+          const begun = yield* first.begin("k")
+          if (begun._tag !== "Run") return assert.fail("not begun")
+          yield* first.journal.record({
+            _tag: "RunStarted", runId: begun.runId, resumed: false, dag: "locked", at: 0, jobIds: ["a", "b"], concurrency: 1, failureMode: "no-new"
+          })
+          const early = yield* journalAt(SqlJournal.STALE_AFTER_MILLIS)
+          const refused = yield* Effect.flip(Effect.scoped(early.begin("k")))
+          assert.strictEqual(refused._tag, "RunLocked")
+          const second = yield* journalAt(SqlJournal.STALE_AFTER_MILLIS + 1)
+          assert.deepStrictEqual(yield* second.begin("k"), { _tag: "Run", runId: begun.runId, resumed: true, key: "k" })
+          // The first runner wakes up: a job's success must not count as committed, nor be written.
+          const write = yield* Effect.exit(first.journal.record({
+            _tag: "AttemptSucceeded", runId: begun.runId, jobId: "a", attempt: 1, at: 5, output: 1, json: "1"
+          }, "h"))
+          assert.isTrue(Exit.isFailure(write) && JSON.stringify(write.cause).includes("LockLost"), String(write))
+          const lost = yield* Effect.exit(first.journal.lockLost(begun.runId))
+          assert.isTrue(Exit.isFailure(lost))
+          yield* second.journal.record({
+            _tag: "AttemptSucceeded", runId: begun.runId, jobId: "b", attempt: 1, at: 7, output: 1, json: "1"
+          }, "h")
+          assert.deepStrictEqual(backend.query("SELECT job_id, status FROM jobs ORDER BY job_id"), ["a|pending", "b|succeeded"])
+          assert.deepStrictEqual(backend.query("SELECT heartbeat_at FROM locks"), [String(SqlJournal.STALE_AFTER_MILLIS + 1)])
         })))
 
       it.effect("a lock whose holder process is dead is taken over", () =>
