@@ -538,6 +538,18 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
       assert.strictEqual(psql(name, "SELECT count(*) FROM cache_entries").trim(), "2")
     }, 60_000)
 
+    for (const runtime of ["bun", "deno"] as const) {
+      it(`on ${runtime}: a failed run, then --resume, restores the succeeded job`, () => {
+        const { name, url } = database()
+        const failed = runner([fixture, "--journal", url], { runtime, env: { PG_FLAKY_FAIL: "1" } })
+        assert.strictEqual(failed.status, 1, failed.stderr)
+        const resumed = runner([fixture, "--journal", url, "--resume"], { runtime })
+        assert.strictEqual(resumed.status, 0, resumed.stderr)
+        assert.match(resumed.stdout, /fetch\s+restored/)
+        assert.strictEqual(psql(name, "SELECT string_agg(status, ',') FROM runs").trim(), "succeeded")
+      }, 60_000)
+    }
+
     it("runner schedule fires runs journaled in PostgreSQL, with the last slot kept", async () => {
       const { name, url } = database()
       const ticks = path.join(tempDir(), "ticks")
