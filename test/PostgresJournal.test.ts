@@ -463,9 +463,11 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
         "fetch|succeeded",
         "load|failed"
       ])
-      const resumed = run([fixture, "--journal", journal, "--resume"])
+      const metrics = path.join(tempDir(), "runner.prom")
+      const resumed = run([fixture, "--journal", journal, "--resume", "--metrics-file", metrics])
       assert.strictEqual(resumed.status, 0, resumed.stderr)
       assert.match(resumed.stdout, /fetch\s+restored/)
+      assert.match(fs.readFileSync(metrics, "utf8"), /dag="pg-flaky"/, "metrics are written as with SQLite")
       assert.strictEqual(psql(name, "SELECT count(*) FROM runs WHERE status = 'succeeded'").trim(), "1")
       // RUNNER_JOURNAL names it too; --key: once succeeded, the same key does nothing.
       const keyed = run([fixture, "--key", "day-1"], { RUNNER_JOURNAL: journal })
