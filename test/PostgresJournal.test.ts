@@ -18,6 +18,7 @@ import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import * as TestClock from "effect/testing/TestClock"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -365,6 +366,28 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
         })))
     })
   })
+
+  it.live("another session locks the jobs table for a second mid-run: the writer waits, every job succeeds", () =>
+    Effect.gen(function*() {
+      const { name, url } = database()
+      const layer = SqlJournal.layerPostgres(url)
+      yield* Effect.scoped(Layer.build(layer)) // the schema, before the lock
+      const server = new URL(url)
+      const locker = spawn("psql", ["-h", server.hostname, "-p", server.port || "5432", "-U", server.username || "postgres", "-d", name, "-c",
+        "BEGIN; LOCK TABLE jobs IN EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;"], { stdio: "ignore" })
+      const exited = new Promise((resolve) => locker.on("close", resolve))
+      yield* Effect.promise(() =>
+        waitUntil(() => psql(name, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'jobs' AND l.mode = 'ExclusiveLock' AND l.granted").trim() === "1")
+      )
+      const start = Date.now()
+      const jobs = Array.from({ length: 20 }, (_, i) => Job.make(`j${i}`, { run: () => Effect.succeed(i) }))
+      const { result } = yield* execute(Dag.make("locked-out", jobs), { _tag: "New" }).pipe(Effect.provide(layer))
+      const waited = Date.now() - start
+      yield* Effect.promise(() => exited)
+      assert.strictEqual(result?.status, "succeeded")
+      assert.isAbove(waited, 500, "the run waited for the lock")
+      assert.strictEqual(psql(name, "SELECT count(*) FROM jobs WHERE status = 'succeeded'").trim(), "20")
+    }), 30_000)
 
   describe("migrations", () => {
     it("have the same ids as SQLite's, so a schema version means the same on both", () => {
