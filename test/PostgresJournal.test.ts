@@ -551,7 +551,7 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
       for (const output of outputs) assert.notInclude(output, secret)
     }, 60_000)
 
-    it("up-to-date skipping: the second run reuses the cached jobs from the PostgreSQL journal", () => {
+    it("up-to-date skipping: the second run reuses the cached jobs; --dry-run and why read them", () => {
       const { name, url } = database()
       for (const expected of [/succeeded in/, /2 of 3 jobs cached/]) {
         const result = runner(["test/fixtures/cached.ts", "--journal", url])
@@ -561,6 +561,15 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
       assert.strictEqual(psql(name, "SELECT string_agg(job_id || ':' || status, ',' ORDER BY rowid) FROM jobs").trim(),
         "build:succeeded,report:succeeded,stamp:succeeded,build:cached,report:cached,stamp:succeeded")
       assert.strictEqual(psql(name, "SELECT count(*) FROM cache_entries").trim(), "2")
+      // --dry-run and `runner why` read the cache from it too (and show the URL without its password).
+      const journal = withPassword(url)
+      const dry = runner(["test/fixtures/cached.ts", "--dry-run", "--journal", journal])
+      assert.strictEqual(dry.status, 0, dry.stderr)
+      assert.include(dry.stdout, `cache: 2 of 3 jobs would be reused (journal ${journal.replace(secret, "***")})`)
+      const why = runner(["why", "test/fixtures/cached.ts", "report", "--journal", journal])
+      assert.strictEqual(why.status, 0, why.stderr)
+      assert.match(why.stdout, /now: +cached \(from run/)
+      for (const output of [dry.stdout, dry.stderr, why.stdout, why.stderr]) assert.notInclude(output, secret)
     }, 60_000)
 
     for (const runtime of ["bun", "deno"] as const) {

@@ -45,7 +45,7 @@ export const sqliteOnly = (file: string): Effect.Effect<void, InvalidOption> =>
       new InvalidOption({
         where: "--journal",
         reason: `runner ${process.argv[2] ?? ""}: a postgres:// journal (${redact(file)}) is not supported by this command yet; ` +
-          "it works for runs (runner FILE, --resume, --key) and history, show, logs and prune"
+          "it works for runs (runner FILE, --resume, --key, --dry-run), schedule, why, history, show, logs and prune"
       })
     )
     : Effect.void
