@@ -535,7 +535,7 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
       assert.match(prune.stdout, /deleted 2 runs/)
       assert.strictEqual(psql(name, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM jobs) + (SELECT count(*) FROM logs)").trim(), "0")
       // Commands that read the journal in SQLite's own ways refuse it, naming themselves (exit 2).
-      for (const command of [["doctor"], ["cache", "prune"]]) {
+      for (const command of [["doctor"], ["backfill", "status"]]) {
         const refused = run([...command, "--journal", journal])
         assert.strictEqual(refused.status, 2, `${command[0]}: ${refused.stdout}${refused.stderr}`)
         assert.include(refused.stderr, `runner ${command[0]}: a postgres:// journal`)
@@ -551,7 +551,7 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
       for (const output of outputs) assert.notInclude(output, secret)
     }, 60_000)
 
-    it("up-to-date skipping: the second run reuses the cached jobs; --dry-run and why read them", () => {
+    it("up-to-date skipping: the second run reuses the cached jobs; --dry-run, why and cache prune read them", () => {
       const { name, url } = database()
       for (const expected of [/succeeded in/, /2 of 3 jobs cached/]) {
         const result = runner(["test/fixtures/cached.ts", "--journal", url])
@@ -570,6 +570,13 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
       assert.strictEqual(why.status, 0, why.stderr)
       assert.match(why.stdout, /now: +cached \(from run/)
       for (const output of [dry.stdout, dry.stderr, why.stdout, why.stderr]) assert.notInclude(output, secret)
+      const kept = runner(["cache", "prune", "--keep", "1", "--journal", url])
+      assert.strictEqual(kept.status, 0, kept.stderr)
+      assert.match(kept.stdout, /removed 0 cache entries beyond the newest 1 of their job; kept 2/)
+      const pruned = runner(["cache", "prune", "--older-than", "1ms", "--journal", url])
+      assert.strictEqual(pruned.status, 0, pruned.stderr)
+      assert.match(pruned.stdout, /removed 2 cache entries/)
+      assert.strictEqual(psql(name, "SELECT count(*) FROM cache_entries").trim(), "0")
     }, 60_000)
 
     for (const runtime of ["bun", "deno"] as const) {

@@ -36,8 +36,7 @@ export const journalFlag = Flag.String("journal").pipe(
 )
 
 /**
- * Commands that read the journal in SQLite's own ways (doctor, ui and --ui, cache, backfill) read SQLite journals
- * only: given a postgres:// journal they stop here (exit 2), naming the command, rather than misreading it.
+ * Commands that read the journal in SQLite's own ways (doctor, ui and --ui, backfill) read SQLite journals only: given a postgres:// journal they stop here (exit 2), naming the command, rather than misreading it.
  */
 export const sqliteOnly = (file: string): Effect.Effect<void, InvalidOption> =>
   isPostgresUrl(file)
@@ -45,7 +44,7 @@ export const sqliteOnly = (file: string): Effect.Effect<void, InvalidOption> =>
       new InvalidOption({
         where: "--journal",
         reason: `runner ${process.argv[2] ?? ""}: a postgres:// journal (${redact(file)}) is not supported by this command yet; ` +
-          "it works for runs (runner FILE, --resume, --key, --dry-run), schedule, why, history, show, logs and prune"
+          "it works for runs (runner FILE, --resume, --key, --dry-run), schedule, why, history, show, logs, prune and cache prune"
       })
     )
     : Effect.void
