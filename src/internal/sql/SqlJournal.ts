@@ -2,7 +2,8 @@
  * The durable Journal over effect/sql: every event becomes statements, and one writer fiber commits whatever has
  * queued up in a single transaction (group commit). `record` returns for a job's success only once its transaction
  * is committed, so dependents never start on an output that a crash could lose, while jobs that finish together
- * share one fsync.
+ * share one fsync. The same writer serves a SQLite file (layerSqlite) and a PostgreSQL database (layerPostgres): its
+ * statements are SQLite's text, rewritten for PostgreSQL by Dialect.ts; the few that differ in shape are chosen here.
  *
  * Longer than our ~350-line norm on purpose: the writer, the run locks it fences and the service's methods share one
  * scope's state (the queue, the locks held); cut apart, each piece would take that state as parameters. The rows each
