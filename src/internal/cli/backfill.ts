@@ -26,7 +26,7 @@ import * as Runtime from "../runtime/Runtime.ts"
 import { formatMillis } from "../reporter/format.ts"
 import * as StatusLine from "../reporter/StatusLine.ts"
 import * as SqliteClient from "../sql/SqliteClient.ts"
-import { journalPath, loadPlan, print, requirePositive } from "./common.ts"
+import { journalPath, loadPlan, print, requirePositive, sqliteOnly } from "./common.ts"
 import { InFile, RunFailed, SchedulerInterrupted } from "./exit.ts"
 import * as observers from "./observers.ts"
 import { cancel, found, status } from "./backfillStatus.ts"
@@ -194,6 +194,7 @@ const start = (input: Input, request: Request, resumeId: string | undefined) =>
     const plan = yield* loadPlan(request.file, request.jobs)
     const range = yield* rangeOf(plan, request)
     const file = journalPath(input.journal)
+    yield* sqliteOnly(file)
     if (range.slots.length === 0) return yield* print(`${describe(plan, request, range)}: no slot in the range; nothing to do`)
     if (range.slots.length > CONFIRM_ABOVE && !input.yes && !input.dryRun) {
       return yield* invalid(

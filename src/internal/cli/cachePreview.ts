@@ -23,6 +23,7 @@ import type * as Plan from "../Plan.ts"
 import * as Preflight from "../Preflight.ts"
 import { type JournalNotFound, JournalUnreadable } from "../SetupErrors.ts"
 import * as CacheQueries from "../sql/CacheQueries.ts"
+import { isPostgresUrl } from "../sql/Dialect.ts"
 import { journalPath } from "./common.ts"
 import { describeError, withJournal } from "./operator.ts"
 import { version } from "./version.ts"
@@ -50,7 +51,7 @@ export const withView = <A, E>(
 ): Effect.Effect<A, Exclude<E, JournalError | SqlError> | JournalNotFound | JournalUnreadable | InvalidOption> =>
   Effect.suspend((): Effect.Effect<A, Exclude<E, JournalError | SqlError> | JournalNotFound | JournalUnreadable | InvalidOption> => {
     const file = journalPath(flag)
-    if (file === "none" || !fs.existsSync(file)) {
+    if (file === "none" || (!isPostgresUrl(file) && !fs.existsSync(file))) {
       // Nothing is read, so nothing fails to be; the journal's errors are mapped as withJournal maps them.
       return use({ file: file === "none" ? undefined : file, exists: false, lookup: nothingKept, memo: FileHashes.memoryMemo() })
         .pipe(Effect.mapError((error) =>
@@ -74,7 +75,7 @@ export const withView = <A, E>(
           latestCached: (dag, jobId) => read(CacheQueries.latest(dag, jobId))
         }
         return yield* use({ file, exists: true, lookup, memo })
-      }))
+      }), { postgres: true })
   })
 
 /** Whether any job of the plan has `cache`. */

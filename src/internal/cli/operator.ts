@@ -5,7 +5,8 @@
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
-import type * as SqlClient from "effect/sql/SqlClient"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import * as SqlClient from "effect/sql/SqlClient"
 import { isSqlError, type SqlError } from "effect/sql/SqlError"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -15,7 +16,10 @@ import { formatMillis } from "../reporter/format.ts"
 import { JournalError } from "../Journal.ts"
 import * as migrations from "../sql/migrations.ts"
 import * as SqliteClient from "../sql/SqliteClient.ts"
-import { journalPath } from "./common.ts"
+import { isPostgresUrl, redact } from "../sql/Dialect.ts"
+import * as pgMigrations from "../sql/pgMigrations.ts"
+import * as SqlJournal from "../sql/SqlJournal.ts"
+import { journalPath, sqliteOnly } from "./common.ts"
 
 /** `--json`: one JSON document on stdout instead of text. */
 export const jsonFlag = Flag.Boolean("json").pipe(
@@ -42,6 +46,7 @@ export const describeError = (error: unknown): string => {
 export const existingJournal = (flag: Option.Option<string>): Effect.Effect<string, JournalNotFound | InvalidOption> =>
   Effect.suspend((): Effect.Effect<string, JournalNotFound | InvalidOption> => {
     const file = journalPath(flag)
+    if (isPostgresUrl(file)) return sqliteOnly(file).pipe(Effect.as(file))
     if (file === "none") {
       return Effect.fail(new InvalidOption({ where: "--journal", reason: "none keeps no journal, so there is nothing to read" }))
     }
@@ -50,13 +55,18 @@ export const existingJournal = (flag: Option.Option<string>): Effect.Effect<stri
 
 /**
  * Runs `use` against an existing journal, opened as the runner opens it (durability full) and migrated, so a journal
- * written by an older runner can be read. The connection is closed when `use` ends.
+ * written by an older runner can be read. The connection is closed when `use` ends. A postgres:// journal is read
+ * only by the commands that say they can (`postgres: true`: history, show, logs, prune); `use` is then given the URL
+ * with its password redacted. Others refuse it (exit 2).
  */
 export const withJournal = <A, E>(
   flag: Option.Option<string>,
-  use: (file: string) => Effect.Effect<A, E, SqlClient.SqlClient>
-): Effect.Effect<A, Exclude<E, SqlError | JournalError> | JournalNotFound | InvalidOption | JournalUnreadable> =>
-  Effect.flatMap(existingJournal(flag), (file) =>
+  use: (file: string) => Effect.Effect<A, E, SqlClient.SqlClient>,
+  options: { readonly postgres?: boolean } = {}
+): Effect.Effect<A, Exclude<E, SqlError | JournalError> | JournalNotFound | InvalidOption | JournalUnreadable> => {
+  const url = journalPath(flag)
+  if (options.postgres === true && isPostgresUrl(url)) return withPostgres(url, use)
+  return Effect.flatMap(existingJournal(flag), (file) =>
     Effect.andThen(
       migrations.run().pipe(
         Effect.mapError((error) => new JournalUnreadable({ path: file, reason: `cannot migrate: ${describeError(error)}` }))
@@ -71,12 +81,37 @@ export const withJournal = <A, E>(
           : error as Exclude<E, SqlError | JournalError> | JournalUnreadable
       )
     ))
+}
+
+/** `withJournal` on a PostgreSQL journal: the database must exist; its schema is migrated as a run would. */
+const withPostgres = <A, E>(
+  url: string,
+  use: (file: string) => Effect.Effect<A, E, SqlClient.SqlClient>
+): Effect.Effect<A, Exclude<E, SqlError | JournalError> | JournalUnreadable> => {
+  const shown = redact(url)
+  return Effect.scoped(Effect.gen(function*() {
+    const client = yield* SqlJournal.postgresClient(url)
+    return yield* Effect.andThen(
+      pgMigrations.run().pipe(
+        Effect.mapError((error) => new JournalUnreadable({ path: shown, reason: `cannot migrate: ${describeError(error)}` }))
+      ),
+      use(shown)
+    ).pipe(Effect.provideService(SqlClient.SqlClient, client))
+  })).pipe(
+    Effect.provide(Reactivity.layer),
+    Effect.mapError((error): Exclude<E, SqlError | JournalError> | JournalUnreadable =>
+      isSqlError(error) || error instanceof JournalError
+        ? new JournalUnreadable({ path: shown, reason: describeError(error).split(url).join(shown) })
+        : error as Exclude<E, SqlError | JournalError> | JournalUnreadable
+    )
+  )
+}
 
 /** Writes one JSON document to stdout. */
 export const printJson = (value: unknown) => Effect.sync(() => process.stdout.write(JSON.stringify(value, null, 2) + "\n"))
 
-/** The absolute path of a journal, as reported in JSON. */
-export const absolute = (file: string): string => path.resolve(file)
+/** The absolute path of a journal, as reported in JSON (a PostgreSQL journal's URL, password redacted, as it is). */
+export const absolute = (file: string): string => isPostgresUrl(file) ? redact(file) : path.resolve(file)
 
 const pad2 = (n: number) => String(n).padStart(2, "0")
 

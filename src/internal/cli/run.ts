@@ -15,6 +15,7 @@ import type * as Reporter from "../reporter/Reporter.ts"
 import * as Run from "../Run.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import * as cachePreview from "./cachePreview.ts"
+import * as Dialect from "../sql/Dialect.ts"
 import { journalPath, loadPlan, print, requirePositive } from "./common.ts"
 import { InFile, RunFailed, RunInterrupted } from "./exit.ts"
 import * as observers from "./observers.ts"
@@ -177,7 +178,7 @@ export const executePlan = (plan: Plan.Plan, input: RunFlags, auditFile: string)
         if (outcome.runId === undefined) return yield* print(`no unfinished run of ${plan.dag.name} to resume; nothing to do`)
         return yield* new InvalidOption({
           where: "--resume",
-          reason: `no unfinished run ${outcome.runId} of ${plan.dag.name} in ${journalPath(input.journal)}`
+          reason: `no unfinished run ${outcome.runId} of ${plan.dag.name} in ${Dialect.redact(journalPath(input.journal))}`
         })
       case "Finished": {
         const { runId, status } = outcome.result

@@ -21,6 +21,7 @@ import * as Reporter from "../reporter/Reporter.ts"
 import * as RunLogger from "../RunLogger.ts"
 import * as Runtime from "../runtime/Runtime.ts"
 import type * as RunEvent from "../RunEvent.ts"
+import * as Dialect from "../sql/Dialect.ts"
 import * as SqlJournal from "../sql/SqlJournal.ts"
 import { journalFlag, journalPath } from "./common.ts"
 import { InFile } from "./exit.ts"
@@ -95,7 +96,7 @@ export const provide = (input: Input, format: Reporter.Format, output: Reporter.
     Effect.provide(services),
     Effect.mapError((error) =>
       error instanceof Journal.JournalError
-        ? new InFile({ file, error: new InvalidOption({ where: "journal", reason: error.message }) })
+        ? new InFile({ file: Dialect.redact(file), error: new InvalidOption({ where: "journal", reason: error.message }) })
         : error as Exclude<E, Journal.JournalError> | InvalidOption
     )
   )
@@ -107,9 +108,13 @@ export const provide = (input: Input, format: Reporter.Format, output: Reporter.
  */
 const httpClient = Layer.unwrap(Effect.map(Effect.promise(() => import("effect/http/FetchHttpClient")), (m) => m.layer))
 
-/** The journal layer for a path ("none": in memory, nothing kept). */
+/** The journal layer for a path ("none": in memory, nothing kept; a postgres:// URL: that database). */
 const journalLayer = (path: string, durability: "full" | "normal"): Layer.Layer<Journal.Journal, Journal.JournalError> =>
-  path === "none" ? Journal.layerMemory : SqlJournal.layerSqlite({ filename: path, durability })
+  path === "none"
+    ? Journal.layerMemory
+    : Dialect.isPostgresUrl(path)
+    ? SqlJournal.layerPostgres(path)
+    : SqlJournal.layerSqlite({ filename: path, durability })
 
 /** The ConfigProvider jobs' config is resolved with: the environment, the env file, and NAME_FILE files. */
 const configLayer = (envFile: Option.Option<string>): Layer.Layer<never, InvalidOption> =>

@@ -86,6 +86,7 @@ const CHUNK = 500
  * job reused from a pruned entry.
  */
 export const prune = Effect.fn("CacheQueries.prune")(function*(request: PruneRequest) {
+  // The CASTs type the parameters for PostgreSQL, which cannot infer the type of a bare `$1 IS NOT NULL`.
   const sql = yield* SqlClient.SqlClient
   return yield* sql.withTransaction(Effect.gen(function*() {
     const cutoff = request.cutoff ?? null
@@ -99,7 +100,8 @@ export const prune = Effect.fn("CacheQueries.prune")(function*(request: PruneReq
       DELETE FROM cache_entries
       WHERE rowid IN (
         SELECT id FROM ranked
-        WHERE (${cutoff} IS NOT NULL AND created_at < ${cutoff}) OR (${keep} IS NOT NULL AND newest > ${keep})
+        WHERE (CAST(${cutoff} AS BIGINT) IS NOT NULL AND created_at < CAST(${cutoff} AS BIGINT))
+           OR (CAST(${keep} AS BIGINT) IS NOT NULL AND newest > CAST(${keep} AS BIGINT))
       )
       RETURNING 1 AS n`
     const left = yield* sql<{ readonly n: number }>`SELECT count(*) AS n FROM cache_entries`

@@ -10,6 +10,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import * as Audit from "../Audit.ts"
 import * as Encoding from "../Encoding.ts"
 import { JournalError } from "../Journal.ts"
+import { BEGIN_LOCK } from "./Dialect.ts"
 
 /** A run as listed by `runner history`. */
 export interface RunSummary {
@@ -332,7 +333,7 @@ export const logWidths = Effect.fn("JournalQueries.logWidths")(function*(runId: 
   const job = jobId === undefined ? sql`` : sql`AND job_id = ${jobId}`
   const rows = yield* sql<{ readonly who: number | null; readonly level: number | null; readonly n: number }>`
     SELECT max(CASE WHEN job_id IS NULL THEN 1 WHEN attempt IS NULL THEN length(job_id)
-                    ELSE length(job_id) + 1 + length(attempt) END) AS who,
+                    ELSE length(job_id) + 1 + length(CAST(attempt AS TEXT)) END) AS who,
            max(length(level)) AS level, count(*) AS n
     FROM logs WHERE run_id = ${runId} ${job}`
   const row = rows[0]
@@ -355,6 +356,8 @@ export const prune = Effect.fn("JournalQueries.prune")(function*(cutoff: number)
   const sql = yield* SqlClient.SqlClient
   // One write transaction (BEGIN IMMEDIATE): a runner cannot take a lock on a run between the check and the delete.
   return yield* sql.withTransaction(Effect.gen(function*() {
+    // PostgreSQL: the lock every begin takes (SqlJournal), for the same guarantee.
+    yield* sql.onDialectOrElse({ pg: () => sql`SELECT pg_advisory_xact_lock(${BEGIN_LOCK})`, orElse: () => Effect.void })
     const deleted = yield* sql<{ readonly id: string }>`
       DELETE FROM runs
       WHERE status IN ${sql.in(finishedStatuses)} AND ended_at IS NOT NULL AND ended_at < ${cutoff}

@@ -2,7 +2,8 @@
  * The durable Journal over effect/sql: every event becomes statements, and one writer fiber commits whatever has
  * queued up in a single transaction (group commit). `record` returns for a job's success only once its transaction
  * is committed, so dependents never start on an output that a crash could lose, while jobs that finish together
- * share one fsync.
+ * share one fsync. The same writer serves a SQLite file (layerSqlite) and a PostgreSQL database (layerPostgres): its
+ * statements are SQLite's text, rewritten for PostgreSQL by Dialect.ts; the few that differ in shape are chosen here.
  *
  * Longer than our ~350-line norm on purpose: the writer, the run locks it fences and the service's methods share one
  * scope's state (the queue, the locks held); cut apart, each piece would take that state as parameters. The rows each
@@ -19,6 +20,8 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
+import * as Redacted from "effect/Redacted"
+import * as Result from "effect/Result"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
@@ -32,8 +35,10 @@ import * as CacheQueries from "./CacheQueries.ts"
 import * as Journal from "../Journal.ts"
 import * as render from "../render.ts"
 import type * as RunEvent from "../RunEvent.ts"
+import * as Dialect from "./Dialect.ts"
 import { type Statement, statement, statements } from "./EventStatements.ts"
 import * as migrations from "./migrations.ts"
+import * as pgMigrations from "./pgMigrations.ts"
 import * as SqliteClient from "./SqliteClient.ts"
 
 /** A lock whose holder has not renewed it for this long is taken over (default; `RUNNER_LOCK_STALE_AFTER`). */
@@ -102,9 +107,14 @@ const pidNamespace = (host: string): string => {
   }
 }
 
-/** SQLite's "another connection holds the write lock" (BUSY, LOCKED), in an error or its causes. */
+/**
+ * SQLite's "another connection holds the write lock" (BUSY, LOCKED), or PostgreSQL's serialization failure or
+ * deadlock (SQLSTATE 40001, 40P01), in an error or its causes: the transaction is tried again.
+ */
 const isBusy = (cause: unknown): boolean => {
   for (let u = cause, depth = 0; typeof u === "object" && u !== null && depth < 8; depth++) {
+    const code = (u as { code?: unknown }).code
+    if (code === "40001" || code === "40P01") return true
     const errcode = (u as { errcode?: unknown }).errcode
     if (typeof errcode === "number") return (errcode & 0xff) === 5 || (errcode & 0xff) === 6
     const message = (u as { message?: unknown }).message
@@ -119,15 +129,23 @@ const isBusy = (cause: unknown): boolean => {
 export const make: Effect.Effect<Journal.Journal["Service"], Journal.JournalError, SqlClient.SqlClient | Scope.Scope> =
   Effect.suspend(() => makeFor("the journal file"))
 
-/** `make`, naming the journal's file in the errors people see. */
+/** `make`, naming the journal's file (or redacted URL) in the errors people see. */
 const makeFor = (
   filename: string
 ): Effect.Effect<Journal.Journal["Service"], Journal.JournalError, SqlClient.SqlClient | Scope.Scope> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
+    const pg = sql.onDialectOrElse({ pg: () => true, orElse: () => false })
+    /** A writer statement's text as this database runs it (PostgreSQL: see Dialect.ts). */
+    const text: (sqlite: string) => string = pg ? Dialect.toPostgres : (sqlite) => sqlite
     // A damaged file may open and fail only here, when its schema is read.
-    yield* migrations.run().pipe(
-      Effect.mapError((cause) => new Journal.JournalError({ operation: "migrate", reason: SqliteClient.describeError(filename, cause) }))
+    yield* (pg ? pgMigrations.run() : migrations.run()).pipe(
+      Effect.mapError((cause) =>
+        new Journal.JournalError({
+          operation: "migrate",
+          reason: pg ? `${filename}: ${describe(cause)}` : SqliteClient.describeError(filename, cause)
+        })
+      )
     )
     const staleAfterMillis = Duration.toMillis(yield* Effect.orDie(staleAfter))
     const heartbeatMillis = Math.max(1, Math.min(HEARTBEAT_MILLIS, Math.floor(staleAfterMillis / 4)))
@@ -152,8 +170,10 @@ const makeFor = (
           const fences = new Set<Held>()
           for (const item of items) if (item.fence !== undefined && item.fence.lostBy === undefined) fences.add(item.fence)
           for (const fence of fences) {
+            // PostgreSQL: FOR SHARE holds off a takeover (which updates the row) until this batch is committed, as
+            // SQLite's single writer does.
             const rows = yield* connection.execute(
-              `SELECT token, pid, host, since FROM locks WHERE lock_key = ?`,
+              pg ? `SELECT token, pid, host, since FROM locks WHERE lock_key = $1 FOR SHARE` : `SELECT token, pid, host, since FROM locks WHERE lock_key = ?`,
               [fence.lockKey],
               undefined
             ) as Effect.Effect<ReadonlyArray<{ token: string | null; pid: number; host: string; since: number }>, unknown>
@@ -167,7 +187,7 @@ const makeFor = (
           }
           for (const item of items) {
             if (item.fence?.lostBy !== undefined) continue
-            for (const [text, params] of item.op) yield* connection.execute(text, params, undefined)
+            for (const [sqlite, params] of item.op) yield* connection.execute(text(sqlite), params, undefined)
           }
         }))
 
@@ -255,6 +275,9 @@ const makeFor = (
     /** Picks or creates the run and takes its lock, in one write transaction. */
     const tryBegin = (request: Journal.BeginRequest) =>
       sql.withTransaction(Effect.gen(function*() {
+        // PostgreSQL: begins are serialised, as SQLite's write lock serialises them, so two processes never both
+        // find a lock free and take it (released at commit).
+        if (pg) yield* sql`SELECT pg_advisory_xact_lock(${Dialect.BEGIN_LOCK})`
         const now = yield* Clock.currentTimeMillis
         const { dag, target } = request
         type Row = { id: string; status: string; run_key: string | null }
@@ -308,16 +331,22 @@ const makeFor = (
         }
         // A token of this taking: whoever holds the lock later, our writes check it is still ours (fencing).
         const token = crypto.randomUUID()
-        yield* sql`INSERT OR REPLACE INTO locks (lock_key, run_id, pid, host, since, heartbeat_at, token, pid_namespace)
-                   VALUES (${lockKey}, ${runId}, ${pid}, ${host}, ${now}, ${now}, ${token}, ${namespace})`
+        yield* sql.unsafe(
+          text(`INSERT OR REPLACE INTO locks (lock_key, run_id, pid, host, since, heartbeat_at, token, pid_namespace)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+          [lockKey, runId, pid, host, now, now, token, namespace]
+        )
         if (run === undefined) {
           yield* sql`INSERT INTO runs (id, dag, run_key, status, started_at, host, pid, runner_version, definition_hash, trigger)
                      VALUES (${runId}, ${dag}, ${key ?? null}, 'created', ${now}, ${host}, ${pid},
                              ${request.runnerVersion}, ${request.definitionHash}, ${request.trigger})`
         }
         if (request.audit !== undefined) {
-          yield* sql`UPDATE runs SET executions = json_insert(executions, '$[#]', json(${toJson(request.audit)}))
-                     WHERE id = ${runId}`
+          yield* (pg
+            ? sql`UPDATE runs SET executions = (executions::jsonb || jsonb_build_array(${toJson(request.audit)}::jsonb))::text
+                  WHERE id = ${runId}`
+            : sql`UPDATE runs SET executions = json_insert(executions, '$[#]', json(${toJson(request.audit)}))
+                  WHERE id = ${runId}`)
         }
         return { _tag: "Run", runId, resumed, key, lockKey, token } as const
       }))
@@ -515,6 +544,93 @@ export const layerSqlite = (options: SqliteClient.Options): Layer.Layer<Journal.
     const client = yield* SqliteClient.make(options).pipe(Effect.mapError(journalError(`open ${options.filename}`)))
     return untraced(yield* Effect.provideService(makeFor(options.filename), SqlClient.SqlClient, client))
   })).pipe(Layer.provide(Reactivity.layer))
+
+/**
+ * The durable journal in a PostgreSQL database (`postgres://user[:password]@host[:port]/db`). The client,
+ * `@effect/sql-pg`, is imported only here, when such a journal is opened: SQLite users never load it (nor need it
+ * installed). The password is the URL's, else `PGPASSWORD`, else the contents of the file `PGPASSWORD_FILE` names;
+ * it is never printed: errors name the URL with `***` for it. BIGINT columns (milliseconds, pids) are read as numbers,
+ * as SQLite gives them.
+ */
+export const layerPostgres = (url: string): Layer.Layer<Journal.Journal, Journal.JournalError> =>
+  Layer.effect(Journal.Journal)(Effect.gen(function*() {
+    const client = yield* postgresClient(url)
+    return untraced(yield* Effect.provideService(makeFor(Dialect.redact(url)), SqlClient.SqlClient, client).pipe(
+      Effect.mapError((error) => new Journal.JournalError({ operation: error.operation, reason: scrub(url, error.reason) }))
+    ))
+  })).pipe(Layer.provide(Reactivity.layer))
+
+/**
+ * A client of the PostgreSQL database `url` names (as layerPostgres opens it: the package loaded now, the password
+ * resolved, BIGINT read as numbers), for the operator commands that read the journal themselves. Not migrated.
+ */
+export const postgresClient = (url: string): Effect.Effect<SqlClient.SqlClient, Journal.JournalError, Scope.Scope | Reactivity.Reactivity> =>
+  Effect.gen(function*() {
+    const shown = Dialect.redact(url)
+    const fail = (operation: string) => (cause: unknown) =>
+      new Journal.JournalError({ operation, reason: `${shown}: ${scrub(url, describe(cause))}` })
+    const [PgClient, PgTypes] = yield* Effect.tryPromise({
+      try: () => Promise.all([import("@effect/sql-pg/PgClient"), import("@effect/sql-pg/PgTypes")]),
+      catch: () =>
+        new Journal.JournalError({
+          operation: `open ${shown}`,
+          reason: "a postgres:// journal needs the package @effect/sql-pg (npm install @effect/sql-pg@4.1.5)"
+        })
+    })
+    const types = PgTypes.makeRegistry()
+    types.register<number | bigint>(PgTypes.OID.int8, {
+      decode: (bytes) => Result.succeed(Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigInt64(0))),
+      encode: (value) => {
+        const bytes = new Uint8Array(8)
+        new DataView(bytes.buffer).setBigInt64(0, BigInt(value))
+        return Result.succeed(bytes)
+      }
+    })
+    const password = yield* passwordFor(url).pipe(Effect.mapError(fail(`open ${shown}`)))
+    return yield* PgClient.make({
+      url: Redacted.make(url),
+      ...(password === undefined ? {} : { password: Redacted.make(password) }),
+      types,
+      applicationName: "effect-runner",
+      connectTimeout: "10 seconds"
+    }).pipe(Effect.mapError(fail(`open ${shown}`)))
+  })
+
+/** The password when the URL has none: `PGPASSWORD`, else the (trimmed) contents of the file `PGPASSWORD_FILE`. */
+const passwordFor = (url: string): Effect.Effect<string | undefined, Error> =>
+  Effect.try({
+    try: () => {
+      if (new URL(url).password !== "") return undefined
+      const direct = process.env["PGPASSWORD"]
+      if (direct !== undefined && direct !== "") return direct
+      const file = process.env["PGPASSWORD_FILE"]
+      return file === undefined || file === "" ? undefined : fs.readFileSync(file, "utf8").replace(/\r?\n$/, "")
+    },
+    catch: (cause) => new Error(`PGPASSWORD_FILE: ${cause instanceof Error ? cause.message : String(cause)}`)
+  })
+
+/** An error's message and its causes' (the PostgreSQL client nests the server's message). */
+const describe = (error: unknown): string => {
+  const messages: Array<string> = []
+  for (let u = error, depth = 0; typeof u === "object" && u !== null && depth < 6; depth++) {
+    const message = (u as { message?: unknown }).message
+    if (typeof message === "string" && message !== "" && !messages.some((m) => m.includes(message))) messages.push(message)
+    u = (u as { cause?: unknown }).cause
+  }
+  return messages.length > 0 ? messages.join(": ") : String(error)
+}
+
+/** `text` with the URL's password (and the URL itself) replaced by their redacted forms. */
+const scrub = (url: string, text: string): string => {
+  let out = text.split(url).join(Dialect.redact(url))
+  try {
+    const password = decodeURIComponent(new URL(url).password)
+    if (password.length > 0) out = out.split(password).join("***")
+  } catch {
+    // not a URL: nothing else to hide
+  }
+  return out
+}
 
 /**
  * The journal is the runner's bookkeeping, not the user's work: its statements open no spans (Effect's SQL client
