@@ -162,7 +162,10 @@ describe("the tarball", () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(installed, "package.json"), "utf8"))
     for (const script of ["preinstall", "install", "postinstall", "prepare"]) assert.notProperty(manifest.scripts ?? {}, script)
     assert.notInclude(installLog, "install-scripts")
-    assert.deepStrictEqual(Object.keys(manifest.peerDependencies).sort(), ["@effect/platform-node", "effect"])
+    assert.deepStrictEqual(Object.keys(manifest.peerDependencies).sort(), ["@effect/platform-node", "@effect/sql-pg", "effect"])
+    // PostgreSQL's client is needed only for a postgres:// journal: an optional peer, not installed with the runner.
+    assert.deepStrictEqual(manifest.peerDependenciesMeta, { "@effect/sql-pg": { optional: true } })
+    assert.isFalse(fs.existsSync(path.join(project, "node_modules/@effect/sql-pg")), "the optional peer is not installed")
     assert.notProperty(manifest, "dependencies")
     assert.isFalse(fs.existsSync(path.join(installed, "node_modules")), "no copy of Effect of its own")
     const bin = fs.readFileSync(path.join(installed, "bin/runner.js"), "utf8")
