@@ -128,8 +128,7 @@ export const localTime = (millis: number, withMillis = false): string => {
 }
 
 /** A time for JSON: ISO 8601 in UTC with milliseconds, or null. */
-export const isoTime = (millis: number | undefined): string | null =>
-  millis === undefined ? null : new Date(millis).toISOString()
+export { isoTime } from "../sql/JournalQueries.ts"
 
 /** The milliseconds between two times, or undefined when either is unknown. */
 export const durationMillis = (start: number | undefined, end: number | undefined): number | undefined =>

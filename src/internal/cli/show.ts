@@ -45,17 +45,7 @@ export const toJson = (file: string, run: JournalQueries.RunDetail, jobs: Readon
     jobCounts: countJobs(jobs)
   },
   executions: run.executions,
-  jobs: jobs.map((job) => ({
-    jobId: job.jobId,
-    status: job.status,
-    attempts: job.attempts,
-    startedAt: isoTime(job.startedAt),
-    endedAt: isoTime(job.endedAt),
-    durationMillis: job.activeMillis ?? null,
-    error: job.error ?? null,
-    skipReason: job.reason ?? null,
-    cachedFrom: job.cachedFrom ?? null
-  }))
+  jobs: jobs.map(JournalQueries.jobDocument)
 })
 
 export const render = (run: JournalQueries.RunDetail, jobs: ReadonlyArray<JournalQueries.JobDetail>): string => {

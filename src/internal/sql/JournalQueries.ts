@@ -75,6 +75,23 @@ export interface JobDetail {
   readonly cachedFrom: string | undefined
 }
 
+/** A time for JSON: ISO 8601 in UTC with milliseconds, or null (`--json` output and the dashboard's API). */
+export const isoTime = (millis: number | undefined): string | null =>
+  millis === undefined ? null : new Date(millis).toISOString()
+
+/** A job as `runner show --json` and the dashboard's API give it: times ISO 8601 UTC, null for what is unknown. */
+export const jobDocument = (job: JobDetail) => ({
+  jobId: job.jobId,
+  status: job.status,
+  attempts: job.attempts,
+  startedAt: isoTime(job.startedAt),
+  endedAt: isoTime(job.endedAt),
+  durationMillis: job.activeMillis ?? null,
+  error: job.error ?? null,
+  skipReason: job.reason ?? null,
+  cachedFrom: job.cachedFrom ?? null
+})
+
 /** One log line of a run. */
 export interface LogLine {
   readonly at: number

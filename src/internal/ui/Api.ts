@@ -4,7 +4,7 @@
  * milliseconds; absent values are null.
  */
 import * as Schema from "effect/Schema"
-import type * as JournalQueries from "../sql/JournalQueries.ts"
+import * as JournalQueries from "../sql/JournalQueries.ts"
 import type { AttemptRow, Grid, RunItem, WaitRow } from "./Queries.ts"
 
 const Time = Schema.NullOr(Schema.String)
@@ -89,8 +89,6 @@ export const GridDocument = Schema.Struct({
   cells: Schema.Record(Schema.String, Schema.Record(Schema.String, GridCell))
 })
 
-const iso = (millis: number | undefined): string | null => millis === undefined ? null : new Date(millis).toISOString()
-
 export const runSummary = (run: RunItem): typeof RunSummary.Type => ({
   runId: run.runId,
   dag: run.dag,
@@ -98,7 +96,7 @@ export const runSummary = (run: RunItem): typeof RunSummary.Type => ({
   status: run.status,
   trigger: run.trigger,
   startedAt: new Date(run.startedAt).toISOString(),
-  endedAt: iso(run.endedAt),
+  endedAt: JournalQueries.isoTime(run.endedAt),
   wallClockMillis: run.wallClockMillis ?? null,
   failedJobs: run.failedJobs
 })
@@ -127,22 +125,14 @@ export const runDocument = (
     status: run.status,
     trigger: run.trigger,
     startedAt: new Date(run.startedAt).toISOString(),
-    endedAt: iso(run.endedAt),
+    endedAt: JournalQueries.isoTime(run.endedAt),
     durationMillis: run.activeMillis ?? null,
     host: run.host,
     pid: run.pid,
     runnerVersion: run.runnerVersion
   },
   jobs: jobs.map((job) => ({
-    jobId: job.jobId,
-    status: job.status,
-    attempts: job.attempts,
-    startedAt: iso(job.startedAt),
-    endedAt: iso(job.endedAt),
-    durationMillis: job.activeMillis ?? null,
-    error: job.error ?? null,
-    skipReason: job.reason ?? null,
-    cachedFrom: job.cachedFrom ?? null,
+    ...JournalQueries.jobDocument(job),
     output: decodeOutput(outputs.get(job.jobId)),
     needs: needs === undefined ? null : needs.get(job.jobId) ?? []
   })),
@@ -151,7 +141,7 @@ export const runDocument = (
     attempt: a.attempt,
     status: a.status,
     startedAt: new Date(a.startedAt).toISOString(),
-    endedAt: iso(a.endedAt)
+    endedAt: JournalQueries.isoTime(a.endedAt)
   })),
   waits: waits.map((w) => ({
     jobId: w.jobId,
