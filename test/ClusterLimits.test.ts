@@ -193,6 +193,21 @@ describe.skipIf(pg.skip)("cluster resource limits", () => {
       assert.strictEqual(events.filter((e) => e.startsWith("run")).length, 3)
       assert.strictEqual(events.filter((e) => e === "waiting one permit").length, 2)
       assert.strictEqual(events.filter((e) => e === "admitted one permit").length, 2)
+      // A rate limit of 2 per 500 ms: the third start waits, told until when.
+      const untils: Array<number> = []
+      const rateWaits: resources.Waits = {
+        waiting: (wait) => Effect.sync(() => void untils.push(wait.until ?? NaN)),
+        admitted: () => Effect.void
+      }
+      const began = Date.now()
+      yield* Effect.scoped(Effect.gen(function*() {
+        const registry = yield* Limits.registry({ ttl: "5 seconds", holder: "local" })
+        const limiter = registry.get(Resource.make("paced", { rate: { limit: 2, per: "500 millis" } }))
+        yield* Effect.forEach([1, 2, 3], () => limiter.withPermit(Effect.void), { concurrency: 1 })
+      })).pipe(Effect.provideService(resources.CurrentWaits, rateWaits), Effect.provide(client(url)))
+      assert.strictEqual(untils.length, 1)
+      assert.approximately(untils[0]!, began + 500, 250)
+      assert.isAtLeast(Date.now(), untils[0]! - 5)
     }), 30_000)
 })
 

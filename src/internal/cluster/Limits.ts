@@ -17,6 +17,7 @@
  * A holder that could not renew its slot past the TTL (a stalled or cut-off worker) finds it taken: the holder is
  * stopped with a defect saying so, since the limit no longer covers it.
  */
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -191,7 +192,7 @@ const throttle = (sql: SqlClient.SqlClient, name: string, rate: RateLimit): Effe
     const { at, now } = yield* reserved
     if (at <= now) return
     const waits = yield* resources.CurrentWaits
-    const wait: resources.Wait = { resource: name, kind: "rate", until: Date.now() + (at - now) }
+    const wait: resources.Wait = { resource: name, kind: "rate", until: (yield* Clock.currentTimeMillis) + (at - now) }
     yield* waits.waiting(wait)
     yield* Effect.sleep(at - now)
     yield* waits.admitted(wait)
