@@ -373,16 +373,18 @@ describe.each(runtimes)("runner ui --token on %s", (runtime) => {
 })
 
 describe("runner ui refuses", () => {
-  it("another host without a token, a postgres:// journal, a missing journal, a taken port (exit 2, saying why)", async () => {
+  it("another host without a token, an unreachable postgres:// journal, a missing journal, a taken port (exit 2, saying why)", async () => {
     const file = path.join(tempDir(), "journal.db")
     await fixture(file)
     const open = runner(["ui", "--journal", file, "--host", "0.0.0.0", "--port", "0"])
     assert.strictEqual(open.status, 2, open.stderr)
     assert.include(open.stderr, "--host")
     assert.include(open.stderr, "--token")
-    const pg = runner(["ui", "--journal", "postgres://u@db/runs"])
+    // A postgres:// journal is served (test/PostgresCommands.test.ts); one that cannot be reached is named, no password.
+    const pg = runner(["ui", "--journal", "postgres://u:pw-in-url@runner-no-such-host.invalid/runs"])
     assert.strictEqual(pg.status, 2)
-    assert.include(pg.stderr, "PostgreSQL")
+    assert.include(pg.stderr, "postgres://u:***@runner-no-such-host.invalid/runs")
+    assert.notInclude(pg.stderr, "pw-in-url")
     const missing = runner(["ui", "--journal", path.join(tempDir(), "nope.db")])
     assert.strictEqual(missing.status, 2)
     assert.include(missing.stderr, "nope.db")
