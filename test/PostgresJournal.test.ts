@@ -278,7 +278,8 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
       assert.notStrictEqual(missing.status, 0)
       assert.include(missing.stderr, "postgres://postgres:***@127.0.0.1:5432/runner_no_such_db")
       for (const output of outputs) assert.notInclude(output, secret)
-    }, 60_000)
+      // A dozen runner processes one after another: ~40 s alone, more beside the rest of the suite.
+    }, 120_000)
 
     it("up-to-date skipping: the second run reuses the cached jobs; --dry-run, why and cache prune read them", () => {
       const { name, url } = database()
