@@ -206,7 +206,8 @@ export default Dag.make("loads", [load], { schedule: "0 2 * * *", timezone: "UTC
 
     it("cancel stops a running backfill (its process polls the journal); resume finishes it", async () => {
       const s = setup()
-      const child = s.start({ SLOT_MS: "3000" })
+      // Long enough that the first slot is still running when the cancel arrives, however loaded the machine.
+      const child = s.start({ SLOT_MS: "30000" })
       await waitUntil(() => s.lines("start").length >= 1, 30_000)
       const [id] = s.query("SELECT id FROM backfills")
       const cancel = s.run(["backfill", "cancel", id!])
