@@ -57,13 +57,11 @@ export const existingJournal = (flag: Option.Option<string>): Effect.Effect<stri
 /**
  * Runs `use` against an existing journal, opened as the runner opens it (durability full) and migrated, so a journal
  * written by an older runner can be read. The connection is closed when `use` ends. On a postgres:// journal `use`
- * is given the URL with its password redacted. (`options.postgres` is no longer read: every command reads both
- * backends; callers still passing it can drop it.)
+ * is given the URL with its password redacted.
  */
 export const withJournal = <A, E>(
   flag: Option.Option<string>,
-  use: (file: string) => Effect.Effect<A, E, SqlClient.SqlClient>,
-  _options: { readonly postgres?: boolean } = {}
+  use: (file: string) => Effect.Effect<A, E, SqlClient.SqlClient>
 ): Effect.Effect<A, Exclude<E, SqlError | JournalError> | JournalNotFound | InvalidOption | JournalUnreadable> => {
   const url = journalPath(flag)
   if (isPostgresUrl(url)) return withPostgres(url, use)
