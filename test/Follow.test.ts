@@ -261,6 +261,32 @@ describe.each(backends)("following a run on %s", (_name, skip, open) => {
     180_000
   )
 
+  it.skipIf(skip)("a resumed run is followed as its latest execution showed it: jobs restored, the rest run", async () => {
+    const backend = open()
+    const dir = tempDir()
+    const file = path.join(dir, "resumed.ts")
+    fs.writeFileSync(file, `import * as Effect from "effect/Effect"
+import { Dag, Job } from "effect-runner"
+export const first = Job.make("first", { run: () => Effect.log("first ran").pipe(Effect.as(1)) })
+export const second = Job.make("second", {
+  needs: { first },
+  run: ({ first }) => process.env.FOLLOW_FAIL ? Effect.fail("second broke") : Effect.log("second ran").pipe(Effect.as(first + 1))
+})
+export default Dag.make("resumed", [first, second])
+`)
+    const args = [file, "--journal", backend.journal, "--log-format", "json", "--key", "k"]
+    const failed = runner(args, { env: { FOLLOW_FAIL: "1" } })
+    assert.strictEqual(failed.status, 1, failed.stderr)
+    const resumed = runner(args)
+    assert.strictEqual(resumed.status, 0, resumed.stderr)
+    const runId = backend.runIds()[0]!
+    const replay = await followRun(backend, runId, Effect.void)
+    assertSame(parseLines(resumed.stdout), replay.lines, runId)
+    assert.deepInclude(replay.lines[0], { event: "RunStarted" })
+    assert.match(String(replay.lines[0]?.["message"]), /^resuming run/)
+    assert.deepStrictEqual(replay.lines.filter((l) => l["jobId"] === "first").map((l) => l["event"]), ["JobRestored"])
+  }, 60_000)
+
   it.skipIf(skip)("a run that does not exist, or has not started, ends with nothing shown and no summary", async () => {
     const backend = open()
     // Make the journal (and its schema) with a run of another DAG first.

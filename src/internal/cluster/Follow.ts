@@ -6,8 +6,8 @@
  *
  * What the journal cannot give back is approximated and said so: a retried attempt's delay is the time between the
  * failure and the next start (the failure is shown when that start is seen), an open wait shows only once it ended,
- * a failure's Cause is its rendered text (typed causes do not cross processes), and whether a failed job was critical
- * is read from the run's verdict (a failed run's failed jobs are critical, a succeeded run's are not).
+ * a failure's Cause is its rendered text (typed causes do not cross processes), and whether a job is critical is not
+ * journaled: jobs are taken as critical (the default) except those that failed in a run that succeeded.
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -428,7 +428,9 @@ const summarize = (sql: SqlClient.SqlClient, cursor: Cursor) =>
       return {
         jobId: job.job_id,
         status: jobStatus,
-        critical: status !== "succeeded",
+        // Not journaled: jobs are critical unless declared otherwise, and a job that failed in a run that succeeded
+        // was not (a failed run's non-critical failures are shown as critical: the follower cannot tell them apart).
+        critical: !(status === "succeeded" && (jobStatus === "failed" || jobStatus === "interrupted")),
         attempts: lastAttempt?.attempt ?? 0,
         durationMillis,
         waitedMillis,
@@ -436,13 +438,17 @@ const summarize = (sql: SqlClient.SqlClient, cursor: Cursor) =>
         ...(job.cached_from === null ? {} : { cachedFrom: job.cached_from })
       }
     })
+    // A first execution starts when the run began; a resumed one's start is not journaled (its audit record is made
+    // before the task file loads): its first attempt or wait stands for it.
+    const firsts = [...attempts.map((a) => a.started_at), ...waits.map((w) => w.started_at)]
+    const start = since === run.started_at || firsts.length === 0 ? since : Math.min(...firsts)
     return {
       _tag: "RunFinished",
       runId: cursor.runId,
       dag: run.dag,
       at: run.ended_at,
       status,
-      durationMillis: Math.max(0, run.ended_at - since),
+      durationMillis: Math.max(0, run.ended_at - start),
       jobs: summaries
     } satisfies RunEvent.RunFinished
   })
