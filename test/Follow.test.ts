@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as SqlClient from "effect/sql/SqlClient"
+import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -300,4 +301,42 @@ export default Dag.make("resumed", [first, second])
     assert.isUndefined(result.finished)
     assert.deepStrictEqual(result.lines, [])
   }, 60_000)
+})
+
+describe.skipIf(pg.skip)("following a run on postgres, with concurrent writers", () => {
+  it(
+    "on PostgreSQL, a line committed after a later one (two writers' transactions) is shown, once",
+    async () => {
+      const backend = postgresBackend()
+      const dir = tempDir()
+      const file = path.join(dir, "one.ts")
+      fs.writeFileSync(file, `import * as Effect from "effect/Effect"\nimport { Dag, Job } from "effect-runner"\n` +
+        `export default Dag.make("one", [Job.make("a", { run: () => Effect.succeed(1) })])\n`)
+      const done = runner([file, "--journal", backend.journal, "--log-format", "json"])
+      assert.strictEqual(done.status, 0, done.stderr)
+      const runId = backend.runIds()[0]!
+      const name = new URL(backend.journal).pathname.slice(1)
+      const insert = (message: string) =>
+        `INSERT INTO logs (run_id, job_id, attempt, at, level, message) VALUES ('${runId}', 'a', 1, ${Date.now()}, 'info', '${message}')`
+      // The first writer takes its id, then holds its transaction open while the second commits a higher id.
+      const server = new URL(base)
+      const connection = ["-h", server.hostname, "-p", server.port || "5432", "-U", decodeURIComponent(server.username || "postgres")]
+      const slow = spawn("psql", [...connection, "-d", name, "-v", "ON_ERROR_STOP=1", "-qc",
+        `BEGIN; ${insert("taken first, committed last")}; SELECT pg_sleep(1.2); COMMIT;`])
+      const slowDone = new Promise<number | null>((resolve) => slow.on("close", resolve))
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      psql(name, insert("taken second, committed first"))
+      const followed = await followRun(
+        backend,
+        runId,
+        Effect.promise(() => slowDone).pipe(Effect.andThen(Effect.sleep(300)), Effect.asVoid)
+      )
+      const messages = followed.lines.filter((l) => l["event"] === "Log").map((l) => l["message"])
+      assert.deepStrictEqual(messages.filter((m) => String(m).startsWith("taken")).sort(), [
+        "taken first, committed last",
+        "taken second, committed first"
+      ])
+    },
+    60_000
+  )
 })
