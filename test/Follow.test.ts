@@ -36,7 +36,7 @@ const LINES = 200_000
 /**
  * odd (an odd name) logs and succeeds; gated waits until the test opens its gate (after the follower showed odd's
  * success: the follower is live); flaky fails twice, then succeeds; big prints 200,000 lines; broken (critical) fails
- * once they all succeeded, so after (which needs it) is skipped and the run fails.
+ * once they all succeeded, so after (which needs it) is skipped and the run fails; optional (not critical) fails.
  */
 const taskFile = `
 import * as Effect from "effect/Effect"
@@ -61,7 +61,8 @@ export const flaky = Job.make("flaky-1", {
 export const big = Job.command("big", ["seq", "1", "${LINES}"])
 export const broken = Job.make("broken", { needs: { big, flaky, gated }, run: () => Effect.fail("disk full") })
 export const after = Job.make("after", { needs: { broken }, run: () => Effect.void })
-export default Dag.make("follow-test", [odd, gated, flaky, big, broken, after])
+export const optional = Job.make("optional", { critical: false, run: () => Effect.fail("not needed anyway") })
+export default Dag.make("follow-test", [odd, gated, flaky, big, broken, after, optional])
 `
 
 /** A journal to follow runs in: its --journal argument, a reading client, and its rows (to see nothing changed). */
@@ -172,11 +173,17 @@ const byJob = (lines: ReadonlyArray<Line>): Record<string, Array<string>> => {
 }
 
 /** Follows `runId` with the json reporter until `until`; returns the lines it printed and the RunFinished. */
-const followRun = (backend: Backend, runId: string, until: Effect.Effect<void>, onWrite: (text: string) => void = () => {}) => {
+const followRun = (
+  backend: Backend,
+  runId: string,
+  until: Effect.Effect<void>,
+  onWrite: (text: string) => void = () => {},
+  nonCritical: ReadonlyArray<string> = []
+) => {
   const chunks: Array<string> = []
   const output = { write: (text: string) => (chunks.push(text), onWrite(text)) }
   return Effect.runPromise(
-    Follow.follow(runId, { until, pollMillis: 50 }).pipe(
+    Follow.follow(runId, { until, pollMillis: 50, nonCritical }).pipe(
       Effect.provide(Layer.mergeAll(Reporter.layer({ format: "json", output }), backend.client)),
       Effect.map((finished) => ({ finished, lines: parseLines(chunks.join("")) })),
       Effect.scoped
@@ -241,7 +248,7 @@ describe.each(backends)("following a run on %s", (_name, skip, open) => {
           sawOdd = true
           fs.writeFileSync(gate, "")
         }
-      })
+      }, ["optional"])
       const ran = await child.done
       assert.strictEqual(ran.status, 1, ran.stderr)
       assert.isTrue(sawOdd)
@@ -255,9 +262,11 @@ describe.each(backends)("following a run on %s", (_name, skip, open) => {
       assert.strictEqual(live.lines.filter((l) => l["jobId"] === "flaky-1" && l["event"] === "AttemptFailed").length, 2)
 
       const before = backend.dump()
-      const replay = await followRun(backend, runId, Effect.void)
+      const replay = await followRun(backend, runId, Effect.void, undefined, ["optional"])
       assertSame(runLines, replay.lines, runId)
       assert.strictEqual(backend.dump(), before, "following wrote to the journal")
+      const optional = (replay.lines.at(-1)?.["jobs"] as Array<{ jobId: string; status: string; critical: boolean }>).find((j) => j.jobId === "optional")
+      assert.deepInclude(optional, { status: "failed", critical: false })
     },
     180_000
   )

@@ -7,7 +7,8 @@
  * What the journal cannot give back is approximated and said so: a retried attempt's delay is the time between the
  * failure and the next start (the failure is shown when that start is seen), an open wait shows only once it ended,
  * a failure's Cause is its rendered text (typed causes do not cross processes), and whether a job is critical is not
- * journaled: jobs are taken as critical (the default) except those that failed in a run that succeeded.
+ * journaled: jobs are taken as critical (the default) except those that failed in a run that succeeded, and those the
+ * caller names (`nonCritical`: the submitter knows them from the task file).
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
@@ -28,6 +29,11 @@ export interface Options {
   readonly until: Effect.Effect<void>
   /** Milliseconds between reads of the journal. Default: 250. */
   readonly pollMillis?: number
+  /**
+   * The jobs declared `critical: false`, when the follower knows the task file (the submitter does): the journal does
+   * not keep it. Default: none known (see the module's note).
+   */
+  readonly nonCritical?: ReadonlyArray<string>
 }
 
 /**
@@ -51,7 +57,7 @@ export const follow = (
       options.until
     )
     yield* read(sql, reporter, cursor, true)
-    const finished = yield* summarize(sql, cursor)
+    const finished = yield* summarize(sql, cursor, new Set(options.nonCritical ?? []))
     if (finished !== undefined) yield* reporter.event(finished)
     return finished
   }).pipe(
@@ -447,7 +453,7 @@ const jobEndEvents = (cursor: Cursor, jobs: ReadonlyArray<JobRow>): Array<RunEve
 }
 
 /** The RunFinished of an ended run, from its final rows; undefined while the journal says it runs. */
-const summarize = (sql: SqlClient.SqlClient, cursor: Cursor) =>
+const summarize = (sql: SqlClient.SqlClient, cursor: Cursor, nonCritical: ReadonlySet<string>) =>
   Effect.gen(function*() {
     const run = yield* readRun(sql, cursor.runId)
     if (run === undefined || run.ended_at === null) return undefined
@@ -478,8 +484,9 @@ const summarize = (sql: SqlClient.SqlClient, cursor: Cursor) =>
         jobId: job.job_id,
         status: jobStatus,
         // Not journaled: jobs are critical unless declared otherwise, and a job that failed in a run that succeeded
-        // was not (a failed run's non-critical failures are shown as critical: the follower cannot tell them apart).
-        critical: !(status === "succeeded" && (jobStatus === "failed" || jobStatus === "interrupted")),
+        // was not (without `nonCritical`, a failed run's non-critical failures are shown as critical).
+        critical: !nonCritical.has(job.job_id) &&
+          !(status === "succeeded" && (jobStatus === "failed" || jobStatus === "interrupted")),
         attempts: lastAttempt?.attempt ?? 0,
         durationMillis,
         waitedMillis,
