@@ -45,6 +45,12 @@ import * as SqliteClient from "./SqliteClient.ts"
 export const STALE_AFTER_MILLIS = 60_000
 const HEARTBEAT_MILLIS = 2_000
 const WAIT_POLL_MILLIS = 250
+const LOG_INSERT_HEAD = `INSERT INTO logs (run_id, job_id, attempt, at, level, message) VALUES`
+const LOG_VALUES = `(?, ?, ?, ?, ?, ?)`
+/** One log line's statement: the writer recognises it to batch consecutive lines on PostgreSQL. */
+const LOG_INSERT = `${LOG_INSERT_HEAD} ${LOG_VALUES}`
+/** Rows per multi-row INSERT of log lines (6 parameters each; PostgreSQL allows 65,535 per statement). */
+const LOG_ROWS_PER_INSERT = 1_000
 /** A commit that finds another process's write lock (SQLITE_BUSY after busy_timeout) waits and tries again. */
 const BUSY_RETRY_MILLIS = [50, 100, 200, 500, 1_000] as const
 
@@ -229,9 +235,26 @@ const makeFor = (
               staleAfterMillis
             })
           }
-          for (const item of items) {
-            if (item.fence?.lostBy !== undefined) continue
-            for (const [sqlite, params] of item.op) yield* connection.execute(text(sqlite), params, undefined)
+          const ops: Array<Statement> = []
+          for (const item of items) if (item.fence?.lostBy === undefined) ops.push(...item.op)
+          for (let i = 0; i < ops.length;) {
+            const [sqlite, params] = ops[i]!
+            if (!pg || sqlite !== LOG_INSERT) {
+              yield* connection.execute(text(sqlite), params, undefined)
+              i++
+              continue
+            }
+            // PostgreSQL: a round trip per statement made a job printing 200,000 lines take a minute; consecutive log
+            // lines go in one multi-row INSERT (in order, so their ids keep it).
+            let end = i
+            while (end < ops.length && end - i < LOG_ROWS_PER_INSERT && ops[end]![0] === LOG_INSERT) end++
+            const rows = ops.slice(i, end)
+            yield* connection.execute(
+              text(`${LOG_INSERT_HEAD} ${rows.map(() => LOG_VALUES).join(", ")}`),
+              rows.flatMap(([, values]) => values),
+              undefined
+            )
+            i = end
           }
         }))
 
@@ -532,7 +555,7 @@ const makeFor = (
       log: (record) =>
         Queue.offerUnsafe(queue, {
           op: [statement(
-            `INSERT INTO logs (run_id, job_id, attempt, at, level, message) VALUES (?, ?, ?, ?, ?, ?)`,
+            LOG_INSERT,
             record.runId, record.jobId ?? null, record.attempt ?? null, record.at, record.level, record.message
           )],
           done: undefined,
