@@ -73,6 +73,17 @@ const runOnce = (plan: Plan.Plan, kind: Kind) => {
   )
 }
 
+/**
+ * The floor under the in-memory figure: Effect itself running one no-op effect per job, at most 8 at once (a fiber
+ * each, as `Effect.forEach` with concurrency forks them), nothing else: no DAG, no events, no journal. Milliseconds.
+ */
+const effectFloorOnce = (jobs: number) =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    yield* Effect.forEach(Array.from({ length: jobs }, (_, i) => i), () => Effect.void, { concurrency: 8, discard: true })
+    return performance.now() - start
+  })
+
 /** Median, min and max. */
 export const stats = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -101,11 +112,14 @@ const main = Effect.gen(function*() {
     for (const shape of ["flat", "layered"] as ReadonlyArray<Shape>) {
       const plan = yield* Plan.plan(toDag(spec(shape, jobs)))
       const times: Record<Kind, Array<number>> = { memory: [], normal: [], full: [] }
+      const floor: Array<number> = []
       // Interleaved round by round, so drift in the machine's load hits every kind alike.
       for (let round = 0; round < (jobs >= 10_000 ? bigRounds : rounds); round++) {
         for (const kind of kinds) times[kind].push(yield* runOnce(plan, kind))
+        floor.push(yield* effectFloorOnce(jobs))
       }
-      const row: Record<string, unknown> = { jobs, shape }
+      const floorStats = stats(floor)
+      const row: Record<string, unknown> = { jobs, shape, effectFloor: { ...floorStats, microsPerJob: (floorStats.median * 1000) / jobs } }
       for (const kind of kinds) {
         const s = stats(times[kind])
         row[kind] = { ...s, microsPerJob: (s.median * 1000) / jobs }
