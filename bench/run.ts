@@ -72,7 +72,7 @@ const config = smoke
     runs: 3,
     bigRuns: 1,
     verifyJobs: 200,
-    coldRuns: 5,
+    coldRuns: 9,
     resumeJobs: 10_000,
     resumeRuns: 3,
     memoryJobs: 10_000,
@@ -222,7 +222,8 @@ const shellScenario = async () => {
   }
 
   for (const jobs of config.sizes) {
-    const big = jobs === Math.max(...config.sizes)
+    // The largest of several sizes (10,000) runs once; a size alone (--sizes 1000) gets the full count of runs.
+    const big = config.sizes.length > 1 && jobs === Math.max(...config.sizes)
     for (const shape of shapes) {
       const s = spec(shape, jobs)
       const dir = Generate.writeAll(freshDir(`${shape}-${jobs}`), s)
@@ -324,12 +325,21 @@ const coldScenario = async () => {
   for (const runtime of runtimes) {
     const cwd = freshDir(`cold-${runtime}`)
     // The floors, in the same rounds: the bare runtime's start, and importing hello.ts alone (Effect's modules and the
-    // runner's public ones that any task file loads; on Node through the same compile cache as the bin).
-    await measure(`${runtime} (bare)`, bareCommand[runtime], bareArgv(runtime), cwd)
-    await measure(`${runtime} (floor)`, "import tasks/hello.ts", [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", hello], cwd)
-    await measure(`effect-runner (${runtime})`, "runner tasks/hello.ts", [...runnerCommand(runtime), hello, "--log-format", "plain"], cwd)
-    await measure(`effect-runner (${runtime})`, "runner --version", [...runnerCommand(runtime), "--version"], cwd)
-    await measure(`effect-runner (${runtime})`, "runner list tasks/hello.ts", [...runnerCommand(runtime), "list", hello], cwd)
+    // runner's public ones that any task file loads; on Node through the same compile cache as the bin). Interleaved
+    // round by round, so the differences RESULTS.md takes (runner − bare, per round) see the same load.
+    const group: Array<{ name: string; command: string; argv: ReadonlyArray<string>; samples: Array<number> }> = [
+      { name: `${runtime} (bare)`, command: bareCommand[runtime], argv: bareArgv(runtime), samples: [] },
+      { name: `${runtime} (floor)`, command: "import tasks/hello.ts", argv: [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", hello], samples: [] },
+      { name: `effect-runner (${runtime})`, command: "runner tasks/hello.ts", argv: [...runnerCommand(runtime), hello, "--log-format", "plain"], samples: [] },
+      { name: `effect-runner (${runtime})`, command: "runner --version", argv: [...runnerCommand(runtime), "--version"], samples: [] },
+      { name: `effect-runner (${runtime})`, command: "runner list tasks/hello.ts", argv: [...runnerCommand(runtime), "list", hello], samples: [] }
+    ]
+    if (!smoke) for (const item of group) await mustRun(item.argv, { cwd }) // warm-up: file cache, journal, compile cache
+    for (let i = 0; i < config.coldRuns; i++) for (const item of group) item.samples.push((await mustRun(item.argv, { cwd })).millis)
+    for (const { argv: _, ...row } of group) {
+      rows.push(row)
+      log(`cold ${row.name} ${row.command}: ${Report.ms(Report.median(row.samples))}`)
+    }
   }
   const dir = freshDir("cold-peers")
   fs.writeFileSync(path.join(dir, "Makefile"), "hello:\n\t@echo hello\n")
@@ -374,6 +384,7 @@ const resumeScenario = async () => {
   const s = spec("layered", config.resumeJobs)
   for (const runtime of runtimes) {
     const samples: Array<number> = []
+    const startup: Array<number> = []
     const restored: Array<number> = []
     for (let round = 0; round < config.resumeRuns; round++) {
       const dir = freshDir(`resume-${runtime}`)
@@ -381,13 +392,21 @@ const resumeScenario = async () => {
       const args = [...runnerCommand(runtime), path.join(dir, "inproc.ts"), "--key", "bench", "--concurrency", "8", "--log-format", "plain"]
       const killed = await timed(args, { cwd: dir, env: { BENCH_KILL: "5" }, timeoutMillis: 300_000 })
       if (killed.signal !== "SIGKILL") throw new Error(`the first run was not killed: ${killed.status}\n${killed.stderr}`)
+      // Start-up in the same round: spawn to the first job of a 1-job DAG of the same kind, same flags.
+      fs.writeFileSync(path.join(dir, "one.ts"), Generate.runnerInprocFile(spec("layered", 1)))
+      const oneMark = path.join(dir, "first-job")
+      const one = await mustRun([...runnerCommand(runtime), path.join(dir, "one.ts"), "--key", "one", "--concurrency", "8", "--log-format", "plain"], {
+        cwd: dir,
+        env: { BENCH_MARK: oneMark }
+      })
+      startup.push(Number(fs.readFileSync(oneMark, "utf8")) - one.spawnedAt)
       const mark = path.join(dir, "first-new-job")
       const resumed = await mustRun(args, { cwd: dir, env: { BENCH_MARK: mark }, count: /output restored from the journal/ })
       samples.push(Number(fs.readFileSync(mark, "utf8")) - resumed.spawnedAt)
       restored.push(resumed.counted)
       fs.rmSync(dir, { recursive: true, force: true })
     }
-    rows.push({ runtime, jobs: config.resumeJobs, samples, restored })
+    rows.push({ runtime, jobs: config.resumeJobs, samples, startup, restored })
     log(`resume ${runtime}: ${Report.ms(Report.median(samples))} to the first new job (${restored.join(", ")} restored)`)
   }
   return rows
