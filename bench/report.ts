@@ -96,6 +96,8 @@ export interface Results {
   versions: Record<string, string | undefined>
   config: Record<string, unknown>
   wallSeconds?: number
+  /** When put together from partial runs: which scenarios come from which run (date, load average). */
+  composedOf?: ReadonlyArray<{ readonly date: string; readonly scenarios: ReadonlyArray<string>; readonly loadAverageStart?: ReadonlyArray<number> }>
   scenarios: {
     shell?: { rows: ReadonlyArray<ShellRow>; verified: ReadonlyArray<Verified> }
     inprocess?: Partial<Record<Runtime, Inprocess>>
@@ -369,6 +371,13 @@ export const markdown = (r: Results): string => {
       : "Produced by `npm run bench` (bench/run.ts); method and caveats in [README.md](README.md), every sample in [results.json](results.json).",
     "",
     `- Date: ${r.date}; ${r.wallSeconds === undefined ? "" : `the whole benchmark took ${num(r.wallSeconds / 60, 1)} min`}`,
+    ...(r.composedOf === undefined ? [] : [
+      `- **Put together from ${r.composedOf.length} partial runs** of bench/run.ts, one after another (not one \`npm run bench\`): ` +
+      r.composedOf.map((part) =>
+        `${part.scenarios.join(", ")} from the run of ${part.date}` +
+        (part.loadAverageStart === undefined ? "" : ` (1-minute load ${num(part.loadAverageStart[0] ?? 0, 1)} at its start)`)
+      ).join("; ") + "; scenario 3 (the chain) comes with 2; 7–9 were not run"
+    ]),
     `- Machine: ${r.machine.cpus} × ${r.machine.model}, ${r.machine.memoryGiB} GiB, ${r.machine.kernel}; load average (1/5/15 min) ` +
       `${r.machine.loadAverageStart.map((x) => num(x, 2)).join(" / ")} at the start, ${(r.machine.loadAverageEnd ?? []).map((x) => num(x, 2)).join(" / ")} at the end`,
     `- Runtimes: Node ${v["node"]}, Bun ${v["bun"]}, ${v["deno"]}. Peers: ${v["make"]} (Debian package), just ${v["just"]?.replace(/^just /, "") ?? "**not installed**"} ` +
@@ -391,7 +400,7 @@ export const markdown = (r: Results): string => {
     ["target", "goal", "measured (median)", "verdict", "what the measurements say"],
     all.map((t) => [t.target, t.goal, t.measured, t.met === undefined ? "—" : t.met ? "MET" : "**MISSED**", t.why ?? ""])
   ), "", "Why each missed target stays missed, with the profiles and side measurements behind it (for example the " +
-    "runtime's spawn floor): [README.md, What the latest run says](README.md#what-the-latest-run-says).", "")
+    "runtime's spawn floor), and the levers tried and dropped: [README.md, Issue 18](README.md#issue-18-performance-second-round).", "")
 
   const { cold, inprocess, memory, resume, shell, spawn } = r.scenarios
   if (shell !== undefined) {
