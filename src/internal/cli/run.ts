@@ -81,8 +81,8 @@ const handler = (
   input: RunFlags & { readonly file: string; readonly jobs: ReadonlyArray<string>; readonly ui: boolean; readonly uiPort: number }
 ) =>
   checkFlags(input).pipe(
-    // The audit's git calls (three processes, 15–100 ms) run while the task file loads instead of after it: measured,
-    // the cold start of tasks/hello.ts loses their time (bench/README.md, issue 18).
+    // The audit's git calls (three processes at once, 40–130 ms on the 2-core VM) run while the task file loads
+    // instead of after the plan, off the cold start's critical path (bench/README.md, issue 18).
     Effect.andThen(input.dryRun ? Effect.succeed(undefined) : Effect.forkChild(Audit.collect(input.file, version))),
     Effect.flatMap((audit) =>
       Effect.flatMap(loadPlan(input.file, input.jobs), (plan) =>
