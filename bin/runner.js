@@ -77,15 +77,19 @@ const cacheDir = () => {
   return undefined
 }
 
-const reason = staleness()
-if (host.env("RUNNER_DEBUG_START") === "1") {
+const args = host.args
+const versionOnly = args.length === 1 && (args[0] === "--version" || args[0] === "-v")
+const debug = host.env("RUNNER_DEBUG_START") === "1"
+// `--version` needs no code but this file, so it skips the freshness check (a stat of every input in a clone) unless
+// asked which code would start.
+const reason = versionOnly && !debug ? undefined : staleness()
+if (debug) {
   const checked = `(checked in ${(performance.now() - checking).toFixed(1)} ms)`
   host.stderr(`runner: starting from ${reason === undefined ? "dist/" : `src/: ${reason}`} ${checked}\n`)
 }
-const args = host.args
-if (args.length === 1 && (args[0] === "--version" || args[0] === "-v")) {
-  // The version is package.json's: printed here, as the CLI prints it, without loading Effect (about 150 ms on Node
-  // and Deno, 100 ms on Bun, measured in bench/RESULTS.md's cold start: over the bare runtime it is now a few ms).
+if (versionOnly) {
+  // The version is package.json's, printed as the CLI prints it, without loading the runner or Effect: before, this
+  // loaded the CLI, 140–290 ms over the bare runtime; now a few ms (bench/README.md, issue 18).
   host.stdout(`runner v${JSON.parse(host.read(`${root}package.json`)).version}\n`)
 } else {
   // Bun and Deno keep caches of their own.
