@@ -54,15 +54,30 @@ export const onPath = (name: string): string | undefined =>
     }
   })
 
+/** The platform package that carries a peer's native binary, for this machine (`linux-x64`, `darwin-arm64`, ...). */
+const platformPackage = (prefix: string, arch: (a: string) => string = (a) => a) =>
+  path.join(peersDir, "node_modules", `${prefix}${process.platform}-${arch(process.arch)}`)
+
 export const peerBins = {
   make: "/usr/bin/make",
-  // rust-just's bin is a Node shim (execa, yargs) that starts the platform package's binary: run the binary itself.
-  just: [path.join(peersDir, "node_modules", `rust-just-${process.platform}-${process.arch}`, "bin/just"), peerBin("just")]
-    .find((file) => fs.existsSync(file)) ?? peerBin("just"),
+  // just's binary package for this system (bench/peers lists the Linux x64 one: the only build the registry in use
+  // here serves; rust-just's own bin is a Node shim that adds a Node start-up to every call, so it is not used).
+  just: path.join(platformPackage("rust-just-"), "bin/just"),
   task: fs.existsSync(peerBin("task")) ? peerBin("task") : (onPath("task") ?? onPath("go-task") ?? peerBin("task")),
   concurrently: peerBin("concurrently"),
-  wireit: peerBin("wireit")
+  wireit: peerBin("wireit"),
+  // turbo's platform package (`@turbo/linux-64`): its bin shim is a Node script.
+  turbo: path.join(platformPackage("@turbo/", (a) => (a === "x64" ? "64" : a)), "bin/turbo")
 }
+
+/** turbo without telemetry, update checks or banners. */
+export const turboEnv = { TURBO_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1", TURBO_NO_UPDATE_NOTIFIER: "1", TURBO_PRINT_VERSION_DISABLED: "1" }
+
+/**
+ * Why the peers could not be installed (the first lines of npm's error), or undefined. Set by `ensurePeers`; every
+ * peer then missing says so in RESULTS.md with this reason.
+ */
+export let peersInstallError: string | undefined
 
 /** Installs bench/peers (`npm ci --prefix bench/peers`) when its node_modules is missing. */
 export const ensurePeers = (log: (line: string) => void) => {
@@ -74,16 +89,15 @@ export const ensurePeers = (log: (line: string) => void) => {
     env: { ...process.env, PATH: benchPath() }
   })
   if (result.status === 0) return
-  // `npm ci` refuses a lock that lacks optional packages the registry in use does not serve (rust-just's builds for
-  // other platforms, absent from some mirrors): install the same pinned versions without touching the lock instead.
-  log(`npm ci in bench/peers failed; installing the pinned versions with npm install --no-save:\n${result.stderr.trim().split("\n").slice(0, 4).join("\n")}`)
-  const fallback = spawnSync("npm", ["install", "--prefix", peersDir, "--no-save", "--no-audit", "--no-fund"], {
-    cwd: root,
-    encoding: "utf8",
-    env: { ...process.env, PATH: benchPath() }
-  })
-  if (fallback.status !== 0) log(`npm install in bench/peers failed too (peers not installed are reported as such):\n${fallback.stderr}`)
+  peersInstallError = result.stderr.trim().split("\n").filter((line) => !/^npm (warn|error) *$/.test(line)).slice(0, 3).join(" / ")
+  log(`npm ci --prefix bench/peers failed (every peer it installs is reported missing in RESULTS.md):\n${result.stderr.trim()}`)
 }
+
+/** Why a peer installed by bench/peers is missing: the install's error, or what to install. */
+export const missingPeer = (what: string) =>
+  peersInstallError === undefined
+    ? `not installed: ${what} (npm ci --prefix bench/peers)`
+    : `not installed: npm ci --prefix bench/peers failed: ${peersInstallError}`
 
 const firstLine = (argv: ReadonlyArray<string>, env: NodeJS.ProcessEnv = process.env): string | undefined => {
   if (!fs.existsSync(argv[0]!) && !argv[0]!.startsWith("npm")) return undefined
@@ -109,6 +123,7 @@ export const versions = () => ({
   just: firstLine([peerBins.just, "--version"]),
   task: firstLine([peerBins.task, "--version"]),
   wireit: peerVersion("wireit"),
+  turbo: fs.existsSync(peerBins.turbo) ? firstLine([peerBins.turbo, "--version"], { ...process.env, ...turboEnv }) : undefined,
   concurrently: peerVersion("concurrently")
 })
 

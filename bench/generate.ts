@@ -1,7 +1,7 @@
 /**
  * Workload generators: one DAG shape (bench/workloads.ts) written for every runner measured — a Makefile, a justfile,
  * a Taskfile.yml (go-task), a package.json with Wireit scripts, a concurrently argument list (flat only: concurrently
- * has no dependencies) and an effect-runner task file — plus the task files of the runner-only scenarios (resume,
+ * has no dependencies), a turbo.json with its one-package repo and an effect-runner task file — plus the task files of the runner-only scenarios (resume,
  * memory, spawn latency under a large heap).
  *
  * Run: node bench/generate.ts --jobs 1000 --shape layered [--out DIR] [--count FILE]
@@ -180,7 +180,28 @@ const end = Job.make("t1", {
 export default Dag.make("spawn-heap", [end])
 `
 
-/** Writes every runner's file for a shape into `dir`. */
+/**
+ * turbo: a one-package repo (in `turbo/`, beside Wireit's package.json) whose scripts are the jobs and whose turbo.json
+ * gives each task its needs, caching off. turbo runs every task through npm (`npm run jN`), as it does for any script.
+ */
+export const turboFiles = (s: Spec, command: Command): Record<string, string> => {
+  const scripts: Record<string, string> = { all: "true" }
+  const tasks: Record<string, unknown> = { all: { dependsOn: targets(s), cache: false } }
+  s.needs.forEach((needs, i) => {
+    scripts[name(i)] = command.line
+    tasks[name(i)] = { dependsOn: needs.map(name), cache: false, outputs: [] }
+  })
+  const pkg = { name: `bench-turbo-${s.shape}`, private: true, packageManager: "npm@11.0.0", scripts }
+  // turbo reads the package manager's lockfile; this package has no dependencies, so it is the trivial one.
+  const lock = { name: pkg.name, lockfileVersion: 3, requires: true, packages: { "": { name: pkg.name } } }
+  return {
+    "package.json": JSON.stringify(pkg, null, 1) + "\n",
+    "turbo.json": JSON.stringify({ tasks }, null, 1) + "\n",
+    "package-lock.json": JSON.stringify(lock, null, 1) + "\n"
+  }
+}
+
+/** Writes every runner's file for a shape into `dir` (turbo's in `dir/turbo`). */
 export const writeAll = (dir: string, s: Spec, command: Command = trueCommand) => {
   fs.mkdirSync(dir, { recursive: true })
   fs.writeFileSync(path.join(dir, "Makefile"), makefile(s, command))
@@ -189,6 +210,8 @@ export const writeAll = (dir: string, s: Spec, command: Command = trueCommand) =
   fs.writeFileSync(path.join(dir, "package.json"), wireitPackage(s, command))
   fs.writeFileSync(path.join(dir, "runner.ts"), runnerShellFile(s, command))
   if (s.shape === "flat") fs.writeFileSync(path.join(dir, "concurrently.json"), JSON.stringify(concurrentlyArgs(s, command)))
+  fs.mkdirSync(path.join(dir, "turbo"), { recursive: true })
+  for (const [file, text] of Object.entries(turboFiles(s, command))) fs.writeFileSync(path.join(dir, "turbo", file), text)
   return dir
 }
 

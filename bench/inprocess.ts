@@ -11,6 +11,7 @@
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -73,6 +74,22 @@ const runOnce = (plan: Plan.Plan, kind: Kind) => {
   )
 }
 
+/**
+ * The floor under the in-memory figure: Effect itself forking one fiber per job that yields once, and joining it, at
+ * most 8 at once, nothing else: no DAG, no events, no journal. (`Effect.forEach` of `Effect.void` alone runs the
+ * no-ops without a fiber each: 0.1 µs per job, no floor for a runner that must isolate its jobs.) Milliseconds.
+ */
+const effectFloorOnce = (jobs: number) =>
+  Effect.gen(function*() {
+    const start = performance.now()
+    yield* Effect.forEach(
+      Array.from({ length: jobs }, (_, i) => i),
+      () => Effect.flatMap(Effect.forkChild(Effect.yieldNow), Fiber.join),
+      { concurrency: 8, discard: true }
+    )
+    return performance.now() - start
+  })
+
 /** Median, min and max. */
 export const stats = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -101,11 +118,14 @@ const main = Effect.gen(function*() {
     for (const shape of ["flat", "layered"] as ReadonlyArray<Shape>) {
       const plan = yield* Plan.plan(toDag(spec(shape, jobs)))
       const times: Record<Kind, Array<number>> = { memory: [], normal: [], full: [] }
+      const floor: Array<number> = []
       // Interleaved round by round, so drift in the machine's load hits every kind alike.
       for (let round = 0; round < (jobs >= 10_000 ? bigRounds : rounds); round++) {
         for (const kind of kinds) times[kind].push(yield* runOnce(plan, kind))
+        floor.push(yield* effectFloorOnce(jobs))
       }
-      const row: Record<string, unknown> = { jobs, shape }
+      const floorStats = stats(floor)
+      const row: Record<string, unknown> = { jobs, shape, effectFloor: { ...floorStats, microsPerJob: (floorStats.median * 1000) / jobs } }
       for (const kind of kinds) {
         const s = stats(times[kind])
         row[kind] = { ...s, microsPerJob: (s.median * 1000) / jobs }

@@ -1,10 +1,11 @@
 /**
  * `npm run bench`: effect-runner on Node, Bun and Deno side by side with GNU make, just, go-task, Wireit and
  * concurrently on the same generated workloads (bench/generate.ts), seven scenarios, several runs each. Writes
- * bench/RESULTS.md (a table per scenario, ratios to make -j8, the targets of issue 6 with MET / MISSED) and
+ * bench/RESULTS.md (a table per scenario, ratios to make -j8, the targets of issues 18 and 6 with MET / MISSED) and
  * bench/results.json (every sample). bench/README.md explains each scenario.
  *
  *   node bench/run.ts [--smoke] [--out DIR] [--runtimes node,bun,deno] [--scenarios 1,2,3,4,5,6,7,8,9]
+ *     [--sizes 1000] [--shapes layered]
  *
  * --smoke: tiny sizes, one run, make as the only peer, into --out (default: a temp folder), never bench/.
  */
@@ -13,6 +14,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import {
   ensurePeers,
+  missingPeer,
   mustRun,
   onPath,
   peerBins,
@@ -23,6 +25,7 @@ import {
   scriptCommand,
   type Timed,
   timed,
+  turboEnv,
   versions
 } from "./commands.ts"
 import * as Generate from "./generate.ts"
@@ -42,6 +45,9 @@ const out = path.resolve(option("--out") ?? (smoke ? fs.mkdtempSync(path.join(os
 const runtimes = (option("--runtimes")?.split(",") ?? allRuntimes) as ReadonlyArray<Runtime>
 // 8, the monorepo benchmark (bench/workspace.ts, its own WORKSPACE.md), and 9, up-to-date skipping (bench/cache.ts,
 // its own cache-results.json), are not part of the smoke run unless asked for.
+/** --sizes 1000, --shapes layered: scenario 1 at these sizes and shapes only (while iterating). */
+const sizesOption = option("--sizes")?.split(",").map(Number)
+const shapes = (option("--shapes")?.split(",") ?? ["flat", "layered"]) as ReadonlyArray<Shape>
 const scenarios = new Set((option("--scenarios") ?? (smoke ? "1,2,3,4,5,6,7" : "1,2,3,4,5,6,7,8,9")).split(",").map(Number))
 
 /** Sizes and run counts: the full benchmark, or a smoke test of the harness (seconds, not minutes). */
@@ -66,7 +72,7 @@ const config = smoke
     runs: 3,
     bigRuns: 1,
     verifyJobs: 200,
-    coldRuns: 5,
+    coldRuns: 9,
     resumeJobs: 10_000,
     resumeRuns: 3,
     memoryJobs: 10_000,
@@ -77,6 +83,8 @@ const config = smoke
     peerProjectionMillis: 45_000,
     inprocess: ["--sizes", "1000,10000", "--rounds", "5", "--big-rounds", "3", "--chain", "1000"]
   }
+
+if (sizesOption !== undefined) config.sizes = sizesOption
 
 const started = performance.now()
 const log = (line: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${line}\n`)
@@ -103,6 +111,13 @@ export interface Contender {
   readonly env?: Record<string, string>
   /** Copies the workload to a fresh folder before each run (caches, journals, lock files). */
   readonly fresh?: boolean
+  /**
+   * Too slow to run at every size within the time budget: one run at this many jobs first, and a size whose projection
+   * (that run × size / probe) exceeds the budget is not run, with a line in RESULTS.md saying so (turbo).
+   */
+  readonly probeJobs?: number
+  /** Not a runner: the runtime's own floor (its native spawn of `true`, N times at concurrency 8; bench/floor.ts). */
+  readonly floor?: boolean
 }
 
 const executable = (file: string) => fs.existsSync(file)
@@ -115,7 +130,7 @@ const contenders = (): ReadonlyArray<Contender> => {
   peers.push(
     {
       name: "just --jobs 8",
-      unavailable: peerSkip ?? (executable(peerBins.just) ? undefined : "not installed (bench/peers: rust-just)"),
+      unavailable: peerSkip ?? (executable(peerBins.just) ? undefined : missingPeer(`just's binary package rust-just-${process.platform}-${process.arch}`)),
       command: (dir) => [peerBins.just, "--justfile", path.join(dir, "justfile"), "--working-directory", dir, "--jobs", "8", "all"]
     },
     {
@@ -128,14 +143,22 @@ const contenders = (): ReadonlyArray<Contender> => {
     },
     {
       name: "wireit (WIREIT_PARALLEL=8)",
-      unavailable: peerSkip ?? (executable(peerBins.wireit) ? undefined : "not installed (bench/peers)"),
+      unavailable: peerSkip ?? (executable(peerBins.wireit) ? undefined : missingPeer("wireit")),
       command: () => [onPath("npm") ?? "npm", "run", "--silent", "all"],
       env: { WIREIT_PARALLEL: "8", WIREIT_CACHE: "none" },
       fresh: true
     },
     {
+      name: "turbo --concurrency=8",
+      unavailable: peerSkip ?? (executable(peerBins.turbo) ? undefined : missingPeer("turbo's @turbo/linux-64")),
+      // A one-package repo whose tasks are npm scripts: turbo starts each through npm (a Node start per job).
+      command: (dir) => [peerBins.turbo, "run", "all", "--cwd", path.join(dir, "turbo"), "--ui=stream", "--concurrency=8"],
+      env: turboEnv,
+      probeJobs: 100
+    },
+    {
       name: "concurrently -m 8",
-      unavailable: peerSkip ?? (executable(peerBins.concurrently) ? undefined : "not installed (bench/peers)"),
+      unavailable: peerSkip ?? (executable(peerBins.concurrently) ? undefined : missingPeer("concurrently")),
       flatOnly: true,
       command: (_dir, s, command) => [peerBins.concurrently, "-m", "8", "--raw", ...Generate.concurrentlyArgs(s, command)]
     }
@@ -147,13 +170,21 @@ const contenders = (): ReadonlyArray<Contender> => {
     fresh: true,
     command: (dir: string) => [...runnerCommand(runtime), path.join(dir, "runner.ts"), "--concurrency", "8", "--log-format", "plain"]
   }))
-  return [...peers, ...runners]
+  // Each runtime's native spawn of the same number of `true` at concurrency 8, from its own start to exit: the floor
+  // under the runner's shell jobs on that runtime (no DAG, no journal, no output handling).
+  const floors: Array<Contender> = runtimes.map((runtime) => ({
+    name: `${runtime} spawn floor`,
+    runtime,
+    floor: true,
+    command: (_dir: string, s: ReturnType<typeof spec>) => [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "spawn", String(s.needs.length), "8"]
+  }))
+  return [...peers, ...runners, ...floors]
 }
 
 /** Copies the generated workload into a fresh folder (only what the runners read). */
 const copyWorkload = (dir: string) => {
   const target = freshDir("run")
-  for (const file of fs.readdirSync(dir)) fs.copyFileSync(path.join(dir, file), path.join(target, file))
+  fs.cpSync(dir, target, { recursive: true })
   return target
 }
 
@@ -176,21 +207,24 @@ const shellScenario = async () => {
 
   // Once per runner, a layered workload (flat for concurrently) whose jobs append a line to a file: every job ran.
   for (const c of all) {
-    if (c.unavailable !== undefined) continue
+    if (c.unavailable !== undefined || c.floor === true) continue
     const shape: Shape = c.flatOnly === true ? "flat" : "layered"
-    const s = spec(shape, config.verifyJobs)
+    // turbo at 100 (a Node start per job through npm): verified at its probe size.
+    const verifyJobs = Math.min(config.verifyJobs, c.probeJobs ?? config.verifyJobs)
+    const s = spec(shape, verifyJobs)
     const dir = freshDir(`verify-${shape}`)
     const counter = path.join(dir, "count.txt")
     Generate.writeAll(dir, s, Generate.countCommand(counter))
     await runContender(c, dir, s, Generate.countCommand(counter))
     const lines = fs.readFileSync(counter, "utf8").split("\n").filter((l) => l === "x").length
-    verified.push({ name: c.name, shape, jobs: config.verifyJobs, executed: lines })
-    log(`verify ${c.name}: ${lines}/${config.verifyJobs} jobs executed`)
+    verified.push({ name: c.name, shape, jobs: verifyJobs, executed: lines })
+    log(`verify ${c.name}: ${lines}/${verifyJobs} jobs executed`)
   }
 
   for (const jobs of config.sizes) {
-    const big = jobs === Math.max(...config.sizes)
-    for (const shape of ["flat", "layered"] as ReadonlyArray<Shape>) {
+    // The largest of several sizes (10,000) runs once; a size alone (--sizes 1000) gets the full count of runs.
+    const big = config.sizes.length > 1 && jobs === Math.max(...config.sizes)
+    for (const shape of shapes) {
       const s = spec(shape, jobs)
       const dir = Generate.writeAll(freshDir(`${shape}-${jobs}`), s)
       const samples = new Map<string, Array<number>>()
@@ -198,7 +232,21 @@ const shellScenario = async () => {
       for (const c of all) {
         if (c.unavailable !== undefined) skipped.set(c.name, c.unavailable)
         else if (c.flatOnly === true && shape !== "flat") skipped.set(c.name, "flat only: concurrently has no dependencies")
-        else if (big && config.peerProjectionMillis > 0 && c.runtime === undefined && c.name !== "make -j8") {
+        else if (c.probeJobs !== undefined && jobs > c.probeJobs && config.peerProjectionMillis > 0) {
+          const probeSpec = spec(shape, c.probeJobs)
+          const probeDir = Generate.writeAll(freshDir(`${shape}-${c.probeJobs}`), probeSpec)
+          const probe = await runContender(c, probeDir, probeSpec, Generate.trueCommand)
+          fs.rmSync(probeDir, { recursive: true, force: true })
+          const projected = probe.millis * (jobs / c.probeJobs)
+          log(`shell probe ${c.probeJobs} ${shape} ${c.name}: ${Report.ms(probe.millis)}`)
+          if (projected > config.peerProjectionMillis) {
+            skipped.set(
+              c.name,
+              `not run at ${jobs.toLocaleString("en")}: ${c.probeJobs.toLocaleString("en")} jobs (${shape}) took ${Report.ms(probe.millis)} in this run, ` +
+                `so one run would take about ${Report.ms(projected)}`
+            )
+          }
+        } else if (big && config.peerProjectionMillis > 0 && c.runtime === undefined && c.name !== "make -j8") {
           const small = rows.find((r) => r.name === c.name && r.shape === shape && r.jobs < jobs && r.samples.length > 0)
           const projected = small === undefined ? 0 : Report.median(small.samples) * (jobs / small.jobs)
           if (projected > config.peerProjectionMillis) {
@@ -253,6 +301,13 @@ const inprocessScenario = async () => {
   return results as Record<Runtime, Report.Inprocess>
 }
 
+/** The bare runtime's start: what `runner` is measured over. */
+const bareCommand: Record<Runtime, string> = { node: "node -e 0", bun: "bun -e 0", deno: "deno eval 0" }
+const bareArgv = (runtime: Runtime): ReadonlyArray<string> => {
+  const [exe] = scriptCommand(runtime, "x")
+  return runtime === "deno" ? [exe!, "eval", "0"] : [exe!, "-e", "0"]
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Scenario 4: cold start of `runner tasks/hello.ts` and `runner --version` (peers: one `echo hello` job)
 
@@ -269,8 +324,22 @@ const coldScenario = async () => {
   }
   for (const runtime of runtimes) {
     const cwd = freshDir(`cold-${runtime}`)
-    await measure(`effect-runner (${runtime})`, "runner tasks/hello.ts", [...runnerCommand(runtime), hello, "--log-format", "plain"], cwd)
-    await measure(`effect-runner (${runtime})`, "runner --version", [...runnerCommand(runtime), "--version"], cwd)
+    // The floors, in the same rounds: the bare runtime's start, and importing hello.ts alone (Effect's modules and the
+    // runner's public ones that any task file loads; on Node through the same compile cache as the bin). Interleaved
+    // round by round, so the differences RESULTS.md takes (runner − bare, per round) see the same load.
+    const group: Array<{ name: string; command: string; argv: ReadonlyArray<string>; samples: Array<number> }> = [
+      { name: `${runtime} (bare)`, command: bareCommand[runtime], argv: bareArgv(runtime), samples: [] },
+      { name: `${runtime} (floor)`, command: "import tasks/hello.ts", argv: [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", hello], samples: [] },
+      { name: `effect-runner (${runtime})`, command: "runner tasks/hello.ts", argv: [...runnerCommand(runtime), hello, "--log-format", "plain"], samples: [] },
+      { name: `effect-runner (${runtime})`, command: "runner --version", argv: [...runnerCommand(runtime), "--version"], samples: [] },
+      { name: `effect-runner (${runtime})`, command: "runner list tasks/hello.ts", argv: [...runnerCommand(runtime), "list", hello], samples: [] }
+    ]
+    if (!smoke) for (const item of group) await mustRun(item.argv, { cwd }) // warm-up: file cache, journal, compile cache
+    for (let i = 0; i < config.coldRuns; i++) for (const item of group) item.samples.push((await mustRun(item.argv, { cwd })).millis)
+    for (const { argv: _, ...row } of group) {
+      rows.push(row)
+      log(`cold ${row.name} ${row.command}: ${Report.ms(Report.median(row.samples))}`)
+    }
   }
   const dir = freshDir("cold-peers")
   fs.writeFileSync(path.join(dir, "Makefile"), "hello:\n\t@echo hello\n")
@@ -280,11 +349,30 @@ const coldScenario = async () => {
     JSON.stringify({ name: "hello", private: true, scripts: { hello: "wireit" }, wireit: { hello: { command: "echo hello" } } })
   )
   await measure("make", "make hello", [peerBins.make, "-s", "-C", dir, "hello"], dir)
-  if (!smoke && executable(peerBins.just)) await measure("just", "just hello", [peerBins.just, "hello"], dir)
-  if (!smoke && executable(peerBins.wireit)) {
-    await measure("wireit", "npm run hello", [onPath("npm") ?? "npm", "run", "--silent", "hello"], dir, { WIREIT_CACHE: "none" })
+  const missing = (name: string, command: string, why: string) => {
+    rows.push({ name, command, samples: [], missing: why })
+    log(`cold ${name}: ${why}`)
   }
-  if (!smoke && executable(peerBins.concurrently)) await measure("concurrently", "concurrently 'echo hello'", [peerBins.concurrently, "--raw", "echo hello"], dir)
+  if (!smoke) {
+    if (executable(peerBins.just)) await measure("just", "just hello", [peerBins.just, "hello"], dir)
+    else missing("just", "just hello", missingPeer("just's binary package"))
+  }
+  if (!smoke) {
+    if (executable(peerBins.wireit)) {
+      await measure("wireit", "npm run hello", [onPath("npm") ?? "npm", "run", "--silent", "hello"], dir, { WIREIT_CACHE: "none" })
+    } else missing("wireit", "npm run hello", missingPeer("wireit"))
+  }
+  if (!smoke && !executable(peerBins.turbo)) missing("turbo", "turbo run j0", missingPeer("turbo's @turbo/linux-64"))
+  if (!smoke && executable(peerBins.turbo)) {
+    const turboDir = freshDir("cold-turbo")
+    const files = Generate.turboFiles(spec("flat", 1), { argv: [], line: "echo hello" })
+    for (const [file, text] of Object.entries(files)) fs.writeFileSync(path.join(turboDir, file), text)
+    await measure("turbo", "turbo run j0", [peerBins.turbo, "run", "j0", "--ui=stream"], turboDir, turboEnv)
+  }
+  if (!smoke) {
+    if (executable(peerBins.concurrently)) await measure("concurrently", "concurrently 'echo hello'", [peerBins.concurrently, "--raw", "echo hello"], dir)
+    else missing("concurrently", "concurrently 'echo hello'", missingPeer("concurrently"))
+  }
   return rows
 }
 
@@ -296,6 +384,7 @@ const resumeScenario = async () => {
   const s = spec("layered", config.resumeJobs)
   for (const runtime of runtimes) {
     const samples: Array<number> = []
+    const startup: Array<number> = []
     const restored: Array<number> = []
     for (let round = 0; round < config.resumeRuns; round++) {
       const dir = freshDir(`resume-${runtime}`)
@@ -303,13 +392,21 @@ const resumeScenario = async () => {
       const args = [...runnerCommand(runtime), path.join(dir, "inproc.ts"), "--key", "bench", "--concurrency", "8", "--log-format", "plain"]
       const killed = await timed(args, { cwd: dir, env: { BENCH_KILL: "5" }, timeoutMillis: 300_000 })
       if (killed.signal !== "SIGKILL") throw new Error(`the first run was not killed: ${killed.status}\n${killed.stderr}`)
+      // Start-up in the same round: spawn to the first job of a 1-job DAG of the same kind, same flags.
+      fs.writeFileSync(path.join(dir, "one.ts"), Generate.runnerInprocFile(spec("layered", 1)))
+      const oneMark = path.join(dir, "first-job")
+      const one = await mustRun([...runnerCommand(runtime), path.join(dir, "one.ts"), "--key", "one", "--concurrency", "8", "--log-format", "plain"], {
+        cwd: dir,
+        env: { BENCH_MARK: oneMark }
+      })
+      startup.push(Number(fs.readFileSync(oneMark, "utf8")) - one.spawnedAt)
       const mark = path.join(dir, "first-new-job")
       const resumed = await mustRun(args, { cwd: dir, env: { BENCH_MARK: mark }, count: /output restored from the journal/ })
       samples.push(Number(fs.readFileSync(mark, "utf8")) - resumed.spawnedAt)
       restored.push(resumed.counted)
       fs.rmSync(dir, { recursive: true, force: true })
     }
-    rows.push({ runtime, jobs: config.resumeJobs, samples, restored })
+    rows.push({ runtime, jobs: config.resumeJobs, samples, startup, restored })
     log(`resume ${runtime}: ${Report.ms(Report.median(samples))} to the first new job (${restored.join(", ")} restored)`)
   }
   return rows
@@ -352,6 +449,12 @@ const memoryScenario = async () => {
     const dir = freshDir(`rss-${runtime}`)
     fs.writeFileSync(path.join(dir, "inproc.ts"), Generate.runnerInprocFile(spec("layered", jobs)))
     const rss = await peakRss([...runnerCommand(runtime), path.join(dir, "inproc.ts"), "--concurrency", "8", "--log-format", "plain"], dir)
+    // The floors: the runner with a 1-job DAG, and the runtime that has only imported a task file (Effect and the
+    // runner's public modules), nothing run.
+    fs.writeFileSync(path.join(dir, "one.ts"), Generate.runnerInprocFile(spec("layered", 1)))
+    const rssOne = await peakRss([...runnerCommand(runtime), path.join(dir, "one.ts"), "--concurrency", "8", "--log-format", "plain"], dir)
+    // (hello.ts: a task file in the clone, which resolves `effect` without the runner's loader hooks)
+    const rssFloor = await peakRss([...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", path.join(root, "tasks/hello.ts")], dir)
     fs.rmSync(dir, { recursive: true, force: true })
     rows.push({
       runtime,
@@ -360,9 +463,11 @@ const memoryScenario = async () => {
       heapUsedQueued: many.heapUsed,
       bytesPerQueuedJob: (many.heapUsed - one.heapUsed) / (jobs - 1),
       peakRssKiB: rss.kib,
+      peakRssOneKiB: rssOne.kib,
+      peakRssFloorKiB: rssFloor.kib,
       rssHow: rss.how
     })
-    log(`memory ${runtime}: ${((many.heapUsed - one.heapUsed) / (jobs - 1)).toFixed(0)} B/queued job, peak RSS ${(rss.kib / 1024).toFixed(0)} MiB`)
+    log(`memory ${runtime}: ${((many.heapUsed - one.heapUsed) / (jobs - 1)).toFixed(0)} B/queued job, peak RSS ${(rss.kib / 1024).toFixed(0)} MiB (1 job: ${(rssOne.kib / 1024).toFixed(0)} MiB, import only: ${(rssFloor.kib / 1024).toFixed(0)} MiB)`)
   }
   return rows
 }

@@ -5,14 +5,12 @@
  * compiled runner in dist/ (`npm run build`: tsc, scripts/build.ts). The published package has only dist/; in a
  * clone, dist/ starts while it is fresh and the sources otherwise: a build older than any of its inputs never runs.
  * RUNNER_DIST=0 runs the sources whatever; RUNNER_DEBUG_START=1 says on stderr which one started, and why.
+ * `runner --version` alone is answered here, from package.json, without loading the runner or Effect.
  *
  * Node compiles the runner and Effect once and reuses the code from its compile cache (node_modules/.cache/
  * effect-runner, else the system's temp folder): measured, a start takes 10% less time, 20% less CPU (bench/README.md).
  * Plain JavaScript, written so that it is valid TypeScript too: Deno runs src/bin.ts, the link, as TypeScript.
  */
-import * as fs from "node:fs"
-import * as Module from "node:module"
-
 const runtime = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node"
 if (runtime === "node") {
   const [major = 0, minor = 0] = process.versions.node.split(".").map(Number)
@@ -22,25 +20,51 @@ if (runtime === "node") {
   }
 }
 
+/**
+ * The few file and process operations this file needs. On Deno through Deno's own API: touching `process` or
+ * `node:fs` there starts its Node compatibility layer, about 35 ms, which `runner --version` need not pay.
+ */
+const deno = Reflect.get(globalThis, "Deno")
+const fs = deno === undefined ? await import("node:fs") : undefined
+// Default values stand for the parameters' types: this file is JavaScript and TypeScript at once.
+/** The file's modification time (epoch millis), undefined when it does not exist. */
+const mtimeOf = (file = "") => {
+  if (fs !== undefined) return fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs
+  try {
+    return deno.statSync(file).mtime.getTime()
+  } catch {
+    return undefined
+  }
+}
+const host = {
+  args: deno === undefined ? process.argv.slice(2) : deno.args,
+  env: (name = "") => deno === undefined ? process.env[name] : deno.env.get(name),
+  exists: (file = "") => mtimeOf(file) !== undefined,
+  mtime: mtimeOf,
+  read: (file = "") => fs === undefined ? deno.readTextFileSync(file) : fs.readFileSync(file, "utf8"),
+  stdout: (text = "") => fs === undefined ? deno.stdout.writeSync(new TextEncoder().encode(text)) : process.stdout.write(text),
+  stderr: (text = "") => fs === undefined ? deno.stderr.writeSync(new TextEncoder().encode(text)) : process.stderr.write(text)
+}
+
 const checking = performance.now()
 const root = decodeURIComponent(new URL("../", import.meta.url).pathname)
 
 /** Why dist/ cannot be used, or undefined when it can: always in the package, while fresh in a clone. */
 const staleness = () => {
   // The build script is in a clone, not in the package.
-  if (!fs.existsSync(`${root}scripts/build.ts`)) return undefined
-  if (process.env["RUNNER_DIST"] === "0") return "RUNNER_DIST=0"
+  if (!host.exists(`${root}scripts/build.ts`)) return undefined
+  if (host.env("RUNNER_DIST") === "0") return "RUNNER_DIST=0"
   let manifest
   try {
     // { builtAt: epoch millis when the build started, inputs: the files it read, relative to the runner's folder }
-    manifest = JSON.parse(fs.readFileSync(`${root}dist/.build.json`, "utf8"))
+    manifest = JSON.parse(host.read(`${root}dist/.build.json`))
   } catch {
     return "no dist/ (npm run build makes it)"
   }
   for (const input of manifest.inputs) {
-    const stat = fs.statSync(root + input, { throwIfNoEntry: false })
-    if (stat === undefined) return `${input} is gone`
-    if (stat.mtimeMs > manifest.builtAt) return `${input} changed since the build`
+    const mtime = host.mtime(root + input)
+    if (mtime === undefined) return `${input} is gone`
+    if (mtime > manifest.builtAt) return `${input} changed since the build`
   }
   return undefined
 }
@@ -49,17 +73,28 @@ const staleness = () => {
 const cacheDir = () => {
   const parent = root.slice(0, root.slice(0, -1).lastIndexOf("/") + 1)
   if (parent.endsWith("/node_modules/")) return `${parent}.cache/effect-runner`
-  if (fs.existsSync(`${root}node_modules`)) return `${root}node_modules/.cache/effect-runner`
+  if (host.exists(`${root}node_modules`)) return `${root}node_modules/.cache/effect-runner`
   return undefined
 }
 
-const reason = staleness()
-if (process.env["RUNNER_DEBUG_START"] === "1") {
+const args = host.args
+const versionOnly = args.length === 1 && (args[0] === "--version" || args[0] === "-v")
+const debug = host.env("RUNNER_DEBUG_START") === "1"
+// `--version` needs no code but this file, so it skips the freshness check (a stat of every input in a clone) unless
+// asked which code would start.
+const reason = versionOnly && !debug ? undefined : staleness()
+if (debug) {
   const checked = `(checked in ${(performance.now() - checking).toFixed(1)} ms)`
-  process.stderr.write(`runner: starting from ${reason === undefined ? "dist/" : `src/: ${reason}`} ${checked}\n`)
+  host.stderr(`runner: starting from ${reason === undefined ? "dist/" : `src/: ${reason}`} ${checked}\n`)
 }
-// Bun and Deno keep caches of their own.
-if (runtime === "node") Module.enableCompileCache?.(cacheDir())
-const entry = reason === undefined ? "../dist/internal/cli/main.js" : "../src/internal/cli/main.ts"
-const main = await import(new URL(entry, import.meta.url).href)
-main.start(process.argv.slice(2))
+if (versionOnly) {
+  // The version is package.json's, printed as the CLI prints it, without loading the runner or Effect: before, this
+  // loaded the CLI, 140–290 ms over the bare runtime; now a few ms (bench/README.md, issue 18).
+  host.stdout(`runner v${JSON.parse(host.read(`${root}package.json`)).version}\n`)
+} else {
+  // Bun and Deno keep caches of their own.
+  if (runtime === "node") (await import("node:module")).enableCompileCache?.(cacheDir())
+  const entry = reason === undefined ? "../dist/internal/cli/main.js" : "../src/internal/cli/main.ts"
+  const main = await import(new URL(entry, import.meta.url).href)
+  main.start(args)
+}

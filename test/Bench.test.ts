@@ -35,13 +35,15 @@ describe("npm run bench --smoke", () => {
     // One target row per scenario, each with a verdict.
     for (const target of [
       /in-process jobs, 10 levels \(Node\), journal FULL \| .* \| (MET|\*\*MISSED\*\*) \|/,
-      /in-process jobs, 10 levels \(Node\), in-memory journal \|/,
+      /in-process jobs, 10 levels \(Node\), in-memory journal \| ≤ 10 µs per job \| .*Effect alone forking/,
       /-job chain, journal FULL \(Node\) \|/,
-      /shell jobs layered, c8 \(Node\) \| ≤ 2× make -j8 \|/,
-      /cold start `runner tasks\/hello.ts` \(Node\) \| ≤ 200 ms \|/,
-      /resume \d+-job run killed at 50% \(Node\) \|/,
+      /shell jobs layered, c8, default journal \(Node\) \| ≤ 2× make -j8 \| .* \| (MET|\*\*MISSED\*\*) \| .*the runtime's floor/,
+      /`runner tasks\/hello.ts` minus the bare runtime \(Node\) \| ≤ 60 ms \| .*importing hello.ts alone/,
+      /`runner --version` minus the bare runtime \(Node\) \| ≤ 30 ms \|/,
+      /`runner list tasks\/hello.ts` minus the bare runtime \(Node\) \| ≤ 30 ms \|/,
+      /resume \d+-job run killed at 50% \(Node\) \| ≤ 150 ms to the first new job after start-up \|/,
       /-job DAG, heap per queued job \(Node\) \|/,
-      /-job DAG, peak RSS \(Node\) \|/,
+      /-job DAG, peak RSS \(Node\) \| ≤ 150 MB \| .* the runtime having only imported the task file/,
       /shell job spawn with \d+ MiB heap held \(Node\) \|/
     ]) assert.match(markdown, target)
     assert.match(markdown, /\| make -j8 \| .* \| 1\.00× \| .* \| 1\.00× \|/)

@@ -1,0 +1,54 @@
+/**
+ * The runtime's own floors, to set the runner's figures against (bench/run.ts, RESULTS.md):
+ *
+ *   <runtime> bench/floor.ts import FILE          imports FILE and exits: what loading a task file costs with nothing
+ *                                                 of the runner's CLI (on Node with the compile cache the bin uses)
+ *   <runtime> bench/floor.ts spawn N [C]          starts `true` N times, C at once (default 8), with the runtime's
+ *                                                 native spawn, and exits: the shell jobs' floor on this runtime
+ *
+ * Both are timed from the outside, spawn to exit, like the runner, so the runtime's own start is included.
+ */
+import * as path from "node:path"
+
+const [what, arg, concurrencyArg] = process.argv.slice(2)
+const deno = Reflect.get(globalThis, "Deno")
+const bun = Reflect.get(globalThis, "Bun")
+
+/** One `true`, awaited, with the runtime's own API (what the runner's spawner uses on that runtime). */
+const spawnTrue = async (): Promise<void> => {
+  if (bun !== undefined) {
+    await bun.spawn(["true"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" }).exited
+  } else if (deno !== undefined) {
+    await new deno.Command("true", { stdin: "null", stdout: "null", stderr: "null" }).output()
+  } else {
+    const { spawn } = await import("node:child_process")
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn("true", [], { stdio: "ignore" })
+      child.on("error", reject)
+      child.on("close", () => resolve())
+    })
+  }
+}
+
+if (what === "import") {
+  if (deno === undefined && bun === undefined) {
+    const Module = await import("node:module")
+    // The same cache folder as bin/runner.js in a clone.
+    Module.enableCompileCache?.(path.resolve(import.meta.dirname, "../node_modules/.cache/effect-runner"))
+  }
+  await import(path.resolve(arg!))
+} else if (what === "spawn") {
+  const total = Number(arg)
+  const concurrency = Number(concurrencyArg ?? "8")
+  let next = 0
+  const worker = async () => {
+    while (next < total) {
+      next++
+      await spawnTrue()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker))
+} else {
+  process.stderr.write("usage: bench/floor.ts import FILE | spawn N [CONCURRENCY]\n")
+  process.exit(2)
+}
