@@ -1,0 +1,72 @@
+/**
+ * The two workflows a cluster runs, as data shared by the submitter and the workers: RunWorkflow (one per execution
+ * of a run: it coordinates the DAG) and JobWorkflow (one per job of that execution: it runs the job on whichever worker
+ * owns its shard). Their execution ids come from the payload's idempotency key, so submitting the same run twice, or
+ * dispatching the same job again after a coordinator moved, joins the execution already there.
+ */
+import * as Schema from "effect/Schema"
+import * as Workflow from "effect/workflow/Workflow"
+
+/** How a run execution ended, as the coordinator reports it (errors are data: the workflow itself never fails). */
+export const RunOutcome = Schema.Union([
+  Schema.Struct({
+    _tag: Schema.Literal("Finished"),
+    runId: Schema.String,
+    status: Schema.Literals(["succeeded", "failed", "interrupted"])
+  }),
+  Schema.Struct({ _tag: Schema.Literal("AlreadySucceeded"), runId: Schema.String, key: Schema.String }),
+  /** The run could not start or went on no longer: exit code and message as a local run would have them. */
+  Schema.Struct({ _tag: Schema.Literal("Error"), code: Schema.Number, message: Schema.String })
+])
+export type RunOutcome = typeof RunOutcome.Type
+
+/** One execution of a run: the DAG, its run key and which execution of that key this is. */
+export const RunWorkflow = Workflow.make("effect-runner/Run", {
+  payload: {
+    dag: Schema.String,
+    key: Schema.String,
+    /** Bumped each time the key's run ended unfinished, so submitting it again makes a new execution. */
+    generation: Schema.Number,
+    /** `--force`: run again a key whose run succeeded (and reuse no cached success). */
+    force: Schema.Boolean,
+    /** Only these jobs and what they need (empty: all). */
+    jobs: Schema.Array(Schema.String),
+    concurrency: Schema.Number,
+    failureMode: Schema.Literals(["no-new", "kill", "continue"]),
+    trigger: Schema.String,
+    /** The submitter's audit record (JSON), journaled with the run's executions. */
+    audit: Schema.String
+  },
+  success: RunOutcome,
+  idempotencyKey: (payload) => `${payload.dag}\u0000${payload.key}\u0000${payload.generation}`
+})
+
+/** How a job ended on its worker. Its success is committed to the journal already; a failure comes as text. */
+export const JobOutcome = Schema.Union([
+  Schema.Struct({
+    _tag: Schema.Literal("Succeeded"),
+    json: Schema.NullOr(Schema.String),
+    attempt: Schema.Number,
+    at: Schema.Number,
+    host: Schema.String
+  }),
+  Schema.Struct({ _tag: Schema.Literal("Failed"), error: Schema.String, attempt: Schema.Number, at: Schema.Number }),
+  Schema.Struct({ _tag: Schema.Literal("Interrupted"), reason: Schema.String })
+])
+export type JobOutcome = typeof JobOutcome.Type
+
+/** One job of one run execution. */
+export const JobWorkflow = Workflow.make("effect-runner/Job", {
+  payload: {
+    /** The run execution's id: the job's execution id is made from it and the job's id. */
+    runExecution: Schema.String,
+    runId: Schema.String,
+    dag: Schema.String,
+    key: Schema.String,
+    jobId: Schema.String,
+    /** Jobs with `cache`: reuse no earlier success (`--force`, all or these). */
+    force: Schema.Union([Schema.Literal("all"), Schema.Array(Schema.String)])
+  },
+  success: JobOutcome,
+  idempotencyKey: (payload) => `${payload.runExecution}/${payload.jobId}`
+})
