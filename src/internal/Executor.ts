@@ -85,7 +85,7 @@ export type Dispatched =
   | { readonly _tag: "Interrupted"; readonly reason: string }
 
 /** Runs one job of the plan elsewhere and says how it ended (see `Options.dispatch`). */
-export type Dispatch = (job: { readonly jobId: string; readonly index: number }) => Effect.Effect<Dispatched>
+export type Dispatch = (job: { readonly runId: string; readonly jobId: string; readonly index: number }) => Effect.Effect<Dispatched>
 
 export interface Result {
   readonly runId: string
@@ -263,7 +263,7 @@ const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): E
  * with its output decoded from the journaled text for the run's summary and observers.
  */
 const dispatched = (run: Run, job: JobState, dispatch: Dispatch): Effect.Effect<Finished, unknown> =>
-  Effect.flatMap(dispatch({ jobId: job.id, index: job.planned.index }), (outcome): Effect.Effect<Finished, unknown> => {
+  Effect.flatMap(dispatch({ runId: run.state.runId, jobId: job.id, index: job.planned.index }), (outcome): Effect.Effect<Finished, unknown> => {
     switch (outcome._tag) {
       case "Interrupted":
         job.detail = outcome.reason

@@ -8,6 +8,7 @@
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as NodeCrypto from "@effect/platform-node/NodeCrypto"
 import * as ClusterWorkflowEngine from "effect/cluster/ClusterWorkflowEngine"
+import type * as MessageStorage from "effect/cluster/MessageStorage"
 import * as RunnerHealth from "effect/cluster/RunnerHealth"
 import * as Runners from "effect/cluster/Runners"
 import type * as Sharding from "effect/cluster/Sharding"
@@ -28,7 +29,12 @@ import * as SqlJournal from "../sql/SqlJournal.ts"
 import * as Settings from "./Settings.ts"
 
 /** What a cluster member is given: the engine, the journal and the database client they share. */
-export type Services = WorkflowEngine.WorkflowEngine | Sharding.Sharding | Journal.Journal | SqlClient.SqlClient
+export type Services =
+  | WorkflowEngine.WorkflowEngine
+  | Sharding.Sharding
+  | MessageStorage.MessageStorage
+  | Journal.Journal
+  | SqlClient.SqlClient
 
 /** The PostgreSQL client of the journal URL, once for the process. */
 const client = (url: string): Layer.Layer<SqlClient.SqlClient, Journal.JournalError> =>

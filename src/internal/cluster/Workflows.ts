@@ -4,8 +4,14 @@
  * owns its shard). Their execution ids come from the payload's idempotency key, so submitting the same run twice, or
  * dispatching the same job again after a coordinator moved, joins the execution already there.
  */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
+import * as DurableDeferred from "effect/workflow/DurableDeferred"
 import * as Workflow from "effect/workflow/Workflow"
+import * as WorkflowEngine from "effect/workflow/WorkflowEngine"
 
 /** How a run execution ended, as the coordinator reports it (errors are data: the workflow itself never fails). */
 export const RunOutcome = Schema.Union([
@@ -51,7 +57,9 @@ export const JobOutcome = Schema.Union([
     host: Schema.String
   }),
   Schema.Struct({ _tag: Schema.Literal("Failed"), error: Schema.String, attempt: Schema.Number, at: Schema.Number }),
-  Schema.Struct({ _tag: Schema.Literal("Interrupted"), reason: Schema.String })
+  Schema.Struct({ _tag: Schema.Literal("Interrupted"), reason: Schema.String }),
+  /** The worker had no free slot: the coordinator places the job again (another execution id, likely another worker). */
+  Schema.Struct({ _tag: Schema.Literal("Busy") })
 ])
 export type JobOutcome = typeof JobOutcome.Type
 
@@ -65,8 +73,24 @@ export const JobWorkflow = Workflow.make("effect-runner/Job", {
     key: Schema.String,
     jobId: Schema.String,
     /** Jobs with `cache`: reuse no earlier success (`--force`, all or these). */
-    force: Schema.Union([Schema.Literal("all"), Schema.Array(Schema.String)])
+    force: Schema.Union([Schema.Literal("all"), Schema.Array(Schema.String)]),
+    /** Which placement of the job this is: a worker that was full answered `Busy` to the earlier ones. */
+    placement: Schema.Number
   },
   success: JobOutcome,
-  idempotencyKey: (payload) => `${payload.runExecution}/${payload.jobId}`
+  idempotencyKey: (payload) => `${payload.runExecution}/${payload.jobId}#${payload.placement}`
 })
+
+/** The engine's own interrupt signal of an execution (ClusterWorkflowEngine's name for it). */
+const InterruptSignal = DurableDeferred.make("Workflow/InterruptSignal")
+
+/**
+ * Completes once the current workflow execution has been asked to stop (`Workflow.interrupt`). The engine applies an
+ * interrupt only between activities, and ours run for a whole run or job: their bodies watch for it with this.
+ */
+export const interruptRequested: Effect.Effect<void, never, WorkflowEngine.WorkflowEngine | WorkflowEngine.WorkflowInstance> =
+  Effect.flatMap(WorkflowEngine.WorkflowEngine, (engine) =>
+    engine.deferredResult(InterruptSignal).pipe(
+      Effect.repeat({ schedule: Schedule.spaced(Duration.millis(500)), until: Option.isSome }),
+      Effect.asVoid
+    ))
