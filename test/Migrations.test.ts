@@ -39,7 +39,7 @@ const columns = (db: DatabaseSync, table: string) =>
 const clientLayer = (file: string, durability: SqliteClient.Durability = "full") =>
   SqliteClient.layer({ filename: file, durability })
 
-const newestTables = ["attempts", "backfill_slots", "backfills", "cache_entries", "checkpoints", "effect_runner_migrations", "file_hashes", "jobs", "locks", "logs", "processes", "runs", "schedules", "waits"]
+const newestTables = ["attempts", "backfill_slots", "backfills", "cache_entries", "checkpoints", "effect_runner_migrations", "file_hashes", "job_leases", "jobs", "locks", "logs", "processes", "rate_slots", "resource_leases", "runs", "schedules", "waits"]
 
 describe("journal migrations", () => {
   it.effect("an empty file migrates to the newest schema", () =>
@@ -139,7 +139,7 @@ describe("journal migrations", () => {
       }).pipe(Effect.provide(clientLayer(file)))
       inspect(file, (db) => assert.isUndefined(columns(db, "jobs").find((c) => c.name === "needs")))
       yield* Effect.gen(function*() {
-        const applied = yield* migrations.run()
+        const applied = yield* migrations.run(11)
         assert.deepStrictEqual(applied.map(([id]) => id), [11])
         const sql = yield* SqlClient.SqlClient
         const jobs = yield* sql<{ needs: string | null }>`SELECT needs FROM jobs WHERE run_id = 'old-run'`
@@ -150,6 +150,38 @@ describe("journal migrations", () => {
         const left = yield* sql<{ n: number }>`SELECT count(*) AS n FROM waits`
         assert.strictEqual(left[0]!.n, 0)
       }).pipe(Effect.provide(clientLayer(file)))
+    }))
+
+  it.effect("a journal at version 11 gains the lease tables; its runs are untouched and a job of one can be leased", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "v11.db")
+      yield* Effect.gen(function*() {
+        yield* migrations.run(11)
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`INSERT INTO runs (id, dag, status, started_at, host, pid, runner_version, definition_hash)
+                   VALUES ('old-run', 'nightly', 'running', 1000, 'h', 1, '0.0.1', 'abc')`
+        yield* sql`INSERT INTO jobs (run_id, job_id, status, attempts) VALUES ('old-run', 'extract', 'running', 1)`
+        yield* sql`INSERT INTO attempts (run_id, job_id, attempt, status, started_at) VALUES ('old-run', 'extract', 1, 'running', 1000)`
+      }).pipe(Effect.provide(clientLayer(file)))
+      inspect(file, (db) => assert.notInclude(names(db, "table"), "job_leases"))
+      const lease = yield* Effect.scoped(Effect.gen(function*() {
+        const journal = yield* Journal.Journal
+        const { epoch, attempts } = yield* journal.leaseJob("old-run", "extract", "worker-b")
+        return { epoch, attempts }
+      })).pipe(Effect.provide(SqlJournal.layerSqlite({ filename: file, durability: "full" })))
+      assert.deepStrictEqual(lease, { epoch: 1, attempts: 1 })
+      inspect(file, (db) => {
+        assert.deepStrictEqual(migrationIds(db), allIds)
+        assert.deepStrictEqual(columns(db, "job_leases").map((c) => c.name), ["run_id", "job_id", "epoch", "holder", "taken_at"])
+        assert.deepStrictEqual(columns(db, "resource_leases").map((c) => c.name), ["resource", "slot", "holder", "expires_at"])
+        assert.deepStrictEqual(columns(db, "rate_slots").map((c) => c.name), ["resource", "at"])
+        assert.include(names(db, "index"), "rate_slots_by_resource")
+        assert.deepStrictEqual(
+          { ...db.prepare("SELECT status, error FROM attempts").get() },
+          { status: "interrupted", error: "its worker was lost; job taken over by worker-b" }
+        )
+        assert.strictEqual((db.prepare("SELECT status FROM runs").get() as { status: string }).status, "running")
+      })
     }))
 
   it.effect("a migrated v1 run can be resumed by key", () =>

@@ -6,6 +6,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -48,9 +49,18 @@ export class LockLost extends Schema.TaggedError<LockLost>()("LockLost", {
   runId: Schema.String,
   /** Who holds the lock now, if anyone. */
   holder: Schema.UndefinedOr(Schema.Struct({ pid: Schema.Number, host: Schema.String, since: Schema.Number })),
-  staleAfterMillis: Schema.Number
+  staleAfterMillis: Schema.Number,
+  /** Set when what was lost is a job's lease (`leaseJob`), not the run's lock. */
+  jobId: Schema.optional(Schema.String),
+  /** A lost job lease: who leased the job since (the cluster worker that took it over), if known. */
+  takenBy: Schema.optional(Schema.String)
 }) {
   override get message(): string {
+    if (this.jobId !== undefined) {
+      return `lost the lease of job ${this.jobId} of run ${this.runId}: ` +
+        `${this.takenBy === undefined ? "it was taken over" : `${this.takenBy} took it over`} (this worker was stopped, ` +
+        `cut off or too slow for the cluster's lease); stopped without writing more to the job`
+    }
     const by = this.holder === undefined
       ? "it was taken over and released"
       : `pid ${this.holder.pid} on ${this.holder.host} took it over at ${new Date(this.holder.since).toISOString()}`
@@ -133,6 +143,19 @@ export interface ProcessRecord extends Processes.Group {
   readonly attempt: number
 }
 
+/** A job of a run leased by this process (`leaseJob`). */
+export interface JobLease {
+  /** The job's fencing token: higher than every earlier holder's (give it to jobs for their own external writes). */
+  readonly epoch: number
+  /** How many attempts of the job are journaled (the next one is `attempts + 1`). */
+  readonly attempts: number
+  /** Fails once another holder took the job over; never completes while the lease is ours. */
+  readonly lost: Effect.Effect<never, LockLost>
+}
+
+/** What an earlier holder's attempts still journaled as running are closed with when `leaseJob` takes the job over. */
+export const takenOverError = (holder: string): string => `its worker was lost; job taken over by ${holder}`
+
 export class Journal extends Context.Service<Journal, {
   /**
    * Picks or creates the run and takes its lock for the life of the scope (one process executes a run at a time).
@@ -148,6 +171,18 @@ export class Journal extends Context.Service<Journal, {
    * found it, or a heartbeat); never completes while the lock is held. From then on the run's writes are refused.
    */
   readonly lockLost: (runId: string) => Effect.Effect<never, LockLost>
+  /**
+   * Takes over a job of a run for this process (a cluster worker about to execute it), in one transaction: bumps the
+   * job's lease epoch (its fencing token), closes as interrupted the attempts an earlier holder left running ("its
+   * worker was lost; job taken over by <holder>"), and returns the attempts journaled so far (the runner counts
+   * attempts; a redelivery is not one). Until the scope closes, every write of that run AND job through this journal
+   * (events with its job id, its log lines, checkpoints, process records) commits only while the epoch is still this
+   * one, checked in the write's own transaction, and is then fenced by the lease alone (not by the run's lock, which
+   * the run's coordinator holds). `lost` fails once a commit (or the periodic check) found the epoch moved on: the
+   * caller interrupts the job; its later writes are dropped (a success or checkpoint fails with LockLost).
+   * Gotcha: an earlier holder's success may have committed just before the takeover: read `succeeded` after it.
+   */
+  readonly leaseJob: (runId: string, jobId: string, holder: string) => Effect.Effect<JobLease, JournalError, Scope.Scope>
   /** Appends a log line (written with the next commit). */
   readonly log: (record: LogRecord) => void
   /** The jobs of a run that succeeded, with their encoded outputs. */
@@ -192,7 +227,16 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
     endedAt: number | undefined
     readonly jobs: Map<string, SucceededJob>
     readonly checkpoints: Map<string, Checkpoint>
+    /** Attempts journaled per job, and the jobs with one still running. */
+    readonly attempts: Map<string, number>
+    readonly running: Set<string>
   }
+  /** A job's lease: its epoch and the newest holder's `lost` (one process: a new lease supersedes the last at once). */
+  interface Lease {
+    epoch: number
+    lost: Deferred.Deferred<never, LockLost> | undefined
+  }
+  const leases = new Map<string, Lease>()
   const runs: Array<Run> = []
   const byId = new Map<string, Run>()
   const locked = new Set<string>()
@@ -201,7 +245,17 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
   const cache = new Map<string, CacheEntry>()
   const memo = FileHashes.memoryMemo()
   const create = (dag: string, key: string | undefined, now: number): Run => {
-    const run: Run = { id: makeRunId(now), dag, key, status: "running", endedAt: undefined, jobs: new Map(), checkpoints: new Map() }
+    const run: Run = {
+      id: makeRunId(now),
+      dag,
+      key,
+      status: "running",
+      endedAt: undefined,
+      jobs: new Map(),
+      checkpoints: new Map(),
+      attempts: new Map(),
+      running: new Set()
+    }
     runs.push(run)
     byId.set(run.id, run)
     return run
@@ -251,7 +305,12 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
       Effect.sync(() => {
         const run = byId.get(event.runId)
         if (run === undefined) return
+        if (event._tag === "AttemptStarted") {
+          run.attempts.set(event.jobId, (run.attempts.get(event.jobId) ?? 0) + 1)
+          run.running.add(event.jobId)
+        } else if (event._tag === "AttemptFailed" || event._tag === "JobInterrupted") run.running.delete(event.jobId)
         if (event._tag === "AttemptSucceeded") {
+          run.running.delete(event.jobId)
           run.jobs.set(event.jobId, { jobId: event.jobId, json: event.json, definitionHash })
           if (event.cache !== undefined) {
             cache.delete(event.cache.key) // the newest entry last, as `latestCached` reads them
@@ -274,6 +333,25 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
       }),
     // One process: nobody can take a memory journal's lock over.
     lockLost: () => Effect.never,
+    leaseJob: (runId, jobId, holder) =>
+      Effect.gen(function*() {
+        const key = `${runId}\u0000${jobId}`
+        const lease = leases.get(key) ?? { epoch: 0, lost: undefined }
+        leases.set(key, lease)
+        if (lease.lost !== undefined) {
+          yield* Deferred.fail(lease.lost, new LockLost({ runId, holder: undefined, staleAfterMillis: 0, jobId, takenBy: holder }))
+        }
+        const lost = yield* Deferred.make<never, LockLost>()
+        lease.epoch += 1
+        lease.lost = lost
+        const epoch = lease.epoch
+        yield* Effect.addFinalizer(() => Effect.sync(() => {
+          if (lease.lost === lost) lease.lost = undefined
+        }))
+        const run = byId.get(runId)
+        run?.running.delete(jobId)
+        return { epoch, attempts: run?.attempts.get(jobId) ?? 0, lost: Deferred.await(lost) }
+      }),
     log: () => {},
     succeeded: (runId) => Effect.sync(() => [...(byId.get(runId)?.jobs.values() ?? [])]),
     checkpoint: (runId, jobId, step) =>

@@ -118,7 +118,10 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
       trigger: request.trigger,
       runnerVersion: request.runnerVersion,
       wait: request.wait,
-      audit: request.audit
+      // With the options it runs with: a follower in another process (cluster/Follow.ts) reports them as this run does.
+      audit: request.audit === undefined
+        ? undefined
+        : { ...request.audit, concurrency: request.concurrency, failureMode: request.failureMode }
     })
     if (begun._tag !== "Run") return begun
     const decision = begun.resumed

@@ -59,6 +59,7 @@ export const staleAfter = Config.Duration("RUNNER_LOCK_STALE_AFTER").pipe(
 
 /** A run lock this process holds: the fence its run's writes are committed behind. */
 interface Held {
+  readonly _tag: "Run"
   readonly runId: string
   readonly lockKey: string
   readonly token: string
@@ -67,17 +68,37 @@ interface Held {
   lostBy: Journal.LockLost | undefined
 }
 
+/** A job lease this process holds (`leaseJob`): the fence the job's writes are committed behind. */
+interface Leased {
+  readonly _tag: "Job"
+  readonly runId: string
+  readonly jobId: string
+  readonly epoch: number
+  readonly lost: Deferred.Deferred<never, Journal.LockLost>
+  /** Set once a commit found the job's epoch moved on (or this process leased the job again). */
+  lostBy: Journal.LockLost | undefined
+}
+
+/** What a write is committed behind: its run's lock, or its job's lease (which then stands alone, see leaseJob). */
+type Fence = Held | Leased
+
+const leaseKey = (runId: string, jobId: string) => `${runId}\u0000${jobId}`
+
 interface Item {
   readonly op: ReadonlyArray<Statement>
   readonly done: Deferred.Deferred<void, Journal.JournalError | Journal.LockLost> | undefined
-  /** The lock the statements are written behind: a run's writes; undefined for writes of no run's. */
-  readonly fence: Held | undefined
+  /** The lock or lease the statements are written behind; undefined for writes of no run's. */
+  readonly fence: Fence | undefined
   /**
    * When the fence is lost: fail (a job's success or checkpoint must never count as committed), rather than return
    * having written nothing (how the run ended: it is not this process's run any more).
    */
   readonly mustCommit: boolean
 }
+
+/** A job lease found taken over (by `takenBy`, as it named itself, when known). */
+const jobLeaseLost = (lease: Leased, takenBy: string | undefined) =>
+  new Journal.LockLost({ runId: lease.runId, holder: undefined, staleAfterMillis: 0, jobId: lease.jobId, takenBy })
 
 const journalError = (operation: string) => (cause: unknown) =>
   new Journal.JournalError({ operation, reason: cause instanceof Error ? cause.message : String(cause) })
@@ -155,6 +176,15 @@ const makeFor = (
     const queue = yield* Queue.unbounded<Item, Cause.Done>()
     /** The run locks this process holds, by run id. */
     const held = new Map<string, Held>()
+    /** The job leases this process holds, by `leaseKey`. */
+    const leased = new Map<string, Leased>()
+    /** The job of each process group journaled as running (`runId NUL pid`): its end is fenced by that job's lease. */
+    const processJobs = new Map<string, string>()
+    /** What a write of the run (and job) is fenced by: the job's lease if this process holds one, else the run's lock. */
+    const fenceOf = (runId: string | undefined, jobId?: string | undefined): Fence | undefined =>
+      runId === undefined
+        ? undefined
+        : (jobId === undefined ? undefined : leased.get(leaseKey(runId, jobId))) ?? held.get(runId)
 
     /**
      * Runs a batch's statements on the transaction's connection. The writer executes tens of thousands of fixed
@@ -167,9 +197,23 @@ const makeFor = (
         Effect.gen(function*() {
           if (transaction._tag === "None") return yield* Effect.die(new Error("journal writer: not in a transaction"))
           const connection = transaction.value[0]
-          const fences = new Set<Held>()
+          const fences = new Set<Fence>()
           for (const item of items) if (item.fence !== undefined && item.fence.lostBy === undefined) fences.add(item.fence)
           for (const fence of fences) {
+            if (fence._tag === "Job") {
+              // As for a run's lock: FOR SHARE holds a takeover (leaseJob's upsert) off until this batch is committed.
+              const rows = yield* connection.execute(
+                pg
+                  ? `SELECT epoch, holder FROM job_leases WHERE run_id = $1 AND job_id = $2 FOR SHARE`
+                  : `SELECT epoch, holder FROM job_leases WHERE run_id = ? AND job_id = ?`,
+                [fence.runId, fence.jobId],
+                undefined
+              ) as Effect.Effect<ReadonlyArray<{ epoch: number; holder: string }>, unknown>
+              const row = rows[0]
+              if (row !== undefined && Number(row.epoch) === fence.epoch) continue
+              fence.lostBy = jobLeaseLost(fence, row?.holder)
+              continue
+            }
             // PostgreSQL: FOR SHARE holds off a takeover (which updates the row) until this batch is committed, as
             // SQLite's single writer does.
             const rows = yield* connection.execute(
@@ -229,13 +273,16 @@ const makeFor = (
         }
       }).pipe(Effect.uninterruptible)
 
-    /** The run's lock was found taken over: say so in the run's log (a line added, nothing overwritten), then stop it. */
-    const announceLost = (fence: Held, lost: Journal.LockLost) =>
+    /**
+     * The run's lock (or a job's lease) was found taken over: say so in the run's log (a line added, nothing
+     * overwritten; under the job's id for a lease), then stop the run (or the job).
+     */
+    const announceLost = (fence: Fence, lost: Journal.LockLost) =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
         Queue.offer(queue, {
           op: [statement(
             `INSERT INTO logs (run_id, job_id, attempt, at, level, message) VALUES (?, ?, ?, ?, ?, ?)`,
-            fence.runId, null, null, at, "ERROR", `pid ${pid} on ${host}: ${lost.message}`
+            fence.runId, fence._tag === "Job" ? fence.jobId : null, null, at, "ERROR", `pid ${pid} on ${host}: ${lost.message}`
           )],
           done: undefined,
           fence: undefined,
@@ -251,14 +298,13 @@ const makeFor = (
     yield* Effect.addFinalizer(() => Effect.andThen(Queue.end(queue), Fiber.join(writer)))
     const closed = new Journal.JournalError({ operation: "write", reason: "the journal is closed" })
 
-    /** Queues statements; for a durable write, waits until they are committed. `runId`: the run whose lock fences them. */
+    /** Queues statements; for a durable write, waits until they are committed behind `fence` (see `fenceOf`). */
     const enqueue = (
       op: ReadonlyArray<Statement>,
       durable: boolean,
-      runId: string | undefined,
+      fence: Fence | undefined,
       mustCommit = false
     ): Effect.Effect<void, Journal.JournalError | Journal.LockLost> => {
-      const fence = runId === undefined ? undefined : held.get(runId)
       return durable
         ? Effect.flatMap(Deferred.make<void, Journal.JournalError | Journal.LockLost>(), (done) =>
           Effect.flatMap(Queue.offer(queue, { op, done, fence, mustCommit }), (offered) =>
@@ -365,7 +411,7 @@ const makeFor = (
           : yield* attempt
         if (begun._tag !== "Run") return begun
         const { lockKey, token, ...result } = begun
-        const fence: Held = { runId: result.runId, lockKey, token, lost: yield* Deferred.make<never, Journal.LockLost>(), lostBy: undefined }
+        const fence: Held = { _tag: "Run", runId: result.runId, lockKey, token, lost: yield* Deferred.make<never, Journal.LockLost>(), lostBy: undefined }
         held.set(result.runId, fence)
         // Released after the heartbeat stops (finalizers run last-added first), behind every write queued before.
         yield* Effect.addFinalizer(() =>
@@ -382,10 +428,59 @@ const makeFor = (
             enqueue(
               [statement(`UPDATE locks SET heartbeat_at = ? WHERE lock_key = ? AND token = ?`, now, lockKey, token)],
               false,
-              result.runId
+              fence
             )).pipe(Effect.ignore)
         ))))
         return result
+      })
+
+    /**
+     * Takes a job over in one transaction: the epoch bumped (a first lease is epoch 1; the row is never deleted while
+     * its run is kept, so an epoch is never reused), the attempts an earlier holder left running closed, the attempts
+     * counted. Concurrent takeovers are serialised by the row's upsert (PostgreSQL) or the write lock (SQLite).
+     */
+    const takeJob = (runId: string, jobId: string, holder: string) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const now = yield* Clock.currentTimeMillis
+        const taken = yield* sql<{ epoch: number }>`INSERT INTO job_leases (run_id, job_id, epoch, holder, taken_at)
+          VALUES (${runId}, ${jobId}, 1, ${holder}, ${now})
+          ON CONFLICT (run_id, job_id) DO UPDATE
+          SET epoch = job_leases.epoch + 1, holder = excluded.holder, taken_at = excluded.taken_at
+          RETURNING epoch`
+        const error = Journal.takenOverError(holder)
+        yield* sql`UPDATE attempts SET status = 'interrupted', ended_at = ${now}, error = ${error}
+                   WHERE run_id = ${runId} AND job_id = ${jobId} AND status = 'running'`
+        yield* sql`UPDATE jobs SET status = 'interrupted', ended_at = ${now}, reason = ${error}
+                   WHERE run_id = ${runId} AND job_id = ${jobId} AND status = 'running'`
+        const counted = yield* sql<{ n: number }>`SELECT count(*) AS n FROM attempts WHERE run_id = ${runId} AND job_id = ${jobId}`
+        return { epoch: Number(taken[0]!.epoch), attempts: Number(counted[0]?.n ?? 0) }
+      }))
+
+    const leaseJob = (runId: string, jobId: string, holder: string): Effect.Effect<Journal.JobLease, Journal.JournalError, Scope.Scope> =>
+      Effect.gen(function*() {
+        const { epoch, attempts } = yield* takeJob(runId, jobId, holder).pipe(
+          Effect.retry({ while: isBusy, times: 20 }),
+          Effect.mapError(journalError("lease job"))
+        )
+        const key = leaseKey(runId, jobId)
+        const lease: Leased = { _tag: "Job", runId, jobId, epoch, lost: yield* Deferred.make<never, Journal.LockLost>(), lostBy: undefined }
+        // This process leased the job again (the engine delivered it twice): the earlier lease is over.
+        const earlier = leased.get(key)
+        if (earlier !== undefined && earlier.lostBy === undefined) {
+          earlier.lostBy = jobLeaseLost(earlier, holder)
+          yield* Deferred.fail(earlier.lost, earlier.lostBy)
+        }
+        leased.set(key, lease)
+        yield* Effect.addFinalizer(() => Effect.sync(() => {
+          if (leased.get(key) === lease) leased.delete(key)
+        }))
+        // A job that writes nothing for a while still learns soon that it was taken over: a fenced empty write
+        // checks the epoch every heartbeat. In the background, as the run lock's heartbeat.
+        yield* Effect.forkScoped(background(Effect.forever(Effect.andThen(
+          Effect.sleep(heartbeatMillis),
+          Effect.suspend(() => lease.lostBy === undefined ? enqueue([], false, lease) : Effect.never).pipe(Effect.ignore)
+        ))))
+        return { epoch, attempts, lost: Deferred.await(lease.lost) }
       })
 
     /**
@@ -418,6 +513,7 @@ const makeFor = (
 
     return Journal.Journal.of({
       begin,
+      leaseJob,
       // A restored job writes nothing: do not queue 5,000 empty items ahead of a resumed run's first job. Nor does the
       // start of a wait for a resource (the live view shows it; its end, JobAdmitted, journals the whole wait).
       record: (event, definitionHash) =>
@@ -426,7 +522,7 @@ const makeFor = (
           : enqueue(
             statements(event, definitionHash, { host, pid }),
             durable(event),
-            event.runId,
+            fenceOf(event.runId, "jobId" in event ? event.jobId : undefined),
             event._tag === "AttemptSucceeded"
           ),
       lockLost: (runId) => Effect.suspend(() => {
@@ -440,7 +536,7 @@ const makeFor = (
             record.runId, record.jobId ?? null, record.attempt ?? null, record.at, record.level, record.message
           )],
           done: undefined,
-          fence: held.get(record.runId),
+          fence: fenceOf(record.runId, record.jobId),
           mustCommit: false
         }),
       succeeded: (runId) =>
@@ -489,18 +585,22 @@ const makeFor = (
           `INSERT OR REPLACE INTO checkpoints (run_id, job_id, step, output, input_hash, at) VALUES (?, ?, ?, ?, ?, ?)`,
           // The column is NOT NULL: "" (never JSON) stands for a step whose output is undefined.
           runId, jobId, step, checkpoint.json ?? "", checkpoint.inputHash ?? null, now
-        )], true, runId, true)),
+        )], true, fenceOf(runId, jobId), true)),
       // Not waited for: the row is committed with the writer's next batch, a moment after the command started.
       processStarted: (record) =>
-        enqueue([statement(
+        Effect.suspend(() => (processJobs.set(`${record.runId}\u0000${record.pid}`, record.jobId), enqueue([statement(
           `INSERT OR REPLACE INTO processes (run_id, job_id, attempt, pid, pgid, host, start_time, started_at)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
           record.runId, record.jobId, record.attempt, record.pid, record.pgid, record.host, record.startTime ?? null,
           record.startedAt
-        )], false, record.runId).pipe(Effect.catchTag("LockLost", () => Effect.void)),
+        )], false, fenceOf(record.runId, record.jobId)))).pipe(Effect.catchTag("LockLost", () => Effect.void)),
       processEnded: (runId, pid) =>
-        enqueue([statement(`DELETE FROM processes WHERE run_id = ? AND host = ? AND pid = ?`, runId, host, pid)], false, runId)
-          .pipe(Effect.catchTag("LockLost", () => Effect.void)),
+        Effect.suspend(() => {
+          const key = `${runId}\u0000${pid}`
+          const jobId = processJobs.get(key)
+          processJobs.delete(key)
+          return enqueue([statement(`DELETE FROM processes WHERE run_id = ? AND host = ? AND pid = ?`, runId, host, pid)], false, fenceOf(runId, jobId))
+        }).pipe(Effect.catchTag("LockLost", () => Effect.void)),
       processes: (runId) =>
         sql<{
           run_id: string

@@ -233,6 +233,36 @@ const v11 = Effect.gen(function*() {
   yield* sql`CREATE INDEX waits_by_run ON waits (run_id, job_id)`
 })
 
+/**
+ * v12: cluster mode's leases. `job_leases`: each leased job's epoch, the fencing token its holder's writes are
+ * committed behind (bumped by every takeover, never reset: a row is kept for the life of its run). `resource_leases`:
+ * a Resource of concurrency n shared by a cluster is n slots, each held until `expires_at` unless renewed.
+ * `rate_slots`: the starts of a rate limit shared by a cluster, a sliding window over `at`.
+ */
+const v12 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE job_leases (
+    run_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    holder TEXT NOT NULL,
+    taken_at INTEGER NOT NULL,
+    PRIMARY KEY (run_id, job_id)
+  )`
+  yield* sql`CREATE TABLE resource_leases (
+    resource TEXT NOT NULL,
+    slot INTEGER NOT NULL,
+    holder TEXT NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (resource, slot)
+  )`
+  yield* sql`CREATE TABLE rate_slots (
+    resource TEXT NOT NULL,
+    at INTEGER NOT NULL
+  )`
+  yield* sql`CREATE INDEX rate_slots_by_resource ON rate_slots (resource, at)`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
@@ -245,7 +275,8 @@ export const all = {
   "0008_cache": v8,
   "0009_backfills": v9,
   "0010_ui_indexes": v10,
-  "0011_needs_and_waits": v11
+  "0011_needs_and_waits": v11,
+  "0012_leases": v12
 } as const
 
 /** The table the Migrator records applied migrations in. */

@@ -249,6 +249,34 @@ const v11 = Effect.gen(function*() {
   yield* sql`CREATE INDEX waits_by_run ON waits (run_id, job_id)`
 })
 
+/** v12: cluster mode's leases (see migrations.ts). */
+const v12 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`CREATE TABLE job_leases (
+    rowid BIGSERIAL,
+    run_id TEXT NOT NULL,
+    job_id TEXT NOT NULL,
+    epoch BIGINT NOT NULL,
+    holder TEXT NOT NULL,
+    taken_at BIGINT NOT NULL,
+    PRIMARY KEY (run_id, job_id)
+  )`
+  yield* sql`CREATE TABLE resource_leases (
+    rowid BIGSERIAL,
+    resource TEXT NOT NULL,
+    slot BIGINT NOT NULL,
+    holder TEXT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (resource, slot)
+  )`
+  yield* sql`CREATE TABLE rate_slots (
+    rowid BIGSERIAL,
+    resource TEXT NOT NULL,
+    at BIGINT NOT NULL
+  )`
+  yield* sql`CREATE INDEX rate_slots_by_resource ON rate_slots (resource, at)`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
@@ -261,7 +289,8 @@ export const all = {
   "0008_cache": v8,
   "0009_backfills": v9,
   "0010_ui_indexes": v10,
-  "0011_needs_and_waits": v11
+  "0011_needs_and_waits": v11,
+  "0012_leases": v12
 } as const
 
 /** The table the Migrator records applied migrations in (the same as SQLite's). */

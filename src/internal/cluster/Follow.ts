@@ -1,0 +1,468 @@
+/**
+ * Following a run from its journal: what the journal holds about one run becomes RunEvents and log lines for the
+ * Reporter, as they are committed, so the submitter of a cluster run shows the usual live view, log lines and summary
+ * (pretty, plain or json, as a local run does) though its jobs run in other processes. Only reads, with parameterised
+ * SQL both dialects run (SQLite and PostgreSQL); it renders nothing of its own.
+ *
+ * What the journal cannot give back is approximated and said so: a retried attempt's delay is the time between the
+ * failure and the next start (the failure is shown when that start is seen), an open wait shows only once it ended,
+ * a failure's Cause is its rendered text (typed causes do not cross processes), and whether a job is critical is not
+ * journaled: jobs are taken as critical (the default) except those that failed in a run that succeeded.
+ */
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as SqlClient from "effect/sql/SqlClient"
+import { JournalError } from "../Journal.ts"
+import { type LogEntry, Reporter } from "../reporter/Reporter.ts"
+import type * as RunEvent from "../RunEvent.ts"
+
+/** How often the journal is read while the run goes. Default 250 ms. */
+const POLL_MILLIS = 250
+
+/** Log lines read per query: a job may print millions. */
+const LOG_PAGE = 5000
+
+export interface Options {
+  /** Completes when the run has ended (or following should stop): then one last read, and the summary. */
+  readonly until: Effect.Effect<void>
+  /** Milliseconds between reads of the journal. Default: 250. */
+  readonly pollMillis?: number
+}
+
+/**
+ * Replays to the Reporter what the journal holds about the run's latest execution (a run that already ended is
+ * replayed whole), then what is committed, every `pollMillis`, until `until` completes; then reads once more and
+ * reports the RunFinished made from the final rows. Returns it, or undefined when the journal does not say the run
+ * ended (it goes on elsewhere: the submitter detached).
+ */
+export const follow = (
+  runId: string,
+  options: Options
+): Effect.Effect<RunEvent.RunFinished | undefined, JournalError, Reporter | SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const reporter = yield* Reporter
+    const sql = yield* SqlClient.SqlClient
+    const cursor = new Cursor(runId)
+    // A read is never cut in half: what was shown and what the cursor says stay the same.
+    const poll = Effect.uninterruptible(read(sql, reporter, cursor, false))
+    yield* Effect.raceFirst(
+      Effect.forever(Effect.andThen(poll, Effect.sleep(options.pollMillis ?? POLL_MILLIS))),
+      options.until
+    )
+    yield* read(sql, reporter, cursor, true)
+    const finished = yield* summarize(sql, cursor)
+    if (finished !== undefined) yield* reporter.event(finished)
+    return finished
+  }).pipe(
+    Effect.catchTag("SqlError", (error) =>
+      Effect.fail(new JournalError({ operation: `follow run ${runId}`, reason: error.message }))),
+    Effect.withSpan("Follow.follow")
+  )
+
+interface RunRow {
+  readonly dag: string
+  readonly status: string
+  readonly started_at: number
+  readonly ended_at: number | null
+  readonly executions: string
+}
+
+interface JobRow {
+  readonly job_id: string
+  readonly status: string
+  readonly started_at: number | null
+  readonly ended_at: number | null
+  readonly needs: string | null
+  readonly error: string | null
+  readonly reason: string | null
+  readonly cached_from: string | null
+}
+
+interface AttemptRow {
+  readonly id: number
+  readonly job_id: string
+  readonly attempt: number
+  readonly status: string
+  readonly started_at: number
+  readonly ended_at: number | null
+  readonly error: string | null
+}
+
+interface WaitRow {
+  readonly id: number
+  readonly job_id: string
+  readonly attempt: number
+  readonly resource: string
+  readonly kind: string
+  readonly call: number
+  readonly started_at: number
+  readonly ended_at: number
+}
+
+/** What was shown of the run so far: the next read starts after it. */
+class Cursor {
+  readonly runId: string
+  dag = ""
+  /** When the followed execution began: rows older than it belong to an earlier execution of the run. */
+  since = 0
+  started = false
+  /** The lowest attempt row id not yet shown to its end. */
+  attemptFrom = 0
+  /** Attempt rows whose start was shown, by id. */
+  readonly attemptsStarted = new Set<number>()
+  readonly attemptsEnded = new Set<number>()
+  lastWait = 0
+  lastLog = 0
+  /** Jobs whose end without an attempt of its own (skipped, cached, interrupted while waiting) was shown. */
+  readonly jobsEnded = new Set<string>()
+  /** The number of each job's latest attempt seen. */
+  readonly lastAttempt = new Map<string, number>()
+  constructor(runId: string) {
+    this.runId = runId
+  }
+}
+
+/** The order of events of the same millisecond: starts before the lines they log, ends after, skips last. */
+const rank = (event: RunEvent.RunEvent): number => {
+  switch (event._tag) {
+    case "RunStarted":
+      return 0
+    case "JobRestored":
+      return 1
+    case "JobWaiting":
+      return 2
+    case "JobAdmitted":
+      return 3
+    case "AttemptStarted":
+      return 4
+    case "AttemptFailed":
+    case "AttemptSucceeded":
+    case "JobInterrupted":
+      return 6
+    default:
+      return 7
+  }
+}
+/** Where log lines go in that order. */
+const LOG_RANK = 5
+
+const orUndefined = <A>(a: A | null): A | undefined => a === null ? undefined : a
+
+/** Journaled JSON as a value for display, without the job's schema (the follower has none). */
+const decodeOutput = (json: string | null): unknown => {
+  if (json === null) return undefined
+  try {
+    return JSON.parse(json)
+  } catch {
+    return json
+  }
+}
+
+/** The audit records of the run (runs.executions): the start of the latest, and the options it ran with. */
+const latestExecution = (run: RunRow) => {
+  let records: ReadonlyArray<Record<string, unknown>> = []
+  try {
+    const parsed: unknown = JSON.parse(run.executions)
+    if (Array.isArray(parsed)) records = parsed.filter((r): r is Record<string, unknown> => typeof r === "object" && r !== null)
+  } catch {
+    // a malformed record says nothing: the run's own start stands
+  }
+  const last = records[records.length - 1]
+  const at = records.length > 1 && typeof last?.["at"] === "number" ? last["at"] : run.started_at
+  const concurrency = typeof last?.["concurrency"] === "number" ? last["concurrency"] : 0
+  const mode = last?.["failureMode"]
+  const failureMode: RunEvent.FailureMode = mode === "kill" || mode === "continue" ? mode : "no-new"
+  return { at, resumed: records.length > 1, concurrency, failureMode }
+}
+
+const readRun = (sql: SqlClient.SqlClient, runId: string) =>
+  Effect.map(
+    sql<RunRow>`SELECT dag, status, started_at, ended_at, executions FROM runs WHERE id = ${runId}`,
+    (rows) => rows[0]
+  )
+
+const readJobs = (sql: SqlClient.SqlClient, runId: string) =>
+  sql<JobRow>`SELECT job_id, status, started_at, ended_at, needs, error, reason, cached_from FROM jobs
+              WHERE run_id = ${runId} ORDER BY rowid`
+
+const readAttempts = (sql: SqlClient.SqlClient, runId: string, from: number, since: number) =>
+  sql<AttemptRow>`SELECT id, job_id, attempt, status, started_at, ended_at, error FROM attempts
+                  WHERE run_id = ${runId} AND id >= ${from} AND started_at >= ${since} ORDER BY id`
+
+/**
+ * One read of the journal: the run's start (once its jobs are journaled), then the attempts, waits and job ends not
+ * shown yet, merged by time with the new log lines. `final`: the run has ended, so a failure that waits to learn if it
+ * is retried is shown as the last.
+ */
+const read = (sql: SqlClient.SqlClient, reporter: Reporter["Service"], cursor: Cursor, final: boolean) =>
+  Effect.gen(function*() {
+    const run = yield* readRun(sql, cursor.runId)
+    if (run === undefined) return
+    const jobs = yield* readJobs(sql, cursor.runId)
+    if (!cursor.started) {
+      // RunStarted inserts the jobs' rows: before them the run has only begun (or its DAG has no job).
+      if (jobs.length === 0 && !(final && run.ended_at !== null)) return
+      const execution = latestExecution(run)
+      cursor.dag = run.dag
+      cursor.since = execution.at
+      cursor.started = true
+      const needs = jobs.map((job) => parseNeeds(job.needs))
+      yield* reporter.event({
+        _tag: "RunStarted",
+        runId: cursor.runId,
+        resumed: execution.resumed,
+        dag: run.dag,
+        at: execution.at,
+        jobIds: jobs.map((job) => job.job_id),
+        ...(needs.every((n) => n !== undefined) ? { needs: needs as ReadonlyArray<ReadonlyArray<string>> } : {}),
+        concurrency: execution.concurrency,
+        failureMode: execution.failureMode
+      })
+      for (const job of jobs) {
+        if (job.status === "succeeded" && job.ended_at !== null && job.ended_at < cursor.since) {
+          cursor.jobsEnded.add(job.job_id)
+          yield* reporter.event({ _tag: "JobRestored", runId: cursor.runId, jobId: job.job_id, at: execution.at })
+        }
+      }
+    }
+    const events = [
+      ...yield* attemptEvents(sql, cursor, jobs, final),
+      ...yield* waitEvents(sql, cursor),
+      ...jobEndEvents(cursor, jobs)
+    ].sort((a, b) => a.at - b.at || rank(a) - rank(b))
+    let next = 0
+    const before = (at: number) => {
+      const out: Array<RunEvent.RunEvent> = []
+      while (next < events.length && (events[next]!.at < at || (events[next]!.at === at && rank(events[next]!) < LOG_RANK))) {
+        out.push(events[next++]!)
+      }
+      return out
+    }
+    while (true) {
+      const lines = yield* sql<{
+        readonly id: number
+        readonly at: number
+        readonly job_id: string | null
+        readonly attempt: number | null
+        readonly level: string
+        readonly message: string
+      }>`SELECT id, at, job_id, attempt, level, message FROM logs
+         WHERE run_id = ${cursor.runId} AND id > ${cursor.lastLog} AND at >= ${cursor.since} ORDER BY id LIMIT ${LOG_PAGE}`
+      for (const line of lines) {
+        for (const event of before(line.at)) yield* reporter.event(event)
+        reporter.log({
+          at: line.at,
+          level: line.level as LogEntry["level"],
+          message: line.message,
+          jobId: orUndefined(line.job_id),
+          attempt: orUndefined(line.attempt),
+          runId: cursor.runId
+        })
+        cursor.lastLog = line.id
+      }
+      if (lines.length < LOG_PAGE) break
+    }
+    for (const event of events.slice(next)) yield* reporter.event(event)
+  })
+
+const parseNeeds = (json: string | null): ReadonlyArray<string> | undefined => {
+  if (json === null) return undefined
+  try {
+    const parsed: unknown = JSON.parse(json)
+    return Array.isArray(parsed) ? parsed.map(String) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** The starts and ends of attempts not shown yet. */
+const attemptEvents = (sql: SqlClient.SqlClient, cursor: Cursor, jobs: ReadonlyArray<JobRow>, final: boolean) =>
+  Effect.gen(function*() {
+    const rows = yield* readAttempts(sql, cursor.runId, cursor.attemptFrom, cursor.since)
+    const jobOf = new Map(jobs.map((job) => [job.job_id, job]))
+    const events: Array<RunEvent.RunEvent> = []
+    const { runId } = cursor
+    for (const [i, row] of rows.entries()) {
+      if (cursor.attemptsEnded.has(row.id)) continue
+      const e = { runId, jobId: row.job_id, attempt: row.attempt }
+      cursor.lastAttempt.set(row.job_id, row.attempt)
+      if (!cursor.attemptsStarted.has(row.id)) {
+        cursor.attemptsStarted.add(row.id)
+        events.push({ _tag: "AttemptStarted", ...e, at: row.started_at })
+      }
+      if (row.status === "running" || row.ended_at === null) continue
+      const job = jobOf.get(row.job_id)
+      const ended = (event: RunEvent.RunEvent) => {
+        cursor.attemptsEnded.add(row.id)
+        events.push(event)
+      }
+      switch (row.status) {
+        case "succeeded": {
+          // The job's row holds the output of its success (committed in the same transaction as this row).
+          const output = yield* sql<{ readonly output: string | null }>`
+            SELECT output FROM jobs WHERE run_id = ${runId} AND job_id = ${row.job_id}`
+          const json = output[0]?.output ?? null
+          ended({ _tag: "AttemptSucceeded", ...e, at: row.ended_at, output: decodeOutput(json), json: orUndefined(json) })
+          break
+        }
+        case "interrupted":
+          cursor.jobsEnded.add(row.job_id)
+          ended({ _tag: "JobInterrupted", ...e, at: row.ended_at, ...(row.error === null ? {} : { reason: row.error }) })
+          break
+        default: {
+          // Failed (or closed by another status): retried when a later attempt of the job follows, the last when the
+          // job ended; until one or the other is journaled the failure waits, so its retry delay can be told.
+          const retry = rows.slice(i + 1).find((r) => r.job_id === row.job_id)
+          const jobEnded = job !== undefined && job.status !== "running" && job.status !== "pending"
+          if (retry === undefined && !jobEnded && !final) continue
+          const error = row.status === "failed" ? row.error ?? "failed" : `${row.status}${row.error === null ? "" : `: ${row.error}`}`
+          ended({
+            _tag: "AttemptFailed",
+            ...e,
+            at: row.ended_at,
+            error,
+            cause: Cause.fail(error),
+            retryInMillis: retry === undefined ? undefined : Math.max(0, retry.started_at - row.ended_at)
+          })
+        }
+      }
+    }
+    // The next read starts at the first attempt whose end was not shown.
+    const open = rows.find((row) => !cursor.attemptsEnded.has(row.id))
+    cursor.attemptFrom = open?.id ?? (rows.length > 0 ? rows[rows.length - 1]!.id + 1 : cursor.attemptFrom)
+    for (const id of cursor.attemptsEnded) if (id < cursor.attemptFrom) cursor.attemptsEnded.delete(id)
+    for (const id of cursor.attemptsStarted) if (id < cursor.attemptFrom) cursor.attemptsStarted.delete(id)
+    return events
+  })
+
+/** Waits for permits and rate-limit slots that ended (the journal keeps no open wait): each as a wait and its end. */
+const waitEvents = (sql: SqlClient.SqlClient, cursor: Cursor) =>
+  Effect.gen(function*() {
+    const rows = yield* sql<WaitRow>`
+      SELECT id, job_id, attempt, resource, kind, call, started_at, ended_at FROM waits
+      WHERE run_id = ${cursor.runId} AND id > ${cursor.lastWait} AND started_at >= ${cursor.since} ORDER BY id`
+    const events: Array<RunEvent.RunEvent> = []
+    for (const row of rows) {
+      cursor.lastWait = row.id
+      const kind = row.kind === "rate" ? "rate" : "permit"
+      const e = { runId: cursor.runId, jobId: row.job_id, attempt: row.attempt, resource: row.resource, kind, call: row.call !== 0 } as const
+      events.push({ _tag: "JobWaiting", ...e, at: row.started_at, until: undefined })
+      events.push({ _tag: "JobAdmitted", ...e, at: row.ended_at, waitedMillis: Math.max(0, row.ended_at - row.started_at) })
+    }
+    return events
+  })
+
+/** Jobs that ended without an attempt of theirs saying so: skipped, cached, interrupted between attempts. */
+const jobEndEvents = (cursor: Cursor, jobs: ReadonlyArray<JobRow>): Array<RunEvent.RunEvent> => {
+  const events: Array<RunEvent.RunEvent> = []
+  const { runId } = cursor
+  for (const job of jobs) {
+    if (cursor.jobsEnded.has(job.job_id) || job.ended_at === null || job.ended_at < cursor.since) continue
+    const at = job.ended_at
+    switch (job.status) {
+      case "skipped":
+        cursor.jobsEnded.add(job.job_id)
+        events.push({ _tag: "JobSkipped", runId, jobId: job.job_id, at, reason: job.reason ?? "not started" })
+        break
+      case "cached":
+        cursor.jobsEnded.add(job.job_id)
+        events.push({
+          _tag: "JobCached",
+          runId,
+          jobId: job.job_id,
+          at,
+          fromRunId: job.cached_from ?? "",
+          // The reused success's own time is the other run's; the follower shows the job's as it is journaled.
+          cachedAt: at,
+          output: undefined,
+          json: undefined,
+          key: ""
+        })
+        break
+      case "interrupted":
+        // An attempt row ended interrupted says it (attemptEvents); this is a job interrupted between attempts (its
+        // last one failed, the retry had not started) or before its first.
+        cursor.jobsEnded.add(job.job_id)
+        events.push({
+          _tag: "JobInterrupted",
+          runId,
+          jobId: job.job_id,
+          attempt: cursor.lastAttempt.get(job.job_id) ?? 0,
+          at,
+          ...(job.reason === null ? {} : { reason: job.reason })
+        })
+        break
+    }
+  }
+  return events
+}
+
+/** The RunFinished of an ended run, from its final rows; undefined while the journal says it runs. */
+const summarize = (sql: SqlClient.SqlClient, cursor: Cursor) =>
+  Effect.gen(function*() {
+    const run = yield* readRun(sql, cursor.runId)
+    if (run === undefined || run.ended_at === null) return undefined
+    const status = run.status
+    if (status !== "succeeded" && status !== "failed" && status !== "interrupted") return undefined
+    const since = cursor.started ? cursor.since : latestExecution(run).at
+    const jobs = yield* readJobs(sql, cursor.runId)
+    const attempts = yield* readAttempts(sql, cursor.runId, 0, since)
+    const waits = yield* sql<{ readonly job_id: string; readonly started_at: number; readonly ended_at: number }>`
+      SELECT job_id, started_at, ended_at FROM waits
+      WHERE run_id = ${cursor.runId} AND call = 0 AND started_at >= ${since}`
+    const summaries = jobs.map((job): RunEvent.JobSummary => {
+      const own = attempts.filter((a) => a.job_id === job.job_id)
+      const waited = waits.filter((w) => w.job_id === job.job_id)
+      const waitedMillis = waited.reduce((sum, w) => sum + Math.max(0, w.ended_at - w.started_at), 0)
+      const restored = job.status === "succeeded" && job.ended_at !== null && job.ended_at < since
+      const jobStatus: RunEvent.JobStatus = restored
+        ? "restored"
+        : job.status === "succeeded" || job.status === "cached" || job.status === "failed" || job.status === "interrupted"
+        ? job.status
+        : "skipped"
+      // From its first wait or attempt in this execution to its end, as the executor measures it.
+      const firsts = [...own.map((a) => a.started_at), ...waited.map((w) => w.started_at)]
+      const start = firsts.length === 0 ? job.started_at : Math.min(...firsts)
+      const durationMillis = restored || job.ended_at === null || start === null ? 0 : Math.max(0, job.ended_at - start)
+      const lastAttempt = own[own.length - 1]
+      return {
+        jobId: job.job_id,
+        status: jobStatus,
+        // Not journaled: jobs are critical unless declared otherwise, and a job that failed in a run that succeeded
+        // was not (a failed run's non-critical failures are shown as critical: the follower cannot tell them apart).
+        critical: !(status === "succeeded" && (jobStatus === "failed" || jobStatus === "interrupted")),
+        attempts: lastAttempt?.attempt ?? 0,
+        durationMillis,
+        waitedMillis,
+        detail: detailOf(job, jobStatus, status),
+        ...(job.cached_from === null ? {} : { cachedFrom: job.cached_from })
+      }
+    })
+    // A first execution starts when the run began; a resumed one's start is not journaled (its audit record is made
+    // before the task file loads): its first attempt or wait stands for it.
+    const firsts = [...attempts.map((a) => a.started_at), ...waits.map((w) => w.started_at)]
+    const start = since === run.started_at || firsts.length === 0 ? since : Math.min(...firsts)
+    return {
+      _tag: "RunFinished",
+      runId: cursor.runId,
+      dag: run.dag,
+      at: run.ended_at,
+      status,
+      durationMillis: Math.max(0, run.ended_at - start),
+      jobs: summaries
+    } satisfies RunEvent.RunFinished
+  })
+
+/** Why a job failed or was skipped, as the executor's summary says it. */
+const detailOf = (job: JobRow, status: RunEvent.JobStatus, runStatus: string): string | undefined => {
+  switch (status) {
+    case "failed":
+      return orUndefined(job.error)
+    case "skipped":
+      return job.reason ?? (runStatus === "interrupted" ? "not started: the run was interrupted" : "not started")
+    case "interrupted":
+      return job.reason === null ? "interrupted" : `interrupted: ${job.reason}`
+    default:
+      return undefined
+  }
+}
