@@ -54,23 +54,6 @@ export interface JobRunner {
   readonly running: () => number
 }
 
-/** A job lease as `Journal.leaseJob` gives it (epoch 0 and no fence on a journal without leases). */
-interface Lease {
-  readonly epoch: number
-  readonly attempts: number
-  readonly lost: Effect.Effect<never, Journal.LockLost>
-}
-
-const leaseJob = (
-  journal: Journal.Journal["Service"],
-  runId: string,
-  jobId: string,
-  holder: string
-): Effect.Effect<Lease, Journal.JournalError, Scope.Scope> => {
-  const lease = (journal as unknown as { leaseJob?: (r: string, j: string, h: string) => Effect.Effect<Lease, Journal.JournalError, Scope.Scope> }).leaseJob
-  return lease === undefined ? Effect.succeed({ epoch: 0, attempts: 0, lost: Effect.never }) : lease(runId, jobId, holder)
-}
-
 /**
  * A runner of `catalog`'s jobs, at most `concurrency` at once, as `holder` (this worker's address and pid, journaled
  * with its leases). `registry` holds the resources' limiters of every job run here.
@@ -119,10 +102,16 @@ const runOne = (
     const failed = (error: string, attempt = 0) =>
       Effect.map(Clock.currentTimeMillis, (at) => ({ _tag: "Failed", error, attempt, at }) as const)
     const journal = yield* Journal.Journal
-    const lease = yield* Effect.result(leaseJob(journal, runId, jobId, options.holder))
+    const lease = yield* Effect.result(journal.leaseJob(runId, jobId, options.holder))
     if (lease._tag === "Failure") return yield* failed(`could not lease the job: ${lease.failure.message}`)
     // The needs' outputs, as their jobs' schemas decode them from the journal.
     const succeeded = new Map((yield* Effect.orElseSucceed(journal.succeeded(runId), () => [])).map((row) => [row.jobId, row]))
+    // An earlier holder's success committed just before this takeover (its answer was lost): it stands.
+    const done = succeeded.get(jobId)
+    if (done !== undefined && done.definitionHash === hashes[planned.index]) {
+      const at = yield* Clock.currentTimeMillis
+      return { _tag: "Succeeded", json: done.json ?? null, attempt: lease.success.attempts, at, host: options.holder } as const
+    }
     const resolved = yield* Effect.result(
       Preflight.require({ ...plan, jobs: [planned] }, yield* ConfigProvider.ConfigProvider)
     )
