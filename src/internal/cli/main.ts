@@ -39,7 +39,8 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   cron: () => import("./cron.ts"),
   backfill: () => import("./backfill.ts"),
   check: () => import("./check.ts"),
-  worker: () => import("./worker.ts")
+  worker: () => import("./worker.ts"),
+  cancel: () => import("./cancel.ts")
 }
 
 /** Every command's name, in help's order. */

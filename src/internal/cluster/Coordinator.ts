@@ -7,7 +7,10 @@
  * others again under the same execution ids, which the engine joins to the executions already there.
  */
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
 import * as Activity from "effect/workflow/Activity"
 import * as WorkflowEngine from "effect/workflow/WorkflowEngine"
 import type * as Job from "../../Job.ts"
@@ -127,7 +130,15 @@ const place = (
       const job = { runExecution, runId, dag: payload.dag, key: payload.key, jobId, force: payload.force ? "all" as const : [], placement }
       const executionId = yield* Workflows.JobWorkflow.executionId(job)
       const outcome = yield* Workflows.JobWorkflow.execute(job).pipe(
-        Effect.onInterrupt(() => Workflows.JobWorkflow.interrupt(executionId)),
+        // The job ends where it runs, and journals how, before the run is journaled as ended.
+        Effect.onInterrupt(() =>
+          Workflows.JobWorkflow.interrupt(executionId).pipe(
+            Effect.andThen(Workflows.JobWorkflow.poll(executionId).pipe(
+              Effect.repeat({ schedule: Schedule.spaced(Duration.millis(200)), until: Option.isSome }),
+              Effect.timeoutOption(STOP_WAIT)
+            ))
+          )
+        ),
         Effect.catchCause((cause) => Effect.succeed({ _tag: "Failed", error: `the cluster lost the job: ${cause}`, attempt: 0, at: 0 } as const))
       )
       switch (outcome._tag) {
@@ -140,6 +151,9 @@ const place = (
       }
     }
   })
+
+/** How long an interrupted run waits for each of its jobs to end where it runs. */
+const STOP_WAIT = Duration.seconds(15)
 
 /** The RunWorkflow handler: its one activity (named per DAG: activity names are unique per step). */
 export const handler = (catalog: Catalog, holder: string) => (payload: Payload, executionId: string) =>
