@@ -30,6 +30,8 @@ export interface Request {
   readonly trigger: string
   /** Who submits, journaled with the run's executions. */
   readonly audit: unknown
+  /** Show the run as it goes (the Reporter gets its events and logs). Default: true; false only waits for its end. */
+  readonly follow?: boolean
 }
 
 export type Outcome =
@@ -130,6 +132,7 @@ export const submit = (
       if (Option.isNone(late)) return found.outcome
       runId = late.value
     } else runId = found.id
+    if (request.follow === false) return yield* result
     const engine = yield* WorkflowEngine.WorkflowEngine
     yield* Follow.follow(runId, { until: Effect.provideService(Effect.asVoid(result), WorkflowEngine.WorkflowEngine, engine) })
     return yield* result
