@@ -107,13 +107,14 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     const db = database()
     const dir = tempDir()
     fs.writeFileSync(path.join(dir, "spread.ts"), sleepersDag("spread", 40, 1_000))
-    // Fair: each worker runs at most 8 jobs at once, and the run may have as many in flight as the workers hold.
-    const one = await startWorker(dir, db.url, 8)
-    const alone = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "8"]).done
+    // Fair: each worker runs at most 10 jobs at once, and the run may have as many in flight as the workers hold
+    // (10, then 20): 4 waves of 1 s on one worker, 2 on two (a count that does not divide 40 would favour one side).
+    const one = await startWorker(dir, db.url, 10)
+    const alone = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "10"]).done
     assert.strictEqual(alone.status, 0, alone.stdout + alone.stderr)
-    const two = await startWorker(dir, db.url, 8)
+    const two = await startWorker(dir, db.url, 10)
     await new Promise((resolve) => setTimeout(resolve, 3_000)) // shards rebalanced
-    const both = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "16"]).done
+    const both = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "20"]).done
     assert.strictEqual(both.status, 0, both.stdout + both.stderr)
     const wall = (stdout: string) => {
       const runId = runIdIn(stdout)!

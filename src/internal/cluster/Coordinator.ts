@@ -143,6 +143,8 @@ const place = (
       )
       switch (outcome._tag) {
         case "Busy":
+          // Every worker full (more in flight than the cluster holds): place it again, less eagerly each time.
+          if (placement >= 3) yield* Effect.sleep(Duration.millis(Math.min(1_000, 50 * 2 ** Math.min(placement - 3, 5))))
           continue
         case "Succeeded":
           return { _tag: "Succeeded", json: outcome.json ?? undefined, attempt: outcome.attempt, at: outcome.at }
