@@ -143,9 +143,10 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     fs.writeFileSync(path.join(dir, "keyed.ts"), sleepersDag("keyed", 4, 2_000))
     let workers: Array<Awaited<ReturnType<typeof startWorker>>> = []
     let starting: Promise<void> | undefined
-    // Started by the first test that needs them (not while the file is collected: the figure above runs first).
+    // Started by the first test that needs them (not while the file is collected: the figure above runs first). 8 slots
+    // each: the tests below share them at once, and the jobs of one run still spread over both.
     const ready = () =>
-      starting ??= Promise.all([startWorker(dir, db.url, 4), startWorker(dir, db.url, 4)]).then((started) => {
+      starting ??= Promise.all([startWorker(dir, db.url, 8), startWorker(dir, db.url, 8)]).then((started) => {
         workers = started
       })
 
