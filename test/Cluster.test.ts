@@ -115,7 +115,7 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     const alone = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "10"]).done
     assert.strictEqual(alone.status, 0, alone.stdout + alone.stderr)
     const two = await startWorker(dir, db.url, 10)
-    await new Promise((resolve) => setTimeout(resolve, 3_000)) // shards rebalanced
+    await new Promise((resolve) => setTimeout(resolve, 5_000)) // shards rebalanced (a job sent to a shard in handover waits)
     const both = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "20"]).done
     assert.strictEqual(both.status, 0, both.stdout + both.stderr)
     const wall = (stdout: string) => {
