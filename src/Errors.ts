@@ -52,6 +52,19 @@ export class JobTimeout extends Schema.TaggedError<JobTimeout>()("JobTimeout", {
 }
 
 /**
+ * A job that ran on a cluster worker failed there. Typed causes do not cross processes: the worker's rendered (and
+ * masked) failure is all that comes back, so a cluster run's summary shows the same text a local run's would.
+ */
+export class RemoteJobFailed extends Schema.TaggedError<RemoteJobFailed>()("RemoteJobFailed", {
+  jobId: Schema.String,
+  error: Schema.String
+}) {
+  override get message(): string {
+    return this.error
+  }
+}
+
+/**
  * A call or job attempt was refused because the circuit breaker of its resource is open. Retryable, like any typed
  * failure: a retry delay longer than the breaker's cooldown lets the next attempt probe the resource.
  *

@@ -5,8 +5,9 @@
  * (including the runner's own it can meet: see `RunnerErrors`) and the services it requires.
  */
 import type * as Config from "effect/Config"
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as FileSystem from "effect/FileSystem"
 import type * as Layer from "effect/Layer"
 import type * as Path from "effect/Path"
@@ -25,6 +26,28 @@ import type * as retries from "./internal/retries.ts"
 import type * as CachePolicy from "./internal/cache/Policy.ts"
 import type * as Retry from "./Retry.ts"
 
+
+/** The job being run, as the runner tells it to the job's own code (read with `Job.Current` or `Job.fencingToken`). */
+export interface Running {
+  readonly runId: string
+  readonly jobId: string
+  /**
+   * The job's lease epoch (fencing token). In a cluster run (`--cluster`) it grows each time a worker takes the job
+   * (a first start, or a takeover after a worker died or was cut off): send it with the job's external writes and
+   * have the target refuse one older than the newest it has seen, so a worker that lost its lease cannot overwrite
+   * its successor's work. In a local run it is 0: one process holds the run's lock and no lease is taken.
+   */
+  readonly fencingToken: number
+}
+
+/** The running job (undefined outside a job's `run`). */
+export const Current: Context.Reference<Running | undefined> = Context.Reference<Running | undefined>(
+  "effect-runner/Job/Current",
+  { defaultValue: () => undefined }
+)
+
+/** The running job's fencing token (see `Running.fencingToken`); 0 outside a job. */
+export const fencingToken: Effect.Effect<number> = Effect.map(Effect.service(Current), (running) => running?.fencingToken ?? 0)
 
 /** The services the runner provides to every job: the file system, paths, child processes and an HTTP client. */
 export type Services = FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner | HttpClient.HttpClient

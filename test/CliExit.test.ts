@@ -17,6 +17,8 @@ import {
 } from "../src/internal/SetupErrors.ts"
 import {
   ChecksFailed,
+  ClusterRunLocked,
+  ClusterRunStopped,
   codes,
   ExitCode,
   exitOf,
@@ -54,6 +56,8 @@ const representatives: ReadonlyArray<readonly [string, Failure, number, "stderr"
   ["a failed run", new RunFailed({ runId: "r" }), 1, "shown"],
   ["a layer that failed to build", new LayerFailed({ dag: "d", reason: "db offline" }), 1, "stderr"],
   ["a run another process executes", new RunLocked({ runId: "r", dag: "d", key: undefined, pid: 1, host: "h", since: 0 }), 75, "stderr"],
+  ["a cluster run whose coordinator stopped", new ClusterRunStopped({ reason: "dag \"d\": its layer failed to build" }), 1, "stderr"],
+  ["a cluster run another process executes", new ClusterRunLocked({ reason: "run r is being executed by pid 1" }), 75, "stderr"],
   ["a run whose lock was taken over", new LockLost({ runId: "r", holder: undefined, staleAfterMillis: 30_000 }), 75, "stderr"],
   ["an interrupted run", new RunInterrupted({ runId: "r" }), 130, "shown"],
   ["a scheduler stopped before its runs finished", new SchedulerInterrupted(), 130, "shown"]

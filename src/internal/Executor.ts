@@ -28,7 +28,9 @@ import { Frontier } from "./executor/frontier.ts"
 import * as Recorder from "./executor/recorder.ts"
 import * as spans from "./executor/spans.ts"
 import { type Finished, type JobState, RunState } from "./executor/state.ts"
+import { RemoteJobFailed } from "../Errors.ts"
 import * as CachePolicy from "./cache/Policy.ts"
+import * as Encoding from "./Encoding.ts"
 import type * as Key from "./cache/Key.ts"
 import * as Reuse from "./cache/Reuse.ts"
 import { Journal } from "./Journal.ts"
@@ -66,7 +68,24 @@ export interface Options {
     readonly context: Key.Context
     readonly forced: (jobId: string) => string | undefined
   }
+  /**
+   * Runs each job elsewhere (a cluster worker) instead of in this process: the job's attempts, events, logs and the
+   * commit of its success happen there, so the loop only takes the outcome (a success is not journaled again). A
+   * failure comes back as text (`RemoteJobFailed`); interrupting the effect must stop the job where it runs.
+   * Default: jobs run here.
+   */
+  readonly dispatch?: Dispatch
 }
+
+/** How a dispatched job ended where it ran. */
+export type Dispatched =
+  /** Its success, committed to the journal by whoever ran it, with its output as journaled. */
+  | { readonly _tag: "Succeeded"; readonly json: string | undefined; readonly attempt: number; readonly at: number }
+  | { readonly _tag: "Failed"; readonly error: string; readonly attempt: number }
+  | { readonly _tag: "Interrupted"; readonly reason: string }
+
+/** Runs one job of the plan elsewhere and says how it ended (see `Options.dispatch`). */
+export type Dispatch = (job: { readonly runId: string; readonly jobId: string; readonly index: number }) => Effect.Effect<Dispatched>
 
 export interface Result {
   readonly runId: string
@@ -226,7 +245,9 @@ const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): E
   job.phase = "running"
   job.startedAt = run.clock.currentTimeMillisUnsafe()
   const policy = run.policies[planned.index]
-  const work = policy === undefined
+  const work = run.options.dispatch !== undefined
+    ? dispatched(run, job, run.options.dispatch)
+    : policy === undefined
     ? runJob(run.recorder, run.state.runId, job, inputs, inputHash)
     : reuseOrRun(run, job, policy, inputs, inputHash)
   return work.pipe(
@@ -236,6 +257,33 @@ const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): E
     })
   )
 }
+
+/**
+ * A job run elsewhere: its success arrives committed (its commit exit is set here, so the loop concludes it at once),
+ * with its output decoded from the journaled text for the run's summary and observers.
+ */
+const dispatched = (run: Run, job: JobState, dispatch: Dispatch): Effect.Effect<Finished, unknown> =>
+  Effect.flatMap(dispatch({ runId: run.state.runId, jobId: job.id, index: job.planned.index }), (outcome): Effect.Effect<Finished, unknown> => {
+    switch (outcome._tag) {
+      case "Interrupted":
+        job.detail = outcome.reason
+        return Effect.interrupt
+      case "Failed":
+        job.attempts = outcome.attempt
+        return Effect.fail(new RemoteJobFailed({ jobId: job.id, error: outcome.error }))
+      case "Succeeded":
+        job.attempts = outcome.attempt
+        return Effect.map(
+          Effect.orElseSucceed(Encoding.decode(job.planned.job.output, outcome.json), () => undefined),
+          (output) => {
+            job.output = output
+            job.journaled = outcome.json
+            job.commitExit = Exit.void
+            return { output, encoded: { _tag: "Restorable", json: outcome.json }, attempt: outcome.attempt, at: outcome.at }
+          }
+        )
+    }
+  })
 
 /**
  * A job with `cache`: an earlier success with the same key is reused (the job does not run), or the job runs and its

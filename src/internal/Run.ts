@@ -54,6 +54,11 @@ export interface Request {
    * a slot of its schedule, that slot (so the scheduler, cron lines and `--key` give the same); otherwise none.
    */
   readonly partition?: Partition.Partition
+  /**
+   * Runs the jobs on cluster workers instead of here (see `Executor.Options.dispatch`). Processes an earlier
+   * coordinator's jobs left are then the workers' to end (each job's lease), not this process's. Default: jobs run here.
+   */
+  readonly dispatch?: Executor.Dispatch
 }
 
 export type Outcome =
@@ -123,7 +128,7 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
       ? yield* Effect.flatMap(journal.succeeded(begun.runId), (rows) => Resume.decide(plan, hashes, rows))
       : { restored: new Map<string, Resume.Restored>(), notes: [] }
     for (const note of decision.notes) yield* Effect.logWarning(note)
-    if (begun.resumed) yield* endLeftovers(journal, begun.runId)
+    if (begun.resumed && request.dispatch === undefined) yield* endLeftovers(journal, begun.runId)
     const observers = yield* Observer.Observers
     const hooks = dagHooks(plan.dag)
     const context = { dag: plan.dag.name, key: begun.key, trigger: request.trigger, resumed: begun.resumed }
@@ -159,7 +164,8 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
       config: resolved.config,
       spanAttributes: { "runner.run.trigger": request.trigger, ...(begun.key === undefined ? {} : { "runner.run.key": begun.key }) },
       ...(request.registry === undefined ? {} : { registry: request.registry }),
-      ...(cache === undefined ? {} : { cache })
+      ...(cache === undefined ? {} : { cache }),
+      ...(request.dispatch === undefined ? {} : { dispatch: request.dispatch })
     }).pipe(
       Effect.provideContext(services),
       Effect.provideService(layers.CurrentBuilder, builder),

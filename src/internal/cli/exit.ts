@@ -106,6 +106,37 @@ export class NoCronLine extends Schema.TaggedError<NoCronLine>()("NoCronLine", {
   }
 }
 
+/**
+ * A cluster run's coordinator (on a worker) could not go on with the run: its layer failed, or (`locked`) another
+ * process executes the run or took it over. The message is the coordinator's, as a local run would print it.
+ */
+export class ClusterRunStopped extends Schema.TaggedError<ClusterRunStopped>()("ClusterRunStopped", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/** A cluster run's coordinator found the run executed by another process, or lost it to one (as exit 75 locally). */
+export class ClusterRunLocked extends Schema.TaggedError<ClusterRunLocked>()("ClusterRunLocked", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/** `runner cancel`: the run is not one a cluster executes now (it ended, or it is a local run). */
+export class NotCancellable extends Schema.TaggedError<NotCancellable>()("NotCancellable", {
+  runId: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `run ${this.runId} cannot be cancelled: ${this.reason}`
+  }
+}
+
 /** Every way a command can fail. */
 export type Failure =
   | SetupError
@@ -124,6 +155,9 @@ export type Failure =
   | JournalUnhealthy
   | InitRefused
   | NoCronLine
+  | ClusterRunStopped
+  | ClusterRunLocked
+  | NotCancellable
 
 /** The exit code of each failure. Typed so that a new failure cannot be left out. */
 export const codes: { readonly [Tag in Failure["_tag"]]: number } = {
@@ -152,13 +186,16 @@ export const codes: { readonly [Tag in Failure["_tag"]]: number } = {
   ChecksFailed: ExitCode.usage,
   InitRefused: ExitCode.usage,
   NoCronLine: ExitCode.usage,
+  NotCancellable: ExitCode.usage,
   // Runs.
   RunFailed: ExitCode.failed,
   LayerFailed: ExitCode.failed,
+  ClusterRunStopped: ExitCode.failed,
   RunInterrupted: ExitCode.interrupted,
   SchedulerInterrupted: ExitCode.interrupted,
   RunLocked: ExitCode.locked,
-  LockLost: ExitCode.locked
+  LockLost: ExitCode.locked,
+  ClusterRunLocked: ExitCode.locked
 }
 
 /** Failures whose story is already on stdout: a run's summary, a checklist, a report. */

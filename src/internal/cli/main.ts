@@ -38,7 +38,9 @@ const commands: Record<string, () => Promise<CommandModule>> = {
   schedule: () => import("./schedule.ts"),
   cron: () => import("./cron.ts"),
   backfill: () => import("./backfill.ts"),
-  check: () => import("./check.ts")
+  check: () => import("./check.ts"),
+  worker: () => import("./worker.ts"),
+  cancel: () => import("./cancel.ts")
 }
 
 /** Every command's name, in help's order. */

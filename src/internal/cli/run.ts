@@ -5,6 +5,10 @@ import * as Flag from "effect/cli/Flag"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import type * as FileSystem from "effect/FileSystem"
+import type * as Path from "effect/Path"
+import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Dag from "../../Dag.ts"
 import type * as Preview from "../cache/Preview.ts"
@@ -18,7 +22,7 @@ import type * as RunEvent from "../RunEvent.ts"
 import * as cachePreview from "./cachePreview.ts"
 import * as Dialect from "../sql/Dialect.ts"
 import { journalPath, loadPlan, print, requirePositive } from "./common.ts"
-import { InFile, RunFailed, RunInterrupted } from "./exit.ts"
+import { ClusterRunLocked, ClusterRunStopped, type Failure, InFile, RunFailed, RunInterrupted } from "./exit.ts"
 import * as observers from "./observers.ts"
 import * as uiFlags from "./uiFlags.ts"
 import * as runServices from "./runServices.ts"
@@ -63,6 +67,13 @@ export const flags = {
     Flag.withDescription("if another process is executing this run, wait for it instead of exiting 75"),
     Flag.withDefault(false)
   ),
+  cluster: Flag.Boolean("cluster").pipe(
+    Flag.withDescription(
+      "submit the run to the cluster's workers (runner worker) and follow it here; needs a postgres:// journal. " +
+        "Killing this process does not stop the run: --key K --cluster again re-attaches, runner cancel stops it"
+    ),
+    Flag.withDefault(false)
+  ),
   ...observers.flags
 }
 
@@ -78,20 +89,102 @@ export interface RunFlags extends runServices.Input {
 }
 
 const handler = (
-  input: RunFlags & { readonly file: string; readonly jobs: ReadonlyArray<string>; readonly ui: boolean; readonly uiPort: number }
+  input: RunFlags & {
+    readonly file: string
+    readonly jobs: ReadonlyArray<string>
+    readonly ui: boolean
+    readonly uiPort: number
+    readonly cluster: boolean
+  }
 ) =>
   checkFlags(input).pipe(
     // The audit's git calls (three processes at once, 40–130 ms on the 2-core VM) run while the task file loads
-    // instead of after the plan, off the cold start's critical path (bench/README.md, issue 18).
-    Effect.andThen(input.dryRun ? Effect.succeed(undefined) : Effect.forkChild(Audit.collect(input.file, version))),
+    // instead of after the plan, off the cold start's critical path (bench/README.md, issue 18). A cluster run's
+    // audit is collected by its submitter (clusterRun).
+    Effect.andThen(input.dryRun || input.cluster ? Effect.succeed(undefined) : Effect.forkChild(Audit.collect(input.file, version))),
     Effect.flatMap((audit) =>
-      Effect.flatMap(loadPlan(input.file, input.jobs), (plan) =>
-        uiFlags.withUi(
-          input.dryRun ? { ...input, ui: false } : input,
-          executePlan(plan, input, input.file, audit === undefined ? undefined : Fiber.join(audit))
-        ))
+      Effect.flatMap(
+        loadPlan(input.file, input.jobs),
+        (plan): Effect.Effect<unknown, Failure, FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner> =>
+          input.cluster && !input.dryRun
+            ? clusterRun(plan, input, input.file)
+            : uiFlags.withUi(
+              input.dryRun ? { ...input, ui: false } : input,
+              executePlan(plan, input, input.file, audit === undefined ? undefined : Fiber.join(audit))
+            )
+      )
     )
   )
+
+/**
+ * `--cluster`: the run is submitted to the cluster's workers and followed here (cluster/Submit.ts), with the same
+ * live view, summary and exit code as a local run. The cluster modules are loaded only now.
+ */
+const clusterRun = (
+  plan: Plan.Plan,
+  input: RunFlags & { readonly file: string; readonly jobs: ReadonlyArray<string>; readonly ui: boolean },
+  auditFile: string
+) =>
+  Effect.gen(function*() {
+    const url = journalPath(input.journal)
+    if (!Dialect.isPostgresUrl(url)) {
+      return yield* new InvalidOption({
+        where: "--cluster",
+        reason: `needs a postgres://user@host:port/db journal (--journal or RUNNER_JOURNAL), got ${JSON.stringify(Dialect.redact(url))}`
+      })
+    }
+    if (Option.isSome(input.resume)) {
+      return yield* new InvalidOption({ where: "--cluster", reason: "cannot be combined with --resume (--key K --cluster re-attaches to K's run)" })
+    }
+    if (input.ui) return yield* new InvalidOption({ where: "--cluster", reason: "cannot be combined with --ui" })
+    const [Settings, Engine, Submit, Reporter] = yield* Effect.promise(() =>
+      Promise.all([
+        import("../cluster/Settings.ts"),
+        import("../cluster/Engine.ts"),
+        import("../cluster/Submit.ts"),
+        import("../reporter/Reporter.ts")
+      ])
+    )
+    const settings = yield* Settings.resolve({ lease: Option.none(), grace: Option.none() })
+    const format = Option.getOrElse(input.logFormat, () => process.stdout.isTTY ? "pretty" as const : "plain" as const)
+    const force = yield* forceOf(input, plan)
+    const key = Option.getOrUndefined(input.key)
+    const outcome = yield* Submit.submit({
+      dag: plan.dag.name,
+      jobs: input.jobs,
+      key,
+      force: force !== undefined,
+      concurrency: runServices.concurrency(input, plan),
+      failureMode: input.failureMode,
+      trigger: "cli",
+      audit: yield* Audit.collect(auditFile, version),
+      nonCritical: plan.jobs.filter((p) => !p.job.critical).map((p) => p.job.id)
+    }).pipe(
+      Effect.provide(Layer.merge(
+        Reporter.layer({ format, output: process.stdout, buffered: true }),
+        Engine.layerClient(url, settings)
+      )),
+      Effect.mapError((error) =>
+        new InFile({
+          file: Dialect.redact(url),
+          error: new InvalidOption({ where: "journal", reason: (error as { message?: string }).message ?? String(error) })
+        })
+      )
+    )
+    switch (outcome._tag) {
+      case "AlreadyDone":
+      case "AlreadySucceeded":
+        return yield* print(`run ${outcome.runId} of ${plan.dag.name} (key ${key ?? "?"}) already succeeded; nothing to do (--force runs it again)`)
+      case "Error":
+        if (outcome.code === 75) return yield* new ClusterRunLocked({ reason: outcome.message })
+        if (outcome.code === 1) return yield* new ClusterRunStopped({ reason: outcome.message })
+        return yield* new InFile({ file: auditFile, error: new InvalidOption({ where: "cluster", reason: outcome.message }) })
+      case "Finished":
+        if (outcome.status === "failed") return yield* new RunFailed({ runId: outcome.runId })
+        if (outcome.status === "interrupted") return yield* new RunInterrupted({ runId: outcome.runId })
+        return
+    }
+  })
 
 /** Rejects flag combinations that make no sense, before anything is loaded. */
 export const checkFlags = (input: RunFlags): Effect.Effect<void, InvalidOption> =>

@@ -10,7 +10,7 @@ import type * as Scheduler from "../Scheduler.ts"
 import { InFile } from "./exit.ts"
 
 /** Task files: each file as given, each folder's `*.ts` files (not recursive) but its tests (`*.test.ts`), sorted. */
-const expand = (targets: ReadonlyArray<string>): Array<string> =>
+export const expand = (targets: ReadonlyArray<string>): Array<string> =>
   targets.flatMap((target) => {
     const stat = fs.statSync(target, { throwIfNoEntry: false })
     if (stat?.isDirectory() !== true) return [target]

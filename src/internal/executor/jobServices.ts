@@ -1,12 +1,14 @@
 /**
  * What the runner provides to a job's attempts besides the user's services: its span (see spans.ts), its checkpoint store (steps journaled
  * for its current inputs), its process tracker (shell commands journaled while they run, so a resumed run ends what a
- * killed runner left running), and its resource-wait reporter (waits shown and journaled as events).
+ * killed runner left running), its resource-wait reporter (waits shown and journaled as events), and `Job.Current`
+ * (the run, the job and its fencing token).
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
+import * as Job from "../../Job.ts"
 import * as checkpoints from "../checkpoints.ts"
 import * as resources from "../resources.ts"
 import * as Processes from "../processes.ts"
@@ -32,6 +34,7 @@ export const provide = <A, E, R>(
     Effect.provideService(checkpoints.CurrentStore, store(recorder, runId, job.id, inputHash)),
     Effect.provideService(Processes.CurrentTracker, tracker(recorder, runId, job)),
     Effect.provideService(resources.CurrentWaits, waits(recorder, runId, job)),
+    Effect.provideService(Job.Current, { runId, jobId: job.id, fencingToken: job.fencingToken }),
     (withServices) => spans.within(withServices, span)
   )
 

@@ -63,6 +63,8 @@ export class JobState {
   // taken their completion must still report (and journal) what happened.
   fiberExit: Exit.Exit<Finished, unknown> | undefined = undefined
   commitExit: Exit.Exit<void> | undefined = undefined
+  /** Its lease epoch, given to its code as `Job.fencingToken` (0: no lease, a local run). */
+  fencingToken = 0
   /** Its span while it is open: from its start (or skip, or restore) to its end. */
   span: Tracer.Span | undefined = undefined
   readonly planned: Plan.PlannedJob

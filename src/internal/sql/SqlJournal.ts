@@ -685,7 +685,8 @@ export const layerPostgres = (url: string): Layer.Layer<Journal.Journal, Journal
 
 /**
  * A client of the PostgreSQL database `url` names (as layerPostgres opens it: the package loaded now, the password
- * resolved, BIGINT read as numbers), for the operator commands that read the journal themselves. Not migrated.
+ * resolved, BIGINT read as numbers), for the operator commands that read the journal themselves and for the cluster's
+ * engine (whose 64-bit ids, past 2^53, are read as bigints). Not migrated.
  * `readOnly`: every transaction of its sessions is read-only (`default_transaction_read_only`, sent at connect).
  */
 export const postgresClient = (
@@ -706,7 +707,12 @@ export const postgresClient = (
     })
     const types = PgTypes.makeRegistry()
     types.register<number | bigint>(PgTypes.OID.int8, {
-      decode: (bytes) => Result.succeed(Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigInt64(0))),
+      // A value past 2^53 stays a bigint: the cluster engine's tables (same client) hold 64-bit snowflake ids.
+      decode: (bytes) => {
+        const value = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigInt64(0)
+        const n = Number(value)
+        return Result.succeed(Number.isSafeInteger(n) ? n : value)
+      },
       encode: (value) => {
         const bytes = new Uint8Array(8)
         new DataView(bytes.buffer).setBigInt64(0, BigInt(value))

@@ -1,0 +1,166 @@
+/**
+ * The body of a RunWorkflow: one activity, "coordinate:<dag>", that is the ordinary `Run.execute` of the run's key
+ * (its journal lock with fencing token, the executor's loop, failure modes, skips, RunStarted/RunFinished) with each
+ * job dispatched as a JobWorkflow instead of run here. If this worker dies, the engine replays the workflow on
+ * another: the activity runs again, and `Run.execute` with the same key resumes the run — it takes the run's lock
+ * over once stale (after the cluster lease), restores the jobs whose success is journaled, and dispatches the
+ * others again under the same execution ids, which the engine joins to the executions already there.
+ */
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Activity from "effect/workflow/Activity"
+import * as WorkflowEngine from "effect/workflow/WorkflowEngine"
+import type * as Job from "../../Job.ts"
+import type * as Audit from "../Audit.ts"
+import type * as Executor from "../Executor.ts"
+import type * as Journal from "../Journal.ts"
+import * as Plan from "../Plan.ts"
+import type { PreflightFailed } from "../SetupErrors.ts"
+import type { Reporter } from "../reporter/Reporter.ts"
+import * as Run from "../Run.ts"
+import { version } from "../cli/version.ts"
+import type { LayerFailed } from "../../Errors.ts"
+import type { Catalog } from "./JobRunner.ts"
+import * as Workflows from "./Workflows.ts"
+
+type Payload = typeof Workflows.RunWorkflow.payloadSchema.Type
+
+/** The exit code a run that could not go on ends with, as exit.ts maps these errors for a local run. */
+const codeOf = (error: Journal.JournalError | Journal.RunLocked | Journal.LockLost | PreflightFailed | LayerFailed): number => {
+  switch (error._tag) {
+    case "RunLocked":
+    case "LockLost":
+      return 75
+    case "LayerFailed":
+      return 1
+    default:
+      return 2
+  }
+}
+
+/** Coordinates one run execution: `Run.execute` with its jobs dispatched; errors come back as data. */
+export const coordinate = (
+  catalog: Catalog,
+  payload: Payload,
+  executionId: string,
+  holder: string
+): Effect.Effect<
+  Workflows.RunOutcome,
+  never,
+  Journal.Journal | Reporter | Job.Services | WorkflowEngine.WorkflowEngine | WorkflowEngine.WorkflowInstance
+> =>
+  Effect.gen(function*() {
+    const entry = catalog.get(payload.dag)
+    if (entry === undefined) {
+      return { _tag: "Error", code: 2, message: `worker ${holder} was not given the DAG "${payload.dag}" (start every worker with the same task files)` } as const
+    }
+    const planned = payload.jobs.length === 0 ? undefined : yield* Effect.result(Plan.plan(entry.plan.dag, payload.jobs))
+    if (planned !== undefined && planned._tag === "Failure") return { _tag: "Error", code: 2, message: planned.failure.message } as const
+    const plan = planned === undefined ? entry.plan : planned.success
+    const engine = yield* WorkflowEngine.WorkflowEngine
+    let runId = ""
+    const dispatch: Executor.Dispatch = (job) => {
+      runId = job.runId
+      return place(payload, executionId, job.runId, job.jobId).pipe(
+        // The JobWorkflows are the cluster's, not children of this activity's workflow: the engine would otherwise
+        // tie their results to this workflow's replays.
+        Effect.updateContext((context: Context.Context<WorkflowEngine.WorkflowEngine>) =>
+          Context.omit(WorkflowEngine.WorkflowInstance)(context) as Context.Context<WorkflowEngine.WorkflowEngine>
+        ),
+        Effect.provideService(WorkflowEngine.WorkflowEngine, engine)
+      )
+    }
+    let audit: unknown = {}
+    try {
+      audit = JSON.parse(payload.audit)
+    } catch {
+      // an audit that does not parse is left out: it only describes the submitter
+    }
+    const execute = Run.execute({
+      plan,
+      target: { _tag: "Key", key: payload.key, force: payload.force },
+      concurrency: payload.concurrency,
+      failureMode: payload.failureMode,
+      trigger: payload.trigger,
+      runnerVersion: version,
+      // A replay after this worker died waits for the dead coordinator's lock to go stale.
+      wait: true,
+      audit: {
+        ...(typeof audit === "object" && audit !== null ? audit : {}),
+        cluster: { generation: payload.generation, execution: executionId, coordinator: holder }
+      } as unknown as Audit.Audit,
+      ...(payload.force ? { force: "all" as const } : {}),
+      dispatch
+    }).pipe(
+      Effect.map((outcome): Workflows.RunOutcome => {
+        switch (outcome._tag) {
+          case "Finished":
+            return { _tag: "Finished", runId: outcome.result.runId, status: outcome.result.status }
+          case "AlreadySucceeded":
+            return { _tag: "AlreadySucceeded", runId: outcome.runId, key: outcome.key }
+          case "NothingToResume":
+            return { _tag: "Error", code: 2, message: "nothing to resume" }
+        }
+      }),
+      Effect.catch((error) => Effect.succeed({ _tag: "Error", code: codeOf(error), message: error.message } as const))
+    )
+    // `runner cancel`: the run is interrupted (its jobs too, on their workers) and ends interrupted in the journal.
+    return yield* Effect.raceFirst(
+      execute,
+      Effect.map(Workflows.interruptRequested, () => ({ _tag: "Finished", runId, status: "interrupted" }) as const)
+    )
+  }).pipe(Effect.annotateLogs({ dag: payload.dag, key: payload.key }))
+
+/**
+ * Runs one job as a JobWorkflow and waits for its outcome. A worker without a free slot answers `Busy`: the job is
+ * placed again under the next placement number (a new execution id, so most likely another worker). Deterministic, so
+ * a replayed coordinator joins the same placements. Interrupting it interrupts the job where it runs.
+ */
+const place = (
+  payload: Payload,
+  runExecution: string,
+  runId: string,
+  jobId: string
+): Effect.Effect<Executor.Dispatched, never, WorkflowEngine.WorkflowEngine> =>
+  Effect.gen(function*() {
+    for (let placement = 1;; placement++) {
+      const job = { runExecution, runId, dag: payload.dag, key: payload.key, jobId, force: payload.force ? "all" as const : [], placement }
+      const executionId = yield* Workflows.JobWorkflow.executionId(job)
+      const outcome = yield* Workflows.JobWorkflow.execute(job).pipe(
+        // The job ends where it runs, and journals how, before the run is journaled as ended.
+        Effect.onInterrupt(() =>
+          Workflows.JobWorkflow.interrupt(executionId).pipe(
+            Effect.andThen(Workflows.JobWorkflow.poll(executionId).pipe(
+              Effect.repeat({ schedule: Schedule.spaced(Duration.millis(200)), until: Option.isSome }),
+              Effect.timeoutOption(STOP_WAIT)
+            ))
+          )
+        ),
+        Effect.catchCause((cause) => Effect.succeed({ _tag: "Failed", error: `the cluster lost the job: ${cause}`, attempt: 0, at: 0 } as const))
+      )
+      switch (outcome._tag) {
+        case "Busy":
+          // Every worker full (more in flight than the cluster holds): place it again, less eagerly each time.
+          if (placement >= 3) yield* Effect.sleep(Duration.millis(Math.min(1_000, 50 * 2 ** Math.min(placement - 3, 5))))
+          continue
+        case "Succeeded":
+          return { _tag: "Succeeded", json: outcome.json ?? undefined, attempt: outcome.attempt, at: outcome.at }
+        default:
+          return outcome
+      }
+    }
+  })
+
+/** How long an interrupted run waits for each of its jobs to end where it runs. */
+const STOP_WAIT = Duration.seconds(15)
+
+/** The RunWorkflow handler: its one activity (named per DAG: activity names are unique per step). */
+export const handler = (catalog: Catalog, holder: string) => (payload: Payload, executionId: string) =>
+  Activity.make({
+    name: `coordinate:${payload.dag}`,
+    success: Workflows.RunOutcome,
+    execute: coordinate(catalog, payload, executionId, holder)
+  })
