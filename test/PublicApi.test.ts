@@ -73,6 +73,7 @@ describe("the public surface", () => {
       TaskFileInvalid: { file: "t.ts", location: undefined, reason: "syntax error" },
       NothingToRun: { file: "t.ts" },
       PreflightFailed: { dag: "d", problems: ["job \"a\": DB_URL is missing"] },
+      RemoteJobFailed: { jobId: "a", error: "Error: connection refused" },
       JournalNotFound: { path: "j.db" },
       RunNotFound: { runId: "r", journal: "j.db" },
       JobNotInRun: { runId: "r", jobId: "a", available: ["b"] },

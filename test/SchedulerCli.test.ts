@@ -96,9 +96,22 @@ const queuedKeys = (out: string, dag: string) =>
   matches(out, `${dag}: slot (\\S+) queued: the previous run is still going \\(overlap: queue\\)`).map((m) => m[0]!)
 const notStartedKeys = (out: string, dag: string) =>
   matches(out, `${dag}: slot (\\S+) not started: the scheduler is stopping`).map((m) => m[0]!)
+/**
+ * The missed slots the daemon logged, in order: one line per slot, or (beyond 5, as on a loaded machine where the
+ * restart took longer) one line with their count, first and last, expanded here to every slot between.
+ */
 const missed = (out: string, dag: string) =>
-  matches(out, `${dag}: missed slot (\\S+) while not running \\(catch-up: (\\w+)\\): (not run|running it now)`)
-    .map(([key, mode, what]) => ({ key: key!, mode: mode!, run: what === "running it now" }))
+  matches(
+    out,
+    `${dag}: missed (?:slot (\\S+)|(\\d+) slots) while not running \\(catch-up: (\\w+)\\)(?:, first (\\S+), last (\\S+))?: ` +
+      `(not run|running it now)(?: \\(runner backfill runs them\\))?`
+  ).flatMap(([key, count, mode, first, last, what]) => {
+    const run = what === "running it now"
+    if (key !== undefined) return [{ key, mode: mode!, run }]
+    const keys = Array.from({ length: Number(count) }, (_, i) => plusSeconds(first!, i))
+    assert.strictEqual(keys.at(-1), last, `missed ${count} slots from ${first} to ${last}`)
+    return keys.map((slot) => ({ key: slot, mode: mode!, run }))
+  })
 /** The output after the "stopping:" line (the daemon's acknowledgement of the first signal). */
 const afterStopping = (out: string) => {
   const at = out.search(/^\d\d:\d\d:\d\d stopping: /m)
