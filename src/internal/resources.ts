@@ -27,16 +27,35 @@ export interface Limiter {
 }
 
 /**
+ * What a registry makes each resource's concurrency and rate limits of. By default (`local`) this process's semaphores
+ * and sliding-window logs; cluster mode gives a registry ones shared by every worker (cluster/Limits.ts). Circuit
+ * breakers are always this process's: a failing dependency is seen by each worker for itself.
+ */
+export interface Limits {
+  /**
+   * The `concurrency` permits of the resource `name`: runs an effect holding one. Tells `CurrentWaits` when the holder
+   * has to queue (and when it is admitted), as `local`'s do.
+   */
+  readonly permits: (name: string, concurrency: number) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** The rate limit of the resource `name`: completes when the caller may start (telling `CurrentWaits` of a wait). */
+  readonly throttle: (name: string, rate: RateLimit) => Effect.Effect<void>
+}
+
+/**
  * The limiters in use, keyed by resource name: the first definition of a name met sets its limits. The executor uses
  * a fresh registry per run unless it is given one; the scheduler gives all its runs one, so that a resource is one
- * limit per process however many runs overlap.
+ * limit per process however many runs overlap. `limits`: what the permits and rate limits are (default: `local`).
  */
 export class Registry {
   private readonly limiters = new Map<string, Limiter>()
+  private readonly limits: Limits
+  constructor(limits: Limits = local) {
+    this.limits = limits
+  }
   get(resource: Resource): Limiter {
     let limiter = this.limiters.get(resource.name)
     if (limiter === undefined) {
-      limiter = makeLimiter(resource)
+      limiter = makeLimiter(resource, this.limits)
       this.limiters.set(resource.name, limiter)
     }
     return limiter
@@ -121,9 +140,9 @@ export const holdAll = <A, E, R>(resources: ReadonlyArray<Resource>, effect: Eff
     return yield* limiters.reduceRight<Effect.Effect<A, E, R>>((inner, limiter) => limiter.permitted(inner), slotted)
   })
 
-const makeLimiter = (resource: Resource): Limiter => {
-  const permits = resource.concurrency === undefined ? undefined : makePermits(resource.name, resource.concurrency)
-  const throttle = resource.rate === undefined ? undefined : makeThrottle(resource.name, resource.rate)
+const makeLimiter = (resource: Resource, limits: Limits): Limiter => {
+  const permits = resource.concurrency === undefined ? undefined : limits.permits(resource.name, resource.concurrency)
+  const throttle = resource.rate === undefined ? undefined : limits.throttle(resource.name, resource.rate)
   const circuit = resource.breaker === undefined ? undefined : breaker.make(resource.name, resource.breaker)
   const throttled = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     throttle === undefined ? effect : Effect.andThen(throttle, effect)
@@ -203,3 +222,6 @@ const makeThrottle = (name: string, rate: RateLimit): Effect.Effect<void> => {
     yield* waits.admitted(wait)
   })
 }
+
+/** This process's limits: a fair semaphore per resource, and a sliding-window log per rate limit. */
+export const local: Limits = { permits: makePermits, throttle: makeThrottle }

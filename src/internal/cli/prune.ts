@@ -1,4 +1,7 @@
-/** `runner prune --older-than 30d`: deletes finished runs that ended before then, with their jobs, attempts and logs. */
+/**
+ * `runner prune --older-than 30d`: deletes finished runs that ended before then, with their jobs, attempts and logs,
+ * and cluster mode's rows that are no longer needed (sql/ClusterPrune.ts).
+ */
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
 import * as Clock from "effect/Clock"
@@ -21,7 +24,8 @@ export const toJson = (file: string, olderThan: string, cutoff: number, pruned: 
   cutoff: isoTime(cutoff),
   deleted: pruned.runIds.length,
   runIds: pruned.runIds,
-  kept: pruned.kept
+  kept: pruned.kept,
+  cluster: pruned.cluster
 })
 
 export const render = (cutoff: number, pruned: JournalQueries.Pruned): string => {
@@ -29,6 +33,14 @@ export const render = (cutoff: number, pruned: JournalQueries.Pruned): string =>
   const lines = [`deleted ${n} run${n === 1 ? "" : "s"} that ended before ${localTime(cutoff)}`]
   if (pruned.kept > 0) {
     lines.push(`kept ${pruned.kept} older run${pruned.kept === 1 ? "" : "s"} that ${pruned.kept === 1 ? "is" : "are"} unfinished or locked`)
+  }
+  const { executions, jobLeases, resourceLeases, rateSlots } = pruned.cluster
+  if (executions + jobLeases + resourceLeases + rateSlots > 0) {
+    lines.push(
+      `cluster: deleted ${executions} finished workflow execution${executions === 1 ? "" : "s"}, ${jobLeases} job ` +
+        `lease${jobLeases === 1 ? "" : "s"}, ${resourceLeases} expired resource slot${resourceLeases === 1 ? "" : "s"}, ` +
+        `${rateSlots} old rate-limit start${rateSlots === 1 ? "" : "s"}`
+    )
   }
   return lines.join("\n")
 }

@@ -10,6 +10,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import * as Audit from "../Audit.ts"
 import * as Encoding from "../Encoding.ts"
 import { JournalError } from "../Journal.ts"
+import * as ClusterPrune from "./ClusterPrune.ts"
 import { BEGIN_LOCK } from "./Dialect.ts"
 
 /** A run as listed by `runner history`. */
@@ -363,6 +364,8 @@ export interface Pruned {
   readonly runIds: ReadonlyArray<string>
   /** Runs started before the cutoff that were kept because they are unfinished or locked. */
   readonly kept: number
+  /** Cluster mode's rows deleted with them (ClusterPrune.ts). */
+  readonly cluster: ClusterPrune.ClusterPruned
 }
 
 /**
@@ -385,6 +388,7 @@ export const prune = Effect.fn("JournalQueries.prune")(function*(cutoff: number)
       WHERE started_at < ${cutoff} AND (status NOT IN ${sql.in(finishedStatuses)} OR id IN (SELECT run_id FROM locks))`
     const ordered = [...deleted] as Array<{ readonly id: string; readonly started_at: number }>
     ordered.sort((a, b) => a.started_at - b.started_at || (a.id < b.id ? -1 : 1))
-    return { runIds: ordered.map((row) => row.id), kept: kept[0]?.n ?? 0 } satisfies Pruned
+    const cluster = yield* ClusterPrune.prune(cutoff)
+    return { runIds: ordered.map((row) => row.id), kept: Number(kept[0]?.n ?? 0), cluster } satisfies Pruned
   }))
 })
