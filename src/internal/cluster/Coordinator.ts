@@ -9,6 +9,7 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Activity from "effect/workflow/Activity"
@@ -62,9 +63,12 @@ export const coordinate = (
     const plan = planned === undefined ? entry.plan : planned.success
     const engine = yield* WorkflowEngine.WorkflowEngine
     let runId = ""
+    // Set when the engine stops this activity from outside (its shard moved to another worker, or this worker is
+    // leaving): the jobs then keep running where they are, for the coordinator that takes over to re-attach to.
+    const handover = { stopping: false }
     const dispatch: Executor.Dispatch = (job) => {
       runId = job.runId
-      return place(payload, executionId, job.runId, job.jobId).pipe(
+      return place(payload, executionId, job.runId, job.jobId, handover).pipe(
         // The JobWorkflows are the cluster's, not children of this activity's workflow: the engine would otherwise
         // tie their results to this workflow's replays.
         Effect.updateContext((context: Context.Context<WorkflowEngine.WorkflowEngine>) =>
@@ -108,9 +112,14 @@ export const coordinate = (
       Effect.catch((error) => Effect.succeed({ _tag: "Error", code: codeOf(error), message: error.message } as const))
     )
     // `runner cancel`: the run is interrupted (its jobs too, on their workers) and ends interrupted in the journal.
-    return yield* Effect.raceFirst(
+    const raced = Effect.raceFirst(
       execute,
       Effect.map(Workflows.interruptRequested, () => ({ _tag: "Finished", runId, status: "interrupted" }) as const)
+    )
+    // Run apart from this fiber, so that an interruption from outside is known as such before the dispatches see it.
+    const fiber = yield* Effect.forkDetach(raced)
+    return yield* Fiber.join(fiber).pipe(
+      Effect.onInterrupt(() => Effect.andThen(Effect.sync(() => void (handover.stopping = true)), Fiber.interrupt(fiber)))
     )
   }).pipe(Effect.annotateLogs({ dag: payload.dag, key: payload.key }))
 
@@ -123,16 +132,18 @@ const place = (
   payload: Payload,
   runExecution: string,
   runId: string,
-  jobId: string
+  jobId: string,
+  handover: { readonly stopping: boolean }
 ): Effect.Effect<Executor.Dispatched, never, WorkflowEngine.WorkflowEngine> =>
   Effect.gen(function*() {
     for (let placement = 1;; placement++) {
       const job = { runExecution, runId, dag: payload.dag, key: payload.key, jobId, force: payload.force ? "all" as const : [], placement }
       const executionId = yield* Workflows.JobWorkflow.executionId(job)
       const outcome = yield* Workflows.JobWorkflow.execute(job).pipe(
-        // The job ends where it runs, and journals how, before the run is journaled as ended.
+        // The job ends where it runs, and journals how, before the run is journaled as ended; unless this coordinator
+        // is only handing over to another one, which re-attaches to the job's execution.
         Effect.onInterrupt(() =>
-          Workflows.JobWorkflow.interrupt(executionId).pipe(
+          handover.stopping ? Effect.void : Workflows.JobWorkflow.interrupt(executionId).pipe(
             Effect.andThen(Workflows.JobWorkflow.poll(executionId).pipe(
               Effect.repeat({ schedule: Schedule.spaced(Duration.millis(200)), until: Option.isSome }),
               Effect.timeoutOption(STOP_WAIT)
