@@ -236,4 +236,71 @@ describe.skipIf(pg.skip)("cluster chaos (PostgreSQL, real CLI)", () => {
       cluster.keepOutputs("stop", all, [marksFile])
     }
   }, 120_000)
+
+  it.skipIf(netns.skip)("a partition: a worker host's link cut for 2 leases, then healed: no overlapping attempts in the journal, every job completes", async () => {
+    const { url, name } = database()
+    const dir = tempDir()
+    const marksFile = path.join(dir, "marks")
+    const jobs = 30
+    const file = writeTasks(dir, jobs, 4_000)
+    const env = { CHAOS_MARKS: marksFile }
+    const network = makeNetwork(3)
+    const pgRelay = await relay(network.gateway, { host: "127.0.0.1", port: 5432 })
+    // Workers reach PostgreSQL over their link, through the relay at the gateway; the submitter directly.
+    const hostUrl = `postgres://postgres@${network.gateway}:${pgRelay.port}/${name}`
+    const lease = 3_000
+    const workers = network.hosts.map((host) =>
+      cluster.worker({ url: hostUrl, files: [file], concurrency: 3, host: host.address, exec: host.exec, lease: "3s", env })
+    )
+    const all: Array<cluster.Proc> = [...workers]
+    try {
+      await Promise.all(workers.map((w) => w.joined))
+      const submitter = cluster.submit({ url, file, concurrency: 9, env: { ...env, RUNNER_CLUSTER_LEASE: "3 seconds" } })
+      all.push(submitter)
+      let cut: number | undefined
+      for (const until = Date.now() + 30_000; cut === undefined && Date.now() < until;) {
+        const started = cluster.marks(marksFile).filter((m) => m.what === "start")
+        cut = workers.findIndex((w) => started.some((m) => m.pid === w.pid))
+        if (cut < 0) cut = undefined
+        if (cut === undefined) await cluster.sleep(100)
+      }
+      expect(cut, `a worker that started jobs: ${submitter.output()}`).toBeDefined()
+      await cluster.sleep(1_000)
+      const host = network.hosts[cut!]!
+      const pid = workers[cut!]!.pid
+      network.cut(host)
+      const cutAt = Date.now()
+      const inFlight = new Set(cluster.marks(marksFile).filter((m) => m.what === "start" && m.pid === pid).map((m) => m.job))
+      for (const m of cluster.marks(marksFile)) if (m.what === "end" && m.pid === pid) inFlight.delete(m.job)
+      await cluster.sleep(2 * lease)
+      network.heal(host)
+      const end = await submitter.done
+      await cluster.sleep(2_000)
+      expect(end.status, end.output.slice(-3000)).toBe(0)
+      expect((await succeededJobs(url)).size).toBe(jobs)
+      const attempts = await attemptRows(url)
+      const found = overlaps(attempts)
+      // Executions that ran at once by their marks (what no journal can prevent, only fence): reported.
+      const marks = cluster.marks(marksFile)
+      let physical = 0
+      for (const job of new Set(marks.map((m) => m.job))) {
+        const runs = marks.filter((m) => m.job === job && m.what === "start").map((s) => ({
+          start: s.at,
+          end: marks.find((e) => e.what === "end" && e.job === job && e.pid === s.pid && e.epoch === s.epoch)?.at ?? Infinity
+        })).sort((a, b) => a.start - b.start)
+        for (let i = 1; i < runs.length; i++) if (runs[i - 1]!.end > runs[i]!.start) physical++
+      }
+      const rerun = [...inFlight].filter((job) => marks.some((m) => m.what === "start" && m.job === job && m.pid !== pid && m.at > cutAt))
+      console.log(`partition: cut ${host.address} (pid ${pid}) with ${inFlight.size} jobs in flight for ${2 * lease} ms; ` +
+        `${rerun.length} of them ran again elsewhere; overlapping attempts in the journal: ${found.length}; ` +
+        `bodies overlapping by their marks: ${physical}`)
+      expect(found).toEqual([])
+      expect(new Set(marks.filter((m) => m.what === "end").map((m) => m.job)).size).toBe(jobs)
+    } finally {
+      await cluster.killAll(all)
+      cluster.keepOutputs("partition", all, [marksFile])
+      await pgRelay.close()
+      network.dispose()
+    }
+  }, 120_000)
 })
