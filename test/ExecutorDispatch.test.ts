@@ -65,4 +65,21 @@ describe("Executor dispatch", () => {
       const finished = eventsOf(collected.events, "RunFinished")[0]!
       assert.strictEqual(finished.status, "interrupted")
     }))
+
+  it.effect("a local run's jobs see Job.Current with fencing token 0", () =>
+    Effect.gen(function*() {
+      const seen = Job.make("seen", { run: () => Effect.all([Job.Current, Job.fencingToken]) })
+      const collected: Collected = { events: [], logs: [] }
+      const plan = yield* Plan.plan(Dag.make("local", [seen]))
+      const result = yield* Executor.run(plan, { runId: "r2", concurrency: 1, failureMode: "no-new" }).pipe(
+        Effect.provide(Layer.mergeAll(
+          services,
+          RunLogger.layer.pipe(Layer.provideMerge(Layer.mergeAll(Journal.layerMemory, collectingReporter(collected))))
+        ))
+      )
+      assert.strictEqual(result.status, "succeeded")
+      const success = eventsOf(collected.events, "AttemptSucceeded", "seen")[0]!
+      assert.deepStrictEqual(success.output, [{ runId: "r2", jobId: "seen", fencingToken: 0 }, 0])
+      assert.strictEqual(yield* Job.fencingToken, 0)
+    }))
 })

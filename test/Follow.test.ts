@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as SqlClient from "effect/sql/SqlClient"
+import { spawn } from "node:child_process"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -35,7 +36,7 @@ const LINES = 200_000
 /**
  * odd (an odd name) logs and succeeds; gated waits until the test opens its gate (after the follower showed odd's
  * success: the follower is live); flaky fails twice, then succeeds; big prints 200,000 lines; broken (critical) fails
- * once they all succeeded, so after (which needs it) is skipped and the run fails.
+ * once they all succeeded, so after (which needs it) is skipped and the run fails; optional (not critical) fails.
  */
 const taskFile = `
 import * as Effect from "effect/Effect"
@@ -60,7 +61,8 @@ export const flaky = Job.make("flaky-1", {
 export const big = Job.command("big", ["seq", "1", "${LINES}"])
 export const broken = Job.make("broken", { needs: { big, flaky, gated }, run: () => Effect.fail("disk full") })
 export const after = Job.make("after", { needs: { broken }, run: () => Effect.void })
-export default Dag.make("follow-test", [odd, gated, flaky, big, broken, after])
+export const optional = Job.make("optional", { critical: false, run: () => Effect.fail("not needed anyway") })
+export default Dag.make("follow-test", [odd, gated, flaky, big, broken, after, optional])
 `
 
 /** A journal to follow runs in: its --journal argument, a reading client, and its rows (to see nothing changed). */
@@ -171,11 +173,17 @@ const byJob = (lines: ReadonlyArray<Line>): Record<string, Array<string>> => {
 }
 
 /** Follows `runId` with the json reporter until `until`; returns the lines it printed and the RunFinished. */
-const followRun = (backend: Backend, runId: string, until: Effect.Effect<void>, onWrite: (text: string) => void = () => {}) => {
+const followRun = (
+  backend: Backend,
+  runId: string,
+  until: Effect.Effect<void>,
+  onWrite: (text: string) => void = () => {},
+  nonCritical: ReadonlyArray<string> = []
+) => {
   const chunks: Array<string> = []
   const output = { write: (text: string) => (chunks.push(text), onWrite(text)) }
   return Effect.runPromise(
-    Follow.follow(runId, { until, pollMillis: 50 }).pipe(
+    Follow.follow(runId, { until, pollMillis: 50, nonCritical }).pipe(
       Effect.provide(Layer.mergeAll(Reporter.layer({ format: "json", output }), backend.client)),
       Effect.map((finished) => ({ finished, lines: parseLines(chunks.join("")) })),
       Effect.scoped
@@ -240,7 +248,7 @@ describe.each(backends)("following a run on %s", (_name, skip, open) => {
           sawOdd = true
           fs.writeFileSync(gate, "")
         }
-      })
+      }, ["optional"])
       const ran = await child.done
       assert.strictEqual(ran.status, 1, ran.stderr)
       assert.isTrue(sawOdd)
@@ -254,9 +262,11 @@ describe.each(backends)("following a run on %s", (_name, skip, open) => {
       assert.strictEqual(live.lines.filter((l) => l["jobId"] === "flaky-1" && l["event"] === "AttemptFailed").length, 2)
 
       const before = backend.dump()
-      const replay = await followRun(backend, runId, Effect.void)
+      const replay = await followRun(backend, runId, Effect.void, undefined, ["optional"])
       assertSame(runLines, replay.lines, runId)
       assert.strictEqual(backend.dump(), before, "following wrote to the journal")
+      const optional = (replay.lines.at(-1)?.["jobs"] as Array<{ jobId: string; status: string; critical: boolean }>).find((j) => j.jobId === "optional")
+      assert.deepInclude(optional, { status: "failed", critical: false })
     },
     180_000
   )
@@ -300,4 +310,42 @@ export default Dag.make("resumed", [first, second])
     assert.isUndefined(result.finished)
     assert.deepStrictEqual(result.lines, [])
   }, 60_000)
+})
+
+describe.skipIf(pg.skip)("following a run on postgres, with concurrent writers", () => {
+  it(
+    "on PostgreSQL, a line committed after a later one (two writers' transactions) is shown, once",
+    async () => {
+      const backend = postgresBackend()
+      const dir = tempDir()
+      const file = path.join(dir, "one.ts")
+      fs.writeFileSync(file, `import * as Effect from "effect/Effect"\nimport { Dag, Job } from "effect-runner"\n` +
+        `export default Dag.make("one", [Job.make("a", { run: () => Effect.succeed(1) })])\n`)
+      const done = runner([file, "--journal", backend.journal, "--log-format", "json"])
+      assert.strictEqual(done.status, 0, done.stderr)
+      const runId = backend.runIds()[0]!
+      const name = new URL(backend.journal).pathname.slice(1)
+      const insert = (message: string) =>
+        `INSERT INTO logs (run_id, job_id, attempt, at, level, message) VALUES ('${runId}', 'a', 1, ${Date.now()}, 'info', '${message}')`
+      // The first writer takes its id, then holds its transaction open while the second commits a higher id.
+      const server = new URL(base)
+      const connection = ["-h", server.hostname, "-p", server.port || "5432", "-U", decodeURIComponent(server.username || "postgres")]
+      const slow = spawn("psql", [...connection, "-d", name, "-v", "ON_ERROR_STOP=1", "-qc",
+        `BEGIN; ${insert("taken first, committed last")}; SELECT pg_sleep(1.2); COMMIT;`])
+      const slowDone = new Promise<number | null>((resolve) => slow.on("close", resolve))
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      psql(name, insert("taken second, committed first"))
+      const followed = await followRun(
+        backend,
+        runId,
+        Effect.promise(() => slowDone).pipe(Effect.andThen(Effect.sleep(300)), Effect.asVoid)
+      )
+      const messages = followed.lines.filter((l) => l["event"] === "Log").map((l) => l["message"])
+      assert.deepStrictEqual(messages.filter((m) => String(m).startsWith("taken")).sort(), [
+        "taken first, committed last",
+        "taken second, committed first"
+      ])
+    },
+    60_000
+  )
 })

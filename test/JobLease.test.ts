@@ -132,6 +132,9 @@ describe("job leases", () => {
           yield* one.record({
             _tag: "AttemptFailed", runId, jobId: "a", attempt: 1, at: 21, error: "late failure", cause: Cause.fail("late"), retryInMillis: undefined
           })
+          yield* one.processStarted({
+            runId, jobId: "a", attempt: 1, pid: 4242, pgid: 4242, host: "h", startTime: undefined, startedAt: 21
+          })
           const checkpoint = yield* Effect.exit(one.saveCheckpoint(runId, "a", "s2", { json: `"one-s2"`, inputHash: undefined }))
           assert.isTrue(isLockLost(checkpoint, "worker-2"), String(checkpoint))
           const success = yield* Effect.exit(one.record(succeeded(runId, "a", 1, 22, `"one"`)))
@@ -163,6 +166,7 @@ describe("job leases", () => {
           // The first worker says in the job's log that it lost the lease (a line added, nothing overwritten).
           assert.strictEqual(logs.filter((m) => m.includes("lost the lease of job a")).length, 1)
           assert.deepStrictEqual(backend.query("SELECT epoch, holder FROM job_leases"), ["2|worker-2"])
+          assert.deepStrictEqual(backend.query("SELECT pid FROM processes"), [], "nor its process records")
 
           const third = yield* lease(one, runId, "a", "worker-1")
           assert.deepStrictEqual([third.epoch, third.attempts], [3, 2])

@@ -1,7 +1,8 @@
 /**
  * What the journal keeps for the dashboard's drawings: each job's needs (written with RunStarted, in one statement)
- * and each ended wait for a resource (JobAdmitted). In process through SqlJournal, then through the real executor
- * (`runner <file>`) on Node, Bun and Deno, whose node:sqlite each bring their own SQLite.
+ * and each ended wait for a resource (JobAdmitted). In process through SqlJournal on every backend
+ * (test/support/backends.ts), then through the real executor (`runner <file>`) on Node, Bun and Deno, whose
+ * node:sqlite each bring their own SQLite.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -9,7 +10,7 @@ import * as Layer from "effect/Layer"
 import * as path from "node:path"
 import { DatabaseSync } from "node:sqlite"
 import * as Journal from "../src/internal/Journal.ts"
-import * as SqlJournal from "../src/internal/sql/SqlJournal.ts"
+import { journalBackends } from "./support/backends.ts"
 import { runner, type RuntimeName } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 
@@ -24,14 +25,16 @@ const rows = <A>(file: string, query: string): Array<A> => {
   }
 }
 
-describe("the SQL journal", () => {
+const backends = journalBackends()
+
+describe.each(backends)("the SQL journal on %s", (_name, open) => {
   it.effect("journals RunStarted's needs in plan order (any job id) and each admitted wait, not the wait's start", () =>
     Effect.gen(function*() {
-      const file = path.join(tempDir(), "j.db")
+      const backend = open()
       // Ids that JSON.stringify would reorder ("2", "1") or must escape.
       const jobIds = ["z", "2", "1", `q"uo\\te`, "é"]
       yield* Effect.scoped(Effect.gen(function*() {
-        const context = yield* Layer.build(SqlJournal.layerSqlite({ filename: file, durability: "normal" }))
+        const context = yield* Layer.build(backend.layer())
         const journal = context.mapUnsafe.get(Journal.Journal.key) as Journal.Journal["Service"]
         const begun = yield* journal.begin({ dag: "d", target: { _tag: "New" }, definitionHash: "h", trigger: "test", runnerVersion: "test", wait: false })
         assert.strictEqual(begun._tag, "Run")
@@ -46,30 +49,33 @@ describe("the SQL journal", () => {
         yield* journal.record({ _tag: "JobAdmitted", ...wait, at: 350, waitedMillis: 250 })
         yield* journal.record({ _tag: "JobAdmitted", ...wait, jobId: "1", kind: "rate", call: true, at: 400, waitedMillis: 50 })
       }))
-      assert.deepStrictEqual(rows(file, "SELECT job_id, needs FROM jobs ORDER BY rowid"), [
-        { job_id: "z", needs: "[]" },
-        { job_id: "2", needs: `["z"]` },
-        { job_id: "1", needs: `["z","2"]` },
-        { job_id: `q"uo\\te`, needs: `["1"]` },
-        { job_id: "é", needs: "[]" }
+      assert.deepStrictEqual(backend.query("SELECT job_id, needs FROM jobs ORDER BY rowid"), [
+        "z|[]",
+        `2|["z"]`,
+        `1|["z","2"]`,
+        `q"uo\\te|["1"]`,
+        "é|[]"
       ])
-      assert.deepStrictEqual(rows(file, "SELECT job_id, attempt, resource, kind, call, started_at, ended_at FROM waits ORDER BY id"), [
-        { job_id: "2", attempt: 1, resource: "db", kind: "permit", call: 0, started_at: 100, ended_at: 350 },
-        { job_id: "1", attempt: 1, resource: "db", kind: "rate", call: 1, started_at: 350, ended_at: 400 }
+      assert.deepStrictEqual(backend.query("SELECT job_id, attempt, resource, kind, call, started_at, ended_at FROM waits ORDER BY id"), [
+        "2|1|db|permit|0|100|350",
+        "1|1|db|rate|1|350|400"
       ])
     }))
 
   it.effect("a RunStarted without needs (made by hand) leaves the column NULL", () =>
     Effect.gen(function*() {
-      const file = path.join(tempDir(), "j.db")
+      const backend = open()
       yield* Effect.scoped(Effect.gen(function*() {
-        const context = yield* Layer.build(SqlJournal.layerSqlite({ filename: file, durability: "normal" }))
+        const context = yield* Layer.build(backend.layer())
         const journal = context.mapUnsafe.get(Journal.Journal.key) as Journal.Journal["Service"]
         const begun = yield* journal.begin({ dag: "d", target: { _tag: "New" }, definitionHash: "h", trigger: "test", runnerVersion: "test", wait: false })
         if (begun._tag !== "Run") return assert.fail(begun._tag)
         yield* journal.record({ _tag: "RunStarted", runId: begun.runId, resumed: false, dag: "d", at: 1, jobIds: ["a", "b"], concurrency: 1, failureMode: "no-new" })
       }))
-      assert.deepStrictEqual(rows(file, "SELECT job_id, needs FROM jobs ORDER BY rowid"), [{ job_id: "a", needs: null }, { job_id: "b", needs: null }])
+      assert.deepStrictEqual(backend.query("SELECT job_id, needs IS NULL FROM jobs ORDER BY rowid").map((row) => row.replace(/\|(t|1)$/, "|null")), [
+        "a|null",
+        "b|null"
+      ])
     }))
 })
 

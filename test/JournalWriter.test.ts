@@ -1,6 +1,8 @@
 /**
- * The SQL journal's writer against another connection holding SQLite's write lock (`runner prune`, a reader's
- * transaction): commits wait and retry, jobs never fail for it, and nothing queued is dropped, even at shutdown.
+ * The SQL journal's writer against another connection holding the journal's write lock (`runner prune`, a reader's
+ * transaction; on PostgreSQL a session locking the journal's tables): commits wait and retry, jobs never fail for it,
+ * and nothing queued is dropped, even at shutdown. The in-process tests run on every backend
+ * (test/support/backends.ts); the CLI's, past SQLite's busy timeout, on SQLite.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
@@ -15,14 +17,13 @@ import * as Plan from "../src/internal/Plan.ts"
 import * as Executor from "../src/internal/Executor.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/internal/Journal.ts"
-import * as SqlJournal from "../src/internal/sql/SqlJournal.ts"
+import { type Backend, journalBackends } from "./support/backends.ts"
 import { withDb } from "./support/db.ts"
 import { collectingReporter } from "./support/run.ts"
 import { runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 
 const tempDir = tempDirs("runner-writer-")
-const journalFile = () => path.join(tempDir(), "j.db")
 
 /** Takes the write lock from a second connection, released after `millis` (a timer: the event loop must turn). */
 const holdWriteLock = (file: string, millis: number) => {
@@ -40,16 +41,24 @@ const holdWriteLock = (file: string, millis: number) => {
   return released
 }
 
-const journalLayer = (file: string) => SqlJournal.layerSqlite({ filename: file, durability: "normal", busyTimeoutMillis: 50 })
+const backends = journalBackends()
 
-describe("journal writer", () => {
-  it.live("a write lock held past busy_timeout while jobs succeed: every job succeeds, all is journaled", () =>
+describe.each(backends)("journal writer on %s", (_name, open) => {
+  // SQLite's busy_timeout of 50 ms: the lock below is held 16 times as long, so every commit meanwhile finds it busy.
+  const journalLayer = (backend: Backend) => backend.layer({ busyTimeoutMillis: 50 })
+
+  it.live("a write lock held while jobs succeed: every job succeeds, after the lock is released; all is journaled", () =>
     Effect.gen(function*() {
-      const file = journalFile()
+      const backend = open()
       let released: Promise<void> | undefined
-      // The first job takes the write lock for 800 ms, 16 times busy_timeout: every commit meanwhile finds it busy.
+      let heldAt = 0
+      // The first job takes the write lock for 800 ms: every commit meanwhile waits for it.
       const lock = Job.make("lock", {
-        run: () => Effect.sync(() => void (released = holdWriteLock(file, 800)))
+        run: () =>
+          Effect.promise(async () => {
+            released = (await backend.holdWriteLock(800)).released
+            heldAt = Date.now()
+          })
       })
       const others = Array.from({ length: 8 }, (_, i) =>
         Job.make(`job${i}`, { needs: { lock }, run: () => Effect.succeed(i) }))
@@ -65,25 +74,24 @@ describe("journal writer", () => {
         return yield* Executor.run(plan, { runId: begun.runId, concurrency: 4, failureMode: "no-new" }).pipe(
           Effect.provide(Layer.mergeAll(NodeServices.layer, FetchHttpClient.layer, collectingReporter({ events: [], logs: [] })))
         )
-      })).pipe(Effect.provide(journalLayer(file)))
+      })).pipe(Effect.provide(journalLayer(backend)))
+      const finished = Date.now()
       yield* Effect.promise(() => released ?? Promise.resolve())
       assert.strictEqual(result?.status, "succeeded", JSON.stringify(result?.jobs))
       assert.deepStrictEqual(result!.jobs.map((j) => j.status), Array(9).fill("succeeded"))
-      withDb(file, (db) => {
-        const jobs = db.prepare("SELECT job_id, status, output FROM jobs ORDER BY job_id").all() as Array<{ status: string }>
-        assert.strictEqual(jobs.length, 9)
-        assert.deepStrictEqual(jobs.map((j) => j.status), Array(9).fill("succeeded"))
-        const attempts = db.prepare("SELECT status FROM attempts").all() as Array<{ status: string }>
-        assert.deepStrictEqual(attempts.map((a) => a.status), Array(9).fill("succeeded"))
-        const run = db.prepare("SELECT status FROM runs").get() as { status: string }
-        assert.strictEqual(run.status, "succeeded")
-        assert.strictEqual((db.prepare("SELECT count(*) AS n FROM locks").get() as { n: number }).n, 0)
-      })
-    }))
+      // The lock job's success could not be committed before the lock was released, nor its dependents start.
+      assert.isAtLeast(finished - heldAt, 700, "the run waited for the lock")
+      const jobs = backend.query("SELECT job_id, status FROM jobs ORDER BY job_id")
+      assert.strictEqual(jobs.length, 9)
+      assert.deepStrictEqual(jobs.map((row) => row.split("|")[1]), Array(9).fill("succeeded"))
+      assert.deepStrictEqual(backend.query("SELECT status FROM attempts"), Array(9).fill("succeeded"))
+      assert.deepStrictEqual(backend.query("SELECT status FROM runs"), ["succeeded"])
+      assert.deepStrictEqual(backend.query("SELECT count(*) FROM locks"), ["0"])
+    }), 30_000)
 
   it.live("log lines queued at shutdown while another connection holds the write lock are all written", () =>
     Effect.gen(function*() {
-      const file = journalFile()
+      const backend = open()
       let released: Promise<void> | undefined
       yield* Effect.scoped(Effect.gen(function*() {
         const journal = yield* Journal.Journal
@@ -91,18 +99,16 @@ describe("journal writer", () => {
           dag: "logs", target: { _tag: "New" }, definitionHash: "h", trigger: "test", runnerVersion: "test", wait: false
         })
         if (begun._tag !== "Run") return
-        released = holdWriteLock(file, 500)
+        released = (yield* Effect.promise(() => backend.holdWriteLock(500))).released
         for (let i = 0; i < 500; i++) {
           journal.log({ runId: begun.runId, jobId: undefined, attempt: undefined, at: i, level: "INFO", message: `line ${i}` })
         }
-      })).pipe(Effect.provide(journalLayer(file)))
+      })).pipe(Effect.provide(journalLayer(backend)))
       yield* Effect.promise(() => released ?? Promise.resolve())
-      withDb(file, (db) => {
-        const rows = db.prepare("SELECT message FROM logs ORDER BY id").all() as Array<{ message: string }>
-        assert.strictEqual(rows.length, 500)
-        assert.strictEqual(rows[499]!.message, "line 499")
-      })
-    }))
+      const rows = backend.query("SELECT message FROM logs ORDER BY id")
+      assert.strictEqual(rows.length, 500)
+      assert.strictEqual(rows[499], "line 499")
+    }), 30_000)
 })
 
 describe.each<RuntimeName>(["node", "bun", "deno"])("a busy journal through the CLI, on %s", (runtime) => {

@@ -280,7 +280,7 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
     }
   })
 
-  it("doctor: integrity ok, mode 0600, the settings, schema version and number of runs; exit 0", () => {
+  it("doctor: integrity ok, mode 0600, the settings, schema version, number of runs and locks; exit 0", () => {
     const text = op(["doctor"])
     assert.strictEqual(text.status, 0, text.stderr + text.stdout)
     assert.strictEqual(
@@ -295,6 +295,7 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
         "foreign_keys    on",
         schemaLine,
         "runs            2",
+        "locks           none held",
         ""
       ].join("\n")
     )
@@ -313,7 +314,9 @@ describe("operator commands on a journal with a succeeded and a failed run", () 
       foreignKeys: true,
       schemaVersion: newest,
       migratedNow: [],
-      runs: 2
+      runs: 2,
+      backend: "sqlite",
+      locks: []
     })
     assert.deepStrictEqual(doc.migrations.map((m: { id: number; name: string }) => [m.id, m.name]), allMigrations)
     assert.match(doc.migrations[0].appliedAt, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/)

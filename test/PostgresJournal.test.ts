@@ -1,28 +1,21 @@
 /**
- * The PostgreSQL journal: the backend-neutral journal tests run against SQLite and PostgreSQL alike; then what is
- * PostgreSQL's own — its migrations (from empty and from each earlier version), the password never shown, and the
- * CLI end to end (runs, --resume, --key, the commands that refuse it, kill -9 and resume). Needs a PostgreSQL server
- * (test/support/postgres.ts): skipped with one line without one, unless CI is set.
+ * What is PostgreSQL's own in the journal: its migrations (from empty and from each earlier version), the password
+ * never shown, the client loaded only when needed, and the CLI end to end (runs, --resume, --key, kill -9 and resume).
+ * The backend-neutral journal tests run on both backends in Journal.test.ts and JournalWriter.test.ts; doctor,
+ * backfill and ui on PostgreSQL are in PostgresCommands.test.ts. Needs a PostgreSQL server (test/support/postgres.ts):
+ * skipped with one line without one, unless CI is set.
  */
 import * as NodeServices from "@effect/platform-node/NodeServices"
 import { assert, describe, it } from "@effect/vitest"
-import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as FetchHttpClient from "effect/http/FetchHttpClient"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import * as Schema from "effect/Schema"
-import * as Scope from "effect/Scope"
-import * as TestClock from "effect/testing/TestClock"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
-import { DatabaseSync } from "node:sqlite"
 import * as Checkpoint from "../src/Checkpoint.ts"
 import * as Dag from "../src/Dag.ts"
 import * as Executor from "../src/internal/Executor.ts"
@@ -42,38 +35,6 @@ import { tempDirs } from "./support/tmp.ts"
 const pg = requirePostgres()
 const database = databases()
 const tempDir = tempDirs("runner-pg-")
-
-/** A journal to test: how to open it, and how to read its tables from outside (rows as `|`-joined text). */
-interface Backend {
-  readonly layer: () => Layer.Layer<Journal.Journal, Journal.JournalError>
-  readonly query: (sql: string) => Array<string>
-}
-
-const backends: ReadonlyArray<readonly [string, () => Backend]> = [
-  ["sqlite", () => {
-    const file = path.join(tempDir(), "journal.db")
-    return {
-      layer: () => SqlJournal.layerSqlite({ filename: file, durability: "normal" }),
-      query: (sql) => {
-        const db = new DatabaseSync(file)
-        try {
-          const statement = db.prepare(sql)
-          if (!/^\s*SELECT/i.test(sql)) return (statement.run(), [])
-          return statement.all().map((row) => Object.values(row).map((v) => v === null ? "" : String(v)).join("|"))
-        } finally {
-          db.close()
-        }
-      }
-    }
-  }],
-  ["postgres", () => {
-    const { name, url } = database()
-    return {
-      layer: () => SqlJournal.layerPostgres(url),
-      query: (sql) => psql(name, sql).split("\n").filter((line) => line !== "")
-    }
-  }]
-]
 
 const request = (dag: string, target: Journal.Target): Journal.BeginRequest => ({
   dag,
@@ -167,228 +128,6 @@ describe("@effect/sql-pg is loaded lazily", () => {
 })
 
 describe.skipIf(pg.skip)("PostgreSQL journal", () => {
-  describe.each(backends)("on %s", (_name, open) => {
-    it.effect("--key: a failed run is resumed with its jobs and checkpoints restored; then AlreadySucceeded; --force", () =>
-      Effect.gen(function*() {
-        const backend = open()
-        const ran: Array<string> = []
-        const fail = { value: true }
-        const dag = resumeDag(fail, ran)
-        const key = { _tag: "Key", key: "k", force: false } as const
-        const first = yield* execute(dag, key).pipe(Effect.provide(backend.layer()))
-        assert.strictEqual(first.result?.status, "failed")
-        fail.value = false
-        const collected: Collected = { events: [], logs: [] }
-        const second = yield* execute(dag, key, { collected }).pipe(Effect.provide(backend.layer()))
-        assert.strictEqual(second.result?.status, "succeeded")
-        assert.deepStrictEqual(ran, ["first", "step1", "step2", "step3", "last"])
-        const done = collected.events.find((e) => e._tag === "AttemptSucceeded" && e.jobId === "last")
-        assert.deepStrictEqual(done?._tag === "AttemptSucceeded" && done.output, [11, 12, 13])
-        const third = yield* execute(dag, key).pipe(Effect.provide(backend.layer()))
-        assert.strictEqual(third.begun._tag, "AlreadySucceeded")
-        const forced = yield* execute(dag, { ...key, force: true }).pipe(Effect.provide(backend.layer()))
-        assert.strictEqual(forced.result?.status, "succeeded")
-        assert.deepStrictEqual(backend.query("SELECT status, run_key FROM runs ORDER BY started_at, rowid"), [
-          "succeeded|k",
-          "succeeded|k"
-        ])
-        assert.deepStrictEqual(backend.query("SELECT job_id, status FROM jobs ORDER BY run_id, rowid").slice(0, 3), [
-          "first|succeeded",
-          "steps|succeeded",
-          "last|succeeded"
-        ])
-        assert.strictEqual(backend.query("SELECT count(*) FROM checkpoints")[0], "6")
-        assert.deepStrictEqual(backend.query("SELECT count(*) FROM locks"), ["0"], "every lock released")
-        const executions = backend.query("SELECT executions FROM runs ORDER BY started_at, rowid")[0]!
-        assert.strictEqual(JSON.parse(executions).length, 0, "no audit was given")
-      }))
-
-    it.live("a resume by run id restores; retries, failures, skips and the run's log are journaled", () =>
-      Effect.gen(function*() {
-        const backend = open()
-        let tries = 0
-        const flaky = Job.make("flaky", {
-          retry: { times: 2, delay: "1 millis" },
-          run: () => Effect.suspend(() => ++tries < 2 ? Effect.fail("not yet") : Effect.succeed("ok"))
-        })
-        const broken = Job.make("broken", { needs: { flaky }, run: () => Effect.fail("broken") })
-        const after = Job.make("after", { needs: { broken }, run: () => Effect.void })
-        const { result } = yield* execute(Dag.make("events", [after]), { _tag: "New" }, { failureMode: "continue" }).pipe(
-          Effect.provide(backend.layer())
-        )
-        assert.strictEqual(result?.status, "failed")
-        assert.deepStrictEqual(backend.query("SELECT job_id, status, attempts FROM jobs ORDER BY rowid"), [
-          "flaky|succeeded|2",
-          "broken|failed|1",
-          "after|skipped|0"
-        ])
-        assert.deepStrictEqual(backend.query("SELECT job_id, attempt, status FROM attempts ORDER BY id"), [
-          "flaky|1|failed",
-          "flaky|2|succeeded",
-          "broken|1|failed"
-        ])
-        assert.deepStrictEqual(backend.query("SELECT needs FROM jobs ORDER BY rowid"), [`[]`, `["flaky"]`, `["broken"]`])
-        // Resumed by its id: flaky is restored, broken runs again.
-        const runId = backend.query("SELECT id FROM runs")[0]!
-        const again = yield* execute(Dag.make("events", [after]), { _tag: "Resume", runId }, { failureMode: "continue" })
-          .pipe(Effect.provide(backend.layer()))
-        assert.strictEqual(again.begun._tag === "Run" && again.begun.resumed, true)
-        assert.deepStrictEqual(again.result?.jobs.map((j) => j.status), ["restored", "failed", "skipped"])
-        assert.strictEqual(tries, 2, "flaky was not run again")
-      }))
-
-    it.effect("schedules, processes and log lines round-trip through the service", () =>
-      Effect.scoped(Effect.gen(function*() {
-        const backend = open()
-        const journal = Context.get(yield* Layer.build(backend.layer()), Journal.Journal)
-        assert.strictEqual((yield* journal.lastSlot("d"))._tag, "None")
-        yield* journal.saveSlot("d", 2_000_000_000_000)
-        yield* journal.saveSlot("d", 1_000)
-        assert.deepStrictEqual(yield* journal.lastSlot("d"), yield* journal.lastSlot("d"))
-        const slot = yield* journal.lastSlot("d")
-        assert.strictEqual(slot._tag === "Some" && slot.value, 2_000_000_000_000, "the later slot is kept")
-        const run = yield* journal.begin(request("d", { _tag: "New" }))
-        assert.strictEqual(run._tag, "Run")
-        const runId = run._tag === "Run" ? run.runId : ""
-        const record = { runId, jobId: "j", attempt: 1, pid: 4242, pgid: 4242, host: os.hostname(), startTime: undefined, startedAt: 5 }
-        yield* journal.processStarted(record)
-        yield* journal.processStarted({ ...record, pid: 4343, pgid: 4343 })
-        journal.log({ runId, jobId: "j", attempt: 1, at: 7, level: "INFO", message: "hello" })
-        yield* journal.saveCheckpoint(runId, "j", "s", { json: `{"a":1}`, inputHash: "ih" })
-        const processes = yield* journal.processes(runId)
-        assert.deepStrictEqual(processes.map((p) => p.pid), [4242, 4343])
-        yield* journal.processEnded(runId, 4242)
-        yield* journal.saveCheckpoint(runId, "j", "s", { json: `{"a":2}`, inputHash: "ih" })
-        assert.deepStrictEqual((yield* journal.processes(runId)).map((p) => p.pid), [4343])
-        const checkpoint = yield* journal.checkpoint(runId, "j", "s")
-        assert.deepStrictEqual(checkpoint._tag === "Some" && checkpoint.value, { json: `{"a":2}`, inputHash: "ih" })
-        assert.deepStrictEqual(backend.query("SELECT level, message FROM logs"), ["INFO|hello"])
-      })))
-
-    it.effect("a job's success and output are committed before any dependent starts", () =>
-      Effect.gen(function*() {
-        const backend = open()
-        const upstream = Job.make("upstream", { run: () => Effect.succeed({ rows: 42 }) })
-        const seen: Array<unknown> = []
-        const downstream = Job.make("downstream", {
-          needs: { upstream },
-          // Another connection (another process for PostgreSQL), as another runner would see the journal.
-          run: () => Effect.sync(() => seen.push(...backend.query("SELECT status, output FROM jobs WHERE job_id = 'upstream'")))
-        })
-        const { result } = yield* execute(Dag.make("commit-order", [downstream]), { _tag: "New" }).pipe(
-          Effect.provide(backend.layer())
-        )
-        assert.strictEqual(result?.status, "succeeded")
-        assert.deepStrictEqual(seen, [`succeeded|{"rows":42}`])
-      }))
-
-    describe("run lock", () => {
-      const begin = (ctx: Context.Context<Journal.Journal>, key: string) =>
-        Context.get(ctx, Journal.Journal).begin(request("locked", { _tag: "Key", key, force: false }))
-
-      it.effect("a second begin on the same DAG and key fails naming the holder; after release it succeeds", () =>
-        Effect.scoped(Effect.gen(function*() {
-          const backend = open()
-          const one = yield* Layer.build(backend.layer())
-          const two = yield* Layer.build(backend.layer())
-          const held = yield* Scope.make()
-          const first = yield* Scope.provide(begin(one, "k"), held)
-          assert.strictEqual(first._tag, "Run")
-          const refused = yield* Effect.flip(Effect.scoped(begin(two, "k")))
-          assert.strictEqual(refused._tag, "RunLocked")
-          assert.match(refused.message, new RegExp(`is being executed by pid ${process.pid} on \\S+ since `))
-          assert.strictEqual((yield* Effect.scoped(begin(two, "other-key")))._tag, "Run", "another key is not locked")
-          yield* Scope.close(held, Exit.void)
-          assert.strictEqual((yield* Effect.scoped(begin(two, "k")))._tag, "Run")
-        })))
-
-      it.effect("begins racing for one key: exactly one takes the lock", () =>
-        Effect.scoped(Effect.gen(function*() {
-          const backend = open()
-          const journals = yield* Effect.forEach([1, 2, 3, 4], () => Layer.build(backend.layer()))
-          const held = yield* Scope.make()
-          const outcomes = yield* Effect.forEach(
-            journals,
-            (journal) => Effect.result(Scope.provide(begin(journal, "race"), held)),
-            { concurrency: "unbounded" }
-          )
-          assert.strictEqual(outcomes.filter((o) => o._tag === "Success" && o.success._tag === "Run").length, 1)
-          assert.strictEqual(outcomes.filter((o) => o._tag === "Failure" && o.failure._tag === "RunLocked").length, 3)
-          yield* Scope.close(held, Exit.void)
-        })))
-
-      it.effect("a lock not renewed for the staleness window is taken over; the first runner's writes are refused", () =>
-        Effect.scoped(Effect.gen(function*() {
-          const backend = open()
-          const journalAt = (at: number) =>
-            Effect.gen(function*() {
-              const clock = yield* TestClock.make()
-              yield* clock.setTime(at)
-              const journal = Context.get(yield* Layer.build(backend.layer()), Journal.Journal)
-              return { journal, begin: (key: string) => journal.begin(request("locked", { _tag: "Key", key, force: false })).pipe(Effect.provideService(Clock.Clock, clock)) }
-            })
-          // The first runner begins at t=0 and its clock never moves again: its heartbeat never runs.
-          const first = yield* journalAt(0)
-          const begun = yield* first.begin("k")
-          if (begun._tag !== "Run") return assert.fail("not begun")
-          yield* first.journal.record({
-            _tag: "RunStarted", runId: begun.runId, resumed: false, dag: "locked", at: 0, jobIds: ["a", "b"], concurrency: 1, failureMode: "no-new"
-          })
-          const early = yield* journalAt(SqlJournal.STALE_AFTER_MILLIS)
-          const refused = yield* Effect.flip(Effect.scoped(early.begin("k")))
-          assert.strictEqual(refused._tag, "RunLocked")
-          const second = yield* journalAt(SqlJournal.STALE_AFTER_MILLIS + 1)
-          assert.deepStrictEqual(yield* second.begin("k"), { _tag: "Run", runId: begun.runId, resumed: true, key: "k" })
-          // The first runner wakes up: a job's success must not count as committed, nor be written.
-          const write = yield* Effect.exit(first.journal.record({
-            _tag: "AttemptSucceeded", runId: begun.runId, jobId: "a", attempt: 1, at: 5, output: 1, json: "1"
-          }, "h"))
-          assert.isTrue(Exit.isFailure(write) && JSON.stringify(write.cause).includes("LockLost"), String(write))
-          const lost = yield* Effect.exit(first.journal.lockLost(begun.runId))
-          assert.isTrue(Exit.isFailure(lost))
-          yield* second.journal.record({
-            _tag: "AttemptSucceeded", runId: begun.runId, jobId: "b", attempt: 1, at: 7, output: 1, json: "1"
-          }, "h")
-          assert.deepStrictEqual(backend.query("SELECT job_id, status FROM jobs ORDER BY job_id"), ["a|pending", "b|succeeded"])
-          assert.deepStrictEqual(backend.query("SELECT heartbeat_at FROM locks"), [String(SqlJournal.STALE_AFTER_MILLIS + 1)])
-        })))
-
-      it.effect("a lock whose holder process is dead is taken over", () =>
-        Effect.scoped(Effect.gen(function*() {
-          const backend = open()
-          const journal = yield* Layer.build(backend.layer())
-          backend.query(
-            `INSERT INTO locks (lock_key, run_id, pid, host, since, heartbeat_at) VALUES ('key:locked:k', 'old-run', ${
-              2 ** 22 + 12345
-            }, '${os.hostname()}', ${Date.now()}, ${Date.now()})`
-          )
-          assert.strictEqual((yield* Effect.scoped(begin(journal, "k")))._tag, "Run")
-        })))
-    })
-  })
-
-  it.live("another session locks the jobs table for a second mid-run: the writer waits, every job succeeds", () =>
-    Effect.gen(function*() {
-      const { name, url } = database()
-      const layer = SqlJournal.layerPostgres(url)
-      yield* Effect.scoped(Layer.build(layer)) // the schema, before the lock
-      const server = new URL(url)
-      const locker = spawn("psql", ["-h", server.hostname, "-p", server.port || "5432", "-U", server.username || "postgres", "-d", name, "-c",
-        "BEGIN; LOCK TABLE jobs IN EXCLUSIVE MODE; SELECT pg_sleep(1.5); COMMIT;"], { stdio: "ignore" })
-      const exited = new Promise((resolve) => locker.on("close", resolve))
-      yield* Effect.promise(() =>
-        waitUntil(() => psql(name, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'jobs' AND l.mode = 'ExclusiveLock' AND l.granted").trim() === "1")
-      )
-      const start = Date.now()
-      const jobs = Array.from({ length: 20 }, (_, i) => Job.make(`j${i}`, { run: () => Effect.succeed(i) }))
-      const { result } = yield* execute(Dag.make("locked-out", jobs), { _tag: "New" }).pipe(Effect.provide(layer))
-      const waited = Date.now() - start
-      yield* Effect.promise(() => exited)
-      assert.strictEqual(result?.status, "succeeded")
-      assert.isAbove(waited, 500, "the run waited for the lock")
-      assert.strictEqual(psql(name, "SELECT count(*) FROM jobs WHERE status = 'succeeded'").trim(), "20")
-    }), 30_000)
-
   describe("migrations", () => {
     it("have the same ids as SQLite's, so a schema version means the same on both", () => {
       assert.deepStrictEqual(Object.keys(pgMigrations.all), Object.keys(migrations.all))
@@ -471,7 +210,7 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
     const secret = "s3cr3t-pw"
     const withPassword = (url: string) => url.replace("postgres://postgres@", `postgres://postgres:${secret}@`)
 
-    it("runs, --resume, --key, history, show, logs, prune and refused commands; the password is never printed nor journaled", () => {
+    it("runs, --resume, --key, history, show, logs and prune; the password is never printed nor journaled", () => {
       const { name, url } = database()
       const journal = withPassword(url)
       const outputs: Array<string> = []
@@ -534,22 +273,13 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
       assert.strictEqual(prune.status, 0, prune.stderr)
       assert.match(prune.stdout, /deleted 2 runs/)
       assert.strictEqual(psql(name, "SELECT (SELECT count(*) FROM runs) + (SELECT count(*) FROM jobs) + (SELECT count(*) FROM logs)").trim(), "0")
-      // Commands that read the journal in SQLite's own ways refuse it, naming themselves (exit 2).
-      for (const command of [["doctor"], ["backfill", "status"]]) {
-        const refused = run([...command, "--journal", journal])
-        assert.strictEqual(refused.status, 2, `${command[0]}: ${refused.stdout}${refused.stderr}`)
-        assert.include(refused.stderr, `runner ${command[0]}: a postgres:// journal`)
-        assert.include(refused.stderr, "postgres://postgres:***@")
-      }
-      const ui = run(["ui", "--journal", journal])
-      assert.strictEqual(ui.status, 2, ui.stderr)
-      assert.include(ui.stderr, "PostgreSQL journals are not supported yet")
       // An unreachable database: an error naming the URL, password hidden.
       const missing = run([fixture, "--journal", journal.replace(name, "runner_no_such_db")])
       assert.notStrictEqual(missing.status, 0)
       assert.include(missing.stderr, "postgres://postgres:***@127.0.0.1:5432/runner_no_such_db")
       for (const output of outputs) assert.notInclude(output, secret)
-    }, 60_000)
+      // A dozen runner processes one after another: ~40 s alone, more beside the rest of the suite.
+    }, 120_000)
 
     it("up-to-date skipping: the second run reuses the cached jobs; --dry-run, why and cache prune read them", () => {
       const { name, url } = database()

@@ -17,7 +17,7 @@ import { escape, html } from "../src/internal/ui/Html.ts"
 import * as SqliteClient from "../src/internal/sql/SqliteClient.ts"
 import { bins, root, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
-import { bigLogLines, type Dashboard, fixture, ids, needleLine, startUi, xss } from "./support/ui.ts"
+import { bigLogLines, type Dashboard, fixture, ids, needleLine, readEvents, startUi, xss } from "./support/ui.ts"
 import { withDb } from "./support/uiJournal.ts"
 
 const tempDir = tempDirs("runner-ui-")
@@ -42,43 +42,6 @@ const assertEscaped = (body: string, what: string) => {
   for (const [name, payload] of Object.entries(xss)) {
     assert.notInclude(body, payload, `${what}: raw ${name} markup`)
   }
-}
-
-/** Reads server-sent events until `until` says stop (or the timeout). */
-const readEvents = async (
-  url: string,
-  headers: Record<string, string>,
-  until: (events: ReadonlyArray<{ event: string; id: string; data: string }>) => boolean,
-  timeoutMillis = 5000
-) => {
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), timeoutMillis)
-  const events: Array<{ event: string; id: string; data: string }> = []
-  try {
-    const response = await fetch(url, { headers, signal: controller.signal })
-    assert.strictEqual(response.headers.get("content-type"), "text/event-stream")
-    const reader = response.body!.getReader()
-    const decoder = new TextDecoder()
-    let buffer = ""
-    while (!until(events)) {
-      const { done, value } = await reader.read()
-      if (done) break
-      buffer += decoder.decode(value, { stream: true })
-      let end: number
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const field = (name: string) => block.split("\n").find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2) ?? ""
-        if (field("event") !== "") events.push({ event: field("event"), id: field("id"), data: field("data") })
-      }
-    }
-    await reader.cancel().catch(() => undefined)
-  } catch (error) {
-    if (!controller.signal.aborted) throw error
-  } finally {
-    clearTimeout(timer)
-  }
-  return events
 }
 
 describe("html", () => {
@@ -410,16 +373,18 @@ describe.each(runtimes)("runner ui --token on %s", (runtime) => {
 })
 
 describe("runner ui refuses", () => {
-  it("another host without a token, a postgres:// journal, a missing journal, a taken port (exit 2, saying why)", async () => {
+  it("another host without a token, an unreachable postgres:// journal, a missing journal, a taken port (exit 2, saying why)", async () => {
     const file = path.join(tempDir(), "journal.db")
     await fixture(file)
     const open = runner(["ui", "--journal", file, "--host", "0.0.0.0", "--port", "0"])
     assert.strictEqual(open.status, 2, open.stderr)
     assert.include(open.stderr, "--host")
     assert.include(open.stderr, "--token")
-    const pg = runner(["ui", "--journal", "postgres://u@db/runs"])
+    // A postgres:// journal is served (test/PostgresCommands.test.ts); one that cannot be reached is named, no password.
+    const pg = runner(["ui", "--journal", "postgres://u:pw-in-url@runner-no-such-host.invalid/runs"])
     assert.strictEqual(pg.status, 2)
-    assert.include(pg.stderr, "PostgreSQL")
+    assert.include(pg.stderr, "postgres://u:***@runner-no-such-host.invalid/runs")
+    assert.notInclude(pg.stderr, "pw-in-url")
     const missing = runner(["ui", "--journal", path.join(tempDir(), "nope.db")])
     assert.strictEqual(missing.status, 2)
     assert.include(missing.stderr, "nope.db")

@@ -37,6 +37,12 @@ export interface Options {
   /** How long running runs may take to finish after a stop is requested. */
   readonly grace: Duration.Duration
   readonly runnerVersion: string
+  /**
+   * Fires a slot somewhere else instead of running it here (`runner schedule --cluster`: the cluster runs it, and a
+   * slot fired by two daemons is one execution there); returns how it ended, for the slot's log line. Default: the
+   * slot runs in this process.
+   */
+  readonly fire?: (entry: Entry, key: string) => Effect.Effect<string>
 }
 
 /** Completed by the caller to stop: `graceful` stops firing and waits for runs; `now` interrupts them. */
@@ -135,7 +141,7 @@ const schedule = (
     const runSlot = (slot: Date, key: string) =>
       Effect.gen(function*() {
         yield* say(`slot ${key}: starting`)
-        const outcome = yield* Run.execute({
+        const outcome = options.fire !== undefined ? yield* options.fire(entry, key) : yield* Run.execute({
           plan: entry.plan,
           target: { _tag: "Key", key, force: false },
           concurrency: options.concurrency(entry.plan),

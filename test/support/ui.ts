@@ -1,5 +1,6 @@
 /** Starting `runner ui` (the real CLI, on a runtime) for the dashboard's tests, and the fixture journal they share. */
 import { DatabaseSync } from "node:sqlite"
+import { assert } from "vitest"
 import { runnerAsync, type RuntimeName, waitUntil } from "./spawn.ts"
 import { execution, insertRuns, manyRuns, migrate, type SeedRun } from "./uiJournal.ts"
 
@@ -41,6 +42,43 @@ export const startUi = async (
       await done
     }
   }
+}
+
+/** Reads server-sent events until `until` says stop (or the timeout). */
+export const readEvents = async (
+  url: string,
+  headers: Record<string, string>,
+  until: (events: ReadonlyArray<{ event: string; id: string; data: string }>) => boolean,
+  timeoutMillis = 5000
+) => {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), timeoutMillis)
+  const events: Array<{ event: string; id: string; data: string }> = []
+  try {
+    const response = await fetch(url, { headers, signal: controller.signal })
+    assert.strictEqual(response.headers.get("content-type"), "text/event-stream")
+    const reader = response.body!.getReader()
+    const decoder = new TextDecoder()
+    let buffer = ""
+    while (!until(events)) {
+      const { done, value } = await reader.read()
+      if (done) break
+      buffer += decoder.decode(value, { stream: true })
+      let end: number
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        const field = (name: string) => block.split("\n").find((l) => l.startsWith(`${name}: `))?.slice(name.length + 2) ?? ""
+        if (field("event") !== "") events.push({ event: field("event"), id: field("id"), data: field("data") })
+      }
+    }
+    await reader.cancel().catch(() => undefined)
+  } catch (error) {
+    if (!controller.signal.aborted) throw error
+  } finally {
+    clearTimeout(timer)
+  }
+  return events
 }
 
 /** Markup put in every place a page shows data: none of it may reach a page unescaped. */

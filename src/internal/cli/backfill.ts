@@ -25,8 +25,9 @@ import type * as Plan from "../Plan.ts"
 import * as Runtime from "../runtime/Runtime.ts"
 import { formatMillis } from "../reporter/format.ts"
 import * as StatusLine from "../reporter/StatusLine.ts"
-import * as SqliteClient from "../sql/SqliteClient.ts"
-import { journalPath, loadPlan, print, requirePositive, sqliteOnly } from "./common.ts"
+import { isPostgresUrl, redact } from "../sql/Dialect.ts"
+import * as JournalClient from "../sql/JournalClient.ts"
+import { journalPath, loadPlan, print, requirePositive } from "./common.ts"
 import { InFile, RunFailed, SchedulerInterrupted } from "./exit.ts"
 import * as observers from "./observers.ts"
 import { cancel, found, status } from "./backfillStatus.ts"
@@ -194,7 +195,6 @@ const start = (input: Input, request: Request, resumeId: string | undefined) =>
     const plan = yield* loadPlan(request.file, request.jobs)
     const range = yield* rangeOf(plan, request)
     const file = journalPath(input.journal)
-    yield* sqliteOnly(file)
     if (range.slots.length === 0) return yield* print(`${describe(plan, request, range)}: no slot in the range; nothing to do`)
     if (range.slots.length > CONFIRM_ABOVE && !input.yes && !input.dryRun) {
       return yield* invalid(
@@ -291,8 +291,9 @@ const start = (input: Input, request: Request, resumeId: string | undefined) =>
       const counts = yield* Effect.orDie(Store.counts(backfill.id))
       return { backfill, summary, state, counts, total: rows.length }
     }).pipe(
-      Effect.provide(SqliteClient.layer({ filename: file, durability: input.durability })),
-      Effect.catchTag("SqlError", (error) => Effect.fail(invalid("journal", `${file}: ${error.message}`)))
+      // The backfill's own tables, beside the runs' Journal, over a second connection to the same journal.
+      Effect.provide(JournalClient.layer(file, { durability: input.durability })),
+      Effect.catchTag("SqlError", (error) => Effect.fail(invalid("journal", `${redact(file)}: ${error.message}`)))
     )
     const { backfill, counts, state, summary, total } = yield* run.pipe(
       runServices.provide(input, format === "pretty" ? "plain" : format, status?.output ?? process.stdout)
@@ -334,7 +335,7 @@ const start = (input: Input, request: Request, resumeId: string | undefined) =>
 const dryRun = (input: Input, plan: Plan.Plan, request: Request, range: Slots.Range, file: string) =>
   Effect.gen(function*() {
     const keys = range.slots.map((slot) => slot.key)
-    const [latest, continued] = fs.existsSync(file)
+    const [latest, continued] = isPostgresUrl(file) || fs.existsSync(file)
       ? yield* withJournal(input.journal, () =>
         Effect.all([
           Store.latestRuns(plan.dag.name, keys),

@@ -98,7 +98,7 @@ const prune = Command.make("prune", {
       Effect.map(
         CacheQueries.prune({ cutoff, keep, exists: (path) => fs.existsSync(path) }),
         (pruned) => ({ file, pruned })
-      ), { postgres: true })
+      ))
     yield* input.json ? printJson(toJson(file, olderThan, cutoff, keep, pruned)) : print(render(olderThan, cutoff, keep, pruned))
   })).pipe(
     Command.withDescription(

@@ -75,7 +75,7 @@ export const withView = <A, E>(
           latestCached: (dag, jobId) => read(CacheQueries.latest(dag, jobId))
         }
         return yield* use({ file, exists: true, lookup, memo })
-      }), { postgres: true })
+      }))
   })
 
 /** Whether any job of the plan has `cache`. */

@@ -7,7 +7,6 @@ import * as Plan from "../Plan.ts"
 import { InvalidOption } from "../../Errors.ts"
 import * as checks from "../checks.ts"
 import * as Loader from "../Loader.ts"
-import { isPostgresUrl, redact } from "../sql/Dialect.ts"
 import { InFile } from "./exit.ts"
 
 /** Loads a task file and plans its DAG (or the named jobs and what they need); a failure names the file. */
@@ -34,20 +33,6 @@ export const journalFlag = Flag.String("journal").pipe(
   ),
   Flag.optional
 )
-
-/**
- * Commands that read the journal in SQLite's own ways (doctor, ui and --ui, backfill) read SQLite journals only: given a postgres:// journal they stop here (exit 2), naming the command, rather than misreading it.
- */
-export const sqliteOnly = (file: string): Effect.Effect<void, InvalidOption> =>
-  isPostgresUrl(file)
-    ? Effect.fail(
-      new InvalidOption({
-        where: "--journal",
-        reason: `runner ${process.argv[2] ?? ""}: a postgres:// journal (${redact(file)}) is not supported by this command yet; ` +
-          "it works for runs (runner FILE, --resume, --key, --dry-run), schedule, why, history, show, logs, prune and cache prune"
-      })
-    )
-    : Effect.void
 
 /** The journal path: the flag, else RUNNER_JOURNAL, else .runner/journal.db (relative to the current directory). */
 export const journalPath = (flag: Option.Option<string>): string =>

@@ -79,10 +79,12 @@ export class ChecksFailed extends Schema.TaggedError<ChecksFailed>()("ChecksFail
 
 /** `runner doctor` found the journal damaged; the report shows the integrity check. */
 export class JournalUnhealthy extends Schema.TaggedError<JournalUnhealthy>()("JournalUnhealthy", {
-  journal: Schema.String
+  journal: Schema.String,
+  /** Which check failed (default: SQLite's integrity check). */
+  check: Schema.optional(Schema.String)
 }) {
   override get message(): string {
-    return `journal ${this.journal} failed its integrity check`
+    return `journal ${this.journal} failed its ${this.check ?? "integrity check"}`
   }
 }
 

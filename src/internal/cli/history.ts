@@ -69,7 +69,7 @@ export const command = Command.make("history", {
     yield* requirePositive("--limit", limit)
     const only = Option.getOrUndefined(dag)
     const [file, runs] = yield* withJournal(journal, (file) =>
-      Effect.map(JournalQueries.history({ dag: only, limit }), (runs) => [file, runs] as const), { postgres: true })
+      Effect.map(JournalQueries.history({ dag: only, limit }), (runs) => [file, runs] as const))
     if (json) return yield* printJson(toJson(file, runs))
     if (runs.length === 0) return yield* print(`no runs${only === undefined ? "" : ` of ${only}`} in ${file}`)
     yield* print(render(runs))

@@ -107,6 +107,6 @@ export const command = Command.make("logs", {
         )
       }
       yield* eachPage(runId, jobId, (lines) => write(lines.map((line) => renderLine(line, widths) + "\n").join("")))
-    }), { postgres: true })).pipe(
+    }))).pipe(
     Command.withDescription("Print a run's log lines in order (time, job#attempt, level, message), optionally of one job")
   )

@@ -1,6 +1,6 @@
 /**
- * What the operator commands (history, show, logs, prune, doctor) share: opening an existing journal without ever
- * creating one, the `--json` flag, and how times, durations and tables are printed.
+ * What the operator commands (history, show, logs, prune, doctor, backfill status, ui) share: opening an existing
+ * journal (a SQLite file or a PostgreSQL database) without ever creating one, the `--json` flag, and how times, durations and tables are printed.
  */
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
@@ -19,7 +19,7 @@ import * as SqliteClient from "../sql/SqliteClient.ts"
 import { isPostgresUrl, redact } from "../sql/Dialect.ts"
 import * as pgMigrations from "../sql/pgMigrations.ts"
 import * as SqlJournal from "../sql/SqlJournal.ts"
-import { journalPath, sqliteOnly } from "./common.ts"
+import { journalPath } from "./common.ts"
 
 /** `--json`: one JSON document on stdout instead of text. */
 export const jsonFlag = Flag.Boolean("json").pipe(
@@ -41,12 +41,13 @@ export const describeError = (error: unknown): string => {
 
 /**
  * The journal file the flag (or RUNNER_JOURNAL, or the default) names, if it exists: operator commands never create
- * one, so a mistyped path is reported instead of showing an empty history.
+ * one, so a mistyped path is reported instead of showing an empty history. A postgres:// URL is returned as given
+ * (whether its database exists is known only once connected).
  */
 export const existingJournal = (flag: Option.Option<string>): Effect.Effect<string, JournalNotFound | InvalidOption> =>
   Effect.suspend((): Effect.Effect<string, JournalNotFound | InvalidOption> => {
     const file = journalPath(flag)
-    if (isPostgresUrl(file)) return sqliteOnly(file).pipe(Effect.as(file))
+    if (isPostgresUrl(file)) return Effect.succeed(file)
     if (file === "none") {
       return Effect.fail(new InvalidOption({ where: "--journal", reason: "none keeps no journal, so there is nothing to read" }))
     }
@@ -55,17 +56,15 @@ export const existingJournal = (flag: Option.Option<string>): Effect.Effect<stri
 
 /**
  * Runs `use` against an existing journal, opened as the runner opens it (durability full) and migrated, so a journal
- * written by an older runner can be read. The connection is closed when `use` ends. A postgres:// journal is read
- * only by the commands that say they can (`postgres: true`: history, show, logs, prune); `use` is then given the URL
- * with its password redacted. Others refuse it (exit 2).
+ * written by an older runner can be read. The connection is closed when `use` ends. On a postgres:// journal `use`
+ * is given the URL with its password redacted.
  */
 export const withJournal = <A, E>(
   flag: Option.Option<string>,
-  use: (file: string) => Effect.Effect<A, E, SqlClient.SqlClient>,
-  options: { readonly postgres?: boolean } = {}
+  use: (file: string) => Effect.Effect<A, E, SqlClient.SqlClient>
 ): Effect.Effect<A, Exclude<E, SqlError | JournalError> | JournalNotFound | InvalidOption | JournalUnreadable> => {
   const url = journalPath(flag)
-  if (options.postgres === true && isPostgresUrl(url)) return withPostgres(url, use)
+  if (isPostgresUrl(url)) return withPostgres(url, use)
   return Effect.flatMap(existingJournal(flag), (file) =>
     Effect.andThen(
       migrations.run().pipe(

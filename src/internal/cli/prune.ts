@@ -62,7 +62,7 @@ export const command = Command.make("prune", {
     }
     const cutoff = (yield* Clock.currentTimeMillis) - Duration.toMillis(age.value)
     const { file, pruned } = yield* withJournal(journal, (file) =>
-      Effect.map(JournalQueries.prune(cutoff), (pruned) => ({ file, pruned })), { postgres: true })
+      Effect.map(JournalQueries.prune(cutoff), (pruned) => ({ file, pruned })))
     yield* json ? printJson(toJson(file, olderThan, cutoff, pruned)) : print(render(cutoff, pruned))
   })).pipe(
     Command.withDescription("Delete finished runs that ended before now minus --older-than (never running or locked ones)")

@@ -146,7 +146,8 @@ const clusterRun = (
       concurrency: runServices.concurrency(input, plan),
       failureMode: input.failureMode,
       trigger: "cli",
-      audit: yield* Audit.collect(auditFile, version)
+      audit: yield* Audit.collect(auditFile, version),
+      nonCritical: plan.jobs.filter((p) => !p.job.critical).map((p) => p.job.id)
     }).pipe(
       Effect.provide(Layer.merge(
         Reporter.layer({ format, output: process.stdout, buffered: true }),

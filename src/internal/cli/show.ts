@@ -116,7 +116,7 @@ export const command = Command.make("show", {
         const run = yield* JournalQueries.run(runId)
         if (Option.isNone(run)) return yield* new RunNotFound({ runId, journal: file })
         return { file, run: run.value, jobs: yield* JournalQueries.jobs(runId) }
-      }), { postgres: true })
+      }))
     yield* json ? printJson(toJson(file, run, jobs)) : print(render(run, jobs))
   })).pipe(
     Command.withDescription(

@@ -1,8 +1,8 @@
 /**
  * `runner ui`: a read-only dashboard over the journal (see internal/ui/). It binds 127.0.0.1 unless told otherwise,
  * and refuses any other host without a token. The journal is migrated once (as every operator command does), then
- * read through a read-only, `query_only` connection, so the dashboard never blocks or changes a running runner's
- * journal.
+ * read through a read-only connection (SQLite: `query_only`; PostgreSQL: read-only transactions), so the dashboard
+ * never blocks or changes a running runner's journal. A SQLite file and a postgres:// journal are served alike.
  */
 import * as Command from "effect/cli/Command"
 import * as Flag from "effect/cli/Flag"
@@ -10,8 +10,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { InvalidOption } from "../../Errors.ts"
 import { JournalUnreadable } from "../SetupErrors.ts"
-import * as migrations from "../sql/migrations.ts"
-import * as SqliteClient from "../sql/SqliteClient.ts"
+import { redact } from "../sql/Dialect.ts"
+import * as JournalClient from "../sql/JournalClient.ts"
 import * as Auth from "../ui/Auth.ts"
 import * as Server from "../ui/Server.ts"
 import { journalFlag, print } from "./common.ts"
@@ -63,9 +63,9 @@ export const serveJournal = (
     yield* onReady(url)
     return yield* Effect.never
   })).pipe(
-    Effect.provide(SqliteClient.layer({ filename: file, durability: "normal", readOnly: true })),
+    Effect.provide(JournalClient.layer(file, { durability: "normal", readOnly: true })),
     Effect.mapError((error) =>
-      error instanceof InvalidOption ? error : new JournalUnreadable({ path: file, reason: describeError(error) })
+      error instanceof InvalidOption ? error : new JournalUnreadable({ path: redact(file), reason: describeError(error) })
     )
   )
 
@@ -75,7 +75,7 @@ export const serveJournal = (
  */
 export const serveBeside = (file: string, port: number) =>
   Effect.gen(function*() {
-    yield* migrations.run().pipe(Effect.provide(SqliteClient.layer({ filename: file, durability: "normal" })))
+    yield* JournalClient.migrate(file).pipe(Effect.provide(JournalClient.layer(file, { durability: "normal" })))
     const token = tokenOf(Option.none())
     yield* serveJournal(file, { host: "127.0.0.1", port, token }, (url) =>
       Effect.sync(() => {
@@ -103,13 +103,6 @@ export const command = Command.make("ui", {
   open: Flag.Boolean("open").pipe(Flag.withDescription("open the dashboard in the default browser"), Flag.withDefault(false))
 }, ({ host, journal, open, port, token: tokenFlagValue }) =>
   Effect.gen(function*() {
-    const named = Option.getOrUndefined(journal) ?? process.env["RUNNER_JOURNAL"] ?? ""
-    if (/^postgres(ql)?:\/\//i.test(named)) {
-      return yield* new InvalidOption({
-        where: "--journal",
-        reason: "PostgreSQL journals are not supported yet; give a SQLite journal file"
-      })
-    }
     const token = tokenOf(tokenFlagValue)
     yield* checkBinding(host, port, token)
     const file = yield* existingJournal(journal)

@@ -6,7 +6,7 @@
 import * as Flag from "effect/cli/Flag"
 import * as Effect from "effect/Effect"
 import { InvalidOption } from "../../Errors.ts"
-import { journalPath, sqliteOnly } from "./common.ts"
+import { journalPath } from "./common.ts"
 import type { Option } from "effect/Option"
 
 export const flags = {
@@ -25,7 +25,6 @@ export const withUi = <A, E, R>(
   if (!input.ui) return effect
   return Effect.gen(function*() {
     const file = journalPath(input.journal)
-    yield* sqliteOnly(file)
     if (file === "none") {
       return yield* new InvalidOption({ where: "--ui", reason: "--journal none keeps no journal, so there is nothing to show" })
     }

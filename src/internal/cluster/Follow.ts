@@ -7,9 +7,11 @@
  * What the journal cannot give back is approximated and said so: a retried attempt's delay is the time between the
  * failure and the next start (the failure is shown when that start is seen), an open wait shows only once it ended,
  * a failure's Cause is its rendered text (typed causes do not cross processes), and whether a job is critical is not
- * journaled: jobs are taken as critical (the default) except those that failed in a run that succeeded.
+ * journaled: jobs are taken as critical (the default) except those that failed in a run that succeeded, and those the
+ * caller names (`nonCritical`: the submitter knows them from the task file).
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as SqlClient from "effect/sql/SqlClient"
 import { JournalError } from "../Journal.ts"
@@ -27,6 +29,11 @@ export interface Options {
   readonly until: Effect.Effect<void>
   /** Milliseconds between reads of the journal. Default: 250. */
   readonly pollMillis?: number
+  /**
+   * The jobs declared `critical: false`, when the follower knows the task file (the submitter does): the journal does
+   * not keep it. Default: none known (see the module's note).
+   */
+  readonly nonCritical?: ReadonlyArray<string>
 }
 
 /**
@@ -42,7 +49,7 @@ export const follow = (
   Effect.gen(function*() {
     const reporter = yield* Reporter
     const sql = yield* SqlClient.SqlClient
-    const cursor = new Cursor(runId)
+    const cursor = new Cursor(runId, sql.onDialectOrElse({ pg: () => SETTLE_MILLIS, orElse: () => 0 }))
     // A read is never cut in half: what was shown and what the cursor says stay the same.
     const poll = Effect.uninterruptible(read(sql, reporter, cursor, false))
     yield* Effect.raceFirst(
@@ -50,7 +57,7 @@ export const follow = (
       options.until
     )
     yield* read(sql, reporter, cursor, true)
-    const finished = yield* summarize(sql, cursor)
+    const finished = yield* summarize(sql, cursor, new Set(options.nonCritical ?? []))
     if (finished !== undefined) yield* reporter.event(finished)
     return finished
   }).pipe(
@@ -99,6 +106,40 @@ interface WaitRow {
   readonly ended_at: number
 }
 
+/**
+ * The rows of one table read so far, by id. On SQLite one writer commits at a time, so ids become visible in order and
+ * the next read starts after the last id. On PostgreSQL several writers (workers) commit concurrently, and an id taken
+ * earlier can become visible after a later one: ids are read again for `settleMillis` after a higher one was seen
+ * (the journal's transactions are short), and each is shown once.
+ */
+class Tail {
+  /** Every id up to this one was read, or will never be visible. */
+  low = 0
+  private max = 0
+  private readonly seen = new Set<number>()
+  private readonly marks: Array<{ readonly at: number; readonly max: number }> = []
+  readonly settleMillis: number
+  constructor(settleMillis: number) {
+    this.settleMillis = settleMillis
+  }
+  /** True the first time the id is read. */
+  fresh(id: number): boolean {
+    if (id <= this.low || this.seen.has(id)) return false
+    if (this.settleMillis > 0) this.seen.add(id)
+    if (id > this.max) this.max = id
+    return true
+  }
+  /** After a read at `now`: the ids up to the highest seen `settleMillis` ago are all visible now. */
+  settle(now: number): void {
+    this.marks.push({ at: now, max: this.max })
+    while (this.marks.length > 0 && this.marks[0]!.at <= now - this.settleMillis) this.low = Math.max(this.low, this.marks.shift()!.max)
+    for (const id of this.seen) if (id <= this.low) this.seen.delete(id)
+  }
+}
+
+/** How long an id of PostgreSQL's is read again after a higher one was seen (see Tail). */
+const SETTLE_MILLIS = 2000
+
 /** What was shown of the run so far: the next read starts after it. */
 class Cursor {
   readonly runId: string
@@ -106,19 +147,20 @@ class Cursor {
   /** When the followed execution began: rows older than it belong to an earlier execution of the run. */
   since = 0
   started = false
-  /** The lowest attempt row id not yet shown to its end. */
-  attemptFrom = 0
-  /** Attempt rows whose start was shown, by id. */
-  readonly attemptsStarted = new Set<number>()
-  readonly attemptsEnded = new Set<number>()
-  lastWait = 0
-  lastLog = 0
+  readonly attempts: Tail
+  /** Attempt rows whose start was shown and whose end was not: read again until it is (a few: those running). */
+  readonly openAttempts = new Set<number>()
+  readonly waits: Tail
+  readonly logs: Tail
   /** Jobs whose end without an attempt of its own (skipped, cached, interrupted while waiting) was shown. */
   readonly jobsEnded = new Set<string>()
   /** The number of each job's latest attempt seen. */
-  readonly lastAttempt = new Map<string, number>()
-  constructor(runId: string) {
+  readonly lastAttemptOf = new Map<string, number>()
+  constructor(runId: string, settleMillis: number) {
     this.runId = runId
+    this.attempts = new Tail(settleMillis)
+    this.waits = new Tail(settleMillis)
+    this.logs = new Tail(settleMillis)
   }
 }
 
@@ -185,9 +227,24 @@ const readJobs = (sql: SqlClient.SqlClient, runId: string) =>
   sql<JobRow>`SELECT job_id, status, started_at, ended_at, needs, error, reason, cached_from FROM jobs
               WHERE run_id = ${runId} ORDER BY rowid`
 
-const readAttempts = (sql: SqlClient.SqlClient, runId: string, from: number, since: number) =>
+const readAttempts = (sql: SqlClient.SqlClient, runId: string, since: number) =>
   sql<AttemptRow>`SELECT id, job_id, attempt, status, started_at, ended_at, error FROM attempts
-                  WHERE run_id = ${runId} AND id >= ${from} AND started_at >= ${since} ORDER BY id`
+                  WHERE run_id = ${runId} AND started_at >= ${since} ORDER BY id`
+
+/** The attempts begun after the last read, and those read before whose end was not shown. */
+const readNewAttempts = (sql: SqlClient.SqlClient, cursor: Cursor) =>
+  Effect.gen(function*() {
+    const fresh = yield* sql<AttemptRow>`SELECT id, job_id, attempt, status, started_at, ended_at, error FROM attempts
+      WHERE run_id = ${cursor.runId} AND id > ${cursor.attempts.low} AND started_at >= ${cursor.since} ORDER BY id`
+    const known = fresh.filter((row) => cursor.openAttempts.has(row.id))
+    const older = [...cursor.openAttempts].filter((id) => id <= cursor.attempts.low)
+    const open = older.length === 0 ? [] : yield* sql<AttemptRow>`
+      SELECT id, job_id, attempt, status, started_at, ended_at, error FROM attempts
+      WHERE run_id = ${cursor.runId} AND id IN ${sql.in(older)}`
+    // Open attempts (read again for their end) and the ones never read; not those already shown to their end.
+    const rows = [...open, ...known, ...fresh.filter((row) => !cursor.openAttempts.has(row.id) && cursor.attempts.fresh(row.id))]
+    return rows.sort((a, b) => a.id - b.id)
+  })
 
 /**
  * One read of the journal: the run's start (once its jobs are journaled), then the attempts, waits and job ends not
@@ -238,6 +295,7 @@ const read = (sql: SqlClient.SqlClient, reporter: Reporter["Service"], cursor: C
       }
       return out
     }
+    let after = cursor.logs.low
     while (true) {
       const lines = yield* sql<{
         readonly id: number
@@ -247,8 +305,10 @@ const read = (sql: SqlClient.SqlClient, reporter: Reporter["Service"], cursor: C
         readonly level: string
         readonly message: string
       }>`SELECT id, at, job_id, attempt, level, message FROM logs
-         WHERE run_id = ${cursor.runId} AND id > ${cursor.lastLog} AND at >= ${cursor.since} ORDER BY id LIMIT ${LOG_PAGE}`
+         WHERE run_id = ${cursor.runId} AND id > ${after} AND at >= ${cursor.since} ORDER BY id LIMIT ${LOG_PAGE}`
       for (const line of lines) {
+        after = line.id
+        if (!cursor.logs.fresh(line.id)) continue
         for (const event of before(line.at)) yield* reporter.event(event)
         reporter.log({
           at: line.at,
@@ -258,11 +318,12 @@ const read = (sql: SqlClient.SqlClient, reporter: Reporter["Service"], cursor: C
           attempt: orUndefined(line.attempt),
           runId: cursor.runId
         })
-        cursor.lastLog = line.id
       }
       if (lines.length < LOG_PAGE) break
     }
     for (const event of events.slice(next)) yield* reporter.event(event)
+    const now = yield* Clock.currentTimeMillis
+    for (const tail of [cursor.attempts, cursor.waits, cursor.logs]) tail.settle(now)
   })
 
 const parseNeeds = (json: string | null): ReadonlyArray<string> | undefined => {
@@ -278,22 +339,21 @@ const parseNeeds = (json: string | null): ReadonlyArray<string> | undefined => {
 /** The starts and ends of attempts not shown yet. */
 const attemptEvents = (sql: SqlClient.SqlClient, cursor: Cursor, jobs: ReadonlyArray<JobRow>, final: boolean) =>
   Effect.gen(function*() {
-    const rows = yield* readAttempts(sql, cursor.runId, cursor.attemptFrom, cursor.since)
+    const rows = yield* readNewAttempts(sql, cursor)
     const jobOf = new Map(jobs.map((job) => [job.job_id, job]))
     const events: Array<RunEvent.RunEvent> = []
     const { runId } = cursor
     for (const [i, row] of rows.entries()) {
-      if (cursor.attemptsEnded.has(row.id)) continue
       const e = { runId, jobId: row.job_id, attempt: row.attempt }
-      cursor.lastAttempt.set(row.job_id, row.attempt)
-      if (!cursor.attemptsStarted.has(row.id)) {
-        cursor.attemptsStarted.add(row.id)
+      cursor.lastAttemptOf.set(row.job_id, row.attempt)
+      if (!cursor.openAttempts.has(row.id)) {
+        cursor.openAttempts.add(row.id)
         events.push({ _tag: "AttemptStarted", ...e, at: row.started_at })
       }
       if (row.status === "running" || row.ended_at === null) continue
       const job = jobOf.get(row.job_id)
       const ended = (event: RunEvent.RunEvent) => {
-        cursor.attemptsEnded.add(row.id)
+        cursor.openAttempts.delete(row.id)
         events.push(event)
       }
       switch (row.status) {
@@ -327,11 +387,6 @@ const attemptEvents = (sql: SqlClient.SqlClient, cursor: Cursor, jobs: ReadonlyA
         }
       }
     }
-    // The next read starts at the first attempt whose end was not shown.
-    const open = rows.find((row) => !cursor.attemptsEnded.has(row.id))
-    cursor.attemptFrom = open?.id ?? (rows.length > 0 ? rows[rows.length - 1]!.id + 1 : cursor.attemptFrom)
-    for (const id of cursor.attemptsEnded) if (id < cursor.attemptFrom) cursor.attemptsEnded.delete(id)
-    for (const id of cursor.attemptsStarted) if (id < cursor.attemptFrom) cursor.attemptsStarted.delete(id)
     return events
   })
 
@@ -340,10 +395,10 @@ const waitEvents = (sql: SqlClient.SqlClient, cursor: Cursor) =>
   Effect.gen(function*() {
     const rows = yield* sql<WaitRow>`
       SELECT id, job_id, attempt, resource, kind, call, started_at, ended_at FROM waits
-      WHERE run_id = ${cursor.runId} AND id > ${cursor.lastWait} AND started_at >= ${cursor.since} ORDER BY id`
+      WHERE run_id = ${cursor.runId} AND id > ${cursor.waits.low} AND started_at >= ${cursor.since} ORDER BY id`
     const events: Array<RunEvent.RunEvent> = []
     for (const row of rows) {
-      cursor.lastWait = row.id
+      if (!cursor.waits.fresh(row.id)) continue
       const kind = row.kind === "rate" ? "rate" : "permit"
       const e = { runId: cursor.runId, jobId: row.job_id, attempt: row.attempt, resource: row.resource, kind, call: row.call !== 0 } as const
       events.push({ _tag: "JobWaiting", ...e, at: row.started_at, until: undefined })
@@ -387,7 +442,7 @@ const jobEndEvents = (cursor: Cursor, jobs: ReadonlyArray<JobRow>): Array<RunEve
           _tag: "JobInterrupted",
           runId,
           jobId: job.job_id,
-          attempt: cursor.lastAttempt.get(job.job_id) ?? 0,
+          attempt: cursor.lastAttemptOf.get(job.job_id) ?? 0,
           at,
           ...(job.reason === null ? {} : { reason: job.reason })
         })
@@ -398,7 +453,7 @@ const jobEndEvents = (cursor: Cursor, jobs: ReadonlyArray<JobRow>): Array<RunEve
 }
 
 /** The RunFinished of an ended run, from its final rows; undefined while the journal says it runs. */
-const summarize = (sql: SqlClient.SqlClient, cursor: Cursor) =>
+const summarize = (sql: SqlClient.SqlClient, cursor: Cursor, nonCritical: ReadonlySet<string>) =>
   Effect.gen(function*() {
     const run = yield* readRun(sql, cursor.runId)
     if (run === undefined || run.ended_at === null) return undefined
@@ -406,7 +461,7 @@ const summarize = (sql: SqlClient.SqlClient, cursor: Cursor) =>
     if (status !== "succeeded" && status !== "failed" && status !== "interrupted") return undefined
     const since = cursor.started ? cursor.since : latestExecution(run).at
     const jobs = yield* readJobs(sql, cursor.runId)
-    const attempts = yield* readAttempts(sql, cursor.runId, 0, since)
+    const attempts = yield* readAttempts(sql, cursor.runId, since)
     const waits = yield* sql<{ readonly job_id: string; readonly started_at: number; readonly ended_at: number }>`
       SELECT job_id, started_at, ended_at FROM waits
       WHERE run_id = ${cursor.runId} AND call = 0 AND started_at >= ${since}`
@@ -429,8 +484,9 @@ const summarize = (sql: SqlClient.SqlClient, cursor: Cursor) =>
         jobId: job.job_id,
         status: jobStatus,
         // Not journaled: jobs are critical unless declared otherwise, and a job that failed in a run that succeeded
-        // was not (a failed run's non-critical failures are shown as critical: the follower cannot tell them apart).
-        critical: !(status === "succeeded" && (jobStatus === "failed" || jobStatus === "interrupted")),
+        // was not (without `nonCritical`, a failed run's non-critical failures are shown as critical).
+        critical: !nonCritical.has(job.job_id) &&
+          !(status === "succeeded" && (jobStatus === "failed" || jobStatus === "interrupted")),
         attempts: lastAttempt?.attempt ?? 0,
         durationMillis,
         waitedMillis,

@@ -30,6 +30,10 @@ export interface Request {
   readonly trigger: string
   /** Who submits, journaled with the run's executions. */
   readonly audit: unknown
+  /** The jobs that are not critical (the journal does not say; the summary does). Default: none. */
+  readonly nonCritical?: ReadonlyArray<string>
+  /** Show the run as it goes (the Reporter gets its events and logs). Default: true; false only waits for its end. */
+  readonly follow?: boolean
 }
 
 export type Outcome =
@@ -130,8 +134,12 @@ export const submit = (
       if (Option.isNone(late)) return found.outcome
       runId = late.value
     } else runId = found.id
+    if (request.follow === false) return yield* result
     const engine = yield* WorkflowEngine.WorkflowEngine
-    yield* Follow.follow(runId, { until: Effect.provideService(Effect.asVoid(result), WorkflowEngine.WorkflowEngine, engine) })
+    yield* Follow.follow(runId, {
+      until: Effect.provideService(Effect.asVoid(result), WorkflowEngine.WorkflowEngine, engine),
+      nonCritical: request.nonCritical ?? []
+    })
     return yield* result
   }).pipe(
     Effect.catchTag("SqlError", (error) => Effect.fail(new JournalError({ operation: "submit", reason: error.message })))

@@ -1,7 +1,7 @@
 /**
  * A worker: a cluster runner that can run any job of the task files it was given. It loads them (each DAG planned
  * whole, by name), joins the cluster (Engine.layerRunner), registers the RunWorkflow handler (Coordinator.ts) and the
- * JobWorkflow handler (JobRunner.ts), trims finished workflows' messages (MessageRetention), prints one line when it
+ * JobWorkflow handler (JobRunner.ts) with the cluster's resource limits (Limits.ts), trims finished workflows' messages (MessageRetention), prints one line when it
  * has joined (its address and shards) and one per job it runs, and on `stop` leaves: it takes no new work, lets its
  * jobs finish within the grace period (the engine hands back the rest to the other workers), and returns.
  */
@@ -23,12 +23,12 @@ import * as Environment from "../Environment.ts"
 import * as Loader from "../Loader.ts"
 import * as Plan from "../Plan.ts"
 import * as Reporter from "../reporter/Reporter.ts"
-import * as resources from "../resources.ts"
 import * as Resume from "../Resume.ts"
 import * as RunLogger from "../RunLogger.ts"
 import * as Coordinator from "./Coordinator.ts"
 import * as Engine from "./Engine.ts"
 import * as JobRunner from "./JobRunner.ts"
+import * as Limits from "./Limits.ts"
 import * as Settings from "./Settings.ts"
 import * as Workflows from "./Workflows.ts"
 
@@ -97,11 +97,6 @@ export const run = (options: Options, stop: Deferred.Deferred<void>) =>
     const loaded = yield* catalog(options.files)
     const { advertise } = options.addresses
     const holder = `${advertise.host}:${advertise.port} (pid ${process.pid})`
-    const jobs = yield* JobRunner.make(loaded, {
-      concurrency: options.concurrency,
-      holder,
-      registry: new resources.Registry()
-    })
     const retention = (workflow: { readonly _tag: string }) =>
       MessageRetention.make({
         // MessageRetention reads only the entity's type: the engine names a workflow's entity `Workflow/<tag>`.
@@ -111,9 +106,14 @@ export const run = (options: Options, stop: Deferred.Deferred<void>) =>
       })
     const handlers = Layer.mergeAll(
       Workflows.RunWorkflow.toLayer(Coordinator.handler(loaded, holder)),
-      Workflows.JobWorkflow.toLayer((payload) =>
-        Activity.make({ name: `job:${payload.jobId}`, success: Workflows.JobOutcome, execute: jobs.run(payload) })
-      ),
+      // Resources hold across the cluster: their permits and rate slots are rows of the database (Limits.ts).
+      Layer.unwrap(Effect.gen(function*() {
+        const registry = yield* Limits.registry({ ttl: options.settings.lease, holder })
+        const jobs = yield* JobRunner.make(loaded, { concurrency: options.concurrency, holder, registry })
+        return Workflows.JobWorkflow.toLayer((payload) =>
+          Activity.make({ name: `job:${payload.jobId}`, success: Workflows.JobOutcome, execute: jobs.run(payload) })
+        )
+      })),
       retention(Workflows.RunWorkflow),
       retention(Workflows.JobWorkflow)
     )

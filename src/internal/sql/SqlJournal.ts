@@ -664,8 +664,12 @@ export const layerPostgres = (url: string): Layer.Layer<Journal.Journal, Journal
  * A client of the PostgreSQL database `url` names (as layerPostgres opens it: the package loaded now, the password
  * resolved, BIGINT read as numbers), for the operator commands that read the journal themselves and for the cluster's
  * engine (whose 64-bit ids, past 2^53, are read as bigints). Not migrated.
+ * `readOnly`: every transaction of its sessions is read-only (`default_transaction_read_only`, sent at connect).
  */
-export const postgresClient = (url: string): Effect.Effect<SqlClient.SqlClient, Journal.JournalError, Scope.Scope | Reactivity.Reactivity> =>
+export const postgresClient = (
+  url: string,
+  options: { readonly readOnly?: boolean } = {}
+): Effect.Effect<SqlClient.SqlClient, Journal.JournalError, Scope.Scope | Reactivity.Reactivity> =>
   Effect.gen(function*() {
     const shown = Dialect.redact(url)
     const fail = (operation: string) => (cause: unknown) =>
@@ -698,7 +702,8 @@ export const postgresClient = (url: string): Effect.Effect<SqlClient.SqlClient, 
       ...(password === undefined ? {} : { password: Redacted.make(password) }),
       types,
       applicationName: "effect-runner",
-      connectTimeout: "10 seconds"
+      connectTimeout: "10 seconds",
+      ...(options.readOnly === true ? { startupParameters: { default_transaction_read_only: "on" } } : {})
     }).pipe(Effect.mapError(fail(`open ${shown}`)))
   })
 

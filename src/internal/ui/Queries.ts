@@ -294,6 +294,13 @@ export interface LogFilters {
   readonly level?: string | undefined
 }
 
+/** `lower(message)` contains `needle` (a plain substring, never a pattern): SQLite's instr, PostgreSQL's strpos. */
+const contains = (sql: SqlClient.SqlClient, needle: string) =>
+  sql.onDialectOrElse({
+    pg: () => sql`strpos(lower(message), ${needle}) > 0`,
+    orElse: () => sql`instr(lower(message), ${needle}) > 0`
+  })
+
 /** One page of a run's log lines after the line `afterId`, with the cursor of the next page. */
 export const logPage = Effect.fn("UiQueries.logPage")(function*(
   runId: string,
@@ -307,7 +314,7 @@ export const logPage = Effect.fn("UiQueries.logPage")(function*(
     sql`id > ${afterId}`,
     filters.jobId === undefined ? undefined : sql`job_id = ${filters.jobId}`,
     filters.level === undefined ? undefined : sql`level = ${filters.level}`,
-    filters.q === undefined ? undefined : sql`instr(lower(message), ${filters.q.toLowerCase()}) > 0`
+    filters.q === undefined ? undefined : contains(sql, filters.q.toLowerCase())
   ].filter((c) => c !== undefined)
   const rows = yield* sql<{
     readonly id: number

@@ -1,0 +1,243 @@
+/**
+ * Cluster mode through the CLI, as operators run it: `runner worker` processes and a `runner <file> --cluster`
+ * submitter over one PostgreSQL database (each scenario its own, dropped after). Task files use only the public API.
+ * Skipped with one line without PostgreSQL (required when CI is set).
+ */
+import { afterAll, assert, describe, it } from "@effect/vitest"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import { databases, psql, requirePostgres } from "./support/postgres.ts"
+import { runnerAsync, waitUntil } from "./support/spawn.ts"
+import { tempDirs } from "./support/tmp.ts"
+
+const pg = requirePostgres()
+const database = databases()
+const tempDir = tempDirs("runner-cluster-")
+
+/** A free TCP port on 127.0.0.1. */
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const server = net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const port = (server.address() as net.AddressInfo).port
+      server.close(() => resolve(port))
+    })
+  })
+
+type Spawned = ReturnType<typeof runnerAsync>
+const started: Array<Spawned> = []
+afterAll(() => {
+  for (const child of started) if (child.process.exitCode === null) child.process.kill("SIGKILL")
+})
+
+/** Starts a worker on the task folder; resolves once it printed that it joined. */
+const startWorker = async (dir: string, url: string, concurrency: number, env: Record<string, string> = {}) => {
+  const port = await freePort()
+  const worker = runnerAsync(
+    ["worker", dir, "--journal", url, "--concurrency", String(concurrency), "--listen", `127.0.0.1:${port}`],
+    env
+  )
+  started.push(worker)
+  let out = ""
+  worker.process.stdout.on("data", (chunk) => (out += chunk))
+  await waitUntil(() => out.includes("joined the cluster") || worker.process.exitCode !== null, 30_000)
+  if (worker.process.exitCode !== null) throw new Error(`worker exited: ${(await worker.done).stderr}`)
+  return { ...worker, port, output: () => out }
+}
+
+const submit = (file: string, url: string, args: ReadonlyArray<string> = []) => {
+  const child = runnerAsync([file, "--journal", url, "--cluster", "--log-format", "plain", ...args])
+  started.push(child)
+  return child
+}
+
+const header = `import * as Effect from "effect/Effect"
+import * as Schema from "effect/Schema"
+import { Dag, Job } from "effect-runner"
+`
+
+/** Typed outputs (Date, BigInt, Map) passed between jobs with odd names; `sleep` ms of work each. */
+const valuesDag = (name: string, width: number, sleep: number) => `${header}
+const Stats = Schema.Struct({ at: Schema.Date, rows: Schema.BigInt, sizes: Schema.ReadonlyMap(Schema.String, Schema.BigInt) })
+const produce = Array.from({ length: ${width} }, (_, i) => Job.make(\`extract #\${i} ☃ users\`, {
+  output: Stats,
+  run: () => Effect.as(Effect.sleep(${sleep}), { at: new Date(Date.UTC(2026, 11, 1, 2, 0, i)), rows: 9007199254740993n + BigInt(i), sizes: new Map([["a.csv", 1n << 70n]]) })
+}))
+const consume = produce.map((p, i) => Job.make(\`load/\${i} → "db"\`, {
+  needs: { stats: p },
+  run: ({ stats }) => Effect.gen(function*() {
+    yield* Effect.sleep(${sleep})
+    if (!(stats.at instanceof Date) || typeof stats.rows !== "bigint" || !(stats.sizes instanceof Map)) {
+      return yield* Effect.fail(new Error("inputs lost their types"))
+    }
+    return \`\${stats.at.toISOString()} \${stats.rows} \${stats.sizes.get("a.csv")}\`
+  })
+}))
+const token = Job.make("fencing token", { run: () => Effect.map(Job.Current, (job) => ({ token: job?.fencingToken, job: job?.jobId })) })
+export default Dag.make(${JSON.stringify(name)}, [...produce, ...consume, token])
+`
+
+const failingDag = `${header}
+const fine = Job.make("fine one", { run: () => Effect.succeed(1) })
+const broken = Job.make("broken ✗", { needs: { fine }, run: () => Effect.fail(new Error("disk full on purpose")) })
+const after = Job.make("after", { needs: { broken }, run: () => Effect.succeed(2) })
+export default Dag.make("failing", [fine, broken, after])
+`
+
+const sleepersDag = (name: string, count: number, millis: number) => `${header}
+export default Dag.make(${JSON.stringify(name)}, Array.from({ length: ${count} }, (_, i) =>
+  Job.make(\`sleep \${String(i).padStart(2, "0")}\`, { run: () => Effect.as(Effect.sleep(${millis}), i) })))
+`
+
+/** The journal's attempt rows of a run's jobs. */
+const attempts = (db: string, runId: string) =>
+  psql(db, `SELECT job_id, attempt, status, started_at FROM attempts WHERE run_id = '${runId}' ORDER BY started_at`)
+    .trim().split("\n").filter((l) => l !== "").map((line) => {
+      const [jobId, attempt, status, startedAt] = line.split("|")
+      return { jobId: jobId!, attempt: Number(attempt), status: status!, startedAt: Number(startedAt) }
+    })
+
+const runIdIn = (stdout: string) => /run (\d{8}-\d{6}-[0-9a-f]+)/.exec(stdout)?.[1]
+
+describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
+  // First and alone: a figure of wall times, measured while nothing else of this file runs.
+  it("distribution: 40 jobs of 1 s on 2 workers take <= 0.65x the time on one", async () => {
+    const db = database()
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "spread.ts"), sleepersDag("spread", 40, 1_000))
+    // Fair: each worker runs at most 8 jobs at once, and the run may have as many in flight as the workers hold.
+    const one = await startWorker(dir, db.url, 8)
+    const alone = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "8"]).done
+    assert.strictEqual(alone.status, 0, alone.stdout + alone.stderr)
+    const two = await startWorker(dir, db.url, 8)
+    await new Promise((resolve) => setTimeout(resolve, 3_000)) // shards rebalanced
+    const both = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "16"]).done
+    assert.strictEqual(both.status, 0, both.stdout + both.stderr)
+    const wall = (stdout: string) => {
+      const runId = runIdIn(stdout)!
+      const [started, ended] = psql(db.name, `SELECT started_at, ended_at FROM runs WHERE id = '${runId}'`).trim().split("|")
+      return Number(ended) - Number(started)
+    }
+    const t1 = wall(alone.stdout)
+    const t2 = wall(both.stdout)
+    process.stdout.write(`distribution: 1 worker ${t1} ms, 2 workers ${t2} ms, ratio ${(t2 / t1).toFixed(2)}\n`)
+    assert.isAtMost(t2 / t1, 0.65)
+    const second = attempts(db.name, runIdIn(both.stdout)!)
+    assert.strictEqual(second.length, 40)
+    for (const worker of [one, two]) assert.match(worker.output(), new RegExp(`run ${runIdIn(both.stdout)} job "sleep`))
+  }, 90_000)
+
+  describe.concurrent("two workers", () => {
+    const db = pg.skip ? { name: "", url: "" } : database()
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "values.ts"), valuesDag("values", 6, 300))
+    fs.writeFileSync(path.join(dir, "failing.ts"), failingDag)
+    fs.writeFileSync(path.join(dir, "long.ts"), sleepersDag("long", 6, 30_000))
+    fs.writeFileSync(path.join(dir, "keyed.ts"), sleepersDag("keyed", 4, 2_000))
+    let workers: Array<Awaited<ReturnType<typeof startWorker>>> = []
+    let starting: Promise<void> | undefined
+    // Started by the first test that needs them (not while the file is collected: the figure above runs first).
+    const ready = () =>
+      starting ??= Promise.all([startWorker(dir, db.url, 4), startWorker(dir, db.url, 4)]).then((started) => {
+        workers = started
+      })
+
+    it("runs a DAG on both workers; typed outputs cross workers; exit 0", async () => {
+      await ready()
+      const result = await submit(path.join(dir, "values.ts"), db.url, ["--concurrency", "8"]).done
+      assert.strictEqual(result.status, 0, result.stdout + result.stderr)
+      assert.match(result.stdout, /run \S+ succeeded/)
+      const runId = runIdIn(result.stdout)!
+      const rows = attempts(db.name, runId)
+      assert.strictEqual(rows.length, 13)
+      assert.isTrue(rows.every((r) => r.status === "succeeded" && r.attempt === 1))
+      // Each worker logs the jobs it runs: both ran some.
+      for (const worker of workers) assert.match(worker.output(), /job "(extract|load)[^"]*": attempt 1 succeeded/)
+      const outputs = psql(db.name, `SELECT output FROM jobs WHERE run_id = '${runId}' AND job_id = 'load/3 → "db"'`).trim()
+      assert.strictEqual(JSON.parse(outputs), "2026-12-01T02:00:03.000Z 9007199254740996 1180591620717411303424")
+      // The job's lease epoch reaches its code as its fencing token.
+      const token = JSON.parse(psql(db.name, `SELECT output FROM jobs WHERE run_id = '${runId}' AND job_id = 'fencing token'`).trim())
+      assert.deepStrictEqual(token, { token: 1, job: "fencing token" })
+    }, 60_000)
+
+    it("a failing job: exit 1, the summary names it and its error", async () => {
+      await ready()
+      const result = await submit(path.join(dir, "failing.ts"), db.url).done
+      assert.strictEqual(result.status, 1, result.stdout + result.stderr)
+      assert.match(result.stdout, /broken ✗.*failed/)
+      assert.match(result.stdout, /disk full on purpose/)
+      assert.match(result.stdout, /after\s+skipped/)
+    }, 60_000)
+
+    it("runner cancel: the run's jobs are interrupted where they run; it ends interrupted (submitter exits 130)", async () => {
+      await ready()
+      const submitter = submit(path.join(dir, "long.ts"), db.url, ["--concurrency", "4"])
+      let out = ""
+      submitter.process.stdout.on("data", (chunk) => (out += chunk))
+      await waitUntil(() => (out.match(/ started/g) ?? []).length >= 2, 30_000)
+      const runId = runIdIn(out)!
+      const cancel = await runnerAsync(["cancel", runId, "--journal", db.url]).done
+      assert.strictEqual(cancel.status, 0, cancel.stdout + cancel.stderr)
+      assert.match(cancel.stdout, /cancelled: it ended interrupted/)
+      const result = await submitter.done
+      assert.strictEqual(result.status, 130, result.stdout + result.stderr)
+      assert.strictEqual(psql(db.name, `SELECT status FROM runs WHERE id = '${runId}'`).trim(), "interrupted")
+      // Cancelling it again: it is not running (exit 2).
+      const again = await runnerAsync(["cancel", runId, "--journal", db.url]).done
+      assert.strictEqual(again.status, 2)
+    }, 60_000)
+
+    it("killing the submitter does not stop the run; --key K --cluster re-attaches", async () => {
+      await ready()
+      const file = path.join(dir, "keyed.ts")
+      const first = submit(file, db.url, ["--key", "k1", "--concurrency", "2"])
+      let out = ""
+      first.process.stdout.on("data", (chunk) => (out += chunk))
+      await waitUntil(() => out.includes(" started"), 30_000)
+      first.process.kill("SIGKILL")
+      const runId = runIdIn(out)!
+      const again = await submit(file, db.url, ["--key", "k1", "--concurrency", "2"]).done
+      assert.strictEqual(again.status, 0, again.stdout + again.stderr)
+      assert.strictEqual(runIdIn(again.stdout), runId)
+      assert.match(again.stdout, /succeeded/)
+      // One execution: each job ran once.
+      assert.strictEqual(attempts(db.name, runId).length, 4)
+      // And once it succeeded, the key is done.
+      const done = await submit(file, db.url, ["--key", "k1"]).done
+      assert.strictEqual(done.status, 0)
+      assert.match(done.stdout, /already succeeded/)
+    }, 60_000)
+  })
+
+  it.concurrent("kill -9 of a worker mid-run: every job completes, exit 0, only its in-flight jobs run again, takeover <= 8 s", async () => {
+    const db = database()
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "crash.ts"), sleepersDag("crash", 16, 3_000))
+    const workers = await Promise.all([startWorker(dir, db.url, 4), startWorker(dir, db.url, 4)])
+    const submitter = submit(path.join(dir, "crash.ts"), db.url, ["--concurrency", "8"])
+    let out = ""
+    submitter.process.stdout.on("data", (chunk) => (out += chunk))
+    // The victim: the worker that does not coordinate the run, once it runs jobs.
+    await waitUntil(() => workers.some((w) => w.output().includes("coordinating")), 30_000)
+    const victim = workers.find((w) => !w.output().includes("coordinating"))!
+    await waitUntil(() => (victim.output().match(/attempt 1 started/g) ?? []).length >= 2, 30_000)
+    await new Promise((resolve) => setTimeout(resolve, 500 + Math.random() * 1_000))
+    const ran = (text: string, what: string) => new Set([...text.matchAll(new RegExp(`job "([^"]+)": attempt 1 ${what}`, "g"))].map((m) => m[1]!))
+    const killedAt = Date.now()
+    victim.process.kill("SIGKILL")
+    const inFlight = [...ran(victim.output(), "started")].filter((id) => !ran(victim.output(), "succeeded").has(id))
+    const result = await submitter.done
+    assert.strictEqual(result.status, 0, result.stdout + result.stderr)
+    const runId = runIdIn(result.stdout)!
+    const rows = attempts(db.name, runId)
+    const rerun = rows.filter((r) => r.attempt > 1)
+    assert.isAtMost(new Set(rerun.map((r) => r.jobId)).size, inFlight.length)
+    assert.isAbove(inFlight.length, 0)
+    assert.strictEqual(new Set(rows.filter((r) => r.status === "succeeded").map((r) => r.jobId)).size, 16)
+    const takeover = Math.min(...rerun.map((r) => r.startedAt)) - killedAt
+    process.stdout.write(`kill -9: ${inFlight.length} in flight on the killed worker, ${rerun.length} re-executed, takeover ${takeover} ms\n`)
+    assert.isAtMost(takeover, 8_000)
+  }, 90_000)
+})
