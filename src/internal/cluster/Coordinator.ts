@@ -17,7 +17,7 @@ import * as WorkflowEngine from "effect/workflow/WorkflowEngine"
 import type * as Job from "../../Job.ts"
 import type * as Audit from "../Audit.ts"
 import type * as Executor from "../Executor.ts"
-import type * as Journal from "../Journal.ts"
+import * as Journal from "../Journal.ts"
 import * as Plan from "../Plan.ts"
 import type { PreflightFailed } from "../SetupErrors.ts"
 import type { Reporter } from "../reporter/Reporter.ts"
@@ -66,9 +66,19 @@ export const coordinate = (
     // Set when the engine stops this activity from outside (its shard moved to another worker, or this worker is
     // leaving): the jobs then keep running where they are, for the coordinator that takes over to re-attach to.
     const handover = { stopping: false }
+    const journal = yield* Journal.Journal
+    // Whether a job this coordinator lets go should be interrupted where it runs: not when the coordinator is handing
+    // over, nor when another coordinator took the run's lock over (this one was frozen past the lease: the jobs are
+    // the newer coordinator's now, re-attached under the same execution ids).
+    const stopJobs = (runId: string) =>
+      handover.stopping ? Effect.succeed(false) : journal.lockLost(runId).pipe(
+        Effect.exit,
+        Effect.timeoutOption(Duration.millis(20)),
+        Effect.map(Option.isNone)
+      )
     const dispatch: Executor.Dispatch = (job) => {
       runId = job.runId
-      return place(payload, executionId, job.runId, job.jobId, handover).pipe(
+      return place(payload, executionId, job.runId, job.jobId, stopJobs(job.runId)).pipe(
         // The JobWorkflows are the cluster's, not children of this activity's workflow: the engine would otherwise
         // tie their results to this workflow's replays.
         Effect.updateContext((context: Context.Context<WorkflowEngine.WorkflowEngine>) =>
@@ -133,9 +143,10 @@ const place = (
   runExecution: string,
   runId: string,
   jobId: string,
-  handover: { readonly stopping: boolean }
+  stopJobs: Effect.Effect<boolean>
 ): Effect.Effect<Executor.Dispatched, never, WorkflowEngine.WorkflowEngine> =>
   Effect.gen(function*() {
+    let interruptions = 0
     for (let placement = 1;; placement++) {
       const job = { runExecution, runId, dag: payload.dag, key: payload.key, jobId, force: payload.force ? "all" as const : [], placement }
       const executionId = yield* Workflows.JobWorkflow.executionId(job)
@@ -143,18 +154,25 @@ const place = (
         // The job ends where it runs, and journals how, before the run is journaled as ended; unless this coordinator
         // is only handing over to another one, which re-attaches to the job's execution.
         Effect.onInterrupt(() =>
-          handover.stopping ? Effect.void : Workflows.JobWorkflow.interrupt(executionId).pipe(
-            Effect.andThen(Workflows.JobWorkflow.poll(executionId).pipe(
-              Effect.repeat({ schedule: Schedule.spaced(Duration.millis(200)), until: Option.isSome }),
-              Effect.timeoutOption(STOP_WAIT)
-            ))
-          )
+          Effect.flatMap(stopJobs, (stop) =>
+            stop ? Workflows.JobWorkflow.interrupt(executionId).pipe(
+              Effect.andThen(Workflows.JobWorkflow.poll(executionId).pipe(
+                Effect.repeat({ schedule: Schedule.spaced(Duration.millis(200)), until: Option.isSome }),
+                Effect.timeoutOption(STOP_WAIT)
+              ))
+            ) : Effect.void)
         ),
         Effect.catchCause((cause) => Effect.succeed({ _tag: "Failed", error: `the cluster lost the job: ${cause}`, attempt: 0, at: 0 } as const))
       )
       switch (outcome._tag) {
         case "Busy":
           continue
+        case "Interrupted":
+          // This coordinator is running and did not stop the job (a cancel or its own interruption would have stopped
+          // this fiber first): another stopped it — a stale coordinator woken after the run moved on, or a worker
+          // leaving. The run still wants the job: placed again, a bounded number of times.
+          if (++interruptions <= MAX_REPLACED) continue
+          return outcome
         case "Succeeded":
           return { _tag: "Succeeded", json: outcome.json ?? undefined, attempt: outcome.attempt, at: outcome.at }
         default:
@@ -162,6 +180,9 @@ const place = (
       }
     }
   })
+
+/** How many times a job that something else interrupted is placed again before its interruption stands. */
+const MAX_REPLACED = 3
 
 /** How long an interrupted run waits for each of its jobs to end where it runs. */
 const STOP_WAIT = Duration.seconds(15)
