@@ -198,12 +198,18 @@ describe.skipIf(pg.skip)("cluster chaos (PostgreSQL, real CLI)", () => {
       const inFlight = new Map(cluster.marks(marksFile).filter((m) => m.what === "start" && m.pid === frozen!.pid).map((m) => [m.job, m.epoch]))
       for (const m of cluster.marks(marksFile)) if (m.what === "end" && m.pid === frozen!.pid) inFlight.delete(m.job)
       expect(inFlight.size).toBeGreaterThan(0)
+      // Frozen for at least 2.5 leases, and until its jobs were taken over (the engine moves a frozen worker's shards
+      // once its health check fails: its PostgreSQL session, alive, keeps nothing from expiring by itself).
       await cluster.sleep(7_500)
+      const takenOver = () => [...inFlight.keys()].every((job) =>
+        cluster.marks(marksFile).some((m) => m.what === "start" && m.job === job && m.pid !== frozen!.pid && m.at > stoppedAt))
+      while (!takenOver() && Date.now() - stoppedAt < 40_000) await cluster.sleep(100)
+      const frozenFor = Date.now() - stoppedAt
       frozen!.process.kill("SIGCONT")
       const end = await submitter.done
       // Give the woken worker time to try its late writes before the journal is read.
       await cluster.sleep(3_000)
-      console.log(`sigstop: ${inFlight.size} jobs in flight on the frozen worker ${frozen!.pid}`)
+      console.log(`sigstop: ${inFlight.size} jobs in flight on the frozen worker ${frozen!.pid}, frozen ${frozenFor} ms`)
       expect(end.status, end.output.slice(-3000)).toBe(0)
       expect((await succeededJobs(url)).size).toBe(jobs)
       const marks = cluster.marks(marksFile)
