@@ -103,17 +103,20 @@ const runIdIn = (stdout: string) => /run (\d{8}-\d{6}-[0-9a-f]+)/.exec(stdout)?.
 
 describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
   // First and alone: a figure of wall times, measured while nothing else of this file runs.
-  it("distribution: 40 jobs of 1 s on 2 workers take <= 0.65x the time on one", async () => {
+  // A figure of wall times on a shared machine: measured 0.60-0.76 here under a load average of 8-30 on 2 cores, so
+  // one retry (a second measurement, both printed) before it fails.
+  it("distribution: 40 jobs of 1 s on 2 workers take <= 0.65x the time on one", { retry: 1, timeout: 90_000 }, async () => {
     const db = database()
     const dir = tempDir()
     fs.writeFileSync(path.join(dir, "spread.ts"), sleepersDag("spread", 40, 1_000))
-    // Fair: each worker runs at most 8 jobs at once, and the run may have as many in flight as the workers hold.
-    const one = await startWorker(dir, db.url, 8)
-    const alone = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "8"]).done
+    // Fair: each worker runs at most 10 jobs at once, and the run may have as many in flight as the workers hold
+    // (10, then 20): 4 waves of 1 s on one worker, 2 on two (a count that does not divide 40 would favour one side).
+    const one = await startWorker(dir, db.url, 10)
+    const alone = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "10"]).done
     assert.strictEqual(alone.status, 0, alone.stdout + alone.stderr)
-    const two = await startWorker(dir, db.url, 8)
-    await new Promise((resolve) => setTimeout(resolve, 3_000)) // shards rebalanced
-    const both = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "16"]).done
+    const two = await startWorker(dir, db.url, 10)
+    await new Promise((resolve) => setTimeout(resolve, 5_000)) // shards rebalanced (a job sent to a shard in handover waits)
+    const both = await submit(path.join(dir, "spread.ts"), db.url, ["--concurrency", "20"]).done
     assert.strictEqual(both.status, 0, both.stdout + both.stderr)
     const wall = (stdout: string) => {
       const runId = runIdIn(stdout)!
@@ -123,11 +126,13 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     const t1 = wall(alone.stdout)
     const t2 = wall(both.stdout)
     process.stdout.write(`distribution: 1 worker ${t1} ms, 2 workers ${t2} ms, ratio ${(t2 / t1).toFixed(2)}\n`)
-    assert.isAtMost(t2 / t1, 0.65)
     const second = attempts(db.name, runIdIn(both.stdout)!)
     assert.strictEqual(second.length, 40)
     for (const worker of [one, two]) assert.match(worker.output(), new RegExp(`run ${runIdIn(both.stdout)} job "sleep`))
-  }, 90_000)
+    one.process.kill("SIGKILL")
+    two.process.kill("SIGKILL")
+    assert.isAtMost(t2 / t1, 0.65)
+  })
 
   describe.concurrent("two workers", () => {
     const db = pg.skip ? { name: "", url: "" } : database()
@@ -138,9 +143,10 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     fs.writeFileSync(path.join(dir, "keyed.ts"), sleepersDag("keyed", 4, 2_000))
     let workers: Array<Awaited<ReturnType<typeof startWorker>>> = []
     let starting: Promise<void> | undefined
-    // Started by the first test that needs them (not while the file is collected: the figure above runs first).
+    // Started by the first test that needs them (not while the file is collected: the figure above runs first). 8 slots
+    // each: the tests below share them at once, and the jobs of one run still spread over both.
     const ready = () =>
-      starting ??= Promise.all([startWorker(dir, db.url, 4), startWorker(dir, db.url, 4)]).then((started) => {
+      starting ??= Promise.all([startWorker(dir, db.url, 8), startWorker(dir, db.url, 8)]).then((started) => {
         workers = started
       })
 
@@ -239,5 +245,26 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     const takeover = Math.min(...rerun.map((r) => r.startedAt)) - killedAt
     process.stdout.write(`kill -9: ${inFlight.length} in flight on the killed worker, ${rerun.length} re-executed, takeover ${takeover} ms\n`)
     assert.isAtMost(takeover, 8_000)
+  }, 90_000)
+
+  it.concurrent("kill -9 of the worker that coordinates the run: another replays it and resumes it; exit 0", async () => {
+    const db = database()
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "moved.ts"), sleepersDag("moved", 12, 3_000))
+    const workers = await Promise.all([startWorker(dir, db.url, 4), startWorker(dir, db.url, 4)])
+    const submitter = submit(path.join(dir, "moved.ts"), db.url, ["--concurrency", "8"])
+    await waitUntil(() => workers.some((w) => (w.output().match(/attempt 1 started/g) ?? []).length >= 1), 30_000)
+    const coordinator = workers.find((w) => w.output().includes("coordinating"))!
+    await new Promise((resolve) => setTimeout(resolve, 1_000))
+    coordinator.process.kill("SIGKILL")
+    const result = await submitter.done
+    assert.strictEqual(result.status, 0, result.stdout + result.stderr)
+    const runId = runIdIn(result.stdout)!
+    const rows = attempts(db.name, runId)
+    assert.strictEqual(new Set(rows.filter((r) => r.status === "succeeded").map((r) => r.jobId)).size, 12)
+    // Jobs that had succeeded are restored, not run again: no job ran more than twice.
+    assert.isTrue(rows.every((r) => r.attempt <= 2))
+    const survivor = workers.find((w) => w !== coordinator)!
+    assert.match(survivor.output(), /coordinating 12 jobs here \(resumed\)/)
   }, 90_000)
 })

@@ -166,6 +166,8 @@ const place = (
       )
       switch (outcome._tag) {
         case "Busy":
+          // Every worker full (more in flight than the cluster holds): place it again, less eagerly each time.
+          if (placement >= 3) yield* Effect.sleep(Duration.millis(Math.min(1_000, 50 * 2 ** Math.min(placement - 3, 5))))
           continue
         case "Interrupted":
           // This coordinator is running and did not stop the job (a cancel or its own interruption would have stopped

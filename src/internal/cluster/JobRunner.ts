@@ -3,7 +3,7 @@
  * (retries, timeouts, resources, checkpoints, logs, events), and commits its success to the journal before answering.
  * The job is leased first (`Journal.leaseJob`): the lease's epoch fences its journal writes and is its fencing token,
  * and the journaled attempt count continues where an earlier holder stopped. At most `concurrency` jobs run here at
- * once; a job that finds no free slot within a moment (250 ms) is answered `Busy`, and the coordinator places it again, so
+ * once; a job that finds no free slot within 250 ms is answered `Busy`, and the coordinator places it again, so
  * jobs flow to workers with room instead of queueing where their shard happens to live.
  */
 import * as Cause from "effect/Cause"
@@ -41,7 +41,7 @@ export interface Catalog {
   readonly get: (dag: string) => { readonly plan: Plan.Plan; readonly hashes: ReadonlyArray<string> } | undefined
 }
 
-/** How long a job waits for a free slot on this worker before it is handed back (`Busy`). */
+/** How long a job waits for a free slot on this worker (one may free soon) before it is handed back (`Busy`). */
 const SLOT_WAIT = Duration.millis(250)
 
 export interface JobRunner {

@@ -136,11 +136,13 @@ export const submit = (
     } else runId = found.id
     if (request.follow === false) return yield* result
     const engine = yield* WorkflowEngine.WorkflowEngine
-    yield* Follow.follow(runId, {
+    const finished = yield* Follow.follow(runId, {
       until: Effect.provideService(Effect.asVoid(result), WorkflowEngine.WorkflowEngine, engine),
       nonCritical: request.nonCritical ?? []
     })
-    return yield* result
+    const outcome = yield* result
+    // How the run ended is the journal's to say (the workflow's own result may be an engine's interruption).
+    return outcome._tag === "Finished" && finished !== undefined ? { ...outcome, runId, status: finished.status } : outcome
   }).pipe(
     Effect.catchTag("SqlError", (error) => Effect.fail(new JournalError({ operation: "submit", reason: error.message })))
   )
