@@ -9,6 +9,7 @@
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Activity from "effect/workflow/Activity"
@@ -16,7 +17,7 @@ import * as WorkflowEngine from "effect/workflow/WorkflowEngine"
 import type * as Job from "../../Job.ts"
 import type * as Audit from "../Audit.ts"
 import type * as Executor from "../Executor.ts"
-import type * as Journal from "../Journal.ts"
+import * as Journal from "../Journal.ts"
 import * as Plan from "../Plan.ts"
 import type { PreflightFailed } from "../SetupErrors.ts"
 import type { Reporter } from "../reporter/Reporter.ts"
@@ -62,9 +63,22 @@ export const coordinate = (
     const plan = planned === undefined ? entry.plan : planned.success
     const engine = yield* WorkflowEngine.WorkflowEngine
     let runId = ""
+    // Set when the engine stops this activity from outside (its shard moved to another worker, or this worker is
+    // leaving): the jobs then keep running where they are, for the coordinator that takes over to re-attach to.
+    const handover = { stopping: false }
+    const journal = yield* Journal.Journal
+    // Whether a job this coordinator lets go should be interrupted where it runs: not when the coordinator is handing
+    // over, nor when another coordinator took the run's lock over (this one was frozen past the lease: the jobs are
+    // the newer coordinator's now, re-attached under the same execution ids).
+    const stopJobs = (runId: string) =>
+      handover.stopping ? Effect.succeed(false) : journal.lockLost(runId).pipe(
+        Effect.exit,
+        Effect.timeoutOption(Duration.millis(20)),
+        Effect.map(Option.isNone)
+      )
     const dispatch: Executor.Dispatch = (job) => {
       runId = job.runId
-      return place(payload, executionId, job.runId, job.jobId).pipe(
+      return place(payload, executionId, job.runId, job.jobId, stopJobs(job.runId)).pipe(
         // The JobWorkflows are the cluster's, not children of this activity's workflow: the engine would otherwise
         // tie their results to this workflow's replays.
         Effect.updateContext((context: Context.Context<WorkflowEngine.WorkflowEngine>) =>
@@ -108,9 +122,14 @@ export const coordinate = (
       Effect.catch((error) => Effect.succeed({ _tag: "Error", code: codeOf(error), message: error.message } as const))
     )
     // `runner cancel`: the run is interrupted (its jobs too, on their workers) and ends interrupted in the journal.
-    return yield* Effect.raceFirst(
+    const raced = Effect.raceFirst(
       execute,
       Effect.map(Workflows.interruptRequested, () => ({ _tag: "Finished", runId, status: "interrupted" }) as const)
+    )
+    // Run apart from this fiber, so that an interruption from outside is known as such before the dispatches see it.
+    const fiber = yield* Effect.forkDetach(raced)
+    return yield* Fiber.join(fiber).pipe(
+      Effect.onInterrupt(() => Effect.andThen(Effect.sync(() => void (handover.stopping = true)), Fiber.interrupt(fiber)))
     )
   }).pipe(Effect.annotateLogs({ dag: payload.dag, key: payload.key }))
 
@@ -123,21 +142,25 @@ const place = (
   payload: Payload,
   runExecution: string,
   runId: string,
-  jobId: string
+  jobId: string,
+  stopJobs: Effect.Effect<boolean>
 ): Effect.Effect<Executor.Dispatched, never, WorkflowEngine.WorkflowEngine> =>
   Effect.gen(function*() {
+    let interruptions = 0
     for (let placement = 1;; placement++) {
       const job = { runExecution, runId, dag: payload.dag, key: payload.key, jobId, force: payload.force ? "all" as const : [], placement }
       const executionId = yield* Workflows.JobWorkflow.executionId(job)
       const outcome = yield* Workflows.JobWorkflow.execute(job).pipe(
-        // The job ends where it runs, and journals how, before the run is journaled as ended.
+        // The job ends where it runs, and journals how, before the run is journaled as ended; unless this coordinator
+        // is only handing over to another one, which re-attaches to the job's execution.
         Effect.onInterrupt(() =>
-          Workflows.JobWorkflow.interrupt(executionId).pipe(
-            Effect.andThen(Workflows.JobWorkflow.poll(executionId).pipe(
-              Effect.repeat({ schedule: Schedule.spaced(Duration.millis(200)), until: Option.isSome }),
-              Effect.timeoutOption(STOP_WAIT)
-            ))
-          )
+          Effect.flatMap(stopJobs, (stop) =>
+            stop ? Workflows.JobWorkflow.interrupt(executionId).pipe(
+              Effect.andThen(Workflows.JobWorkflow.poll(executionId).pipe(
+                Effect.repeat({ schedule: Schedule.spaced(Duration.millis(200)), until: Option.isSome }),
+                Effect.timeoutOption(STOP_WAIT)
+              ))
+            ) : Effect.void)
         ),
         Effect.catchCause((cause) => Effect.succeed({ _tag: "Failed", error: `the cluster lost the job: ${cause}`, attempt: 0, at: 0 } as const))
       )
@@ -146,6 +169,12 @@ const place = (
           // Every worker full (more in flight than the cluster holds): place it again, less eagerly each time.
           if (placement >= 3) yield* Effect.sleep(Duration.millis(Math.min(1_000, 50 * 2 ** Math.min(placement - 3, 5))))
           continue
+        case "Interrupted":
+          // This coordinator is running and did not stop the job (a cancel or its own interruption would have stopped
+          // this fiber first): another stopped it — a stale coordinator woken after the run moved on, or a worker
+          // leaving. The run still wants the job: placed again, a bounded number of times.
+          if (++interruptions <= MAX_REPLACED) continue
+          return outcome
         case "Succeeded":
           return { _tag: "Succeeded", json: outcome.json ?? undefined, attempt: outcome.attempt, at: outcome.at }
         default:
@@ -153,6 +182,9 @@ const place = (
       }
     }
   })
+
+/** How many times a job that something else interrupted is placed again before its interruption stands. */
+const MAX_REPLACED = 3
 
 /** How long an interrupted run waits for each of its jobs to end where it runs. */
 const STOP_WAIT = Duration.seconds(15)
