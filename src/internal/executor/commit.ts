@@ -79,6 +79,10 @@ export const conclude = (recorder: Recorder, clock: Clock.Clock, job: JobState, 
     case "Succeeded":
       job.phase = job.cachedFrom === undefined ? "succeeded" : "cached"
       job.detail = undefined
+      // Its exits are read only until it ends (`verdict`); its output is kept on the job. Held, they kept each finished
+      // job's `Finished` record and two Exits alive to the end of the run (~0.6 KB a job, 5 MB of 10,000).
+      job.fiberExit = undefined
+      job.commitExit = undefined
       break
     case "Failed":
       job.phase = "failed"
