@@ -11,6 +11,7 @@ import * as Option from "effect/Option"
 import * as RunnerAddress from "effect/cluster/RunnerAddress"
 import type * as ShardingConfig from "effect/cluster/ShardingConfig"
 import { InvalidOption } from "../../Errors.ts"
+import * as duration from "../duration.ts"
 
 /** The lease of a worker's shards (`--lease`, `RUNNER_CLUSTER_LEASE`). Default 5 s: takeover of a dead worker ≤ 8 s. */
 export const DEFAULT_LEASE = Duration.seconds(5)
@@ -45,10 +46,17 @@ export const resolve = (flags: {
   readonly grace: Option.Option<Duration.Duration>
 }): Effect.Effect<Settings, InvalidOption> =>
   Effect.gen(function*() {
+    // The same forms as the flags ("5s", "5 seconds"): the variable is read as text and parsed as `--lease` is.
     const fromEnv = (name: string, fallback: Duration.Duration) =>
-      Effect.mapError(
-        Config.Duration(name).pipe(Config.withDefault(fallback)),
-        () => new InvalidOption({ where: name, reason: "must be a duration, e.g. 5 seconds" })
+      Effect.flatMap(
+        Effect.mapError(
+          Config.option(Config.String(name)),
+          () => new InvalidOption({ where: name, reason: "must be a duration, e.g. 5s" })
+        ),
+        (text) =>
+          Option.isNone(text) || text.value.trim() === ""
+            ? Effect.succeed(fallback)
+            : Effect.try({ try: () => duration.parse(text.value.trim() as Duration.Input, name), catch: (error) => error as InvalidOption })
       )
     const lease = Option.isSome(flags.lease) ? flags.lease.value : yield* fromEnv("RUNNER_CLUSTER_LEASE", DEFAULT_LEASE)
     const grace = Option.isSome(flags.grace) ? flags.grace.value : yield* fromEnv("RUNNER_CLUSTER_GRACE", DEFAULT_GRACE)
