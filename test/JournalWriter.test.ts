@@ -11,35 +11,18 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { DatabaseSync } from "node:sqlite"
 import * as Dag from "../src/Dag.ts"
 import * as Plan from "../src/internal/Plan.ts"
 import * as Executor from "../src/internal/Executor.ts"
 import * as Job from "../src/Job.ts"
 import * as Journal from "../src/internal/Journal.ts"
-import { type Backend, journalBackends } from "./support/backends.ts"
+import { type Backend, holdSqliteWriteLock, journalBackends } from "./support/backends.ts"
 import { withDb } from "./support/db.ts"
 import { collectingReporter } from "./support/run.ts"
 import { runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 
 const tempDir = tempDirs("runner-writer-")
-
-/** Takes the write lock from a second connection, released after `millis` (a timer: the event loop must turn). */
-const holdWriteLock = (file: string, millis: number) => {
-  const db = new DatabaseSync(file)
-  // The runner may be committing at this very moment: wait for it like any writer.
-  db.exec("PRAGMA busy_timeout = 5000")
-  db.exec("BEGIN IMMEDIATE")
-  const released = new Promise<void>((resolve) =>
-    setTimeout(() => {
-      db.exec("COMMIT")
-      db.close()
-      resolve()
-    }, millis)
-  )
-  return released
-}
 
 const backends = journalBackends()
 
@@ -120,7 +103,7 @@ describe.each<RuntimeName>(["node", "bun", "deno"])("a busy journal through the 
     const mark = path.join(dir, "mark")
     const child = runnerAsync(["test/fixtures/busy.ts", "--journal", journal, "--log-format", "plain"], { BUSY_MARK: mark }, runtime)
     await waitUntil(() => fs.existsSync(mark), 30_000)
-    const released = holdWriteLock(journal, 6_000)
+    const released = holdSqliteWriteLock(journal, 6_000)
     const result = await child.done
     await released
     assert.strictEqual(result.status, 0, result.stdout + result.stderr)

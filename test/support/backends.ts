@@ -49,21 +49,23 @@ const sqlite = (file: string): Backend => ({
       db.close()
     }
   },
-  holdWriteLock: (millis) => {
-    const db = new DatabaseSync(file)
-    // The runner may be committing at this very moment: wait for it like any writer.
-    db.exec("PRAGMA busy_timeout = 5000")
-    db.exec("BEGIN IMMEDIATE")
-    const released = new Promise<void>((resolve) =>
-      setTimeout(() => {
-        db.exec("COMMIT")
-        db.close()
-        resolve()
-      }, millis)
-    )
-    return Promise.resolve({ released })
-  }
+  holdWriteLock: (millis) => Promise.resolve({ released: holdSqliteWriteLock(file, millis) })
 })
+
+/** Takes a SQLite journal's write lock from a second connection, released after `millis` (a timer: the event loop must turn). */
+export const holdSqliteWriteLock = (file: string, millis: number): Promise<void> => {
+  const db = new DatabaseSync(file)
+  // The runner may be committing at this very moment: wait for it like any writer.
+  db.exec("PRAGMA busy_timeout = 5000")
+  db.exec("BEGIN IMMEDIATE")
+  return new Promise<void>((resolve) =>
+    setTimeout(() => {
+      db.exec("COMMIT")
+      db.close()
+      resolve()
+    }, millis)
+  )
+}
 
 /** The tables a run's commits write: locking them all stops every commit, as SQLite's write lock does. */
 const written = ["runs", "jobs", "attempts", "logs", "checkpoints", "locks"]
