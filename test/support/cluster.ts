@@ -20,7 +20,7 @@ export interface Proc {
   readonly done: Promise<{ readonly status: number | null; readonly signal: NodeJS.Signals | null; readonly output: string }>
 }
 
-const start = (argv: ReadonlyArray<string>, env: Record<string, string>, prefix: ReadonlyArray<string> = []): Proc => {
+export const start = (argv: ReadonlyArray<string>, env: Record<string, string>, prefix: ReadonlyArray<string> = []): Proc => {
   const [command, ...rest] = [...prefix, node, bin, ...argv]
   const child = spawn(command!, rest, { cwd: root, env: { ...process.env, NO_COLOR: "1", ...env } })
   let output = ""

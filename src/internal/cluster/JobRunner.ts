@@ -10,6 +10,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -62,6 +63,8 @@ export const make = (catalog: Catalog, options: {
   readonly concurrency: number
   readonly holder: string
   readonly registry: resources.Registry
+  /** Completed when the worker starts leaving: jobs not started by then are handed back (`Busy`), not interrupted. */
+  readonly stopping?: Deferred.Deferred<void>
 }): Effect.Effect<JobRunner> =>
   Effect.sync(() => {
     const slots = Semaphore.makeUnsafe(options.concurrency)
@@ -75,8 +78,18 @@ export const make = (catalog: Catalog, options: {
           const what = entry === undefined ? `the DAG "${payload.dag}"` : `the job "${payload.jobId}" of "${payload.dag}"`
           return { _tag: "Failed", error: `worker ${options.holder} was not given ${what} (start every worker with the same task files)`, attempt: 0, at } as const
         }
-        const taken = yield* Effect.timeoutOption(slots.take(1), SLOT_WAIT)
+        // A leaving worker starts nothing new: the coordinator places the job again, on a worker that stays.
+        const leaving = options.stopping === undefined ? Effect.never : Deferred.await(options.stopping)
+        if (options.stopping !== undefined && Deferred.isDoneUnsafe(options.stopping)) return { _tag: "Busy" } as const
+        const taken = yield* Effect.raceFirst(
+          Effect.timeoutOption(slots.take(1), SLOT_WAIT),
+          Effect.as(leaving, Option.none())
+        )
         if (Option.isNone(taken)) return { _tag: "Busy" } as const
+        if (options.stopping !== undefined && Deferred.isDoneUnsafe(options.stopping)) {
+          yield* slots.release(1)
+          return { _tag: "Busy" } as const
+        }
         running++
         return yield* Effect.scoped(runOne(entry.plan, entry.hashes, planned, payload, options)).pipe(
           Effect.ensuring(Effect.andThen(slots.release(1), Effect.sync(() => running--)))

@@ -109,7 +109,7 @@ export const run = (options: Options, stop: Deferred.Deferred<void>) =>
       // Resources hold across the cluster: their permits and rate slots are rows of the database (Limits.ts).
       Layer.unwrap(Effect.gen(function*() {
         const registry = yield* Limits.registry({ ttl: options.settings.lease, holder })
-        const jobs = yield* JobRunner.make(loaded, { concurrency: options.concurrency, holder, registry })
+        const jobs = yield* JobRunner.make(loaded, { concurrency: options.concurrency, holder, registry, stopping: stop })
         return Workflows.JobWorkflow.toLayer((payload) =>
           Activity.make({ name: `job:${payload.jobId}`, success: Workflows.JobOutcome, execute: jobs.run(payload) })
         )
