@@ -35,6 +35,12 @@ if (what === "import") {
     const Module = await import("node:module")
     // The same cache folder as bin/runner.js in a clone.
     Module.enableCompileCache?.(path.resolve(import.meta.dirname, "../node_modules/.cache/effect-runner"))
+    // A clone that was never built (the smoke test on a fresh machine) has no dist/ for the package to resolve to: the
+    // runner's own hook maps it to src/ there, as the runner does. `npm run bench` builds first, so figures use dist/.
+    const fs = await import("node:fs")
+    if (!fs.existsSync(path.resolve(import.meta.dirname, "../dist/index.js"))) {
+      ;(await import("../src/internal/runtime/nodeHooks.ts")).register()
+    }
   }
   await import(path.resolve(arg!))
 } else if (what === "spawn") {

@@ -83,12 +83,15 @@ describe.skipIf(pg.skip)("cluster chaos (PostgreSQL, real CLI)", () => {
     const { url } = database()
     const dir = tempDir()
     const marksFile = path.join(dir, "marks")
-    const jobs = 120
+    const jobs = 80
     const file = writeTasks(dir, jobs, 2_000)
     const env = { CHAOS_MARKS: marksFile }
     // The default lease (5 s): the takeover bound is the default's.
     const spawnWorker = () => cluster.worker({ url, files: [file], concurrency: 4, env })
-    const workers = [spawnWorker(), spawnWorker()]
+    // Four workers from the start, three of them killed: no worker joins mid-run. (A worker that joins takes shards
+    // over, and the jobs running on them are run again there: at-least-once, as the README says; not what this
+    // test counts.)
+    const workers = [spawnWorker(), spawnWorker(), spawnWorker(), spawnWorker()]
     const all: Array<cluster.Proc> = [...workers]
     const kills: Array<{ pid: number; at: number; inFlight: Set<string>; takeover?: number }> = []
     try {
@@ -96,8 +99,6 @@ describe.skipIf(pg.skip)("cluster chaos (PostgreSQL, real CLI)", () => {
       const submitter = cluster.submit({ url, file, concurrency: 8, env })
       all.push(submitter)
       for (let k = 0; k < 3; k++) {
-        // The worker started after the last kill is in the cluster before the next kill (capacity remains).
-        await Promise.all(workers.map((w) => w.joined))
         await cluster.sleep(1_500 + random() * 2_500)
         // The victim: a live worker (in a seeded order) with jobs started on it and not yet committed.
         let committed = new Set<string>()
@@ -119,11 +120,7 @@ describe.skipIf(pg.skip)("cluster chaos (PostgreSQL, real CLI)", () => {
         const inFlight = new Set([...open(victim!.pid)].filter((job) => !done.has(job)))
         const kill: (typeof kills)[number] = { pid: victim!.pid, at, inFlight }
         kills.push(kill)
-        // A new worker for the dead one, so capacity remains.
         workers.splice(workers.indexOf(victim!), 1)
-        const fresh = spawnWorker()
-        workers.push(fresh)
-        all.push(fresh)
         // Takeover: the kill until another process starts the first of the lost jobs.
         const deadline = Date.now() + 30_000
         while (kill.takeover === undefined && inFlight.size > 0 && Date.now() < deadline) {
