@@ -86,11 +86,25 @@ const beginRun = (journal: Journal.Journal["Service"]) =>
   })
 
 /** Leases a job in a scope of its own (closed by the caller, or at the test's end). */
-const lease = (journal: Journal.Journal["Service"], runId: string, jobId: string, holder: string) =>
+const lease = (journal: Journal.Journal["Service"], runId: string, jobId: string, holder: string, placement?: number) =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
-    return { ...yield* Scope.provide(journal.leaseJob(runId, jobId, holder), scope), scope }
+    return { ...yield* Scope.provide(journal.leaseJob(runId, jobId, holder, placement), scope), scope }
+  })
+
+/** Each job's lease records the placement it was taken with; a takeover's replaces it; another run's are apart. */
+const placementsRecorded = (journal: Journal.Journal["Service"]) =>
+  Effect.gen(function*() {
+    const runId = yield* beginRun(journal)
+    const other = yield* beginRun(journal)
+    assert.deepStrictEqual([...(yield* journal.placements(runId))], [])
+    yield* lease(journal, runId, "a", "worker-1", 1)
+    yield* lease(journal, runId, "b", "worker-1")
+    yield* lease(journal, other, "a", "worker-1", 7)
+    yield* lease(journal, runId, "a", "worker-2", 3)
+    assert.deepStrictEqual([...(yield* journal.placements(runId))], [["a", 3]])
+    assert.deepStrictEqual([...(yield* journal.placements(other))], [["a", 7]])
   })
 
 const started = (runId: string, jobId: string, attempt: number, at: number) =>
@@ -209,6 +223,12 @@ describe("job leases", () => {
           assert.isBelow(Date.now() - start, 3_000)
         })), 30_000)
 
+      it.effect("a lease records the cluster placement it was taken with, for a replayed coordinator to join", () =>
+        Effect.scoped(Effect.gen(function*() {
+          const backend = open()
+          yield* placementsRecorded(yield* instance(backend))
+        })), 30_000)
+
       it.effect("the same process leasing a job again ends its earlier lease at once; other runs are not affected", () =>
         Effect.scoped(Effect.gen(function*() {
           const backend = open()
@@ -259,6 +279,12 @@ describe("job leases", () => {
         assert.isTrue(isLockLost(yield* Effect.exit(first.lost), "worker-2"))
         const other = yield* lease(journal, begun.runId, "b", "worker-2")
         assert.deepStrictEqual([other.epoch, other.attempts], [1, 0])
+      })))
+
+    it.effect("records the placement a lease was taken with", () =>
+      Effect.scoped(Effect.gen(function*() {
+        const journal = Context.get(yield* Layer.build(Journal.layerMemory), Journal.Journal)
+        yield* placementsRecorded(journal)
       })))
   })
 })

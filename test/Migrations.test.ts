@@ -152,6 +152,29 @@ describe("journal migrations", () => {
       }).pipe(Effect.provide(clientLayer(file)))
     }))
 
+  it.effect("a journal at version 12 gains job_leases.placement (NULL for its leases); a new lease records its placement", () =>
+    Effect.gen(function*() {
+      const file = path.join(tempDir(), "v12.db")
+      yield* Effect.gen(function*() {
+        yield* migrations.run(12)
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`INSERT INTO job_leases (run_id, job_id, epoch, holder, taken_at) VALUES ('old-run', 'old-job', 4, 'w', 1000)`
+      }).pipe(Effect.provide(clientLayer(file)))
+      const placements = yield* Effect.scoped(Effect.gen(function*() {
+        const journal = yield* Journal.Journal
+        yield* journal.leaseJob("old-run", "new-job", "worker-b", 2)
+        return [...yield* journal.placements("old-run")]
+      })).pipe(Effect.provide(SqlJournal.layerSqlite({ filename: file, durability: "full" })))
+      assert.deepStrictEqual(placements, [["new-job", 2]])
+      inspect(file, (db) => {
+        assert.deepStrictEqual(migrationIds(db), allIds)
+        assert.deepStrictEqual(
+          db.prepare("SELECT job_id, epoch, placement FROM job_leases ORDER BY job_id").all().map((row) => ({ ...row })),
+          [{ job_id: "new-job", epoch: 1, placement: 2 }, { job_id: "old-job", epoch: 4, placement: null }]
+        )
+      })
+    }))
+
   it.effect("a journal at version 11 gains the lease tables; its runs are untouched and a job of one can be leased", () =>
     Effect.gen(function*() {
       const file = path.join(tempDir(), "v11.db")
@@ -172,7 +195,7 @@ describe("journal migrations", () => {
       assert.deepStrictEqual(lease, { epoch: 1, attempts: 1 })
       inspect(file, (db) => {
         assert.deepStrictEqual(migrationIds(db), allIds)
-        assert.deepStrictEqual(columns(db, "job_leases").map((c) => c.name), ["run_id", "job_id", "epoch", "holder", "taken_at"])
+        assert.deepStrictEqual(columns(db, "job_leases").map((c) => c.name), ["run_id", "job_id", "epoch", "holder", "taken_at", "placement"])
         assert.deepStrictEqual(columns(db, "resource_leases").map((c) => c.name), ["resource", "slot", "holder", "expires_at"])
         assert.deepStrictEqual(columns(db, "rate_slots").map((c) => c.name), ["resource", "at"])
         assert.include(names(db, "index"), "rate_slots_by_resource")

@@ -182,7 +182,18 @@ export class Journal extends Context.Service<Journal, {
    * caller interrupts the job; its later writes are dropped (a success or checkpoint fails with LockLost).
    * Gotcha: an earlier holder's success may have committed just before the takeover: read `succeeded` after it.
    */
-  readonly leaseJob: (runId: string, jobId: string, holder: string) => Effect.Effect<JobLease, JournalError, Scope.Scope>
+  readonly leaseJob: (
+    runId: string,
+    jobId: string,
+    holder: string,
+    /** Which of the job's cluster executions takes the lease (journaled: see `placements`). */
+    placement?: number
+  ) => Effect.Effect<JobLease, JournalError, Scope.Scope>
+  /**
+   * The cluster execution holding each leased job of a run, by the placement number its lease was taken with: a
+   * coordinator that replays the run joins those instead of starting the jobs again.
+   */
+  readonly placements: (runId: string) => Effect.Effect<ReadonlyMap<string, number>, JournalError>
   /** Appends a log line (written with the next commit). */
   readonly log: (record: LogRecord) => void
   /** The jobs of a run that succeeded, with their encoded outputs. */
@@ -235,6 +246,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
   interface Lease {
     epoch: number
     lost: Deferred.Deferred<never, LockLost> | undefined
+    placement: number | undefined
   }
   const leases = new Map<string, Lease>()
   const runs: Array<Run> = []
@@ -333,10 +345,11 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
       }),
     // One process: nobody can take a memory journal's lock over.
     lockLost: () => Effect.never,
-    leaseJob: (runId, jobId, holder) =>
+    leaseJob: (runId, jobId, holder, placement) =>
       Effect.gen(function*() {
         const key = `${runId}\u0000${jobId}`
-        const lease = leases.get(key) ?? { epoch: 0, lost: undefined }
+        const lease = leases.get(key) ?? { epoch: 0, lost: undefined, placement: undefined }
+        lease.placement = placement
         leases.set(key, lease)
         if (lease.lost !== undefined) {
           yield* Deferred.fail(lease.lost, new LockLost({ runId, holder: undefined, staleAfterMillis: 0, jobId, takenBy: holder }))
@@ -351,6 +364,15 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
         const run = byId.get(runId)
         run?.running.delete(jobId)
         return { epoch, attempts: run?.attempts.get(jobId) ?? 0, lost: Deferred.await(lost) }
+      }),
+    placements: (runId) =>
+      Effect.sync(() => {
+        const found = new Map<string, number>()
+        for (const [key, lease] of leases) {
+          const [run, jobId] = key.split("\u0000")
+          if (run === runId && lease.placement !== undefined) found.set(jobId!, lease.placement)
+        }
+        return found
       }),
     log: () => {},
     succeeded: (runId) => Effect.sync(() => [...(byId.get(runId)?.jobs.values() ?? [])]),

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import type * as Sharding from "effect/cluster/Sharding"
 import * as Activity from "effect/workflow/Activity"
 import * as WorkflowEngine from "effect/workflow/WorkflowEngine"
 import type * as Job from "../../Job.ts"
@@ -25,6 +26,7 @@ import * as Run from "../Run.ts"
 import { version } from "../cli/version.ts"
 import type { LayerFailed } from "../../Errors.ts"
 import type { Catalog } from "./JobRunner.ts"
+import * as Placement from "./Placement.ts"
 import * as Workflows from "./Workflows.ts"
 
 type Payload = typeof Workflows.RunWorkflow.payloadSchema.Type
@@ -47,16 +49,16 @@ export const coordinate = (
   catalog: Catalog,
   payload: Payload,
   executionId: string,
-  holder: string
+  self: Self
 ): Effect.Effect<
   Workflows.RunOutcome,
   never,
-  Journal.Journal | Reporter | Job.Services | WorkflowEngine.WorkflowEngine | WorkflowEngine.WorkflowInstance
+  Journal.Journal | Reporter | Job.Services | WorkflowEngine.WorkflowEngine | WorkflowEngine.WorkflowInstance | Sharding.Sharding
 > =>
   Effect.gen(function*() {
     const entry = catalog.get(payload.dag)
     if (entry === undefined) {
-      return { _tag: "Error", code: 2, message: `worker ${holder} was not given the DAG "${payload.dag}" (start every worker with the same task files)` } as const
+      return { _tag: "Error", code: 2, message: `worker ${self.host} was not given the DAG "${payload.dag}" (start every worker with the same task files)` } as const
     }
     const planned = payload.jobs.length === 0 ? undefined : yield* Effect.result(Plan.plan(entry.plan.dag, payload.jobs))
     if (planned !== undefined && planned._tag === "Failure") return { _tag: "Error", code: 2, message: planned.failure.message } as const
@@ -76,9 +78,14 @@ export const coordinate = (
         Effect.timeoutOption(Duration.millis(20)),
         Effect.map(Option.isNone)
       )
+    const placer = yield* Placement.make(self)
+    // The placements of the jobs an earlier coordinator of this execution had leased: joined, not started again.
+    let earlier: Effect.Effect<ReadonlyMap<string, number>> | undefined
     const dispatch: Executor.Dispatch = (job) => {
       runId = job.runId
-      return place(payload, executionId, job.runId, job.jobId, stopJobs(job.runId)).pipe(
+      earlier ??= Effect.runSync(Effect.cached(Effect.orElseSucceed(journal.placements(job.runId), () => new Map())))
+      const placements = { placer, earlier: Effect.map(earlier, (found) => found.get(job.jobId)) }
+      return place(payload, executionId, job.runId, job.jobId, placements, stopJobs(job.runId)).pipe(
         // The JobWorkflows are the cluster's, not children of this activity's workflow: the engine would otherwise
         // tie their results to this workflow's replays.
         Effect.updateContext((context: Context.Context<WorkflowEngine.WorkflowEngine>) =>
@@ -104,7 +111,7 @@ export const coordinate = (
       wait: true,
       audit: {
         ...(typeof audit === "object" && audit !== null ? audit : {}),
-        cluster: { generation: payload.generation, execution: executionId, coordinator: holder }
+        cluster: { generation: payload.generation, execution: executionId, coordinator: self.host }
       } as unknown as Audit.Audit,
       ...(payload.force ? { force: "all" as const } : {}),
       dispatch
@@ -134,23 +141,34 @@ export const coordinate = (
   }).pipe(Effect.annotateLogs({ dag: payload.dag, key: payload.key }))
 
 /**
- * Runs one job as a JobWorkflow and waits for its outcome. A worker without a free slot answers `Busy`: the job is
- * placed again under the next placement number (a new execution id, so most likely another worker). Deterministic, so
- * a replayed coordinator joins the same placements. Interrupting it interrupts the job where it runs.
+ * Runs one job as a JobWorkflow and waits for its outcome: first the execution an earlier coordinator of the run had
+ * leased, if any (joined); otherwise under the placement the placer chooses (a worker with a free slot). A worker
+ * without a free slot answers `Busy`, and the job is placed again under a later placement number. Interrupting it
+ * interrupts the job where it runs.
  */
 const place = (
   payload: Payload,
   runExecution: string,
   runId: string,
   jobId: string,
+  placements: { readonly placer: Placement.Placer; readonly earlier: Effect.Effect<number | undefined> },
   stopJobs: Effect.Effect<boolean>
 ): Effect.Effect<Executor.Dispatched, never, WorkflowEngine.WorkflowEngine> =>
   Effect.gen(function*() {
+    const base = { runExecution, runId, dag: payload.dag, key: payload.key, jobId, force: payload.force ? "all" as const : [] }
+    const executionIdOf = (placement: number) => Workflows.JobWorkflow.executionId({ ...base, placement })
     let interruptions = 0
-    for (let placement = 1;; placement++) {
-      const job = { runExecution, runId, dag: payload.dag, key: payload.key, jobId, force: payload.force ? "all" as const : [], placement }
-      const executionId = yield* Workflows.JobWorkflow.executionId(job)
-      const outcome = yield* Workflows.JobWorkflow.execute(job).pipe(
+    let busy = 0
+    let last = 0
+    let joined = yield* placements.earlier
+    for (;;) {
+      const choice: Placement.Choice = joined === undefined
+        ? yield* placements.placer.choose(last, executionIdOf)
+        : placements.placer.join(joined, yield* executionIdOf(joined))
+      joined = undefined
+      last = Math.max(last, choice.placement)
+      const executionId = choice.executionId
+      const outcome = yield* Workflows.JobWorkflow.execute({ ...base, placement: choice.placement }).pipe(
         // The job ends where it runs, and journals how, before the run is journaled as ended; unless this coordinator
         // is only handing over to another one, which re-attaches to the job's execution.
         Effect.onInterrupt(() =>
@@ -162,23 +180,26 @@ const place = (
               ))
             ) : Effect.void)
         ),
-        Effect.catchCause((cause) => Effect.succeed({ _tag: "Failed", error: `the cluster lost the job: ${cause}`, attempt: 0, at: 0 } as const))
+        Effect.catchCause((cause): Effect.Effect<Workflows.JobOutcome> =>
+          Effect.succeed({ _tag: "Failed", error: `the cluster lost the job: ${cause}`, attempt: 0, at: 0 })
+        )
       )
+      yield* placements.placer.settle(choice, { busy: outcome._tag === "Busy", host: outcome.host, slots: outcome.slots })
       switch (outcome._tag) {
         case "Busy":
           // Every worker full (more in flight than the cluster holds): place it again, less eagerly each time.
-          if (placement >= 3) yield* Effect.sleep(Duration.millis(Math.min(1_000, 50 * 2 ** Math.min(placement - 3, 5))))
+          if (++busy >= 2) yield* Effect.sleep(Duration.millis(Math.min(1_000, 50 * 2 ** Math.min(busy - 2, 5))))
           continue
         case "Interrupted":
           // This coordinator is running and did not stop the job (a cancel or its own interruption would have stopped
           // this fiber first): another stopped it — a stale coordinator woken after the run moved on, or a worker
           // leaving. The run still wants the job: placed again, a bounded number of times.
           if (++interruptions <= MAX_REPLACED) continue
-          return outcome
+          return { _tag: "Interrupted", reason: outcome.reason }
         case "Succeeded":
           return { _tag: "Succeeded", json: outcome.json ?? undefined, attempt: outcome.attempt, at: outcome.at }
-        default:
-          return outcome
+        case "Failed":
+          return { _tag: "Failed", error: outcome.error, attempt: outcome.attempt }
       }
     }
   })
@@ -189,10 +210,17 @@ const MAX_REPLACED = 3
 /** How long an interrupted run waits for each of its jobs to end where it runs. */
 const STOP_WAIT = Duration.seconds(15)
 
+/** The worker a coordinator runs on: its name (as its jobs' answers give it), slots and jobs running now. */
+export interface Self {
+  readonly host: string
+  readonly slots: number
+  readonly running: () => number
+}
+
 /** The RunWorkflow handler: its one activity (named per DAG: activity names are unique per step). */
-export const handler = (catalog: Catalog, holder: string) => (payload: Payload, executionId: string) =>
+export const handler = (catalog: Catalog, self: Self) => (payload: Payload, executionId: string) =>
   Activity.make({
     name: `coordinate:${payload.dag}`,
     success: Workflows.RunOutcome,
-    execute: coordinate(catalog, payload, executionId, holder)
+    execute: coordinate(catalog, payload, executionId, self)
   })

@@ -96,7 +96,9 @@ export const make = (catalog: Catalog, options: {
         )
       }).pipe(
         // Asked to stop (the run was cancelled, or the coordinator let the job go): the job is interrupted here.
-        Effect.raceFirst(Effect.as(Workflows.interruptRequested, { _tag: "Interrupted", reason: "interrupted" } as const))
+        Effect.raceFirst(Effect.as(Workflows.interruptRequested, { _tag: "Interrupted", reason: "interrupted" } as const)),
+        // Signed: the coordinator learns where the job's shard lives and how many slots this worker has.
+        Effect.map((outcome): Workflows.JobOutcome => ({ ...outcome, host: options.holder, slots: options.concurrency }))
       )
     return { run, running: () => running }
   })
@@ -115,7 +117,7 @@ const runOne = (
     const failed = (error: string, attempt = 0) =>
       Effect.map(Clock.currentTimeMillis, (at) => ({ _tag: "Failed", error, attempt, at }) as const)
     const journal = yield* Journal.Journal
-    const lease = yield* Effect.result(journal.leaseJob(runId, jobId, options.holder))
+    const lease = yield* Effect.result(journal.leaseJob(runId, jobId, options.holder, payload.placement))
     if (lease._tag === "Failure") return yield* failed(`could not lease the job: ${lease.failure.message}`)
     // The needs' outputs, as their jobs' schemas decode them from the journal.
     const succeeded = new Map((yield* Effect.orElseSucceed(journal.succeeded(runId), () => [])).map((row) => [row.jobId, row]))
@@ -123,7 +125,7 @@ const runOne = (
     const done = succeeded.get(jobId)
     if (done !== undefined && done.definitionHash === hashes[planned.index]) {
       const at = yield* Clock.currentTimeMillis
-      return { _tag: "Succeeded", json: done.json ?? null, attempt: lease.success.attempts, at, host: options.holder } as const
+      return { _tag: "Succeeded", json: done.json ?? null, attempt: lease.success.attempts, at } as const
     }
     const resolved = yield* Effect.result(
       Preflight.require({ ...plan, jobs: [planned] }, yield* ConfigProvider.ConfigProvider)
@@ -175,8 +177,7 @@ const runOne = (
         if (Exit.isFailure(committed)) {
           return yield* failed(`its success could not be committed: ${render.causeMessage(committed.cause)}`, job.attempts)
         }
-        const host = options.holder
-        return { _tag: "Succeeded", json: exit.value.encoded.json ?? null, attempt: exit.value.attempt, at: exit.value.at, host } as const
+        return { _tag: "Succeeded", json: exit.value.encoded.json ?? null, attempt: exit.value.attempt, at: exit.value.at } as const
       }
       if (Cause.hasInterruptsOnly(exit.cause)) return { _tag: "Interrupted", reason: job.interruptedDetail } as const
       return yield* failed(recorder.mask(render.cause(exit.cause)), job.attempts)

@@ -105,13 +105,15 @@ export const run = (options: Options, stop: Deferred.Deferred<void>) =>
         interval: Duration.minutes(5)
       })
     const handlers = Layer.mergeAll(
-      Workflows.RunWorkflow.toLayer(Coordinator.handler(loaded, holder)),
       // Resources hold across the cluster: their permits and rate slots are rows of the database (Limits.ts).
       Layer.unwrap(Effect.gen(function*() {
         const registry = yield* Limits.registry({ ttl: options.settings.lease, holder })
         const jobs = yield* JobRunner.make(loaded, { concurrency: options.concurrency, holder, registry, stopping: stop })
-        return Workflows.JobWorkflow.toLayer((payload) =>
-          Activity.make({ name: `job:${payload.jobId}`, success: Workflows.JobOutcome, execute: jobs.run(payload) })
+        return Layer.merge(
+          Workflows.RunWorkflow.toLayer(Coordinator.handler(loaded, { host: holder, slots: options.concurrency, running: jobs.running })),
+          Workflows.JobWorkflow.toLayer((payload) =>
+            Activity.make({ name: `job:${payload.jobId}`, success: Workflows.JobOutcome, execute: jobs.run(payload) })
+          )
         )
       })),
       retention(Workflows.RunWorkflow),

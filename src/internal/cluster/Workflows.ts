@@ -47,19 +47,24 @@ export const RunWorkflow = Workflow.make("effect-runner/Run", {
   idempotencyKey: (payload) => `${payload.dag}\u0000${payload.key}\u0000${payload.generation}`
 })
 
-/** How a job ended on its worker. Its success is committed to the journal already; a failure comes as text. */
+/**
+ * How a job ended on its worker. Its success is committed to the journal already; a failure comes as text. Each
+ * answer names the worker that gave it and that worker's slot count: the coordinator places later jobs by them
+ * (Placement.ts).
+ */
+const answeredBy = { host: Schema.optionalKey(Schema.String), slots: Schema.optionalKey(Schema.Number) }
 export const JobOutcome = Schema.Union([
   Schema.Struct({
     _tag: Schema.Literal("Succeeded"),
     json: Schema.NullOr(Schema.String),
     attempt: Schema.Number,
     at: Schema.Number,
-    host: Schema.String
+    ...answeredBy
   }),
-  Schema.Struct({ _tag: Schema.Literal("Failed"), error: Schema.String, attempt: Schema.Number, at: Schema.Number }),
-  Schema.Struct({ _tag: Schema.Literal("Interrupted"), reason: Schema.String }),
-  /** The worker had no free slot: the coordinator places the job again (another execution id, likely another worker). */
-  Schema.Struct({ _tag: Schema.Literal("Busy") })
+  Schema.Struct({ _tag: Schema.Literal("Failed"), error: Schema.String, attempt: Schema.Number, at: Schema.Number, ...answeredBy }),
+  Schema.Struct({ _tag: Schema.Literal("Interrupted"), reason: Schema.String, ...answeredBy }),
+  /** The worker had no free slot: the coordinator places the job again (another execution id, on a worker with room). */
+  Schema.Struct({ _tag: Schema.Literal("Busy"), ...answeredBy })
 ])
 export type JobOutcome = typeof JobOutcome.Type
 

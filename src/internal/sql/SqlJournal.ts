@@ -462,13 +462,13 @@ const makeFor = (
      * its run is kept, so an epoch is never reused), the attempts an earlier holder left running closed, the attempts
      * counted. Concurrent takeovers are serialised by the row's upsert (PostgreSQL) or the write lock (SQLite).
      */
-    const takeJob = (runId: string, jobId: string, holder: string) =>
+    const takeJob = (runId: string, jobId: string, holder: string, placement: number | null) =>
       sql.withTransaction(Effect.gen(function*() {
         const now = yield* Clock.currentTimeMillis
-        const taken = yield* sql<{ epoch: number }>`INSERT INTO job_leases (run_id, job_id, epoch, holder, taken_at)
-          VALUES (${runId}, ${jobId}, 1, ${holder}, ${now})
+        const taken = yield* sql<{ epoch: number }>`INSERT INTO job_leases (run_id, job_id, epoch, holder, taken_at, placement)
+          VALUES (${runId}, ${jobId}, 1, ${holder}, ${now}, ${placement})
           ON CONFLICT (run_id, job_id) DO UPDATE
-          SET epoch = job_leases.epoch + 1, holder = excluded.holder, taken_at = excluded.taken_at
+          SET epoch = job_leases.epoch + 1, holder = excluded.holder, taken_at = excluded.taken_at, placement = excluded.placement
           RETURNING epoch`
         const error = Journal.takenOverError(holder)
         yield* sql`UPDATE attempts SET status = 'interrupted', ended_at = ${now}, error = ${error}
@@ -479,9 +479,14 @@ const makeFor = (
         return { epoch: Number(taken[0]!.epoch), attempts: Number(counted[0]?.n ?? 0) }
       }))
 
-    const leaseJob = (runId: string, jobId: string, holder: string): Effect.Effect<Journal.JobLease, Journal.JournalError, Scope.Scope> =>
+    const leaseJob = (
+      runId: string,
+      jobId: string,
+      holder: string,
+      placement?: number
+    ): Effect.Effect<Journal.JobLease, Journal.JournalError, Scope.Scope> =>
       Effect.gen(function*() {
-        const { epoch, attempts } = yield* takeJob(runId, jobId, holder).pipe(
+        const { epoch, attempts } = yield* takeJob(runId, jobId, holder, placement ?? null).pipe(
           Effect.retry({ while: isBusy, times: 20 }),
           Effect.mapError(journalError("lease job"))
         )
@@ -562,6 +567,12 @@ const makeFor = (
           fence: fenceOf(record.runId, record.jobId),
           mustCommit: false
         }),
+      placements: (runId) =>
+        sql<{ job_id: string; placement: number }>`
+          SELECT job_id, placement FROM job_leases WHERE run_id = ${runId} AND placement IS NOT NULL`.pipe(
+          Effect.map((rows) => new Map(rows.map((row) => [row.job_id, Number(row.placement)] as const))),
+          Effect.mapError(journalError("read job placements"))
+        ),
       succeeded: (runId) =>
         sql<{ job_id: string; output: string | null; definition_hash: string | null }>`
           SELECT job_id, output, definition_hash FROM jobs WHERE run_id = ${runId} AND status IN ('succeeded', 'cached')`.pipe(

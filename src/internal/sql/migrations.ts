@@ -263,6 +263,15 @@ const v12 = Effect.gen(function*() {
   yield* sql`CREATE INDEX rate_slots_by_resource ON rate_slots (resource, at)`
 })
 
+/**
+ * v13: which cluster execution of a job holds its lease (its placement number), so that a coordinator replayed on
+ * another worker joins the executions already running instead of starting their jobs again.
+ */
+const v13 = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* sql`ALTER TABLE job_leases ADD COLUMN placement INTEGER`
+})
+
 /** Every migration, by id. */
 export const all = {
   "0001_journal": v1,
@@ -276,7 +285,8 @@ export const all = {
   "0009_backfills": v9,
   "0010_ui_indexes": v10,
   "0011_needs_and_waits": v11,
-  "0012_leases": v12
+  "0012_leases": v12,
+  "0013_lease_placements": v13
 } as const
 
 /** The table the Migrator records applied migrations in. */
