@@ -102,10 +102,10 @@ const attempts = (db: string, runId: string) =>
 const runIdIn = (stdout: string) => /run (\d{8}-\d{6}-[0-9a-f]+)/.exec(stdout)?.[1]
 
 describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
-  // First and alone: a figure of wall times, measured while nothing else of this file runs.
-  // A figure of wall times on a shared machine: measured 0.60-0.76 here under a load average of 8-30 on 2 cores, so
-  // one retry (a second measurement, both printed) before it fails.
-  it("distribution: 40 jobs of 1 s on 2 workers, both running work, take well under the time on one", { retry: 1, timeout: 90_000 }, async () => {
+  // First and alone: a figure of wall times, measured while nothing else of this file runs. On a shared machine
+  // (0.55-0.67 measured under a load average of 6-11 on 2 cores), so one retry (a second measurement, both printed)
+  // before it fails.
+  it("distribution: 40 jobs of 1 s on 2 workers, both running work, take <= 0.65x the time on one", { retry: 1, timeout: 90_000 }, async () => {
     const db = database()
     const dir = tempDir()
     fs.writeFileSync(path.join(dir, "spread.ts"), sleepersDag("spread", 40, 1_000))
@@ -131,10 +131,9 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     for (const worker of [one, two]) assert.match(worker.output(), new RegExp(`run ${runIdIn(both.stdout)} job "sleep`))
     one.process.kill("SIGKILL")
     two.process.kill("SIGKILL")
-    // The issue's target is <= 0.65: met alone (0.53) and by bench/cluster.ts (0.59, 60 jobs), which publishes it.
-    // Beside the suite's other files on 2 cores this file measured 0.68-0.80 (each wave pays more engine hops under
-    // load), so the suite checks a speed-up (<= 0.9) with the work on both workers, and prints the figure.
-    assert.isAtMost(t2 / t1, 0.9)
+    // Two workers double the slots: ideally 0.5. The coordinator places jobs on workers with free slots
+    // (Placement.ts); with the shard hash alone this measured 0.68-0.81 beside the suite's other files.
+    assert.isAtMost(t2 / t1, 0.65)
   })
 
   describe.concurrent("two workers", () => {
