@@ -79,6 +79,27 @@ const token = Job.make("fencing token", { run: () => Effect.map(Job.Current, (jo
 export default Dag.make(${JSON.stringify(name)}, [...produce, ...consume, token])
 `
 
+/** A DAG whose layer (a "pool") marks each build and release in $POOL_MARKS; its jobs return the pool they used. */
+const pooledDag = `${header}
+import * as Context from "effect/Context"
+import * as Layer from "effect/Layer"
+import * as fs from "node:fs"
+class Pool extends Context.Service<Pool, { readonly id: string }>()("Pool") {}
+const mark = (what: string) => fs.appendFileSync(process.env["POOL_MARKS"]!, what + "\\n")
+const PoolLive = Layer.effect(Pool)(Effect.acquireRelease(
+  Effect.sync(() => { const id = process.pid + "/" + Math.random().toString(36).slice(2, 8); mark("build " + id); return { id } }),
+  (pool) => Effect.sync(() => mark("release " + pool.id))
+))
+const jobs = Array.from({ length: 8 }, (_, i) => Job.make(\`query \${i}\`, {
+  run: () => Effect.gen(function*() {
+    const pool = yield* Pool
+    yield* Effect.sleep(300)
+    return pool.id
+  })
+}))
+export default Dag.make("pooled", jobs, { layer: PoolLive })
+`
+
 const failingDag = `${header}
 const fine = Job.make("fine one", { run: () => Effect.succeed(1) })
 const broken = Job.make("broken ✗", { needs: { fine }, run: () => Effect.fail(new Error("disk full on purpose")) })
@@ -143,12 +164,14 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     fs.writeFileSync(path.join(dir, "failing.ts"), failingDag)
     fs.writeFileSync(path.join(dir, "long.ts"), sleepersDag("long", 6, 30_000))
     fs.writeFileSync(path.join(dir, "keyed.ts"), sleepersDag("keyed", 4, 2_000))
+    fs.writeFileSync(path.join(dir, "pooled.ts"), pooledDag)
+    const poolMarks = path.join(dir, "pool-marks")
     let workers: Array<Awaited<ReturnType<typeof startWorker>>> = []
     let starting: Promise<void> | undefined
     // Started by the first test that needs them (not while the file is collected: the figure above runs first). 8 slots
     // each: the tests below share them at once, and the jobs of one run still spread over both.
     const ready = () =>
-      starting ??= Promise.all([startWorker(dir, db.url, 8), startWorker(dir, db.url, 8)]).then((started) => {
+      starting ??= Promise.all([1, 2].map(() => startWorker(dir, db.url, 8, { POOL_MARKS: poolMarks }))).then((started) => {
         workers = started
       })
 
@@ -162,12 +185,28 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
       assert.strictEqual(rows.length, 13)
       assert.isTrue(rows.every((r) => r.status === "succeeded" && r.attempt === 1))
       // Each worker logs the jobs it runs: both ran some.
-      for (const worker of workers) assert.match(worker.output(), /job "(extract|load)[^"]*": attempt 1 succeeded/)
+      for (const worker of workers) {
+        assert.match(worker.output(), /job "(extract|load)[^\n]*": attempt 1 succeeded/, workers.map((w) => w.output()).join("\n----\n"))
+      }
       const outputs = psql(db.name, `SELECT output FROM jobs WHERE run_id = '${runId}' AND job_id = 'load/3 → "db"'`).trim()
       assert.strictEqual(JSON.parse(outputs), "2026-12-01T02:00:03.000Z 9007199254740996 1180591620717411303424")
       // The job's lease epoch reaches its code as its fencing token.
       const token = JSON.parse(psql(db.name, `SELECT output FROM jobs WHERE run_id = '${runId}' AND job_id = 'fencing token'`).trim())
       assert.deepStrictEqual(token, { token: 1, job: "fencing token" })
+    }, 60_000)
+
+    it("the DAG's layer is built once per run on each worker that runs its jobs, not once per job", async () => {
+      await ready()
+      const result = await submit(path.join(dir, "pooled.ts"), db.url, ["--concurrency", "8"]).done
+      assert.strictEqual(result.status, 0, result.stdout + result.stderr)
+      const runId = runIdIn(result.stdout)!
+      const used = psql(db.name, `SELECT output FROM jobs WHERE run_id = '${runId}'`).trim().split("\n").map((line) => JSON.parse(line) as string)
+      assert.strictEqual(used.length, 8)
+      const builds = fs.readFileSync(poolMarks, "utf8").split("\n").filter((line) => line.startsWith("build ")).map((line) => line.slice(6))
+      // One pool per worker that ran jobs (1 or 2), each used by every job that ran there.
+      assert.deepStrictEqual([...new Set(used)].sort(), [...builds].sort())
+      assert.isAtMost(builds.length, 2)
+      assert.strictEqual(new Set(builds.map((id) => id.split("/")[0])).size, builds.length)
     }, 60_000)
 
     it("a failing job: exit 1, the summary names it and its error", async () => {

@@ -101,9 +101,10 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
   Effect.scoped(Effect.gen(function*() {
     const { plan } = request
     const journal = yield* Journal.Journal
-    // The user's layers live in this run's scope: built before the first job, released after the run ends.
+    // The user's layers live in this run's scope: built before the first job, released after the run ends. Not here
+    // when the jobs are dispatched: they are built where the jobs run (cluster/JobRunner.ts).
     const builder = yield* layers.make(yield* Effect.scope)
-    const dagLayer = plan.dag.layer
+    const dagLayer = request.dispatch === undefined ? plan.dag.layer : undefined
     const services = dagLayer === undefined ? Context.empty() : yield* builder.build(dagLayer).pipe(
       Effect.catchCause((cause) =>
         Cause.hasInterruptsOnly(cause)

@@ -15,6 +15,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as RcMap from "effect/RcMap"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import type * as WorkflowEngine from "effect/workflow/WorkflowEngine"
@@ -42,6 +43,16 @@ export interface Catalog {
   readonly get: (dag: string) => { readonly plan: Plan.Plan; readonly hashes: ReadonlyArray<string> } | undefined
 }
 
+/**
+ * A run's layers on this worker, by DAG and run execution: the DAG's `layer`, built once by the first of the run's
+ * jobs to start here, and the builder its jobs' own layers are built with (once each, as in a local run). A worker does
+ * not know when a run ends, so they are released once no job of the run has run here for `LAYERS_IDLE`.
+ */
+type RunLayers = RcMap.RcMap<string, { readonly builder: layers.Builder; readonly services: Context.Context<any> }, unknown>
+
+/** How long a run's layers are kept on a worker after its last job there ended. */
+const LAYERS_IDLE = Duration.seconds(30)
+
 /** How long a job waits for a free slot on this worker (one may free soon) before it is handed back (`Busy`). */
 const SLOT_WAIT = Duration.millis(250)
 
@@ -65,8 +76,18 @@ export const make = (catalog: Catalog, options: {
   readonly registry: resources.Registry
   /** Completed when the worker starts leaving: jobs not started by then are handed back (`Busy`), not interrupted. */
   readonly stopping?: Deferred.Deferred<void>
-}): Effect.Effect<JobRunner> =>
-  Effect.sync(() => {
+}): Effect.Effect<JobRunner, never, Scope.Scope | Job.Services> =>
+  Effect.gen(function*() {
+    const runLayers: RunLayers = yield* RcMap.make({
+      lookup: (key: string) =>
+        Effect.gen(function*() {
+          const builder = yield* layers.make(yield* Effect.scope)
+          const layer = catalog.get(key.slice(0, key.indexOf("\u0000")))?.plan.dag.layer
+          const services = layer === undefined ? Context.empty() as Context.Context<any> : yield* builder.build(layer)
+          return { builder, services }
+        }),
+      idleTimeToLive: LAYERS_IDLE
+    })
     const slots = Semaphore.makeUnsafe(options.concurrency)
     let running = 0
     const run: JobRunner["run"] = (payload) =>
@@ -91,7 +112,7 @@ export const make = (catalog: Catalog, options: {
           return { _tag: "Busy" } as const
         }
         running++
-        return yield* Effect.scoped(runOne(entry.plan, entry.hashes, planned, payload, options)).pipe(
+        return yield* Effect.scoped(runOne(entry.plan, entry.hashes, planned, payload, { ...options, runLayers })).pipe(
           Effect.ensuring(Effect.andThen(slots.release(1), Effect.sync(() => running--)))
         )
       }).pipe(
@@ -110,7 +131,7 @@ const runOne = (
   hashes: ReadonlyArray<string>,
   planned: Plan.PlannedJob,
   payload: Payload,
-  options: { readonly holder: string; readonly registry: resources.Registry }
+  options: { readonly holder: string; readonly registry: resources.Registry; readonly runLayers: RunLayers }
 ): Effect.Effect<Workflows.JobOutcome, never, Journal.Journal | Reporter | Job.Services | Scope.Scope> =>
   Effect.gen(function*() {
     const { jobId, runId } = payload
@@ -144,13 +165,14 @@ const runOne = (
       needs.push([dep.name, row.json])
     }
     const masker = (yield* Secrets.CurrentMasker).with(resolved.success.secrets)
-    const builder = yield* layers.make(yield* Effect.scope)
-    const dagLayer = plan.dag.layer
-    const built = dagLayer === undefined ? undefined : yield* Effect.exit(builder.build(dagLayer))
-    if (built !== undefined && Exit.isFailure(built)) {
+    // The run's layers on this worker: built by its first job here, shared by the others (see RunLayers).
+    const layersKey = `${payload.dag}\u0000${payload.runExecution}`
+    const built = yield* Effect.exit(RcMap.get(options.runLayers, layersKey))
+    if (Exit.isFailure(built)) {
+      yield* RcMap.invalidate(options.runLayers, layersKey)
       return yield* failed(`the DAG's layer failed: ${render.causeMessage(built.cause)}`)
     }
-    const services = built === undefined ? Context.empty() : built.value
+    const { builder, services } = built.value
     const partition = Run.partitionOf({ plan, target: { _tag: "Key", key: payload.key, force: false } })
     const job = new JobState(planned)
     job.attempts = lease.success.attempts

@@ -91,6 +91,9 @@ const reporter = (print: (line: string) => void): Reporter.Reporter["Service"] =
   })
 }
 
+/** How long a worker's shard count must stay the same before it says it has joined. */
+const SETTLED = 2_500
+
 /** Runs the worker until `stop` completes, then leaves the cluster gracefully (see the module's comment). */
 export const run = (options: Options, stop: Deferred.Deferred<void>) =>
   Effect.gen(function*() {
@@ -138,7 +141,10 @@ export const run = (options: Options, stop: Deferred.Deferred<void>) =>
     options.print(`worker ${advertise.host}:${advertise.port}: left the cluster`)
   })
 
-/** Prints the joined line once the worker holds shards (or after two leases, whatever it holds then). */
+/**
+ * Prints the joined line once the worker holds shards and their number has settled (the others hand theirs over a
+ * few at a time), so the line gives the worker's share; or after three leases, whatever it holds then.
+ */
 const announce = (sharding: Sharding.Sharding["Service"], options: Options, dags: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const count = () => {
@@ -146,8 +152,13 @@ const announce = (sharding: Sharding.Sharding["Service"], options: Options, dags
       for (let i = 1; i <= 300; i++) if (sharding.hasShardId(ShardId.make("default", i))) n++
       return n
     }
-    const deadline = Date.now() + 2 * Duration.toMillis(options.settings.lease)
-    while (count() === 0 && Date.now() < deadline) yield* Effect.sleep(Duration.millis(100))
+    const deadline = Date.now() + 3 * Duration.toMillis(options.settings.lease)
+    let held = count()
+    let since = Date.now()
+    while ((held === 0 || Date.now() - since < SETTLED) && Date.now() < deadline) {
+      yield* Effect.sleep(Duration.millis(100))
+      if (count() !== held) [held, since] = [count(), Date.now()]
+    }
     const { advertise, listen } = options.addresses
     const where = `${advertise.host}:${advertise.port}` + (listen.host === advertise.host && listen.port === advertise.port ? "" : ` (listening on ${listen.host}:${listen.port})`)
     options.print(
