@@ -100,6 +100,24 @@ const jobs = Array.from({ length: 8 }, (_, i) => Job.make(\`query \${i}\`, {
 export default Dag.make("pooled", jobs, { layer: PoolLive })
 `
 
+/** A cached job reading a data file (its key), counting its real runs in $CACHE_MARKS, and a job after it. */
+const cachedDag = (dataFile: string) => `${header}
+import * as fs from "node:fs"
+const convert = Job.make("convert data", {
+  cache: { files: [${JSON.stringify(dataFile)}] },
+  output: Schema.Struct({ rows: Schema.BigInt, at: Schema.Date }),
+  run: () => Effect.sync(() => {
+    fs.appendFileSync(process.env["CACHE_MARKS"]!, "ran\\n")
+    return { rows: BigInt(fs.readFileSync(${JSON.stringify(dataFile)}, "utf8").split("\\n").length) * 10n ** 20n, at: new Date(Date.UTC(2026, 11, 5)) }
+  })
+})
+const report = Job.make("report", {
+  needs: { convert },
+  run: ({ convert }) => Effect.succeed(\`\${convert.rows} rows at \${convert.at.toISOString()}\`)
+})
+export default Dag.make("cached", [convert, report])
+`
+
 const failingDag = `${header}
 const fine = Job.make("fine one", { run: () => Effect.succeed(1) })
 const broken = Job.make("broken ✗", { needs: { fine }, run: () => Effect.fail(new Error("disk full on purpose")) })
@@ -166,12 +184,16 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     fs.writeFileSync(path.join(dir, "keyed.ts"), sleepersDag("keyed", 4, 2_000))
     fs.writeFileSync(path.join(dir, "pooled.ts"), pooledDag)
     const poolMarks = path.join(dir, "pool-marks")
+    const dataFile = path.join(dir, "data.csv")
+    fs.writeFileSync(dataFile, "a\nb\nc")
+    fs.writeFileSync(path.join(dir, "cached.ts"), cachedDag(dataFile))
+    const cacheMarks = path.join(dir, "cache-marks")
     let workers: Array<Awaited<ReturnType<typeof startWorker>>> = []
     let starting: Promise<void> | undefined
     // Started by the first test that needs them (not while the file is collected: the figure above runs first). 8 slots
     // each: the tests below share them at once, and the jobs of one run still spread over both.
     const ready = () =>
-      starting ??= Promise.all([1, 2].map(() => startWorker(dir, db.url, 8, { POOL_MARKS: poolMarks }))).then((started) => {
+      starting ??= Promise.all([1, 2].map(() => startWorker(dir, db.url, 8, { POOL_MARKS: poolMarks, CACHE_MARKS: cacheMarks }))).then((started) => {
         workers = started
       })
 
@@ -207,6 +229,27 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
       assert.deepStrictEqual([...new Set(used)].sort(), [...builds].sort())
       assert.isAtMost(builds.length, 2)
       assert.strictEqual(new Set(builds.map((id) => id.split("/")[0])).size, builds.length)
+    }, 60_000)
+
+    it("up-to-date skipping: a cached job is reused by the next run (its typed output too), run again when its file changes", async () => {
+      await ready()
+      const file = path.join(dir, "cached.ts")
+      const runs = () => fs.existsSync(cacheMarks) ? fs.readFileSync(cacheMarks, "utf8").split("\n").filter((l) => l !== "").length : 0
+      const first = await submit(file, db.url).done
+      assert.strictEqual(first.status, 0, first.stdout + first.stderr)
+      assert.strictEqual(runs(), 1)
+      const second = await submit(file, db.url).done
+      assert.strictEqual(second.status, 0, second.stdout + second.stderr)
+      assert.strictEqual(runs(), 1, "the second run reused the first's success")
+      assert.match(second.stdout, /convert data\s+cached/)
+      const secondId = runIdIn(second.stdout)!
+      assert.strictEqual(psql(db.name, `SELECT status FROM jobs WHERE run_id = '${secondId}' AND job_id = 'convert data'`).trim(), "cached")
+      const report = psql(db.name, `SELECT output FROM jobs WHERE run_id = '${secondId}' AND job_id = 'report'`).trim()
+      assert.strictEqual(JSON.parse(report), "300000000000000000000 rows at 2026-12-05T00:00:00.000Z")
+      fs.appendFileSync(dataFile, "\nd")
+      const third = await submit(file, db.url).done
+      assert.strictEqual(third.status, 0, third.stdout + third.stderr)
+      assert.strictEqual(runs(), 2, "a changed file runs it again")
     }, 60_000)
 
     it("a failing job: exit 1, the summary names it and its error", async () => {

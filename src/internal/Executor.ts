@@ -26,13 +26,12 @@ import { runJob } from "./executor/attempt.ts"
 import * as commits from "./executor/commit.ts"
 import { Frontier } from "./executor/frontier.ts"
 import * as Recorder from "./executor/recorder.ts"
+import * as reuse from "./executor/reuse.ts"
 import * as spans from "./executor/spans.ts"
 import { type Finished, type JobState, RunState } from "./executor/state.ts"
 import { RemoteJobFailed } from "../Errors.ts"
 import * as CachePolicy from "./cache/Policy.ts"
 import * as Encoding from "./Encoding.ts"
-import type * as Key from "./cache/Key.ts"
-import * as Reuse from "./cache/Reuse.ts"
 import { Journal } from "./Journal.ts"
 import type { Reporter } from "./reporter/Reporter.ts"
 import * as Resume from "./Resume.ts"
@@ -64,10 +63,7 @@ export interface Options {
    * (`--force`: all of them, or those named; `RUNNER_CACHE=off`: all), with the words that say why. Default: jobs with
    * `cache` run as if they had none (nothing reused, nothing kept).
    */
-  readonly cache?: {
-    readonly context: Key.Context
-    readonly forced: (jobId: string) => string | undefined
-  }
+  readonly cache?: reuse.Cache
   /**
    * Runs each job elsewhere (a cluster worker) instead of in this process: the job's attempts, events, logs and the
    * commit of its success happen there, so the loop only takes the outcome (a success is not journaled again). A
@@ -80,7 +76,14 @@ export interface Options {
 /** How a dispatched job ended where it ran. */
 export type Dispatched =
   /** Its success, committed to the journal by whoever ran it, with its output as journaled. */
-  | { readonly _tag: "Succeeded"; readonly json: string | undefined; readonly attempt: number; readonly at: number }
+  | {
+    readonly _tag: "Succeeded"
+    readonly json: string | undefined
+    readonly attempt: number
+    readonly at: number
+    /** Set when its success is this earlier run's, reused (up-to-date skipping where it ran). */
+    readonly cachedFrom?: string | undefined
+  }
   | { readonly _tag: "Failed"; readonly error: string; readonly attempt: number }
   | { readonly _tag: "Interrupted"; readonly reason: string }
 
@@ -273,6 +276,7 @@ const dispatched = (run: Run, job: JobState, dispatch: Dispatch): Effect.Effect<
         return Effect.fail(new RemoteJobFailed({ jobId: job.id, error: outcome.error }))
       case "Succeeded":
         job.attempts = outcome.attempt
+        job.cachedFrom = outcome.cachedFrom
         return Effect.map(
           Effect.orElseSucceed(Encoding.decode(job.planned.job.output, outcome.json), () => undefined),
           (output) => {
@@ -285,56 +289,28 @@ const dispatched = (run: Run, job: JobState, dispatch: Dispatch): Effect.Effect<
     }
   })
 
-/**
- * A job with `cache`: an earlier success with the same key is reused (the job does not run), or the job runs and its
- * success is kept under its key. Why it runs is logged when it ran before with other inputs.
- */
+/** A job with `cache`: reused, or run and kept (executor/reuse.ts). */
 const reuseOrRun = (
   run: Run,
   job: JobState,
   policy: CachePolicy.Policy,
   inputs: Record<string, unknown>,
   inputHash: string
-): Effect.Effect<Finished, unknown, Job.Services> =>
-  Effect.gen(function*() {
-    const { planned } = job
-    const jobs = run.state.jobs
-    const decision = yield* Reuse.decide(run.journal, run.options.cache!.context, {
-      dag: run.plan.dag.name,
-      job: planned.job,
-      policy,
-      definitionHash: run.hashes[planned.index]!,
-      needs: planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const),
-      forced: run.options.cache!.forced(job.id),
-      now: run.clock.currentTimeMillisUnsafe()
-    })
-    if (decision._tag === "Hit") {
-      job.cachedFrom = decision.entry.runId
-      return {
-        output: decision.output,
-        encoded: { _tag: "Restorable", json: decision.entry.json },
-        attempt: 0,
-        at: run.clock.currentTimeMillisUnsafe(),
-        cached: { fromRunId: decision.entry.runId, cachedAt: decision.entry.createdAt, key: decision.entry.key }
-      } satisfies Finished
-    }
-    for (const glob of decision.unmatched) {
-      if (run.warned.has(`${job.id}\u0000${glob}`)) continue
-      run.warned.add(`${job.id}\u0000${glob}`)
-      yield* Effect.logWarning(`cache.files ${JSON.stringify(glob)} matches no file (hashed as the empty set)`)
-    }
-    // Why a job that ran before with other inputs runs now is worth a line; a first run or a forced one is not.
-    if (decision.record === undefined) yield* Effect.logWarning(`runs, and its success is not kept for reuse: ${decision.reason}`)
-    else if (decision.explained) yield* Effect.logInfo(`runs: ${decision.reason}`)
-    else yield* Effect.logDebug(`runs: ${decision.reason}`)
-    const finished = yield* runJob(run.recorder, run.state.runId, job, inputs, inputHash)
-    if (decision.record === undefined) return finished
-    if (finished.encoded._tag === "Unrestorable") {
-      yield* Effect.logWarning(`its success is not kept for reuse: ${finished.encoded.reason}`)
-      return finished
-    }
-    return { ...finished, cache: decision.record }
-  }).pipe(Effect.annotateLogs({ jobId: job.id, runId: run.state.runId }))
+): Effect.Effect<Finished, unknown, Job.Services> => {
+  const jobs = run.state.jobs
+  return reuse.reuseOrRun({
+    journal: run.journal,
+    cache: run.options.cache!,
+    dag: run.plan.dag.name,
+    job,
+    policy,
+    definitionHash: run.hashes[job.planned.index]!,
+    needs: job.planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const),
+    warned: run.warned
+  }, runJob(run.recorder, run.state.runId, job, inputs, inputHash)).pipe(
+    Effect.annotateLogs({ jobId: job.id, runId: run.state.runId })
+  )
+}
 
 /** A failed or interrupted job: record why, skip what needs it, and apply the failure mode. */
 const failed = (run: Run, job: JobState, verdict: commits.Verdict, fibers: FiberSet.FiberSet<unknown, unknown>): Effect.Effect<void> =>

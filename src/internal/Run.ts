@@ -18,6 +18,7 @@ import * as CachePolicy from "./cache/Policy.ts"
 import * as Key from "./cache/Key.ts"
 import * as Reuse from "./cache/Reuse.ts"
 import * as Executor from "./Executor.ts"
+import type * as reuse from "./executor/reuse.ts"
 import * as layers from "./layers.ts"
 import * as render from "./render.ts"
 import * as Processes from "./processes.ts"
@@ -180,25 +181,43 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
     return { _tag: "Finished", result } as const
   }))
 
-/**
- * What the executor needs for up-to-date skipping, when a job of the plan has `cache`: the context of its keys (the
- * journal's file-hash memo, the declared env values resolved by the preflight) and which jobs reuse nothing:
- * `RUNNER_CACHE=off` (this invocation), `--force` (all) or `--force=<job>,...`.
- */
+/** What the executor needs for up-to-date skipping, when a job of the plan has `cache` (see `cacheContext`). */
 const cacheOptions = (request: Request, resolved: Preflight.Resolved, journal: Journal.Journal["Service"]) =>
   Effect.gen(function*() {
     const { plan } = request
     if (!plan.jobs.some((p) => CachePolicy.effective(p.job.cache, plan.dag.cache) !== undefined)) return undefined
+    return yield* cacheContext({
+      force: request.force,
+      cacheEnv: resolved.cacheEnv,
+      partition: partitionOf(request)?.key,
+      runnerVersion: request.runnerVersion
+    }, journal)
+  })
+
+/**
+ * Where the keys of jobs with `cache` are made (this process's folder, journal and file-hash memo), and which jobs
+ * reuse nothing: `RUNNER_CACHE=off` (this invocation), `--force` (all) or `--force=<job>,...`. Cluster workers make
+ * it for the jobs they run (cluster/JobRunner.ts).
+ */
+export const cacheContext = (
+  options: {
+    readonly force: "all" | ReadonlyArray<string> | undefined
+    readonly cacheEnv: Preflight.Resolved["cacheEnv"]
+    readonly partition: string | undefined
+    readonly runnerVersion: string
+  },
+  journal: Journal.Journal["Service"]
+): Effect.Effect<reuse.Cache, Journal.JournalError> =>
+  Effect.gen(function*() {
     const off = (yield* Effect.orDie(Config.String("RUNNER_CACHE").pipe(Config.withDefault("")))).trim().toLowerCase() === "off"
-    const forced = Reuse.forcing(off, request.force)
     const context = Key.context({
-      runnerVersion: request.runnerVersion,
+      runnerVersion: options.runnerVersion,
       memo: yield* journal.fileMemo,
-      env: resolved.cacheEnv,
+      env: options.cacheEnv,
       cwd: process.cwd(),
-      partition: partitionOf(request)?.key
+      partition: options.partition
     })
-    return { context, forced }
+    return { context, forced: Reuse.forcing(off, options.force) }
   })
 
 /**

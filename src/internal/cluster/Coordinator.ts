@@ -197,7 +197,7 @@ const place = (
           if (++interruptions <= MAX_REPLACED) continue
           return { _tag: "Interrupted", reason: outcome.reason }
         case "Succeeded":
-          return { _tag: "Succeeded", json: outcome.json ?? undefined, attempt: outcome.attempt, at: outcome.at }
+          return { _tag: "Succeeded", json: outcome.json ?? undefined, attempt: outcome.attempt, at: outcome.at, cachedFrom: outcome.cachedFrom }
         case "Failed":
           return { _tag: "Failed", error: outcome.error, attempt: outcome.attempt }
       }

@@ -23,6 +23,9 @@ import type * as Job from "../../Job.ts"
 import * as Partition from "../../Partition.ts"
 import * as commits from "../executor/commit.ts"
 import { runJob } from "../executor/attempt.ts"
+import * as reuse from "../executor/reuse.ts"
+import * as CachePolicy from "../cache/Policy.ts"
+import { version } from "../cli/version.ts"
 import * as Recorder from "../executor/recorder.ts"
 import { JobState } from "../executor/state.ts"
 import * as Encoding from "../Encoding.ts"
@@ -48,7 +51,12 @@ export interface Catalog {
  * jobs to start here, and the builder its jobs' own layers are built with (once each, as in a local run). A worker does
  * not know when a run ends, so they are released once no job of the run has run here for `LAYERS_IDLE`.
  */
-type RunLayers = RcMap.RcMap<string, { readonly builder: layers.Builder; readonly services: Context.Context<any> }, unknown>
+type RunLayers = RcMap.RcMap<string, {
+  readonly builder: layers.Builder
+  readonly services: Context.Context<any>
+  /** The `cache.files` globs warned about as matching nothing, once a run here. */
+  readonly warned: Set<string>
+}, unknown>
 
 /** How long a run's layers are kept on a worker after its last job there ended. */
 const LAYERS_IDLE = Duration.seconds(30)
@@ -84,7 +92,7 @@ export const make = (catalog: Catalog, options: {
           const builder = yield* layers.make(yield* Effect.scope)
           const layer = catalog.get(key.slice(0, key.indexOf("\u0000")))?.plan.dag.layer
           const services = layer === undefined ? Context.empty() as Context.Context<any> : yield* builder.build(layer)
-          return { builder, services }
+          return { builder, services, warned: new Set<string>() }
         }),
       idleTimeToLive: LAYERS_IDLE
     })
@@ -172,8 +180,17 @@ const runOne = (
       yield* RcMap.invalidate(options.runLayers, layersKey)
       return yield* failed(`the DAG's layer failed: ${render.causeMessage(built.cause)}`)
     }
-    const { builder, services } = built.value
+    const { builder, services, warned } = built.value
     const partition = Run.partitionOf({ plan, target: { _tag: "Key", key: payload.key, force: false } })
+    // Up-to-date skipping as locally, with this worker's folder, files and RUNNER_CACHE.
+    const policy = CachePolicy.effective(planned.job.cache, plan.dag.cache)
+    const cache = policy === undefined ? undefined : yield* Effect.result(Run.cacheContext({
+      force: payload.force,
+      cacheEnv: resolved.success.cacheEnv,
+      partition: partition?.key,
+      runnerVersion: version
+    }, journal))
+    if (cache?._tag === "Failure") return yield* failed(cache.failure.message)
     const job = new JobState(planned)
     job.attempts = lease.success.attempts
     job.fencingToken = lease.success.epoch
@@ -184,7 +201,18 @@ const runOne = (
       yield* Effect.logInfo(`runs on worker ${options.holder} (lease epoch ${lease.success.epoch})`).pipe(
         Effect.annotateLogs({ runId, jobId })
       )
-      const work = runJob(recorder, runId, job, inputs, Resume.inputHash(needs)).pipe(
+      const attempt = runJob(recorder, runId, job, inputs, Resume.inputHash(needs))
+      const reused = cache === undefined || policy === undefined ? attempt : reuse.reuseOrRun({
+        journal,
+        cache: cache.success,
+        dag: plan.dag.name,
+        job,
+        policy,
+        definitionHash: hashes[planned.index]!,
+        needs,
+        warned
+      }, attempt)
+      const work = reused.pipe(
         Effect.provideContext(services as Context.Context<never>),
         Effect.provideService(layers.CurrentBuilder, builder),
         Effect.provideService(resources.CurrentRegistry, options.registry),
@@ -199,7 +227,8 @@ const runOne = (
         if (Exit.isFailure(committed)) {
           return yield* failed(`its success could not be committed: ${render.causeMessage(committed.cause)}`, job.attempts)
         }
-        return { _tag: "Succeeded", json: exit.value.encoded.json ?? null, attempt: exit.value.attempt, at: exit.value.at } as const
+        const { encoded, attempt, at, cached } = exit.value
+        return { _tag: "Succeeded", json: encoded.json ?? null, attempt, at, ...(cached === undefined ? {} : { cachedFrom: cached.fromRunId }) } as const
       }
       if (Cause.hasInterruptsOnly(exit.cause)) return { _tag: "Interrupted", reason: job.interruptedDetail } as const
       return yield* failed(recorder.mask(render.cause(exit.cause)), job.attempts)

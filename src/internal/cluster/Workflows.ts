@@ -59,6 +59,8 @@ export const JobOutcome = Schema.Union([
     json: Schema.NullOr(Schema.String),
     attempt: Schema.Number,
     at: Schema.Number,
+    /** Its success is this earlier run's, reused (up-to-date skipping): it did not run. */
+    cachedFrom: Schema.optionalKey(Schema.String),
     ...answeredBy
   }),
   Schema.Struct({ _tag: Schema.Literal("Failed"), error: Schema.String, attempt: Schema.Number, at: Schema.Number, ...answeredBy }),
