@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
 import { databases, psql, requirePostgres } from "./support/postgres.ts"
+import * as cluster from "./support/cluster.ts"
 import { runnerAsync, waitUntil } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 
@@ -350,5 +351,50 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     assert.isTrue(rows.every((r) => r.attempt <= 2))
     const survivor = workers.find((w) => w !== coordinator)!
     assert.match(survivor.output(), /coordinating 12 jobs here \(resumed\)/)
+  }, 90_000)
+  it.concurrent("SIGTERM of the worker that coordinates a run mid-DAG: it hands the run over within --grace; every job runs once; exit 0", async () => {
+    const { url } = database()
+    const dir = tempDir()
+    const marksFile = path.join(dir, "marks")
+    const file = path.join(dir, "stages.ts")
+    // Two stages: the second is dispatched after the coordinator's worker started leaving (its requests are
+    // abandoned then), so the run can only finish on the other worker.
+    fs.writeFileSync(file, `import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import { Dag, Job } from "effect-runner"
+const marksFile = ${JSON.stringify(marksFile)}
+const mark = (what: string, id: string) => fs.appendFileSync(marksFile, what + " " + id + " 0 " + Date.now() + " " + process.pid + "\\n")
+const body = (id: string, millis: number) => Effect.gen(function*() {
+  mark("start", id)
+  yield* Effect.sleep(millis)
+  mark("end", id)
+})
+const first = Array.from({ length: 4 }, (_, i) => Job.make("first " + i, { run: () => body("first_" + i, 2000) }))
+const second = Array.from({ length: 4 }, (_, i) => Job.make("second " + i, { needs: { before: first[i]! }, run: () => body("second_" + i, 500) }))
+export default Dag.make("stages", [...first, ...second])
+`)
+    const workers = [0, 1].map(() => cluster.worker({ url, files: [file], concurrency: 4, grace: "4s" }))
+    const all: Array<cluster.Proc> = [...workers]
+    try {
+      await Promise.all(workers.map((w) => w.joined))
+      const run = cluster.submit({ url, file, concurrency: 8 })
+      all.push(run)
+      await waitUntil(() => workers.some((w) => w.output().includes("coordinating 8 jobs here")), 30_000)
+      await waitUntil(() => cluster.marks(marksFile).some((m) => m.what === "start"), 30_000)
+      const coordinator = workers.find((w) => w.output().includes("coordinating 8 jobs here"))!
+      coordinator.process.kill("SIGTERM")
+      const stopped = await coordinator.done
+      assert.strictEqual(stopped.status, 0, stopped.output)
+      const ended = await run.done
+      const other = workers.find((w) => w !== coordinator)!
+      assert.strictEqual(ended.status, 0, `${ended.output}\n--- coordinator:\n${stopped.output}\n--- other:\n${other.output()}`)
+      assert.match(other.output(), /coordinating 8 jobs here \(resumed\)/)
+      const starts = cluster.marks(marksFile).filter((m) => m.what === "start").map((m) => m.job).sort()
+      assert.deepStrictEqual(starts, [0, 1, 2, 3].flatMap((i) => [`first_${i}`, `second_${i}`]).sort(), "every job ran once")
+      const rows = await cluster.query(url, "SELECT status, count(*) FROM jobs GROUP BY status")
+      assert.deepStrictEqual(rows, [["succeeded", "8"]])
+    } finally {
+      await cluster.killAll(all)
+    }
   }, 90_000)
 })

@@ -6,9 +6,11 @@
  * over once stale (after the cluster lease), restores the jobs whose success is journaled, and dispatches the
  * others again under the same execution ids, which the engine joins to the executions already there.
  */
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -85,7 +87,7 @@ export const coordinate = (
       runId = job.runId
       earlier ??= Effect.runSync(Effect.cached(Effect.orElseSucceed(journal.placements(job.runId), () => new Map())))
       const placements = { placer, earlier: Effect.map(earlier, (found) => found.get(job.jobId)) }
-      return place(payload, executionId, job.runId, job.jobId, placements, stopJobs(job.runId)).pipe(
+      return place(payload, executionId, job.runId, job.jobId, placements, stopJobs(job.runId), self.leaving).pipe(
         // The JobWorkflows are the cluster's, not children of this activity's workflow: the engine would otherwise
         // tie their results to this workflow's replays.
         Effect.updateContext((context: Context.Context<WorkflowEngine.WorkflowEngine>) =>
@@ -152,7 +154,8 @@ const place = (
   runId: string,
   jobId: string,
   placements: { readonly placer: Placement.Placer; readonly earlier: Effect.Effect<number | undefined> },
-  stopJobs: Effect.Effect<boolean>
+  stopJobs: Effect.Effect<boolean>,
+  leaving: () => boolean
 ): Effect.Effect<Executor.Dispatched, never, WorkflowEngine.WorkflowEngine> =>
   Effect.gen(function*() {
     const base = { runExecution, runId, dag: payload.dag, key: payload.key, jobId, force: payload.force ? "all" as const : [] }
@@ -168,7 +171,12 @@ const place = (
       joined = undefined
       last = Math.max(last, choice.placement)
       const executionId = choice.executionId
-      const outcome = yield* Workflows.JobWorkflow.execute({ ...base, placement: choice.placement }).pipe(
+      // The request runs in a fiber of its own: the engine abandons the requests of a worker that is leaving by
+      // interrupting the fiber that made them, which must not read as this job's interruption.
+      const request = yield* Effect.forkChild(Workflows.JobWorkflow.execute({ ...base, placement: choice.placement }), {
+        startImmediately: true
+      })
+      const exit = yield* Fiber.await(request).pipe(
         // The job ends where it runs, and journals how, before the run is journaled as ended; unless this coordinator
         // is only handing over to another one, which re-attaches to the job's execution.
         Effect.onInterrupt(() =>
@@ -179,11 +187,19 @@ const place = (
                 Effect.timeoutOption(STOP_WAIT)
               ))
             ) : Effect.void)
-        ),
-        Effect.catchCause((cause): Effect.Effect<Workflows.JobOutcome> =>
-          Effect.succeed({ _tag: "Failed", error: `the cluster lost the job: ${cause}`, attempt: 0, at: 0 })
         )
       )
+      if (Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause) && leaving()) {
+        // This worker is leaving and its requests go unanswered: the job goes on where it runs (or waits to be
+        // placed), and the run is handed over when the engine stops this coordinator, at the end of the grace period.
+        // The coordinator that takes over re-attaches to the job (its placement is journaled with its lease).
+        return yield* Effect.never
+      }
+      const outcome: Workflows.JobOutcome = Exit.isSuccess(exit)
+        ? exit.value
+        : Cause.hasInterruptsOnly(exit.cause)
+        ? { _tag: "Interrupted", reason: "the cluster let go of the request" }
+        : { _tag: "Failed", error: `the cluster lost the job: ${Cause.pretty(exit.cause)}`, attempt: 0, at: 0 }
       yield* placements.placer.settle(choice, { busy: outcome._tag === "Busy", host: outcome.host, slots: outcome.slots })
       switch (outcome._tag) {
         case "Busy":
@@ -215,6 +231,8 @@ export interface Self {
   readonly host: string
   readonly slots: number
   readonly running: () => number
+  /** True once the worker has started leaving (SIGTERM): it takes no new work, and its requests are abandoned. */
+  readonly leaving: () => boolean
 }
 
 /** The RunWorkflow handler: its one activity (named per DAG: activity names are unique per step). */

@@ -73,39 +73,55 @@ export const make = (self: { readonly host: string; readonly slots: number; read
       return (slots.get(host) ?? self.slots) - (host === self.host ? Math.max(taken, self.running()) : taken)
     }
 
+    /**
+     * The least loaded worker (by its share of free slots), this one first among equals (no network hop); counted as
+     * taken at once, before the placement numbers are hashed, so that a wave of jobs chosen together spreads. The
+     * workers not seen yet count as one more, with as many slots as this one, until their answers name them.
+     */
+    const reserve = (now: number): string | undefined => {
+      let target: string | undefined
+      let best = 0
+      for (const host of [...slots.keys(), UNSEEN]) {
+        const free = room(host, now) / (slots.get(host) ?? self.slots)
+        if (free > best) [target, best] = [host, free]
+      }
+      if (target !== undefined) add(target, 1)
+      return target
+    }
+
     const choose: Placer["choose"] = (after, executionId) =>
       Effect.gen(function*() {
-        const now = yield* Clock.currentTimeMillis
-        // The least loaded worker (by its share of free slots), this one first among equals (no network hop). The
-        // workers not seen yet count as one more, with as many slots as this one, until their answers name them.
-        let target: string | undefined
-        let best = 0
-        for (const host of [...slots.keys(), UNSEEN]) {
-          const free = room(host, now) / (slots.get(host) ?? self.slots)
-          if (free > best) [target, best] = [host, free]
-        }
+        const target = reserve(yield* Clock.currentTimeMillis)
         let first: Choice | undefined
         let unseen: Choice | undefined
-        for (let placement = after + 1; placement <= after + SCAN; placement++) {
+        let chosen: Choice | undefined
+        for (let placement = after + 1; chosen === undefined && placement <= after + SCAN; placement++) {
           const id = yield* executionId(placement)
           const host = owner(shardOf(id))
           const choice = { placement, executionId: id, charged: host ?? UNSEEN }
           first ??= choice
-          if ((host ?? UNSEEN) === target) return charge(choice)
+          if (choice.charged === target) chosen = choice
           unseen ??= host === undefined ? choice : undefined
         }
         // Every worker full by this coordinator's count: one it has not seen may have room.
-        return charge(unseen ?? first!)
+        chosen ??= unseen ?? first!
+        if (chosen.charged !== target) {
+          if (target !== undefined) add(target, -1)
+          add(chosen.charged, 1)
+        }
+        return chosen
       })
 
+    const add = (host: string, n: number) => pending.set(host, Math.max(0, (pending.get(host) ?? 0) + n))
+
     const charge = (choice: Choice): Choice => {
-      pending.set(choice.charged, (pending.get(choice.charged) ?? 0) + 1)
+      add(choice.charged, 1)
       return choice
     }
 
     const settle: Placer["settle"] = (choice, answer) =>
       Effect.map(Clock.currentTimeMillis, (now) => {
-        pending.set(choice.charged, Math.max(0, (pending.get(choice.charged) ?? 1) - 1))
+        add(choice.charged, -1)
         if (answer.host === undefined) return
         hostOf.set(shardOf(choice.executionId).toString(), answer.host)
         if (answer.slots !== undefined) slots.set(answer.host, answer.slots)

@@ -113,7 +113,12 @@ export const run = (options: Options, stop: Deferred.Deferred<void>) =>
         const registry = yield* Limits.registry({ ttl: options.settings.lease, holder })
         const jobs = yield* JobRunner.make(loaded, { concurrency: options.concurrency, holder, registry, stopping: stop })
         return Layer.merge(
-          Workflows.RunWorkflow.toLayer(Coordinator.handler(loaded, { host: holder, slots: options.concurrency, running: jobs.running })),
+          Workflows.RunWorkflow.toLayer(Coordinator.handler(loaded, {
+            host: holder,
+            slots: options.concurrency,
+            running: jobs.running,
+            leaving: () => Deferred.isDoneUnsafe(stop)
+          })),
           Workflows.JobWorkflow.toLayer((payload) =>
             Activity.make({ name: `job:${payload.jobId}`, success: Workflows.JobOutcome, execute: jobs.run(payload) })
           )
