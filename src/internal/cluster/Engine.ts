@@ -21,7 +21,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Reactivity from "effect/reactivity/Reactivity"
-import * as Schedule from "effect/Schedule"
 import * as RpcSerialization from "effect/rpc/RpcSerialization"
 import * as SqlClient from "effect/sql/SqlClient"
 import type * as WorkflowEngine from "effect/workflow/WorkflowEngine"
@@ -62,25 +61,6 @@ const storage = Layer.mergeAll(
   Layer.orDie(SqlRunnerStorage.layer)
 )
 
-/**
- * Whether a worker is alive: it answers a ping within the lease, twice tried. The engine's own check (10 s a ping,
- * six tries) let a frozen worker (SIGSTOP, a stalled host: its socket stays open, nothing answers) keep its shards for
- * up to a minute; the lease is what the operator chose as "silent this long is gone" (its database session ends then
- * too, releasing its shard locks).
- */
-const pingHealth = (settings: Settings.Settings): Layer.Layer<RunnerHealth.RunnerHealth, never, Runners.Runners> =>
-  Layer.effect(RunnerHealth.RunnerHealth)(Effect.gen(function*() {
-    const runners = yield* Runners.Runners
-    return RunnerHealth.RunnerHealth.of({
-      isAlive: (address) =>
-        runners.ping(address).pipe(
-          Effect.timeout(settings.lease),
-          Effect.retry({ times: 1, schedule: Schedule.spaced(Duration.millis(250)) }),
-          Effect.isSuccess
-        )
-    })
-  }))
-
 /** A worker: hosts shards, listens at `addresses.listen`, tells the others `addresses.advertise`. */
 export const layerRunner = (
   url: string,
@@ -88,7 +68,7 @@ export const layerRunner = (
   addresses: Settings.Addresses
 ): Layer.Layer<Services, unknown> => {
   const config = ShardingConfig.layer(Settings.sharding(settings, addresses))
-  const health = pingHealth(settings).pipe(Layer.provide(Runners.layerRpc), Layer.provide(NodeClusterSocket.layerClientProtocol))
+  const health = RunnerHealth.layerPing.pipe(Layer.provide(Runners.layerRpc), Layer.provide(NodeClusterSocket.layerClientProtocol))
   const sharding = SocketRunner.layer.pipe(
     Layer.provide([NodeClusterSocket.layerSocketServer, NodeClusterSocket.layerClientProtocol]),
     Layer.provide(health),

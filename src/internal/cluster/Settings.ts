@@ -86,6 +86,6 @@ export const sharding = (settings: Settings, addresses: Addresses | undefined): 
   entityMessagePollInterval: MESSAGE_POLL,
   entityReplyPollInterval: REPLY_POLL,
   entityTerminationTimeout: settings.grace,
-  // Runners are pinged by the singleton's host every half lease (Engine.ts: no answer within the lease, twice, is dead).
-  runnerHealthCheckInterval: Duration.millis(Math.max(1_000, Math.floor(Duration.toMillis(settings.lease) / 2)))
+  // Runners are health-checked by the singleton's host; a crash of any runner is found by its expired heartbeat.
+  runnerHealthCheckInterval: Duration.seconds(5)
 })
