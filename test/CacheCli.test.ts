@@ -86,10 +86,11 @@ const header = [
 ].join("\n")
 
 /**
- * A realistic DAG: a typed output with a Date, a BigInt and a Map (odd job name), a command printing 200,000 lines
- * (its output keeps the first 64 KiB), a cached job that needs both, and an uncached job that logs what it receives.
+ * A realistic DAG: a typed output with a Date, a BigInt and a Map (odd job name), a command printing `lines` lines
+ * (200,000: its output keeps the first 64 KiB), a cached job that needs both, and an uncached job that logs what it
+ * receives.
  */
-const valuesTaskFile = `${header}
+const valuesTaskFile = (lines: number) => `${header}
 const Stats = Schema.Struct({
   at: Schema.Date,
   rows: Schema.BigInt,
@@ -109,7 +110,7 @@ export const extract = Job.make("extract #1 ☃ users", {
     }
   })
 })
-export const lines = Job.command("lines 200k", ["sh", "-c", "seq 1 200000"], { cache: true })
+export const lines = Job.command(${JSON.stringify(linesJob(lines))}, ["sh", "-c", "seq 1 ${lines}"], { cache: true })
 export const report = Job.make("report", {
   needs: { extract, lines },
   cache: true,
@@ -129,11 +130,19 @@ export const show = Job.make("show", {
 })
 export default Dag.make("values", [extract, lines, report, show])
 `
+/** The command job's name: "lines 200k" prints 200,000 lines. */
+const linesJob = (lines: number) => `lines ${lines / 1000}k`
 const valueJobs = ["extract #1 ☃ users", "lines 200k", "report", "show"]
+/**
+ * The same DAG whose command prints 2,000 lines ("lines 2k"): for the tests of --force, key forms and RUNNER_CACHE,
+ * where the 200,000 lines (each run on each runtime in the test above) would only add a few seconds of printing.
+ */
+const SMALL = 2_000
+const smallJobs = ["extract #1 ☃ users", linesJob(SMALL), "report", "show"]
 
-const valuesDir = () => {
+const valuesDir = (lines = 200_000) => {
   const dir = tempDir()
-  fs.writeFileSync(path.join(dir, "tasks.ts"), valuesTaskFile)
+  fs.writeFileSync(path.join(dir, "tasks.ts"), valuesTaskFile(lines))
   fs.mkdirSync(path.join(dir, "data"))
   fs.writeFileSync(path.join(dir, "data/users.csv"), "id,name\n1,Ada\n")
   return dir
@@ -198,10 +207,10 @@ describe("cached typed outputs on Node, Bun and Deno, one journal", () => {
 
 describe("the key across processes; RUNNER_CACHE=off", () => {
   it("the task file named as tasks.ts, ./tasks.ts or by its absolute path: one key, reused by each later process; RUNNER_CACHE=off reuses nothing for one invocation, the successes are still kept for the next", async () => {
-    const dir = valuesDir()
+    const dir = valuesDir(SMALL)
     const cached = {
       "extract #1 ☃ users": "cached",
-      "lines 200k": "cached",
+      "lines 2k": "cached",
       report: "cached",
       show: "succeeded"
     }
@@ -211,32 +220,32 @@ describe("the key across processes; RUNNER_CACHE=off", () => {
     assert.deepStrictEqual(ran(dir), ["extract", "report"])
     const dotted = await cli(dir, ["./tasks.ts", "--journal", "journal.db"])
     ok(dotted)
-    assert.deepStrictEqual(statuses(dotted.stdout, valueJobs), cached)
+    assert.deepStrictEqual(statuses(dotted.stdout, smallJobs), cached)
     assert.deepStrictEqual(ran(dir), [])
     // Off for one invocation (./tasks.ts): every cached job runs again.
     const off = await cli(dir, ["./tasks.ts", "--journal", "journal.db"], { env: { RUNNER_CACHE: "off" } })
     ok(off)
-    assert.deepStrictEqual(statuses(off.stdout, valueJobs).report, "succeeded")
+    assert.deepStrictEqual(statuses(off.stdout, smallJobs).report, "succeeded")
     assert.deepStrictEqual(ran(dir), ["extract", "report"])
     // On again, by the absolute path: the kept successes (under the one key) are reused.
     const absolute = await cli(dir, [path.join(dir, "tasks.ts"), "--journal", "journal.db"])
     ok(absolute)
-    assert.deepStrictEqual(statuses(absolute.stdout, valueJobs), cached)
+    assert.deepStrictEqual(statuses(absolute.stdout, smallJobs), cached)
     assert.deepStrictEqual(ran(dir), [])
   })
 })
 
 describe("reusing nothing: --force, --force=<jobs>", () => {
   it("--force runs every job; --force=<job> runs that job and, by early cutoff, not its dependents when its output is the same", async () => {
-    const dir = valuesDir()
+    const dir = valuesDir(SMALL)
     const args = ["tasks.ts", "--journal", "journal.db"]
     ok(await cli(dir, args))
     ran(dir)
     const all = await cli(dir, [...args, "--force"])
     ok(all)
-    assert.deepStrictEqual(statuses(all.stdout, valueJobs), {
+    assert.deepStrictEqual(statuses(all.stdout, smallJobs), {
       "extract #1 ☃ users": "succeeded",
-      "lines 200k": "succeeded",
+      "lines 2k": "succeeded",
       report: "succeeded",
       show: "succeeded"
     })
@@ -244,19 +253,19 @@ describe("reusing nothing: --force, --force=<jobs>", () => {
 
     const one = await cli(dir, [...args, "--force=extract #1 ☃ users"])
     ok(one)
-    assert.deepStrictEqual(statuses(one.stdout, valueJobs), {
+    assert.deepStrictEqual(statuses(one.stdout, smallJobs), {
       "extract #1 ☃ users": "succeeded",
-      "lines 200k": "cached",
+      "lines 2k": "cached",
       report: "cached",
       show: "succeeded"
     })
     assert.deepStrictEqual(ran(dir), ["extract"])
 
-    const two = await cli(dir, [...args, "--force=lines 200k, report"])
+    const two = await cli(dir, [...args, "--force=lines 2k, report"])
     ok(two)
-    assert.deepStrictEqual(statuses(two.stdout, valueJobs), {
+    assert.deepStrictEqual(statuses(two.stdout, smallJobs), {
       "extract #1 ☃ users": "cached",
-      "lines 200k": "succeeded",
+      "lines 2k": "succeeded",
       report: "succeeded",
       show: "succeeded"
     })
