@@ -53,7 +53,7 @@ const scenarios = new Set((option("--scenarios") ?? (smoke ? "1,2,3,4,5,6,7" : "
 /** Sizes and run counts: the full benchmark, or a smoke test of the harness (seconds, not minutes). */
 const config = smoke
   ? {
-    sizes: [20, 100],
+    sizes: [10, 20],
     runs: 1,
     bigRuns: 1,
     verifyJobs: 20,

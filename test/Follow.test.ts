@@ -3,9 +3,10 @@
  * runner executes a task file (written here with the public API) in another process with `--log-format json`; this
  * process follows it through the journal with the json reporter, and what it shows is compared with what the run
  * printed itself — events in order per job, every log line (a job prints 200,000), the summary. On SQLite and on
- * PostgreSQL (its own database; skipped with one line without a server, unless CI is set). A finished run is replayed
- * whole, and following never writes: the journal's rows are the same after, and on PostgreSQL the follower connects
- * as a role that may only SELECT.
+ * PostgreSQL (its own database; skipped with one line without a server, unless CI is set). The 200,000 lines are
+ * followed on PostgreSQL, the cluster's journal; on SQLite the big job prints 20,000 (four pages of the follower's
+ * log reads, as 200,000 are forty). A finished run is replayed whole, and following never writes: the journal's rows
+ * are the same after, and on PostgreSQL the follower connects as a role that may only SELECT.
  */
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -31,14 +32,16 @@ const database = databases()
 const tempDir = tempDirs("runner-follow-")
 
 const ODD = `odd name/ü ✓ "q" 'x'`
+/** The lines the big job prints on PostgreSQL (the journal of a cluster, whose submitter follows its runs). */
 const LINES = 200_000
 
 /**
  * odd (an odd name) logs and succeeds; gated waits until the test opens its gate (after the follower showed odd's
- * success: the follower is live); flaky fails twice, then succeeds; big prints 200,000 lines; broken (critical) fails
- * once they all succeeded, so after (which needs it) is skipped and the run fails; optional (not critical) fails.
+ * success: the follower is live); flaky fails twice, then succeeds; big prints `lines` lines (200,000 on PostgreSQL);
+ * broken (critical) fails once they all succeeded, so after (which needs it) is skipped and the run fails; optional
+ * (not critical) fails.
  */
-const taskFile = `
+const taskFile = (lines: number) => `
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import { Dag, Job } from "effect-runner"
@@ -58,7 +61,7 @@ export const flaky = Job.make("flaky-1", {
   retry: { times: 2, delay: "30 millis" },
   run: () => Effect.suspend(() => ++tries < 3 ? Effect.fail("try " + tries + " broke") : Effect.succeed(tries))
 })
-export const big = Job.command("big", ["seq", "1", "${LINES}"])
+export const big = Job.command("big", ["seq", "1", "${lines}"])
 export const broken = Job.make("broken", { needs: { big, flaky, gated }, run: () => Effect.fail("disk full") })
 export const after = Job.make("after", { needs: { broken }, run: () => Effect.void })
 export const optional = Job.make("optional", { critical: false, run: () => Effect.fail("not needed anyway") })
@@ -224,19 +227,19 @@ const assertSame = (runLines: ReadonlyArray<Line>, followed: ReadonlyArray<Line>
   }
 }
 
-const backends: ReadonlyArray<readonly [string, boolean, () => Backend]> = [
-  ["sqlite", false, sqliteBackend],
-  ["postgres", pg.skip, postgresBackend]
+const backends: ReadonlyArray<readonly [string, boolean, () => Backend, number]> = [
+  ["sqlite", false, sqliteBackend, 20_000],
+  ["postgres", pg.skip, postgresBackend, LINES]
 ]
 
-describe.each(backends)("following a run on %s", (_name, skip, open) => {
+describe.each(backends)("following a run on %s", (_name, skip, open, lines) => {
   it.skipIf(skip)(
     "a run executed by another process is shown live as it reported itself; once finished it is replayed whole, writing nothing",
     async () => {
       const backend = open()
       const dir = tempDir()
       const file = path.join(dir, "follow.ts")
-      fs.writeFileSync(file, taskFile)
+      fs.writeFileSync(file, taskFile(lines))
       const gate = path.join(dir, "gate")
       const child = runnerAsync([file, "--journal", backend.journal, "--log-format", "json"], { FOLLOW_GATE: gate })
       await waitUntil(() => backend.runIds().length === 1, 30_000)
@@ -253,7 +256,7 @@ describe.each(backends)("following a run on %s", (_name, skip, open) => {
       assert.strictEqual(ran.status, 1, ran.stderr)
       assert.isTrue(sawOdd)
       const runLines = parseLines(ran.stdout)
-      assert.strictEqual(runLines.filter((l) => l["jobId"] === "big" && l["event"] === "Log").length, LINES)
+      assert.strictEqual(runLines.filter((l) => l["jobId"] === "big" && l["event"] === "Log").length, lines)
       assert.isDefined(live.finished)
       assert.strictEqual(live.finished?.status, "failed")
       assertSame(runLines, live.lines, runId)

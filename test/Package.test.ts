@@ -265,6 +265,7 @@ export const one = Job.make("one", {
   it("the user's tsc (strict, NodeNext, skipLibCheck false) passes on a correct task file and fails on a wrongly typed need", () => {
     const dir = path.join(project, "typed")
     fs.mkdirSync(dir)
+    // One check of both files: the correct one gives no error, the wrong one exactly one.
     const config = (files: ReadonlyArray<string>) =>
       JSON.stringify({
         compilerOptions: {
@@ -273,10 +274,7 @@ export const one = Job.make("one", {
           moduleResolution: "NodeNext",
           target: "ES2022",
           noEmit: true,
-          skipLibCheck: false,
-          // The second check reuses the first one's work on the declarations.
-          incremental: true,
-          tsBuildInfoFile: "./.tsbuildinfo"
+          skipLibCheck: false
         },
         files
       })
@@ -290,9 +288,6 @@ export default Dag.make("typed", [use])
 `
     fs.writeFileSync(path.join(dir, "good.ts"), job("make.name.toUpperCase()"))
     fs.writeFileSync(path.join(dir, "bad.ts"), job("make.name.toFixed(2)"))
-    fs.writeFileSync(path.join(dir, "tsconfig.json"), config(["good.ts"]))
-    const good = run("tsc", ["-p", "."], dir)
-    assert.strictEqual(good.status, 0, good.output)
     fs.writeFileSync(path.join(dir, "tsconfig.json"), config(["good.ts", "bad.ts"]))
     const bad = run("tsc", ["-p", "."], dir)
     assert.notStrictEqual(bad.status, 0)
@@ -368,10 +363,10 @@ describe("examples/monorepo, with the package installed", () => {
     assert.isTrue(fs.existsSync(path.join(monorepo, "node_modules/.bin/tsc")))
   })
 
+  // Node and Bun here; Deno builds this example in WorkspaceCli.test.ts, and runs the installed package above.
   const builds: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
     ["npx", ["runner", "ws", "build"]],
-    ["bun", ["node_modules/.bin/runner", "ws", "build"]],
-    ["deno", ["run", "-A", "node_modules/.bin/runner", "ws", "build"]]
+    ["bun", ["node_modules/.bin/runner", "ws", "build"]]
   ]
   it.each(builds)("%s %j builds every package with tsc -b, in package order", (command, args) => {
     for (const [dir] of outputs) fs.rmSync(path.join(monorepo, dir, "dist"), { recursive: true, force: true })

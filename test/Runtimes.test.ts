@@ -2,26 +2,46 @@
  * Smoke suite per runtime: the example tasks, a task file outside the repository (effect and effect-runner must be
  * the runner's own copy), bad input, and signals — on Node, Bun and Deno, each spawned as a user would.
  */
+import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "vitest"
-import { isAlive, root, runner, runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
+import { isAlive, type Result, root, runner, runnerAsync, runnerCommand, type RuntimeName, waitUntil } from "./support/spawn.ts"
 
 const runtimes: ReadonlyArray<RuntimeName> = ["node", "bun", "deno"]
 const tasks = ["nightly", "hash-files", "etl", "monorepo"]
 
+/** Runs the runner to completion in `cwd` without blocking this process: the example runs overlap their waits. */
+const runIn = (runtime: RuntimeName, cwd: string, args: ReadonlyArray<string>) =>
+  new Promise<Result>((resolve) => {
+    const [command, ...prefix] = runnerCommand(runtime)
+    const child = spawn(command!, [...prefix, ...args], { cwd, env: { ...process.env, NO_COLOR: "1" } })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.on("data", (chunk) => (stdout += chunk))
+    child.stderr.on("data", (chunk) => (stderr += chunk))
+    child.on("close", (status) => resolve({ status, stdout, stderr }))
+  })
+
+// The examples wait on retry delays and a rate limit (etl): the twelve (each in its own folder) run concurrently.
+describe.concurrent("the example tasks", () => {
+  it.each(runtimes.flatMap((runtime) => tasks.map((task) => [runtime, task] as const)))(
+    "on %s: tasks/%s.ts runs to success from a fresh directory, and again (idempotent)",
+    async (runtime, task) => {
+      const cwd = fs.mkdtempSync(path.join(os.tmpdir(), `runner-${runtime}-`))
+      for (const round of [1, 2]) {
+        const result = await runIn(runtime, cwd, [path.join(root, "tasks", `${task}.ts`), "--log-format", "plain"])
+        assert.strictEqual(result.status, 0, `round ${round}\n${result.stdout}\n${result.stderr}`)
+        assert.match(result.stdout, /run \S+ succeeded in/)
+      }
+      fs.rmSync(cwd, { recursive: true, force: true })
+    },
+    120_000
+  )
+})
 
 describe.each(runtimes)("on %s", (runtime) => {
-  it.each(tasks)("tasks/%s.ts runs to success from a fresh directory, and again (idempotent)", (task) => {
-    const cwd = fs.mkdtempSync(path.join(os.tmpdir(), `runner-${runtime}-`))
-    for (const round of [1, 2]) {
-      const result = runner([path.join(root, "tasks", `${task}.ts`), "--log-format", "plain"], { runtime, cwd })
-      assert.strictEqual(result.status, 0, `round ${round}\n${result.stdout}\n${result.stderr}`)
-      assert.match(result.stdout, /run \S+ succeeded in/)
-    }
-    fs.rmSync(cwd, { recursive: true, force: true })
-  })
 
   it("a task file outside the repository gets the runner's own effect and effect-runner (enum, extensionless import)", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `runner-outside-${runtime}-`))
