@@ -32,7 +32,7 @@ import { RemoteJobFailed } from "../Errors.ts"
 import * as CachePolicy from "./cache/Policy.ts"
 import * as Encoding from "./Encoding.ts"
 import type * as Key from "./cache/Key.ts"
-import * as Reuse from "./cache/Reuse.ts"
+import type * as Reuse from "./cache/Reuse.ts"
 import { Journal } from "./Journal.ts"
 import type { Reporter } from "./reporter/Reporter.ts"
 import * as Resume from "./Resume.ts"
@@ -119,7 +119,9 @@ export const run = (plan: Plan.Plan, options: Options): Effect.Effect<Result, ne
     return yield* spans.run(event, options.spanAttributes ?? {}, (span) =>
       Effect.gen(function*() {
         yield* recorder.emit(event)
-        const run = makeRun(plan, options, recorder, span, started, yield* Clock.Clock, yield* Journal)
+        // The cache's code is loaded only for a run that reuses successes (bench/README.md, issue 18: cold start).
+        const reuse = options.cache === undefined ? undefined : yield* Effect.promise(() => import("./cache/Reuse.ts"))
+        const run = makeRun(plan, options, recorder, span, started, yield* Clock.Clock, yield* Journal, reuse)
         yield* restore(run)
         return yield* Effect.scoped(loop(run)).pipe(
           Effect.provideService(resources.CurrentRegistry, options.registry ?? new resources.Registry()),
@@ -145,6 +147,8 @@ interface Run {
   readonly hashes: ReadonlyArray<string>
   /** Each job's cache policy, by plan index (undefined: it always runs). */
   readonly policies: ReadonlyArray<CachePolicy.Policy | undefined>
+  /** The cache's reuse decisions, loaded when `options.cache` is set (else no job has a policy). */
+  readonly reuse: typeof Reuse | undefined
   readonly journal: Journal["Service"]
   /** The `cache.files` globs already warned about as matching nothing, as `job\0glob`. */
   readonly warned: Set<string>
@@ -157,14 +161,15 @@ const makeRun = (
   span: Tracer.Span | undefined,
   started: number,
   clock: Clock.Clock,
-  journal: Journal["Service"]
+  journal: Journal["Service"],
+  reuse: typeof Reuse | undefined
 ): Run => {
   const state = new RunState(plan, options.runId)
   const restored = options.restored ?? new Map<string, Resume.Restored>()
   const frontier = new Frontier(plan, state.jobs, (id) => restored.has(id))
   const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
   const policies = plan.jobs.map((p) => options.cache === undefined ? undefined : CachePolicy.effective(p.job.cache, plan.dag.cache))
-  return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes, policies, journal, warned: new Set() }
+  return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes, policies, reuse, journal, warned: new Set() }
 }
 
 /** The jobs that succeeded in an earlier attempt of this run pass their journaled outputs on. */
@@ -299,7 +304,7 @@ const reuseOrRun = (
   Effect.gen(function*() {
     const { planned } = job
     const jobs = run.state.jobs
-    const decision = yield* Reuse.decide(run.journal, run.options.cache!.context, {
+    const decision = yield* run.reuse!.decide(run.journal, run.options.cache!.context, {
       dag: run.plan.dag.name,
       job: planned.job,
       policy,

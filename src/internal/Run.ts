@@ -15,8 +15,6 @@ import type * as Plan from "./Plan.ts"
 import { LayerFailed } from "../Errors.ts"
 import type { PreflightFailed } from "./SetupErrors.ts"
 import * as CachePolicy from "./cache/Policy.ts"
-import * as Key from "./cache/Key.ts"
-import * as Reuse from "./cache/Reuse.ts"
 import * as Executor from "./Executor.ts"
 import * as layers from "./layers.ts"
 import * as render from "./render.ts"
@@ -189,6 +187,8 @@ const cacheOptions = (request: Request, resolved: Preflight.Resolved, journal: J
     const { plan } = request
     if (!plan.jobs.some((p) => CachePolicy.effective(p.job.cache, plan.dag.cache) !== undefined)) return undefined
     const off = (yield* Effect.orDie(Config.String("RUNNER_CACHE").pipe(Config.withDefault("")))).trim().toLowerCase() === "off"
+    // Loaded only when a job has `cache`: a run without one does not pay for the cache's modules.
+    const [Key, Reuse] = yield* Effect.promise(() => Promise.all([import("./cache/Key.ts"), import("./cache/Reuse.ts")]))
     const forced = Reuse.forcing(off, request.force)
     const context = Key.context({
       runnerVersion: request.runnerVersion,
