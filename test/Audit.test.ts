@@ -74,5 +74,13 @@ describe("Audit", () => {
     assert.deepInclude(untracked.audit, { gitTracked: false })
     assert.isUndefined(untracked.audit.gitCommit)
     assert.isUndefined(untracked.audit.gitDirty)
+
+    // Through a symlink (outside the repository) to a folder inside it: git, changing into the folder, finds the
+    // repository, so the file is in one (untracked), not outside any.
+    const link = path.join(tempDir(), "link")
+    fs.symlinkSync(path.join(dir, "sub"), link)
+    const linked = await collect(path.join(link, "scratch.ts"))
+    assert.deepStrictEqual(linked.started, ["git", "git"])
+    assert.deepInclude(linked.audit, { gitTracked: false })
   })
 })

@@ -72,11 +72,18 @@ const userName = (): string => {
 
 /**
  * Whether git could find a repository for `folder`: a `.git` (folder, or file in a worktree or submodule) in it or
- * above, or GIT_DIR set. False means git would only fail, so it is not started.
+ * above, or GIT_DIR set. False means git would only fail, so it is not started. Looked up from the real path, as git
+ * does from the folder it changes into (a symlinked folder leads into the repository it points into).
  */
 const inRepository = (folder: string): boolean => {
   if (process.env["GIT_DIR"] !== undefined) return true
-  for (let dir = folder; ; dir = path.dirname(dir)) {
+  let real = folder
+  try {
+    real = fs.realpathSync(folder)
+  } catch {
+    // a folder that is gone: git will say so
+  }
+  for (let dir = real; ; dir = path.dirname(dir)) {
     if (fs.existsSync(path.join(dir, ".git"))) return true
     if (path.dirname(dir) === dir) return false
   }
