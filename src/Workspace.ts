@@ -4,8 +4,7 @@
  * (src/internal/workspace/).
  */
 import * as Effect from "effect/Effect"
-import * as Combine from "./internal/workspace/Combine.ts"
-import * as Discovery from "./internal/workspace/Discovery.ts"
+import type * as Combine from "./internal/workspace/Combine.ts"
 import type * as Job from "./Job.ts"
 
 /** Options of `Workspace.jobs`. */
@@ -30,6 +29,10 @@ export type Jobs = ReadonlyArray<Job.Job<unknown, unknown, any>> & Pick<Combine.
  */
 export const jobs = (ids: string | ReadonlyArray<string>, options: JobsOptions = {}): Promise<Jobs> =>
   Effect.runPromise(Effect.gen(function*() {
+    // Loaded when called: every task file imports this module (through the package's index), few call it.
+    const [Discovery, Combine] = yield* Effect.promise(() =>
+      Promise.all([import("./internal/workspace/Discovery.ts"), import("./internal/workspace/Combine.ts")])
+    )
     const root = yield* Discovery.findRoot(options.root)
     const workspace = yield* Discovery.discover(root)
     const selected = options.filter === undefined || options.filter.length === 0

@@ -3,12 +3,17 @@
  * and pid, the runner, Effect and runtime versions, the task file, and — when the task file is in a git repository —
  * its commit and whether the tree had uncommitted changes. A task file git does not track is recorded as untracked,
  * without a commit: no commit holds it, so none could reproduce the run.
+ *
+ * git costs a process each (~10–35 ms of the runner's CPU on Node, which forks its whole process to start one), so a
+ * task file in no repository (no `.git` in its folder or above, GIT_DIR unset) starts none, and one in a repository
+ * starts two: `status --porcelain=v2 --branch` gives the commit and the changes at once (bench/README.md, issue 18).
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as ChildProcess from "effect/process/ChildProcess"
 import { ChildProcessSpawner } from "effect/process/ChildProcessSpawner"
+import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as versions from "./versions.ts"
@@ -65,6 +70,25 @@ const userName = (): string => {
   }
 }
 
+/**
+ * Whether git could find a repository for `folder`: a `.git` (folder, or file in a worktree or submodule) in it or
+ * above, or GIT_DIR set. False means git would only fail, so it is not started. Looked up from the real path, as git
+ * does from the folder it changes into (a symlinked folder leads into the repository it points into).
+ */
+const inRepository = (folder: string): boolean => {
+  if (process.env["GIT_DIR"] !== undefined) return true
+  let real = folder
+  try {
+    real = fs.realpathSync(folder)
+  } catch {
+    // a folder that is gone: git will say so
+  }
+  for (let dir = real; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, ".git"))) return true
+    if (path.dirname(dir) === dir) return false
+  }
+}
+
 /** Collects the audit facts of this process for a task file; git facts are best effort (absent without git). */
 export const collect = (taskFile: string, runnerVersion: string): Effect.Effect<Audit, never, ChildProcessSpawner> =>
   Effect.gen(function*() {
@@ -75,13 +99,18 @@ export const collect = (taskFile: string, runnerVersion: string): Effect.Effect<
         Effect.map((out) => out.trim()),
         Effect.orElseSucceed(() => "")
       )
-    // All at once (~15 ms each); outside a repository they print nothing useful. `ls-files` prints the file if tracked.
-    const [commit, status, tracked] = yield* Effect.all([
-      git("rev-parse", "HEAD"),
-      git("status", "--porcelain", "--untracked-files=no"),
-      git("ls-files", "--", absolute)
-    ], { concurrency: 3 })
+    // Both at once. `status` starts with `# branch.oid <commit>` ("(initial)" before the first commit), then one line
+    // per changed tracked file; `ls-files` prints the file if it is tracked. Outside a repository both print nothing.
+    const [status, tracked] = yield* ((yield* Effect.sync(() => inRepository(path.dirname(absolute))))
+      ? Effect.all([
+        git("status", "--porcelain=v2", "--branch", "--untracked-files=no"),
+        git("ls-files", "--", absolute)
+      ], { concurrency: 2 })
+      : Effect.succeed(["", ""] as const))
+    const lines = status === "" ? [] : status.split("\n")
+    const commit = lines.find((line) => line.startsWith("# branch.oid "))?.slice("# branch.oid ".length) ?? ""
     const inRepo = /^[0-9a-f]{40,64}$/.test(commit)
+    const changed = lines.some((line) => !line.startsWith("#"))
     return {
       at: yield* Clock.currentTimeMillis,
       user: userName(),
@@ -92,7 +121,7 @@ export const collect = (taskFile: string, runnerVersion: string): Effect.Effect<
       runtime: Runtime.version,
       taskFile: absolute,
       gitCommit: inRepo && tracked !== "" ? commit : undefined,
-      gitDirty: inRepo && tracked !== "" ? status !== "" : undefined,
+      gitDirty: inRepo && tracked !== "" ? changed : undefined,
       gitTracked: inRepo ? tracked !== "" : undefined
     }
   })

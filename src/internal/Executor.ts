@@ -26,7 +26,10 @@ import { runJob } from "./executor/attempt.ts"
 import * as commits from "./executor/commit.ts"
 import { Frontier } from "./executor/frontier.ts"
 import * as Recorder from "./executor/recorder.ts"
-import * as reuse from "./executor/reuse.ts"
+import type * as reuse from "./executor/reuse.ts"
+
+/** executor/reuse.ts, imported when a run has jobs with `cache`. */
+type ReuseModule = typeof reuse
 import * as spans from "./executor/spans.ts"
 import { type Finished, type JobState, RunState } from "./executor/state.ts"
 import { RemoteJobFailed } from "../Errors.ts"
@@ -122,7 +125,9 @@ export const run = (plan: Plan.Plan, options: Options): Effect.Effect<Result, ne
     return yield* spans.run(event, options.spanAttributes ?? {}, (span) =>
       Effect.gen(function*() {
         yield* recorder.emit(event)
-        const run = makeRun(plan, options, recorder, span, started, yield* Clock.Clock, yield* Journal)
+        // The cache's code is loaded only for a run that reuses successes (bench/README.md, issue 18: cold start).
+        const reuse = options.cache === undefined ? undefined : yield* Effect.promise(() => import("./executor/reuse.ts"))
+        const run = makeRun(plan, options, recorder, span, started, yield* Clock.Clock, yield* Journal, reuse)
         yield* restore(run)
         return yield* Effect.scoped(loop(run)).pipe(
           Effect.provideService(resources.CurrentRegistry, options.registry ?? new resources.Registry()),
@@ -148,6 +153,8 @@ interface Run {
   readonly hashes: ReadonlyArray<string>
   /** Each job's cache policy, by plan index (undefined: it always runs). */
   readonly policies: ReadonlyArray<CachePolicy.Policy | undefined>
+  /** Up-to-date skipping (executor/reuse.ts), loaded when `options.cache` is set (else no job has a policy). */
+  readonly reuse: ReuseModule | undefined
   readonly journal: Journal["Service"]
   /** The `cache.files` globs already warned about as matching nothing, as `job\0glob`. */
   readonly warned: Set<string>
@@ -160,14 +167,15 @@ const makeRun = (
   span: Tracer.Span | undefined,
   started: number,
   clock: Clock.Clock,
-  journal: Journal["Service"]
+  journal: Journal["Service"],
+  reuse: ReuseModule | undefined
 ): Run => {
   const state = new RunState(plan, options.runId)
   const restored = options.restored ?? new Map<string, Resume.Restored>()
   const frontier = new Frontier(plan, state.jobs, (id) => restored.has(id))
   const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
   const policies = plan.jobs.map((p) => options.cache === undefined ? undefined : CachePolicy.effective(p.job.cache, plan.dag.cache))
-  return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes, policies, journal, warned: new Set() }
+  return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes, policies, reuse, journal, warned: new Set() }
 }
 
 /** The jobs that succeeded in an earlier attempt of this run pass their journaled outputs on. */
@@ -298,7 +306,7 @@ const reuseOrRun = (
   inputHash: string
 ): Effect.Effect<Finished, unknown, Job.Services> => {
   const jobs = run.state.jobs
-  return reuse.reuseOrRun({
+  return run.reuse!.reuseOrRun({
     journal: run.journal,
     cache: run.options.cache!,
     dag: run.plan.dag.name,

@@ -15,8 +15,6 @@ import type * as Plan from "./Plan.ts"
 import { LayerFailed } from "../Errors.ts"
 import type { PreflightFailed } from "./SetupErrors.ts"
 import * as CachePolicy from "./cache/Policy.ts"
-import * as Key from "./cache/Key.ts"
-import * as Reuse from "./cache/Reuse.ts"
 import * as Executor from "./Executor.ts"
 import type * as reuse from "./executor/reuse.ts"
 import * as layers from "./layers.ts"
@@ -210,6 +208,8 @@ export const cacheContext = (
 ): Effect.Effect<reuse.Cache, Journal.JournalError> =>
   Effect.gen(function*() {
     const off = (yield* Effect.orDie(Config.String("RUNNER_CACHE").pipe(Config.withDefault("")))).trim().toLowerCase() === "off"
+    // Loaded only when a job has `cache`: a run without one does not pay for the cache's modules.
+    const [Key, Reuse] = yield* Effect.promise(() => Promise.all([import("./cache/Key.ts"), import("./cache/Reuse.ts")]))
     const context = Key.context({
       runnerVersion: options.runnerVersion,
       memo: yield* journal.fileMemo,

@@ -12,7 +12,7 @@ import type { SetupError } from "../SetupErrors.ts"
 import * as Combine from "../workspace/Combine.ts"
 import { loadPlan, print } from "./common.ts"
 import type { InFile } from "./exit.ts"
-import { planWorkspace, type Selection, selectionFlags } from "./ws.ts"
+import { planWorkspace, type Selection, selectionFlags } from "./wsSelection.ts"
 
 export const render = (plan: Plan.Plan): string => {
   const width = Math.min(32, Math.max(...plan.jobs.map((p) => p.job.id.length)))

@@ -11,7 +11,6 @@ import type * as ChildProcessSpawner from "effect/process/ChildProcessSpawner"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Dag from "../../Dag.ts"
-import type * as Preview from "../cache/Preview.ts"
 import type * as Plan from "../Plan.ts"
 import { InvalidOption } from "../../Errors.ts"
 import * as Audit from "../Audit.ts"
@@ -19,7 +18,6 @@ import type * as Journal from "../Journal.ts"
 import type * as Reporter from "../reporter/Reporter.ts"
 import * as Run from "../Run.ts"
 import type * as RunEvent from "../RunEvent.ts"
-import * as cachePreview from "./cachePreview.ts"
 import * as Dialect from "../sql/Dialect.ts"
 import { journalPath, loadPlan, print, requirePositive } from "./common.ts"
 import { ClusterRunLocked, ClusterRunStopped, type Failure, InFile, RunFailed, RunInterrupted } from "./exit.ts"
@@ -246,6 +244,8 @@ export const executePlan = (
     const concurrency = runServices.concurrency(input, plan)
     const force = yield* forceOf(input, plan)
     if (input.dryRun) {
+      // The cache preview (journal queries and all) is loaded by a dry run only: a run does not need it.
+      const cachePreview = yield* Effect.promise(() => import("./cachePreview.ts"))
       if (!cachePreview.hasCache(plan)) return yield* print(renderPlan(plan, concurrency, input.failureMode))
       const cache = yield* cachePreview.withView(input.journal, (view) =>
         Effect.map(
@@ -255,7 +255,18 @@ export const executePlan = (
             assumeKept: false,
             partition: key === undefined ? undefined : Run.partitionOf({ plan, target: { _tag: "Key", key, force: false } })?.key
           }),
-          (preview) => ({ ...preview, view })
+          ({ now, previewed }): CachePreview => {
+            const reused = previewed.filter((p) => p.verdict._tag === "Cached").length
+            const where = view.file === undefined
+              ? "--journal none keeps nothing"
+              : view.exists
+              ? `journal ${view.file}`
+              : `no journal at ${view.file} yet`
+            return {
+              summary: `cache: ${reused} of ${plan.jobs.length} job${plan.jobs.length === 1 ? "" : "s"} would be reused (${where})`,
+              verdicts: previewed.map((p) => cachePreview.describe(p.verdict, now))
+            }
+          }
         ))
       return yield* print(renderPlan(plan, concurrency, input.failureMode, cache))
     }
@@ -301,11 +312,10 @@ export const command = Command.make("run", { ...flags, ...uiFlags.flags }, handl
   Command.withDescription("Run a task file's DAG, or only the named jobs and what they need (the default command)")
 )
 
-/** What --dry-run knows of the cache when a job of the plan has `cache`: each job's preview, in the plan's order. */
+/** What --dry-run prints of the cache when a job of the plan has `cache`: a summary, and each job's verdict in the plan's order. */
 export interface CachePreview {
-  readonly previewed: ReadonlyArray<Preview.Previewed>
-  readonly now: number
-  readonly view: cachePreview.View
+  readonly summary: string
+  readonly verdicts: ReadonlyArray<string>
 }
 
 /**
@@ -322,15 +332,7 @@ export const renderPlan = (
     `dag ${plan.dag.name}: ${plan.jobs.length} job${plan.jobs.length === 1 ? "" : "s"} in ${plan.levels.length} ` +
     `level${plan.levels.length === 1 ? "" : "s"}, concurrency ${concurrency}, failure mode ${failureMode}`
   ]
-  if (cache !== undefined) {
-    const reused = cache.previewed.filter((p) => p.verdict._tag === "Cached").length
-    const where = cache.view.file === undefined
-      ? "--journal none keeps nothing"
-      : cache.view.exists
-      ? `journal ${cache.view.file}`
-      : `no journal at ${cache.view.file} yet`
-    lines.push(`cache: ${reused} of ${plan.jobs.length} job${plan.jobs.length === 1 ? "" : "s"} would be reused (${where})`)
-  }
+  if (cache !== undefined) lines.push(cache.summary)
   if (plan.resources.length > 0) {
     lines.push("resources:")
     for (const r of plan.resources) {
@@ -355,8 +357,8 @@ export const renderPlan = (
       ].filter((s) => s !== undefined)
       lines.push(`  ${job.id}${job.description === undefined ? "" : ` — ${job.description}`}`)
       lines.push(`      ${policies.join("; ")}`)
-      const previewed = cache?.previewed[index]
-      if (previewed !== undefined) lines.push(`      → ${cachePreview.describe(previewed.verdict, cache!.now)}`)
+      const verdict = cache?.verdicts[index]
+      if (verdict !== undefined) lines.push(`      → ${verdict}`)
     }
   })
   return lines.join("\n")

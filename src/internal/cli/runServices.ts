@@ -22,7 +22,6 @@ import * as RunLogger from "../RunLogger.ts"
 import * as Runtime from "../runtime/Runtime.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import * as Dialect from "../sql/Dialect.ts"
-import * as SqlJournal from "../sql/SqlJournal.ts"
 import { journalFlag, journalPath } from "./common.ts"
 import { InFile } from "./exit.ts"
 import * as observers from "./observers.ts"
@@ -108,13 +107,18 @@ export const provide = (input: Input, format: Reporter.Format, output: Reporter.
  */
 const httpClient = Layer.unwrap(Effect.map(Effect.promise(() => import("effect/http/FetchHttpClient")), (m) => m.layer))
 
-/** The journal layer for a path ("none": in memory, nothing kept; a postgres:// URL: that database). */
+/**
+ * The journal layer for a path ("none": in memory, nothing kept; a postgres:// URL: that database). The SQL journal's
+ * modules (effect/sql, the migrations) are loaded only when a run keeps a journal.
+ */
 const journalLayer = (path: string, durability: "full" | "normal"): Layer.Layer<Journal.Journal, Journal.JournalError> =>
-  path === "none"
-    ? Journal.layerMemory
-    : Dialect.isPostgresUrl(path)
-    ? SqlJournal.layerPostgres(path)
-    : SqlJournal.layerSqlite({ filename: path, durability })
+  path === "none" ? Journal.layerMemory : Layer.unwrap(Effect.map(
+    Effect.promise(() => import("../sql/SqlJournal.ts")),
+    (SqlJournal) =>
+      Dialect.isPostgresUrl(path)
+        ? SqlJournal.layerPostgres(path)
+        : SqlJournal.layerSqlite({ filename: path, durability })
+  ))
 
 /** The ConfigProvider jobs' config is resolved with: the environment, the env file, and NAME_FILE files. */
 const configLayer = (envFile: Option.Option<string>): Layer.Layer<never, InvalidOption> =>

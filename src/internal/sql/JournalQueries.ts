@@ -10,7 +10,7 @@ import * as SqlClient from "effect/sql/SqlClient"
 import * as Audit from "../Audit.ts"
 import * as Encoding from "../Encoding.ts"
 import { JournalError } from "../Journal.ts"
-import * as ClusterPrune from "./ClusterPrune.ts"
+import type * as ClusterPrune from "./ClusterPrune.ts"
 import { BEGIN_LOCK } from "./Dialect.ts"
 
 /** A run as listed by `runner history`. */
@@ -374,6 +374,8 @@ export interface Pruned {
  */
 export const prune = Effect.fn("JournalQueries.prune")(function*(cutoff: number) {
   const sql = yield* SqlClient.SqlClient
+  // Loaded by `runner prune` only: the operator commands that read (history, show, logs) do not need cluster code.
+  const ClusterPrune = yield* Effect.promise(() => import("./ClusterPrune.ts"))
   // One write transaction (BEGIN IMMEDIATE): a runner cannot take a lock on a run between the check and the delete.
   return yield* sql.withTransaction(Effect.gen(function*() {
     // PostgreSQL: the lock every begin takes (SqlJournal), for the same guarantee.
