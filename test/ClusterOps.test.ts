@@ -15,8 +15,9 @@ const tempDir = tempDirs("runner-cluster-ops-")
 const procs: Array<Proc> = []
 afterAll(() => killAll(procs))
 
+// The two tests run at once: each is mostly waiting (its processes' start-up, the jobs' sleeps, the schedule's seconds).
 describe.skipIf(pg.skip)("operating a cluster", () => {
-  it("SIGTERM: the worker finishes its running jobs within --grace, exits 0; no job runs twice; the run succeeds", async () => {
+  it.concurrent("SIGTERM: the worker finishes its running jobs within --grace, exits 0; no job runs twice; the run succeeds", async () => {
     const { url } = database()
     const dir = tempDir()
     const marksFile = path.join(dir, "marks")
@@ -62,7 +63,7 @@ ${jobs.map((id) => `  Job.make(${JSON.stringify(id)}, { run: () => ${markedBody(
     assert.deepStrictEqual(rows, jobs.map((id) => [id, "succeeded", "1"]))
   }, 120_000)
 
-  it("schedule --cluster on two daemons: each slot fires once, whichever daemon is first", async () => {
+  it.concurrent("schedule --cluster on two daemons: each slot fires once, whichever daemon is first", async () => {
     const { url } = database()
     const dir = tempDir()
     const ticks = path.join(dir, "ticks")
