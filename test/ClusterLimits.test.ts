@@ -97,7 +97,8 @@ const maxOverlap = (all: ReadonlyArray<Interval>): number => {
 }
 
 describe.skipIf(pg.skip)("cluster resource limits", () => {
-  it("a Resource of concurrency 2 used by 20 holders in 3 processes: never more than 2 at once", async () => {
+  // These two run at once (each mostly waits for its processes' start and the TTL); the timing-tight ones below alone.
+  it.concurrent("a Resource of concurrency 2 used by 20 holders in 3 processes: never more than 2 at once", async () => {
     const { url, name } = await migrated()
     const common = { url, name: "db", holdMillis: 150, ttlMillis: 5_000, concurrency: 2 }
     const workers = [7, 7, 6].map((holders, i) => worker({ ...common, holder: `w${i}`, holders }))
@@ -120,7 +121,7 @@ describe.skipIf(pg.skip)("cluster resource limits", () => {
     assert.deepStrictEqual(perWorker, [7, 7, 6])
   }, 60_000)
 
-  it("a holder killed with kill -9 while holding: its slot is taken over after the lease's TTL", async () => {
+  it.concurrent("a holder killed with kill -9 while holding: its slot is taken over after the lease's TTL", async () => {
     const { url, name } = await migrated()
     const ttlMillis = 3_000
     const common = { url, name: "db", ttlMillis, concurrency: 2 }
