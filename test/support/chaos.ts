@@ -4,7 +4,7 @@
  * (more jobs, more rounds). Each scenario drives real processes (`runner worker`, `runner <file> --cluster`) on the
  * PostgreSQL database it is given and returns what happened, with `violations`: every claim it checks that did not
  * hold, as a sentence (empty when all hold). The jobs append `start`/`end` marks (job, lease epoch, time, pid) to a
- * file, the side effect whose repetitions are counted. No vitest import: the bench runs these under plain Node.
+ * file, the side effect whose repetitions are counted. No test API is used: the bench runs these under plain Node.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
