@@ -97,7 +97,8 @@ const maxOverlap = (all: ReadonlyArray<Interval>): number => {
 }
 
 describe.skipIf(pg.skip)("cluster resource limits", () => {
-  it("a Resource of concurrency 2 used by 20 holders in 3 processes: never more than 2 at once", async () => {
+  // These two run at once (each mostly waits for its processes' start and the TTL); the timing-tight ones below alone.
+  it.concurrent("a Resource of concurrency 2 used by 20 holders in 3 processes: never more than 2 at once", async () => {
     const { url, name } = await migrated()
     const common = { url, name: "db", holdMillis: 150, ttlMillis: 5_000, concurrency: 2 }
     const workers = [7, 7, 6].map((holders, i) => worker({ ...common, holder: `w${i}`, holders }))
@@ -120,16 +121,16 @@ describe.skipIf(pg.skip)("cluster resource limits", () => {
     assert.deepStrictEqual(perWorker, [7, 7, 6])
   }, 60_000)
 
-  it("a holder killed with kill -9 while holding: its slot is taken over after the lease's TTL", async () => {
+  it.concurrent("a holder killed with kill -9 while holding: its slot is taken over after the lease's TTL", async () => {
     const { url, name } = await migrated()
     const ttlMillis = 3_000
     const common = { url, name: "db", ttlMillis, concurrency: 2 }
+    // Both processes start at once (a start is seconds on a loaded machine); the second asks once the first holds both.
     const doomed = worker({ ...common, holder: "doomed", holders: 2, holdMillis: 120_000 })
-    await doomed.ready
+    const waiting = worker({ ...common, holder: "waiting", holders: 1, holdMillis: 10 })
+    await Promise.all([doomed.ready, waiting.ready])
     doomed.go()
     await waitFor(() => doomed.lines.filter((l) => l.startsWith("start")).length === 2)
-    const waiting = worker({ ...common, holder: "waiting", holders: 1, holdMillis: 10 })
-    await waiting.ready
     waiting.go()
     // It waits: both slots are held (and renewed: the wait outlasts the TTL).
     await sleep(ttlMillis + 500)
@@ -150,28 +151,28 @@ describe.skipIf(pg.skip)("cluster resource limits", () => {
   it("a rate limit of 5 per second over 3 processes: never more than 5 starts in any 1 s window", async () => {
     const { url, name } = await migrated()
     const common = { url, name: "api", holdMillis: 0, ttlMillis: 5_000, rate: { limit: 5, perMillis: 1_000 } }
-    const workers = [0, 1, 2].map((i) => worker({ ...common, holder: `r${i}`, holders: 6 }))
+    const workers = [0, 1, 2].map((i) => worker({ ...common, holder: `r${i}`, holders: 4 }))
     await Promise.all(workers.map((w) => w.ready))
     for (const w of workers) w.go()
     assert.deepStrictEqual(await Promise.all(workers.map((w) => w.exited)), [0, 0, 0])
     const starts = workers.flatMap((w) => intervals(w.lines).map((i) => i.start)).sort((a, b) => a - b)
-    assert.strictEqual(starts.length, 18)
+    assert.strictEqual(starts.length, 12)
     /** The shortest time spanned by 6 consecutive starts: 5 per second means at least 1 s. */
     const shortest = (times: ReadonlyArray<number>) => Math.min(...times.slice(5).map((t, i) => t - times[i]!))
-    // The instants the limiter admitted, by the database's clock (all 18 were reserved at once, none has aged out).
+    // The instants the limiter admitted, by the database's clock (all 12 were reserved at once, none has aged out).
     const admitted = psql(name, "SELECT at FROM rate_slots ORDER BY at").trim().split("\n").map(Number)
-    assert.strictEqual(admitted.length, 18)
+    assert.strictEqual(admitted.length, 12)
     assert.isAtLeast(shortest(admitted), 1_000)
     // As the holders saw them: each start is printed once its sleep ended, a few ms late, more on a loaded machine
     // (timers fire late: up to 53 ms seen with 2 cores at load 16). A late first start of six brings the sixth
     // closer: that much lateness is allowed, never a whole start more (200 ms at 5/s).
     const LATENESS = 100
-    process.stdout.write(`rate 5/s, 18 starts over 3 processes: shortest span of 6 starts ${shortest(starts)} ms as seen\n`)
+    process.stdout.write(`rate 5/s, 12 starts over 3 processes: shortest span of 6 starts ${shortest(starts)} ms as seen\n`)
     assert.isAtLeast(shortest(starts), 1_000 - LATENESS)
     for (const [i, start] of starts.entries()) assert.isAtLeast(start, admitted[i]! - 2, "no start before its slot")
-    // And the limit is used, not undercut: 18 starts at 5/s take 3 windows, well under 4.
-    assert.isAtLeast(admitted.at(-1)! - admitted[0]!, 3_000)
-    assert.isBelow(starts.at(-1)! - starts[0]!, 3_800)
+    // And the limit is used, not undercut: 12 starts at 5/s take 2 windows, well under 3.
+    assert.isAtLeast(admitted.at(-1)! - admitted[0]!, 2_000)
+    assert.isBelow(starts.at(-1)! - starts[0]!, 2_800)
   }, 60_000)
 
   it.live("in one process: the holders that queue are told (CurrentWaits), and admitted in turn", () =>
