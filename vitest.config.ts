@@ -1,6 +1,9 @@
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
 
+/** Tests that compare wall times: run after every other file, alone (project "timing"). */
+const timing = ["test/ClusterDistribution.test.ts"]
+
 export default defineConfig({
   resolve: {
     // In-process tests of task files and of the test kit import the package by name: its sources, as tsconfig's
@@ -11,10 +14,13 @@ export default defineConfig({
     ]
   },
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Spawned-CLI tests are heavy on a 2-core machine; keep file parallelism modest.
-    maxWorkers: 2
+    maxWorkers: 2,
+    projects: [
+      { extends: true, test: { name: "suite", include: ["test/**/*.test.ts"], exclude: timing, sequence: { groupOrder: 0 } } },
+      { extends: true, test: { name: "timing", include: timing, sequence: { groupOrder: 1 } } }
+    ]
   }
 })

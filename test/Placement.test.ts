@@ -57,6 +57,20 @@ describe("Placement", () => {
       assert.strictEqual((yield* placements.choose(0, executionId)).charged, "worker-b")
     }))
 
+  it.effect("a worker named by its first answer is counted with the jobs still out on workers not seen yet", () =>
+    Effect.gen(function*() {
+      const placements = yield* placer(2)
+      const wave: Array<Placement.Choice> = []
+      for (let i = 0; i < 4; i++) wave.push(yield* placements.choose(0, executionId))
+      const [, firstUnseen] = wave
+      // One of the two jobs sent off answers from worker-b (2 slots); the other may still run there.
+      yield* placements.settle(firstUnseen!, { busy: false, host: "worker-b", slots: 2 })
+      const next = yield* placements.choose(0, executionId)
+      assert.strictEqual(next.charged, "worker-b")
+      // worker-b now holds the job just sent and (perhaps) the one still out: full, by this count.
+      assert.notStrictEqual((yield* placements.choose(0, executionId)).charged, "worker-b")
+    }))
+
   it.effect("a join counts against the worker owning the execution's shard", () =>
     Effect.gen(function*() {
       const placements = yield* placer(1)

@@ -70,7 +70,10 @@ export const make = (self: { readonly host: string; readonly slots: number; read
     const room = (host: string, now: number): number => {
       if ((pausedUntil.get(host) ?? 0) > now) return 0
       const taken = pending.get(host) ?? 0
-      return (slots.get(host) ?? self.slots) - (host === self.host ? Math.max(taken, self.running()) : taken)
+      if (host === self.host) return self.slots - Math.max(taken, self.running())
+      // Jobs sent to workers not seen yet may be on any other worker (on the only other one, when there are two):
+      // counted against each, lest a worker just named by its first answer look empty while its slots are full.
+      return (slots.get(host) ?? self.slots) - taken - (host === UNSEEN ? 0 : pending.get(UNSEEN) ?? 0)
     }
 
     /**
