@@ -318,7 +318,7 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     const survivor = workers.find((w) => w !== coordinator)!
     assert.match(survivor.output(), /coordinating 12 jobs here \(resumed\)/)
   }, 90_000)
-  it.concurrent("SIGTERM of the worker that coordinates a run mid-DAG: it hands the run over within --grace; every job runs once; exit 0", async () => {
+  it.concurrent("SIGTERM of the worker that coordinates a run mid-DAG: it hands the run over within --grace; what it finished does not run again; exit 0", async () => {
     const { url } = database()
     const dir = tempDir()
     const marksFile = path.join(dir, "marks")
@@ -339,7 +339,7 @@ const first = Array.from({ length: 4 }, (_, i) => Job.make("first " + i, { run: 
 const second = Array.from({ length: 4 }, (_, i) => Job.make("second " + i, { needs: { before: first[i]! }, run: () => body("second_" + i, 500) }))
 export default Dag.make("stages", [...first, ...second])
 `)
-    const workers = [0, 1].map(() => cluster.worker({ url, files: [file], concurrency: 4, grace: "4s" }))
+    const workers = [0, 1].map(() => cluster.worker({ url, files: [file], concurrency: 4, grace: "6s" }))
     const all: Array<cluster.Proc> = [...workers]
     try {
       await Promise.all(workers.map((w) => w.joined))
@@ -355,8 +355,15 @@ export default Dag.make("stages", [...first, ...second])
       const other = workers.find((w) => w !== coordinator)!
       assert.strictEqual(ended.status, 0, `${ended.output}\n--- coordinator:\n${stopped.output}\n--- other:\n${other.output()}`)
       assert.match(other.output(), /coordinating 8 jobs here \(resumed\)/)
-      const starts = cluster.marks(marksFile).filter((m) => m.what === "start").map((m) => m.job).sort()
-      assert.deepStrictEqual(starts, [0, 1, 2, 3].flatMap((i) => [`first_${i}`, `second_${i}`]).sort(), "every job ran once")
+      // At least once each; once only for a job the leaving worker finished (its success was journaled before the
+      // run moved). A job sent while it was leaving may run twice: its request is kept, the new coordinator may place
+      // it again before it is leased (at-least-once, as the README says).
+      const marks = cluster.marks(marksFile)
+      const starts = (job: string) => marks.filter((m) => m.what === "start" && m.job === job).length
+      for (const job of [0, 1, 2, 3].flatMap((i) => [`first_${i}`, `second_${i}`])) assert.isAtLeast(starts(job), 1, job)
+      const finishedThere = marks.filter((m) => m.what === "end" && m.pid === coordinator.pid).map((m) => m.job)
+      assert.isNotEmpty(finishedThere)
+      for (const job of finishedThere) assert.strictEqual(starts(job), 1, `${job} finished on the leaving worker: it must not run again`)
       const rows = await cluster.query(url, "SELECT status, count(*) FROM jobs GROUP BY status")
       assert.deepStrictEqual(rows, [["succeeded", "8"]])
     } finally {
