@@ -318,6 +318,22 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     const survivor = workers.find((w) => w !== coordinator)!
     assert.match(survivor.output(), /coordinating 12 jobs here \(resumed\)/)
   }, 90_000)
+  it.concurrent("a worker whose --listen port is taken exits 2 saying so", async () => {
+    const db = database()
+    const dir = tempDir()
+    fs.writeFileSync(path.join(dir, "one.ts"), sleepersDag("one", 1, 10))
+    const taken = net.createServer()
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve))
+    const port = (taken.address() as net.AddressInfo).port
+    try {
+      const result = await runnerAsync(["worker", dir, "--journal", db.url, "--listen", `127.0.0.1:${port}`]).done
+      assert.strictEqual(result.status, 2, result.stdout + result.stderr)
+      assert.include(result.stderr, `--listen: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE`)
+    } finally {
+      taken.close()
+    }
+  }, 60_000)
+
   it.concurrent("SIGTERM of the worker that coordinates a run mid-DAG: it hands the run over within --grace; what it finished does not run again; exit 0", async () => {
     const { url } = database()
     const dir = tempDir()

@@ -33,7 +33,9 @@ export const start = (argv: ReadonlyArray<string>, env: Record<string, string>, 
 }
 
 /** A distinct port for each worker of this process (a restarted worker never reuses a dead one's address). */
-let nextPort = 36_000 + Math.floor(Math.random() * 20_000)
+// Below Linux's ephemeral range (32768-60999): a port there may be taken by an outgoing connection (PostgreSQL's
+// clients) at the moment a worker listens, and the worker then exits ("cluster: Open").
+let nextPort = 20_000 + Math.floor(Math.random() * 10_000)
 export const port = () => nextPort++
 
 export interface Worker extends Proc {

@@ -114,10 +114,24 @@ const handler = (input: {
       Effect.mapError((error) =>
         error instanceof InFile || error instanceof InvalidOption
           ? error
+          : listenFailed(error)
+          ? new InvalidOption({ where: "--listen", reason: `cannot listen on ${listen.host}:${listen.port}: ${causeText(error)}` })
           : new InFile({ file: Dialect.redact(url), error: new InvalidOption({ where: "cluster", reason: String((error as { message?: unknown })?.message ?? error) }) })
       )
     )
   })
+
+/** The engine's socket server could not open its listening socket (the port taken, the address not this host's). */
+const listenFailed = (error: unknown): boolean => {
+  const reason = (error as { reason?: { _tag?: unknown } } | undefined)?.reason
+  return (error as { _tag?: unknown } | undefined)?._tag === "SocketServerError" && reason?._tag === "SocketServerOpenError"
+}
+
+/** The operating system's words for why (e.g. `listen EADDRINUSE: address already in use 0.0.0.0:34431`). */
+const causeText = (error: unknown): string => {
+  const cause = (error as { reason?: { cause?: unknown } }).reason?.cause
+  return cause instanceof Error ? cause.message : String(cause ?? "the address is taken or not this host's")
+}
 
 export const command = Command.make("worker", flags, handler).pipe(
   Command.withDescription("Join the cluster as a worker that runs the jobs of these task files (--cluster runs)")
