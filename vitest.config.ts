@@ -17,7 +17,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Spawned-CLI tests are heavy on a 2-core machine; keep file parallelism modest.
-    maxWorkers: 3,
+    maxWorkers: 2,
     projects: [
       { extends: true, test: { name: "suite", include: ["test/**/*.test.ts"], exclude: timing, sequence: { groupOrder: 0 } } },
       { extends: true, test: { name: "timing", include: timing, sequence: { groupOrder: 1 } } }

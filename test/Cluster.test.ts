@@ -182,7 +182,7 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
       // The job's lease epoch reaches its code as its fencing token.
       const token = JSON.parse(psql(db.name, `SELECT output FROM jobs WHERE run_id = '${runId}' AND job_id = 'fencing token'`).trim())
       assert.deepStrictEqual(token, { token: 1, job: "fencing token" })
-    }, 60_000)
+    }, 120_000)
 
     it("the DAG's layer is built once per run on each worker that runs its jobs, not once per job", async () => {
       await ready()
@@ -196,7 +196,7 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
       assert.deepStrictEqual([...new Set(used)].sort(), [...builds].sort())
       assert.isAtMost(builds.length, 2)
       assert.strictEqual(new Set(builds.map((id) => id.split("/")[0])).size, builds.length)
-    }, 60_000)
+    }, 120_000)
 
     it("up-to-date skipping: a cached job is reused by the next run (its typed output too), run again when its file changes", async () => {
       await ready()
@@ -217,7 +217,7 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
       const third = await submit(file, db.url).done
       assert.strictEqual(third.status, 0, third.stdout + third.stderr)
       assert.strictEqual(runs(), 2, "a changed file runs it again")
-    }, 60_000)
+    }, 120_000)
 
     it("a failing job: exit 1, the summary names it and its error", async () => {
       await ready()
@@ -226,7 +226,7 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
       assert.match(result.stdout, /broken ✗.*failed/)
       assert.match(result.stdout, /disk full on purpose/)
       assert.match(result.stdout, /after\s+skipped/)
-    }, 60_000)
+    }, 120_000)
 
     it("runner cancel: the run's jobs are interrupted where they run; it ends interrupted (submitter exits 130)", async () => {
       await ready()
@@ -244,7 +244,7 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
       // Cancelling it again: it is not running (exit 2).
       const again = await runnerAsync(["cancel", runId, "--journal", db.url]).done
       assert.strictEqual(again.status, 2)
-    }, 60_000)
+    }, 120_000)
 
     it("killing the submitter does not stop the run; --key K --cluster re-attaches", async () => {
       await ready()
@@ -265,7 +265,7 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
       const done = await submit(file, db.url, ["--key", "k1"]).done
       assert.strictEqual(done.status, 0)
       assert.match(done.stdout, /already succeeded/)
-    }, 60_000)
+    }, 120_000)
   })
 
   it.concurrent("kill -9 of a worker mid-run: every job completes, exit 0, only its in-flight jobs run again, takeover <= 8 s", async () => {
