@@ -3,6 +3,9 @@
  *
  *   <runtime> bench/floor.ts import FILE          imports FILE and exits: what loading a task file costs with nothing
  *                                                 of the runner's CLI (on Node with the compile cache the bin uses)
+ *   <runtime> bench/floor.ts effect               a plain Effect program that logs "hello" (`Effect.runPromise(Effect.log(
+ *                                                 "hello"))`), no runner: what any Effect script pays to start, the
+ *                                                 floor under `runner tasks/hello.ts` that the runner cannot go below
  *   <runtime> bench/floor.ts spawn N [C]          starts `true` N times, C at once (default 8), with the runtime's
  *                                                 native spawn, and exits: the shell jobs' floor on this runtime
  *
@@ -30,11 +33,20 @@ const spawnTrue = async (): Promise<void> => {
   }
 }
 
-if (what === "import") {
+/** On Node, the compile cache the bin uses in a clone (the same folder), so a floor is what Node can do at best. */
+const compileCache = async (): Promise<void> => {
+  if (deno !== undefined || bun !== undefined) return
+  const Module = await import("node:module")
+  Module.enableCompileCache?.(path.resolve(import.meta.dirname, "../node_modules/.cache/effect-runner"))
+}
+
+if (what === "effect") {
+  await compileCache()
+  const Effect = await import("effect/Effect")
+  await Effect.runPromise(Effect.log("hello"))
+} else if (what === "import") {
+  await compileCache()
   if (deno === undefined && bun === undefined) {
-    const Module = await import("node:module")
-    // The same cache folder as bin/runner.js in a clone.
-    Module.enableCompileCache?.(path.resolve(import.meta.dirname, "../node_modules/.cache/effect-runner"))
     // A clone that was never built (the smoke test on a fresh machine) has no dist/ for the package to resolve to: the
     // runner's own hook maps it to src/ there, as the runner does. `npm run bench` builds first, so figures use dist/.
     const fs = await import("node:fs")
@@ -55,6 +67,6 @@ if (what === "import") {
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker))
 } else {
-  process.stderr.write("usage: bench/floor.ts import FILE | spawn N [CONCURRENCY]\n")
+  process.stderr.write("usage: bench/floor.ts import FILE | effect | spawn N [CONCURRENCY]\n")
   process.exit(2)
 }

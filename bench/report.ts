@@ -58,6 +58,11 @@ export interface ResumeRow {
   readonly samples: ReadonlyArray<number>
   /** Spawn to the first job of a 1-job DAG, same flags, in the same round (older results lack it). */
   readonly startup?: ReadonlyArray<number>
+  /**
+   * Importing the task file alone minus importing a 1-job file, in the same round (bench/floor.ts import, no runner
+   * CLI): what defining the jobs costs, the task file's own `Job.make` calls (older results lack it).
+   */
+  readonly define?: ReadonlyArray<number>
   readonly restored: ReadonlyArray<number>
 }
 export interface MemoryRow {
@@ -70,6 +75,8 @@ export interface MemoryRow {
   /** The runner with a 1-job DAG, and the runtime having imported the task file only (floors; older results lack them). */
   readonly peakRssOneKiB?: number
   readonly peakRssFloorKiB?: number
+  /** The runtime having only imported the task file of all the jobs (defined, nothing run; older results lack it). */
+  readonly peakRssDefineKiB?: number
   readonly rssHow: string
 }
 export interface SpawnRow {
@@ -280,9 +287,16 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
     const bare = median(bareRow.samples)
     const floorRow = cold?.find((c) => c.name === `${runtime} (floor)`)
     const floor = floorRow === undefined ? undefined : paired(floorRow.samples, bareRow.samples)
-    const floorText = floor === undefined
+    const effectRow = cold?.find((c) => c.name === `${runtime} (effect)`)
+    const effect = effectRow === undefined ? undefined : paired(effectRow.samples, bareRow.samples)
+    const floorText = (floor === undefined
       ? ""
-      : `; importing hello.ts alone (Effect's modules and the runner's public ones, which every task file loads) takes ${ms(floor)} over the bare runtime`
+      : `; importing hello.ts alone (Effect's modules and the runner's public ones, which every task file loads) takes ${ms(floor)} over the bare runtime`) +
+      (effect === undefined
+        ? ""
+        : `; a plain Effect program that logs hello, no runner at all (bench/floor.ts effect), takes ${ms(effect)} over the bare runtime`)
+    /** The lowest floor measured: what nothing in the runner can go below. */
+    const lowest = effect ?? floor
     const check = (command: string, limit: number, floorCounts: boolean) => {
       const row = coldOf(runtime, command)
       if (row === undefined) return
@@ -294,7 +308,9 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
         measured: `${ms(over)} (median of the rounds' differences; medians ${ms(median(row.samples))} and ${ms(bare)})`,
         met,
         why: `bare runtime: \`${bareCommand[runtime]}\` ${ms(bare)}` + (floorCounts ? floorText : "") +
-          (!met && floorCounts && floor !== undefined && floor > limit ? ": that floor alone is above the target" : "")
+          (!met && floorCounts && lowest !== undefined && lowest > limit
+            ? `: ${effect !== undefined ? "Effect's own start" : "that floor"} alone is above the target, so it cannot be met with Effect on ${runtimeName[runtime]}`
+            : "")
       })
     }
     check("runner tasks/hello.ts", 60, true)
@@ -315,7 +331,11 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
         (startup !== undefined
           ? `start-up = spawn to the first job of a 1-job DAG, same flags, in the same round (${ms(median(startup))}), subtracted round by round`
           : `start-up = the cold start of \`runner tasks/hello.ts\` (${ms(hello ?? 0)}), subtracted`) +
-        ": what is left is loading and defining the 10,000 jobs (the task file's own `Job.make` calls), planning, the journal and deciding what to rerun"
+        (row.define === undefined || row.define.length === 0
+          ? ": what is left is loading and defining the 10,000 jobs (the task file's own `Job.make` calls), planning, the journal and deciding what to rerun"
+          : `: what is left is defining the ${num(row.jobs, 0)} jobs (importing the task file alone minus a 1-job file, same round: ` +
+            `${ms(median(row.define))}), planning, the journal and deciding what to rerun` +
+            (after !== undefined && median(row.define) > 150 ? "; defining the jobs alone is above the target" : ""))
     })
   }
 
@@ -337,7 +357,11 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
         (row.peakRssFloorKiB === undefined
           ? ""
           : `; the runtime having only imported the task file: ${num(row.peakRssFloorKiB * 1024 / 1e6, 0)} MB` +
-            (row.peakRssFloorKiB * 1024 > 150e6 ? " (above the target by itself)" : ""))
+            (row.peakRssFloorKiB * 1024 > 150e6 ? " (above the target by itself)" : "")) +
+        (row.peakRssDefineKiB === undefined
+          ? ""
+          : `; the runtime having only imported the ${num(row.jobs, 0)}-job task file (the jobs defined, nothing run): ` +
+            `${num(row.peakRssDefineKiB * 1024 / 1e6, 0)} MB` + (row.peakRssDefineKiB * 1024 > 150e6 ? " (above the target by itself)" : ""))
     })
   }
 
@@ -493,8 +517,9 @@ export const markdown = (r: Results): string => {
       "",
       "Spawn to exit, after one warm-up run (the OS file cache is warm), in a temp folder (the runner's journal is created " +
         "there by the warm-up). Peers run one `echo hello` job, for reference. The floors in the same rounds: each " +
-        "runtime's bare start (`node -e 0`, `bun -e 0`, `deno eval 0`) and bench/floor.ts importing tasks/hello.ts and " +
-        "nothing else (on Node through the same compile cache as the bin).",
+        "runtime's bare start (`node -e 0`, `bun -e 0`, `deno eval 0`), bench/floor.ts running a plain Effect program that " +
+        "logs hello (`Effect.runPromise(Effect.log(\"hello\"))`, no runner) and bench/floor.ts importing tasks/hello.ts and " +
+        "nothing else (on Node both through the same compile cache as the bin).",
       "",
       table(["runner", "command", "median (min–max)"], cold.map((c) => [c.name, `\`${c.command}\``, c.missing === undefined ? spread(c.samples) : `— (${c.missing})`])),
       ""

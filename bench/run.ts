@@ -29,7 +29,7 @@ import {
   versions
 } from "./commands.ts"
 import * as Generate from "./generate.ts"
-import { type Shape, spec } from "./workloads.ts"
+import { type Shape, type Spec, spec } from "./workloads.ts"
 import * as Report from "./report.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -324,11 +324,13 @@ const coldScenario = async () => {
   }
   for (const runtime of runtimes) {
     const cwd = freshDir(`cold-${runtime}`)
-    // The floors, in the same rounds: the bare runtime's start, and importing hello.ts alone (Effect's modules and the
-    // runner's public ones that any task file loads; on Node through the same compile cache as the bin). Interleaved
+    // The floors, in the same rounds: the bare runtime's start, a plain Effect program that logs hello (no runner: what
+    // any Effect script pays), and importing hello.ts alone (Effect's modules and the runner's public ones that any task
+    // file loads; on Node through the same compile cache as the bin). Interleaved
     // round by round, so the differences RESULTS.md takes (runner − bare, per round) see the same load.
     const group: Array<{ name: string; command: string; argv: ReadonlyArray<string>; samples: Array<number> }> = [
       { name: `${runtime} (bare)`, command: bareCommand[runtime], argv: bareArgv(runtime), samples: [] },
+      { name: `${runtime} (effect)`, command: "Effect.log(\"hello\") alone", argv: [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "effect"], samples: [] },
       { name: `${runtime} (floor)`, command: "import tasks/hello.ts", argv: [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", hello], samples: [] },
       { name: `effect-runner (${runtime})`, command: "runner tasks/hello.ts", argv: [...runnerCommand(runtime), hello, "--log-format", "plain"], samples: [] },
       { name: `effect-runner (${runtime})`, command: "runner --version", argv: [...runnerCommand(runtime), "--version"], samples: [] },
@@ -376,6 +378,21 @@ const coldScenario = async () => {
   return rows
 }
 
+/**
+ * Imports a generated in-process task file with bench/floor.ts and nothing of the runner's CLI: spawn to exit (ms),
+ * and peak RSS (KiB) when asked. The file is written inside the clone (bench/.floor/), where `effect-runner` resolves
+ * to the clone itself as from tasks/hello.ts, without the runner's loader hooks.
+ */
+const importFloor = async (runtime: Runtime, s: Spec, rss = false): Promise<{ millis: number; rssKiB?: number }> => {
+  const dir = path.join(root, "bench/.floor")
+  fs.mkdirSync(dir, { recursive: true })
+  const file = path.join(dir, `${runtime}-${s.shape}-${s.needs.length}.ts`)
+  fs.writeFileSync(file, Generate.runnerInprocFile(s))
+  const argv = [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", file]
+  const millis = (await mustRun(argv, { cwd: dir })).millis
+  return rss ? { millis, rssKiB: (await peakRss(argv, dir)).kib } : { millis }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Scenario 5: resume of a run killed at 50% (SIGKILL from inside, by the first job of level 5): spawn to first new job
 
@@ -386,9 +403,14 @@ const resumeScenario = async () => {
     const samples: Array<number> = []
     const startup: Array<number> = []
     const restored: Array<number> = []
+    const define: Array<number> = []
     for (let round = 0; round < config.resumeRuns; round++) {
       const dir = freshDir(`resume-${runtime}`)
       fs.writeFileSync(path.join(dir, "inproc.ts"), Generate.runnerInprocFile(s))
+      // The task file's own cost, in the same round: importing it alone minus importing a 1-job file (no runner CLI).
+      const definedMany = await importFloor(runtime, s)
+      const definedOne = await importFloor(runtime, spec("layered", 1))
+      define.push(definedMany.millis - definedOne.millis)
       const args = [...runnerCommand(runtime), path.join(dir, "inproc.ts"), "--key", "bench", "--concurrency", "8", "--log-format", "plain"]
       const killed = await timed(args, { cwd: dir, env: { BENCH_KILL: "5" }, timeoutMillis: 300_000 })
       if (killed.signal !== "SIGKILL") throw new Error(`the first run was not killed: ${killed.status}\n${killed.stderr}`)
@@ -406,7 +428,7 @@ const resumeScenario = async () => {
       restored.push(resumed.counted)
       fs.rmSync(dir, { recursive: true, force: true })
     }
-    rows.push({ runtime, jobs: config.resumeJobs, samples, startup, restored })
+    rows.push({ runtime, jobs: config.resumeJobs, samples, startup, restored, define })
     log(`resume ${runtime}: ${Report.ms(Report.median(samples))} to the first new job (${restored.join(", ")} restored)`)
   }
   return rows
@@ -455,6 +477,7 @@ const memoryScenario = async () => {
     const rssOne = await peakRss([...runnerCommand(runtime), path.join(dir, "one.ts"), "--concurrency", "8", "--log-format", "plain"], dir)
     // (hello.ts: a task file in the clone, which resolves `effect` without the runner's loader hooks)
     const rssFloor = await peakRss([...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", path.join(root, "tasks/hello.ts")], dir)
+    const rssDefine = (await importFloor(runtime, spec("layered", jobs), true)).rssKiB!
     fs.rmSync(dir, { recursive: true, force: true })
     rows.push({
       runtime,
@@ -465,6 +488,7 @@ const memoryScenario = async () => {
       peakRssKiB: rss.kib,
       peakRssOneKiB: rssOne.kib,
       peakRssFloorKiB: rssFloor.kib,
+      peakRssDefineKiB: rssDefine,
       rssHow: rss.how
     })
     log(`memory ${runtime}: ${((many.heapUsed - one.heapUsed) / (jobs - 1)).toFixed(0)} B/queued job, peak RSS ${(rss.kib / 1024).toFixed(0)} MiB (1 job: ${(rssOne.kib / 1024).toFixed(0)} MiB, import only: ${(rssFloor.kib / 1024).toFixed(0)} MiB)`)
@@ -562,4 +586,5 @@ try {
   await main()
 } finally {
   fs.rmSync(work, { recursive: true, force: true })
+  fs.rmSync(path.join(root, "bench/.floor"), { recursive: true, force: true })
 }
