@@ -122,6 +122,10 @@ class Tail {
   constructor(settleMillis: number) {
     this.settleMillis = settleMillis
   }
+  /** True while the id was never read (without marking it read). */
+  unread(id: number): boolean {
+    return id > this.low && !this.seen.has(id)
+  }
   /** True the first time the id is read. */
   fresh(id: number): boolean {
     if (id <= this.low || this.seen.has(id)) return false
@@ -129,16 +133,32 @@ class Tail {
     if (id > this.max) this.max = id
     return true
   }
-  /** After a read at `now`: the ids up to the highest seen `settleMillis` ago are all visible now. */
-  settle(now: number): void {
+  /**
+   * After a read at `now`: the ids up to the highest seen `settleMillis` ago are all visible now, up to `cap` (an id
+   * that must be read again whatever: a held log line).
+   */
+  settle(now: number, cap = Number.POSITIVE_INFINITY): void {
     this.marks.push({ at: now, max: this.max })
-    while (this.marks.length > 0 && this.marks[0]!.at <= now - this.settleMillis) this.low = Math.max(this.low, this.marks.shift()!.max)
+    while (this.marks.length > 0 && this.marks[0]!.at <= now - this.settleMillis) {
+      if (this.marks[0]!.max > cap) {
+        this.low = Math.max(this.low, cap)
+        break
+      }
+      this.low = Math.max(this.low, this.marks.shift()!.max)
+    }
     for (const id of this.seen) if (id <= this.low) this.seen.delete(id)
   }
 }
 
 /** How long an id of PostgreSQL's is read again after a higher one was seen (see Tail). */
 const SETTLE_MILLIS = 2000
+
+/**
+ * How long a log line may wait for its attempt's start to become visible. On PostgreSQL the line and the attempt row
+ * are committed by different transactions, and the line's can become visible first: shown at once, a job's line came
+ * before its own AttemptStarted. The line (and every line after it) waits for the row, at most this long.
+ */
+const HOLD_MILLIS = 5000
 
 /** What was shown of the run so far: the next read starts after it. */
 class Cursor {
@@ -156,6 +176,8 @@ class Cursor {
   readonly jobsEnded = new Set<string>()
   /** The number of each job's latest attempt seen. */
   readonly lastAttemptOf = new Map<string, number>()
+  /** Log lines waiting for their attempt's start (see HOLD_MILLIS): id -> when this follower first held it. */
+  readonly held = new Map<number, number>()
   constructor(runId: string, settleMillis: number) {
     this.runId = runId
     this.attempts = new Tail(settleMillis)
@@ -295,8 +317,18 @@ const read = (sql: SqlClient.SqlClient, reporter: Reporter["Service"], cursor: C
       }
       return out
     }
+    const now = yield* Clock.currentTimeMillis
+    /** A line of an attempt whose start is not visible yet waits (see HOLD_MILLIS): true for the first such line. */
+    const waitsForItsAttempt = (line: { readonly id: number; readonly job_id: string | null; readonly attempt: number | null }) => {
+      if (final || line.job_id === null || line.attempt === null) return false
+      if ((cursor.lastAttemptOf.get(line.job_id) ?? 0) >= line.attempt) return false
+      const since = cursor.held.get(line.id)
+      if (since === undefined) cursor.held.set(line.id, now)
+      return since === undefined || now - since < HOLD_MILLIS
+    }
     let after = cursor.logs.low
-    while (true) {
+    let holding = false
+    while (!holding) {
       const lines = yield* sql<{
         readonly id: number
         readonly at: number
@@ -307,7 +339,13 @@ const read = (sql: SqlClient.SqlClient, reporter: Reporter["Service"], cursor: C
       }>`SELECT id, at, job_id, attempt, level, message FROM logs
          WHERE run_id = ${cursor.runId} AND id > ${after} AND at >= ${cursor.since} ORDER BY id LIMIT ${LOG_PAGE}`
       for (const line of lines) {
+        if (cursor.logs.unread(line.id) && waitsForItsAttempt(line)) {
+          // Order within a job comes first: this line and the ones after it are read again at the next poll.
+          holding = true
+          break
+        }
         after = line.id
+        cursor.held.delete(line.id)
         if (!cursor.logs.fresh(line.id)) continue
         for (const event of before(line.at)) yield* reporter.event(event)
         reporter.log({
@@ -322,8 +360,9 @@ const read = (sql: SqlClient.SqlClient, reporter: Reporter["Service"], cursor: C
       if (lines.length < LOG_PAGE) break
     }
     for (const event of events.slice(next)) yield* reporter.event(event)
-    const now = yield* Clock.currentTimeMillis
-    for (const tail of [cursor.attempts, cursor.waits, cursor.logs]) tail.settle(now)
+    cursor.attempts.settle(now)
+    cursor.waits.settle(now)
+    cursor.logs.settle(now, cursor.held.size === 0 ? undefined : Math.min(...cursor.held.keys()) - 1)
   })
 
 const parseNeeds = (json: string | null): ReadonlyArray<string> | undefined => {
