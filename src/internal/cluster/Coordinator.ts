@@ -81,11 +81,13 @@ export const coordinate = (
         Effect.map(Option.isNone)
       )
     const placer = yield* Placement.make(self)
-    // The placements of the jobs an earlier coordinator of this execution had leased: joined, not started again.
-    let earlier: Effect.Effect<ReadonlyMap<string, number>> | undefined
+    // The placements of the jobs an earlier coordinator of this execution had leased: joined, not started again. Read
+    // once, at the first dispatch, which is when the run's id is known (`runId` is set before it is read).
+    const earlier = yield* Effect.cached(
+      Effect.suspend(() => journal.placements(runId)).pipe(Effect.orElseSucceed((): ReadonlyMap<string, number> => new Map()))
+    )
     const dispatch: Executor.Dispatch = (job) => {
       runId = job.runId
-      earlier ??= Effect.runSync(Effect.cached(Effect.orElseSucceed(journal.placements(job.runId), () => new Map())))
       const placements = { placer, earlier: Effect.map(earlier, (found) => found.get(job.jobId)) }
       return place(payload, executionId, job.runId, job.jobId, placements, stopJobs(job.runId), self.leaving).pipe(
         // The JobWorkflows are the cluster's, not children of this activity's workflow: the engine would otherwise
