@@ -61,23 +61,47 @@ export const startTimeOf = (pid: number): string | undefined => {
   } catch {
     return undefined
   }
+  return startTimeIn(stat, boot, undefined)
+}
+
+/** Field 22 (starttime) of a /proc/<pid>/stat, as `<boot id>:<ticks>`; undefined unless field 4 (ppid) is `parent`. */
+const startTimeIn = (stat: string, boot: string, parent: number | undefined): string | undefined => {
   // The command name (field 2) is in parentheses and may hold spaces or parentheses itself: fields follow the last ")".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  if (parent !== undefined && Number(fields[1]) !== parent) return undefined
   // fields[0] is field 3 (state), so field 22 (starttime) is fields[19].
   const ticks = fields[19]
   return ticks === undefined ? undefined : `${boot}:${ticks}`
 }
 
+/**
+ * `startTimeOf` a child of this process just started, read off the event loop: the first read of a process whose
+ * exec is under way waits for the exec to finish (Bun returns from its spawn before that), which cost the runner's
+ * main thread ~0.5 ms a shell job. The child may be reaped while the read is under way, its pid free for another
+ * process: what is read counts only if its parent is this process.
+ */
+export const startTimeOfChild = (pid: number): Effect.Effect<string | undefined> =>
+  Effect.callback<string | undefined>((resume) => {
+    const boot = readBootId()
+    if (boot === null) return resume(Effect.succeed(undefined))
+    fs.readFile(`/proc/${pid}/stat`, "utf8", (error, stat) =>
+      resume(Effect.succeed(error === null ? startTimeIn(stat, boot, process.pid) : undefined)))
+  })
+
 let hostname: string | undefined
 
 /** Makes the record of a group whose leader was just started. */
-export const groupOf = (pid: number, now: number): Group => ({
+export const groupOf = (pid: number, now: number, startTime: string | undefined = startTimeOf(pid)): Group => ({
   pid,
   pgid: pid,
   host: hostname ??= os.hostname(),
-  startTime: startTimeOf(pid),
+  startTime,
   startedAt: now
 })
+
+/** `groupOf` a child of this process, its start time read off the event loop (`startTimeOfChild`). */
+export const childGroupOf = (pid: number, now: number): Effect.Effect<Group> =>
+  Effect.map(startTimeOfChild(pid), (startTime) => groupOf(pid, now, startTime))
 
 // ---------------------------------------------------------------------------------------------------------------
 // The groups alive in this process
