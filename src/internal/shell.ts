@@ -113,13 +113,19 @@ const start = (
         Scope.provide(scope),
         Effect.onError((cause) => Scope.close(scope, Exit.failCause(cause)))
       ),
-      (handle) =>
-        Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Started> => {
-          const group = Processes.groupOf(handle.pid, now)
-          const unregister = Processes.register(() => void Effect.runFork(handle.kill({ killSignal: "SIGKILL" })))
-          const started: Started = { handle, scope, group, unregister, ended: undefined }
-          return tracker === undefined ? Effect.succeed(started) : Effect.as(tracker.started(group), started)
+      (handle) => {
+        const unregister = Processes.register(() => void Effect.runFork(handle.kill({ killSignal: "SIGKILL" })))
+        return Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Started> => {
+          // Outside a run nothing is journaled, and the leader's start time (a read of /proc) is not needed.
+          if (tracker === undefined) {
+            return Effect.succeed({ handle, scope, group: Processes.groupOf(handle.pid, now, undefined), unregister, ended: undefined })
+          }
+          return Effect.flatMap(Processes.childGroupOf(handle.pid, now), (group) => {
+            const started: Started = { handle, scope, group, unregister, ended: undefined }
+            return Effect.as(tracker.started(group), started)
+          })
         })
+      }
     ))
 
 /** What a command printed, as the job keeps it: the first 64 KiB of stdout and the last 20 lines of stderr. */

@@ -327,7 +327,7 @@ export const make = (start: Native.Start, fallback: ChildProcessSpawner["Service
   })
 
 /**
- * The runner's spawner for this runtime (native.ts picks Node/Bun or Deno), over Effect's NodeChildProcessSpawner for
+ * The runner's spawner for this runtime (native.ts picks Node, Bun or Deno), over Effect's NodeChildProcessSpawner for
  * the commands it does not handle.
  */
 export const layer: Layer.Layer<ChildProcessSpawner, never, FileSystem.FileSystem | Path.Path> = Layer.effect(ChildProcessSpawner)(

@@ -1,9 +1,10 @@
 /**
  * How the runner's ChildProcessSpawner (Spawner.ts) starts a command on each runtime, in a process group of its own,
- * and signals that group. Node and Bun use node:child_process with `detached`; Deno uses `Deno.Command` through
- * `setsid`, because Deno's own way to start a new group (`detached`, also behind its node:child_process, which is
- * what Effect's NodeChildProcessSpawner uses there) forks the whole runtime, which costs it three times as much as a
- * plain spawn.
+ * and signals that group. Node uses node:child_process with `detached`; Bun uses `Bun.spawn` with `detached` (a new
+ * session, as Node's): its node:child_process is a layer over the same spawn with Node streams for the pipes, which
+ * cost a shell job of `true` about as much CPU again as the spawn itself. Deno uses `Deno.Command` through `setsid`,
+ * because Deno's own way to start a new group (`detached`, also behind its node:child_process, which is what Effect's
+ * NodeChildProcessSpawner uses there) forks the whole runtime, which costs it three times as much as a plain spawn.
  */
 import type * as PlatformError from "effect/PlatformError"
 import * as Stream from "effect/Stream"
@@ -113,7 +114,7 @@ const cwdMissing = (cwd: string | undefined): boolean => {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Node and Bun: node:child_process, `detached` (setsid in the child before exec)
+// Node: node:child_process, `detached` (setsid in the child before exec)
 
 const startNode: Start = (request, started, failed, exited) => {
   let child: NodeChildProcess.ChildProcess
@@ -159,6 +160,83 @@ const startNode: Start = (request, started, failed, exited) => {
   child.on("exit", (code, signal) => {
     if (spawned) exited({ code, signal })
   })
+}
+
+/** An output read from a web ReadableStream (Bun's and Deno's pipes), one chunk at a time, paused while the job lags. */
+const webOutput = (readable: ReadableStream<Uint8Array> | null | undefined, name: string) => {
+  if (readable == null) return Stream.empty
+  const reader = readable.getReader()
+  const read = (): void => {
+    if (output.paused) return
+    reader.read().then((result) => {
+      if (result.done) return output.end()
+      output.push(result.value)
+      read()
+    }, output.end)
+  }
+  const output = new Output(name, () => {}, read)
+  read()
+  return output.stream
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Bun: Bun.spawn (posix_spawn), `detached` (a new session, POSIX_SPAWN_SETSID)
+
+interface BunSubprocess {
+  readonly pid: number
+  readonly stdout: ReadableStream<Uint8Array> | number | undefined
+  readonly stderr: ReadableStream<Uint8Array> | number | undefined
+  ref(): void
+  unref(): void
+}
+
+interface BunApi {
+  readonly spawn: (argv: Array<string>, options: {
+    readonly cwd?: string
+    readonly env?: Readonly<Record<string, string>>
+    readonly stdin: "ignore" | "inherit"
+    readonly stdout: "pipe" | "ignore" | "inherit"
+    readonly stderr: "pipe" | "ignore" | "inherit"
+    readonly detached: boolean
+    readonly onExit: (subprocess: unknown, exitCode: number | null, signalCode: string | null, error?: unknown) => void
+  }) => BunSubprocess
+}
+
+const startBun = (bun: BunApi): Start => (request, started, failed, exited) => {
+  let exit: Exit | undefined
+  let child: BunSubprocess
+  let spawned = false
+  try {
+    child = bun.spawn([request.program, ...request.args], {
+      ...(request.cwd === undefined ? {} : { cwd: request.cwd }),
+      ...(request.env === undefined ? {} : { env: request.env }),
+      stdin: request.stdin,
+      stdout: request.stdout,
+      stderr: request.stderr,
+      detached: true,
+      // Called once the process is reaped: from then on its pid may be another's, and is not signalled alone.
+      onExit: (_, exitCode, signalCode) => {
+        exit = signalCode === null ? { code: exitCode, signal: null } : { code: null, signal: signalCode }
+        if (spawned) exited(exit)
+      }
+    })
+  } catch (error) {
+    // Bun throws what Node reports as an `error` event: ENOENT for a missing program or cwd, EACCES, ...
+    const code = errorCode(error)
+    return failed({ code, cwd: code === "ENOENT" && cwdMissing(request.cwd), cause: error })
+  }
+  const hasExited = () => exit !== undefined
+  spawned = true
+  started({
+    pid: child.pid,
+    hasExited,
+    kill: (signal) => signalGroup(child.pid, hasExited, signal),
+    stdout: webOutput(request.stdout === "pipe" ? child.stdout as ReadableStream<Uint8Array> : null, "stdout"),
+    stderr: webOutput(request.stderr === "pipe" ? child.stderr as ReadableStream<Uint8Array> : null, "stderr"),
+    ref: (referenced) => referenced ? child.ref() : child.unref()
+  })
+  // Reaped before `started` returned (onExit may run during the spawn call when the program exits at once).
+  if (exit !== undefined) exited(exit)
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -276,21 +354,6 @@ const startDeno = (deno: DenoApi): Start => (request, started, failed, exited) =
   }
   let exit: Exit | undefined
   const hasExited = () => exit !== undefined
-  const output = (readable: ReadableStream<Uint8Array> | null, name: string) => {
-    if (readable === null) return Stream.empty
-    const reader = readable.getReader()
-    const read = (): void => {
-      if (output.paused) return
-      reader.read().then((result) => {
-        if (result.done) return output.end()
-        output.push(result.value)
-        read()
-      }, output.end)
-    }
-    const output = new Output(name, () => {}, read)
-    read()
-    return output.stream
-  }
   child.status.then((status) => {
     exit = status.signal === null ? { code: status.code, signal: null } : { code: null, signal: status.signal }
     exited(exit)
@@ -299,11 +362,15 @@ const startDeno = (deno: DenoApi): Start => (request, started, failed, exited) =
     pid: child.pid,
     hasExited,
     kill: (signal) => signalGroup(child.pid, hasExited, signal),
-    stdout: output(request.stdout === "pipe" ? child.stdout : null, "stdout"),
-    stderr: output(request.stderr === "pipe" ? child.stderr : null, "stderr"),
+    stdout: webOutput(request.stdout === "pipe" ? child.stdout : null, "stdout"),
+    stderr: webOutput(request.stderr === "pipe" ? child.stderr : null, "stderr"),
     ref: (referenced) => referenced ? child.ref() : child.unref()
   })
 }
 
 /** The way to start commands on this runtime. */
-export const start: Start = "Deno" in globalThis ? startDeno((globalThis as unknown as { Deno: DenoApi }).Deno) : startNode
+export const start: Start = "Deno" in globalThis
+  ? startDeno((globalThis as unknown as { Deno: DenoApi }).Deno)
+  : "Bun" in globalThis
+  ? startBun((globalThis as unknown as { Bun: BunApi }).Bun)
+  : startNode
