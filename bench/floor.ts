@@ -8,8 +8,13 @@
  *                                                 floor under `runner tasks/hello.ts` that the runner cannot go below
  *   <runtime> bench/floor.ts spawn N [C]          starts `true` N times, C at once (default 8), with the runtime's
  *                                                 native spawn, and exits: the shell jobs' floor on this runtime
+ *   <runtime> bench/floor.ts group N [C]          the same, each `true` in a process group of its own with its stdout
+ *                                                 and stderr piped and read to the end: what a runner must do at the
+ *                                                 least to kill a job's whole tree and keep its output (make does
+ *                                                 neither). On Deno that takes `setsid` (Deno.Command cannot start a
+ *                                                 group), as the runner does
  *
- * Both are timed from the outside, spawn to exit, like the runner, so the runtime's own start is included.
+ * All are timed from the outside, spawn to exit, like the runner, so the runtime's own start is included.
  */
 import * as path from "node:path"
 
@@ -40,6 +45,25 @@ const compileCache = async (): Promise<void> => {
   Module.enableCompileCache?.(path.resolve(import.meta.dirname, "../node_modules/.cache/effect-runner"))
 }
 
+/** One `true` in a new process group (session), its output piped and read to the end: the runner's least per job. */
+const spawnTrueInGroup = async (): Promise<void> => {
+  if (bun !== undefined) {
+    const child = bun.spawn(["true"], { stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true })
+    await Promise.all([new Response(child.stdout).arrayBuffer(), new Response(child.stderr).arrayBuffer(), child.exited])
+  } else if (deno !== undefined) {
+    await new deno.Command("setsid", { args: ["true"], stdin: "null", stdout: "piped", stderr: "piped" }).output()
+  } else {
+    const { spawn } = await import("node:child_process")
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn("true", [], { stdio: ["ignore", "pipe", "pipe"], detached: true })
+      child.stdout.resume()
+      child.stderr.resume()
+      child.on("error", reject)
+      child.on("close", () => resolve())
+    })
+  }
+}
+
 if (what === "effect") {
   await compileCache()
   const Effect = await import("effect/Effect")
@@ -55,18 +79,19 @@ if (what === "effect") {
     }
   }
   await import(path.resolve(arg!))
-} else if (what === "spawn") {
+} else if (what === "spawn" || what === "group") {
   const total = Number(arg)
   const concurrency = Number(concurrencyArg ?? "8")
+  const one = what === "spawn" ? spawnTrue : spawnTrueInGroup
   let next = 0
   const worker = async () => {
     while (next < total) {
       next++
-      await spawnTrue()
+      await one()
     }
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker))
 } else {
-  process.stderr.write("usage: bench/floor.ts import FILE | effect | spawn N [CONCURRENCY]\n")
+  process.stderr.write("usage: bench/floor.ts import FILE | effect | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
   process.exit(2)
 }

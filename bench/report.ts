@@ -231,6 +231,14 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
       const limit = runtime === "bun" ? 1.5 : 2
       const floor = rowOf(`${runtime} spawn floor`, "layered")
       const floorRatio = floor === undefined ? undefined : median(floor.samples) / median(make.samples)
+      const group = rowOf(`${runtime} group spawn floor`, "layered")
+      const groupRatio = group === undefined ? undefined : median(group.samples) / median(make.samples)
+      const groupText = (group === undefined || floorRatio! > limit)
+        ? ""
+        : `; the same, each \`true\` in a process group of its own with its output piped and read (the least a runner that ` +
+          `kills a job's whole tree and keeps its output must do${runtime === "deno" ? "; Deno: through `setsid`" : ""}) ` +
+          `${ms(median(group.samples))} = ${times(groupRatio!)} make` +
+          (groupRatio! > limit ? `: above the target by itself, so the target cannot be met on ${runtimeName[runtime]}` : "")
       out.push({
         target: `${num(smallest, 0)} shell jobs layered, c8, default journal (${runtimeName[runtime]})`,
         goal: `≤ ${limit}× make -j8`,
@@ -240,7 +248,8 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
           ? ""
           : `; the runtime's floor (its native spawn of ${num(smallest, 0)} \`true\` at c8, from its own start, nothing else) ` +
             `${ms(median(floor.samples))} = ${times(floorRatio!)} make` +
-            (floorRatio! > limit ? `: above the target by itself, so the target cannot be met on ${runtimeName[runtime]}` : ""))
+            (floorRatio! > limit ? `: above the target by itself, so the target cannot be met on ${runtimeName[runtime]}` : "") +
+            groupText)
       })
       const just = rowOf("just --jobs 8", "layered")
       const justMissing = shell.rows.find((row) => row.name === "just --jobs 8" && row.skipped !== undefined)
@@ -254,7 +263,8 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
           why: theirs === undefined
             ? `just: ${justMissing!.skipped}`
             : `${times(median(mine.samples) / theirs)} just` +
-              (floor === undefined ? "" : `; the runtime's spawn floor alone is ${times(median(floor.samples) / theirs)} just`)
+              (floor === undefined ? "" : `; the runtime's spawn floor alone is ${times(median(floor.samples) / theirs)} just`) +
+              (group === undefined ? "" : `, in a process group with its output read ${times(median(group.samples) / theirs)} just`)
         })
       }
       const peers = ["wireit (WIREIT_PARALLEL=8)", "turbo --concurrency=8", "concurrently -m 8"]

@@ -178,7 +178,15 @@ const contenders = (): ReadonlyArray<Contender> => {
     floor: true,
     command: (_dir: string, s: ReturnType<typeof spec>) => [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "spawn", String(s.needs.length), "8"]
   }))
-  return [...peers, ...runners, ...floors]
+  // The same with what a runner needs at the least per job: a process group of its own (to kill the job's whole tree)
+  // and its output piped and read (on Deno through `setsid`, the only way it starts a group).
+  const groupFloors: Array<Contender> = runtimes.map((runtime) => ({
+    name: `${runtime} group spawn floor`,
+    runtime,
+    floor: true,
+    command: (_dir: string, s: ReturnType<typeof spec>) => [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "group", String(s.needs.length), "8"]
+  }))
+  return [...peers, ...runners, ...floors, ...groupFloors]
 }
 
 /** Copies the generated workload into a fresh folder (only what the runners read). */
