@@ -33,11 +33,13 @@ export const runJob = (
   runId: string,
   job: JobState,
   inputs: Record<string, unknown>,
-  inputHash: string
+  /** The hash of its inputs, or how to make it when a checkpoint first needs it (the executor's jobs). */
+  inputHash: string | (() => string)
 ): Effect.Effect<Finished, unknown, Job.Services> =>
   Effect.flatMap(spans.startJob(job), (span) => {
     job.span = span
-    return jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, inputHash, span)
+    const hash = typeof inputHash === "string" ? () => inputHash : inputHash
+    return jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, hash, span)
   }).pipe(
     Effect.onInterrupt(() =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
@@ -145,9 +147,12 @@ const attemptEffect = (job: Job.Any, inputs: Record<string, unknown>): Effect.Ef
     return breakers.length === 0 ? timed : resources.guardAttempt(breakers, timed)
   })
 
+/** What `Encoding.encode` makes of no output without a schema: the common case of a job that returns nothing. */
+const noOutput: Effect.Effect<Encoding.Encoded> = Effect.succeed({ _tag: "Restorable", json: undefined })
+
 /** The output as the journal will keep it; a value that cannot be journaled at all is a typed failure of the job. */
 const encodeOutput = (job: Job.Any, output: unknown): Effect.Effect<Encoding.Encoded, OutputInvalid | OutputNotJournalable> =>
-  Encoding.encode(job.output, output).pipe(
+  output === undefined && job.output === undefined ? noOutput : Encoding.encode(job.output, output).pipe(
     Effect.mapError((error) =>
       error instanceof Encoding.NotJournalable
         ? new OutputNotJournalable({ jobId: job.id, reason: error.reason })

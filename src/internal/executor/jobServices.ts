@@ -27,7 +27,7 @@ export const provide = <A, E, R>(
   recorder: Recorder,
   runId: string,
   job: JobState,
-  inputHash: string,
+  inputHash: () => string,
   span: Tracer.Span | undefined
 ): Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>> =>
   effect.pipe(
@@ -38,7 +38,8 @@ export const provide = <A, E, R>(
     (withServices) => spans.within(withServices, span)
   )
 
-const store = (recorder: Recorder, runId: string, jobId: string, inputHash: string): checkpoints.Store => {
+/** `inputHash` is called when a step is first loaded or saved (see Executor.ts: hashed only for jobs that use steps). */
+const store = (recorder: Recorder, runId: string, jobId: string, inputHash: () => string): checkpoints.Store => {
   const journal = recorder.journal
   const warned = new Set<string>()
   const warnOnce = (topic: string, message: string) =>
@@ -50,7 +51,7 @@ const store = (recorder: Recorder, runId: string, jobId: string, inputHash: stri
         Effect.flatMap(Option.match({
           onNone: () => Effect.succeedNone,
           onSome: (saved) =>
-            saved.inputHash === inputHash ? Effect.succeedSome(saved.json) : Effect.as(
+            saved.inputHash === inputHash() ? Effect.succeedSome(saved.json) : Effect.as(
               warnOnce(
                 "inputs",
                 saved.inputHash === undefined
@@ -64,7 +65,7 @@ const store = (recorder: Recorder, runId: string, jobId: string, inputHash: stri
     // A checkpoint that held a secret in clear is journaled as unrestorable: the step runs again on resume.
     save: (step, encoded) =>
       Effect.flatMap(Secrets.CurrentMasker, (masker) =>
-        Effect.orDie(journal.saveCheckpoint(runId, jobId, step, { json: maskedJson(encoded.json, masker), inputHash }))),
+        Effect.orDie(journal.saveCheckpoint(runId, jobId, step, { json: maskedJson(encoded.json, masker), inputHash: inputHash() }))),
     warnOnce
   }
 }
