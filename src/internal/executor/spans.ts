@@ -81,11 +81,12 @@ export const startJob = (job: JobState): Effect.Effect<Tracer.Span | undefined> 
 
 /**
  * Ends the job's span (opening it first for a job that never started: skipped or restored). Synchronous when the
- * span is open, which is the case of every job that ran: this is on every job's path.
+ * span is open, which is the case of every job that ran: this is on every job's path. None for a job that started
+ * without a span (nothing exports them).
  */
 export const endJob = (job: JobState, clock: Clock.Clock, maskedDetail: string | undefined): Effect.Effect<void> =>
   job.span === undefined
-    ? Effect.flatMap(startJob(job), (span) => span === undefined ? Effect.void : Effect.sync(() => endSpan(span, job, clock, maskedDetail)))
+    ? job.spanless ? Effect.void : Effect.flatMap(startJob(job), (span) => span === undefined ? Effect.void : Effect.sync(() => endSpan(span, job, clock, maskedDetail)))
     : Effect.sync(() => endSpan(job.span!, job, clock, maskedDetail))
 
 const endSpan = (span: Tracer.Span, job: JobState, clock: Clock.Clock, maskedDetail: string | undefined): void => {
