@@ -12,6 +12,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
@@ -205,8 +206,17 @@ const restore = (run: Run): Effect.Effect<void> =>
     }
   })
 
+/**
+ * The loop runs on a flattened copy of its fiber's context (its services in one map, no overlays), made once per run.
+ * A job adds its services on top (jobServices.ts) as overlays, and a context keeps at most 8 of them before copying
+ * itself whole: on the run's context as it comes (the caller's layers, the scope, the registry) every job's context
+ * was copied (~10 services).
+ */
+const flattened = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.updateContext(effect, (context: Context.Context<R>) => Context.makeUnsafe<R>(new Map(context.mapUnsafe)))
+
 const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope> =>
-  Effect.gen(function*() {
+  flattened(Effect.gen(function*() {
     const { recorder, state } = run
     yield* Effect.acquireRelease(Effect.sync(() => stall.register(() => state.describeStall())), (unregister) => Effect.sync(unregister))
     const completions = yield* Queue.unbounded<Completion>()
@@ -241,7 +251,7 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
       if (job.phase === "waiting") yield* commits.skip(recorder, run.clock, state.runId, job, state.stopReason ?? "not started")
     }
     return yield* finish(run, state.criticalFailed() ? "failed" : "succeeded")
-  })
+  }))
 
 /** The job's fiber, ready to fork: it records how it ended on the job, then tells the loop. */
 const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): Effect.Effect<unknown, unknown, Job.Services> => {
