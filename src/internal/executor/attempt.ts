@@ -131,7 +131,7 @@ const one = (
       Effect.andThen(
         recorder.emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: clock.currentTimeMillisUnsafe() }),
         Effect.flatMap(Effect.exit(Effect.annotateLogs(spans.within(once, span), "attempt", n)), (exit) =>
-          // The common case, a job that returns nothing and has no schema: nothing to encode (see `noOutput`).
+          // The common case, a job that returns nothing and has no schema: nothing to encode (see `nothing`).
           Exit.isSuccess(exit) && exit.value === undefined && job.planned.job.output === undefined
             ? Effect.succeed<Outcome>({
               _tag: "Succeeded",
@@ -187,11 +187,10 @@ const attemptEffect = (job: Job.Any, inputs: Record<string, unknown>): Effect.Ef
 
 /** What `Encoding.encode` makes of no output without a schema: the common case of a job that returns nothing. */
 const nothing: Encoding.Encoded = { _tag: "Restorable", json: undefined }
-const noOutput: Effect.Effect<Encoding.Encoded> = Effect.succeed(nothing)
 
 /** The output as the journal will keep it; a value that cannot be journaled at all is a typed failure of the job. */
 const encodeOutput = (job: Job.Any, output: unknown): Effect.Effect<Encoding.Encoded, OutputInvalid | OutputNotJournalable> =>
-  output === undefined && job.output === undefined ? noOutput : Encoding.encode(job.output, output).pipe(
+  Encoding.encode(job.output, output).pipe(
     Effect.mapError((error) =>
       error instanceof Encoding.NotJournalable
         ? new OutputNotJournalable({ jobId: job.id, reason: error.reason })
