@@ -82,6 +82,33 @@ describe("Executor", () => {
       assert.strictEqual(done[0]?.output, "sum=6")
     }))
 
+  // The executor's short paths for a job that returns nothing (no encoding, one context change for its services and
+  // log annotations, its commit in its own fiber) record what the general path records.
+  it.effect("a job that returns nothing journals its attempt and a success without output; its logs name it and its attempt", () =>
+    Effect.gen(function*() {
+      let seen: { keys: Array<string>; config: unknown; quiet: unknown } | undefined
+      const quiet = Job.make("quiet", { run: () => Effect.log("hello") })
+      const after = Job.make("after", {
+        needs: { quiet },
+        run: (inputs) => Effect.sync(() => void (seen = { keys: Object.keys(inputs), config: inputs.config, quiet: inputs.quiet }))
+      })
+      const { events, logs, result } = yield* runDag(Dag.make("d", [after]))
+      assert.strictEqual(result.status, "succeeded")
+      const mine = events.filter((e) => "jobId" in e && e.jobId === "quiet").map((e) => e._tag)
+      assert.deepStrictEqual(mine, ["AttemptStarted", "AttemptSucceeded"])
+      const done = eventsOf(events, "AttemptSucceeded", "quiet")[0]!
+      assert.strictEqual(done.attempt, 1)
+      assert.strictEqual(done.output, undefined)
+      assert.strictEqual(done.json, undefined)
+      assert.isTrue("json" in done)
+      const hello = logs.find((entry) => entry.message === "hello")
+      assert.strictEqual(hello?.jobId, "quiet")
+      assert.strictEqual(hello?.attempt, 1)
+      // Its dependent sees its needs as own properties, and its config (none) from the prototype.
+      assert.deepStrictEqual(seen, { keys: ["quiet"], config: {}, quiet: undefined })
+      assert.deepStrictEqual(result.jobs.map((job) => [job.jobId, job.status, job.attempts]), [["quiet", "succeeded", 1], ["after", "succeeded", 1]])
+    }))
+
   it.effect("encodes outputs with the job's output schema for the journal", () =>
     Effect.gen(function*() {
       const when = Job.make("when", {

@@ -12,6 +12,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
@@ -138,6 +139,19 @@ export const run = (plan: Plan.Plan, options: Options): Effect.Effect<Result, ne
 
 const noConfig = { config: {} }
 
+/** `make`'s value, made at the first call and kept. */
+const lazily = <A>(make: () => A): () => A => {
+  let made = false
+  let value: A
+  return () => {
+    if (!made) {
+      value = make()
+      made = true
+    }
+    return value
+  }
+}
+
 /** One run as the loop sees it: its options, state, frontier, recorder and span. */
 interface Run {
   readonly plan: Plan.Plan
@@ -192,14 +206,21 @@ const restore = (run: Run): Effect.Effect<void> =>
     }
   })
 
+/**
+ * The loop runs on a flattened copy of its fiber's context (its services in one map, no overlays), made once per run.
+ * A job adds its services on top (jobServices.ts) as overlays, and a context keeps at most 8 of them before copying
+ * itself whole: on the run's context as it comes (the caller's layers, the scope, the registry) every job's context
+ * was copied (~10 services).
+ */
+const flattened = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.updateContext(effect, (context: Context.Context<R>) => Context.makeUnsafe<R>(new Map(context.mapUnsafe)))
+
 const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope> =>
-  Effect.gen(function*() {
+  flattened(Effect.gen(function*() {
     const { recorder, state } = run
     yield* Effect.acquireRelease(Effect.sync(() => stall.register(() => state.describeStall())), (unregister) => Effect.sync(unregister))
     const completions = yield* Queue.unbounded<Completion>()
     const fibers = yield* FiberSet.make()
-    // Commits are kept apart from the jobs' fibers: `kill` interrupts jobs, never a success being recorded.
-    const committing = yield* FiberSet.make()
     let running = 0
     let pendingCommits = 0
     while (true) {
@@ -213,46 +234,45 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
       if (_tag === "Finished") {
         running--
         job.endedAt = run.clock.currentTimeMillisUnsafe()
+        // Its fiber commits its success (see `start`), and says so with its `Committed`, which follows (the commit
+        // may have ended already: the job is concluded once, on its `Committed`).
+        if (job.phase === "committing") {
+          pendingCommits++
+          continue
+        }
       } else pendingCommits--
       const verdict = commits.verdict(job)
       if (verdict._tag === "Succeeded") {
         yield* commits.conclude(recorder, run.clock, job, verdict)
         run.frontier.succeeded(job)
-      } else if (verdict._tag === "Uncommitted" && _tag === "Finished") {
-        job.phase = "committing"
-        job.output = verdict.finished.output
-        job.journaled = verdict.finished.encoded.json
-        pendingCommits++
-        // Uninterruptible: an interrupted run waits for a success being committed, and reports it as a success.
-        const commit = commits.commit(recorder, state.runId, job, run.hashes[job.planned.index], verdict.finished)
-        yield* FiberSet.run(
-          committing,
-          commit.pipe(
-            Effect.uninterruptible,
-            Effect.onExit((exit) => {
-              job.commitExit = exit
-              return Queue.offer(completions, { _tag: "Committed", job })
-            })
-          )
-        )
       } else yield* failed(run, job, verdict, fibers)
     }
     for (const job of state.jobs) {
       if (job.phase === "waiting") yield* commits.skip(recorder, run.clock, state.runId, job, state.stopReason ?? "not started")
     }
     return yield* finish(run, state.criticalFailed() ? "failed" : "succeeded")
-  })
+  }))
 
 /** The job's fiber, ready to fork: it records how it ended on the job, then tells the loop. */
 const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): Effect.Effect<unknown, unknown, Job.Services> => {
   const { planned } = job
   // `config` comes from the prototype: `({ config })` gets it, while code that walks the needed outputs
-  // (Object.keys/values) sees only them. (A defineProperty per job made each inputs object a slow one.)
+  // (Object.keys/values) sees only them. (A defineProperty per job made each inputs object a slow one.) The outputs
+  // go into an object made without prototype, which starts as a dictionary, and then gets its prototype: every job
+  // has its own property names (its needs), and adding them one by one to an ordinary object made a new hidden class
+  // per name (~2-4 µs a job with 2-3 needs, measured; V8 stops caching such transitions past ~1,500 names).
   const config = run.options.config?.get(job.id)
-  const inputs: Record<string, unknown> = Object.create(config === undefined ? noConfig : { config })
   const jobs = run.state.jobs
-  for (const dep of planned.deps) inputs[dep.name] = jobs[dep.index]!.output
-  const inputHash = Resume.inputHash(planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
+  let inputs: Record<string, unknown>
+  if (planned.deps.length === 0) inputs = Object.create(config === undefined ? noConfig : { config })
+  else {
+    inputs = Object.create(null)
+    for (const dep of planned.deps) inputs[dep.name] = jobs[dep.index]!.output
+    Object.setPrototypeOf(inputs, config === undefined ? noConfig : { config })
+  }
+  // Hashed when the job first reads or saves a checkpoint (most jobs never do): a sort, a JSON text and a digest a job.
+  // Its needs' journaled outputs are final by now (each need succeeded or was restored before this job started).
+  const inputHash = lazily(() => Resume.inputHash(planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const)))
   job.phase = "running"
   job.startedAt = run.clock.currentTimeMillisUnsafe()
   const policy = run.policies[planned.index]
@@ -261,10 +281,29 @@ const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): E
     : policy === undefined
     ? runJob(run.recorder, run.state.runId, job, inputs, inputHash)
     : reuseOrRun(run, job, policy, inputs, inputHash)
-  return work.pipe(
-    Effect.onExit((exit: Exit.Exit<Finished, unknown>) => {
+  // The job's work, then (its success not committed yet) the commit of its success, in the same fiber: a fiber per job,
+  // not two (a fork, a FiberSet entry and exit hooks saved on every job). Its work ending frees its concurrency slot
+  // (`Finished`); its commit ends it (`Committed`). Everything after its work is uninterruptible: `kill` interrupts
+  // jobs, never a success being recorded, and an interrupted run waits for a success being committed and reports it
+  // as a success.
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.exit(restore(work)), (exit: Exit.Exit<Finished, unknown>) => {
       job.fiberExit = exit
-      return Queue.offer(completions, { _tag: "Finished", job })
+      const finished = Queue.offer(completions, { _tag: "Finished", job })
+      // A dispatched job's success arrives committed (its commit exit is set).
+      if (Exit.isFailure(exit) || job.commitExit !== undefined) return finished
+      job.phase = "committing"
+      job.output = exit.value.output
+      job.journaled = exit.value.encoded.json
+      return Effect.andThen(
+        finished,
+        commits.commit(run.recorder, run.state.runId, job, run.hashes[planned.index], exit.value).pipe(
+          Effect.onExit((commitExit) => {
+            job.commitExit = commitExit
+            return Queue.offer(completions, { _tag: "Committed", job })
+          })
+        )
+      )
     })
   )
 }
@@ -303,7 +342,7 @@ const reuseOrRun = (
   job: JobState,
   policy: CachePolicy.Policy,
   inputs: Record<string, unknown>,
-  inputHash: string
+  inputHash: () => string
 ): Effect.Effect<Finished, unknown, Job.Services> => {
   const jobs = run.state.jobs
   return run.reuse!.reuseOrRun({

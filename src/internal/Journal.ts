@@ -238,9 +238,8 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
     endedAt: number | undefined
     readonly jobs: Map<string, SucceededJob>
     readonly checkpoints: Map<string, Checkpoint>
-    /** Attempts journaled per job, and the jobs with one still running. */
+    /** Attempts journaled per job. */
     readonly attempts: Map<string, number>
-    readonly running: Set<string>
   }
   /** A job's lease: its epoch and the newest holder's `lost` (one process: a new lease supersedes the last at once). */
   interface Lease {
@@ -265,8 +264,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
       endedAt: undefined,
       jobs: new Map(),
       checkpoints: new Map(),
-      attempts: new Map(),
-      running: new Set()
+      attempts: new Map()
     }
     runs.push(run)
     byId.set(run.id, run)
@@ -317,12 +315,8 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
       Effect.sync(() => {
         const run = byId.get(event.runId)
         if (run === undefined) return
-        if (event._tag === "AttemptStarted") {
-          run.attempts.set(event.jobId, (run.attempts.get(event.jobId) ?? 0) + 1)
-          run.running.add(event.jobId)
-        } else if (event._tag === "AttemptFailed" || event._tag === "JobInterrupted") run.running.delete(event.jobId)
-        if (event._tag === "AttemptSucceeded") {
-          run.running.delete(event.jobId)
+        if (event._tag === "AttemptStarted") run.attempts.set(event.jobId, (run.attempts.get(event.jobId) ?? 0) + 1)
+        else if (event._tag === "AttemptSucceeded") {
           run.jobs.set(event.jobId, { jobId: event.jobId, json: event.json, definitionHash })
           if (event.cache !== undefined) {
             cache.delete(event.cache.key) // the newest entry last, as `latestCached` reads them
@@ -362,7 +356,6 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
           if (lease.lost === lost) lease.lost = undefined
         }))
         const run = byId.get(runId)
-        run?.running.delete(jobId)
         return { epoch, attempts: run?.attempts.get(jobId) ?? 0, lost: Deferred.await(lost) }
       }),
     placements: (runId) =>

@@ -12,6 +12,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Pull from "effect/Pull"
 import * as Schedule from "effect/Schedule"
+import type * as Tracer from "effect/Tracer"
 import { JobTimeout, OutputInvalid, OutputNotJournalable } from "../../Errors.ts"
 import type * as Job from "../../Job.ts"
 import * as resources from "../resources.ts"
@@ -33,11 +34,15 @@ export const runJob = (
   runId: string,
   job: JobState,
   inputs: Record<string, unknown>,
-  inputHash: string
+  /** The hash of its inputs, or how to make it when a checkpoint first needs it (the executor's jobs). */
+  inputHash: string | (() => string)
 ): Effect.Effect<Finished, unknown, Job.Services> =>
+  // Its log annotations (jobId, runId) come with its services (jobServices.ts).
   Effect.flatMap(spans.startJob(job), (span) => {
     job.span = span
-    return jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, inputHash, span)
+    job.spanless = span === undefined
+    const hash = typeof inputHash === "string" ? () => inputHash : inputHash
+    return jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, hash, span)
   }).pipe(
     Effect.onInterrupt(() =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
@@ -49,15 +54,33 @@ export const runJob = (
           at,
           ...(job.abandoned === undefined ? {} : { reason: job.abandoned })
         }))
-    ),
-    Effect.annotateLogs({ jobId: job.id, runId })
+    )
   )
 
-/** The attempts loop: each attempt waits for the job's permits and rate-limit slots, and starts once it holds them all. */
-const attempts = (recorder: Recorder, runId: string, job: JobState, inputs: Record<string, unknown>) =>
+/**
+ * The attempts: each waits for the job's permits and rate-limit slots, and starts once it holds them all. A job without
+ * retry has one (without the loop's generator: the common case, on every job's path).
+ */
+const attempts = (recorder: Recorder, runId: string, job: JobState, inputs: Record<string, unknown>) => {
+  const definition = job.planned.job
+  if (definition.retry !== undefined) return retried(recorder, runId, job, inputs)
+  return Effect.flatMap(resources.holdAll(definition.uses, one(recorder, runId, job, attemptEffect(definition, inputs))), (outcome) => {
+    job.inAttempt = false
+    if (outcome._tag === "Succeeded") return Effect.succeed(outcome.finished)
+    if (job.abandoned !== undefined) return Effect.interrupt
+    const { at, cause, error } = outcome
+    return Effect.andThen(
+      recorder.emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt: job.attempts, at, error, cause, retryInMillis: undefined }),
+      Effect.failCause(cause)
+    )
+  })
+}
+
+/** The attempts loop of a job with `retry`: typed failures are retried as its schedule says. */
+const retried = (recorder: Recorder, runId: string, job: JobState, inputs: Record<string, unknown>) =>
   Effect.gen(function*() {
     const definition = job.planned.job
-    const step = definition.retry === undefined ? undefined : yield* Schedule.toStep(definition.retry.schedule)
+    const step = yield* Schedule.toStep(definition.retry!.schedule)
     const once = attemptEffect(definition, inputs)
     while (true) {
       const outcome = yield* resources.holdAll(definition.uses, one(recorder, runId, job, once))
@@ -70,7 +93,7 @@ const attempts = (recorder: Recorder, runId: string, job: JobState, inputs: Reco
       const error = outcome.output || Cause.hasDies(cause) || Cause.hasInterrupts(cause)
         ? Option.none()
         : Cause.findErrorOption(cause)
-      const delay = step === undefined || Option.isNone(error) ? undefined : yield* step(at, error.value).pipe(
+      const delay = Option.isNone(error) ? undefined : yield* step(at, error.value).pipe(
         Effect.map(([, d]) => Duration.toMillis(d)),
         Pull.catchDone(() => Effect.succeed(undefined))
       )
@@ -101,27 +124,44 @@ const one = (
   job: JobState,
   once: Effect.Effect<unknown, unknown, Job.Services>
 ): Effect.Effect<Outcome, never, Job.Services> =>
-  Effect.suspend(() => {
+  Effect.clockWith((clock) => {
     const n = ++job.attempts
     job.inAttempt = true
     return spans.attempt(job, n, (span) =>
-      Effect.gen(function*() {
-        yield* recorder.emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: yield* Clock.currentTimeMillis })
-        const exit = yield* Effect.exit(spans.within(once, span).pipe(Effect.annotateLogs("attempt", n)))
-        const encoded = Exit.isSuccess(exit) ? yield* Effect.exit(encodeOutput(job.planned.job, exit.value)) : undefined
-        const at = yield* Clock.currentTimeMillis
-        if (Exit.isSuccess(exit) && encoded !== undefined && Exit.isSuccess(encoded)) {
-          if (encoded.value._tag === "Unrestorable") {
-            yield* Effect.logWarning(`its output will not be restored if the run resumes (the job runs again): ${encoded.value.reason}`)
-          }
-          return { _tag: "Succeeded", finished: { output: exit.value, encoded: encoded.value, attempt: n, at } } as const
-        }
-        const cause: Cause.Cause<unknown> = Exit.isFailure(exit) ? exit.cause : (encoded as Exit.Failure<unknown, unknown>).cause
-        const error = render.cause(cause)
-        yield* spans.failAttempt(span, cause, recorder.mask(error))
-        return { _tag: "Failed", cause, output: Exit.isSuccess(exit), error, at } as const
-      })
-    )
+      Effect.andThen(
+        recorder.emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: clock.currentTimeMillisUnsafe() }),
+        Effect.flatMap(Effect.exit(Effect.annotateLogs(spans.within(once, span), "attempt", n)), (exit) =>
+          // The common case, a job that returns nothing and has no schema: nothing to encode (see `nothing`).
+          Exit.isSuccess(exit) && exit.value === undefined && job.planned.job.output === undefined
+            ? Effect.succeed<Outcome>({
+              _tag: "Succeeded",
+              finished: { output: undefined, encoded: nothing, attempt: n, at: clock.currentTimeMillisUnsafe() }
+            })
+            : ended(recorder, job, n, span, exit))
+      ))
+  })
+
+/** How an attempt whose effect ended with `exit` ends: its output encoded, or its failure recorded on its span. */
+const ended = (
+  recorder: Recorder,
+  job: JobState,
+  n: number,
+  span: Tracer.Span | undefined,
+  exit: Exit.Exit<unknown, unknown>
+): Effect.Effect<Outcome> =>
+  Effect.gen(function*() {
+    const encoded = Exit.isSuccess(exit) ? yield* Effect.exit(encodeOutput(job.planned.job, exit.value)) : undefined
+    const at = yield* Clock.currentTimeMillis
+    if (Exit.isSuccess(exit) && encoded !== undefined && Exit.isSuccess(encoded)) {
+      if (encoded.value._tag === "Unrestorable") {
+        yield* Effect.logWarning(`its output will not be restored if the run resumes (the job runs again): ${encoded.value.reason}`)
+      }
+      return { _tag: "Succeeded", finished: { output: exit.value, encoded: encoded.value, attempt: n, at } } as const
+    }
+    const cause: Cause.Cause<unknown> = Exit.isFailure(exit) ? exit.cause : (encoded as Exit.Failure<unknown, unknown>).cause
+    const error = render.cause(cause)
+    yield* spans.failAttempt(span, cause, recorder.mask(error))
+    return { _tag: "Failed", cause, output: Exit.isSuccess(exit), error, at } as const
   })
 
 /** The job's `run` for one attempt: its own layer provided, then its timeout, then its resources' circuit breakers. */
@@ -144,6 +184,9 @@ const attemptEffect = (job: Job.Any, inputs: Record<string, unknown>): Effect.Ef
     const breakers = job.uses.filter((resource) => resource.breaker !== undefined)
     return breakers.length === 0 ? timed : resources.guardAttempt(breakers, timed)
   })
+
+/** What `Encoding.encode` makes of no output without a schema: the common case of a job that returns nothing. */
+const nothing: Encoding.Encoded = { _tag: "Restorable", json: undefined }
 
 /** The output as the journal will keep it; a value that cannot be journaled at all is a typed failure of the job. */
 const encodeOutput = (job: Job.Any, output: unknown): Effect.Effect<Encoding.Encoded, OutputInvalid | OutputNotJournalable> =>

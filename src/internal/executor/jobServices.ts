@@ -5,8 +5,10 @@
  * (the run, the job and its fencing token).
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
 import * as Job from "../../Job.ts"
 import * as checkpoints from "../checkpoints.ts"
@@ -14,31 +16,35 @@ import * as resources from "../resources.ts"
 import * as Processes from "../processes.ts"
 import * as Secrets from "../Secrets.ts"
 import { maskedJson, type Recorder } from "./recorder.ts"
-import * as spans from "./spans.ts"
 import type { JobState } from "./state.ts"
 
 /**
- * Provides the job's store, tracker and waits, and its span as the parent span, to `effect` (all its attempts). One
- * service at a time on purpose: `Context.add` is a cheap overlay, while `Effect.provideContext` (a merge) copies the
- * fiber's whole context, which measurably costs on every job.
+ * Provides the job's store, tracker and waits, `Job.Current`, its log annotations (`jobId`, `runId`) and its span as
+ * the parent span, to `effect` (all its attempts), in one change of the fiber's context. Each service is a
+ * `Context.add` (a cheap overlay), while `Effect.provideContext` (a merge) copies the fiber's whole context; and one
+ * change instead of six (`Effect.provideService` each, `Effect.annotateLogs`) saves their effects and exit hooks on
+ * every job.
  */
 export const provide = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   recorder: Recorder,
   runId: string,
   job: JobState,
-  inputHash: string,
+  inputHash: () => string,
   span: Tracer.Span | undefined
 ): Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>> =>
-  effect.pipe(
-    Effect.provideService(checkpoints.CurrentStore, store(recorder, runId, job.id, inputHash)),
-    Effect.provideService(Processes.CurrentTracker, tracker(recorder, runId, job)),
-    Effect.provideService(resources.CurrentWaits, waits(recorder, runId, job)),
-    Effect.provideService(Job.Current, { runId, jobId: job.id, fencingToken: job.fencingToken }),
-    (withServices) => spans.within(withServices, span)
-  )
+  Effect.updateContext(effect as Effect.Effect<A, E, never>, (context: Context.Context<never>) => {
+    let next = Context.add(context, Job.Current, { runId, jobId: job.id, fencingToken: job.fencingToken })
+    next = Context.add(next, resources.CurrentWaits, waits(recorder, runId, job))
+    next = Context.add(next, Processes.CurrentTracker, tracker(recorder, runId, job))
+    next = Context.add(next, checkpoints.CurrentStore, store(recorder, runId, job.id, inputHash))
+    // As `Effect.annotateLogs({ jobId, runId })` makes them.
+    next = Context.add(next, References.CurrentLogAnnotations, { ...Context.get(context, References.CurrentLogAnnotations), jobId: job.id, runId })
+    return span === undefined ? next : Context.add(next, Tracer.ParentSpan, span)
+  }) as Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>>
 
-const store = (recorder: Recorder, runId: string, jobId: string, inputHash: string): checkpoints.Store => {
+/** `inputHash` is called when a step is first loaded or saved (see Executor.ts: hashed only for jobs that use steps). */
+const store = (recorder: Recorder, runId: string, jobId: string, inputHash: () => string): checkpoints.Store => {
   const journal = recorder.journal
   const warned = new Set<string>()
   const warnOnce = (topic: string, message: string) =>
@@ -50,7 +56,7 @@ const store = (recorder: Recorder, runId: string, jobId: string, inputHash: stri
         Effect.flatMap(Option.match({
           onNone: () => Effect.succeedNone,
           onSome: (saved) =>
-            saved.inputHash === inputHash ? Effect.succeedSome(saved.json) : Effect.as(
+            saved.inputHash === inputHash() ? Effect.succeedSome(saved.json) : Effect.as(
               warnOnce(
                 "inputs",
                 saved.inputHash === undefined
@@ -64,7 +70,7 @@ const store = (recorder: Recorder, runId: string, jobId: string, inputHash: stri
     // A checkpoint that held a secret in clear is journaled as unrestorable: the step runs again on resume.
     save: (step, encoded) =>
       Effect.flatMap(Secrets.CurrentMasker, (masker) =>
-        Effect.orDie(journal.saveCheckpoint(runId, jobId, step, { json: maskedJson(encoded.json, masker), inputHash }))),
+        Effect.orDie(journal.saveCheckpoint(runId, jobId, step, { json: maskedJson(encoded.json, masker), inputHash: inputHash() }))),
     warnOnce
   }
 }

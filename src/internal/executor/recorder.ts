@@ -30,7 +30,7 @@ export const make: Effect.Effect<Recorder, never, Journal | Reporter> = Effect.g
   return {
     emit: (raw, definitionHash) => {
       const event = masker.empty ? raw : maskEvent(raw, masker)
-      return journal.record(event, definitionHash).pipe(Effect.orDie, Effect.andThen(reporter.event(event)))
+      return Effect.andThen(Effect.orDie(journal.record(event, definitionHash)), reporter.event(event))
     },
     mask: (text) => masker.empty ? text : masker.mask(text),
     masker,

@@ -67,6 +67,8 @@ export class JobState {
   fencingToken = 0
   /** Its span while it is open: from its start (or skip, or restore) to its end. */
   span: Tracer.Span | undefined = undefined
+  /** Set when it started with nothing exporting spans (no span was opened): its end opens none either. */
+  spanless = false
   readonly planned: Plan.PlannedJob
   constructor(planned: Plan.PlannedJob) {
     this.planned = planned
