@@ -30,8 +30,32 @@ export interface Restored {
   readonly json: string | undefined
 }
 
-/** The definition hash of every job of the plan, by index (see `definitionHash`). */
-export const definitionHashes = (plan: Plan.Plan): ReadonlyArray<string> => plan.jobs.map((p) => definitionHash(p.job))
+/**
+ * The definition hash of every job of the plan, by index (see `definitionHash`), each computed when first read and
+ * kept. A resumed run reads those of the jobs that succeeded earlier (to compare them) before its first job starts,
+ * and the others one by one as their jobs succeed: hashing all 10,000 jobs of a large DAG up front cost ~80 ms of CPU
+ * before the first new job. An array to its readers (indexing, `length`, iteration), through a Proxy.
+ */
+export const definitionHashes = (plan: Plan.Plan): ReadonlyArray<string> => {
+  const known: Array<string | undefined> = new Array(plan.jobs.length)
+  return new Proxy(known as Array<string>, {
+    get: (target, key, receiver) => {
+      if (typeof key === "string") {
+        const index = indexOf(key, target.length)
+        if (index !== undefined) return target[index] ??= definitionHash(plan.jobs[index]!.job)
+      }
+      return Reflect.get(target, key, receiver)
+    }
+  })
+}
+
+/** The array index a property key names (a canonical non-negative integer below `length`), else undefined. */
+const indexOf = (key: string, length: number): number | undefined => {
+  const first = key.charCodeAt(0)
+  if (first < 48 || first > 57) return undefined
+  const index = Number(key)
+  return Number.isInteger(index) && index < length && String(index) === key ? index : undefined
+}
 
 /** One hash for the plan's definitions, recorded with the run. */
 export const planHash = (hashes: ReadonlyArray<string>): string => {
@@ -46,8 +70,11 @@ export const decide = (
   succeeded: ReadonlyArray<Journal.SucceededJob>
 ): Effect.Effect<Decision> =>
   Effect.gen(function*() {
-    const byId = new Map(succeeded.map((row) => [row.jobId, row]))
+    const byId = new Map<string, Journal.SucceededJob>()
+    for (const row of succeeded) byId.set(row.jobId, row)
     const restored = new Map<string, Restored>()
+    /** Restored or not, by plan index: a job's needs come before it in the plan. */
+    const reused: Array<boolean> = new Array(plan.jobs.length).fill(false)
     const notes: Array<string> = []
     for (const planned of plan.jobs) {
       const { job } = planned
@@ -61,9 +88,15 @@ export const decide = (
       if (change === "other runtime") {
         notes.push(`"${job.id}" is reused, but its code could not be compared: it succeeded on another runtime or version`)
       }
-      const rerun = planned.deps.find((dep) => !restored.has(plan.jobs[dep.index]!.job.id))
+      const rerun = planned.deps.find((dep) => !reused[dep.index])
       if (rerun !== undefined) {
         notes.push(`"${job.id}" runs again: it needs "${plan.jobs[rerun.index]!.job.id}", which runs again`)
+        continue
+      }
+      // No output and no schema (a job run for its effect): nothing to decode, and no Effect to run per job.
+      if (row.json === undefined && job.output === undefined) {
+        restored.set(job.id, { output: undefined, json: undefined })
+        reused[planned.index] = true
         continue
       }
       const unrestorable = Encoding.unrestorableReason(row.json)
@@ -72,8 +105,10 @@ export const decide = (
         continue
       }
       const decoded = yield* Effect.result(Encoding.decode(job.output, row.json))
-      if (decoded._tag === "Success") restored.set(job.id, { output: decoded.success, json: row.json })
-      else notes.push(`"${job.id}" runs again: its journaled output no longer matches its output schema (${decoded.failure})`)
+      if (decoded._tag === "Success") {
+        restored.set(job.id, { output: decoded.success, json: row.json })
+        reused[planned.index] = true
+      } else notes.push(`"${job.id}" runs again: its journaled output no longer matches its output schema (${decoded.failure})`)
     }
     return { restored, notes }
   })
@@ -94,6 +129,7 @@ export const inputHash = (inputs: ReadonlyArray<readonly [name: string, json: st
 /** Compares definition hashes (`stable|runtime|code`): the code counts only on the same runtime. */
 const compare = (journaled: string | undefined, current: string): "same" | "changed" | "other runtime" => {
   if (journaled === undefined) return "changed"
+  if (journaled === current) return "same"
   const [stable, runtime, code] = journaled.split("|")
   const [stableNow, runtimeNow, codeNow] = current.split("|")
   if (stable !== stableNow) return "changed"
@@ -119,14 +155,17 @@ export const definitionHash = (job: Job.Any): string => {
       ? null
       : Object.entries(job.shell.env).map(([name, value]) => [name, secretFree(value)])
   }
-  const stable = digest(JSON.stringify([
-    job.id,
-    job.kind,
-    Object.entries(job.needs).map(([name, need]) => [name, need.id]),
-    Object.keys(job.config),
-    schema?.stable ?? null,
-    shell
-  ]))
+  // The text of JSON.stringify([id, kind, [[need name, need id], ...], [config keys], schema, shell]), written out:
+  // the same hashes as journals hold, without the arrays of arrays (a cold resume hashes thousands of jobs first).
+  let needs = ""
+  for (const name of Object.keys(job.needs)) {
+    needs += `${needs === "" ? "" : ","}[${JSON.stringify(name)},${JSON.stringify(job.needs[name]!.id)}]`
+  }
+  const config = Object.keys(job.config).map((key) => JSON.stringify(key)).join(",")
+  const stable = digest(
+    `[${JSON.stringify(job.id)},${JSON.stringify(job.kind)},[${needs}],[${config}],` +
+      `${JSON.stringify(schema?.stable ?? null)},${JSON.stringify(shell)}]`
+  )
   if (schema !== undefined) code.push(schema.code)
   return `${stable}|${Runtime.version}|${codeDigest(code.join("\u0000"))}`
 }

@@ -237,6 +237,8 @@ const makeFor = (
           }
           const ops: Array<Statement> = []
           for (const item of items) if (item.fence?.lostBy === undefined) ops.push(...item.op)
+          const runMany = SqliteClient.runManyOf(connection)
+          if (runMany !== undefined) return yield* runMany(ops)
           for (let i = 0; i < ops.length;) {
             const [sqlite, params] = ops[i]!
             if (!pg || sqlite !== LOG_INSERT) {

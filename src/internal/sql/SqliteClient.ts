@@ -123,7 +123,21 @@ export const open = (options: Options): DatabaseSync => {
   return db
 }
 
-const makeConnection = (db: DatabaseSync): SqlConnection.Connection => {
+/**
+ * The connection's way to run many fixed statements at once, where it has one (this client's connections do): the
+ * journal's writer runs a batch of tens of statements per commit, and one Effect for the batch instead of three per
+ * statement allocates less (objects that wait on the commit's fsync live long enough to be promoted, then die) and
+ * takes less CPU. Throws nothing: a failure is the SqlError `execute` would give.
+ */
+export const RunMany: unique symbol = Symbol.for("effect-runner/SqliteClient/RunMany")
+
+export type RunMany = (statements: ReadonlyArray<readonly [sql: string, params: ReadonlyArray<unknown>]>) => Effect.Effect<void, SqlError>
+
+/** The connection's `RunMany`, or undefined for another client's connection (PostgreSQL's). */
+export const runManyOf = (connection: SqlConnection.Connection): RunMany | undefined =>
+  (connection as SqlConnection.Connection & { readonly [RunMany]?: RunMany })[RunMany]
+
+const makeConnection = (db: DatabaseSync): SqlConnection.Connection & { readonly [RunMany]: RunMany } => {
   const cache = new Map<string, StatementSync>()
   const prepare = (sql: string): StatementSync => {
     let statement = cache.get(sql)
@@ -146,7 +160,20 @@ const makeConnection = (db: DatabaseSync): SqlConnection.Connection => {
     })
   const prepared = (sql: string) =>
     Effect.try({ try: () => prepare(sql), catch: (cause) => error(cause, "Failed to prepare statement", "prepare") })
+  const runMany: RunMany = (statements) =>
+    Effect.try({
+      try: () => {
+        for (const [sql, params] of statements) {
+          const statement = prepare(sql)
+          statement.setReturnArrays(false)
+          if (statement.columns().length > 0) statement.all(...(params as Array<any>))
+          else statement.run(...(params as Array<any>))
+        }
+      },
+      catch: (cause) => error(cause, "Failed to execute statement", "execute")
+    })
   return {
+    [RunMany]: runMany,
     execute: (sql, params, transformRows) =>
       Effect.flatMap(prepared(sql), (s) => run(s, params, false)).pipe(
         Effect.map((rows) => transformRows === undefined ? rows : transformRows(rows))

@@ -292,11 +292,23 @@ export const all = {
 /** The table the Migrator records applied migrations in. */
 export const table = "effect_runner_migrations"
 
-/** Migrates the journal to the newest schema (or only up to `upTo`, for tests of older versions). */
-export const run = (upTo?: number) =>
-  Migrator.make({})({
-    loader: Migrator.fromRecord(Object.fromEntries(
-      Object.entries(all).filter(([id]) => upTo === undefined || Number(id.slice(0, 4)) <= upTo)
-    )),
-    table
+/**
+ * Migrates the journal to the newest schema (or only up to `upTo`, for tests of older versions); returns what was
+ * applied. A journal already at (or past) that schema is only read: the Migrator takes the write lock (BEGIN
+ * IMMEDIATE) to find there is nothing to do, which every run paid at start (and waited for behind another runner's
+ * commit). Anything unexpected in that read (no table yet, a damaged file) is left to the Migrator, which says why.
+ */
+export const run = (upTo?: number) => {
+  const wanted = Object.entries(all).filter(([id]) => upTo === undefined || Number(id.slice(0, 4)) <= upTo)
+  const newest = Math.max(0, ...wanted.map(([id]) => Number(id.slice(0, 4))))
+  const migrate = Migrator.make({})({ loader: Migrator.fromRecord(Object.fromEntries(wanted)), table })
+  return Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const current = yield* sql<{ readonly id: number | null }>`SELECT max(migration_id) AS id FROM ${sql(table)}`.pipe(
+      Effect.map((rows) => Number(rows[0]?.id ?? 0)),
+      Effect.orElseSucceed(() => 0)
+    )
+    if (newest > 0 && current >= newest) return [] as ReadonlyArray<readonly [id: number, name: string]>
+    return yield* migrate
   })
+}
