@@ -128,18 +128,18 @@ describe("Journal", () => {
         const plan = yield* Plan.plan(Dag.make("d", [Job.make("a", { output: Schema.Struct({ n: Schema.Number }), run: () => Effect.succeed({ n: 1 }) })]))
         const hashes = Resume.definitionHashes(plan)
         const decision = yield* Resume.decide(plan, hashes, [
-          { jobId: "a", json: `{"m":1}`, definitionHash: hashes[0] }
+          { jobId: "a", json: `{"m":1}`, definitionHash: hashes.of(0) }
         ])
         assert.strictEqual(decision.restored.size, 0)
         // The schema's own message, whole: never cut mid-way with unbalanced brackets.
         assert.deepStrictEqual(decision.notes, [
           `"a" runs again: its journaled output no longer matches its output schema (Missing key at ["n"])`
         ])
-        const ok = yield* Resume.decide(plan, hashes, [{ jobId: "a", json: `{"n":1}`, definitionHash: hashes[0] }])
+        const ok = yield* Resume.decide(plan, hashes, [{ jobId: "a", json: `{"n":1}`, definitionHash: hashes.of(0) }])
         assert.deepStrictEqual(ok.restored.get("a"), { output: { n: 1 }, json: `{"n":1}` })
         // Journals written before 0.2 marked a secret without saying more.
         const secret = yield* Resume.decide(plan, hashes, [
-          { jobId: "a", json: `{"~effect-runner/unrestorable":"the output holds a Redacted value"}`, definitionHash: hashes[0] }
+          { jobId: "a", json: `{"~effect-runner/unrestorable":"the output holds a Redacted value"}`, definitionHash: hashes.of(0) }
         ])
         assert.strictEqual(secret.restored.size, 0)
         assert.deepStrictEqual(secret.notes, [

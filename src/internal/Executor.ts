@@ -53,7 +53,7 @@ export interface Options {
   /** Jobs that succeeded in an earlier attempt of this run, with their outputs: they are passed on, not run. */
   readonly restored?: ReadonlyMap<string, Resume.Restored>
   /** Each job's definition hash, by plan index, journaled with its success. Default: `Resume.definitionHashes(plan)`. */
-  readonly definitionHashes?: ReadonlyArray<string>
+  readonly definitionHashes?: Resume.DefinitionHashes
   /** True when this continues an earlier, unfinished run. */
   readonly resumed?: boolean
   /** Each job's resolved config (see `Preflight`), passed to its `run` as `config`. */
@@ -164,7 +164,7 @@ interface Run {
   readonly state: RunState
   readonly frontier: Frontier
   readonly restored: ReadonlyMap<string, Resume.Restored>
-  readonly hashes: ReadonlyArray<string>
+  readonly hashes: Resume.DefinitionHashes
   /** Each job's cache policy, by plan index (undefined: it always runs). */
   readonly policies: ReadonlyArray<CachePolicy.Policy | undefined>
   /** Up-to-date skipping (executor/reuse.ts), loaded when `options.cache` is set (else no job has a policy). */
@@ -297,7 +297,7 @@ const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): E
       job.journaled = exit.value.encoded.json
       return Effect.andThen(
         finished,
-        commits.commit(run.recorder, run.state.runId, job, run.hashes[planned.index], exit.value).pipe(
+        commits.commit(run.recorder, run.state.runId, job, run.hashes.of(planned.index), exit.value).pipe(
           Effect.onExit((commitExit) => {
             job.commitExit = commitExit
             return Queue.offer(completions, { _tag: "Committed", job })
@@ -351,7 +351,7 @@ const reuseOrRun = (
     dag: run.plan.dag.name,
     job,
     policy,
-    definitionHash: run.hashes[job.planned.index]!,
+    definitionHash: run.hashes.of(job.planned.index),
     needs: job.planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const),
     warned: run.warned
   }, runJob(run.recorder, run.state.runId, job, inputs, inputHash)).pipe(
@@ -389,7 +389,7 @@ const interrupted = (run: Run): Effect.Effect<void> =>
       let verdict = commits.verdict(job)
       if (verdict._tag === "Uncommitted") {
         // Its work ended just before the interruption, and its success was not committed: it is, now.
-        job.commitExit = yield* Effect.exit(commits.commit(recorder, state.runId, job, run.hashes[job.planned.index], verdict.finished))
+        job.commitExit = yield* Effect.exit(commits.commit(recorder, state.runId, job, run.hashes.of(job.planned.index), verdict.finished))
         verdict = Exit.isSuccess(job.commitExit) ? commits.verdict(job) : { _tag: "Interrupted", cause: Cause.interrupt() }
       }
       yield* commits.conclude(recorder, run.clock, job, verdict)

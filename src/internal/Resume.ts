@@ -30,43 +30,35 @@ export interface Restored {
   readonly json: string | undefined
 }
 
-/**
- * The definition hash of every job of the plan, by index (see `definitionHash`), each computed when first read and
- * kept. A resumed run reads those of the jobs that succeeded earlier (to compare them) before its first job starts,
- * and the others one by one as their jobs succeed: hashing all 10,000 jobs of a large DAG up front cost ~80 ms of CPU
- * before the first new job. An array to its readers (indexing, `length`, iteration), through a Proxy.
- */
-export const definitionHashes = (plan: Plan.Plan): ReadonlyArray<string> => {
-  const known: Array<string | undefined> = new Array(plan.jobs.length)
-  return new Proxy(known as Array<string>, {
-    get: (target, key, receiver) => {
-      if (typeof key === "string") {
-        const index = indexOf(key, target.length)
-        if (index !== undefined) return target[index] ??= definitionHash(plan.jobs[index]!.job)
-      }
-      return Reflect.get(target, key, receiver)
-    }
-  })
+/** The definition hash of every job of a plan, by its index in the plan (see `definitionHash`). */
+export interface DefinitionHashes {
+  /** The hash of the job at this index, computed when first asked for and kept. */
+  readonly of: (index: number) => string
+  /** Every job's, in plan order. */
+  readonly all: () => ReadonlyArray<string>
 }
 
-/** The array index a property key names (a canonical non-negative integer below `length`), else undefined. */
-const indexOf = (key: string, length: number): number | undefined => {
-  const first = key.charCodeAt(0)
-  if (first < 48 || first > 57) return undefined
-  const index = Number(key)
-  return Number.isInteger(index) && index < length && String(index) === key ? index : undefined
+/**
+ * The plan's definition hashes, each computed when first read. A resumed run reads those of the jobs that succeeded
+ * earlier (to compare them) before its first job starts, and the others one by one as their jobs succeed: hashing all
+ * 10,000 jobs of a large DAG up front cost ~80 ms of CPU before the first new job.
+ */
+export const definitionHashes = (plan: Plan.Plan): DefinitionHashes => {
+  const known: Array<string | undefined> = new Array(plan.jobs.length)
+  const of = (index: number): string => known[index] ??= definitionHash(plan.jobs[index]!.job)
+  return { of, all: () => plan.jobs.map((_, index) => of(index)) }
 }
 
 /** One hash for the plan's definitions, recorded with the run. */
-export const planHash = (hashes: ReadonlyArray<string>): string => {
+export const planHash = (hashes: DefinitionHashes): string => {
   const all = crypto.createHash("sha256")
-  for (const hash of hashes) all.update(hash)
+  for (const hash of hashes.all()) all.update(hash)
   return all.digest("hex").slice(0, 16)
 }
 
 export const decide = (
   plan: Plan.Plan,
-  hashes: ReadonlyArray<string>,
+  hashes: DefinitionHashes,
   succeeded: ReadonlyArray<Journal.SucceededJob>
 ): Effect.Effect<Decision> =>
   Effect.gen(function*() {
@@ -80,7 +72,7 @@ export const decide = (
       const { job } = planned
       const row = byId.get(job.id)
       if (row === undefined) continue
-      const change = compare(row.definitionHash, hashes[planned.index]!)
+      const change = compare(row.definitionHash, hashes.of(planned.index))
       if (change === "changed") {
         notes.push(`"${job.id}" runs again: its definition changed since it succeeded`)
         continue

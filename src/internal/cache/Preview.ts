@@ -105,7 +105,7 @@ export const plan = (
           dag,
           job,
           policy,
-          definitionHash: hashes[index]!,
+          definitionHash: hashes.of(index),
           needs,
           forced,
           now: options.now

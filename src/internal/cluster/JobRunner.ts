@@ -43,7 +43,7 @@ import * as Workflows from "./Workflows.ts"
 
 /** The DAGs a worker can run, by name: each planned whole, with its jobs' definition hashes. */
 export interface Catalog {
-  readonly get: (dag: string) => { readonly plan: Plan.Plan; readonly hashes: ReadonlyArray<string> } | undefined
+  readonly get: (dag: string) => { readonly plan: Plan.Plan; readonly hashes: Resume.DefinitionHashes } | undefined
 }
 
 /**
@@ -136,7 +136,7 @@ type Payload = typeof Workflows.JobWorkflow.payloadSchema.Type
 
 const runOne = (
   plan: Plan.Plan,
-  hashes: ReadonlyArray<string>,
+  hashes: Resume.DefinitionHashes,
   planned: Plan.PlannedJob,
   payload: Payload,
   options: { readonly holder: string; readonly registry: resources.Registry; readonly runLayers: RunLayers }
@@ -152,7 +152,7 @@ const runOne = (
     const succeeded = new Map((yield* Effect.orElseSucceed(journal.succeeded(runId), () => [])).map((row) => [row.jobId, row]))
     // An earlier holder's success committed just before this takeover (its answer was lost): it stands.
     const done = succeeded.get(jobId)
-    if (done !== undefined && done.definitionHash === hashes[planned.index]) {
+    if (done !== undefined && done.definitionHash === hashes.of(planned.index)) {
       const at = yield* Clock.currentTimeMillis
       return { _tag: "Succeeded", json: done.json ?? null, attempt: lease.success.attempts, at } as const
     }
@@ -208,7 +208,7 @@ const runOne = (
         dag: plan.dag.name,
         job,
         policy,
-        definitionHash: hashes[planned.index]!,
+        definitionHash: hashes.of(planned.index),
         needs,
         warned
       }, attempt)
@@ -222,7 +222,7 @@ const runOne = (
       const exit = yield* Effect.exit(partition === undefined ? work : Partition.provide(work, partition))
       if (Exit.isSuccess(exit)) {
         const committed = yield* Effect.exit(
-          Effect.uninterruptible(commits.commit(recorder, runId, job, hashes[planned.index], exit.value))
+          Effect.uninterruptible(commits.commit(recorder, runId, job, hashes.of(planned.index), exit.value))
         )
         if (Exit.isFailure(committed)) {
           return yield* failed(`its success could not be committed: ${render.causeMessage(committed.cause)}`, job.attempts)

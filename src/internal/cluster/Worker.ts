@@ -47,7 +47,7 @@ export interface Options {
 /** Loads the task files into a catalog of DAGs by name (two files with one DAG name are an error). */
 export const catalog = (files: ReadonlyArray<string>): Effect.Effect<JobRunner.Catalog & { readonly names: ReadonlyArray<string> }, InFile> =>
   Effect.gen(function*() {
-    const byName = new Map<string, { readonly plan: Plan.Plan; readonly hashes: ReadonlyArray<string>; readonly file: string }>()
+    const byName = new Map<string, { readonly plan: Plan.Plan; readonly hashes: Resume.DefinitionHashes; readonly file: string }>()
     for (const file of files) {
       const loaded = yield* Effect.mapError(Loader.load(file), (error) => new InFile({ file, error }))
       const plan = yield* Effect.mapError(Plan.plan(loaded.dag), (error) => new InFile({ file, error }))
