@@ -267,32 +267,27 @@ describe("runner ws --affected", () => {
 describe("runner ws: bad input exits 2 with a clear message; nothing runs", () => {
   const cases: ReadonlyArray<readonly [string, Record<string, string | object>, ReadonlyArray<string>, ReadonlyArray<RegExp>]> = [
     [
-      "a workspace pattern matching nothing",
-      { "package.json": { workspaces: ["packages/*", "libs/*"] }, "packages/a/package.json": pkg("a"), "packages/a/tasks/t.ts": pwdJobs("build") },
-      ["build"],
-      [/package\.json workspaces: pattern "libs\/\*" matches no package/]
-    ],
-    [
-      "a package without a name, and two packages with one name (all problems at once)",
+      // Discovery finds all its problems in one pass: one workspace with one of each kind (one run of the runner).
+      "discovery: a workspace pattern matching nothing, a package without a name, two packages with one name, a dependency cycle between packages (with its path), a package.json field naming no task file: all problems at once",
       {
-        "package.json": { workspaces: ["packages/*"] },
+        "package.json": { workspaces: ["packages/*", "libs/*"] },
         "packages/a/package.json": { type: "module" },
         "packages/b/package.json": pkg("same"),
-        "packages/c/package.json": pkg("same")
+        "packages/c/package.json": pkg("same"),
+        "packages/d/package.json": pkg("d", { e: "*" }),
+        "packages/e/package.json": pkg("e", {}, { devDependencies: { f: "*" } }),
+        "packages/f/package.json": pkg("f", {}, { peerDependencies: { d: "*" } }),
+        "packages/g/package.json": pkg("g", {}, { "effect-runner": { tasks: ["ci/*.ts"] } })
       },
       ["build"],
-      [/3 problems|2 problems/, /packages\/a\/package\.json: has no "name"/, /package name "same" is used twice: by packages\/b\/package\.json and by packages\/c\/package\.json/]
-    ],
-    [
-      "a dependency cycle between packages, with its path",
-      {
-        "package.json": { workspaces: ["packages/*"] },
-        "packages/a/package.json": pkg("a", { b: "*" }),
-        "packages/b/package.json": pkg("b", {}, { devDependencies: { c: "*" } }),
-        "packages/c/package.json": pkg("c", {}, { peerDependencies: { a: "*" } })
-      },
-      ["build"],
-      [/packages depend on each other in a cycle: a -> b -> c -> a/]
+      [
+        /^runner: workspace .*: 5 problems; nothing ran:$/m,
+        /package\.json workspaces: pattern "libs\/\*" matches no package/,
+        /packages\/a\/package\.json: has no "name"/,
+        /package name "same" is used twice: by packages\/b\/package\.json and by packages\/c\/package\.json/,
+        /packages depend on each other in a cycle: d -> e -> f -> d/,
+        /packages\/g\/package\.json "effect-runner"\.tasks: pattern "ci\/\*\.ts" matches no file/
+      ]
     ],
     [
       "task files that fail to load: each names its package and file, all listed",
@@ -307,12 +302,6 @@ describe("runner ws: bad input exits 2 with a clear message; nothing runs", () =
       },
       ["build"],
       [/2 problems/, /package "a", task file packages\/a\/tasks\/t\.ts:1: syntax error/, /package "b", task file packages\/b\/tasks\/t\.ts:1:\d+: failed to load: Error: b is broken/]
-    ],
-    [
-      "a package.json field naming no task file",
-      { "package.json": { workspaces: ["packages/*"] }, "packages/a/package.json": pkg("a", {}, { "effect-runner": { tasks: ["ci/*.ts"] } }) },
-      ["build"],
-      [/packages\/a\/package\.json "effect-runner"\.tasks: pattern "ci\/\*\.ts" matches no file/]
     ],
     [
       "an unknown --filter package",
