@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "vitest"
+import { runnerInProcess } from "./support/inProcess.ts"
 import { runner, type RuntimeName } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 import { pkg, pwdJobs, standard, writeWorkspace } from "./support/workspace.ts"
@@ -316,18 +317,6 @@ describe("runner ws: bad input exits 2 with a clear message; nothing runs", () =
       [/unknown job "deploy"; the DAG has: a#build/]
     ],
     [
-      "--base without --affected",
-      { "package.json": { workspaces: ["packages/*"] }, "packages/a/package.json": pkg("a"), "packages/a/tasks/t.ts": pwdJobs("build") },
-      ["build", "--base", "main"],
-      [/^runner: --base: only applies with --affected$/m]
-    ],
-    [
-      "an unknown --affected value",
-      { "package.json": { workspaces: ["packages/*"] }, "packages/a/package.json": pkg("a"), "packages/a/tasks/t.ts": pwdJobs("build") },
-      ["build", "--affected=sometimes"],
-      [/^runner: --affected: takes no value or =all-on-error, got "sometimes"$/m]
-    ],
-    [
       "no workspace",
       { "package.json": { name: "single" } },
       ["build"],
@@ -339,6 +328,19 @@ describe("runner ws: bad input exits 2 with a clear message; nothing runs", () =
     const result = ws(dir, args)
     assert.strictEqual(result.status, 2, result.stdout + result.stderr)
     for (const message of messages) assert.match(result.stderr, message)
+    assert.notMatch(result.stdout, /started/)
+  })
+
+  // Bad flag values are refused before the workspace is read: through the CLI's `main` in this process (the same
+  // parsing, messages and exit code, a runtime's start-up less per case); the cases above spawn the runner.
+  const flags: ReadonlyArray<readonly [string, ReadonlyArray<string>, RegExp]> = [
+    ["--base without --affected", ["build", "--base", "main"], /^runner: --base: only applies with --affected$/m],
+    ["an unknown --affected value", ["build", "--affected=sometimes"], /^runner: --affected: takes no value or =all-on-error, got "sometimes"$/m]
+  ]
+  it.each(flags)("%s (in process)", async (_, args, message) => {
+    const result = await runnerInProcess(["ws", ...args, "--journal", "none", "--log-format", "plain"])
+    assert.strictEqual(result.status, 2, result.stdout + result.stderr)
+    assert.match(result.stderr, message)
     assert.notMatch(result.stdout, /started/)
   })
 
