@@ -3,6 +3,7 @@ import { assert, describe, it } from "vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { runnerInProcess } from "./support/inProcess.ts"
 import { isAlive, runner, runnerAsync, waitUntil } from "./support/spawn.ts"
 
 const fixture = (name: string) => `test/fixtures/${name}.ts`
@@ -28,14 +29,25 @@ describe("runner CLI: bad input exits 2 with a message naming the file, before a
     ["needs that are not a job of the DAG", [fixture("missing-need")], /^runner: test\/fixtures\/missing-need\.ts: job "transform" needs "extract", which is not a job \(found undefined\)/m],
     ["an unknown job on the command line", [fixture("ok"), "nope"], /^runner: test\/fixtures\/ok\.ts: unknown job "nope"; the DAG has: a, b, c$/m],
     ["a bad duration in a job", [fixture("bad-duration")], /^runner: test\/fixtures\/bad-duration\.ts:4:\d+: job "slow" timeout: invalid duration "5 bananas"/m],
-    ["--concurrency 0", [fixture("ok"), "--concurrency", "0"], /--concurrency: must be a whole number >= 1, got 0/],
-    ["--concurrency -3", [fixture("ok"), "--concurrency", "-3"], /--concurrency: must be a whole number >= 1, got -3/],
-    ["--concurrency abc", [fixture("ok"), "--concurrency", "abc"], /Invalid value for flag --concurrency: "abc"/],
-    ["an unknown --failure-mode", [fixture("ok"), "--failure-mode", "maybe"], /Invalid value for flag --failure-mode: "maybe"/],
-    ["an unknown --log-format", [fixture("ok"), "--log-format", "xml"], /Invalid value for flag --log-format: "xml"/]
+    ["--concurrency abc", [fixture("ok"), "--concurrency", "abc"], /Invalid value for flag --concurrency: "abc"/]
   ]
   it.each(cases)("%s", (_, args, message) => {
     const result = runner(args)
+    assert.strictEqual(result.status, 2, result.stderr + result.stdout)
+    assert.match(result.stderr, message)
+    assert.notMatch(result.stdout, /started/, "no job ran")
+  })
+
+  // The other bad flag values through the CLI's `main` in this process: the same parsing, messages and exit code, a
+  // runtime's start-up less per case (--concurrency abc above is the spawned one).
+  const flags: ReadonlyArray<readonly [string, ReadonlyArray<string>, RegExp]> = [
+    ["--concurrency 0", [fixture("ok"), "--concurrency", "0"], /--concurrency: must be a whole number >= 1, got 0/],
+    ["--concurrency -3", [fixture("ok"), "--concurrency", "-3"], /--concurrency: must be a whole number >= 1, got -3/],
+    ["an unknown --failure-mode", [fixture("ok"), "--failure-mode", "maybe"], /Invalid value for flag --failure-mode: "maybe"/],
+    ["an unknown --log-format", [fixture("ok"), "--log-format", "xml"], /Invalid value for flag --log-format: "xml"/]
+  ]
+  it.each(flags)("%s (in process)", async (_, args, message) => {
+    const result = await runnerInProcess(args)
     assert.strictEqual(result.status, 2, result.stderr + result.stdout)
     assert.match(result.stderr, message)
     assert.notMatch(result.stdout, /started/, "no job ran")

@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { assert, describe, it } from "vitest"
+import { runnerInProcess } from "./support/inProcess.ts"
 import { runner, type RuntimeName } from "./support/spawn.ts"
 import { tempDirs } from "./support/tmp.ts"
 import { pkg, pwdJobs, standard, writeWorkspace } from "./support/workspace.ts"
@@ -267,32 +268,27 @@ describe("runner ws --affected", () => {
 describe("runner ws: bad input exits 2 with a clear message; nothing runs", () => {
   const cases: ReadonlyArray<readonly [string, Record<string, string | object>, ReadonlyArray<string>, ReadonlyArray<RegExp>]> = [
     [
-      "a workspace pattern matching nothing",
-      { "package.json": { workspaces: ["packages/*", "libs/*"] }, "packages/a/package.json": pkg("a"), "packages/a/tasks/t.ts": pwdJobs("build") },
-      ["build"],
-      [/package\.json workspaces: pattern "libs\/\*" matches no package/]
-    ],
-    [
-      "a package without a name, and two packages with one name (all problems at once)",
+      // Discovery finds all its problems in one pass: one workspace with one of each kind (one run of the runner).
+      "discovery: a workspace pattern matching nothing, a package without a name, two packages with one name, a dependency cycle between packages (with its path), a package.json field naming no task file: all problems at once",
       {
-        "package.json": { workspaces: ["packages/*"] },
+        "package.json": { workspaces: ["packages/*", "libs/*"] },
         "packages/a/package.json": { type: "module" },
         "packages/b/package.json": pkg("same"),
-        "packages/c/package.json": pkg("same")
+        "packages/c/package.json": pkg("same"),
+        "packages/d/package.json": pkg("d", { e: "*" }),
+        "packages/e/package.json": pkg("e", {}, { devDependencies: { f: "*" } }),
+        "packages/f/package.json": pkg("f", {}, { peerDependencies: { d: "*" } }),
+        "packages/g/package.json": pkg("g", {}, { "effect-runner": { tasks: ["ci/*.ts"] } })
       },
       ["build"],
-      [/3 problems|2 problems/, /packages\/a\/package\.json: has no "name"/, /package name "same" is used twice: by packages\/b\/package\.json and by packages\/c\/package\.json/]
-    ],
-    [
-      "a dependency cycle between packages, with its path",
-      {
-        "package.json": { workspaces: ["packages/*"] },
-        "packages/a/package.json": pkg("a", { b: "*" }),
-        "packages/b/package.json": pkg("b", {}, { devDependencies: { c: "*" } }),
-        "packages/c/package.json": pkg("c", {}, { peerDependencies: { a: "*" } })
-      },
-      ["build"],
-      [/packages depend on each other in a cycle: a -> b -> c -> a/]
+      [
+        /^runner: workspace .*: 5 problems; nothing ran:$/m,
+        /package\.json workspaces: pattern "libs\/\*" matches no package/,
+        /packages\/a\/package\.json: has no "name"/,
+        /package name "same" is used twice: by packages\/b\/package\.json and by packages\/c\/package\.json/,
+        /packages depend on each other in a cycle: d -> e -> f -> d/,
+        /packages\/g\/package\.json "effect-runner"\.tasks: pattern "ci\/\*\.ts" matches no file/
+      ]
     ],
     [
       "task files that fail to load: each names its package and file, all listed",
@@ -309,12 +305,6 @@ describe("runner ws: bad input exits 2 with a clear message; nothing runs", () =
       [/2 problems/, /package "a", task file packages\/a\/tasks\/t\.ts:1: syntax error/, /package "b", task file packages\/b\/tasks\/t\.ts:1:\d+: failed to load: Error: b is broken/]
     ],
     [
-      "a package.json field naming no task file",
-      { "package.json": { workspaces: ["packages/*"] }, "packages/a/package.json": pkg("a", {}, { "effect-runner": { tasks: ["ci/*.ts"] } }) },
-      ["build"],
-      [/packages\/a\/package\.json "effect-runner"\.tasks: pattern "ci\/\*\.ts" matches no file/]
-    ],
-    [
       "an unknown --filter package",
       { "package.json": { workspaces: ["packages/*"] }, "packages/a/package.json": pkg("a"), "packages/a/tasks/t.ts": pwdJobs("build") },
       ["build", "--filter", "nope", "--filter", "a"],
@@ -325,18 +315,6 @@ describe("runner ws: bad input exits 2 with a clear message; nothing runs", () =
       { "package.json": { workspaces: ["packages/*"] }, "packages/a/package.json": pkg("a"), "packages/a/tasks/t.ts": pwdJobs("build") },
       ["deploy"],
       [/unknown job "deploy"; the DAG has: a#build/]
-    ],
-    [
-      "--base without --affected",
-      { "package.json": { workspaces: ["packages/*"] }, "packages/a/package.json": pkg("a"), "packages/a/tasks/t.ts": pwdJobs("build") },
-      ["build", "--base", "main"],
-      [/^runner: --base: only applies with --affected$/m]
-    ],
-    [
-      "an unknown --affected value",
-      { "package.json": { workspaces: ["packages/*"] }, "packages/a/package.json": pkg("a"), "packages/a/tasks/t.ts": pwdJobs("build") },
-      ["build", "--affected=sometimes"],
-      [/^runner: --affected: takes no value or =all-on-error, got "sometimes"$/m]
     ],
     [
       "no workspace",
@@ -350,6 +328,19 @@ describe("runner ws: bad input exits 2 with a clear message; nothing runs", () =
     const result = ws(dir, args)
     assert.strictEqual(result.status, 2, result.stdout + result.stderr)
     for (const message of messages) assert.match(result.stderr, message)
+    assert.notMatch(result.stdout, /started/)
+  })
+
+  // Bad flag values are refused before the workspace is read: through the CLI's `main` in this process (the same
+  // parsing, messages and exit code, a runtime's start-up less per case); the cases above spawn the runner.
+  const flags: ReadonlyArray<readonly [string, ReadonlyArray<string>, RegExp]> = [
+    ["--base without --affected", ["build", "--base", "main"], /^runner: --base: only applies with --affected$/m],
+    ["an unknown --affected value", ["build", "--affected=sometimes"], /^runner: --affected: takes no value or =all-on-error, got "sometimes"$/m]
+  ]
+  it.each(flags)("%s (in process)", async (_, args, message) => {
+    const result = await runnerInProcess(["ws", ...args, "--journal", "none", "--log-format", "plain"])
+    assert.strictEqual(result.status, 2, result.stdout + result.stderr)
+    assert.match(result.stderr, message)
     assert.notMatch(result.stdout, /started/)
   })
 
