@@ -345,7 +345,10 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
           ? ": what is left is loading and defining the 10,000 jobs (the task file's own `Job.make` calls), planning, the journal and deciding what to rerun"
           : `: what is left is defining the ${num(row.jobs, 0)} jobs (importing the task file alone minus a 1-job file, same round: ` +
             `${ms(median(row.define))}), planning, the journal and deciding what to rerun` +
-            (after !== undefined && median(row.define) > 150 ? "; defining the jobs alone is above the target" : ""))
+            (after !== undefined && median(row.define) > 150
+              ? "; defining the jobs alone is above the target (the task file's `Job.make` calls: the runner's define.ts " +
+                "builds each job and captures its call site, so this floor is the runner's API, not the runtime's)"
+              : ""))
     })
   }
 
