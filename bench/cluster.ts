@@ -12,6 +12,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import * as chaos from "../test/support/chaos.ts"
 import * as cluster from "../test/support/cluster.ts"
 
 const argv = process.argv.slice(2)
@@ -32,26 +33,8 @@ const freshDatabase = async () => {
 }
 
 /** A task file of `count` independent jobs that mark their start and end, then sleep `millis` (0: no sleep). */
-const tasks = (dir: string, count: number, millis: number) => {
-  const file = path.join(dir, `bench-${count}-${millis}.ts`)
-  fs.writeFileSync(file, `
-import * as Effect from "effect/Effect"
-import * as fs from "node:fs"
-import { Dag, Job } from "effect-runner"
-const marksFile = process.env["CHAOS_MARKS"]
-const job = (id) => Job.make(id, {
-  run: () => Effect.gen(function*() {
-    const epoch = yield* Job.fencingToken
-    const mark = (what) => fs.appendFileSync(marksFile, what + " " + id + " " + epoch + " " + Date.now() + " " + process.pid + "\\n")
-    mark("start")
-    ${millis > 0 ? `yield* Effect.sleep(${millis})` : ""}
-    mark("end")
-  })
-})
-export default Dag.make("bench", Array.from({ length: ${count} }, (_, i) => job("j" + i)))
-`)
-  return file
-}
+const tasks = (dir: string, count: number, millis: number) =>
+  chaos.writeTasks(dir, count, millis, { name: `bench-${count}-${millis}`, log: false })
 
 const median = (xs: ReadonlyArray<number>) => {
   const s = [...xs].sort((a, b) => a - b)

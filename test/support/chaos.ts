@@ -14,9 +14,20 @@ import { makeNetwork, relay } from "./netns.ts"
 /** Issue 15's bound on a takeover: the kill of a worker until another process restarts the first job it lost. */
 export const TAKEOVER_BOUND_MILLIS = 8_000
 
-/** A task file of `count` independent jobs j0..j<count-1>; each logs a line, sleeps `millis`, logs another. */
-export const writeTasks = (dir: string, count: number, millis: number) => {
-  const file = path.join(dir, "chaos.ts")
+/**
+ * A task file of `count` independent jobs j0..j<count-1>; each marks its start, logs a line, sleeps `millis`, marks its
+ * end and logs another. `name` names the file and its DAG (default "chaos"); `log: false` leaves the log lines out
+ * (bench/cluster.ts: the no-op jobs' throughput without the journal's log writes).
+ */
+export const writeTasks = (
+  dir: string,
+  count: number,
+  millis: number,
+  options: { readonly name?: string; readonly log?: boolean } = {}
+) => {
+  const name = options.name ?? "chaos"
+  const log = (text: string) => options.log === false ? "" : `yield* Effect.logInfo(${text})`
+  const file = path.join(dir, `${name}.ts`)
   fs.writeFileSync(file, `
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
@@ -27,13 +38,13 @@ const job = (id) => Job.make(id, {
     const epoch = yield* Job.fencingToken
     const mark = (what) => fs.appendFileSync(marksFile, what + " " + id + " " + epoch + " " + Date.now() + " " + process.pid + "\\n")
     mark("start")
-    yield* Effect.logInfo("before the sleep: epoch " + epoch + " pid " + process.pid)
-    yield* Effect.sleep(${millis})
+    ${log(`"before the sleep: epoch " + epoch + " pid " + process.pid`)}
+    ${millis > 0 ? `yield* Effect.sleep(${millis})` : ""}
     mark("end")
-    yield* Effect.logInfo("after the sleep: epoch " + epoch + " pid " + process.pid)
+    ${log(`"after the sleep: epoch " + epoch + " pid " + process.pid`)}
   })
 })
-export default Dag.make("chaos", Array.from({ length: ${count} }, (_, i) => job("j" + i)))
+export default Dag.make(${JSON.stringify(name)}, Array.from({ length: ${count} }, (_, i) => job("j" + i)))
 `)
   return file
 }

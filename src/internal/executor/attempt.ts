@@ -34,15 +34,14 @@ export const runJob = (
   runId: string,
   job: JobState,
   inputs: Record<string, unknown>,
-  /** The hash of its inputs, or how to make it when a checkpoint first needs it (the executor's jobs). */
-  inputHash: string | (() => string)
+  /** How to make the hash of its inputs, when a checkpoint first needs it (the caller keeps what it made). */
+  inputHash: () => string
 ): Effect.Effect<Finished, unknown, Job.Services> =>
   // Its log annotations (jobId, runId) come with its services (jobServices.ts).
   Effect.flatMap(spans.startJob(job), (span) => {
     job.span = span
     job.spanless = span === undefined
-    const hash = typeof inputHash === "string" ? () => inputHash : inputHash
-    return jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, hash, span)
+    return jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, inputHash, span)
   }).pipe(
     Effect.onInterrupt(() =>
       Effect.flatMap(Clock.currentTimeMillis, (at) =>
