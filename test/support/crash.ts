@@ -233,7 +233,9 @@ export const campaign = async (options: CampaignOptions): Promise<Report> => {
       spawnedAt,
       mode: killed ? mode : "none",
       killedAt: killed ? killedAt : undefined,
-      runBegun: header.test(result.stdout),
+      // Its header on stdout, or a side effect of a job: a kill -9 can lose the header still in the reporter's buffer
+      // while jobs already ran (seen: 3 side effects, no header).
+      runBegun: header.test(result.stdout) || progress.count > baseline,
       status: result.status,
       signal: child.process.signalCode,
       lines: progress.count - baseline,

@@ -308,7 +308,10 @@ export const run = (upTo?: number) => {
       Effect.map((rows) => Number(rows[0]?.id ?? 0)),
       Effect.orElseSucceed(() => 0)
     )
-    if (newest > 0 && current >= newest) return [] as ReadonlyArray<readonly [id: number, name: string]>
+    if (newest > 0 && current >= newest) {
+      yield* Effect.logDebug(`journal schema ${current} is current: no migration to run`)
+      return [] as ReadonlyArray<readonly [id: number, name: string]>
+    }
     return yield* migrate
   })
 }
