@@ -139,19 +139,6 @@ export const run = (plan: Plan.Plan, options: Options): Effect.Effect<Result, ne
 
 const noConfig = { config: {} }
 
-/** `make`'s value, made at the first call and kept. */
-const lazily = <A>(make: () => A): () => A => {
-  let made = false
-  let value: A
-  return () => {
-    if (!made) {
-      value = make()
-      made = true
-    }
-    return value
-  }
-}
-
 /** One run as the loop sees it: its options, state, frontier, recorder and span. */
 interface Run {
   readonly plan: Plan.Plan
@@ -272,7 +259,8 @@ const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): E
   }
   // Hashed when the job first reads or saves a checkpoint (most jobs never do): a sort, a JSON text and a digest a job.
   // Its needs' journaled outputs are final by now (each need succeeded or was restored before this job started).
-  const inputHash = lazily(() => Resume.inputHash(planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const)))
+  let hash: string | undefined
+  const inputHash = () => hash ??= Resume.inputHash(planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
   job.phase = "running"
   job.startedAt = run.clock.currentTimeMillisUnsafe()
   const policy = run.policies[planned.index]

@@ -148,14 +148,16 @@ const makeConnection = (db: DatabaseSync): SqlConnection.Connection & { readonly
     }
     return statement
   }
+  /** Runs a prepared statement: its rows when it returns any, else none. Throws what node:sqlite throws. */
+  const executeSync = (statement: StatementSync, params: ReadonlyArray<unknown>, arrays: boolean): ReadonlyArray<any> => {
+    statement.setReturnArrays(arrays)
+    if (statement.columns().length > 0) return statement.all(...(params as Array<any>)) as ReadonlyArray<any>
+    statement.run(...(params as Array<any>))
+    return []
+  }
   const run = (statement: StatementSync, params: ReadonlyArray<unknown>, arrays: boolean) =>
     Effect.try({
-      try: () => {
-        statement.setReturnArrays(arrays)
-        if (statement.columns().length > 0) return statement.all(...(params as Array<any>)) as ReadonlyArray<any>
-        statement.run(...(params as Array<any>))
-        return []
-      },
+      try: () => executeSync(statement, params, arrays),
       catch: (cause) => error(cause, "Failed to execute statement", "execute")
     })
   const prepared = (sql: string) =>
@@ -163,12 +165,7 @@ const makeConnection = (db: DatabaseSync): SqlConnection.Connection & { readonly
   const runMany: RunMany = (statements) =>
     Effect.try({
       try: () => {
-        for (const [sql, params] of statements) {
-          const statement = prepare(sql)
-          statement.setReturnArrays(false)
-          if (statement.columns().length > 0) statement.all(...(params as Array<any>))
-          else statement.run(...(params as Array<any>))
-        }
+        for (const [sql, params] of statements) executeSync(prepare(sql), params, false)
       },
       catch: (cause) => error(cause, "Failed to execute statement", "execute")
     })
