@@ -14,6 +14,13 @@
  *                                                 neither). On Deno that takes `setsid` (Deno.Command cannot start a
  *                                                 group), as the runner does
  *
+ *   <runtime> bench/floor.ts dag FILE             a plain Effect program running the DAG whose needs FILE holds (JSON, the
+ *                                                 needs of each job by index): a Deferred per job, one fiber per job that
+ *                                                 awaits its needs' Deferreds, 8 at once by a semaphore, each job a
+ *                                                 `yieldNow`. No runner: the memory floor under a DAG of that size
+ *                                                 (bench/run.ts runs it under GNU time for its peak RSS; on Node with the
+ *                                                 8 MiB semi-spaces the bin gives the runner)
+ *
  * All are timed from the outside, spawn to exit, like the runner, so the runtime's own start is included.
  */
 import * as path from "node:path"
@@ -79,6 +86,23 @@ if (what === "effect") {
     }
   }
   await import(path.resolve(arg!))
+} else if (what === "dag") {
+  await compileCache()
+  const fs = await import("node:fs")
+  const needs = JSON.parse(fs.readFileSync(arg!, "utf8")) as ReadonlyArray<ReadonlyArray<number>>
+  const Effect = await import("effect/Effect")
+  const Deferred = await import("effect/Deferred")
+  const Semaphore = await import("effect/Semaphore")
+  await Effect.runPromise(Effect.gen(function*() {
+    const done = needs.map(() => Deferred.makeUnsafe<void>())
+    const slots = yield* Semaphore.make(8)
+    yield* Effect.forEach(needs, (indices, i) =>
+      Effect.gen(function*() {
+        for (const index of indices) yield* Deferred.await(done[index]!)
+        yield* slots.withPermits(1)(Effect.yieldNow)
+        Deferred.doneUnsafe(done[i]!, Effect.void)
+      }), { concurrency: "unbounded", discard: true })
+  }))
 } else if (what === "spawn" || what === "group") {
   const total = Number(arg)
   const concurrency = Number(concurrencyArg ?? "8")
@@ -92,6 +116,6 @@ if (what === "effect") {
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker))
 } else {
-  process.stderr.write("usage: bench/floor.ts import FILE | effect | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
+  process.stderr.write("usage: bench/floor.ts import FILE | effect | dag FILE | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
   process.exit(2)
 }

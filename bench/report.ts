@@ -77,6 +77,11 @@ export interface MemoryRow {
   readonly peakRssFloorKiB?: number
   /** The runtime having only imported the task file of all the jobs (defined, nothing run; older results lack it). */
   readonly peakRssDefineKiB?: number
+  /**
+   * A plain Effect program running the same DAG, no runner (bench/floor.ts dag; on Node with 8 MiB semi-spaces, as the
+   * bin sets them): the memory floor of a DAG of that size with Effect on that runtime (older results lack it).
+   */
+  readonly peakRssEffectDagKiB?: number
   readonly rssHow: string
 }
 export interface SpawnRow {
@@ -374,7 +379,12 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
         (row.peakRssDefineKiB === undefined
           ? ""
           : `; the runtime having only imported the ${num(row.jobs, 0)}-job task file (the jobs defined, nothing run): ` +
-            `${num(row.peakRssDefineKiB * 1024 / 1e6, 0)} MB` + (row.peakRssDefineKiB * 1024 > 150e6 ? " (above the target by itself)" : ""))
+            `${num(row.peakRssDefineKiB * 1024 / 1e6, 0)} MB` + (row.peakRssDefineKiB * 1024 > 150e6 ? " (above the target by itself)" : "")) +
+        (row.peakRssEffectDagKiB === undefined
+          ? ""
+          : `; a plain Effect program running the same DAG, no runner (bench/floor.ts dag${row.runtime === "node" ? ", 8 MiB semi-spaces as the bin sets" : ""}): ` +
+            `${num(row.peakRssEffectDagKiB * 1024 / 1e6, 0)} MB` +
+            (row.peakRssEffectDagKiB * 1024 > 150e6 ? ": above the target by itself, so it cannot be met with Effect on this runtime" : ""))
     })
   }
 

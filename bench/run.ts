@@ -486,6 +486,11 @@ const memoryScenario = async () => {
     // (hello.ts: a task file in the clone, which resolves `effect` without the runner's loader hooks)
     const rssFloor = await peakRss([...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", path.join(root, "tasks/hello.ts")], dir)
     const rssDefine = (await importFloor(runtime, spec("layered", jobs), true)).rssKiB!
+    // Plain Effect running the same DAG (bench/floor.ts dag), no runner; on Node with the semi-spaces the bin sets
+    const needsFile = path.join(dir, "needs.json")
+    fs.writeFileSync(needsFile, JSON.stringify(spec("layered", jobs).needs))
+    const dagArgv = [...scriptCommand(runtime, path.join(root, "bench/floor.ts"), runtime === "node" ? ["--max-semi-space-size=8"] : []), "dag", needsFile]
+    const rssDag = (await peakRss(dagArgv, dir)).kib
     fs.rmSync(dir, { recursive: true, force: true })
     rows.push({
       runtime,
@@ -497,9 +502,10 @@ const memoryScenario = async () => {
       peakRssOneKiB: rssOne.kib,
       peakRssFloorKiB: rssFloor.kib,
       peakRssDefineKiB: rssDefine,
+      peakRssEffectDagKiB: rssDag,
       rssHow: rss.how
     })
-    log(`memory ${runtime}: ${((many.heapUsed - one.heapUsed) / (jobs - 1)).toFixed(0)} B/queued job, peak RSS ${(rss.kib / 1024).toFixed(0)} MiB (1 job: ${(rssOne.kib / 1024).toFixed(0)} MiB, import only: ${(rssFloor.kib / 1024).toFixed(0)} MiB)`)
+    log(`memory ${runtime}: ${((many.heapUsed - one.heapUsed) / (jobs - 1)).toFixed(0)} B/queued job, peak RSS ${(rss.kib / 1024).toFixed(0)} MiB (1 job: ${(rssOne.kib / 1024).toFixed(0)} MiB, import only: ${(rssFloor.kib / 1024).toFixed(0)} MiB, plain Effect DAG: ${(rssDag / 1024).toFixed(0)} MiB)`)
   }
   return rows
 }
