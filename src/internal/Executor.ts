@@ -285,7 +285,7 @@ const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): E
       job.journaled = exit.value.encoded.json
       return Effect.andThen(
         finished,
-        commits.commit(run.recorder, run.state.runId, job, run.hashes.of(planned.index), exit.value).pipe(
+        commits.commit(run.recorder, run.state.runId, job, () => run.hashes.of(planned.index), exit.value).pipe(
           Effect.onExit((commitExit) => {
             job.commitExit = commitExit
             return Queue.offer(completions, { _tag: "Committed", job })
@@ -377,7 +377,7 @@ const interrupted = (run: Run): Effect.Effect<void> =>
       let verdict = commits.verdict(job)
       if (verdict._tag === "Uncommitted") {
         // Its work ended just before the interruption, and its success was not committed: it is, now.
-        job.commitExit = yield* Effect.exit(commits.commit(recorder, state.runId, job, run.hashes.of(job.planned.index), verdict.finished))
+        job.commitExit = yield* Effect.exit(commits.commit(recorder, state.runId, job, () => run.hashes.of(job.planned.index), verdict.finished))
         verdict = Exit.isSuccess(job.commitExit) ? commits.verdict(job) : { _tag: "Interrupted", cause: Cause.interrupt() }
       }
       yield* commits.conclude(recorder, run.clock, job, verdict)
