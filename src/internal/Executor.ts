@@ -16,7 +16,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
-import * as Queue from "effect/Queue"
+import type { SchedulerDispatcher } from "effect/Scheduler"
 import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import type * as Dag from "../Dag.ts"
@@ -105,6 +105,51 @@ export interface Result {
 
 /** A job's work ended (`Finished`), or its success became durable (`Committed`). */
 type Completion = { readonly _tag: "Finished" | "Committed"; readonly job: JobState }
+
+/**
+ * Where the jobs' fibers leave their completions for the loop, in order, as plain calls: a `Queue` cost an effect per
+ * offer and per take, on every job's path (two completions a job). The loop, when it waits on none, is woken through
+ * its fiber's dispatcher, as a `Queue` wakes a taker (never inside the fiber that completes).
+ */
+class Completions {
+  private readonly items: Array<Completion | undefined> = []
+  private head = 0
+  private waiting: ((effect: Effect.Effect<void>) => void) | undefined = undefined
+  private readonly dispatcher: SchedulerDispatcher
+  constructor(dispatcher: SchedulerDispatcher) {
+    this.dispatcher = dispatcher
+  }
+
+  push(completion: Completion): void {
+    this.items.push(completion)
+    const waiting = this.waiting
+    if (waiting === undefined) return
+    this.waiting = undefined
+    this.dispatcher.scheduleTask(() => waiting(Effect.void), 0)
+  }
+
+  /** The oldest completion, once there is one. */
+  readonly take: Effect.Effect<Completion> = Effect.suspend(() =>
+    this.head < this.items.length ? Effect.succeed(this.next()) : Effect.map(this.wait, () => this.next())
+  )
+
+  private readonly wait: Effect.Effect<void> = Effect.callback<void>((resume) => {
+    this.waiting = resume
+    return Effect.sync(() => {
+      this.waiting = undefined
+    })
+  })
+
+  private next(): Completion {
+    const completion = this.items[this.head]!
+    this.items[this.head++] = undefined
+    if (this.head === this.items.length) {
+      this.items.length = 0
+      this.head = 0
+    }
+    return completion
+  }
+}
 
 /** Runs the plan to the end and returns its summary. Interruption records the run as interrupted. */
 export const run = (plan: Plan.Plan, options: Options): Effect.Effect<Result, never, Journal | Reporter | Job.Services> =>
@@ -206,7 +251,7 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
   flattened(Effect.gen(function*() {
     const { recorder, state } = run
     yield* Effect.acquireRelease(Effect.sync(() => stall.register(() => state.describeStall())), (unregister) => Effect.sync(unregister))
-    const completions = yield* Queue.unbounded<Completion>()
+    const completions = new Completions(yield* Effect.withFiber((fiber) => Effect.succeed(fiber.currentDispatcher)))
     const fibers = yield* FiberSet.make()
     let running = 0
     let pendingCommits = 0
@@ -217,7 +262,7 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
         yield* FiberSet.run(fibers, start(run, job, completions))
       }
       if (running === 0 && pendingCommits === 0) break
-      const { _tag, job } = yield* Queue.take(completions)
+      const { _tag, job } = yield* completions.take
       if (_tag === "Finished") {
         running--
         job.endedAt = run.clock.currentTimeMillisUnsafe()
@@ -241,7 +286,7 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
   }))
 
 /** The job's fiber, ready to fork: it records how it ended on the job, then tells the loop. */
-const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): Effect.Effect<unknown, unknown, Job.Services> => {
+const start = (run: Run, job: JobState, completions: Completions): Effect.Effect<unknown, unknown, Job.Services> => {
   const { planned } = job
   // `config` comes from the prototype: `({ config })` gets it, while code that walks the needed outputs
   // (Object.keys/values) sees only them. (A defineProperty per job made each inputs object a slow one.) The outputs
@@ -277,20 +322,21 @@ const start = (run: Run, job: JobState, completions: Queue.Queue<Completion>): E
   return Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Effect.exit(restore(work)), (exit: Exit.Exit<Finished, unknown>) => {
       job.fiberExit = exit
-      const finished = Queue.offer(completions, { _tag: "Finished", job })
       // A dispatched job's success arrives committed (its commit exit is set).
-      if (Exit.isFailure(exit) || job.commitExit !== undefined) return finished
+      if (Exit.isFailure(exit) || job.commitExit !== undefined) {
+        completions.push({ _tag: "Finished", job })
+        return Effect.void
+      }
       job.phase = "committing"
       job.output = exit.value.output
       job.journaled = exit.value.encoded.json
-      return Effect.andThen(
-        finished,
-        commits.commit(run.recorder, run.state.runId, job, () => run.hashes.of(planned.index), exit.value).pipe(
-          Effect.onExit((commitExit) => {
-            job.commitExit = commitExit
-            return Queue.offer(completions, { _tag: "Committed", job })
-          })
-        )
+      completions.push({ _tag: "Finished", job })
+      return commits.commit(run.recorder, run.state.runId, job, () => run.hashes.of(planned.index), exit.value).pipe(
+        Effect.onExit((commitExit) => {
+          job.commitExit = commitExit
+          completions.push({ _tag: "Committed", job })
+          return Effect.void
+        })
       )
     })
   )
