@@ -27,6 +27,9 @@ const option = (name: string, fallback: string) => {
 const jobs = Number(option("--jobs", "10000"))
 const shape = option("--shape", "layered") as Shape
 const rounds = Number(option("--rounds", "7"))
+const marks = argv.includes("--marks")
+/** Without Effect's floor between rounds (for profiles of the executor alone). */
+const noFloor = argv.includes("--no-floor")
 
 const silent = Layer.succeed(Reporter.Reporter)(Reporter.Reporter.of({ event: () => Effect.void, log: () => {} }))
 const cpu = () => {
@@ -46,9 +49,12 @@ const runOnce = (plan: Plan.Plan) =>
       wait: false
     })
     if (begun._tag !== "Run") throw new Error("begin did not create a run")
+    // With --trace-gc-nvp: the GCs between the marks are the run's (bytes allocated per job, a figure load cannot skew).
+    if (marks) console.log("EXEC_MARKS start")
     const start = cpu()
     const result = yield* Executor.run(plan, { runId: begun.runId, concurrency: 8, failureMode: "no-new" })
     const micros = cpu() - start
+    if (marks) console.log("EXEC_MARKS end")
     if (result.status !== "succeeded") throw new Error("bench run failed")
     return micros / plan.jobs.length
   })).pipe(Effect.provide(Layer.mergeAll(Journal.layerMemory, NodeServices.layer, FetchHttpClient.layer, silent)))
@@ -75,13 +81,13 @@ const main = Effect.gen(function*() {
   const plan = yield* Plan.plan(toDag(spec(shape, jobs)))
   for (let i = 0; i < 3; i++) {
     yield* runOnce(plan)
-    yield* floorOnce(jobs)
+    if (!noFloor) yield* floorOnce(jobs)
   }
   const runs: Array<number> = []
   const floors: Array<number> = []
   for (let round = 0; round < rounds; round++) {
     runs.push(yield* runOnce(plan))
-    floors.push(yield* floorOnce(jobs))
+    if (!noFloor) floors.push(yield* floorOnce(jobs))
   }
   return { runs, floors }
 })
@@ -89,4 +95,4 @@ const main = Effect.gen(function*() {
 const runtime = "Bun" in globalThis ? "bun" : "Deno" in globalThis ? "deno" : "node"
 const { floors, runs } = await Effect.runPromise(main)
 const f = (xs: ReadonlyArray<number>) => xs.map((x) => x.toFixed(1)).join(" ")
-console.log(`${runtime} ${shape} ${jobs}: executor ${median(runs).toFixed(1)} µs/job CPU (${f(runs)}), floor ${median(floors).toFixed(1)} (${f(floors)})`)
+console.log(`${runtime} ${shape} ${jobs}: executor ${median(runs).toFixed(1)} µs/job CPU, min ${Math.min(...runs).toFixed(1)} (${f(runs)}), floor ${median(floors).toFixed(1)} (${f(floors)})`)

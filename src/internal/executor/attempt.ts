@@ -180,7 +180,8 @@ const attemptEffect = (job: Job.Any, inputs: Record<string, unknown>): Effect.Ef
       orElse: () => Effect.fail(new JobTimeout({ jobId: job.id, timeout: Duration.format(job.timeout!) }))
     }))
     // Each attempt passes the circuit breakers of the resources the job uses: a timed-out attempt counts as a failure.
-    const breakers = job.uses.filter((resource) => resource.breaker !== undefined)
+    // (Most jobs use none: no filtered array for them.)
+    const breakers = job.uses.length === 0 ? job.uses : job.uses.filter((resource) => resource.breaker !== undefined)
     return breakers.length === 0 ? timed : resources.guardAttempt(breakers, timed)
   })
 
