@@ -36,7 +36,7 @@ import { type Finished, type JobState, RunState } from "./executor/state.ts"
 import { RemoteJobFailed } from "../Errors.ts"
 import * as CachePolicy from "./cache/Policy.ts"
 import * as Encoding from "./Encoding.ts"
-import { Journal } from "./Journal.ts"
+import { Journal, type LazyHash } from "./Journal.ts"
 import type { Reporter } from "./reporter/Reporter.ts"
 import * as Resume from "./Resume.ts"
 import * as RunEvent from "./RunEvent.ts"
@@ -205,6 +205,12 @@ const needIds = (plan: Plan.Plan, planned: Plan.PlannedJob): ReadonlyArray<strin
 
 const noConfig = { config: {} }
 
+/**
+ * A job's definition hash, made when the journal first needs it (a memory journal keeps the function until a resume
+ * reads it: see `Journal.recordInMemory`). Made here, apart, so that it holds the hashes and nothing of the run.
+ */
+const lazyHash = (hashes: Resume.DefinitionHashes, index: number): LazyHash => () => hashes.of(index)
+
 /** One run as the loop sees it: its options, state, frontier, recorder and span. */
 interface Run {
   readonly plan: Plan.Plan
@@ -352,7 +358,7 @@ const start = (run: Run, job: JobState, completions: Completions): Effect.Effect
       job.output = exit.value.output
       job.journaled = exit.value.encoded.json
       completions.push({ _tag: "Finished", job })
-      return commits.commit(run.recorder, run.state.runId, job, () => run.hashes.of(planned.index), exit.value).pipe(
+      return commits.commit(run.recorder, run.state.runId, job, lazyHash(run.hashes, planned.index), exit.value).pipe(
         Effect.onExit((commitExit) => {
           job.commitExit = commitExit
           completions.push({ _tag: "Committed", job })
@@ -444,7 +450,7 @@ const interrupted = (run: Run): Effect.Effect<void> =>
       let verdict = commits.verdict(job)
       if (verdict._tag === "Uncommitted") {
         // Its work ended just before the interruption, and its success was not committed: it is, now.
-        job.commitExit = yield* Effect.exit(commits.commit(recorder, state.runId, job, () => run.hashes.of(job.planned.index), verdict.finished))
+        job.commitExit = yield* Effect.exit(commits.commit(recorder, state.runId, job, lazyHash(run.hashes, job.planned.index), verdict.finished))
         verdict = Exit.isSuccess(job.commitExit) ? commits.verdict(job) : { _tag: "Interrupted", cause: Cause.interrupt() }
       }
       yield* commits.conclude(recorder, run.clock, job, verdict)
