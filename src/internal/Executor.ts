@@ -245,7 +245,7 @@ const makeRun = (
 ): Run => {
   const state = new RunState(plan, options.runId)
   const restored = options.restored ?? new Map<string, Resume.Restored>()
-  const frontier = new Frontier(plan, state.jobs, (id) => restored.has(id))
+  const frontier = new Frontier(plan, state.jobs, restored.size === 0 ? undefined : (id) => restored.has(id))
   const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
   const policies = plan.jobs.map((p) => options.cache === undefined ? undefined : CachePolicy.effective(p.job.cache, plan.dag.cache))
   return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes, policies, reuse, journal, warned: new Set() }
