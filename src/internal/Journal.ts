@@ -228,6 +228,22 @@ export const makeRunId = (now: number): string => {
   return `${stamp}-${Math.floor(Math.random() * 0x1000000).toString(16).padStart(6, "0")}`
 }
 
+/** A definition hash made when first read (see `recordInMemory`). */
+export type LazyHash = () => string
+
+/** Each memory journal's `record`, synchronous and taking a lazy hash (see `recordInMemory`). */
+const inMemory = new WeakMap<Journal["Service"], (event: RunEvent.RunEvent, definitionHash: string | LazyHash | undefined) => void>()
+
+/**
+ * The journal's `record` as a plain call, when it is a memory journal (else undefined): it never fails and needs no
+ * effect, and it keeps a success's definition hash as a function called when `succeeded` first reads it (a resume in
+ * the same process), since nothing else reads it. Making each job's hash as it succeeded, and the effects around the
+ * write, were ~5 of the ~15 µs an in-process no-op job cost on Node (bench/exec-memory.ts). A journal on disk writes
+ * the hash with the success (and hashes the whole plan when it creates a run anyway).
+ */
+export const recordInMemory = (journal: Journal["Service"]): ((event: RunEvent.RunEvent, definitionHash: string | LazyHash | undefined) => void) | undefined =>
+  inMemory.get(journal)
+
 /** A journal kept in memory for the life of the process: runs can be resumed within it (tests), never across. */
 export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
   interface Run {
@@ -236,10 +252,20 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
     readonly key: string | undefined
     status: string
     endedAt: number | undefined
-    readonly jobs: Map<string, SucceededJob>
+    readonly jobs: Map<string, Success>
     readonly checkpoints: Map<string, Checkpoint>
     /** Attempts journaled per job. */
     readonly attempts: Map<string, number>
+  }
+  /** A `SucceededJob` whose definition hash may still be to make (see `recordInMemory`). */
+  interface Success {
+    readonly jobId: string
+    readonly json: string | undefined
+    definitionHash: string | LazyHash | undefined
+  }
+  const succeededJob = (success: Success): SucceededJob => {
+    if (typeof success.definitionHash === "function") success.definitionHash = success.definitionHash()
+    return { jobId: success.jobId, json: success.json, definitionHash: success.definitionHash }
   }
   /** A job's lease: its epoch and the newest holder's `lost` (one process: a new lease supersedes the last at once). */
   interface Lease {
@@ -271,7 +297,32 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
     return run
   }
   const latest = (predicate: (run: Run) => boolean) => runs.findLast(predicate)
-  return Journal.of({
+  const record = (event: RunEvent.RunEvent, definitionHash: string | LazyHash | undefined): void => {
+    const run = byId.get(event.runId)
+    if (run === undefined) return
+    if (event._tag === "AttemptStarted") run.attempts.set(event.jobId, (run.attempts.get(event.jobId) ?? 0) + 1)
+    else if (event._tag === "AttemptSucceeded") {
+      run.jobs.set(event.jobId, { jobId: event.jobId, json: event.json, definitionHash })
+      if (event.cache !== undefined) {
+        cache.delete(event.cache.key) // the newest entry last, as `latestCached` reads them
+        cache.set(event.cache.key, {
+          key: event.cache.key,
+          dag: run.dag,
+          jobId: event.jobId,
+          runId: run.id,
+          json: event.json,
+          manifest: event.cache.manifest,
+          createdAt: event.at
+        })
+      }
+    } else if (event._tag === "JobCached") {
+      run.jobs.set(event.jobId, { jobId: event.jobId, json: event.json, definitionHash })
+    } else if (event._tag === "RunFinished") {
+      run.status = event.status
+      run.endedAt = event.at
+    } else if (event._tag === "RunStarted") run.status = "running"
+  }
+  const journal = Journal.of({
     begin: (request) =>
       Effect.flatMap(Clock.currentTimeMillis, (now): Effect.Effect<Begun, JournalError | RunLocked, Scope.Scope> => {
         const { dag, target } = request
@@ -311,32 +362,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
           { _tag: "Run" as const, runId: chosen.id, resumed, key: chosen.key }
         )
       }),
-    record: (event, definitionHash) =>
-      Effect.sync(() => {
-        const run = byId.get(event.runId)
-        if (run === undefined) return
-        if (event._tag === "AttemptStarted") run.attempts.set(event.jobId, (run.attempts.get(event.jobId) ?? 0) + 1)
-        else if (event._tag === "AttemptSucceeded") {
-          run.jobs.set(event.jobId, { jobId: event.jobId, json: event.json, definitionHash })
-          if (event.cache !== undefined) {
-            cache.delete(event.cache.key) // the newest entry last, as `latestCached` reads them
-            cache.set(event.cache.key, {
-              key: event.cache.key,
-              dag: run.dag,
-              jobId: event.jobId,
-              runId: run.id,
-              json: event.json,
-              manifest: event.cache.manifest,
-              createdAt: event.at
-            })
-          }
-        } else if (event._tag === "JobCached") {
-          run.jobs.set(event.jobId, { jobId: event.jobId, json: event.json, definitionHash })
-        } else if (event._tag === "RunFinished") {
-          run.status = event.status
-          run.endedAt = event.at
-        } else if (event._tag === "RunStarted") run.status = "running"
-      }),
+    record: (event, definitionHash) => Effect.sync(() => record(event, definitionHash)),
     // One process: nobody can take a memory journal's lock over.
     lockLost: () => Effect.never,
     leaseJob: (runId, jobId, holder, placement) =>
@@ -368,7 +394,7 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
         return found
       }),
     log: () => {},
-    succeeded: (runId) => Effect.sync(() => [...(byId.get(runId)?.jobs.values() ?? [])]),
+    succeeded: (runId) => Effect.sync(() => Array.from(byId.get(runId)?.jobs.values() ?? [], succeededJob)),
     checkpoint: (runId, jobId, step) =>
       Effect.sync(() => {
         const checkpoints = byId.get(runId)?.checkpoints
@@ -397,4 +423,6 @@ export const layerMemory: Layer.Layer<Journal> = Layer.sync(Journal)(() => {
       Effect.sync(() => Option.fromNullishOr([...cache.values()].findLast((e) => e.dag === dag && e.jobId === jobId))),
     fileMemo: Effect.succeed(memo)
   })
+  inMemory.set(journal, record)
+  return journal
 })

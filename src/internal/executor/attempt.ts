@@ -38,7 +38,7 @@ export const runJob = (
   inputHash: () => string
 ): Effect.Effect<Finished, unknown, Job.Services> =>
   // Its log annotations (jobId, runId) come with its services (jobServices.ts).
-  Effect.flatMap(spans.startJob(job), (span) => {
+  spans.withJobSpan(job, (span) => {
     job.span = span
     job.spanless = span === undefined
     return jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, inputHash, span)
@@ -129,14 +129,18 @@ const one = (
     return spans.attempt(job, n, (span) =>
       Effect.andThen(
         recorder.emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: clock.currentTimeMillisUnsafe() }),
-        Effect.flatMap(Effect.exit(Effect.annotateLogs(spans.within(once, span), "attempt", n)), (exit) =>
-          // The common case, a job that returns nothing and has no schema: nothing to encode (see `nothing`).
-          Exit.isSuccess(exit) && exit.value === undefined && job.planned.job.output === undefined
-            ? Effect.succeed<Outcome>({
-              _tag: "Succeeded",
-              finished: { output: undefined, encoded: nothing, attempt: n, at: clock.currentTimeMillisUnsafe() }
-            })
-            : ended(recorder, job, n, span, exit))
+        // Matched rather than `Effect.exit`: no Exit made for the common case.
+        Effect.matchCauseEffect(Effect.annotateLogs(spans.within(once, span), "attempt", n), {
+          onSuccess: (value) =>
+            // The common case, a job that returns nothing and has no schema: nothing to encode (see `nothing`).
+            value === undefined && job.planned.job.output === undefined
+              ? Effect.succeed<Outcome>({
+                _tag: "Succeeded",
+                finished: { output: undefined, encoded: nothing, attempt: n, at: clock.currentTimeMillisUnsafe() }
+              })
+              : ended(recorder, job, n, span, Exit.succeed(value)),
+          onFailure: (cause) => ended(recorder, job, n, span, Exit.failCause(cause))
+        })
       ))
   })
 
@@ -180,7 +184,8 @@ const attemptEffect = (job: Job.Any, inputs: Record<string, unknown>): Effect.Ef
       orElse: () => Effect.fail(new JobTimeout({ jobId: job.id, timeout: Duration.format(job.timeout!) }))
     }))
     // Each attempt passes the circuit breakers of the resources the job uses: a timed-out attempt counts as a failure.
-    const breakers = job.uses.filter((resource) => resource.breaker !== undefined)
+    // (Most jobs use none: no filtered array for them.)
+    const breakers = job.uses.length === 0 ? job.uses : job.uses.filter((resource) => resource.breaker !== undefined)
     return breakers.length === 0 ? timed : resources.guardAttempt(breakers, timed)
   })
 

@@ -8,6 +8,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type { LazyHash } from "../Journal.ts"
 import * as render from "../render.ts"
 import type { Recorder } from "./recorder.ts"
 import * as spans from "./spans.ts"
@@ -39,12 +40,15 @@ export const verdict = (job: JobState): Verdict => {
     : { _tag: "Failed", cause: fiberExit.cause }
 }
 
-/** Journals a job's success (durable when it returns), with its definition hash. The caller records its exit on the job. */
+/**
+ * Journals a job's success (durable when it returns), with its definition hash (a function: made only if the journal
+ * needs it, see `Recorder.emit`). The caller records its exit on the job.
+ */
 export const commit = (
   recorder: Recorder,
   runId: string,
   job: JobState,
-  definitionHash: string | undefined,
+  definitionHash: string | LazyHash | undefined,
   { at, attempt, cache, cached, encoded, output }: Finished
 ): Effect.Effect<void> =>
   cached !== undefined

@@ -14,12 +14,17 @@ export class Frontier {
   private readonly plan: Plan.Plan
   private readonly jobs: ReadonlyArray<JobState>
 
-  /** `restored` jobs count as done: they are never ready, and their dependents do not wait for them. */
-  constructor(plan: Plan.Plan, jobs: ReadonlyArray<JobState>, restored: (jobId: string) => boolean) {
+  /**
+   * `restored` jobs count as done: they are never ready, and their dependents do not wait for them. Undefined: none
+   * (a new run: then no array of needs is filtered per job).
+   */
+  constructor(plan: Plan.Plan, jobs: ReadonlyArray<JobState>, restored: ((jobId: string) => boolean) | undefined) {
     this.plan = plan
     this.jobs = jobs
-    this.pending = plan.jobs.map((p) => p.deps.filter((d) => !restored(plan.jobs[d.index]!.job.id)).length)
-    this.ready = plan.jobs.filter((p) => this.pending[p.index] === 0 && !restored(p.job.id)).map((p) => p.index)
+    this.pending = restored === undefined
+      ? plan.jobs.map((p) => p.deps.length)
+      : plan.jobs.map((p) => p.deps.filter((d) => !restored(plan.jobs[d.index]!.job.id)).length)
+    this.ready = plan.jobs.filter((p) => this.pending[p.index] === 0 && !restored?.(p.job.id)).map((p) => p.index)
   }
 
   get isEmpty(): boolean {

@@ -12,6 +12,7 @@ import * as References from "effect/References"
 import * as Tracer from "effect/Tracer"
 import * as Job from "../../Job.ts"
 import * as checkpoints from "../checkpoints.ts"
+import type * as Encoding from "../Encoding.ts"
 import * as resources from "../resources.ts"
 import * as Processes from "../processes.ts"
 import * as Secrets from "../Secrets.ts"
@@ -34,69 +35,93 @@ export const provide = <A, E, R>(
   span: Tracer.Span | undefined
 ): Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>> =>
   Effect.updateContext(effect as Effect.Effect<A, E, never>, (context: Context.Context<never>) => {
+    const services = new Services(recorder, runId, job, inputHash)
     let next = Context.add(context, Job.Current, { runId, jobId: job.id, fencingToken: job.fencingToken })
-    next = Context.add(next, resources.CurrentWaits, waits(recorder, runId, job))
-    next = Context.add(next, Processes.CurrentTracker, tracker(recorder, runId, job))
-    next = Context.add(next, checkpoints.CurrentStore, store(recorder, runId, job.id, inputHash))
+    next = Context.add(next, resources.CurrentWaits, services)
+    next = Context.add(next, Processes.CurrentTracker, services)
+    next = Context.add(next, checkpoints.CurrentStore, services)
     // As `Effect.annotateLogs({ jobId, runId })` makes them.
     next = Context.add(next, References.CurrentLogAnnotations, { ...Context.get(context, References.CurrentLogAnnotations), jobId: job.id, runId })
     return span === undefined ? next : Context.add(next, Tracer.ParentSpan, span)
   }) as Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>>
 
-/** `inputHash` is called when a step is first loaded or saved (see Executor.ts: hashed only for jobs that use steps). */
-const store = (recorder: Recorder, runId: string, jobId: string, inputHash: () => string): checkpoints.Store => {
-  const journal = recorder.journal
-  const warned = new Set<string>()
-  const warnOnce = (topic: string, message: string) =>
-    Effect.suspend(() => warned.has(topic) ? Effect.void : (warned.add(topic), Effect.logWarning(message)))
-  return {
-    // A step made for other inputs (a need re-ran with a new output) is not there: the job's steps start afresh.
-    load: (step) =>
-      Effect.orDie(journal.checkpoint(runId, jobId, step)).pipe(
-        Effect.flatMap(Option.match({
-          onNone: () => Effect.succeedNone,
-          onSome: (saved) =>
-            saved.inputHash === inputHash() ? Effect.succeedSome(saved.json) : Effect.as(
-              warnOnce(
-                "inputs",
-                saved.inputHash === undefined
-                  ? "its steps start afresh: its checkpoints were made by an older runner, which did not record the inputs"
-                  : "its steps start afresh: its inputs changed since its checkpoints were made (a job it needs ran again)"
-              ),
-              Option.none()
-            )
-        }))
-      ),
-    // A checkpoint that held a secret in clear is journaled as unrestorable: the step runs again on resume.
-    save: (step, encoded) =>
-      Effect.flatMap(Secrets.CurrentMasker, (masker) =>
-        Effect.orDie(journal.saveCheckpoint(runId, jobId, step, { json: maskedJson(encoded.json, masker), inputHash: inputHash() }))),
-    warnOnce
+/**
+ * The job's checkpoint store, process tracker and waits reporter, in one object whose methods are shared by every job:
+ * most jobs use none of them, and as three objects of closures (and a Set) they were allocated for every job.
+ */
+class Services implements checkpoints.Store, Processes.Tracker, resources.Waits {
+  private readonly recorder: Recorder
+  private readonly runId: string
+  private readonly job: JobState
+  /** Called when a step is first loaded or saved (see Executor.ts: hashed only for jobs that use steps). */
+  private readonly inputHash: () => string
+  /** The topics already warned about (made at the first warning). */
+  private warned: Set<string> | undefined = undefined
+  constructor(recorder: Recorder, runId: string, job: JobState, inputHash: () => string) {
+    this.recorder = recorder
+    this.runId = runId
+    this.job = job
+    this.inputHash = inputHash
   }
-}
 
-const tracker = (recorder: Recorder, runId: string, job: JobState): Processes.Tracker => ({
-  started: (group) => Effect.orDie(recorder.journal.processStarted({ ...group, runId, jobId: job.id, attempt: job.attempts })),
-  ended: (group, how) => {
-    if (how._tag === "Exited") return Effect.orDie(recorder.journal.processEnded(runId, group.pid))
+  warnOnce(topic: string, message: string): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      const warned = this.warned ??= new Set()
+      return warned.has(topic) ? Effect.void : (warned.add(topic), Effect.logWarning(message))
+    })
+  }
+
+  // A step made for other inputs (a need re-ran with a new output) is not there: the job's steps start afresh.
+  load(step: string): Effect.Effect<Option.Option<string | undefined>> {
+    return Effect.orDie(this.recorder.journal.checkpoint(this.runId, this.job.id, step)).pipe(
+      Effect.flatMap(Option.match({
+        onNone: () => Effect.succeedNone,
+        onSome: (saved) =>
+          saved.inputHash === this.inputHash() ? Effect.succeedSome(saved.json) : Effect.as(
+            this.warnOnce(
+              "inputs",
+              saved.inputHash === undefined
+                ? "its steps start afresh: its checkpoints were made by an older runner, which did not record the inputs"
+                : "its steps start afresh: its inputs changed since its checkpoints were made (a job it needs ran again)"
+            ),
+            Option.none()
+          )
+      }))
+    )
+  }
+
+  // A checkpoint that held a secret in clear is journaled as unrestorable: the step runs again on resume.
+  save(step: string, encoded: Encoding.Encoded): Effect.Effect<void> {
+    return Effect.flatMap(Secrets.CurrentMasker, (masker) =>
+      Effect.orDie(this.recorder.journal.saveCheckpoint(this.runId, this.job.id, step, { json: maskedJson(encoded.json, masker), inputHash: this.inputHash() })))
+  }
+
+  started(group: Processes.Group): Effect.Effect<void> {
+    return Effect.orDie(this.recorder.journal.processStarted({ ...group, runId: this.runId, jobId: this.job.id, attempt: this.job.attempts }))
+  }
+
+  ended(group: Processes.Group, how: Processes.Ended): Effect.Effect<void> {
+    if (how._tag === "Exited") return Effect.orDie(this.recorder.journal.processEnded(this.runId, group.pid))
     // An abandoned group stays journaled: it may still be there when the run resumes.
-    job.abandoned = how.reason
+    this.job.abandoned = how.reason
     return Effect.logError(`stopped waiting for the command: ${how.reason}`)
   }
-})
 
-/** Reports the job's waits; a wait outside an attempt is for the next attempt, and counts in its waited time. */
-const waits = (recorder: Recorder, runId: string, job: JobState): resources.Waits => ({
-  waiting: (wait) =>
-    Effect.flatMap(Clock.currentTimeMillis, (at) => {
+  // A wait outside an attempt is for the next attempt, and counts in its waited time.
+  waiting(wait: resources.Wait): Effect.Effect<void> {
+    const { job, recorder, runId } = this
+    return Effect.flatMap(Clock.currentTimeMillis, (at) => {
       const call = job.inAttempt
       ;(job.waits ??= []).push({ wait, call, since: at })
       const { kind, resource, until } = wait
       const attempt = call ? job.attempts : job.attempts + 1
       return recorder.emit({ _tag: "JobWaiting", runId, jobId: job.id, attempt, at, resource, kind, until, call })
-    }),
-  admitted: (wait) =>
-    Effect.flatMap(Clock.currentTimeMillis, (at) => {
+    })
+  }
+
+  admitted(wait: resources.Wait): Effect.Effect<void> {
+    const { job, recorder, runId } = this
+    return Effect.flatMap(Clock.currentTimeMillis, (at) => {
       const call = job.inAttempt
       const open = job.waits ?? []
       const i = open.findIndex((w) => w.wait === wait)
@@ -107,4 +132,5 @@ const waits = (recorder: Recorder, runId: string, job: JobState): resources.Wait
       const attempt = call ? job.attempts : job.attempts + 1
       return recorder.emit({ _tag: "JobAdmitted", runId, jobId: job.id, attempt, at, resource, kind, call, waitedMillis })
     })
-})
+  }
+}

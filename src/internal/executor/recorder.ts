@@ -7,15 +7,18 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Encoding from "../Encoding.ts"
-import { Journal } from "../Journal.ts"
+import { Journal, type LazyHash, recordInMemory } from "../Journal.ts"
 import * as render from "../render.ts"
 import { Reporter } from "../reporter/Reporter.ts"
 import type * as RunEvent from "../RunEvent.ts"
 import * as Secrets from "../Secrets.ts"
 
 export interface Recorder {
-  /** Records one event (masked); `definitionHash` goes with an `AttemptSucceeded`. */
-  readonly emit: (event: RunEvent.RunEvent, definitionHash?: string) => Effect.Effect<void>
+  /**
+   * Records one event (masked); `definitionHash` goes with an `AttemptSucceeded` or a `JobCached`, made when the
+   * journal needs it if given as a function (a memory journal may never: see `Journal.recordInMemory`).
+   */
+  readonly emit: (event: RunEvent.RunEvent, definitionHash?: string | LazyHash) => Effect.Effect<void>
   /** The text with the run's secrets masked. */
   readonly mask: (text: string) => string
   readonly masker: Secrets.Masker
@@ -27,11 +30,20 @@ export const make: Effect.Effect<Recorder, never, Journal | Reporter> = Effect.g
   const journal = yield* Journal
   const reporter = yield* Reporter
   const masker = yield* Secrets.CurrentMasker
+  const inMemory = recordInMemory(journal)
   return {
-    emit: (raw, definitionHash) => {
-      const event = masker.empty ? raw : maskEvent(raw, masker)
-      return Effect.andThen(Effect.orDie(journal.record(event, definitionHash)), reporter.event(event))
-    },
+    emit: inMemory !== undefined
+      ? (raw, definitionHash) =>
+        Effect.suspend(() => {
+          const event = masker.empty ? raw : maskEvent(raw, masker)
+          inMemory(event, definitionHash)
+          return reporter.event(event)
+        })
+      : (raw, definitionHash) => {
+        const event = masker.empty ? raw : maskEvent(raw, masker)
+        const hash = typeof definitionHash === "function" ? definitionHash() : definitionHash
+        return Effect.andThen(Effect.orDie(journal.record(event, hash)), reporter.event(event))
+      },
     mask: (text) => masker.empty ? text : masker.mask(text),
     masker,
     journal
