@@ -50,7 +50,8 @@ const VISITING = -1
 /**
  * Depth-first post-order from the DAG's jobs: deterministic, and reports the first problem it meets. Each job is
  * planned (deps, level, dependents) when it is placed, in the same pass: its needs are placed before it. One pass
- * over each job's needs, not three (order, index, level), was ~3x less CPU for a 10,000-job DAG.
+ * over each job's needs, not three (order, index, level): planning a 10,000-job DAG in a resume took 52 -> 30 ms of
+ * CPU on Node.
  */
 const order = (dag: Dag): Array<PlannedJob> | PlanError => {
   const jobs: Array<PlannedJob> = []
