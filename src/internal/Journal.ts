@@ -239,7 +239,9 @@ const inMemory = new WeakMap<Journal["Service"], (event: RunEvent.RunEvent, defi
  * effect, and it keeps a success's definition hash as a function called when `succeeded` first reads it (a resume in
  * the same process), since nothing else reads it. Making each job's hash as it succeeded, and the effects around the
  * write, were ~5 of the ~15 µs an in-process no-op job cost on Node (bench/exec-memory.ts). A journal on disk writes
- * the hash with the success (and hashes the whole plan when it creates a run anyway).
+ * the hash with the success (and hashes the whole plan when it creates a run anyway). Looked up by the service's
+ * identity, not offered as a member of it: a wrapper that spreads a journal and overrides `record` (the test kit's
+ * crashable journal) is a different object, so its `record` is never bypassed.
  */
 export const recordInMemory = (journal: Journal["Service"]): ((event: RunEvent.RunEvent, definitionHash: string | LazyHash | undefined) => void) | undefined =>
   inMemory.get(journal)
