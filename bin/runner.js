@@ -78,9 +78,9 @@ const cacheDir = () => {
 }
 
 /**
- * Node's young generation grows to 64 MiB (two 32 MiB semi-spaces on Node 24) under the allocation rate of a large
- * run, and the garbage promoted out of it grows the old one: a 10,000-job run peaked at 270-290 MB RSS with 50 MB of
- * live heap. Semi-spaces of 8 MiB take it to 160-170 MB for the same CPU (bench/README.md, issue 18). The flag that
+ * Node 24's young generation grows to 128 MiB (64 MiB semi-spaces) under the allocation rate of a large run: a
+ * 10,000-job run peaked at 260-310 MB RSS with ~50 MB of live heap. Semi-spaces of 8 MiB take it to 160-185 MB for
+ * the same CPU (bench/README.md, issue 18, fifth pass). The flag that
  * caps them, --max-semi-space-size, only works at launch, which a bin cannot reach portably (a shebang with `env -S`
  * fails on busybox, a re-exec costs a whole start), but the growth factor is read at each growth: the young
  * generation stays at its smallest while the runner's modules load, then grows, and stops growing at 8 MiB.
