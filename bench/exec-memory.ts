@@ -17,7 +17,7 @@ import * as Plan from "../src/internal/Plan.ts"
 import * as Executor from "../src/internal/Executor.ts"
 import * as Journal from "../src/internal/Journal.ts"
 import * as Reporter from "../src/internal/reporter/Reporter.ts"
-import { type Shape, spec, toDag } from "./workloads.ts"
+import { type Shape, spec, timedRun, toDag } from "./workloads.ts"
 
 const argv = process.argv.slice(2)
 const option = (name: string, fallback: string) => {
@@ -37,27 +37,12 @@ const cpu = () => {
   return user + system
 }
 
+// With --trace-gc-nvp: the GCs between the marks are the run's (bytes allocated per job, a figure load cannot skew).
 const runOnce = (plan: Plan.Plan) =>
-  Effect.scoped(Effect.gen(function*() {
-    const journal = yield* Journal.Journal
-    const begun = yield* journal.begin({
-      dag: plan.dag.name,
-      target: { _tag: "New" },
-      definitionHash: "bench",
-      trigger: "bench",
-      runnerVersion: "bench",
-      wait: false
-    })
-    if (begun._tag !== "Run") throw new Error("begin did not create a run")
-    // With --trace-gc-nvp: the GCs between the marks are the run's (bytes allocated per job, a figure load cannot skew).
-    if (marks) console.log("EXEC_MARKS start")
-    const start = cpu()
-    const result = yield* Executor.run(plan, { runId: begun.runId, concurrency: 8, failureMode: "no-new" })
-    const micros = cpu() - start
-    if (marks) console.log("EXEC_MARKS end")
-    if (result.status !== "succeeded") throw new Error("bench run failed")
-    return micros / plan.jobs.length
-  })).pipe(Effect.provide(Layer.mergeAll(Journal.layerMemory, NodeServices.layer, FetchHttpClient.layer, silent)))
+  timedRun(plan, cpu, marks ? { before: () => console.log("EXEC_MARKS start"), after: () => console.log("EXEC_MARKS end") } : {}).pipe(
+    Effect.map((micros) => micros / plan.jobs.length),
+    Effect.provide(Layer.mergeAll(Journal.layerMemory, NodeServices.layer, FetchHttpClient.layer, silent))
+  )
 
 const floorOnce = (n: number) =>
   Effect.gen(function*() {

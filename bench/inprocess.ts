@@ -23,7 +23,7 @@ import * as Executor from "../src/internal/Executor.ts"
 import * as Journal from "../src/internal/Journal.ts"
 import * as Reporter from "../src/internal/reporter/Reporter.ts"
 import * as SqlJournal from "../src/internal/sql/SqlJournal.ts"
-import { type Shape, spec, toDag } from "./workloads.ts"
+import { type Shape, spec, timedRun, toDag } from "./workloads.ts"
 
 const argv = process.argv.slice(2)
 const option = (name: string, fallback: string) => {
@@ -52,23 +52,7 @@ const journalLayer = (kind: Kind, file: string): Layer.Layer<Journal.Journal, Jo
 /** One timed `Executor.run` of `plan` after `journal.begin`, inside a scope as `runner` does. Milliseconds. */
 const runOnce = (plan: Plan.Plan, kind: Kind) => {
   const file = path.join(tmp, `j${counter++}.db`)
-  return Effect.scoped(Effect.gen(function*() {
-    const journal = yield* Journal.Journal
-    const begun = yield* journal.begin({
-      dag: plan.dag.name,
-      target: { _tag: "New" },
-      definitionHash: "bench",
-      trigger: "bench",
-      runnerVersion: "bench",
-      wait: false
-    })
-    if (begun._tag !== "Run") throw new Error("begin did not create a run")
-    const start = performance.now()
-    const result = yield* Executor.run(plan, { runId: begun.runId, concurrency: 8, failureMode: "no-new" })
-    const millis = performance.now() - start
-    if (result.status !== "succeeded") throw new Error(`bench run failed on ${kind}`)
-    return millis
-  })).pipe(
+  return timedRun(plan, () => performance.now()).pipe(
     Effect.provide(Layer.mergeAll(journalLayer(kind, file), NodeServices.layer, FetchHttpClient.layer, silent)),
     Effect.ensuring(Effect.sync(() => removeDb(file)))
   )

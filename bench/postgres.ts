@@ -23,7 +23,7 @@ import * as Journal from "../src/internal/Journal.ts"
 import * as Plan from "../src/internal/Plan.ts"
 import * as Reporter from "../src/internal/reporter/Reporter.ts"
 import * as SqlJournal from "../src/internal/sql/SqlJournal.ts"
-import { layered } from "./workloads.ts"
+import { layered, timedRun } from "./workloads.ts"
 
 const argv = process.argv.slice(2)
 const option = (name: string, fallback: number) => {
@@ -59,22 +59,7 @@ const runOnce = (plan: Plan.Plan, kind: Kind) => {
   const layer = database !== undefined
     ? SqlJournal.layerPostgres(database.url)
     : SqlJournal.layerSqlite({ filename: file, durability: kind === "sqlite-full" ? "full" : "normal" })
-  return Effect.scoped(Effect.gen(function*() {
-    const journal = yield* Journal.Journal
-    const begun = yield* journal.begin({
-      dag: plan.dag.name,
-      target: { _tag: "New" },
-      definitionHash: "bench",
-      trigger: "bench",
-      runnerVersion: "bench",
-      wait: false
-    })
-    if (begun._tag !== "Run") throw new Error("begin did not create a run")
-    const start = performance.now()
-    const result = yield* Executor.run(plan, { runId: begun.runId, concurrency: 8, failureMode: "no-new" })
-    if (result.status !== "succeeded") throw new Error(`bench run failed on ${kind}`)
-    return performance.now() - start
-  })).pipe(
+  return timedRun(plan, () => performance.now()).pipe(
     Effect.provide(Layer.mergeAll(layer, NodeServices.layer, FetchHttpClient.layer, silent)),
     Effect.ensuring(Effect.sync(() => {
       for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(file + suffix, { force: true })

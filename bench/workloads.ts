@@ -6,6 +6,9 @@
 import * as Effect from "effect/Effect"
 import * as Dag from "../src/Dag.ts"
 import * as Job from "../src/Job.ts"
+import * as Executor from "../src/internal/Executor.ts"
+import * as Journal from "../src/internal/Journal.ts"
+import type * as Plan from "../src/internal/Plan.ts"
 
 export type Shape = "flat" | "layered" | "chain"
 
@@ -80,3 +83,33 @@ export const toDag = (s: Spec, run: (level: number) => Effect.Effect<void, strin
  */
 export const layered = (width: number, fail: (level: number) => boolean = () => false): Dag.Dag =>
   toDag(spec("layered", width * LEVELS), (level) => (fail(level) ? Effect.fail("stopped") : Effect.void))
+
+/**
+ * One `Executor.run` of `plan` (concurrency 8, no-new) in a run just begun in the current journal, inside a scope as
+ * `runner` does, timed by `clock` (its unit) around the executor alone. `around` brackets the timed part (marks for a
+ * GC trace). The benchmarks that time the executor in process share it.
+ */
+export const timedRun = (
+  plan: Plan.Plan,
+  clock: () => number,
+  around: { readonly before?: () => void; readonly after?: () => void } = {}
+) =>
+  Effect.scoped(Effect.gen(function*() {
+    const journal = yield* Journal.Journal
+    const begun = yield* journal.begin({
+      dag: plan.dag.name,
+      target: { _tag: "New" },
+      definitionHash: "bench",
+      trigger: "bench",
+      runnerVersion: "bench",
+      wait: false
+    })
+    if (begun._tag !== "Run") throw new Error("begin did not create a run")
+    around.before?.()
+    const start = clock()
+    const result = yield* Executor.run(plan, { runId: begun.runId, concurrency: 8, failureMode: "no-new" })
+    const elapsed = clock() - start
+    around.after?.()
+    if (result.status !== "succeeded") throw new Error(`bench run of ${plan.dag.name} ended ${result.status}`)
+    return elapsed
+  }))
