@@ -268,7 +268,9 @@ describe.skipIf(pg.skip)("cluster mode (runner worker + --cluster)", () => {
     }, 120_000)
   })
 
-  it.concurrent("kill -9 of a worker mid-run: every job completes, exit 0, only its in-flight jobs run again, takeover <= 8 s", async () => {
+  // Not concurrent with the file's other tests: its takeover bound is a time, and with three more clusters of workers
+  // beside it on 2 cores it measured the machine's load (8.8 s once, 5.6–5.7 s when the others had ended).
+  it("kill -9 of a worker mid-run: every job completes, exit 0, only its in-flight jobs run again, takeover <= 8 s", async () => {
     const db = database()
     const dir = tempDir()
     fs.writeFileSync(path.join(dir, "crash.ts"), sleepersDag("crash", 16, 3_000))
