@@ -449,7 +449,9 @@ const interrupted = (run: Run): Effect.Effect<void> =>
       if (job.endedAt === 0) job.endedAt = now
       let verdict = commits.verdict(job)
       if (verdict._tag === "Uncommitted") {
-        // Its work ended just before the interruption, and its success was not committed: it is, now.
+        // A success not committed: not expected here, since a job's fiber commits its own success uninterruptibly and
+        // the jobs' fibers have ended when this runs (their FiberSet is closed with the loop's scope). Kept as the
+        // guard it was when commits ran in fibers of their own: such a success is committed now, never lost.
         job.commitExit = yield* Effect.exit(commits.commit(recorder, state.runId, job, lazyHash(run.hashes, job.planned.index), verdict.finished))
         verdict = Exit.isSuccess(job.commitExit) ? commits.verdict(job) : { _tag: "Interrupted", cause: Cause.interrupt() }
       }

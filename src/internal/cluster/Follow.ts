@@ -360,9 +360,11 @@ const read = (sql: SqlClient.SqlClient, reporter: Reporter["Service"], cursor: C
       if (lines.length < LOG_PAGE) break
     }
     for (const event of events.slice(next)) yield* reporter.event(event)
-    cursor.attempts.settle(now)
-    cursor.waits.settle(now)
-    cursor.logs.settle(now, cursor.held.size === 0 ? undefined : Math.min(...cursor.held.keys()) - 1)
+    // Settled as of the end of the reads (`now` is their start, when the held lines' waits are measured from).
+    const readAt = yield* Clock.currentTimeMillis
+    cursor.attempts.settle(readAt)
+    cursor.waits.settle(readAt)
+    cursor.logs.settle(readAt, cursor.held.size === 0 ? undefined : Math.min(...cursor.held.keys()) - 1)
   })
 
 const parseNeeds = (json: string | null): ReadonlyArray<string> | undefined => {
