@@ -27,6 +27,7 @@ import * as migrations from "../src/internal/sql/migrations.ts"
 import * as pgMigrations from "../src/internal/sql/pgMigrations.ts"
 import * as SqlJournal from "../src/internal/sql/SqlJournal.ts"
 import * as Job from "../src/Job.ts"
+import { setEnv } from "./support/env.ts"
 import { databases, psql, requirePostgres } from "./support/postgres.ts"
 import { type Collected, collectingReporter } from "./support/run.ts"
 import { isAlive, runner, runnerAsync, waitUntil } from "./support/spawn.ts"
@@ -183,18 +184,17 @@ describe.skipIf(pg.skip)("PostgreSQL journal", () => {
     it.effect("PGPASSWORD_FILE is read when the URL has no password (a missing file is an error naming it)", () =>
       Effect.gen(function*() {
         const { url } = database()
-        const before = process.env["PGPASSWORD_FILE"]
-        process.env["PGPASSWORD_FILE"] = path.join(tempDir(), "missing")
+        const missing = setEnv({ PGPASSWORD_FILE: path.join(tempDir(), "missing") })
         const error = yield* Effect.flip(Effect.scoped(Layer.build(SqlJournal.layerPostgres(url)))).pipe(
-          Effect.ensuring(Effect.sync(() => before === undefined ? delete process.env["PGPASSWORD_FILE"] : (process.env["PGPASSWORD_FILE"] = before)))
+          Effect.ensuring(Effect.sync(missing))
         )
         assert.include(error.message, "PGPASSWORD_FILE")
         const file = path.join(tempDir(), "password")
         fs.writeFileSync(file, "from-file\n")
-        process.env["PGPASSWORD_FILE"] = file
+        const fromFile = setEnv({ PGPASSWORD_FILE: file })
         // Trust authentication accepts any password: the journal opens with the file's.
         yield* Effect.scoped(Layer.build(SqlJournal.layerPostgres(url))).pipe(
-          Effect.ensuring(Effect.sync(() => before === undefined ? delete process.env["PGPASSWORD_FILE"] : (process.env["PGPASSWORD_FILE"] = before)))
+          Effect.ensuring(Effect.sync(fromFile))
         )
       }))
 

@@ -8,6 +8,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Fault, TestRun } from "effect-runner/test"
 import etl from "../tasks/etl.ts"
+import { setEnv } from "./support/env.ts"
 import { tempDirs } from "./support/tmp.ts"
 
 const tempDir = tempDirs("runner-testkit-tasks-")
@@ -58,17 +59,10 @@ describe("tasks/nightly.ts", () => {
       fs.writeFileSync(path.join(src, "users.csv"), "id,name\n1,ada\n")
       // nightly reads its folders from the environment when it loads; they are put back after, since the test files
       // of a vitest worker share one process (isolate: false) and later ones spawn runners with this environment.
-      const before = { src: process.env["RUNNER_BACKUP_SRC"], dest: process.env["RUNNER_BACKUP_DEST"] }
-      process.env["RUNNER_BACKUP_SRC"] = src
-      process.env["RUNNER_BACKUP_DEST"] = dest
+      const restoreEnv = setEnv({ RUNNER_BACKUP_SRC: src, RUNNER_BACKUP_DEST: dest })
       const nightly = yield* Effect.promise(() => import("../tasks/nightly.ts")).pipe(
         Effect.map((module) => module.default),
-        Effect.ensuring(Effect.sync(() => {
-          for (const [name, value] of [["RUNNER_BACKUP_SRC", before.src], ["RUNNER_BACKUP_DEST", before.dest]] as const) {
-            if (value === undefined) delete process.env[name]
-            else process.env[name] = value
-          }
-        }))
+        Effect.ensuring(Effect.sync(restoreEnv))
       )
       const options = { partition: "2026-01-02T02:00", now: new Date("2026-01-02T02:00:00Z") } as const
       const crashed = yield* TestRun.run(nightly, { ...options, faults: { archive: Fault.crash } })

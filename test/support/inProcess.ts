@@ -7,6 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import { main } from "../../src/internal/cli/main.ts"
+import { setEnv } from "./env.ts"
 import type { Result } from "./spawn.ts"
 
 export const runnerInProcess = async (
@@ -16,8 +17,7 @@ export const runnerInProcess = async (
   let stdout = ""
   let stderr = ""
   const saved = { out: process.stdout.write, err: process.stderr.write, log: console.log, error: console.error }
-  const savedEnv = Object.keys(env).map((name) => [name, process.env[name]] as const)
-  Object.assign(process.env, env)
+  const restoreEnv = setEnv(env)
   const line = (parts: ReadonlyArray<unknown>) => parts.map(String).join(" ") + "\n"
   process.stdout.write = ((chunk: string | Uint8Array) => (stdout += String(chunk), true)) as typeof process.stdout.write
   process.stderr.write = ((chunk: string | Uint8Array) => (stderr += String(chunk), true)) as typeof process.stderr.write
@@ -31,9 +31,6 @@ export const runnerInProcess = async (
     process.stderr.write = saved.err
     console.log = saved.log
     console.error = saved.error
-    for (const [name, value] of savedEnv) {
-      if (value === undefined) delete process.env[name]
-      else process.env[name] = value
-    }
+    restoreEnv()
   }
 }
