@@ -6,6 +6,10 @@
  *   <runtime> bench/floor.ts effect               a plain Effect program that logs "hello" (`Effect.runPromise(Effect.log(
  *                                                 "hello"))`), no runner: what any Effect script pays to start, the
  *                                                 floor under `runner tasks/hello.ts` that the runner cannot go below
+ *   <runtime> bench/floor.ts cli [--name X]       a plain effect/cli program: one command with one flag, parsed from argv
+ *                                                 and run through NodeServices, as the runner's command line is, that
+ *                                                 logs "hello". No runner: what any command-line program built on
+ *                                                 effect/cli (the decided stack's CLI) pays to start
  *   <runtime> bench/floor.ts spawn N [C]          starts `true` N times, C at once (default 8), with the runtime's
  *                                                 native spawn, and exits: the shell jobs' floor on this runtime
  *   <runtime> bench/floor.ts group N [C]          the same, each `true` in a process group of its own with its stdout
@@ -75,6 +79,22 @@ if (what === "effect") {
   await compileCache()
   const Effect = await import("effect/Effect")
   await Effect.runPromise(Effect.log("hello"))
+} else if (what === "cli") {
+  await compileCache()
+  const [NodeServices, Command, Flag, Effect] = await Promise.all([
+    import("@effect/platform-node/NodeServices"),
+    import("effect/cli/Command"),
+    import("effect/cli/Flag"),
+    import("effect/Effect")
+  ])
+  const hello = Command.make(
+    "hello",
+    { name: Flag.String("name").pipe(Flag.withDefault("hello")) },
+    ({ name }) => Effect.log(name)
+  )
+  await Effect.runPromise(
+    Command.runWith(hello, { version: "0.0.0" })(process.argv.slice(3)).pipe(Effect.provide(NodeServices.layer))
+  )
 } else if (what === "import") {
   await compileCache()
   if (deno === undefined && bun === undefined) {
@@ -116,6 +136,6 @@ if (what === "effect") {
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker))
 } else {
-  process.stderr.write("usage: bench/floor.ts import FILE | effect | dag FILE | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
+  process.stderr.write("usage: bench/floor.ts import FILE | effect | cli | dag FILE | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
   process.exit(2)
 }

@@ -304,14 +304,29 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
     const floor = floorRow === undefined ? undefined : paired(floorRow.samples, bareRow.samples)
     const effectRow = cold?.find((c) => c.name === `${runtime} (effect)`)
     const effect = effectRow === undefined ? undefined : paired(effectRow.samples, bareRow.samples)
+    const cliRow = cold?.find((c) => c.name === `${runtime} (cli)`)
+    const cli = cliRow === undefined ? undefined : paired(cliRow.samples, bareRow.samples)
     const floorText = (floor === undefined
       ? ""
       : `; importing hello.ts alone (Effect's modules and the runner's public ones, which every task file loads) takes ${ms(floor)} over the bare runtime`) +
       (effect === undefined
         ? ""
-        : `; a plain Effect program that logs hello, no runner at all (bench/floor.ts effect), takes ${ms(effect)} over the bare runtime`)
-    /** The lowest floor measured: what nothing in the runner can go below. */
-    const lowest = effect ?? floor
+        : `; a plain Effect program that logs hello, no runner at all (bench/floor.ts effect), takes ${ms(effect)} over the bare runtime`) +
+      (cli === undefined
+        ? ""
+        : `; a plain effect/cli program, one command with one flag that logs hello, no runner (bench/floor.ts cli), takes ${ms(cli)} over the bare runtime`)
+    /**
+     * Why a cold-start target cannot be met on this runtime, when a floor measured beside it is above it: Effect's own
+     * start, else effect/cli's (every command line built on the stack's CLI pays it; the runner's is one).
+     */
+    const cannot = (limit: number): string | undefined =>
+      effect !== undefined && effect > limit
+        ? `Effect's own start alone is above the target, so it cannot be met with Effect on ${runtimeName[runtime]}`
+        : cli !== undefined && cli > limit
+        ? `a command line built on effect/cli alone is above the target, so it cannot be met with effect/cli (the stack's CLI, which parses the runner's command line) on ${runtimeName[runtime]}`
+        : effect === undefined && cli === undefined && floor !== undefined && floor > limit
+        ? `that floor alone is above the target, so it cannot be met with Effect on ${runtimeName[runtime]}`
+        : undefined
     const check = (command: string, limit: number, floorCounts: boolean) => {
       const row = coldOf(runtime, command)
       if (row === undefined) return
@@ -323,9 +338,8 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
         measured: `${ms(over)} (median of the rounds' differences; medians ${ms(median(row.samples))} and ${ms(bare)})`,
         met,
         why: `bare runtime: \`${bareCommand[runtime]}\` ${ms(bare)}` + (floorCounts ? floorText : "") +
-          (!met && floorCounts && lowest !== undefined && lowest > limit
-            ? `: ${effect !== undefined ? "Effect's own start" : "that floor"} alone is above the target, so it cannot be met with Effect on ${runtimeName[runtime]}`
-            : "")
+          (!met && floorCounts && cannot(limit) !== undefined ? `: ${cannot(limit)}` : "") +
+          (!met && floorCounts && cli !== undefined ? `; the runner takes ${ms(over - cli)} more than that effect/cli program` : "")
       })
     }
     check("runner tasks/hello.ts", 60, true)

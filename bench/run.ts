@@ -333,12 +333,14 @@ const coldScenario = async () => {
   for (const runtime of runtimes) {
     const cwd = freshDir(`cold-${runtime}`)
     // The floors, in the same rounds: the bare runtime's start, a plain Effect program that logs hello (no runner: what
-    // any Effect script pays), and importing hello.ts alone (Effect's modules and the runner's public ones that any task
+    // any Effect script pays), a plain effect/cli program with one flag that logs hello (what any command line built on
+    // effect/cli pays: the runner's is one, by the stack's choice), and importing hello.ts alone (Effect's modules and the runner's public ones that any task
     // file loads; on Node through the same compile cache as the bin). Interleaved
     // round by round, so the differences RESULTS.md takes (runner − bare, per round) see the same load.
     const group: Array<{ name: string; command: string; argv: ReadonlyArray<string>; samples: Array<number> }> = [
       { name: `${runtime} (bare)`, command: bareCommand[runtime], argv: bareArgv(runtime), samples: [] },
       { name: `${runtime} (effect)`, command: "Effect.log(\"hello\") alone", argv: [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "effect"], samples: [] },
+      { name: `${runtime} (cli)`, command: "effect/cli hello alone", argv: [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "cli"], samples: [] },
       { name: `${runtime} (floor)`, command: "import tasks/hello.ts", argv: [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", hello], samples: [] },
       { name: `effect-runner (${runtime})`, command: "runner tasks/hello.ts", argv: [...runnerCommand(runtime), hello, "--log-format", "plain"], samples: [] },
       { name: `effect-runner (${runtime})`, command: "runner --version", argv: [...runnerCommand(runtime), "--version"], samples: [] },

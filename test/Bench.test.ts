@@ -38,7 +38,7 @@ describe("npm run bench --smoke", () => {
       /in-process jobs, 10 levels \(Node\), in-memory journal \| ≤ 10 µs per job \| .*Effect alone forking/,
       /-job chain, journal FULL \(Node\) \|/,
       /shell jobs layered, c8, default journal \(Node\) \| ≤ 2× make -j8 \| .* \| (MET|\*\*MISSED\*\*) \| .*the runtime's floor/,
-      /`runner tasks\/hello.ts` minus the bare runtime \(Node\) \| ≤ 60 ms \| .*importing hello.ts alone.*a plain Effect program that logs hello/,
+      /`runner tasks\/hello.ts` minus the bare runtime \(Node\) \| ≤ 60 ms \| .*importing hello.ts alone.*a plain Effect program that logs hello.*a plain effect\/cli program/,
       /`runner --version` minus the bare runtime \(Node\) \| ≤ 30 ms \|/,
       /`runner list tasks\/hello.ts` minus the bare runtime \(Node\) \| ≤ 30 ms \|/,
       /resume \d+-job run killed at 50% \(Node\) \| ≤ 150 ms to the first new job after start-up \| .*defining the \d+ jobs \(importing the task file alone/,
