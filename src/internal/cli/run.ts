@@ -276,17 +276,20 @@ export const executePlan = (
       : resume !== undefined
       ? { _tag: "Resume", runId: resume === "latest" ? undefined : resume }
       : { _tag: "New" }
-    const outcome = yield* Run.execute({
-      plan,
-      target,
-      concurrency,
-      failureMode: input.failureMode,
-      trigger: "cli",
-      runnerVersion: version,
-      wait: input.wait,
-      audit: yield* (audit ?? Audit.collect(auditFile, version)),
-      ...(force === undefined ? {} : { force })
-    }).pipe(
+    // The audit (git's processes, started before the task file was imported) is joined once the run's services are
+    // up: opening the journal and loading its modules overlap git's run instead of waiting behind it.
+    const outcome = yield* Effect.flatMap(audit ?? Audit.collect(auditFile, version), (audit) =>
+      Run.execute({
+        plan,
+        target,
+        concurrency,
+        failureMode: input.failureMode,
+        trigger: "cli",
+        runnerVersion: version,
+        wait: input.wait,
+        audit,
+        ...(force === undefined ? {} : { force })
+      })).pipe(
       runServices.provide(input, format),
       Effect.catchTag("PreflightFailed", (error) => Effect.fail(new InFile({ file: auditFile, error })))
     )
