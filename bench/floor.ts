@@ -10,6 +10,9 @@
  *                                                 and run through NodeServices, as the runner's command line is, that
  *                                                 logs "hello". No runner: what any command-line program built on
  *                                                 effect/cli (the decided stack's CLI) pays to start
+ *   <runtime> bench/floor.ts cli-group N [C]      the two above in one process: the effect/cli program's command starts
+ *                                                 the N `true` as `group` does. What a runner whose command line is
+ *                                                 effect/cli does at the least for N shell jobs, start-up included
  *   <runtime> bench/floor.ts spawn N [C]          starts `true` N times, C at once (default 8), with the runtime's
  *                                                 native spawn, and exits: the shell jobs' floor on this runtime
  *   <runtime> bench/floor.ts group N [C]          the same, each `true` in a process group of its own with its stdout
@@ -75,11 +78,25 @@ const spawnTrueInGroup = async (): Promise<void> => {
   }
 }
 
+/** Starts `true` N (the argument) times, C at once (default 8), each with `one`. */
+async function spawnAll(one: () => Promise<void>): Promise<void> {
+  const total = Number(arg)
+  const concurrency = Number(concurrencyArg ?? "8")
+  let next = 0
+  const worker = async () => {
+    while (next < total) {
+      next++
+      await one()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker))
+}
+
 if (what === "effect") {
   await compileCache()
   const Effect = await import("effect/Effect")
   await Effect.runPromise(Effect.log("hello"))
-} else if (what === "cli") {
+} else if (what === "cli" || what === "cli-group") {
   await compileCache()
   const [NodeServices, Command, Flag, Effect] = await Promise.all([
     import("@effect/platform-node/NodeServices"),
@@ -90,10 +107,12 @@ if (what === "effect") {
   const hello = Command.make(
     "hello",
     { name: Flag.String("name").pipe(Flag.withDefault("hello")) },
-    ({ name }) => Effect.log(name)
+    ({ name }) => what === "cli" ? Effect.log(name) : Effect.promise(() => spawnAll(spawnTrueInGroup))
   )
   await Effect.runPromise(
-    Command.runWith(hello, { version: "0.0.0" })(process.argv.slice(3)).pipe(Effect.provide(NodeServices.layer))
+    Command.runWith(hello, { version: "0.0.0" })(what === "cli" ? process.argv.slice(3) : []).pipe(
+      Effect.provide(NodeServices.layer)
+    )
   )
 } else if (what === "import") {
   await compileCache()
@@ -124,18 +143,8 @@ if (what === "effect") {
       }), { concurrency: "unbounded", discard: true })
   }))
 } else if (what === "spawn" || what === "group") {
-  const total = Number(arg)
-  const concurrency = Number(concurrencyArg ?? "8")
-  const one = what === "spawn" ? spawnTrue : spawnTrueInGroup
-  let next = 0
-  const worker = async () => {
-    while (next < total) {
-      next++
-      await one()
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker))
+  await spawnAll(what === "spawn" ? spawnTrue : spawnTrueInGroup)
 } else {
-  process.stderr.write("usage: bench/floor.ts import FILE | effect | cli | dag FILE | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
+  process.stderr.write("usage: bench/floor.ts import FILE | effect | cli | cli-group N [CONCURRENCY] | dag FILE | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
   process.exit(2)
 }

@@ -244,6 +244,13 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
           `kills a job's whole tree and keeps its output must do${runtime === "deno" ? "; Deno: through `setsid`" : ""}) ` +
           `${ms(median(group.samples))} = ${times(groupRatio!)} make` +
           (groupRatio! > limit ? `: above the target by itself, so the target cannot be met on ${runtimeName[runtime]}` : "")
+      const cliGroup = rowOf(`${runtime} cli group spawn floor`, "layered")
+      const cliGroupRatio = cliGroup === undefined ? undefined : median(cliGroup.samples) / median(make.samples)
+      const cliGroupText = (cliGroup === undefined || floorRatio! > limit || (groupRatio !== undefined && groupRatio > limit))
+        ? ""
+        : `; the same inside a plain effect/cli program (the runner's command line is effect/cli, and its start-up is ` +
+          `in its time too) ${ms(median(cliGroup.samples))} = ${times(cliGroupRatio!)} make` +
+          (cliGroupRatio! > limit ? `: above the target by itself, so the target cannot be met with effect/cli on ${runtimeName[runtime]}` : "")
       out.push({
         target: `${num(smallest, 0)} shell jobs layered, c8, default journal (${runtimeName[runtime]})`,
         goal: `≤ ${limit}× make -j8`,
@@ -254,7 +261,7 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
           : `; the runtime's floor (its native spawn of ${num(smallest, 0)} \`true\` at c8, from its own start, nothing else) ` +
             `${ms(median(floor.samples))} = ${times(floorRatio!)} make` +
             (floorRatio! > limit ? `: above the target by itself, so the target cannot be met on ${runtimeName[runtime]}` : "") +
-            groupText)
+            groupText + cliGroupText)
       })
       const just = rowOf("just --jobs 8", "layered")
       const justMissing = shell.rows.find((row) => row.name === "just --jobs 8" && row.skipped !== undefined)
@@ -269,7 +276,13 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
             ? `just: ${justMissing!.skipped}`
             : `${times(median(mine.samples) / theirs)} just` +
               (floor === undefined ? "" : `; the runtime's spawn floor alone is ${times(median(floor.samples) / theirs)} just`) +
-              (group === undefined ? "" : `, in a process group with its output read ${times(median(group.samples) / theirs)} just`)
+              (group === undefined ? "" : `, in a process group with its output read ${times(median(group.samples) / theirs)} just`) +
+              (cliGroup === undefined ? "" : `, the same inside a plain effect/cli program ${times(median(cliGroup.samples) / theirs)} just`) +
+              ((floor !== undefined && median(floor.samples) > theirs) || (group !== undefined && median(group.samples) > theirs)
+                ? `: the runtime alone is slower than just, so it cannot be beaten on ${runtimeName[runtime]}`
+                : cliGroup !== undefined && median(cliGroup.samples) > theirs
+                ? `: a plain effect/cli program alone is slower than just, so it cannot be beaten with effect/cli on ${runtimeName[runtime]}`
+                : "")
         })
       }
       const peers = ["wireit (WIREIT_PARALLEL=8)", "turbo --concurrency=8", "concurrently -m 8"]

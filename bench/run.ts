@@ -186,7 +186,15 @@ const contenders = (): ReadonlyArray<Contender> => {
     floor: true,
     command: (_dir: string, s: ReturnType<typeof spec>) => [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "group", String(s.needs.length), "8"]
   }))
-  return [...peers, ...runners, ...floors, ...groupFloors]
+  // The same again inside a plain effect/cli program (bench/floor.ts cli-group): the least a runner whose command line
+  // is effect/cli (the stack's CLI) does for these jobs, its start-up included as the runner's is.
+  const cliGroupFloors: Array<Contender> = runtimes.map((runtime) => ({
+    name: `${runtime} cli group spawn floor`,
+    runtime,
+    floor: true,
+    command: (_dir: string, s: ReturnType<typeof spec>) => [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "cli-group", String(s.needs.length), "8"]
+  }))
+  return [...peers, ...runners, ...floors, ...groupFloors, ...cliGroupFloors]
 }
 
 /** Copies the generated workload into a fresh folder (only what the runners read). */
