@@ -51,6 +51,12 @@ export interface ColdRow {
   /** Why a peer was not measured (not installed, ...): a visible line, not a silent gap. */
   readonly missing?: string
 }
+/** Where a hello run's start goes: the runner's start-up marks (RUNNER_DEBUG_START=1), ms since the runtime started. */
+export interface StartupRow {
+  readonly runtime: Runtime
+  /** Each phase in order, with its time in each run. */
+  readonly phases: ReadonlyArray<{ readonly phase: string; readonly samples: ReadonlyArray<number> }>
+}
 export interface ResumeRow {
   readonly runtime: Runtime
   readonly jobs: number
@@ -114,6 +120,7 @@ export interface Results {
     shell?: { rows: ReadonlyArray<ShellRow>; verified: ReadonlyArray<Verified> }
     inprocess?: Partial<Record<Runtime, Inprocess>>
     cold?: ReadonlyArray<ColdRow>
+    startup?: ReadonlyArray<StartupRow>
     resume?: ReadonlyArray<ResumeRow>
     memory?: ReadonlyArray<MemoryRow>
     spawn?: ReadonlyArray<SpawnRow>
@@ -574,6 +581,32 @@ export const markdown = (r: Results): string => {
       table(["runner", "command", "median (min–max)"], cold.map((c) => [c.name, `\`${c.command}\``, c.missing === undefined ? spread(c.samples) : `— (${c.missing})`])),
       ""
     )
+    const startup = r.scenarios.startup ?? []
+    if (startup.length > 0) {
+      const phases = startup[0]!.phases.map((p) => p.phase)
+      const at = (row: StartupRow, phase: string) => row.phases.find((p) => p.phase === phase)?.samples ?? []
+      parts.push(
+        "### Where the start of `runner tasks/hello.ts` goes",
+        "",
+        "The runner's own start-up marks (`RUNNER_DEBUG_START=1` prints each phase on stderr with the time since the " +
+          "runtime started), medians of the same number of runs, after the rounds above. Each cell: the phase's end, " +
+          "and in brackets the time since the phase before. The first row is the runtime's own boot (on Deno the clock " +
+          "starts once the runtime is up, so it shows ~0); the job itself starts right after the last. The task file is " +
+          "in the clone, a git repository: the audit runs `git status` there.",
+        "",
+        table(
+          ["phase", ...startup.map((row) => runtimeName[row.runtime])],
+          phases.map((phase, i) => [
+            phase,
+            ...startup.map((row) => {
+              const end = median(at(row, phase))
+              return i === 0 ? ms(end) : `${ms(end)} (+${ms(end - median(at(row, phases[i - 1]!)))})`
+            })
+          ])
+        ),
+        ""
+      )
+    }
   }
 
   if (resume !== undefined) {

@@ -331,20 +331,13 @@ const coldScenario = async () => {
   const hello = path.join(root, "tasks/hello.ts")
   if (!fs.existsSync(hello)) throw new Error("tasks/hello.ts is missing")
   const rows: Array<Report.ColdRow> = []
-  const measure = async (name: string, command: string, argv: ReadonlyArray<string>, cwd: string, env?: Record<string, string>) => {
-    if (!smoke) await mustRun(argv, { cwd, ...(env === undefined ? {} : { env }) }) // warm-up: file cache, journal created
-    const samples: Array<number> = []
-    for (let i = 0; i < config.coldRuns; i++) samples.push((await mustRun(argv, { cwd, ...(env === undefined ? {} : { env }) })).millis)
-    rows.push({ name, command, samples })
-    log(`cold ${name} ${command}: ${Report.ms(Report.median(samples))}`)
-  }
   for (const runtime of runtimes) {
     const cwd = freshDir(`cold-${runtime}`)
     // The floors, in the same rounds: the bare runtime's start, a plain Effect program that logs hello (no runner: what
     // any Effect script pays), a plain effect/cli program with one flag that logs hello (what any command line built on
-    // effect/cli pays: the runner's is one, by the stack's choice), and importing hello.ts alone (Effect's modules and the runner's public ones that any task
-    // file loads; on Node through the same compile cache as the bin). Interleaved
-    // round by round, so the differences RESULTS.md takes (runner − bare, per round) see the same load.
+    // effect/cli pays: the runner's is one, by the stack's choice), and importing hello.ts alone (Effect's modules and
+    // the runner's public ones that any task file loads; on Node through the same compile cache as the bin).
+    // Interleaved round by round, so the differences RESULTS.md takes (runner − bare, per round) see the same load.
     const group: Array<{ name: string; command: string; argv: ReadonlyArray<string>; samples: Array<number> }> = [
       { name: `${runtime} (bare)`, command: bareCommand[runtime], argv: bareArgv(runtime), samples: [] },
       { name: `${runtime} (effect)`, command: "Effect.log(\"hello\") alone", argv: [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "effect"], samples: [] },
@@ -360,6 +353,46 @@ const coldScenario = async () => {
       rows.push(row)
       log(`cold ${row.name} ${row.command}: ${Report.ms(Report.median(row.samples))}`)
     }
+  }
+  return rows
+}
+
+/**
+ * Where a hello run's start goes on each runtime: `runner tasks/hello.ts` with RUNNER_DEBUG_START=1, whose start-up
+ * marks (`runner: start-up <ms> ms: <phase>` on stderr) give each phase's end, ms since the runtime started.
+ */
+const startupScenario = async (): Promise<ReadonlyArray<Report.StartupRow>> => {
+  const hello = path.join(root, "tasks/hello.ts")
+  const rows: Array<Report.StartupRow> = []
+  for (const runtime of runtimes) {
+    const cwd = freshDir(`startup-${runtime}`)
+    const argv = [...runnerCommand(runtime), hello, "--log-format", "plain"]
+    const env = { RUNNER_DEBUG_START: "1" }
+    if (!smoke) await mustRun(argv, { cwd, env })
+    const phases = new Map<string, Array<number>>()
+    for (let i = 0; i < config.coldRuns; i++) {
+      const { stderr } = await mustRun(argv, { cwd, env })
+      for (const match of stderr.matchAll(/^runner: start-up ([\d.]+) ms: (.*)$/gm)) {
+        const samples = phases.get(match[2]!) ?? []
+        samples.push(Number(match[1]))
+        phases.set(match[2]!, samples)
+      }
+    }
+    if (phases.size === 0) throw new Error(`runner on ${runtime} printed no start-up marks with RUNNER_DEBUG_START=1`)
+    rows.push({ runtime, phases: [...phases].map(([phase, samples]) => ({ phase, samples })) })
+    log(`startup ${runtime}: ${[...phases].map(([phase, samples]) => `${phase} ${Report.ms(Report.median(samples))}`).join("; ")}`)
+  }
+  return rows
+}
+
+/** Scenario 4's peers: one `echo hello` job each, for reference. */
+const coldPeers = async (rows: Array<Report.ColdRow>) => {
+  const measure = async (name: string, command: string, argv: ReadonlyArray<string>, cwd: string, env?: Record<string, string>) => {
+    if (!smoke) await mustRun(argv, { cwd, ...(env === undefined ? {} : { env }) }) // warm-up: file cache
+    const samples: Array<number> = []
+    for (let i = 0; i < config.coldRuns; i++) samples.push((await mustRun(argv, { cwd, ...(env === undefined ? {} : { env }) })).millis)
+    rows.push({ name, command, samples })
+    log(`cold ${name} ${command}: ${Report.ms(Report.median(samples))}`)
   }
   const dir = freshDir("cold-peers")
   fs.writeFileSync(path.join(dir, "Makefile"), "hello:\n\t@echo hello\n")
@@ -577,7 +610,12 @@ const main = async () => {
   }
   if (scenarios.has(1)) results.scenarios.shell = await shellScenario()
   if (scenarios.has(2) || scenarios.has(3)) results.scenarios.inprocess = await inprocessScenario()
-  if (scenarios.has(4)) results.scenarios.cold = await coldScenario()
+  if (scenarios.has(4)) {
+    const cold = await coldScenario()
+    results.scenarios.startup = await startupScenario()
+    await coldPeers(cold)
+    results.scenarios.cold = cold
+  }
   if (scenarios.has(5)) results.scenarios.resume = await resumeScenario()
   if (scenarios.has(6)) results.scenarios.memory = await memoryScenario()
   if (scenarios.has(7)) results.scenarios.spawn = await spawnScenario()

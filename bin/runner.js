@@ -47,6 +47,11 @@ const host = {
 }
 
 const checking = performance.now()
+/** With RUNNER_DEBUG_START=1, a start-up mark as src/internal/startup.ts prints them (ms since the runtime started). */
+const mark = (phase = "") => {
+  if (host.env("RUNNER_DEBUG_START") === "1") host.stderr(`runner: start-up ${performance.now().toFixed(1)} ms: ${phase}\n`)
+}
+mark("bin started")
 const root = decodeURIComponent(new URL("../", import.meta.url).pathname)
 
 /** Why dist/ cannot be used, or undefined when it can: always in the package, while fresh in a clone. */
@@ -129,6 +134,7 @@ if (versionOnly) {
   if (runtime === "node") (await import("node:module")).enableCompileCache?.(cacheDir())
   const entry = reason === undefined ? "../dist/internal/cli/main.js" : "../src/internal/cli/main.ts"
   const main = await import(new URL(entry, import.meta.url).href)
+  mark("runner's modules loaded (command line, Effect)")
   young?.grow()
   main.start(args)
 }

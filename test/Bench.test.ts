@@ -46,6 +46,10 @@ describe("npm run bench --smoke", () => {
       /-job DAG, peak RSS \(Node\) \| ≤ 150 MB \| .* the runtime having only imported the task file.*only imported the [\d,]+-job task file.*a plain Effect program running the same DAG/,
       /shell job spawn with \d+ MiB heap held \(Node\) \|/
     ]) assert.match(markdown, target)
+    // The start-up profile: the runner's marks, from the bin's first to the run's begin.
+    assert.match(markdown, /### Where the start of `runner tasks\/hello.ts` goes/)
+    assert.match(markdown, /\| bin started \| [\d.]+ ms \|/)
+    assert.match(markdown, /\| run begun in the journal; its first jobs start \| [\d.]+ ms \(\+[\d.]+ ms\) \|/)
     assert.match(markdown, /\| make -j8 \| .* \| 1\.00× \| .* \| 1\.00× \|/)
 
     const results = JSON.parse(fs.readFileSync(path.join(out, "results.json"), "utf8"))

@@ -30,6 +30,7 @@ import { Reporter } from "./reporter/Reporter.ts"
 import * as Resume from "./Resume.ts"
 import type * as RunEvent from "./RunEvent.ts"
 import * as Secrets from "./Secrets.ts"
+import * as Startup from "./startup.ts"
 import * as Trigger from "./Trigger.ts"
 
 export interface Request {
@@ -164,6 +165,7 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
         return Effect.all(all, { concurrency: "unbounded", discard: true }).pipe(Effect.annotateLogs({ runId: begun.runId }))
       })
     const cache = yield* cacheOptions(request, resolved, journal)
+    yield* Startup.marked("run begun in the journal; its first jobs start")
     const result = yield* Executor.run(plan, {
       runId: begun.runId,
       concurrency: request.concurrency,

@@ -24,6 +24,7 @@ import { ClusterRunLocked, ClusterRunStopped, type Failure, InFile, RunFailed, R
 import * as observers from "./observers.ts"
 import * as uiFlags from "./uiFlags.ts"
 import * as runServices from "./runServices.ts"
+import * as Startup from "../startup.ts"
 import { version } from "./version.ts"
 
 export const flags = {
@@ -95,14 +96,15 @@ const handler = (
     readonly cluster: boolean
   }
 ) =>
-  checkFlags(input).pipe(
+  Startup.marked("command line parsed (the run command's modules loaded)").pipe(
+    Effect.andThen(checkFlags(input)),
     // The audit's git calls (three processes at once, 40–130 ms on the 2-core VM) run while the task file loads
     // instead of after the plan, off the cold start's critical path (bench/README.md, issue 18). A cluster run's
     // audit is collected by its submitter (clusterRun).
     Effect.andThen(input.dryRun || input.cluster ? Effect.succeed(undefined) : Effect.forkChild(Audit.collect(input.file, version))),
     Effect.flatMap((audit) =>
       Effect.flatMap(
-        loadPlan(input.file, input.jobs),
+        Effect.tap(loadPlan(input.file, input.jobs), (plan) => Startup.marked(`task file imported, ${plan.jobs.length} job${plan.jobs.length === 1 ? "" : "s"} planned`)),
         (plan): Effect.Effect<unknown, Failure, FileSystem.FileSystem | Path.Path | ChildProcessSpawner.ChildProcessSpawner> =>
           input.cluster && !input.dryRun
             ? clusterRun(plan, input, input.file)
@@ -278,8 +280,10 @@ export const executePlan = (
       : { _tag: "New" }
     // The audit (git's processes, started before the task file was imported) is joined once the run's services are
     // up: opening the journal and loading its modules overlap git's run instead of waiting behind it.
-    const outcome = yield* Effect.flatMap(audit ?? Audit.collect(auditFile, version), (audit) =>
-      Run.execute({
+    const outcome = yield* Startup.marked("journal open, run's services up").pipe(
+      Effect.andThen(audit ?? Audit.collect(auditFile, version)),
+      Effect.tap(Startup.marked("audit (git) joined")),
+      Effect.flatMap((audit) => Run.execute({
         plan,
         target,
         concurrency,
@@ -289,7 +293,8 @@ export const executePlan = (
         wait: input.wait,
         audit,
         ...(force === undefined ? {} : { force })
-      })).pipe(
+      }))
+    ).pipe(
       runServices.provide(input, format),
       Effect.catchTag("PreflightFailed", (error) => Effect.fail(new InFile({ file: auditFile, error })))
     )
