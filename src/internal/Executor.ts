@@ -18,14 +18,15 @@ import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import type { SchedulerDispatcher } from "effect/Scheduler"
 import type * as Scope from "effect/Scope"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 import type * as Dag from "../Dag.ts"
 import type * as Plan from "./Plan.ts"
 import type * as Job from "../Job.ts"
 import * as resources from "./resources.ts"
-import { runJob } from "./executor/attempt.ts"
+import { runJob, runProvided } from "./executor/attempt.ts"
 import * as commits from "./executor/commit.ts"
 import { Frontier } from "./executor/frontier.ts"
+import * as jobServices from "./executor/jobServices.ts"
 import * as Recorder from "./executor/recorder.ts"
 import type * as reuse from "./executor/reuse.ts"
 
@@ -280,13 +281,17 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
     yield* Effect.acquireRelease(Effect.sync(() => stall.register(() => state.describeStall())), (unregister) => Effect.sync(unregister))
     const completions = new Completions(yield* Effect.withFiber((fiber) => Effect.succeed(fiber.currentDispatcher)))
     const fibers = yield* FiberSet.make()
+    const context = yield* Effect.context<Job.Services | Scope.Scope>()
+    const plain = run.options.dispatch === undefined && !spans.exporting(Context.get(context, Tracer.Tracer))
     let running = 0
     let pendingCommits = 0
     while (true) {
       while (state.stopReason === undefined && running < run.options.concurrency && !run.frontier.isEmpty) {
         const job = run.frontier.take()!
         running++
-        yield* FiberSet.run(fibers, start(run, job, completions))
+        // A plain job's fiber is started here, without an effect of the loop's (see `startPlain`).
+        if (plain && run.policies[job.planned.index] === undefined) startPlain(run, job, completions, fibers, context)
+        else yield* FiberSet.run(fibers, start(run, job, completions))
       }
       if (running === 0 && pendingCommits === 0) break
       const { _tag, job } = completions.poll() ?? (yield* completions.take)
@@ -312,8 +317,10 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
     return yield* finish(run, state.criticalFailed() ? "failed" : "succeeded")
   }))
 
-/** The job's fiber, ready to fork: it records how it ended on the job, then tells the loop. */
-const start = (run: Run, job: JobState, completions: Completions): Effect.Effect<unknown, unknown, Job.Services> => {
+/**
+ * A job's inputs: the outputs of its needs, and its config. Also sets it running.
+ */
+const inputsOf = (run: Run, job: JobState): Record<string, unknown> => {
   const { planned } = job
   // `config` comes from the prototype: `({ config })` gets it, while code that walks the needed outputs
   // (Object.keys/values) sees only them. (A defineProperty per job made each inputs object a slow one.) The outputs
@@ -329,42 +336,82 @@ const start = (run: Run, job: JobState, completions: Completions): Effect.Effect
     for (const dep of planned.deps) inputs[dep.name] = jobs[dep.index]!.output
     Object.setPrototypeOf(inputs, config === undefined ? noConfig : { config })
   }
-  // Hashed when the job first reads or saves a checkpoint (most jobs never do): a sort, a JSON text and a digest a job.
-  // Its needs' journaled outputs are final by now (each need succeeded or was restored before this job started).
-  let hash: string | undefined
-  const inputHash = () => hash ??= Resume.inputHash(planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
   job.phase = "running"
   job.startedAt = run.clock.currentTimeMillisUnsafe()
-  const policy = run.policies[planned.index]
+  return inputs
+}
+
+/**
+ * Hashes the job's inputs when it first reads or saves a checkpoint (most jobs never do): a sort, a JSON text and a
+ * digest a job. Its needs' journaled outputs are final by now (each need succeeded or was restored before it started).
+ */
+const inputHashOf = (run: Run, job: JobState): () => string => {
+  let hash: string | undefined
+  const jobs = run.state.jobs
+  return () => hash ??= Resume.inputHash(job.planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
+}
+
+/** The job's fiber, ready to fork: it records how it ended on the job, then tells the loop. */
+const start = (run: Run, job: JobState, completions: Completions): Effect.Effect<unknown, unknown, Job.Services> => {
+  const inputs = inputsOf(run, job)
+  const inputHash = inputHashOf(run, job)
+  const policy = run.policies[job.planned.index]
   const work = run.options.dispatch !== undefined
     ? dispatched(run, job, run.options.dispatch)
     : policy === undefined
     ? runJob(run.recorder, run.state.runId, job, inputs, inputHash)
     : reuseOrRun(run, job, policy, inputs, inputHash)
-  // The job's work, then (its success not committed yet) the commit of its success, in the same fiber: a fiber per job,
-  // not two (a fork, a FiberSet entry and exit hooks saved on every job). Its work ending frees its concurrency slot
-  // (`Finished`); its commit ends it (`Committed`). Everything after its work is uninterruptible: `kill` interrupts
-  // jobs, never a success being recorded, and an interrupted run waits for a success being committed and reports it
-  // as a success.
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.exit(restore(work)), (exit: Exit.Exit<Finished, unknown>) => {
-      job.fiberExit = exit
-      // A dispatched job's success arrives committed (its commit exit is set).
-      if (Exit.isFailure(exit) || job.commitExit !== undefined) {
-        completions.push({ _tag: "Finished", job })
-        return Effect.void
-      }
-      job.phase = "committing"
-      job.output = exit.value.output
-      job.journaled = exit.value.encoded.json
-      completions.push({ _tag: "Finished", job })
-      return commits.commit(run.recorder, run.state.runId, job, lazyHash(run.hashes, planned.index), exit.value).pipe(
-        Effect.onExit((commitExit) => {
-          job.commitExit = commitExit
-          completions.push({ _tag: "Committed", job })
-          return Effect.void
-        })
-      )
+  // Everything after its work is uninterruptible (see `ended`).
+  return Effect.uninterruptibleMask((restore) => Effect.flatMap(Effect.exit(restore(work)), ended(run, job, completions)))
+}
+
+/**
+ * Starts the fiber of a job that runs here, without cache and without spans (nothing exports them): the common case.
+ * The fiber starts with the job's services in its context and uninterruptible, its work made interruptible, instead of
+ * being forked by an effect of the loop's (`FiberSet.run`) and then changing its context (and putting it back) and its
+ * interruptibility (`uninterruptibleMask`) as it starts: the same fiber, with four effects and two exit hooks fewer a
+ * job. Like `FiberSet.run`, it runs at once (a no-op job ends before this returns) and is added to the set after.
+ */
+const startPlain = (
+  run: Run,
+  job: JobState,
+  completions: Completions,
+  fibers: FiberSet.FiberSet<unknown, unknown>,
+  context: Context.Context<Job.Services | Scope.Scope>
+): void => {
+  if (fibers.state._tag === "Closed") return
+  const inputs = inputsOf(run, job)
+  const { recorder, state: { runId } } = run
+  const services = jobServices.withServices(context, recorder, runId, job, inputHashOf(run, job), undefined)
+  const work = Effect.flatMap(Effect.exit(Effect.interruptible(runProvided(recorder, runId, job, inputs))), ended(run, job, completions))
+  FiberSet.addUnsafe(fibers, Effect.runForkWith(services)(work, uninterruptible))
+}
+
+const uninterruptible: Effect.RunOptions = { uninterruptible: true }
+
+/**
+ * What a job's fiber does once its work ended: records its exit on the job, tells the loop (`Finished`, which frees
+ * its concurrency slot), and (its success not committed yet) commits its success, then tells the loop again
+ * (`Committed`, which ends it). The commit runs in the job's fiber: a fiber per job, not two (a fork, a FiberSet entry
+ * and exit hooks saved on every job). Runs uninterruptibly: `kill` interrupts jobs, never a success being recorded,
+ * and an interrupted run waits for a success being committed and reports it as a success.
+ */
+const ended = (run: Run, job: JobState, completions: Completions) => (exit: Exit.Exit<Finished, unknown>): Effect.Effect<void> => {
+  job.fiberExit = exit
+  // A dispatched job's success arrives committed (its commit exit is set).
+  if (Exit.isFailure(exit) || job.commitExit !== undefined) {
+    completions.push({ _tag: "Finished", job })
+    return Effect.void
+  }
+  job.phase = "committing"
+  job.output = exit.value.output
+  job.journaled = exit.value.encoded.json
+  completions.push({ _tag: "Finished", job })
+  return commits.commit(run.recorder, run.state.runId, job, lazyHash(run.hashes, job.planned.index), exit.value).pipe(
+    Effect.onExit((commitExit) => {
+      job.commitExit = commitExit
+      completions.push({ _tag: "Committed", job })
+      return Effect.void
     })
   )
 }

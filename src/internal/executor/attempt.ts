@@ -42,19 +42,33 @@ export const runJob = (
     job.span = span
     job.spanless = span === undefined
     return jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, inputHash, span)
-  }).pipe(
-    Effect.onInterrupt(() =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) =>
-        recorder.emit({
-          _tag: "JobInterrupted",
-          runId,
-          jobId: job.id,
-          attempt: job.attempts,
-          at,
-          ...(job.abandoned === undefined ? {} : { reason: job.abandoned })
-        }))
-    )
-  )
+  }).pipe(Effect.onInterrupt(() => interrupted(recorder, runId, job)))
+
+/**
+ * `runJob` for a job whose fiber was started with its services (`jobServices.withServices`) and without a span (nothing
+ * exports spans): the executor's common case, which then changes no context as the job starts.
+ */
+export const runProvided = (
+  recorder: Recorder,
+  runId: string,
+  job: JobState,
+  inputs: Record<string, unknown>
+): Effect.Effect<Finished, unknown, Job.Services> => {
+  job.span = undefined
+  job.spanless = true
+  return Effect.onInterrupt(attempts(recorder, runId, job, inputs), () => interrupted(recorder, runId, job))
+}
+
+const interrupted = (recorder: Recorder, runId: string, job: JobState): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeMillis, (at) =>
+    recorder.emit({
+      _tag: "JobInterrupted",
+      runId,
+      jobId: job.id,
+      attempt: job.attempts,
+      at,
+      ...(job.abandoned === undefined ? {} : { reason: job.abandoned })
+    }))
 
 /**
  * The attempts: each waits for the job's permits and rate-limit slots, and starts once it holds them all. A job without

@@ -34,16 +34,30 @@ export const provide = <A, E, R>(
   inputHash: () => string,
   span: Tracer.Span | undefined
 ): Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>> =>
-  Effect.updateContext(effect as Effect.Effect<A, E, never>, (context: Context.Context<never>) => {
-    const services = new Services(recorder, runId, job, inputHash)
-    let next = Context.add(context, Job.Current, { runId, jobId: job.id, fencingToken: job.fencingToken })
-    next = Context.add(next, resources.CurrentWaits, services)
-    next = Context.add(next, Processes.CurrentTracker, services)
-    next = Context.add(next, checkpoints.CurrentStore, services)
-    // As `Effect.annotateLogs({ jobId, runId })` makes them.
-    next = Context.add(next, References.CurrentLogAnnotations, { ...Context.get(context, References.CurrentLogAnnotations), jobId: job.id, runId })
-    return span === undefined ? next : Context.add(next, Tracer.ParentSpan, span)
-  }) as Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>>
+  Effect.updateContext(effect as Effect.Effect<A, E, never>, (context: Context.Context<never>) =>
+    withServices(context, recorder, runId, job, inputHash, span)) as Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>>
+
+/**
+ * `context` with the job's services, log annotations and span (see `provide`): what the executor starts a job's fiber
+ * with, so that the fiber need not change its context (and put it back) as it starts.
+ */
+export const withServices = <R>(
+  context: Context.Context<R>,
+  recorder: Recorder,
+  runId: string,
+  job: JobState,
+  inputHash: () => string,
+  span: Tracer.Span | undefined
+): Context.Context<R> => {
+  const services = new Services(recorder, runId, job, inputHash)
+  let next = Context.add(context, Job.Current, { runId, jobId: job.id, fencingToken: job.fencingToken })
+  next = Context.add(next, resources.CurrentWaits, services)
+  next = Context.add(next, Processes.CurrentTracker, services)
+  next = Context.add(next, checkpoints.CurrentStore, services)
+  // As `Effect.annotateLogs({ jobId, runId })` makes them.
+  next = Context.add(next, References.CurrentLogAnnotations, { ...Context.get(context, References.CurrentLogAnnotations), jobId: job.id, runId })
+  return (span === undefined ? next : Context.add(next, Tracer.ParentSpan, span)) as Context.Context<R>
+}
 
 /**
  * The job's checkpoint store, process tracker and waits reporter, in one object whose methods are shared by every job:
