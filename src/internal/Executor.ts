@@ -23,7 +23,7 @@ import type * as Dag from "../Dag.ts"
 import type * as Plan from "./Plan.ts"
 import type * as Job from "../Job.ts"
 import * as resources from "./resources.ts"
-import { runJob, runProvided } from "./executor/attempt.ts"
+import { interrupted as interruptedJob, runJob, runProvided } from "./executor/attempt.ts"
 import * as commits from "./executor/commit.ts"
 import { Frontier } from "./executor/frontier.ts"
 import * as jobServices from "./executor/jobServices.ts"
@@ -383,7 +383,10 @@ const startPlain = (
   const inputs = inputsOf(run, job)
   const { recorder, state: { runId } } = run
   const services = jobServices.withServices(context, recorder, runId, job, inputHashOf(run, job), undefined)
-  const work = Effect.flatMap(Effect.exit(Effect.interruptible(runProvided(recorder, runId, job, inputs))), ended(run, job, completions))
+  const after = ended(run, job, completions)
+  const work = Effect.flatMap(Effect.exit(Effect.interruptible(runProvided(recorder, runId, job, inputs, run.clock))), (exit) =>
+    // As `runJob` journals an interruption, before the loop hears of it.
+    Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause) ? Effect.andThen(interruptedJob(recorder, runId, job), after(exit)) : after(exit))
   FiberSet.addUnsafe(fibers, Effect.runForkWith(services)(work, uninterruptible))
 }
 

@@ -6,11 +6,13 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Pull from "effect/Pull"
+import * as References from "effect/References"
 import * as Schedule from "effect/Schedule"
 import type * as Tracer from "effect/Tracer"
 import { JobTimeout, OutputInvalid, OutputNotJournalable } from "../../Errors.ts"
@@ -46,20 +48,27 @@ export const runJob = (
 
 /**
  * `runJob` for a job whose fiber was started with its services (`jobServices.withServices`) and without a span (nothing
- * exports spans): the executor's common case, which then changes no context as the job starts.
+ * exports spans): the executor's common case, which then changes no context as the job starts. `clock` is the fiber's.
+ * Its interruption is not journaled here: the caller, which takes the work's exit anyway, emits `interrupted` (an exit
+ * hook less a job).
  */
 export const runProvided = (
   recorder: Recorder,
   runId: string,
   job: JobState,
-  inputs: Record<string, unknown>
+  inputs: Record<string, unknown>,
+  clock: Clock.Clock
 ): Effect.Effect<Finished, unknown, Job.Services> => {
   job.span = undefined
   job.spanless = true
-  return Effect.onInterrupt(attempts(recorder, runId, job, inputs), () => interrupted(recorder, runId, job))
+  const definition = job.planned.job
+  return definition.retry === undefined && definition.uses.length === 0
+    ? single(recorder, runId, job, attemptEffect(definition, inputs), clock)
+    : attempts(recorder, runId, job, inputs)
 }
 
-const interrupted = (recorder: Recorder, runId: string, job: JobState): Effect.Effect<void> =>
+/** Journals that the job was interrupted (`JobInterrupted`). */
+export const interrupted = (recorder: Recorder, runId: string, job: JobState): Effect.Effect<void> =>
   Effect.flatMap(Clock.currentTimeMillis, (at) =>
     recorder.emit({
       _tag: "JobInterrupted",
@@ -77,17 +86,59 @@ const interrupted = (recorder: Recorder, runId: string, job: JobState): Effect.E
 const attempts = (recorder: Recorder, runId: string, job: JobState, inputs: Record<string, unknown>) => {
   const definition = job.planned.job
   if (definition.retry !== undefined) return retried(recorder, runId, job, inputs)
-  return Effect.flatMap(resources.holdAll(definition.uses, one(recorder, runId, job, attemptEffect(definition, inputs))), (outcome) => {
-    job.inAttempt = false
-    if (outcome._tag === "Succeeded") return Effect.succeed(outcome.finished)
-    if (job.abandoned !== undefined) return Effect.interrupt
-    const { at, cause, error } = outcome
+  return Effect.flatMap(resources.holdAll(definition.uses, one(recorder, runId, job, attemptEffect(definition, inputs))), (outcome) =>
+    endOfOnly(recorder, runId, job, outcome))
+}
+
+/** How the only attempt of a job without retry ended: its success, or its failure journaled. */
+const endOfOnly = (recorder: Recorder, runId: string, job: JobState, outcome: Outcome): Effect.Effect<Finished, unknown> => {
+  job.inAttempt = false
+  if (outcome._tag === "Succeeded") return Effect.succeed(outcome.finished)
+  if (job.abandoned !== undefined) return Effect.interrupt
+  const { at, cause, error } = outcome
+  return Effect.andThen(
+    recorder.emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt: job.attempts, at, error, cause, retryInMillis: undefined }),
+    Effect.failCause(cause)
+  )
+}
+
+/**
+ * The only attempt of a job without retry, resources or span (see `runProvided`): `one` and `attempts` in one, its
+ * common end (nothing returned, no schema) made into the job's success at once, without an `Outcome` between.
+ */
+const single = (
+  recorder: Recorder,
+  runId: string,
+  job: JobState,
+  once: Effect.Effect<unknown, unknown, Job.Services>,
+  clock: Clock.Clock
+): Effect.Effect<Finished, unknown, Job.Services> =>
+  Effect.suspend(() => {
+    const n = ++job.attempts
+    job.inAttempt = true
     return Effect.andThen(
-      recorder.emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt: job.attempts, at, error, cause, retryInMillis: undefined }),
-      Effect.failCause(cause)
+      recorder.emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: clock.currentTimeMillisUnsafe() }),
+      Effect.matchCauseEffect(withAttempt(once, n), {
+        onSuccess: (value) => {
+          if (value !== undefined || job.planned.job.output !== undefined) {
+            return Effect.flatMap(ended(recorder, job, n, undefined, Exit.succeed(value)), (outcome) => endOfOnly(recorder, runId, job, outcome))
+          }
+          job.inAttempt = false
+          return Effect.succeed<Finished>({ output: undefined, encoded: nothing, attempt: n, at: clock.currentTimeMillisUnsafe() })
+        },
+        onFailure: (cause) =>
+          Effect.flatMap(ended(recorder, job, n, undefined, Exit.failCause(cause)), (outcome) => endOfOnly(recorder, runId, job, outcome))
+      })
     )
   })
-}
+
+/**
+ * `effect` with the attempt's number in its log annotations: `Effect.annotateLogs(effect, "attempt", n)` without its
+ * argument handling (on every job's path).
+ */
+const withAttempt = <A, E, R>(effect: Effect.Effect<A, E, R>, n: number): Effect.Effect<A, E, R> =>
+  Effect.updateContext(effect, (context: Context.Context<R>) =>
+    Context.add(context, References.CurrentLogAnnotations, { ...Context.get(context, References.CurrentLogAnnotations), attempt: n }))
 
 /** The attempts loop of a job with `retry`: typed failures are retried as its schedule says. */
 const retried = (recorder: Recorder, runId: string, job: JobState, inputs: Record<string, unknown>) =>
@@ -144,7 +195,7 @@ const one = (
       Effect.andThen(
         recorder.emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: clock.currentTimeMillisUnsafe() }),
         // Matched rather than `Effect.exit`: no Exit made for the common case.
-        Effect.matchCauseEffect(Effect.annotateLogs(spans.within(once, span), "attempt", n), {
+        Effect.matchCauseEffect(withAttempt(spans.within(once, span), n), {
           onSuccess: (value) =>
             // The common case, a job that returns nothing and has no schema: nothing to encode (see `nothing`).
             value === undefined && job.planned.job.output === undefined
