@@ -416,13 +416,11 @@ const ended = (run: Run, job: JobState, completions: Completions) => (exit: Exit
   job.output = exit.value.output
   job.journaled = exit.value.encoded.json
   completions.push({ _tag: "Finished", job })
-  return commits.commit(run.recorder, run.state.runId, job, lazyHash(run.hashes, job.planned.index), exit.value).pipe(
-    Effect.onExit((commitExit) => {
-      job.commitExit = commitExit
-      completions.push({ _tag: "Committed", job })
-      return Effect.void
-    })
-  )
+  return Effect.onExit(commits.commitNow(run.recorder, run.state.runId, job, lazyHash(run.hashes, job.planned.index), exit.value), (commitExit) => {
+    job.commitExit = commitExit
+    completions.push({ _tag: "Committed", job })
+    return Effect.void
+  })
 }
 
 /**
