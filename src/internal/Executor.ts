@@ -225,6 +225,8 @@ interface Run {
   readonly frontier: Frontier
   readonly restored: ReadonlyMap<string, Resume.Restored>
   readonly hashes: Resume.DefinitionHashes
+  /** The hash of a job's inputs, from its needs' journaled outputs (final once it starts: see `jobServices`). */
+  readonly inputHash: (job: JobState) => string
   /** Each job's cache policy, by plan index (undefined: it always runs). */
   readonly policies: ReadonlyArray<CachePolicy.Policy | undefined>
   /** Up-to-date skipping (executor/reuse.ts), loaded when `options.cache` is set (else no job has a policy). */
@@ -249,7 +251,9 @@ const makeRun = (
   const frontier = new Frontier(plan, state.jobs, restored.size === 0 ? undefined : (id) => restored.has(id))
   const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
   const policies = plan.jobs.map((p) => options.cache === undefined ? undefined : CachePolicy.effective(p.job.cache, plan.dag.cache))
-  return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes, policies, reuse, journal, warned: new Set() }
+  const jobs = state.jobs
+  const inputHash = (job: JobState) => Resume.inputHash(job.planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
+  return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes, inputHash, policies, reuse, journal, warned: new Set() }
 }
 
 /** The jobs that succeeded in an earlier attempt of this run pass their journaled outputs on. */
@@ -353,8 +357,7 @@ const inputsOf = (run: Run, job: JobState): Record<string, unknown> => {
  */
 const inputHashOf = (run: Run, job: JobState): () => string => {
   let hash: string | undefined
-  const jobs = run.state.jobs
-  return () => hash ??= Resume.inputHash(job.planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
+  return () => hash ??= run.inputHash(job)
 }
 
 /** The job's fiber, ready to fork: it records how it ended on the job, then tells the loop. */
@@ -388,11 +391,13 @@ const startPlain = (
   if (fibers.state._tag === "Closed") return
   const inputs = inputsOf(run, job)
   const { recorder, state: { runId } } = run
-  const services = jobServices.withServices(context, recorder, runId, job, inputHashOf(run, job), undefined)
-  const after = ended(run, job, completions)
+  // The run's hasher, not a closure a job (the services keep the hash).
+  const services = jobServices.withServices(context, recorder, runId, job, run.inputHash, undefined)
   const work = Effect.flatMap(Effect.exit(Effect.interruptible(runProvided(recorder, runId, job, inputs, run.clock))), (exit) =>
     // As `runJob` journals an interruption, before the loop hears of it.
-    Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause) ? Effect.andThen(interruptedJob(recorder, runId, job), after(exit)) : after(exit))
+    Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause)
+      ? Effect.andThen(interruptedJob(recorder, runId, job), settle(run, job, completions, exit))
+      : settle(run, job, completions, exit))
   FiberSet.addUnsafe(fibers, Effect.runForkWith(services)(work, uninterruptible))
 }
 
@@ -405,7 +410,11 @@ const uninterruptible: Effect.RunOptions = { uninterruptible: true }
  * and exit hooks saved on every job). Runs uninterruptibly: `kill` interrupts jobs, never a success being recorded,
  * and an interrupted run waits for a success being committed and reports it as a success.
  */
-const ended = (run: Run, job: JobState, completions: Completions) => (exit: Exit.Exit<Finished, unknown>): Effect.Effect<void> => {
+const ended = (run: Run, job: JobState, completions: Completions) => (exit: Exit.Exit<Finished, unknown>): Effect.Effect<void> =>
+  settle(run, job, completions, exit)
+
+/** `ended`, of the exit. */
+const settle = (run: Run, job: JobState, completions: Completions, exit: Exit.Exit<Finished, unknown>): Effect.Effect<void> => {
   job.fiberExit = exit
   // A dispatched job's success arrives committed (its commit exit is set).
   if (Exit.isFailure(exit) || job.commitExit !== undefined) {

@@ -46,7 +46,8 @@ export const withServices = <R>(
   recorder: Recorder,
   runId: string,
   job: JobState,
-  inputHash: () => string,
+  /** Its inputs' hash, made when a step is first loaded or saved (called once at most: the services keep it). */
+  inputHash: (job: JobState) => string,
   span: Tracer.Span | undefined
 ): Context.Context<R> => {
   const services = new Services(recorder, runId, job, inputHash)
@@ -68,14 +69,19 @@ class Services implements checkpoints.Store, Processes.Tracker, resources.Waits 
   private readonly runId: string
   private readonly job: JobState
   /** Called when a step is first loaded or saved (see Executor.ts: hashed only for jobs that use steps). */
-  private readonly inputHash: () => string
+  private readonly hashInputs: (job: JobState) => string
+  private hash: string | undefined = undefined
   /** The topics already warned about (made at the first warning). */
   private warned: Set<string> | undefined = undefined
-  constructor(recorder: Recorder, runId: string, job: JobState, inputHash: () => string) {
+  constructor(recorder: Recorder, runId: string, job: JobState, hashInputs: (job: JobState) => string) {
     this.recorder = recorder
     this.runId = runId
     this.job = job
-    this.inputHash = inputHash
+    this.hashInputs = hashInputs
+  }
+
+  private inputHash(): string {
+    return this.hash ??= this.hashInputs(this.job)
   }
 
   warnOnce(topic: string, message: string): Effect.Effect<void> {
