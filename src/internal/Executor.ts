@@ -104,38 +104,50 @@ export interface Result {
   readonly failed: ReadonlyArray<RunEvent.JobFailure>
 }
 
-/** A job's work ended (`Finished`), or its success became durable (`Committed`). */
-type Completion = { readonly _tag: "Finished" | "Committed"; readonly job: JobState }
-
 /**
  * Where the jobs' fibers leave their completions for the loop, in order, as plain calls: a `Queue` cost an effect per
- * offer and per take, on every job's path (two completions a job). The loop, when it waits on none, is woken through
- * its fiber's dispatcher, as a `Queue` wakes a taker (never inside the fiber that completes).
+ * offer and per take, on every job's path (two completions a job). A completion is a job and whether its work ended
+ * (`finished`) or its success became durable (`committed`), kept in two arrays rather than as a record (two records a
+ * job, garbage at once). The loop, when it waits on none, is woken through its fiber's dispatcher, as a `Queue` wakes
+ * a taker (never inside the fiber that completes).
  */
 class Completions {
-  private readonly items: Array<Completion | undefined> = []
+  private readonly items: Array<JobState | undefined> = []
+  private readonly commits: Array<boolean> = []
   private head = 0
+  /** Whether the completion `poll` or `take` returned last is a commit (else the end of the job's work). */
+  committed = false
   private waiting: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private readonly dispatcher: SchedulerDispatcher
   constructor(dispatcher: SchedulerDispatcher) {
     this.dispatcher = dispatcher
   }
 
-  push(completion: Completion): void {
-    this.items.push(completion)
+  finished(job: JobState): void {
+    this.push(job, false)
+  }
+
+  /** The job's commit ended (`job.commitExit` says how). */
+  committedOf(job: JobState): void {
+    this.push(job, true)
+  }
+
+  private push(job: JobState, committed: boolean): void {
+    this.items.push(job)
+    this.commits.push(committed)
     const waiting = this.waiting
     if (waiting === undefined) return
     this.waiting = undefined
     this.dispatcher.scheduleTask(() => waiting(Effect.void), 0)
   }
 
-  /** The oldest completion, if there is one now (no effect: the loop asks this first, and most times there is). */
-  poll(): Completion | undefined {
+  /** The oldest completion's job, if there is one now (no effect: the loop asks this first, and most times there is). */
+  poll(): JobState | undefined {
     return this.head < this.items.length ? this.next() : undefined
   }
 
-  /** The oldest completion, once there is one. */
-  readonly take: Effect.Effect<Completion> = Effect.suspend(() =>
+  /** The oldest completion's job, once there is one. */
+  readonly take: Effect.Effect<JobState> = Effect.suspend(() =>
     this.head < this.items.length ? Effect.succeed(this.next()) : Effect.map(this.wait, () => this.next())
   )
 
@@ -146,14 +158,16 @@ class Completions {
     })
   })
 
-  private next(): Completion {
-    const completion = this.items[this.head]!
+  private next(): JobState {
+    const job = this.items[this.head]!
+    this.committed = this.commits[this.head]!
     this.items[this.head++] = undefined
     if (this.head === this.items.length) {
       this.items.length = 0
+      this.commits.length = 0
       this.head = 0
     }
-    return completion
+    return job
   }
 }
 
@@ -196,10 +210,10 @@ const needIds = (plan: Plan.Plan, planned: Plan.PlannedJob): ReadonlyArray<strin
   const { deps } = planned
   // Past a few dozen needs a Set is cheaper than `includes` (quadratic in a job's own needs).
   if (deps.length > 32) return [...new Set(deps.map((dep) => plan.jobs[dep.index]!.job.id))]
-  const ids: Array<string> = []
-  for (const dep of deps) {
-    const id = plan.jobs[dep.index]!.job.id
-    if (!ids.includes(id)) ids.push(id)
+  // Made by `map` (an array of its exact length: one grown by `push` holds room for 16 more) when no id repeats.
+  const ids = deps.map((dep) => plan.jobs[dep.index]!.job.id)
+  for (let i = 1; i < ids.length; i++) {
+    if (ids.lastIndexOf(ids[i]!, i - 1) >= 0) return ids.filter((id, j) => ids.indexOf(id) === j)
   }
   return ids
 }
@@ -298,8 +312,8 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
         else yield* FiberSet.run(fibers, start(run, job, completions))
       }
       if (running === 0 && pendingCommits === 0) break
-      const { _tag, job } = completions.poll() ?? (yield* completions.take)
-      if (_tag === "Finished") {
+      const job = completions.poll() ?? (yield* completions.take)
+      if (!completions.committed) {
         running--
         job.endedAt = run.clock.currentTimeMillisUnsafe()
         // Its fiber commits its success (see `start`), and says so with its `Committed`, which follows (the commit
@@ -418,16 +432,16 @@ const settle = (run: Run, job: JobState, completions: Completions, exit: Exit.Ex
   job.fiberExit = exit
   // A dispatched job's success arrives committed (its commit exit is set).
   if (Exit.isFailure(exit) || job.commitExit !== undefined) {
-    completions.push({ _tag: "Finished", job })
+    completions.finished(job)
     return Effect.void
   }
   job.phase = "committing"
   job.output = exit.value.output
   job.journaled = exit.value.encoded.json
-  completions.push({ _tag: "Finished", job })
+  completions.finished(job)
   return Effect.onExit(commits.commitNow(run.recorder, run.state.runId, job, lazyHash(run.hashes, job.planned.index), exit.value), (commitExit) => {
     job.commitExit = commitExit
-    completions.push({ _tag: "Committed", job })
+    completions.committedOf(job)
     return Effect.void
   })
 }
