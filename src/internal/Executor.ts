@@ -439,7 +439,14 @@ const settle = (run: Run, job: JobState, completions: Completions, exit: Exit.Ex
   job.output = exit.value.output
   job.journaled = exit.value.encoded.json
   completions.finished(job)
-  return Effect.onExit(commits.commitNow(run.recorder, run.state.runId, job, lazyHash(run.hashes, job.planned.index), exit.value), (commitExit) => {
+  const commit = commits.commitNow(run.recorder, run.state.runId, job, lazyHash(run.hashes, job.planned.index), exit.value)
+  // Already done (a memory journal, and a reporter with nothing to do): its exit is known, no exit hook to wait for it.
+  if (Exit.isExit(commit)) {
+    job.commitExit = commit as Exit.Exit<void>
+    completions.committedOf(job)
+    return commit
+  }
+  return Effect.onExit(commit, (commitExit) => {
     job.commitExit = commitExit
     completions.committedOf(job)
     return Effect.void

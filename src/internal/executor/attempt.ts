@@ -126,23 +126,23 @@ const single = (
       fiber.setContext(annotated(outside, n))
       return attemptOf(definition, inputs, fiber)
     })
-    return Effect.andThen(
-      recorder.emitNow({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: clock.currentTimeMillisUnsafe() }),
-      Effect.matchCauseEffect(attempt, {
-        onSuccess: (value) => {
-          fiber.setContext(outside!)
-          if (value !== undefined || definition.output !== undefined) {
-            return Effect.flatMap(ended(recorder, job, n, undefined, Exit.succeed(value)), (outcome) => endOfOnly(recorder, runId, job, outcome))
-          }
-          job.inAttempt = false
-          return Effect.succeed<Finished>({ output: undefined, encoded: nothing, attempt: n, at: clock.currentTimeMillisUnsafe() })
-        },
-        onFailure: (cause) => {
-          fiber.setContext(outside!)
-          return Effect.flatMap(ended(recorder, job, n, undefined, Exit.failCause(cause)), (outcome) => endOfOnly(recorder, runId, job, outcome))
+    const reported = recorder.emitNow({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: clock.currentTimeMillisUnsafe() })
+    const ran = Effect.matchCauseEffect(attempt, {
+      onSuccess: (value) => {
+        fiber.setContext(outside!)
+        if (value !== undefined || definition.output !== undefined) {
+          return Effect.flatMap(ended(recorder, job, n, undefined, Exit.succeed(value)), (outcome) => endOfOnly(recorder, runId, job, outcome))
         }
-      })
-    )
+        job.inAttempt = false
+        return Effect.succeed<Finished>({ output: undefined, encoded: nothing, attempt: n, at: clock.currentTimeMillisUnsafe() })
+      },
+      onFailure: (cause) => {
+        fiber.setContext(outside!)
+        return Effect.flatMap(ended(recorder, job, n, undefined, Exit.failCause(cause)), (outcome) => endOfOnly(recorder, runId, job, outcome))
+      }
+    })
+    // Recorded already (a memory journal, and a reporter with nothing to do): nothing to run before the attempt.
+    return Exit.isExit(reported) && Exit.isSuccess(reported) ? ran : Effect.andThen(reported, ran)
   })
 
 /**
