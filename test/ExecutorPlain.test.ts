@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Dag from "../src/Dag.ts"
 import * as Job from "../src/Job.ts"
 import { eventsOf, jobOf, runDag } from "./support/run.ts"
@@ -60,5 +61,18 @@ describe("Executor, plain jobs", () => {
       const { result } = yield* runDag(Dag.make("d", [all]))
       assert.strictEqual(result.status, "succeeded")
       assert.deepStrictEqual(seen, { keys: ["__b", "__a", "c"], values: [2, 1, 3], config: {}, own: false, text: "[object Object]" })
+    }))
+
+  it.effect("a run of no-op jobs lets other fibers run while it goes (the loop yields every thousand jobs or so)", () =>
+    Effect.gen(function*() {
+      let ticks = 0
+      const ticker = yield* Effect.forkChild(Effect.forever(Effect.andThen(Effect.sync(() => void ticks++), Effect.yieldNow)))
+      let seen = -1
+      const jobs = Array.from({ length: 5000 }, (_, i) =>
+        Job.make(`n${i}`, { run: () => i === 4999 ? Effect.sync(() => void (seen = ticks)) : Effect.void }))
+      const { result } = yield* runDag(Dag.make("d", jobs), { concurrency: 8 })
+      yield* Fiber.interrupt(ticker)
+      assert.strictEqual(result.status, "succeeded")
+      assert.isAbove(seen, 0)
     }))
 })

@@ -293,6 +293,14 @@ const restore = (run: Run): Effect.Effect<void> =>
 const flattened = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.updateContext(effect, (context: Context.Context<R>) => Context.makeUnsafe<R>(new Map(context.mapUnsafe)))
 
+/**
+ * Plain jobs the loop starts before it yields. A no-op job runs and completes without an effect of the loop's, so
+ * without this the loop would hold the thread for the whole run (a signal, a lock's heartbeat, a UI could not run
+ * meanwhile); its effects per job used to let Effect's scheduler yield it every ~2,000 no-op jobs (5 times in a
+ * 10,000-job run, measured), ~18 ms then. 1,024 is ~6 ms now; yielding every 256 cost ~0.3 µs a job (bench/exec-ab.ts).
+ */
+const pauseEvery = 1024
+
 const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope> =>
   flattened(Effect.gen(function*() {
     const { recorder, state } = run
@@ -303,13 +311,22 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
     const plain = run.options.dispatch === undefined && !spans.exporting(Context.get(context, Tracer.Tracer))
     let running = 0
     let pendingCommits = 0
+    /** Plain jobs started since the loop last yielded (see `pauseEvery`). */
+    let started = 0
     while (true) {
       while (state.stopReason === undefined && running < run.options.concurrency && !run.frontier.isEmpty) {
+        if (started === pauseEvery) {
+          started = 0
+          yield* Effect.yieldNow
+          continue
+        }
         const job = run.frontier.take()!
         running++
         // A plain job's fiber is started here, without an effect of the loop's (see `startPlain`).
-        if (plain && run.policies[job.planned.index] === undefined) startPlain(run, job, completions, fibers, context)
-        else yield* FiberSet.run(fibers, start(run, job, completions))
+        if (plain && run.policies[job.planned.index] === undefined) {
+          started++
+          startPlain(run, job, completions, fibers, context)
+        } else yield* FiberSet.run(fibers, start(run, job, completions))
       }
       if (running === 0 && pendingCommits === 0) break
       const job = completions.poll() ?? (yield* completions.take)
