@@ -18,14 +18,15 @@ import * as Exit from "effect/Exit"
 import * as FiberSet from "effect/FiberSet"
 import type { SchedulerDispatcher } from "effect/Scheduler"
 import type * as Scope from "effect/Scope"
-import type * as Tracer from "effect/Tracer"
+import * as Tracer from "effect/Tracer"
 import type * as Dag from "../Dag.ts"
 import type * as Plan from "./Plan.ts"
 import type * as Job from "../Job.ts"
 import * as resources from "./resources.ts"
-import { runJob } from "./executor/attempt.ts"
+import { interrupted as interruptedJob, runJob, runProvided } from "./executor/attempt.ts"
 import * as commits from "./executor/commit.ts"
 import { Frontier } from "./executor/frontier.ts"
+import * as jobServices from "./executor/jobServices.ts"
 import * as Recorder from "./executor/recorder.ts"
 import type * as reuse from "./executor/reuse.ts"
 
@@ -103,38 +104,50 @@ export interface Result {
   readonly failed: ReadonlyArray<RunEvent.JobFailure>
 }
 
-/** A job's work ended (`Finished`), or its success became durable (`Committed`). */
-type Completion = { readonly _tag: "Finished" | "Committed"; readonly job: JobState }
-
 /**
  * Where the jobs' fibers leave their completions for the loop, in order, as plain calls: a `Queue` cost an effect per
- * offer and per take, on every job's path (two completions a job). The loop, when it waits on none, is woken through
- * its fiber's dispatcher, as a `Queue` wakes a taker (never inside the fiber that completes).
+ * offer and per take, on every job's path (two completions a job). A completion is a job and whether its work ended
+ * (`finished`) or its success became durable (`committed`), kept in two arrays rather than as a record (two records a
+ * job, garbage at once). The loop, when it waits on none, is woken through its fiber's dispatcher, as a `Queue` wakes
+ * a taker (never inside the fiber that completes).
  */
 class Completions {
-  private readonly items: Array<Completion | undefined> = []
+  private readonly items: Array<JobState | undefined> = []
+  private readonly commits: Array<boolean> = []
   private head = 0
+  /** Whether the completion `poll` or `take` returned last is a commit (else the end of the job's work). */
+  committed = false
   private waiting: ((effect: Effect.Effect<void>) => void) | undefined = undefined
   private readonly dispatcher: SchedulerDispatcher
   constructor(dispatcher: SchedulerDispatcher) {
     this.dispatcher = dispatcher
   }
 
-  push(completion: Completion): void {
-    this.items.push(completion)
+  finished(job: JobState): void {
+    this.push(job, false)
+  }
+
+  /** The job's commit ended (`job.commitExit` says how). */
+  committedOf(job: JobState): void {
+    this.push(job, true)
+  }
+
+  private push(job: JobState, committed: boolean): void {
+    this.items.push(job)
+    this.commits.push(committed)
     const waiting = this.waiting
     if (waiting === undefined) return
     this.waiting = undefined
     this.dispatcher.scheduleTask(() => waiting(Effect.void), 0)
   }
 
-  /** The oldest completion, if there is one now (no effect: the loop asks this first, and most times there is). */
-  poll(): Completion | undefined {
+  /** The oldest completion's job, if there is one now (no effect: the loop asks this first, and most times there is). */
+  poll(): JobState | undefined {
     return this.head < this.items.length ? this.next() : undefined
   }
 
-  /** The oldest completion, once there is one. */
-  readonly take: Effect.Effect<Completion> = Effect.suspend(() =>
+  /** The oldest completion's job, once there is one. */
+  readonly take: Effect.Effect<JobState> = Effect.suspend(() =>
     this.head < this.items.length ? Effect.succeed(this.next()) : Effect.map(this.wait, () => this.next())
   )
 
@@ -145,14 +158,16 @@ class Completions {
     })
   })
 
-  private next(): Completion {
-    const completion = this.items[this.head]!
+  private next(): JobState {
+    const job = this.items[this.head]!
+    this.committed = this.commits[this.head]!
     this.items[this.head++] = undefined
     if (this.head === this.items.length) {
       this.items.length = 0
+      this.commits.length = 0
       this.head = 0
     }
-    return completion
+    return job
   }
 }
 
@@ -195,10 +210,10 @@ const needIds = (plan: Plan.Plan, planned: Plan.PlannedJob): ReadonlyArray<strin
   const { deps } = planned
   // Past a few dozen needs a Set is cheaper than `includes` (quadratic in a job's own needs).
   if (deps.length > 32) return [...new Set(deps.map((dep) => plan.jobs[dep.index]!.job.id))]
-  const ids: Array<string> = []
-  for (const dep of deps) {
-    const id = plan.jobs[dep.index]!.job.id
-    if (!ids.includes(id)) ids.push(id)
+  // Made by `map` (an array of its exact length: one grown by `push` holds room for 16 more) when no id repeats.
+  const ids = deps.map((dep) => plan.jobs[dep.index]!.job.id)
+  for (let i = 1; i < ids.length; i++) {
+    if (ids.lastIndexOf(ids[i]!, i - 1) >= 0) return ids.filter((id, j) => ids.indexOf(id) === j)
   }
   return ids
 }
@@ -224,6 +239,8 @@ interface Run {
   readonly frontier: Frontier
   readonly restored: ReadonlyMap<string, Resume.Restored>
   readonly hashes: Resume.DefinitionHashes
+  /** The hash of a job's inputs, from its needs' journaled outputs (final once it starts: see `jobServices`). */
+  readonly inputHash: (job: JobState) => string
   /** Each job's cache policy, by plan index (undefined: it always runs). */
   readonly policies: ReadonlyArray<CachePolicy.Policy | undefined>
   /** Up-to-date skipping (executor/reuse.ts), loaded when `options.cache` is set (else no job has a policy). */
@@ -248,7 +265,9 @@ const makeRun = (
   const frontier = new Frontier(plan, state.jobs, restored.size === 0 ? undefined : (id) => restored.has(id))
   const hashes = options.definitionHashes ?? Resume.definitionHashes(plan)
   const policies = plan.jobs.map((p) => options.cache === undefined ? undefined : CachePolicy.effective(p.job.cache, plan.dag.cache))
-  return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes, policies, reuse, journal, warned: new Set() }
+  const jobs = state.jobs
+  const inputHash = (job: JobState) => Resume.inputHash(job.planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
+  return { plan, options, recorder, span, started, clock, state, frontier, restored, hashes, inputHash, policies, reuse, journal, warned: new Set() }
 }
 
 /** The jobs that succeeded in an earlier attempt of this run pass their journaled outputs on. */
@@ -274,23 +293,44 @@ const restore = (run: Run): Effect.Effect<void> =>
 const flattened = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
   Effect.updateContext(effect, (context: Context.Context<R>) => Context.makeUnsafe<R>(new Map(context.mapUnsafe)))
 
+/**
+ * Plain jobs the loop starts before it yields. A no-op job runs and completes without an effect of the loop's, so
+ * without this the loop would hold the thread for the whole run (a signal, a lock's heartbeat, a UI could not run
+ * meanwhile); its effects per job used to let Effect's scheduler yield it every ~2,000 no-op jobs (5 times in a
+ * 10,000-job run, measured), ~18 ms then. 1,024 is ~6 ms now; yielding every 256 cost ~0.3 µs a job (bench/exec-ab.ts).
+ */
+const pauseEvery = 1024
+
 const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope> =>
   flattened(Effect.gen(function*() {
     const { recorder, state } = run
     yield* Effect.acquireRelease(Effect.sync(() => stall.register(() => state.describeStall())), (unregister) => Effect.sync(unregister))
     const completions = new Completions(yield* Effect.withFiber((fiber) => Effect.succeed(fiber.currentDispatcher)))
     const fibers = yield* FiberSet.make()
+    const context = yield* Effect.context<Job.Services | Scope.Scope>()
+    const plain = run.options.dispatch === undefined && !spans.exporting(Context.get(context, Tracer.Tracer))
     let running = 0
     let pendingCommits = 0
+    /** Plain jobs started since the loop last yielded (see `pauseEvery`). */
+    let started = 0
     while (true) {
       while (state.stopReason === undefined && running < run.options.concurrency && !run.frontier.isEmpty) {
+        if (started === pauseEvery) {
+          started = 0
+          yield* Effect.yieldNow
+          continue
+        }
         const job = run.frontier.take()!
         running++
-        yield* FiberSet.run(fibers, start(run, job, completions))
+        // A plain job's fiber is started here, without an effect of the loop's (see `startPlain`).
+        if (plain && run.policies[job.planned.index] === undefined) {
+          started++
+          startPlain(run, job, completions, fibers, context)
+        } else yield* FiberSet.run(fibers, start(run, job, completions))
       }
       if (running === 0 && pendingCommits === 0) break
-      const { _tag, job } = completions.poll() ?? (yield* completions.take)
-      if (_tag === "Finished") {
+      const job = completions.poll() ?? (yield* completions.take)
+      if (!completions.committed) {
         running--
         job.endedAt = run.clock.currentTimeMillisUnsafe()
         // Its fiber commits its success (see `start`), and says so with its `Committed`, which follows (the commit
@@ -302,7 +342,9 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
       } else pendingCommits--
       const verdict = commits.verdict(job)
       if (verdict._tag === "Succeeded") {
-        yield* commits.conclude(recorder, run.clock, job, verdict)
+        // The ending of its span; none (`Effect.void`, not yielded) when it has none.
+        const ending = commits.conclude(recorder, run.clock, job, verdict)
+        if (ending !== Effect.void) yield* ending
         run.frontier.succeeded(job)
       } else yield* failed(run, job, verdict, fibers)
     }
@@ -312,61 +354,120 @@ const loop = (run: Run): Effect.Effect<Result, never, Job.Services | Scope.Scope
     return yield* finish(run, state.criticalFailed() ? "failed" : "succeeded")
   }))
 
-/** The job's fiber, ready to fork: it records how it ended on the job, then tells the loop. */
-const start = (run: Run, job: JobState, completions: Completions): Effect.Effect<unknown, unknown, Job.Services> => {
+/**
+ * A job's inputs: the outputs of its needs, and its config. Also sets it running.
+ */
+const inputsOf = (run: Run, job: JobState): Record<string, unknown> => {
   const { planned } = job
   // `config` comes from the prototype: `({ config })` gets it, while code that walks the needed outputs
   // (Object.keys/values) sees only them. (A defineProperty per job made each inputs object a slow one.) The outputs
-  // go into an object made without prototype, which starts as a dictionary, and then gets its prototype: every job
-  // has its own property names (its needs), and adding them one by one to an ordinary object made a new hidden class
-  // per name (~2-4 µs a job with 2-3 needs, measured; V8 stops caching such transitions past ~1,500 names).
+  // go into a dictionary: every job has its own property names (its needs), and adding them one by one to an ordinary
+  // object made a new hidden class per name (~2-4 µs a job with 2-3 needs, measured; V8 stops caching such
+  // transitions past ~1,500 names). Two placeholders added and deleted, the first one first, make the object a
+  // dictionary in V8 (deleting a property that is not the last one added does), with its prototype from the start:
+  // made without prototype and given one after (`Object.setPrototypeOf` on a dictionary) cost 0.6 µs an object on
+  // Node 24 and 0.5 on Deno, this 0.25 on both (Bun: 0.25 and 0.23).
   const config = run.options.config?.get(job.id)
   const jobs = run.state.jobs
-  let inputs: Record<string, unknown>
-  if (planned.deps.length === 0) inputs = Object.create(config === undefined ? noConfig : { config })
-  else {
-    inputs = Object.create(null)
+  const inputs: Record<string, unknown> = Object.create(config === undefined ? noConfig : { config })
+  if (planned.deps.length > 0) {
+    inputs.__a = undefined
+    inputs.__b = undefined
+    delete inputs.__a
+    delete inputs.__b
     for (const dep of planned.deps) inputs[dep.name] = jobs[dep.index]!.output
-    Object.setPrototypeOf(inputs, config === undefined ? noConfig : { config })
   }
-  // Hashed when the job first reads or saves a checkpoint (most jobs never do): a sort, a JSON text and a digest a job.
-  // Its needs' journaled outputs are final by now (each need succeeded or was restored before this job started).
-  let hash: string | undefined
-  const inputHash = () => hash ??= Resume.inputHash(planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const))
   job.phase = "running"
   job.startedAt = run.clock.currentTimeMillisUnsafe()
-  const policy = run.policies[planned.index]
+  return inputs
+}
+
+/**
+ * Hashes the job's inputs when it first reads or saves a checkpoint (most jobs never do): a sort, a JSON text and a
+ * digest a job. Its needs' journaled outputs are final by now (each need succeeded or was restored before it started).
+ */
+const inputHashOf = (run: Run, job: JobState): () => string => {
+  let hash: string | undefined
+  return () => hash ??= run.inputHash(job)
+}
+
+/** The job's fiber, ready to fork: it records how it ended on the job, then tells the loop. */
+const start = (run: Run, job: JobState, completions: Completions): Effect.Effect<unknown, unknown, Job.Services> => {
+  const inputs = inputsOf(run, job)
+  const inputHash = inputHashOf(run, job)
+  const policy = run.policies[job.planned.index]
   const work = run.options.dispatch !== undefined
     ? dispatched(run, job, run.options.dispatch)
     : policy === undefined
     ? runJob(run.recorder, run.state.runId, job, inputs, inputHash)
     : reuseOrRun(run, job, policy, inputs, inputHash)
-  // The job's work, then (its success not committed yet) the commit of its success, in the same fiber: a fiber per job,
-  // not two (a fork, a FiberSet entry and exit hooks saved on every job). Its work ending frees its concurrency slot
-  // (`Finished`); its commit ends it (`Committed`). Everything after its work is uninterruptible: `kill` interrupts
-  // jobs, never a success being recorded, and an interrupted run waits for a success being committed and reports it
-  // as a success.
-  return Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Effect.exit(restore(work)), (exit: Exit.Exit<Finished, unknown>) => {
-      job.fiberExit = exit
-      // A dispatched job's success arrives committed (its commit exit is set).
-      if (Exit.isFailure(exit) || job.commitExit !== undefined) {
-        completions.push({ _tag: "Finished", job })
-        return Effect.void
-      }
-      job.phase = "committing"
-      job.output = exit.value.output
-      job.journaled = exit.value.encoded.json
-      completions.push({ _tag: "Finished", job })
-      return commits.commit(run.recorder, run.state.runId, job, lazyHash(run.hashes, planned.index), exit.value).pipe(
-        Effect.onExit((commitExit) => {
-          job.commitExit = commitExit
-          completions.push({ _tag: "Committed", job })
-          return Effect.void
-        })
-      )
-    })
-  )
+  // Everything after its work is uninterruptible (see `ended`).
+  return Effect.uninterruptibleMask((restore) => Effect.flatMap(Effect.exit(restore(work)), ended(run, job, completions)))
+}
+
+/**
+ * Starts the fiber of a job that runs here, without cache and without spans (nothing exports them): the common case.
+ * The fiber starts with the job's services in its context and uninterruptible, its work made interruptible, instead of
+ * being forked by an effect of the loop's (`FiberSet.run`) and then changing its context (and putting it back) and its
+ * interruptibility (`uninterruptibleMask`) as it starts: the same fiber, with four effects and two exit hooks fewer a
+ * job. Like `FiberSet.run`, it runs at once (a no-op job ends before this returns) and is added to the set after.
+ */
+const startPlain = (
+  run: Run,
+  job: JobState,
+  completions: Completions,
+  fibers: FiberSet.FiberSet<unknown, unknown>,
+  context: Context.Context<Job.Services | Scope.Scope>
+): void => {
+  if (fibers.state._tag === "Closed") return
+  const inputs = inputsOf(run, job)
+  const { recorder, state: { runId } } = run
+  // The run's hasher, not a closure a job (the services keep the hash).
+  const services = jobServices.withServices(context, recorder, runId, job, run.inputHash, undefined)
+  const work = Effect.flatMap(Effect.exit(Effect.interruptible(runProvided(recorder, runId, job, inputs, run.clock))), (exit) =>
+    // As `runJob` journals an interruption, before the loop hears of it.
+    Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause)
+      ? Effect.andThen(interruptedJob(recorder, runId, job), settle(run, job, completions, exit))
+      : settle(run, job, completions, exit))
+  FiberSet.addUnsafe(fibers, Effect.runForkWith(services)(work, uninterruptible))
+}
+
+const uninterruptible: Effect.RunOptions = { uninterruptible: true }
+
+/**
+ * What a job's fiber does once its work ended: records its exit on the job, tells the loop (`Finished`, which frees
+ * its concurrency slot), and (its success not committed yet) commits its success, then tells the loop again
+ * (`Committed`, which ends it). The commit runs in the job's fiber: a fiber per job, not two (a fork, a FiberSet entry
+ * and exit hooks saved on every job). Runs uninterruptibly: `kill` interrupts jobs, never a success being recorded,
+ * and an interrupted run waits for a success being committed and reports it as a success.
+ */
+const ended = (run: Run, job: JobState, completions: Completions) => (exit: Exit.Exit<Finished, unknown>): Effect.Effect<void> =>
+  settle(run, job, completions, exit)
+
+/** `ended`, of the exit. */
+const settle = (run: Run, job: JobState, completions: Completions, exit: Exit.Exit<Finished, unknown>): Effect.Effect<void> => {
+  job.fiberExit = exit
+  // A dispatched job's success arrives committed (its commit exit is set).
+  if (Exit.isFailure(exit) || job.commitExit !== undefined) {
+    completions.finished(job)
+    return Effect.void
+  }
+  job.phase = "committing"
+  job.output = exit.value.output
+  job.journaled = exit.value.encoded.json
+  completions.finished(job)
+  const commit = commits.commitNow(run.recorder, run.state.runId, job, lazyHash(run.hashes, job.planned.index), exit.value)
+  // Already done (a memory journal, and a reporter with nothing to do): its exit is known, no exit hook to wait for it.
+  if (Exit.isExit(commit)) {
+    job.commitExit = commit as Exit.Exit<void>
+    completions.committedOf(job)
+    return commit
+  }
+  return Effect.onExit(commit, (commitExit) => {
+    job.commitExit = commitExit
+    completions.committedOf(job)
+    return Effect.void
+  })
 }
 
 /**

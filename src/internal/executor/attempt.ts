@@ -6,11 +6,14 @@
  */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Pull from "effect/Pull"
+import * as References from "effect/References"
 import * as Schedule from "effect/Schedule"
 import type * as Tracer from "effect/Tracer"
 import { JobTimeout, OutputInvalid, OutputNotJournalable } from "../../Errors.ts"
@@ -42,19 +45,40 @@ export const runJob = (
     job.span = span
     job.spanless = span === undefined
     return jobServices.provide(attempts(recorder, runId, job, inputs), recorder, runId, job, inputHash, span)
-  }).pipe(
-    Effect.onInterrupt(() =>
-      Effect.flatMap(Clock.currentTimeMillis, (at) =>
-        recorder.emit({
-          _tag: "JobInterrupted",
-          runId,
-          jobId: job.id,
-          attempt: job.attempts,
-          at,
-          ...(job.abandoned === undefined ? {} : { reason: job.abandoned })
-        }))
-    )
-  )
+  }).pipe(Effect.onInterrupt(() => interrupted(recorder, runId, job)))
+
+/**
+ * `runJob` for a job whose fiber was started with its services (`jobServices.withServices`) and without a span (nothing
+ * exports spans): the executor's common case, which then changes no context as the job starts. `clock` is the fiber's.
+ * Its interruption is not journaled here: the caller, which takes the work's exit anyway, emits `interrupted` (an exit
+ * hook less a job).
+ */
+export const runProvided = (
+  recorder: Recorder,
+  runId: string,
+  job: JobState,
+  inputs: Record<string, unknown>,
+  clock: Clock.Clock
+): Effect.Effect<Finished, unknown, Job.Services> => {
+  job.span = undefined
+  job.spanless = true
+  const definition = job.planned.job
+  return definition.retry === undefined && definition.uses.length === 0
+    ? single(recorder, runId, job, inputs, clock)
+    : attempts(recorder, runId, job, inputs)
+}
+
+/** Journals that the job was interrupted (`JobInterrupted`). */
+export const interrupted = (recorder: Recorder, runId: string, job: JobState): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeMillis, (at) =>
+    recorder.emit({
+      _tag: "JobInterrupted",
+      runId,
+      jobId: job.id,
+      attempt: job.attempts,
+      at,
+      ...(job.abandoned === undefined ? {} : { reason: job.abandoned })
+    }))
 
 /**
  * The attempts: each waits for the job's permits and rate-limit slots, and starts once it holds them all. A job without
@@ -63,17 +87,74 @@ export const runJob = (
 const attempts = (recorder: Recorder, runId: string, job: JobState, inputs: Record<string, unknown>) => {
   const definition = job.planned.job
   if (definition.retry !== undefined) return retried(recorder, runId, job, inputs)
-  return Effect.flatMap(resources.holdAll(definition.uses, one(recorder, runId, job, attemptEffect(definition, inputs))), (outcome) => {
-    job.inAttempt = false
-    if (outcome._tag === "Succeeded") return Effect.succeed(outcome.finished)
-    if (job.abandoned !== undefined) return Effect.interrupt
-    const { at, cause, error } = outcome
-    return Effect.andThen(
-      recorder.emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt: job.attempts, at, error, cause, retryInMillis: undefined }),
-      Effect.failCause(cause)
-    )
-  })
+  return Effect.flatMap(resources.holdAll(definition.uses, one(recorder, runId, job, attemptEffect(definition, inputs))), (outcome) =>
+    endOfOnly(recorder, runId, job, outcome))
 }
+
+/** How the only attempt of a job without retry ended: its success, or its failure journaled. */
+const endOfOnly = (recorder: Recorder, runId: string, job: JobState, outcome: Outcome): Effect.Effect<Finished, unknown> => {
+  job.inAttempt = false
+  if (outcome._tag === "Succeeded") return Effect.succeed(outcome.finished)
+  if (job.abandoned !== undefined) return Effect.interrupt
+  const { at, cause, error } = outcome
+  return Effect.andThen(
+    recorder.emit({ _tag: "AttemptFailed", runId, jobId: job.id, attempt: job.attempts, at, error, cause, retryInMillis: undefined }),
+    Effect.failCause(cause)
+  )
+}
+
+/**
+ * The only attempt of a job without retry, resources or span (see `runProvided`): `one` and `attempts` in one, its
+ * common end (nothing returned, no schema) made into the job's success at once, without an `Outcome` between. The
+ * attempt's log annotation is set on the fiber as its effect starts and taken off as it ends (in the handlers of its
+ * exit, which run once whatever the exit), as `withAttempt` does, without the exit hook `Effect.updateContext` pushes.
+ */
+const single = (
+  recorder: Recorder,
+  runId: string,
+  job: JobState,
+  inputs: Record<string, unknown>,
+  clock: Clock.Clock
+): Effect.Effect<Finished, unknown, Job.Services> =>
+  Effect.withFiber((fiber) => {
+    const n = ++job.attempts
+    job.inAttempt = true
+    const definition = job.planned.job
+    let outside: Context.Context<never> | undefined
+    const attempt = Effect.withFiber((fiber) => {
+      outside = fiber.context
+      fiber.setContext(annotated(outside, n))
+      return attemptOf(definition, inputs, fiber)
+    })
+    const reported = recorder.emitNow({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: clock.currentTimeMillisUnsafe() })
+    const ran = Effect.matchCauseEffect(attempt, {
+      onSuccess: (value) => {
+        fiber.setContext(outside!)
+        if (value !== undefined || definition.output !== undefined) {
+          return Effect.flatMap(ended(recorder, job, n, undefined, Exit.succeed(value)), (outcome) => endOfOnly(recorder, runId, job, outcome))
+        }
+        job.inAttempt = false
+        return Effect.succeed<Finished>({ output: undefined, encoded: nothing, attempt: n, at: clock.currentTimeMillisUnsafe() })
+      },
+      onFailure: (cause) => {
+        fiber.setContext(outside!)
+        return Effect.flatMap(ended(recorder, job, n, undefined, Exit.failCause(cause)), (outcome) => endOfOnly(recorder, runId, job, outcome))
+      }
+    })
+    // Recorded already (a memory journal, and a reporter with nothing to do): nothing to run before the attempt.
+    return Exit.isExit(reported) && Exit.isSuccess(reported) ? ran : Effect.andThen(reported, ran)
+  })
+
+/**
+ * `effect` with the attempt's number in its log annotations: `Effect.annotateLogs(effect, "attempt", n)` without its
+ * argument handling (on every job's path).
+ */
+const withAttempt = <A, E, R>(effect: Effect.Effect<A, E, R>, n: number): Effect.Effect<A, E, R> =>
+  Effect.updateContext(effect, (context: Context.Context<R>) => annotated(context, n))
+
+/** `context` with the attempt's number in its log annotations. */
+const annotated = <R>(context: Context.Context<R>, n: number): Context.Context<R> =>
+  Context.add(context, References.CurrentLogAnnotations, { ...Context.get(context, References.CurrentLogAnnotations), attempt: n })
 
 /** The attempts loop of a job with `retry`: typed failures are retried as its schedule says. */
 const retried = (recorder: Recorder, runId: string, job: JobState, inputs: Record<string, unknown>) =>
@@ -130,7 +211,7 @@ const one = (
       Effect.andThen(
         recorder.emit({ _tag: "AttemptStarted", runId, jobId: job.id, attempt: n, at: clock.currentTimeMillisUnsafe() }),
         // Matched rather than `Effect.exit`: no Exit made for the common case.
-        Effect.matchCauseEffect(Effect.annotateLogs(spans.within(once, span), "attempt", n), {
+        Effect.matchCauseEffect(withAttempt(spans.within(once, span), n), {
           onSuccess: (value) =>
             // The common case, a job that returns nothing and has no schema: nothing to encode (see `nothing`).
             value === undefined && job.planned.job.output === undefined
@@ -169,25 +250,30 @@ const ended = (
 
 /** The job's `run` for one attempt: its own layer provided, then its timeout, then its resources' circuit breakers. */
 const attemptEffect = (job: Job.Any, inputs: Record<string, unknown>): Effect.Effect<unknown, unknown, Job.Services> =>
-  Effect.withFiber((fiber) => {
-    const work = (): Effect.Effect<unknown, unknown, Job.Services> => {
-      const ran: unknown = job.run(inputs)
-      return Effect.isEffect(ran)
-        ? ran as Effect.Effect<unknown, unknown, Job.Services>
-        : Effect.die(new TypeError(`job "${job.id}": run must return an Effect, got ${typeof ran}`))
-    }
-    // The test kit's faults (effect-runner/test) replace or wrap the work; never set outside it.
-    const hook = fiber.getRef(CurrentAttemptHook)
-    const effect = layers.provideJob(job, hook === undefined ? work() : hook(job, work))
-    const timed = job.timeout === undefined ? effect : effect.pipe(Effect.timeoutOrElse({
-      duration: job.timeout,
-      orElse: () => Effect.fail(new JobTimeout({ jobId: job.id, timeout: Duration.format(job.timeout!) }))
-    }))
-    // Each attempt passes the circuit breakers of the resources the job uses: a timed-out attempt counts as a failure.
-    // (Most jobs use none: no filtered array for them.)
-    const breakers = job.uses.length === 0 ? job.uses : job.uses.filter((resource) => resource.breaker !== undefined)
-    return breakers.length === 0 ? timed : resources.guardAttempt(breakers, timed)
-  })
+  Effect.withFiber((fiber) => attemptOf(job, inputs, fiber))
+
+/** `attemptEffect`'s effect, made in the fiber that runs it. */
+const attemptOf = (job: Job.Any, inputs: Record<string, unknown>, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<unknown, unknown, Job.Services> => {
+  // The test kit's faults (effect-runner/test) replace or wrap the work; never set outside it.
+  const hook = fiber.getRef(CurrentAttemptHook)
+  const effect = layers.provideJob(job, hook === undefined ? work(job, inputs) : hook(job, () => work(job, inputs)))
+  const timed = job.timeout === undefined ? effect : effect.pipe(Effect.timeoutOrElse({
+    duration: job.timeout,
+    orElse: () => Effect.fail(new JobTimeout({ jobId: job.id, timeout: Duration.format(job.timeout!) }))
+  }))
+  // Each attempt passes the circuit breakers of the resources the job uses: a timed-out attempt counts as a failure.
+  // (Most jobs use none: no filtered array for them.)
+  const breakers = job.uses.length === 0 ? job.uses : job.uses.filter((resource) => resource.breaker !== undefined)
+  return breakers.length === 0 ? timed : resources.guardAttempt(breakers, timed)
+}
+
+/** The job's `run` of its inputs, which must be an Effect. */
+const work = (job: Job.Any, inputs: Record<string, unknown>): Effect.Effect<unknown, unknown, Job.Services> => {
+  const ran: unknown = job.run(inputs)
+  return Effect.isEffect(ran)
+    ? ran as Effect.Effect<unknown, unknown, Job.Services>
+    : Effect.die(new TypeError(`job "${job.id}": run must return an Effect, got ${typeof ran}`))
+}
 
 /** What `Encoding.encode` makes of no output without a schema: the common case of a job that returns nothing. */
 const nothing: Encoding.Encoded = { _tag: "Restorable", json: undefined }

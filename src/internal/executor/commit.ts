@@ -11,6 +11,7 @@ import * as Exit from "effect/Exit"
 import type { LazyHash } from "../Journal.ts"
 import * as render from "../render.ts"
 import type { Recorder } from "./recorder.ts"
+import type * as RunEvent from "../RunEvent.ts"
 import * as spans from "./spans.ts"
 import type { Finished, JobState } from "./state.ts"
 
@@ -49,10 +50,22 @@ export const commit = (
   runId: string,
   job: JobState,
   definitionHash: string | LazyHash | undefined,
-  { at, attempt, cache, cached, encoded, output }: Finished
-): Effect.Effect<void> =>
+  finished: Finished
+): Effect.Effect<void> => recorder.emit(success(runId, job, finished), definitionHash)
+
+/** `commit` through `Recorder.emitNow`: for a caller that runs it at once (the job's own fiber, as its work ends). */
+export const commitNow = (
+  recorder: Recorder,
+  runId: string,
+  job: JobState,
+  definitionHash: string | LazyHash | undefined,
+  finished: Finished
+): Effect.Effect<void> => recorder.emitNow(success(runId, job, finished), definitionHash)
+
+/** The event that journals a job's success: `JobCached` for a reused one, else `AttemptSucceeded`. */
+const success = (runId: string, job: JobState, { at, attempt, cache, cached, encoded, output }: Finished): RunEvent.RunEvent =>
   cached !== undefined
-    ? recorder.emit({
+    ? {
       _tag: "JobCached",
       runId,
       jobId: job.id,
@@ -62,17 +75,11 @@ export const commit = (
       output,
       json: encoded.json,
       key: cached.key
-    }, definitionHash)
-    : recorder.emit({
-      _tag: "AttemptSucceeded",
-      runId,
-      jobId: job.id,
-      attempt,
-      at,
-      output,
-      json: encoded.json,
-      ...(cache === undefined ? {} : { cache })
-    }, definitionHash)
+    }
+    : cache === undefined
+    // Without `cache` (the common case) no spread of an empty object: a literal of one shape.
+    ? { _tag: "AttemptSucceeded", runId, jobId: job.id, attempt, at, output, json: encoded.json }
+    : { _tag: "AttemptSucceeded", runId, jobId: job.id, attempt, at, output, json: encoded.json, cache }
 
 /**
  * Records the job's end as the verdict says (at once, when called), and returns the ending of its span. `Running` and

@@ -34,16 +34,31 @@ export const provide = <A, E, R>(
   inputHash: () => string,
   span: Tracer.Span | undefined
 ): Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>> =>
-  Effect.updateContext(effect as Effect.Effect<A, E, never>, (context: Context.Context<never>) => {
-    const services = new Services(recorder, runId, job, inputHash)
-    let next = Context.add(context, Job.Current, { runId, jobId: job.id, fencingToken: job.fencingToken })
-    next = Context.add(next, resources.CurrentWaits, services)
-    next = Context.add(next, Processes.CurrentTracker, services)
-    next = Context.add(next, checkpoints.CurrentStore, services)
-    // As `Effect.annotateLogs({ jobId, runId })` makes them.
-    next = Context.add(next, References.CurrentLogAnnotations, { ...Context.get(context, References.CurrentLogAnnotations), jobId: job.id, runId })
-    return span === undefined ? next : Context.add(next, Tracer.ParentSpan, span)
-  }) as Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>>
+  Effect.updateContext(effect as Effect.Effect<A, E, never>, (context: Context.Context<never>) =>
+    withServices(context, recorder, runId, job, inputHash, span)) as Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>>
+
+/**
+ * `context` with the job's services, log annotations and span (see `provide`): what the executor starts a job's fiber
+ * with, so that the fiber need not change its context (and put it back) as it starts.
+ */
+export const withServices = <R>(
+  context: Context.Context<R>,
+  recorder: Recorder,
+  runId: string,
+  job: JobState,
+  /** Its inputs' hash, made when a step is first loaded or saved (called once at most: the services keep it). */
+  inputHash: (job: JobState) => string,
+  span: Tracer.Span | undefined
+): Context.Context<R> => {
+  const services = new Services(recorder, runId, job, inputHash)
+  let next = Context.add(context, Job.Current, { runId, jobId: job.id, fencingToken: job.fencingToken })
+  next = Context.add(next, resources.CurrentWaits, services)
+  next = Context.add(next, Processes.CurrentTracker, services)
+  next = Context.add(next, checkpoints.CurrentStore, services)
+  // As `Effect.annotateLogs({ jobId, runId })` makes them.
+  next = Context.add(next, References.CurrentLogAnnotations, { ...Context.get(context, References.CurrentLogAnnotations), jobId: job.id, runId })
+  return (span === undefined ? next : Context.add(next, Tracer.ParentSpan, span)) as Context.Context<R>
+}
 
 /**
  * The job's checkpoint store, process tracker and waits reporter, in one object whose methods are shared by every job:
@@ -54,14 +69,19 @@ class Services implements checkpoints.Store, Processes.Tracker, resources.Waits 
   private readonly runId: string
   private readonly job: JobState
   /** Called when a step is first loaded or saved (see Executor.ts: hashed only for jobs that use steps). */
-  private readonly inputHash: () => string
+  private readonly hashInputs: (job: JobState) => string
+  private hash: string | undefined = undefined
   /** The topics already warned about (made at the first warning). */
   private warned: Set<string> | undefined = undefined
-  constructor(recorder: Recorder, runId: string, job: JobState, inputHash: () => string) {
+  constructor(recorder: Recorder, runId: string, job: JobState, hashInputs: (job: JobState) => string) {
     this.recorder = recorder
     this.runId = runId
     this.job = job
-    this.inputHash = inputHash
+    this.hashInputs = hashInputs
+  }
+
+  private inputHash(): string {
+    return this.hash ??= this.hashInputs(this.job)
   }
 
   warnOnce(topic: string, message: string): Effect.Effect<void> {

@@ -19,6 +19,12 @@ export interface Recorder {
    * journal needs it if given as a function (a memory journal may never: see `Journal.recordInMemory`).
    */
   readonly emit: (event: RunEvent.RunEvent, definitionHash?: string | LazyHash) => Effect.Effect<void>
+  /**
+   * `emit` for a caller that runs the returned effect at once (from an effect already running): a memory journal
+   * records the event now, and what is returned is the Reporter's part alone (no effect around the write, on every
+   * job's path). Any other journal: the same as `emit`.
+   */
+  readonly emitNow: (event: RunEvent.RunEvent, definitionHash?: string | LazyHash) => Effect.Effect<void>
   /** The text with the run's secrets masked. */
   readonly mask: (text: string) => string
   readonly masker: Secrets.Masker
@@ -31,19 +37,19 @@ export const make: Effect.Effect<Recorder, never, Journal | Reporter> = Effect.g
   const reporter = yield* Reporter
   const masker = yield* Secrets.CurrentMasker
   const inMemory = recordInMemory(journal)
+  const emit = (raw: RunEvent.RunEvent, definitionHash?: string | LazyHash): Effect.Effect<void> => {
+    const event = masker.empty ? raw : maskEvent(raw, masker)
+    const hash = typeof definitionHash === "function" ? definitionHash() : definitionHash
+    return Effect.andThen(Effect.orDie(journal.record(event, hash)), reporter.event(event))
+  }
+  const emitNow = inMemory === undefined ? emit : (raw: RunEvent.RunEvent, definitionHash?: string | LazyHash): Effect.Effect<void> => {
+    const event = masker.empty ? raw : maskEvent(raw, masker)
+    inMemory(event, definitionHash)
+    return reporter.event(event)
+  }
   return {
-    emit: inMemory !== undefined
-      ? (raw, definitionHash) =>
-        Effect.suspend(() => {
-          const event = masker.empty ? raw : maskEvent(raw, masker)
-          inMemory(event, definitionHash)
-          return reporter.event(event)
-        })
-      : (raw, definitionHash) => {
-        const event = masker.empty ? raw : maskEvent(raw, masker)
-        const hash = typeof definitionHash === "function" ? definitionHash() : definitionHash
-        return Effect.andThen(Effect.orDie(journal.record(event, hash)), reporter.event(event))
-      },
+    emit: inMemory === undefined ? emit : (raw, definitionHash) => Effect.suspend(() => emitNow(raw, definitionHash)),
+    emitNow,
     mask: (text) => masker.empty ? text : masker.mask(text),
     masker,
     journal

@@ -22,7 +22,7 @@ import type * as RunEvent from "../RunEvent.ts"
 import type { JobState } from "./state.ts"
 
 /** Whether `tracer` exports spans: Effect's native tracer (the default) exports nothing. */
-const exporting = (tracer: Tracer.Tracer): boolean => tracer !== Tracer.nativeTracer
+export const exporting = (tracer: Tracer.Tracer): boolean => tracer !== Tracer.nativeTracer
 
 /**
  * Whether the runner opens spans: only when the fibers' Tracer is not Effect's default one, which exports nothing.

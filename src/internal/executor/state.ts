@@ -90,16 +90,17 @@ export class JobState {
 
   /** Its final state for summaries. */
   summary(): RunEvent.JobSummary {
-    return {
+    const summary: RunEvent.JobSummary = {
       jobId: this.id,
       status: this.status,
       critical: this.planned.job.critical,
       attempts: this.attempts,
       durationMillis: this.endedAt > 0 ? this.endedAt - this.startedAt : 0,
       waitedMillis: this.waitedMillis,
-      detail: this.detail,
-      ...(this.cachedFrom === undefined ? {} : { cachedFrom: this.cachedFrom })
+      detail: this.detail
     }
+    // Added when set, as the spread of an empty object did, without making that object for every job.
+    return this.cachedFrom === undefined ? summary : { ...summary, cachedFrom: this.cachedFrom }
   }
 }
 
