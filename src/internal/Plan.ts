@@ -54,7 +54,7 @@ const VISITING = -1
  * CPU on Node. Jobs are found by id in one map (which also finds two jobs with one id: no second map keyed by the job
  * objects), and a need already placed is read there without a call, as most edges of a large DAG lead to jobs placed
  * earlier: planning the 10,000-job DAG of bench/run.ts took 33 -> 28 ms on Node, 54 -> 45 on Deno, 39 -> 22 on Bun
- * (medians of 11-15 fresh processes, bench/resume-profile.ts).
+ * alone in a fresh process, and 24 -> 22, 36 -> 32, 15 -> 14 ms within a resume (medians of 9-15 runs, interleaved).
  */
 const order = (dag: Dag): Array<PlannedJob> | PlanError => {
   const jobs: Array<PlannedJob> = []

@@ -171,9 +171,9 @@ export const definitionHash = (job: Job.Any): string => {
 /**
  * `JSON.stringify` of a string: the text in quotes when nothing in it is escaped (no quote, backslash, control
  * character or surrogate), as for the ids and names of almost every job. A resume hashes each restored job's id and
- * needs before its first new job, and a call of `JSON.stringify` costs more than the test: deciding a resume of
- * 5,000 restored jobs (10,000-job DAG) took 55 -> 34 ms on Node, 38 -> 34 on Deno, 27 -> 22 on Bun with this and
- * `nothing` (medians of 11-15 fresh processes).
+ * needs before its first new job, and a call of `JSON.stringify` costs more than the test: with this and `nothing`,
+ * deciding a resume of 5,000 restored jobs (10,000-job DAG) took 27 -> 24 ms on Node, 28 -> 26 on Deno, 60 -> 55 on
+ * Bun (medians of 9 resumes, interleaved; most of what is left is the sha256 of each job and, on Bun, a collection).
  */
 const quote = (text: string): string => plain.test(text) ? `"${text}"` : JSON.stringify(text)
 const plain = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/
