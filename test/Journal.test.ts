@@ -232,6 +232,51 @@ describe("Journal", () => {
         assert.strictEqual(tries, 2, "flaky was not run again")
       }))
 
+    it.live("a resumed run adds the rows of jobs its DAG gained, with their needs, and leaves the others as they are", () =>
+      Effect.gen(function*() {
+        const backend = open()
+        const first = Job.make("first", { run: () => Effect.succeed(1) })
+        const broken = Job.make("broken", { needs: { first }, run: () => Effect.fail("broken") })
+        const { result } = yield* execute(Dag.make("grows", [broken]), { _tag: "Key", key: "k", force: false })
+          .pipe(Effect.provide(backend.layer()))
+        assert.strictEqual(result?.status, "failed")
+        // The same key, the DAG edited: broken fixed (its definition changed: it runs again), and a job added.
+        const fixed = Job.make("broken", { needs: { first }, run: () => Effect.succeed(2) })
+        const added = Job.make("added", { needs: { first, fixed }, run: () => Effect.void })
+        const again = yield* execute(Dag.make("grows", [fixed, added]), { _tag: "Key", key: "k", force: false })
+          .pipe(Effect.provide(backend.layer()))
+        assert.strictEqual(again.begun._tag === "Run" && again.begun.resumed, true)
+        assert.deepStrictEqual(again.result?.jobs.map((j) => `${j.jobId}:${j.status}`), ["first:restored", "broken:succeeded", "added:succeeded"])
+        assert.deepStrictEqual(backend.query("SELECT job_id, status, attempts, needs FROM jobs ORDER BY rowid"), [
+          `first|succeeded|1|[]`,
+          `broken|succeeded|2|["first"]`,
+          `added|succeeded|1|["first","broken"]`
+        ])
+        // Resumed once more with nothing left to add: the key's run has succeeded, nothing is written.
+        const third = yield* execute(Dag.make("grows", [fixed, added]), { _tag: "Key", key: "k", force: false })
+          .pipe(Effect.provide(backend.layer()))
+        assert.strictEqual(third.begun._tag, "AlreadySucceeded")
+      }))
+
+    it.live("a resumed run whose rows are all there keeps them as they were", () =>
+      Effect.gen(function*() {
+        const backend = open()
+        let fail = true
+        const first = Job.make("first", { run: () => Effect.succeed(1) })
+        const second = Job.make("second", { needs: { first }, run: () => fail ? Effect.fail("not yet") : Effect.succeed(2) })
+        yield* execute(Dag.make("same", [second]), { _tag: "Key", key: "k", force: false }).pipe(Effect.provide(backend.layer()))
+        const before = backend.query("SELECT job_id, status, needs FROM jobs ORDER BY rowid")
+        assert.deepStrictEqual(before, [`first|succeeded|[]`, `second|failed|["first"]`])
+        fail = false
+        const again = yield* execute(Dag.make("same", [second]), { _tag: "Key", key: "k", force: false })
+          .pipe(Effect.provide(backend.layer()))
+        assert.deepStrictEqual(again.result?.jobs.map((j) => `${j.jobId}:${j.status}`), ["first:restored", "second:succeeded"])
+        assert.deepStrictEqual(backend.query("SELECT job_id, status, needs FROM jobs ORDER BY rowid"), [
+          `first|succeeded|[]`,
+          `second|succeeded|["first"]`
+        ])
+      }))
+
     it.effect("schedules, processes, checkpoints and log lines round-trip through the service", () =>
       Effect.scoped(Effect.gen(function*() {
         const backend = open()

@@ -87,7 +87,7 @@ export const decide = (
       }
       // No output and no schema (a job run for its effect): nothing to decode, and no Effect to run per job.
       if (row.json === undefined && job.output === undefined) {
-        restored.set(job.id, { output: undefined, json: undefined })
+        restored.set(job.id, nothing)
         reused[planned.index] = true
         continue
       }
@@ -104,6 +104,9 @@ export const decide = (
     }
     return { restored, notes }
   })
+
+/** The restored output of every job that has none: one object for them all (it is only read). */
+const nothing: Restored = Object.freeze({ output: undefined, json: undefined })
 
 /**
  * The hash of what a job receives: each need's name and journaled output. Checkpoints are kept with it, and a
@@ -151,16 +154,29 @@ export const definitionHash = (job: Job.Any): string => {
   // the same hashes as journals hold, without the arrays of arrays (a cold resume hashes thousands of jobs first).
   let needs = ""
   for (const name of Object.keys(job.needs)) {
-    needs += `${needs === "" ? "" : ","}[${JSON.stringify(name)},${JSON.stringify(job.needs[name]!.id)}]`
+    const id = job.needs[name]!.id
+    const quoted = quote(name)
+    needs += `${needs === "" ? "" : ","}[${quoted},${id === name ? quoted : quote(id)}]`
   }
-  const config = Object.keys(job.config).map((key) => JSON.stringify(key)).join(",")
+  const configKeys = Object.keys(job.config)
+  const config = configKeys.length === 0 ? "" : configKeys.map(quote).join(",")
   const stable = digest(
-    `[${JSON.stringify(job.id)},${JSON.stringify(job.kind)},[${needs}],[${config}],` +
-      `${JSON.stringify(schema?.stable ?? null)},${JSON.stringify(shell)}]`
+    `[${quote(job.id)},${quote(job.kind)},[${needs}],[${config}],` +
+      `${schema === undefined ? "null" : quote(schema.stable)},${shell === null ? "null" : JSON.stringify(shell)}]`
   )
   if (schema !== undefined) code.push(schema.code)
   return `${stable}|${Runtime.version}|${codeDigest(code.join("\u0000"))}`
 }
+
+/**
+ * `JSON.stringify` of a string: the text in quotes when nothing in it is escaped (no quote, backslash, control
+ * character or surrogate), as for the ids and names of almost every job. A resume hashes each restored job's id and
+ * needs before its first new job, and a call of `JSON.stringify` costs more than the test: with this and `nothing`,
+ * deciding a resume of 5,000 restored jobs (10,000-job DAG) took 27 -> 24 ms on Node, 28 -> 26 on Deno, 60 -> 55 on
+ * Bun (medians of 9 resumes, interleaved; most of what is left is the sha256 of each job and, on Bun, a collection).
+ */
+const quote = (text: string): string => plain.test(text) ? `"${text}"` : JSON.stringify(text)
+const plain = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/
 
 /** A secret in a definition counts as "a secret", never by its value: rotating a password reuses the outputs. */
 const secretFree = (value: string | Redacted.Redacted<string>): string => Redacted.isRedacted(value) ? "(redacted)" : value

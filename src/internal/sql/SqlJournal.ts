@@ -541,6 +541,17 @@ const makeFor = (
       )
     )
 
+    /** The ids of the jobs a run has rows for. */
+    const jobsOf = (runId: string): Effect.Effect<ReadonlySet<string>, Journal.JournalError> =>
+      sql`SELECT job_id FROM jobs WHERE run_id = ${runId}`.values.pipe(
+        Effect.map((rows) => {
+          const ids = new Set<string>()
+          for (const row of rows) ids.add(row[0] as string)
+          return ids
+        }),
+        Effect.mapError(journalError("read the run's jobs"))
+      )
+
     return Journal.Journal.of({
       begin,
       leaseJob,
@@ -549,6 +560,10 @@ const makeFor = (
       record: (event, definitionHash) =>
         event._tag === "JobRestored" || event._tag === "JobWaiting"
           ? Effect.void
+          : event._tag === "RunStarted" && event.resumed
+          // Its jobs' rows are read first (this process holds the run's lock: no other writes them meanwhile).
+          ? Effect.flatMap(jobsOf(event.runId), (existing) =>
+            enqueue(statements(event, definitionHash, { host, pid }, existing), true, fenceOf(event.runId)))
           : enqueue(
             statements(event, definitionHash, { host, pid }),
             durable(event),
