@@ -1,9 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
+import * as Tracer from "effect/Tracer"
 import * as Dag from "../src/Dag.ts"
 import * as Job from "../src/Job.ts"
-import { eventsOf, jobOf, runDag } from "./support/run.ts"
+import * as Executor from "../src/internal/Executor.ts"
+import * as Journal from "../src/internal/Journal.ts"
+import * as Plan from "../src/internal/Plan.ts"
+import * as RunLogger from "../src/internal/RunLogger.ts"
+import { collectingReporter, eventsOf, jobOf, runDag, services } from "./support/run.ts"
 
 // A plain job (no cache, no spans, no retry, no resources) takes the executor's short path: its fiber starts with its
 // services, its attempt's log annotation is put on the fiber and taken off by hand, its inputs are made a dictionary
@@ -74,5 +80,48 @@ describe("Executor, plain jobs", () => {
       yield* Fiber.interrupt(ticker)
       assert.strictEqual(result.status, "succeeded")
       assert.isAbove(seen, 0)
+    }))
+
+  it.effect("restored jobs: a JobRestored each, and a job span each (status restored) only while spans are exported", () =>
+    Effect.gen(function*() {
+      const a = Job.make("a", { run: () => Effect.succeed(1) })
+      const b = Job.make("b", { needs: { a }, run: ({ a }) => Effect.succeed(a + 1) })
+      const plan = yield* Plan.plan(Dag.make("d", [b]))
+      const resume = (tracer: Tracer.Tracer | undefined) =>
+        Effect.gen(function*() {
+          const collected = { events: [], logs: [] }
+          const run = Executor.run(plan, {
+            runId: "resumed",
+            concurrency: 2,
+            failureMode: "no-new",
+            restored: new Map([["a", { output: 1, json: "1" }]])
+          }).pipe(
+            Effect.provide(Layer.mergeAll(
+              services,
+              RunLogger.layer.pipe(Layer.provideMerge(Layer.mergeAll(Journal.layerMemory, collectingReporter(collected))))
+            ))
+          )
+          const result = yield* (tracer === undefined ? run : Effect.withTracer(run, tracer))
+          return { result, events: collected.events }
+        })
+      const spans: Array<Tracer.NativeSpan> = []
+      const tracer = Tracer.make({
+        span: (options) => {
+          const span = new Tracer.NativeSpan(options)
+          spans.push(span)
+          return span
+        }
+      })
+      const traced = yield* resume(tracer)
+      assert.strictEqual(jobOf(traced.result, "b").status, "succeeded")
+      assert.strictEqual(eventsOf(traced.events, "JobRestored", "a").length, 1)
+      const restoredSpan = spans.find((span) => span.name === "job a")
+      assert.strictEqual(restoredSpan?.attributes.get("runner.job.status"), "restored")
+      assert.strictEqual(restoredSpan?.status._tag, "Ended")
+      assert.isDefined(spans.find((span) => span.name === "job b"))
+
+      const plain = yield* resume(undefined)
+      assert.strictEqual(jobOf(plain.result, "b").status, "succeeded")
+      assert.strictEqual(eventsOf(plain.events, "JobRestored", "a").length, 1)
     }))
 })

@@ -273,6 +273,9 @@ const makeRun = (
 /** The jobs that succeeded in an earlier attempt of this run pass their journaled outputs on. */
 const restore = (run: Run): Effect.Effect<void> =>
   Effect.gen(function*() {
+    // A restored job's span is opened and ended at once, and only when spans are exported: otherwise (the common
+    // case) nothing of spans.ts runs per restored job (5,000 in a 10,000-job resume: 7–10 ms).
+    const exporting = spans.exporting(yield* Effect.tracer)
     for (const job of run.state.jobs) {
       const restored = run.restored.get(job.id)
       if (restored === undefined) continue
@@ -280,7 +283,7 @@ const restore = (run: Run): Effect.Effect<void> =>
       job.output = restored.output
       job.journaled = restored.json
       yield* run.recorder.emit({ _tag: "JobRestored", runId: run.state.runId, jobId: job.id, at: run.started })
-      yield* spans.endJob(job, run.clock, undefined)
+      if (exporting) yield* spans.endJob(job, run.clock, undefined)
     }
   })
 
