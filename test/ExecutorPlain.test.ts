@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Deferred from "effect/Deferred"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Tracer from "effect/Tracer"
@@ -123,5 +124,37 @@ describe("Executor, plain jobs", () => {
       const plain = yield* resume(undefined)
       assert.strictEqual(jobOf(plain.result, "b").status, "succeeded")
       assert.strictEqual(eventsOf(plain.events, "JobRestored", "a").length, 1)
+    }))
+
+  it.live("jobs that end faster than the journal commits run at most 64 ahead of it: the loop waits for commits", () =>
+    Effect.gen(function*() {
+      let bodies = 0
+      const jobs = Array.from({ length: 300 }, (_, i) => Job.make(`j${i}`, { run: () => Effect.sync(() => void bodies++) }))
+      const plan = yield* Plan.plan(Dag.make("d", jobs))
+      const gate = yield* Deferred.make<void>()
+      // A journal whose commits of successes wait for the gate: nothing becomes durable until it opens.
+      const gated = Layer.effect(Journal.Journal)(Effect.map(Effect.service(Journal.Journal), (memory): Journal.Journal["Service"] => ({
+        ...memory,
+        record: (event, hash) =>
+          event._tag === "AttemptSucceeded"
+            ? Effect.andThen(Deferred.await(gate), memory.record(event, hash))
+            : memory.record(event, hash)
+      }))).pipe(Layer.provide(Journal.layerMemory))
+      const collected = { events: [], logs: [] }
+      const fiber = yield* Executor.run(plan, { runId: "gated", concurrency: 8, failureMode: "no-new" }).pipe(
+        Effect.provide(Layer.mergeAll(
+          services,
+          RunLogger.layer.pipe(Layer.provideMerge(Layer.mergeAll(gated, collectingReporter(collected))))
+        )),
+        Effect.forkChild
+      )
+      yield* Effect.sleep("100 millis")
+      // 64 waiting for their commit, and the 8 running (their bodies ran) that cannot end until one commits.
+      assert.isAtMost(bodies, 64 + 8)
+      assert.isAtLeast(bodies, 64)
+      yield* Deferred.succeed(gate, undefined)
+      const result = yield* Fiber.join(fiber)
+      assert.strictEqual(result.status, "succeeded")
+      assert.strictEqual(bodies, 300)
     }))
 })
