@@ -122,7 +122,11 @@ if (profile !== undefined) {
         const row = rows[label] ??= { resume: [], one: [] }
         const one = await once(runtime, "one.ts", [], {}, clone)
         const resume = await once(runtime, "inproc.ts", [], {}, clone)
-        if (resume.restored !== Math.floor(jobs / 2)) throw new Error(`${label}: ${resume.restored} restored`)
+        // Half, less the successes not yet durable at the kill (the executor lets at most 64 ended jobs wait for
+        // their commit, besides those running): the same journal for every round and clone.
+        if (resume.restored > Math.floor(jobs / 2) || resume.restored < Math.floor(jobs / 2) - 100) {
+          throw new Error(`${label}: ${resume.restored} restored`)
+        }
         row.one.push({ at: 0, ...one })
         row.resume.push({ at: 0, ...resume })
         process.stderr.write(
