@@ -359,7 +359,9 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
         met,
         why: `bare runtime: \`${bareCommand[runtime]}\` ${ms(bare)}` + (floorCounts ? floorText : "") +
           (!met && floorCounts && cannot(limit) !== undefined ? `: ${cannot(limit)}` : "") +
-          (!met && floorCounts && cli !== undefined ? `; the runner takes ${ms(over - cli)} more than that effect/cli program` : "")
+          (!met && floorCounts && cli !== undefined
+            ? `; the runner takes ${ms(Math.abs(over - cli))} ${over >= cli ? "more" : "less"} than that effect/cli program`
+            : "")
       })
     }
     check("runner tasks/hello.ts", 60, true)
