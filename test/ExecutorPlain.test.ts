@@ -3,7 +3,7 @@ import * as Effect from "effect/Effect"
 import * as Deferred from "effect/Deferred"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
-import * as Tracer from "effect/Tracer"
+import type * as Tracer from "effect/Tracer"
 import * as Dag from "../src/Dag.ts"
 import * as Job from "../src/Job.ts"
 import * as Executor from "../src/internal/Executor.ts"
@@ -11,6 +11,7 @@ import * as Journal from "../src/internal/Journal.ts"
 import * as Plan from "../src/internal/Plan.ts"
 import * as RunLogger from "../src/internal/RunLogger.ts"
 import { collectingReporter, eventsOf, jobOf, runDag, services } from "./support/run.ts"
+import { memoryTracer } from "./support/tracer.ts"
 
 // A plain job (no cache, no spans, no retry, no resources) takes the executor's short path: its fiber starts with its
 // services, its attempt's log annotation is put on the fiber and taken off by hand, its inputs are made a dictionary
@@ -105,14 +106,7 @@ describe("Executor, plain jobs", () => {
           const result = yield* (tracer === undefined ? run : Effect.withTracer(run, tracer))
           return { result, events: collected.events }
         })
-      const spans: Array<Tracer.NativeSpan> = []
-      const tracer = Tracer.make({
-        span: (options) => {
-          const span = new Tracer.NativeSpan(options)
-          spans.push(span)
-          return span
-        }
-      })
+      const { spans, tracer } = memoryTracer()
       const traced = yield* resume(tracer)
       assert.strictEqual(jobOf(traced.result, "b").status, "succeeded")
       assert.strictEqual(eventsOf(traced.events, "JobRestored", "a").length, 1)

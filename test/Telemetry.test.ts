@@ -19,11 +19,11 @@ import * as path from "node:path"
 import * as OtlpResource from "effect/observability/OtlpResource"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Cause from "effect/Cause"
-import * as Tracer from "effect/Tracer"
 import * as Secrets from "../src/internal/Secrets.ts"
 import * as Telemetry from "../src/internal/telemetry/Telemetry.ts"
 import { WrappedTracer } from "../src/internal/telemetry/tracer.ts"
 import { type Receiver, receiver, type Request } from "./support/otlp.ts"
+import { memoryTracer } from "./support/tracer.ts"
 import { runnerAsync, type RuntimeName, waitUntil } from "./support/spawn.ts"
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -348,18 +348,6 @@ describe("Telemetry.settings", () => {
 // The tracer wrapper
 // ---------------------------------------------------------------------------------------------------------------
 
-/** A tracer whose spans stay in memory: `handed` are those the wrapper handed over (ended), as the exporter gets them. */
-const memoryTracer = () => {
-  const spans: Array<Tracer.NativeSpan> = []
-  const tracer = Tracer.make({
-    span: (options) => {
-      const span = new Tracer.NativeSpan(options)
-      spans.push(span)
-      return span
-    }
-  })
-  return { tracer, handed: () => spans.filter((s) => s.status._tag === "Ended") }
-}
 
 describe("the tracer wrapper", () => {
   it.effect("every span is handed over masked when it ends (attributes, nested values, events, errors, names); what is open at close ends interrupted", () =>
