@@ -239,7 +239,10 @@ interface Run {
   readonly frontier: Frontier
   readonly restored: ReadonlyMap<string, Resume.Restored>
   readonly hashes: Resume.DefinitionHashes
-  /** The hash of a job's inputs, from its needs' journaled outputs (final once it starts: see `jobServices`). */
+  /**
+   * The hash of a job's inputs, from its needs' journaled outputs (final once it starts): made when the job first
+   * reads or saves a checkpoint (most jobs never do), once at most (its services keep it: see `jobServices`).
+   */
   readonly inputHash: (job: JobState) => string
   /** Each job's cache policy, by plan index (undefined: it always runs). */
   readonly policies: ReadonlyArray<CachePolicy.Policy | undefined>
@@ -396,27 +399,19 @@ const inputsOf = (run: Run, job: JobState): Record<string, unknown> => {
   return inputs
 }
 
-/**
- * Hashes the job's inputs when it first reads or saves a checkpoint (most jobs never do): a sort, a JSON text and a
- * digest a job. Its needs' journaled outputs are final by now (each need succeeded or was restored before it started).
- */
-const inputHashOf = (run: Run, job: JobState): () => string => {
-  let hash: string | undefined
-  return () => hash ??= run.inputHash(job)
-}
-
 /** The job's fiber, ready to fork: it records how it ended on the job, then tells the loop. */
 const start = (run: Run, job: JobState, completions: Completions): Effect.Effect<unknown, unknown, Job.Services> => {
   const inputs = inputsOf(run, job)
-  const inputHash = inputHashOf(run, job)
   const policy = run.policies[job.planned.index]
   const work = run.options.dispatch !== undefined
     ? dispatched(run, job, run.options.dispatch)
     : policy === undefined
-    ? runJob(run.recorder, run.state.runId, job, inputs, inputHash)
-    : reuseOrRun(run, job, policy, inputs, inputHash)
-  // Everything after its work is uninterruptible (see `ended`).
-  return Effect.uninterruptibleMask((restore) => Effect.flatMap(Effect.exit(restore(work)), ended(run, job, completions)))
+    ? runJob(run.recorder, run.state.runId, job, inputs, run.inputHash)
+    : reuseOrRun(run, job, policy, inputs)
+  // Everything after its work is uninterruptible (see `settle`).
+  return Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Effect.exit(restore(work)), (exit) => settle(run, job, completions, exit))
+  )
 }
 
 /**
@@ -436,7 +431,6 @@ const startPlain = (
   if (fibers.state._tag === "Closed") return
   const inputs = inputsOf(run, job)
   const { recorder, state: { runId } } = run
-  // The run's hasher, not a closure a job (the services keep the hash).
   const services = jobServices.withServices(context, recorder, runId, job, run.inputHash, undefined)
   const work = Effect.flatMap(Effect.exit(Effect.interruptible(runProvided(recorder, runId, job, inputs, run.clock))), (exit) =>
     // As `runJob` journals an interruption, before the loop hears of it.
@@ -455,10 +449,6 @@ const uninterruptible: Effect.RunOptions = { uninterruptible: true }
  * and exit hooks saved on every job). Runs uninterruptibly: `kill` interrupts jobs, never a success being recorded,
  * and an interrupted run waits for a success being committed and reports it as a success.
  */
-const ended = (run: Run, job: JobState, completions: Completions) => (exit: Exit.Exit<Finished, unknown>): Effect.Effect<void> =>
-  settle(run, job, completions, exit)
-
-/** `ended`, of the exit. */
 const settle = (run: Run, job: JobState, completions: Completions, exit: Exit.Exit<Finished, unknown>): Effect.Effect<void> => {
   job.fiberExit = exit
   // A dispatched job's success arrives committed (its commit exit is set).
@@ -517,8 +507,7 @@ const reuseOrRun = (
   run: Run,
   job: JobState,
   policy: CachePolicy.Policy,
-  inputs: Record<string, unknown>,
-  inputHash: () => string
+  inputs: Record<string, unknown>
 ): Effect.Effect<Finished, unknown, Job.Services> => {
   const jobs = run.state.jobs
   return run.reuse!.reuseOrRun({
@@ -530,7 +519,7 @@ const reuseOrRun = (
     definitionHash: run.hashes.of(job.planned.index),
     needs: job.planned.deps.map((dep) => [dep.name, jobs[dep.index]!.journaled] as const),
     warned: run.warned
-  }, runJob(run.recorder, run.state.runId, job, inputs, inputHash)).pipe(
+  }, runJob(run.recorder, run.state.runId, job, inputs, run.inputHash)).pipe(
     Effect.annotateLogs({ jobId: job.id, runId: run.state.runId })
   )
 }

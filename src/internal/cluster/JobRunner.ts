@@ -201,9 +201,9 @@ const runOne = (
       yield* Effect.logInfo(`runs on worker ${options.holder} (lease epoch ${lease.success.epoch})`).pipe(
         Effect.annotateLogs({ runId, jobId })
       )
-      // Made when a checkpoint first needs it, as on a local run: a job without checkpoints never hashes its inputs.
-      let hash: string | undefined
-      const attempt = runJob(recorder, runId, job, inputs, () => hash ??= Resume.inputHash(needs))
+      // Made when a checkpoint first needs it, once (the job's services keep it), as on a local run: a job without
+      // checkpoints never hashes its inputs.
+      const attempt = runJob(recorder, runId, job, inputs, () => Resume.inputHash(needs))
       const reused = cache === undefined || policy === undefined ? attempt : reuse.reuseOrRun({
         journal,
         cache: cache.success,

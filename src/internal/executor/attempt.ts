@@ -37,8 +37,8 @@ export const runJob = (
   runId: string,
   job: JobState,
   inputs: Record<string, unknown>,
-  /** How to make the hash of its inputs, when a checkpoint first needs it (the caller keeps what it made). */
-  inputHash: () => string
+  /** How to make the hash of its inputs, when a checkpoint first needs it (its services keep what it made). */
+  inputHash: (job: JobState) => string
 ): Effect.Effect<Finished, unknown, Job.Services> =>
   // Its log annotations (jobId, runId) come with its services (jobServices.ts).
   spans.withJobSpan(job, (span) => {

@@ -31,7 +31,7 @@ export const provide = <A, E, R>(
   recorder: Recorder,
   runId: string,
   job: JobState,
-  inputHash: () => string,
+  inputHash: (job: JobState) => string,
   span: Tracer.Span | undefined
 ): Effect.Effect<A, E, Exclude<R, Tracer.ParentSpan>> =>
   Effect.updateContext(effect as Effect.Effect<A, E, never>, (context: Context.Context<never>) =>
