@@ -557,19 +557,18 @@ const makeFor = (
       leaseJob,
       // A restored job writes nothing: do not queue 5,000 empty items ahead of a resumed run's first job. Nor does the
       // start of a wait for a resource (the live view shows it; its end, JobAdmitted, journals the whole wait).
-      record: (event, definitionHash) =>
-        event._tag === "JobRestored" || event._tag === "JobWaiting"
-          ? Effect.void
-          : event._tag === "RunStarted" && event.resumed
-          // Its jobs' rows are read first (this process holds the run's lock: no other writes them meanwhile).
-          ? Effect.flatMap(jobsOf(event.runId), (existing) =>
-            enqueue(statements(event, definitionHash, { host, pid }, existing), true, fenceOf(event.runId)))
-          : enqueue(
-            statements(event, definitionHash, { host, pid }),
+      record: (event, definitionHash) => {
+        if (event._tag === "JobRestored" || event._tag === "JobWaiting") return Effect.void
+        const write = (existing?: ReadonlySet<string>) =>
+          enqueue(
+            statements(event, definitionHash, { host, pid }, existing),
             durable(event),
             fenceOf(event.runId, "jobId" in event ? event.jobId : undefined),
             event._tag === "AttemptSucceeded"
-          ),
+          )
+        // A resumed run's jobs' rows are read first (this process holds the run's lock: no other writes them meanwhile).
+        return event._tag === "RunStarted" && event.resumed ? Effect.flatMap(jobsOf(event.runId), write) : write()
+      },
       lockLost: (runId) => Effect.suspend(() => {
         const fence = held.get(runId)
         return fence === undefined ? Effect.never : Deferred.await(fence.lost)
