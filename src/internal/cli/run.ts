@@ -98,9 +98,9 @@ const handler = (
 ) =>
   Startup.marked("command line parsed (the run command's modules loaded)").pipe(
     Effect.andThen(checkFlags(input)),
-    // The audit's git calls (three processes at once, 40–130 ms on the 2-core VM) run while the task file loads
-    // instead of after the plan, off the cold start's critical path (bench/README.md, issue 18). A cluster run's
-    // audit is collected by its submitter (clusterRun).
+    // The audit's git calls (two processes at once, none outside a repository: Audit.ts) run while the task file loads
+    // and the journal opens, off the cold start's critical path (bench/README.md, issue 18); they are joined in
+    // `executePlan`. A cluster run's audit is collected by its submitter (clusterRun).
     Effect.andThen(input.dryRun || input.cluster ? Effect.succeed(undefined) : Effect.forkChild(Audit.collect(input.file, version))),
     Effect.flatMap((audit) =>
       Effect.flatMap(
