@@ -118,6 +118,10 @@ const openOn = (marksFile: string, pid: number) => {
   return new Map(marks.filter((m) => m.what === "start" && !ended.has(m.job)).map((m) => [m.job, m.epoch]))
 }
 
+/** Jobs started by `pid` (by the marks), their bodies ended or not. */
+const startedOn = (marksFile: string, pid: number) =>
+  new Set(cluster.marks(marksFile).filter((m) => m.pid === pid && m.what === "start").map((m) => m.job))
+
 /** The end of every scenario: the run's exit, every job ended (marks) and succeeded (journal), the run succeeded. */
 const outcome = async (url: string, marksFile: string, jobs: number, end: { status: number | null; output: string }) => {
   const violations: Array<string> = []
@@ -210,9 +214,10 @@ export const kill = async (options: KillOptions): Promise<KillReport> => {
       victim.process.kill("SIGKILL")
       const at = Date.now()
       await victim.done
-      // After the kill the victim commits nothing more: what it had started and not committed is in flight.
+      // After the kill the victim commits nothing more: what it had started and not committed is in flight, its body
+      // ended or not (a body that ended a moment before the kill, its success not yet committed, runs again too).
       const done = await succeededJobs(url)
-      const inFlight = new Set([...open(victim.pid)].filter((job) => !done.has(job)))
+      const inFlight = new Set([...startedOn(marksFile, victim.pid)].filter((job) => !done.has(job)))
       const lost: (typeof kills)[number] = { pid: victim.pid, at, inFlight }
       kills.push(lost)
       workers.splice(workers.indexOf(victim), 1)
@@ -236,7 +241,16 @@ export const kill = async (options: KillOptions): Promise<KillReport> => {
     const again = [...starts].filter(([, n]) => n > 1).map(([job]) => job)
     const rerun = again.reduce((sum, job) => sum + starts.get(job)! - 1, 0)
     const strays = again.filter((job) => !lost.has(job))
-    if (strays.length > 0) violations.push(`jobs run again that were not in flight on a killed worker: ${strays.join(", ")}`)
+    if (strays.length > 0) {
+      // Each stray's marks against the kills (pid, ms after the run's first kill), for telling where it ran again.
+      const first = kills[0]?.at ?? 0
+      const told = strays.map((job) =>
+        `${job} (${marks.filter((m) => m.job === job).map((m) => `${m.what} pid ${m.pid} epoch ${m.epoch} at ${m.at - first}`).join(", ")})`
+      )
+      violations.push(`jobs run again that were not in flight on a killed worker: ${told.join("; ")}; kills: ${
+        kills.map((k) => `pid ${k.pid} at ${k.at - first} (in flight: ${[...k.inFlight].join(" ")})`).join(", ")
+      }`)
+    }
     const inFlightTotal = kills.reduce((sum, k) => sum + k.inFlight.size, 0)
     if (rerun > inFlightTotal) violations.push(`${rerun} executions again, more than the ${inFlightTotal} in flight on killed workers`)
     // The journal's attempt rows agree with the marks (an attempt killed before its start was committed leaves a start
