@@ -110,6 +110,8 @@ export interface Results {
     kernel: string
     loadAverageStart: ReadonlyArray<number>
     loadAverageEnd?: ReadonlyArray<number>
+    /** µs to first touch a fresh 4 KiB page (bench/run.ts `pageTouchMicros`); absent in results of before 2026-12-06. */
+    pageTouchMicros?: number
   }
   versions: Record<string, string | undefined>
   config: Record<string, unknown>
@@ -462,7 +464,12 @@ export const markdown = (r: Results): string => {
       ).join("; ") + "; scenario 3 (the chain) comes with 2; 7–9 were not run"
     ]),
     `- Machine: ${r.machine.cpus} × ${r.machine.model}, ${r.machine.memoryGiB} GiB, ${r.machine.kernel}; load average (1/5/15 min) ` +
-      `${r.machine.loadAverageStart.map((x) => num(x, 2)).join(" / ")} at the start, ${(r.machine.loadAverageEnd ?? []).map((x) => num(x, 2)).join(" / ")} at the end`,
+      `${r.machine.loadAverageStart.map((x) => num(x, 2)).join(" / ")} at the start, ${(r.machine.loadAverageEnd ?? []).map((x) => num(x, 2)).join(" / ")} at the end` +
+      (r.machine.pageTouchMicros === undefined ? "" : `; first touch of a fresh 4 KiB page ${num(r.machine.pageTouchMicros, 2)} µs` +
+        (r.machine.pageTouchMicros > 2
+          ? ` (**slow**: a process that touches 11 MB, as \`node -e 0\` does, spends ~${num(r.machine.pageTouchMicros * 2_750 / 1000, 0)} ms ` +
+            "on that alone; start-up and memory-heavy figures are slower than on a machine that pays under 1 µs, and not comparable with them)"
+          : "")),
     `- Runtimes: Node ${v["node"]}, Bun ${v["bun"]}, ${v["deno"]}. Peers: ${v["make"]} (Debian package), just ${v["just"]?.replace(/^just /, "") ?? "**not installed**"} ` +
       `(npm rust-just-linux-x64), Wireit ${v["wireit"] ?? "not installed"} (npm, run through npm ${v["npm"]}), concurrently ${v["concurrently"] ?? "not installed"} (npm), ` +
       `go-task ${v["task"] ?? "not installed (see below)"}, turbo ${v["turbo"] ?? "**not installed**"} (npm).`,
