@@ -796,14 +796,15 @@ const scrub = (url: string, text: string): string => {
 /**
  * The journal is the runner's bookkeeping, not the user's work: its statements open no spans (Effect's SQL client
  * would add one per statement to the run's trace when OpenTelemetry is on). Without a tracer that exports, nothing is
- * changed (disabling costs ~0.5 µs a call, the check ~0.2).
+ * changed (disabling costs ~0.5 µs a call, the check ~0.2). `Effect.void` (an event kept nothing of) is passed as it
+ * is: it runs no statement, and the recorder tells it apart (executor/recorder.ts).
  */
 const untraced = (journal: Journal.Journal["Service"]): Journal.Journal["Service"] =>
   Object.fromEntries(Object.entries(journal).map(([name, value]: [string, unknown]) => [
     name,
     typeof value !== "function" ? value : (...args: Array<unknown>) => {
       const result: unknown = value(...args)
-      return Effect.isEffect(result)
+      return Effect.isEffect(result) && result !== Effect.void
         ? Effect.flatMap(Effect.tracer, (tracer) => tracer === Tracer.nativeTracer ? result : Effect.withTracerEnabled(result, false))
         : result
     }
