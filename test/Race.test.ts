@@ -52,7 +52,8 @@ const setup = () => {
   return { files, env }
 }
 
-const ran = (log: string) => fs.existsSync(log) ? fs.readFileSync(log, "utf8").trim().split("\n") : []
+// Whole lines only: the file exists, empty, between the job's open and its write (a slow machine read it there once).
+const ran = (log: string) => fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter((line) => line !== "") : []
 
 /** The run of key K in the journal, and the locks left. */
 const journalState = (journal: string) => {
