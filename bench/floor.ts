@@ -13,6 +13,14 @@
  *   <runtime> bench/floor.ts cli-group N [C]      the two above in one process: the effect/cli program's command starts
  *                                                 the N `true` as `group` does. What a runner whose command line is
  *                                                 effect/cli does at the least for N shell jobs, start-up included
+ *   <runtime> bench/floor.ts cli-group-journal N [C] DIR
+ *                                                 the same, with the least a durable journal writes: SQLite (node:sqlite,
+ *                                                 as the runner's default journal: WAL, synchronous=FULL) in DIR, one row
+ *                                                 inserted when a job starts and updated when it ends, the writes of one
+ *                                                 turn of the event loop committed together (one fsync), none awaited by
+ *                                                 the next job. What a runner that records each job on this stack pays at
+ *                                                 the least for N shell jobs (the runner also waits for a job's commit
+ *                                                 before its dependents start, writes an attempt row and the output)
  *   <runtime> bench/floor.ts spawn N [C]          starts `true` N times, C at once (default 8), with the runtime's
  *                                                 native spawn, and exits: the shell jobs' floor on this runtime
  *   <runtime> bench/floor.ts group N [C]          the same, each `true` in a process group of its own with its stdout
@@ -32,7 +40,7 @@
  */
 import * as path from "node:path"
 
-const [what, arg, concurrencyArg] = process.argv.slice(2)
+const [what, arg, concurrencyArg, journalDir] = process.argv.slice(2)
 const deno = Reflect.get(globalThis, "Deno")
 const bun = Reflect.get(globalThis, "Bun")
 
@@ -78,25 +86,64 @@ const spawnTrueInGroup = async (): Promise<void> => {
   }
 }
 
-/** Starts `true` N (the argument) times, C at once (default 8), each with `one`. */
-async function spawnAll(one: () => Promise<void>): Promise<void> {
+/** Starts `true` N (the argument) times, C at once (default 8), each with `one` (given its index). */
+async function spawnAll(one: (index: number) => Promise<void>): Promise<void> {
   const total = Number(arg)
   const concurrency = Number(concurrencyArg ?? "8")
   let next = 0
   const worker = async () => {
-    while (next < total) {
-      next++
-      await one()
-    }
+    while (next < total) await one(next++)
   }
   await Promise.all(Array.from({ length: Math.min(concurrency, total) }, worker))
+}
+
+/**
+ * The least a durable journal does for a job (see cli-group-journal above): returns `one` with a row written at its
+ * start and at its end, and `close`, which commits what is left.
+ */
+const journaled = async (one: () => Promise<void>) => {
+  const fs = await import("node:fs")
+  const { DatabaseSync } = await import("node:sqlite")
+  const file = path.join(path.resolve(journalDir ?? "."), "floor-journal.db")
+  for (const suffix of ["", "-wal", "-shm"]) fs.rmSync(file + suffix, { force: true })
+  const db = new DatabaseSync(file)
+  db.exec("PRAGMA journal_mode = WAL")
+  db.exec("PRAGMA synchronous = FULL")
+  db.exec("CREATE TABLE jobs (id INTEGER PRIMARY KEY, status TEXT NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER)")
+  const start = db.prepare("INSERT INTO jobs (id, status, started_at) VALUES (?, 'running', ?)")
+  const end = db.prepare("UPDATE jobs SET status = 'succeeded', ended_at = ? WHERE id = ?")
+  let open = false
+  const commit = () => {
+    if (!open) return
+    open = false
+    db.exec("COMMIT")
+  }
+  const write = (statement: { run: (...values: Array<number>) => unknown }, ...values: Array<number>) => {
+    if (!open) {
+      db.exec("BEGIN")
+      open = true
+      setImmediate(commit)
+    }
+    statement.run(...values)
+  }
+  return {
+    one: async (index: number) => {
+      write(start, index, Date.now())
+      await one()
+      write(end, Date.now(), index)
+    },
+    close: () => {
+      commit()
+      db.close()
+    }
+  }
 }
 
 if (what === "effect") {
   await compileCache()
   const Effect = await import("effect/Effect")
   await Effect.runPromise(Effect.log("hello"))
-} else if (what === "cli" || what === "cli-group") {
+} else if (what === "cli" || what === "cli-group" || what === "cli-group-journal") {
   await compileCache()
   const [NodeServices, Command, Flag, Effect] = await Promise.all([
     import("@effect/platform-node/NodeServices"),
@@ -107,7 +154,16 @@ if (what === "effect") {
   const hello = Command.make(
     "hello",
     { name: Flag.String("name").pipe(Flag.withDefault("hello")) },
-    ({ name }) => what === "cli" ? Effect.log(name) : Effect.promise(() => spawnAll(spawnTrueInGroup))
+    ({ name }) =>
+      what === "cli"
+        ? Effect.log(name)
+        : what === "cli-group"
+        ? Effect.promise(() => spawnAll(spawnTrueInGroup))
+        : Effect.promise(async () => {
+          const journal = await journaled(spawnTrueInGroup)
+          await spawnAll(journal.one)
+          journal.close()
+        })
   )
   await Effect.runPromise(
     Command.runWith(hello, { version: "0.0.0" })(what === "cli" ? process.argv.slice(3) : []).pipe(
@@ -145,6 +201,6 @@ if (what === "effect") {
 } else if (what === "spawn" || what === "group") {
   await spawnAll(what === "spawn" ? spawnTrue : spawnTrueInGroup)
 } else {
-  process.stderr.write("usage: bench/floor.ts import FILE | effect | cli | cli-group N [CONCURRENCY] | dag FILE | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
+  process.stderr.write("usage: bench/floor.ts import FILE | effect | cli | cli-group N [CONCURRENCY] | cli-group-journal N CONCURRENCY DIR | dag FILE | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
   process.exit(2)
 }

@@ -260,6 +260,16 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
         : `; the same inside a plain effect/cli program (the runner's command line is effect/cli, and its start-up is ` +
           `in its time too) ${ms(median(cliGroup.samples))} = ${times(cliGroupRatio!)} make` +
           (cliGroupRatio! > limit ? `: above the target by itself, so the target cannot be met with effect/cli on ${runtimeName[runtime]}` : "")
+      const journalFloor = rowOf(`${runtime} cli journal group spawn floor`, "layered")
+      const journalRatio = journalFloor === undefined ? undefined : median(journalFloor.samples) / median(make.samples)
+      const journalText = (journalFloor === undefined || cliGroupText === "" || cliGroupRatio! > limit)
+        ? ""
+        : `; the same with the least a durable journal writes (SQLite as the default journal, synchronous=FULL: a row ` +
+          `at each job's start and end, one commit per turn of the event loop, no job waiting for one) ` +
+          `${ms(median(journalFloor.samples))} = ${times(journalRatio!)} make` +
+          (journalRatio! > limit
+            ? `: above the target by itself, so the target cannot be met with effect/cli and the default journal on ${runtimeName[runtime]}`
+            : "")
       out.push({
         target: `${num(smallest, 0)} shell jobs layered, c8, default journal (${runtimeName[runtime]})`,
         goal: `≤ ${limit}× make -j8`,
@@ -270,7 +280,7 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
           : `; the runtime's floor (its native spawn of ${num(smallest, 0)} \`true\` at c8, from its own start, nothing else) ` +
             `${ms(median(floor.samples))} = ${times(floorRatio!)} make` +
             (floorRatio! > limit ? `: above the target by itself, so the target cannot be met on ${runtimeName[runtime]}` : "") +
-            groupText + cliGroupText)
+            groupText + cliGroupText + journalText)
       })
       const just = rowOf("just --jobs 8", "layered")
       const justMissing = shell.rows.find((row) => row.name === "just --jobs 8" && row.skipped !== undefined)
@@ -287,10 +297,14 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
               (floor === undefined ? "" : `; the runtime's spawn floor alone is ${times(median(floor.samples) / theirs)} just`) +
               (group === undefined ? "" : `, in a process group with its output read ${times(median(group.samples) / theirs)} just`) +
               (cliGroup === undefined ? "" : `, the same inside a plain effect/cli program ${times(median(cliGroup.samples) / theirs)} just`) +
+              (journalFloor === undefined ? "" : `, that program writing the least a durable journal does ${times(median(journalFloor.samples) / theirs)} just`) +
               ((floor !== undefined && median(floor.samples) > theirs) || (group !== undefined && median(group.samples) > theirs)
                 ? `: the runtime alone is slower than just, so it cannot be beaten on ${runtimeName[runtime]}`
                 : cliGroup !== undefined && median(cliGroup.samples) > theirs
                 ? `: a plain effect/cli program alone is slower than just, so it cannot be beaten with effect/cli on ${runtimeName[runtime]}`
+                : journalFloor !== undefined && median(journalFloor.samples) > theirs
+                ? `: a plain effect/cli program that journals each job durably is slower than just (just keeps no record), so ` +
+                  `it cannot be beaten with effect/cli and the default journal on ${runtimeName[runtime]}`
                 : "")
         })
       }

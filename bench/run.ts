@@ -194,7 +194,15 @@ const contenders = (): ReadonlyArray<Contender> => {
     floor: true,
     command: (_dir: string, s: ReturnType<typeof spec>) => [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "cli-group", String(s.needs.length), "8"]
   }))
-  return [...peers, ...runners, ...floors, ...groupFloors, ...cliGroupFloors]
+  // And with the least a durable journal writes for each job (bench/floor.ts cli-group-journal): the target's runner
+  // keeps its default journal, whose commits are part of what it must do.
+  const cliJournalFloors: Array<Contender> = runtimes.map((runtime) => ({
+    name: `${runtime} cli journal group spawn floor`,
+    runtime,
+    floor: true,
+    command: (dir: string, s: ReturnType<typeof spec>) => [...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "cli-group-journal", String(s.needs.length), "8", dir]
+  }))
+  return [...peers, ...runners, ...floors, ...groupFloors, ...cliGroupFloors, ...cliJournalFloors]
 }
 
 /** Copies the generated workload into a fresh folder (only what the runners read). */
