@@ -120,17 +120,22 @@ const youngGeneration = async () => {
  * for it (`Bun.gc(false)`) every 25 ms while the process is busy keeps the same run at 144-151 MB (heap capacity
  * 56 MB), for the same CPU; every 10 ms saved 3 MB more for 6% more CPU, every 100 ms too little on a run that short
  * (bench/README.md, issue 18, eighth pass). A process that is not busy (a run waiting for its shell jobs, a server) is
- * left alone: a tick that finds less than 5 ms of CPU used since the last one does nothing.
+ * left alone: a tick that finds less than 5 ms of CPU used since the last one does nothing. The first tick comes 200 ms
+ * after the runner's modules load: a short command (`runner list`, a small run) ends before any.
  */
 const bunCollector = () => {
   const bun = Reflect.get(globalThis, "Bun")
   let last = process.cpuUsage()
-  setInterval(() => {
+  const tick = () => {
     const now = process.cpuUsage()
     const busyMicros = now.user + now.system - last.user - last.system
     last = now
     if (busyMicros >= 5_000) bun.gc(false)
-  }, 25).unref()
+  }
+  setTimeout(() => {
+    last = process.cpuUsage()
+    setInterval(tick, 25).unref()
+  }, 200).unref()
 }
 
 const args = host.args
