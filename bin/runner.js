@@ -116,9 +116,9 @@ const youngGeneration = async () => {
 
 /**
  * Bun (JavaScriptCore) lets a busy run's heap grow well past what it keeps alive: a 10,000-job run peaked at
- * 168-178 MB RSS (heap capacity 81 MB at the end) with ~28 MB of live heap. Asking for a collection without waiting
- * for it (`Bun.gc(false)`) every 25 ms while the process is busy keeps the same run at 144-151 MB (heap capacity
- * 56 MB), for the same CPU; every 10 ms saved 3 MB more for 6% more CPU, every 100 ms too little on a run that short
+ * 164-174 MiB RSS (heap capacity 81 MiB at the end) with ~28 MiB of live heap. Asking for a collection without
+ * waiting for it (`Bun.gc(false)`) every 25 ms while the process is busy keeps the same run at 143-148 MiB (heap
+ * capacity 56 MiB), for the same CPU; every 10 ms saved 3 MiB more for 9% more CPU, every 100 ms too little
  * (bench/README.md, issue 18, eighth pass). A process that is not busy (a run waiting for its shell jobs, a server) is
  * left alone: a tick that finds less than 5 ms of CPU used since the last one does nothing. The first tick comes 200 ms
  * after the runner's modules load: a short command (`runner list`, a small run) ends before any.
