@@ -125,16 +125,14 @@ const youngGeneration = async () => {
  */
 const bunCollector = () => {
   const bun = Reflect.get(globalThis, "Bun")
-  let last = process.cpuUsage()
-  const tick = () => {
-    const now = process.cpuUsage()
-    const busyMicros = now.user + now.system - last.user - last.system
-    last = now
-    if (busyMicros >= 5_000) bun.gc(false)
-  }
   setTimeout(() => {
-    last = process.cpuUsage()
-    setInterval(tick, 25).unref()
+    let last = process.cpuUsage()
+    setInterval(() => {
+      const now = process.cpuUsage()
+      const busyMicros = now.user + now.system - last.user - last.system
+      last = now
+      if (busyMicros >= 5_000) bun.gc(false)
+    }, 25).unref()
   }, 200).unref()
 }
 
