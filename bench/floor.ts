@@ -13,14 +13,15 @@
  *   <runtime> bench/floor.ts cli-group N [C]      the two above in one process: the effect/cli program's command starts
  *                                                 the N `true` as `group` does. What a runner whose command line is
  *                                                 effect/cli does at the least for N shell jobs, start-up included
- *   <runtime> bench/floor.ts cli-group-journal N [C] DIR
+ *   <runtime> bench/floor.ts cli-group-journal N [C [DIR]]
  *                                                 the same, with the least a durable journal writes: SQLite (node:sqlite,
- *                                                 as the runner's default journal: WAL, synchronous=FULL) in DIR, one row
- *                                                 inserted when a job starts and updated when it ends, the writes of one
- *                                                 turn of the event loop committed together (one fsync), none awaited by
- *                                                 the next job. What a runner that records each job on this stack pays at
- *                                                 the least for N shell jobs (the runner also waits for a job's commit
- *                                                 before its dependents start, writes an attempt row and the output)
+ *                                                 as the runner's default journal: WAL, synchronous=FULL) in DIR (default:
+ *                                                 the working folder), one row inserted when a job starts and updated
+ *                                                 when it ends, the writes of one turn of the event loop committed
+ *                                                 together (one fsync), none awaited by the next job. What a runner
+ *                                                 that records each job on this stack pays at the least for N shell jobs
+ *                                                 (the runner also waits for a job's commit before its dependents start,
+ *                                                 writes an attempt row and the output)
  *   <runtime> bench/floor.ts spawn N [C]          starts `true` N times, C at once (default 8), with the runtime's
  *                                                 native spawn, and exits: the shell jobs' floor on this runtime
  *   <runtime> bench/floor.ts group N [C]          the same, each `true` in a process group of its own with its stdout
@@ -201,6 +202,6 @@ if (what === "effect") {
 } else if (what === "spawn" || what === "group") {
   await spawnAll(what === "spawn" ? spawnTrue : spawnTrueInGroup)
 } else {
-  process.stderr.write("usage: bench/floor.ts import FILE | effect | cli | cli-group N [CONCURRENCY] | cli-group-journal N CONCURRENCY DIR | dag FILE | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
+  process.stderr.write("usage: bench/floor.ts import FILE | effect | cli | cli-group N [CONCURRENCY] | cli-group-journal N [CONCURRENCY [DIR]] | dag FILE | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
   process.exit(2)
 }
