@@ -135,7 +135,7 @@ export interface Timed {
   readonly signal: NodeJS.Signals | null
   readonly stderr: string
   readonly stdout: string
-  /** Lines of stdout matching `options.count`. */
+  /** Lines of stdout matching `options.count`; a line whose match captured a number counts as that many. */
   readonly counted: number
 }
 
@@ -167,17 +167,29 @@ export const timed = (argv: ReadonlyArray<string>, options: TimedOptions): Promi
       if (options.count !== undefined) {
         const lines = (partial + text).split("\n")
         partial = lines.pop()!
-        for (const line of lines) if (options.count.test(line)) counted++
+        for (const line of lines) counted += countOf(options.count, line)
       }
     })
     child.stderr.on("data", (chunk) => (stderr = (stderr + chunk).slice(-20_000)))
     const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMillis ?? 300_000)
     child.on("close", (status, signal) => {
       clearTimeout(timer)
-      if (options.count?.test(partial)) counted++
+      if (options.count !== undefined) counted += countOf(options.count, partial)
       resolve({ millis: performance.now() - start, spawnedAt, status, signal, stdout, stderr, counted })
     })
   })
+
+/**
+ * A line of the runner's plain output for restored jobs: one per job, then one counting the rest ("↺ and 4938 more
+ * jobs …: outputs restored from the journal"), which counts as that many.
+ */
+export const restoredLine = /(?:and (\d+) more jobs? .*)?restored from the journal/
+
+/** 0 when `line` does not match; else the number its first group captured, or 1. */
+const countOf = (pattern: RegExp, line: string): number => {
+  const match = pattern.exec(line)
+  return match === null ? 0 : match[1] === undefined ? 1 : Number(match[1])
+}
 
 /** Like `timed`, and fails when the command exits non-zero. */
 export const mustRun = async (argv: ReadonlyArray<string>, options: TimedOptions): Promise<Timed> => {

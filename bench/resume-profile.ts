@@ -12,7 +12,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { mustRun, root, type Runtime, runnerCommand, timed } from "./commands.ts"
+import { mustRun, restoredLine, root, type Runtime, runnerCommand, timed } from "./commands.ts"
 import * as Generate from "./generate.ts"
 import { spec } from "./workloads.ts"
 
@@ -93,7 +93,7 @@ const once = async (
   const result = await mustRun([...command, path.join(cwd, file), ...flags(file === "one.ts" ? "one" : "bench")], {
     cwd,
     env: { BENCH_MARK: mark, ...env },
-    count: /output restored from the journal/
+    count: restoredLine
   })
   const m = JSON.parse(fs.readFileSync(mark, "utf8")) as Mark
   return { wall: m.at - result.spawnedAt, cpu: m.cpu, uptime: m.uptime, restored: result.counted, cwd }

@@ -18,6 +18,7 @@ import {
   mustRun,
   onPath,
   peerBins,
+  restoredLine,
   root,
   type Runtime,
   runnerCommand,
@@ -482,7 +483,7 @@ const resumeScenario = async () => {
       })
       startup.push(Number(fs.readFileSync(oneMark, "utf8")) - one.spawnedAt)
       const mark = path.join(dir, "first-new-job")
-      const resumed = await mustRun(args, { cwd: dir, env: { BENCH_MARK: mark }, count: /output restored from the journal/ })
+      const resumed = await mustRun(args, { cwd: dir, env: { BENCH_MARK: mark }, count: restoredLine })
       samples.push(Number(fs.readFileSync(mark, "utf8")) - resumed.spawnedAt)
       restored.push(resumed.counted)
       fs.rmSync(dir, { recursive: true, force: true })

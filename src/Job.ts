@@ -248,7 +248,7 @@ export const make = <
   Exclude<Exclude<R, LOut> | LIn, Services> | Requirements<Needs[keyof Needs]>,
   Id,
   Needs
-> => build(id, "effect", options as unknown as Options<any, A, E | LE, Services>, undefined, callSites())
+> => build(id, "effect", options as unknown as Options<any, A, E | LE, Services>, undefined, callSites(make))
 
 export interface CommandOptions<Needs, C = {}> {
   /** Jobs whose outputs this job receives, by name; the argv and env functions receive them. Default: none. */
@@ -328,14 +328,14 @@ export const command = <
   id: Id,
   argv: Argv | ((inputs: RunInputs<Needs, C>) => Argv),
   options: CommandOptions<Needs, C> & Given<Timeout, Uses> = {}
-): Job<CommandOutput, CommandError | RunnerErrors<Timeout, Uses, undefined>, never, Id, Needs> => makeCommand(id, argv, options, callSites())
+): Job<CommandOutput, CommandError | RunnerErrors<Timeout, Uses, undefined>, never, Id, Needs> => makeCommand(id, argv, options, callSites(command))
 
 /**
  * The former name of `Job.command`, which runs no shell: it behaves identically.
  *
  * @deprecated Use `Job.command` (same arguments, same behaviour).
  */
-export const shell: typeof command = (id, argv, options = {}) => makeCommand(id, argv, options, callSites())
+export const shell: typeof command = (id, argv, options = {}) => makeCommand(id, argv, options, callSites(shell))
 
 const makeCommand = <Needs extends Readonly<Record<string, Any>>, C extends ConfigSpec>(
   id: string,

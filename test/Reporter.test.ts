@@ -220,6 +220,45 @@ const show = (events: ReadonlyArray<RunEvent.RunEvent>, format: Reporter.Format)
     return chunks
   })
 
+describe("restored jobs of a resumed run", () => {
+  const resumed = (restored: number): ReadonlyArray<RunEvent.RunEvent> => {
+    const ids = Array.from({ length: restored + 1 }, (_, i) => `j${i}`)
+    return [
+      { _tag: "RunStarted", runId: "r1", resumed: true, dag: "d", at: 0, jobIds: ids, concurrency: 2, failureMode: "no-new" },
+      ...ids.slice(0, restored).map((jobId, i): RunEvent.RunEvent => ({ _tag: "JobRestored", runId: "r1", jobId, at: i })),
+      { _tag: "AttemptStarted", runId: "r1", jobId: ids.at(-1)!, attempt: 1, at: 3000 }
+    ]
+  }
+  const restoredLines = (all: string) => all.split("\n").filter((line) => line.includes("restored from the journal"))
+
+  it.effect("plain: a line for each of the first ten, then one line counting the others, before the next event", () =>
+    Effect.gen(function*() {
+      const all = (yield* show(resumed(2_500), "plain")).join("")
+      const lines = restoredLines(all)
+      assert.strictEqual(lines.length, 11)
+      assert.match(lines[0]!, /^00:00:00 j0 ↺ succeeded in an earlier attempt of this run: output restored from the journal$/)
+      assert.match(lines[9]!, /^00:00:00 j9 ↺ /)
+      // Stamped with the last restored job's time (2,499 ms).
+      assert.strictEqual(lines[10], "00:00:02 ↺ and 2490 more jobs succeeded in an earlier attempt of this run: outputs restored from the journal")
+      assert.isBelow(all.indexOf("and 2490 more jobs"), all.indexOf("j2500 started"))
+    }))
+
+  it.effect("plain: ten restored jobs or fewer get a line each and no count", () =>
+    Effect.gen(function*() {
+      const lines = restoredLines((yield* show(resumed(10), "plain")).join(""))
+      assert.deepStrictEqual(lines.map((line) => line.split(" ")[1]), ["j0", "j1", "j2", "j3", "j4", "j5", "j6", "j7", "j8", "j9"])
+    }))
+
+  it.effect("pretty: the count shows before the run ends even when no other event comes; json keeps a line per job", () =>
+    Effect.gen(function*() {
+      const onlyRestored = resumed(30).slice(0, -1)
+      const pretty = (yield* show(onlyRestored, "pretty")).join("")
+      assert.include(pretty, "↺ and 20 more jobs succeeded in an earlier attempt of this run: outputs restored")
+      const json = (yield* show(resumed(30), "json")).join("").trim().split("\n").map((line) => JSON.parse(line))
+      assert.strictEqual(json.filter((line) => line["event"] === "JobRestored").length, 30)
+    }))
+})
+
 describe("cached jobs (a real DAG run twice on one journal: the second reuses build and report)", () => {
   const build = Job.make("build", { cache: true, run: () => Effect.succeed(42) })
   const report = Job.make("report", { needs: { build }, cache: true, run: ({ build }) => Effect.succeed(`built ${build}`) })

@@ -91,6 +91,10 @@ export const clock = (at: number): string => {
 let clockSecond = Number.NaN
 let clockText = ""
 
+/** What became of `count` restored jobs (the line of one, or of those a text view counts on one line). */
+export const describeRestored = (count: number): string =>
+  `succeeded in an earlier attempt of this run: ${count === 1 ? "output" : "outputs"} restored from the journal`
+
 /** One sentence per event, shared by every format. */
 export const describeEvent = (event: RunEvent.RunEvent): string => {
   switch (event._tag) {
@@ -110,7 +114,7 @@ export const describeEvent = (event: RunEvent.RunEvent): string => {
     case "JobInterrupted":
       return `interrupted during attempt ${event.attempt}${event.reason === undefined ? "" : `: ${event.reason}`}`
     case "JobRestored":
-      return "succeeded in an earlier attempt of this run: output restored from the journal"
+      return describeRestored(1)
     case "JobCached":
       return cachedFrom(event.fromRunId, event.at - event.cachedAt)
     case "JobWaiting":
