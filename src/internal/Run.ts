@@ -144,7 +144,9 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
     const observed = Reporter.of({
       log: reporter.log,
       event: (event) => {
-        // Suspended: the reporter is asked when the event's effect runs, as before (a reporter may act when called).
+        // The reporters act when the event's effect runs, not when it is made: without observers, an event other than
+        // the run's end is the reporter's effect itself (one effect less per event: 5,000 restored jobs at a resume).
+        if (listening.length === 0 && event._tag !== "RunFinished") return reporter.event(event)
         const reported = Effect.suspend(() => {
           if (event._tag === "RunFinished") finished = event
           return reporter.event(event)

@@ -28,6 +28,7 @@ export interface LogEntry {
 }
 
 export class Reporter extends Context.Service<Reporter, {
+  /** Shows an event when the returned effect runs, not when it is called. */
   readonly event: (event: RunEvent.RunEvent) => Effect.Effect<void>
   readonly log: (entry: LogEntry) => void
 }>()("effect-runner/Reporter") {}
