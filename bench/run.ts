@@ -75,7 +75,7 @@ const config = smoke
     verifyJobs: 200,
     coldRuns: 9,
     resumeJobs: 10_000,
-    resumeRuns: 3,
+    resumeRuns: 5,
     memoryJobs: 10_000,
     heapMiB: [0, 100, 1024],
     chain: 50,
