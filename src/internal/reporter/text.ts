@@ -10,7 +10,7 @@ import type { Options, View } from "./Reporter.ts"
 import { summaryTable } from "./summary.ts"
 
 /** How many restored jobs of a run get a line each; the others share one. */
-export const RESTORED_LINES = 10
+const RESTORED_LINES = 10
 
 /** The view for plain or pretty (`options.format`). */
 export const view = (options: Options): View => {
