@@ -109,6 +109,46 @@ describe("outputs without a schema", () => {
     }).pipe(Effect.provide(Journal.layerMemory)))
 })
 
+describe("a resumed run's log", () => {
+  it("through the CLI, a resume's log names ten restored jobs and counts the rest on one line; json keeps one each", () => {
+    const dir = tempDir()
+    const file = path.join(dir, "many.ts")
+    fs.writeFileSync(file, `
+import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import { Dag, Job } from "effect-runner"
+const parts = Array.from({ length: 40 }, (_, i) => Job.make(\`part \${i} — ☃\`, { run: () => Effect.succeed(i) }))
+const total = Job.make("total", {
+  needs: Object.fromEntries(parts.map((part, i) => [\`p\${i}\`, part])),
+  run: (inputs) => fs.existsSync(${JSON.stringify(path.join(dir, "fail"))}) ? Effect.fail("not yet") : Effect.succeed(Object.keys(inputs).length)
+})
+export default Dag.make("many", [total])
+`)
+    const args = [file, "--journal", path.join(dir, "j.db")]
+    fs.writeFileSync(path.join(dir, "fail"), "")
+    assert.strictEqual(runner([...args, "--log-format", "plain"]).status, 1)
+    fs.rmSync(path.join(dir, "fail"))
+    const resumed = runner([...args, "--log-format", "plain", "--resume"])
+    assert.strictEqual(resumed.status, 0, resumed.stdout + resumed.stderr)
+    const lines = resumed.stdout.split("\n")
+    const restored = lines.filter((line) => line.includes("restored from the journal"))
+    assert.strictEqual(restored.length, 11, restored.join("\n"))
+    assert.match(restored[0]!, /^\d\d:\d\d:\d\d part 0 — ☃ ↺ succeeded in an earlier attempt of this run: output restored from the journal$/)
+    assert.match(restored[10]!, /^\d\d:\d\d:\d\d ↺ and 30 more jobs succeeded in an earlier attempt of this run: outputs restored from the journal$/)
+    const counted = lines.findIndex((line) => line.includes("and 30 more jobs"))
+    assert.isBelow(counted, lines.findIndex((line) => /^\S+ total started$/.test(line)))
+    // A keyed run that failed, run again with --log-format json: a line for each restored job.
+    fs.writeFileSync(path.join(dir, "fail"), "")
+    const key = [...args, "--key", "k"]
+    assert.strictEqual(runner([...key, "--log-format", "json"]).status, 1)
+    fs.rmSync(path.join(dir, "fail"))
+    const json = runner([...key, "--log-format", "json"])
+    assert.strictEqual(json.status, 0, json.stdout + json.stderr)
+    const events = json.stdout.trim().split("\n").map((line) => JSON.parse(line) as { event: string; jobId?: string })
+    assert.strictEqual(events.filter((e) => e.event === "JobRestored").length, 40)
+  })
+})
+
 describe("nothing stale is restored", () => {
   const shell = (argv: Job.Argv | ((inputs: any) => Job.Argv), options: Job.ShellOptions<{}> = {}) =>
     Job.shell("s", argv, options)
