@@ -36,6 +36,10 @@
  *                                                 `yieldNow`. No runner: the memory floor under a DAG of that size
  *                                                 (bench/run.ts runs it under GNU time for its peak RSS; on Node with the
  *                                                 8 MiB semi-spaces the bin gives the runner)
+ *   <runtime> bench/floor.ts cli-dag-journal FILE the same DAG run by the command of a plain effect/cli program (as `cli`),
+ *                                                 each job's start and end written to SQLite in the working folder as
+ *                                                 `cli-group-journal` writes them: the memory floor of a runner on the
+ *                                                 decided stack (effect/cli, a durable SQLite journal) for that DAG
  *
  * All are timed from the outside, spawn to exit, like the runner, so the runtime's own start is included.
  */
@@ -102,7 +106,7 @@ async function spawnAll(one: (index: number) => Promise<void>): Promise<void> {
  * The least a durable journal does for a job (see cli-group-journal above): returns `one` with a row written at its
  * start and at its end, and `close`, which commits what is left.
  */
-const journaled = async (one: () => Promise<void>) => {
+const journaled = async (one: () => Promise<void> = async () => {}) => {
   const fs = await import("node:fs")
   const { DatabaseSync } = await import("node:sqlite")
   const file = path.join(path.resolve(journalDir ?? "."), "floor-journal.db")
@@ -133,11 +137,42 @@ const journaled = async (one: () => Promise<void>) => {
       await one()
       write(end, Date.now(), index)
     },
+    started: (index: number) => write(start, index, Date.now()),
+    ended: (index: number) => write(end, Date.now(), index),
     close: () => {
       commit()
       db.close()
     }
   }
+}
+
+/**
+ * The plain Effect DAG of `dag` (the needs of each job by index, read from the file argument): a Deferred per job, one
+ * fiber per job that awaits its needs' Deferreds, 8 at once by a semaphore, each job a `yieldNow`; with `journal`, each
+ * job's start and end written as `cli-group-journal` writes them.
+ */
+async function runDag(
+  Effect: typeof import("effect/Effect"),
+  journal?: { readonly started: (index: number) => void; readonly ended: (index: number) => void }
+): Promise<void> {
+  const fs = await import("node:fs")
+  const needs = JSON.parse(fs.readFileSync(arg!, "utf8")) as ReadonlyArray<ReadonlyArray<number>>
+  const Deferred = await import("effect/Deferred")
+  const Semaphore = await import("effect/Semaphore")
+  await Effect.runPromise(Effect.gen(function*() {
+    const done = needs.map(() => Deferred.makeUnsafe<void>())
+    const slots = yield* Semaphore.make(8)
+    yield* Effect.forEach(needs, (indices, i) =>
+      Effect.gen(function*() {
+        for (const index of indices) yield* Deferred.await(done[index]!)
+        yield* slots.withPermits(1)(
+          journal === undefined
+            ? Effect.yieldNow
+            : Effect.andThen(Effect.sync(() => journal.started(i)), Effect.andThen(Effect.yieldNow, Effect.sync(() => journal.ended(i))))
+        )
+        Deferred.doneUnsafe(done[i]!, Effect.void)
+      }), { concurrency: "unbounded", discard: true })
+  }))
 }
 
 if (what === "effect") {
@@ -184,24 +219,29 @@ if (what === "effect") {
   await import(path.resolve(arg!))
 } else if (what === "dag") {
   await compileCache()
-  const fs = await import("node:fs")
-  const needs = JSON.parse(fs.readFileSync(arg!, "utf8")) as ReadonlyArray<ReadonlyArray<number>>
-  const Effect = await import("effect/Effect")
-  const Deferred = await import("effect/Deferred")
-  const Semaphore = await import("effect/Semaphore")
-  await Effect.runPromise(Effect.gen(function*() {
-    const done = needs.map(() => Deferred.makeUnsafe<void>())
-    const slots = yield* Semaphore.make(8)
-    yield* Effect.forEach(needs, (indices, i) =>
-      Effect.gen(function*() {
-        for (const index of indices) yield* Deferred.await(done[index]!)
-        yield* slots.withPermits(1)(Effect.yieldNow)
-        Deferred.doneUnsafe(done[i]!, Effect.void)
-      }), { concurrency: "unbounded", discard: true })
-  }))
+  await runDag(await import("effect/Effect"))
+} else if (what === "cli-dag-journal") {
+  await compileCache()
+  const [NodeServices, Command, Flag, Effect] = await Promise.all([
+    import("@effect/platform-node/NodeServices"),
+    import("effect/cli/Command"),
+    import("effect/cli/Flag"),
+    import("effect/Effect")
+  ])
+  const dag = Command.make(
+    "dag",
+    { concurrency: Flag.Int("concurrency").pipe(Flag.withDefault(8)) },
+    () =>
+      Effect.promise(async () => {
+        const journal = await journaled()
+        await runDag(Effect, journal)
+        journal.close()
+      })
+  )
+  await Effect.runPromise(Command.runWith(dag, { version: "0.0.0" })([]).pipe(Effect.provide(NodeServices.layer)))
 } else if (what === "spawn" || what === "group") {
   await spawnAll(what === "spawn" ? spawnTrue : spawnTrueInGroup)
 } else {
-  process.stderr.write("usage: bench/floor.ts import FILE | effect | cli | cli-group N [CONCURRENCY] | cli-group-journal N [CONCURRENCY [DIR]] | dag FILE | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
+  process.stderr.write("usage: bench/floor.ts import FILE | effect | cli | cli-group N [CONCURRENCY] | cli-group-journal N [CONCURRENCY [DIR]] | dag FILE | cli-dag-journal FILE | spawn N [CONCURRENCY] | group N [CONCURRENCY]\n")
   process.exit(2)
 }

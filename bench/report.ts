@@ -88,6 +88,8 @@ export interface MemoryRow {
    * bin sets them): the memory floor of a DAG of that size with Effect on that runtime (older results lack it).
    */
   readonly peakRssEffectDagKiB?: number
+  /** The same DAG inside a plain effect/cli program that writes the least a durable journal does (floor.ts cli-dag-journal). */
+  readonly peakRssCliJournalDagKiB?: number
   readonly rssHow: string
 }
 export interface SpawnRow {
@@ -436,7 +438,14 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
           ? ""
           : `; a plain Effect program running the same DAG, no runner (bench/floor.ts dag${row.runtime === "node" ? ", 8 MiB semi-spaces as the bin sets" : ""}): ` +
             `${num(row.peakRssEffectDagKiB * 1024 / 1e6, 0)} MB` +
-            (row.peakRssEffectDagKiB * 1024 > 150e6 ? ": above the target by itself, so it cannot be met with Effect on this runtime" : ""))
+            (row.peakRssEffectDagKiB * 1024 > 150e6 ? ": above the target by itself, so it cannot be met with Effect on this runtime" : "")) +
+        (row.peakRssCliJournalDagKiB === undefined
+          ? ""
+          : `; the same DAG inside a plain effect/cli program, each job's start and end written to SQLite as the least durable ` +
+            `journal does (bench/floor.ts cli-dag-journal): ${num(row.peakRssCliJournalDagKiB * 1024 / 1e6, 0)} MB` +
+            (row.peakRssCliJournalDagKiB * 1024 > 150e6 && (row.peakRssEffectDagKiB ?? 0) * 1024 <= 150e6
+              ? ": above the target by itself, so it cannot be met with effect/cli and a durable journal on this runtime"
+              : ""))
     })
   }
 

@@ -562,6 +562,9 @@ const memoryScenario = async () => {
     fs.writeFileSync(needsFile, JSON.stringify(spec("layered", jobs).needs))
     const dagArgv = [...scriptCommand(runtime, path.join(root, "bench/floor.ts"), runtime === "node" ? ["--max-semi-space-size=8"] : []), "dag", needsFile]
     const rssDag = (await peakRss(dagArgv, dir)).kib
+    // The same DAG inside a plain effect/cli program (the runner's command line) writing the least a durable journal
+    // does (bench/floor.ts cli-dag-journal), in the same folder
+    const rssCliJournalDag = (await peakRss([...dagArgv.slice(0, -2), "cli-dag-journal", needsFile], dir)).kib
     fs.rmSync(dir, { recursive: true, force: true })
     rows.push({
       runtime,
@@ -574,9 +577,10 @@ const memoryScenario = async () => {
       peakRssFloorKiB: rssFloor.kib,
       peakRssDefineKiB: rssDefine,
       peakRssEffectDagKiB: rssDag,
+      peakRssCliJournalDagKiB: rssCliJournalDag,
       rssHow: rss.how
     })
-    log(`memory ${runtime}: ${((many.heapUsed - one.heapUsed) / (jobs - 1)).toFixed(0)} B/queued job, peak RSS ${(rss.kib / 1024).toFixed(0)} MiB (1 job: ${(rssOne.kib / 1024).toFixed(0)} MiB, import only: ${(rssFloor.kib / 1024).toFixed(0)} MiB, plain Effect DAG: ${(rssDag / 1024).toFixed(0)} MiB)`)
+    log(`memory ${runtime}: ${((many.heapUsed - one.heapUsed) / (jobs - 1)).toFixed(0)} B/queued job, peak RSS ${(rss.kib / 1024).toFixed(0)} MiB (1 job: ${(rssOne.kib / 1024).toFixed(0)} MiB, import only: ${(rssFloor.kib / 1024).toFixed(0)} MiB, plain Effect DAG: ${(rssDag / 1024).toFixed(0)} MiB, with effect/cli and a journal: ${(rssCliJournalDag / 1024).toFixed(0)} MiB)`)
   }
   return rows
 }

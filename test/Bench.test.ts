@@ -43,7 +43,7 @@ describe("npm run bench --smoke", () => {
       /`runner list tasks\/hello.ts` minus the bare runtime \(Node\) \| ≤ 30 ms \|/,
       /resume \d+-job run killed at 50% \(Node\) \| ≤ 150 ms to the first new job after start-up \| .*defining the \d+ jobs \(importing the task file alone/,
       /-job DAG, heap per queued job \(Node\) \|/,
-      /-job DAG, peak RSS \(Node\) \| ≤ 150 MB \| .* the runtime having only imported the task file.*only imported the [\d,]+-job task file.*a plain Effect program running the same DAG/,
+      /-job DAG, peak RSS \(Node\) \| ≤ 150 MB \| .* the runtime having only imported the task file.*only imported the [\d,]+-job task file.*a plain Effect program running the same DAG.*inside a plain effect\/cli program, each job.s start and end written to SQLite/,
       /shell job spawn with \d+ MiB heap held \(Node\) \|/
     ]) assert.match(markdown, target)
     // The start-up profile: the runner's marks, from the bin's first to the run's begin.
