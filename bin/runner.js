@@ -120,9 +120,10 @@ const youngGeneration = async () => {
  * every 25 ms while the process is busy (bench/README.md, issue 18, eighth and tenth passes):
  * - one asked for without waiting for it (`Bun.gc(false)`): the same run at 143-150 MiB for the same CPU;
  * - a full one (`Bun.gc(true)`, ~20 ms for that run's heap) when the process has grown by 4 MiB since the last,
- *   as long as the full ones took at most 8% of the CPU the process used since the collector started: 134-136 MiB
- *   for ~5% more CPU. The budget bounds the cost whatever the heap: a job holding 1 GB is collected in full at most
- *   once per ~12 s of its CPU, not at each 4 MiB it grows.
+ *   as long as the full ones, this one included (expected to take as long as the last), take at most 8% of the CPU
+ *   the process used since the collector started: 134-136 MiB for ~5% more CPU. The budget bounds the cost whatever
+ *   the heap: a job holding 1 GB is collected in full at most once per ~12 s of its CPU, not at each 4 MiB it grows;
+ *   and none comes before 250 ms of CPU (a first guess of 20 ms), so a resume's start is never held up by one.
  * A process that is not busy (a run waiting for its shell jobs, a server) is left alone: a tick that finds less than
  * 5 ms of CPU used since the last one does nothing. The first tick comes 200 ms after the runner's modules load: a
  * short command (`runner list`, a small run) ends before any.
@@ -134,18 +135,22 @@ const bunCollector = () => {
     const since = last.user + last.system
     let grownFrom = process.memoryUsage.rss()
     let fullMicros = 0
+    /** What the next full collection is expected to take: the last one's time (a first guess before any). */
+    let nextMicros = 20_000
     setInterval(() => {
       const now = process.cpuUsage()
       const busyMicros = now.user + now.system - last.user - last.system
       last = now
       if (busyMicros < 5_000) return
-      if (process.memoryUsage.rss() < grownFrom + 4 * 1024 * 1024 || fullMicros > 0.08 * (now.user + now.system - since)) {
+      const affordable = fullMicros + nextMicros <= 0.08 * (now.user + now.system - since)
+      if (!affordable || process.memoryUsage.rss() < grownFrom + 4 * 1024 * 1024) {
         bun.gc(false)
         return
       }
       const before = performance.now()
       bun.gc(true)
-      fullMicros += (performance.now() - before) * 1000
+      nextMicros = (performance.now() - before) * 1000
+      fullMicros += nextMicros
       grownFrom = process.memoryUsage.rss()
     }, 25).unref()
   }, 200).unref()

@@ -277,6 +277,42 @@ describe("Journal", () => {
         ])
       }))
 
+    it.live("a resume reads back each succeeded job's output text exactly, whatever its characters and size", () =>
+      Effect.gen(function*() {
+        const backend = open()
+        const texts = [
+          `quotes " and \\ backslashes, \\" both`,
+          "control \u0001\u001f\t\r\n and U+2028 \u2028 and DEL \u007f",
+          "astral 𝄞 ☃ 日本語, ".repeat(3),
+          "x".repeat(1_000_000),
+          "",
+          "null"
+        ]
+        const made = texts.map((text, i) => Job.make(`out ${i} "☃"`, { output: Schema.String, run: () => Effect.succeed(text) }))
+        const none = Job.make("no output", { run: () => Effect.void })
+        let fail = true
+        const last = Job.make("last", {
+          needs: Object.fromEntries([...made, none].map((job) => [job.id, job])),
+          run: () => fail ? Effect.fail("not yet") : Effect.void
+        })
+        const dag = Dag.make("texts", [last])
+        const key = { _tag: "Key", key: "k", force: false } as const
+        yield* execute(dag, key).pipe(Effect.provide(backend.layer()))
+        const runId = backend.query("SELECT id FROM runs")[0]!
+        const rows = yield* Effect.flatMap(Journal.Journal, (journal) => journal.succeeded(runId)).pipe(
+          Effect.provide(backend.layer())
+        )
+        const byId = new Map(rows.map((row) => [row.jobId, row]))
+        assert.deepStrictEqual([...byId.keys()].sort(), [...made.map((job) => job.id), "no output"].sort())
+        texts.forEach((text, i) => assert.strictEqual(byId.get(made[i]!.id)!.json, JSON.stringify(text), `output ${i}`))
+        assert.strictEqual(byId.get("no output")!.json, undefined)
+        for (const row of rows) assert.match(row.definitionHash ?? "", /^[0-9a-f]{16}\|/)
+        fail = false
+        const collected: Collected = { events: [], logs: [] }
+        const again = yield* execute(dag, key, collected).pipe(Effect.provide(backend.layer()))
+        assert.deepStrictEqual(again.result?.jobs.map((j) => j.status), [...texts.map(() => "restored"), "restored", "succeeded"])
+      }))
+
     it.effect("schedules, processes, checkpoints and log lines round-trip through the service", () =>
       Effect.scoped(Effect.gen(function*() {
         const backend = open()

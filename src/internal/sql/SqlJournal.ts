@@ -25,6 +25,7 @@ import * as Result from "effect/Result"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
+import type { SqlError } from "effect/sql/SqlError"
 import * as Tracer from "effect/Tracer"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -541,14 +542,29 @@ const makeFor = (
       )
     )
 
+    /**
+     * Rows read as one JSON text on SQLite (`json_group_array`), parsed at once: node:sqlite makes a JavaScript object
+     * per row, and a resumed 10,000-job run reads two such lists before its first new job (its succeeded jobs, then its
+     * jobs' ids): 17-21 ms on Node and Deno as rows, 8 as JSON (Bun: 7 either way). SQLite quotes each text as a JSON
+     * string, which `JSON.parse` gives back as it was. Rows one by one on PostgreSQL, and where the one text would be
+     * too long for SQLite (outputs of over 1 GB in all).
+     */
+    const rowsAsJson = <A>(
+      json: Effect.Effect<ReadonlyArray<{ readonly rows: string }>, SqlError>,
+      rows: Effect.Effect<ReadonlyArray<A>, SqlError>
+    ): Effect.Effect<ReadonlyArray<A>, SqlError> =>
+      pg ? rows : Effect.matchEffect(json, {
+        onFailure: () => rows,
+        onSuccess: (result) => Effect.succeed(JSON.parse(result[0]?.rows ?? "[]") as ReadonlyArray<A>)
+      })
+
     /** The ids of the jobs a run has rows for. */
     const jobsOf = (runId: string): Effect.Effect<ReadonlySet<string>, Journal.JournalError> =>
-      sql`SELECT job_id FROM jobs WHERE run_id = ${runId}`.values.pipe(
-        Effect.map((rows) => {
-          const ids = new Set<string>()
-          for (const row of rows) ids.add(row[0] as string)
-          return ids
-        }),
+      rowsAsJson(
+        sql<{ rows: string }>`SELECT json_group_array(job_id) AS rows FROM jobs WHERE run_id = ${runId}`,
+        sql`SELECT job_id FROM jobs WHERE run_id = ${runId}`.values.pipe(Effect.map((rows) => rows.map((row) => row[0] as string)))
+      ).pipe(
+        Effect.map((ids) => new Set(ids)),
         Effect.mapError(journalError("read the run's jobs"))
       )
 
@@ -590,13 +606,17 @@ const makeFor = (
           Effect.mapError(journalError("read job placements"))
         ),
       succeeded: (runId) =>
-        sql<{ job_id: string; output: string | null; definition_hash: string | null }>`
-          SELECT job_id, output, definition_hash FROM jobs WHERE run_id = ${runId} AND status IN ('succeeded', 'cached')`.pipe(
+        rowsAsJson(
+          sql<{ rows: string }>`
+            SELECT json_group_array(json_array(job_id, output, definition_hash)) AS rows
+            FROM jobs WHERE run_id = ${runId} AND status IN ('succeeded', 'cached')`,
+          sql`SELECT job_id, output, definition_hash FROM jobs WHERE run_id = ${runId} AND status IN ('succeeded', 'cached')`.values
+        ).pipe(
           Effect.map((rows) =>
             rows.map((row) => ({
-              jobId: row.job_id,
-              json: row.output ?? undefined,
-              definitionHash: row.definition_hash ?? undefined
+              jobId: row[0] as string,
+              json: (row[1] ?? undefined) as string | undefined,
+              definitionHash: (row[2] ?? undefined) as string | undefined
             }))
           ),
           Effect.mapError(journalError("read succeeded jobs"))
