@@ -206,12 +206,17 @@ describe("Reporter", () => {
 })
 
 /** Shows `events` in `format` (pretty: 100 columns, no colors) and returns what was written. */
-const show = (events: ReadonlyArray<RunEvent.RunEvent>, format: Reporter.Format) =>
+/** What a reporter of `format` writes for `events`, each shown by `event` (or, `batched`, all by `showAll`). */
+const show = (events: ReadonlyArray<RunEvent.RunEvent>, format: Reporter.Format, batched = false) =>
   Effect.gen(function*() {
     const chunks: Array<string> = []
     yield* Effect.gen(function*() {
       const reporter = yield* Reporter.Reporter
-      for (const event of events) yield* reporter.event(event)
+      if (batched) {
+        assert.isFunction(reporter.events, "the format's reporter shows several events in one effect")
+        yield* Reporter.showAll(reporter, events)
+      }
+      else for (const event of events) yield* reporter.event(event)
     }).pipe(Effect.provide(Layer.fresh(Reporter.layer({
       format,
       output: { write: (t) => void chunks.push(t), isTTY: format === "pretty", columns: 100 },
@@ -247,6 +252,17 @@ describe("restored jobs of a resumed run", () => {
     Effect.gen(function*() {
       const lines = restoredLines((yield* show(resumed(10), "plain")).join(""))
       assert.deepStrictEqual(lines.map((line) => line.split(" ")[1]), ["j0", "j1", "j2", "j3", "j4", "j5", "j6", "j7", "j8", "j9"])
+    }))
+
+  it.effect("shown all at once (as a resume restores its jobs), the events read as they do one by one, in every format", () =>
+    Effect.gen(function*() {
+      const events = resumed(40)
+      for (const format of ["plain", "pretty", "json"] as const) {
+        const one = (yield* show(events, format)).join("")
+        const all = (yield* show(events, format, true)).join("")
+        assert.strictEqual(all, one, format)
+        assert.include(all, format === "json" ? "\"event\":\"JobRestored\"" : "and 30 more jobs", format)
+      }
     }))
 
   it.effect("pretty: the count shows before the run ends even when no other event comes; json keeps a line per job", () =>

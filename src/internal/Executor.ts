@@ -284,14 +284,19 @@ const restore = (run: Run): Effect.Effect<void> =>
     // A restored job's span is opened and ended at once, and only when spans are exported: otherwise (the common
     // case) nothing of spans.ts runs per restored job (5,000 in a 10,000-job resume: 7–10 ms).
     const exporting = spans.exporting(yield* Effect.tracer)
+    const events: Array<RunEvent.JobRestored> = []
     for (const job of run.state.jobs) {
       const restored = run.restored.get(job.id)
       if (restored === undefined) continue
       job.phase = "restored"
       job.output = restored.output
       job.journaled = restored.json
-      yield* run.recorder.emit({ _tag: "JobRestored", runId: run.state.runId, jobId: job.id, at: run.started })
-      if (exporting) yield* spans.endJob(job, run.clock, undefined)
+      events.push({ _tag: "JobRestored", runId: run.state.runId, jobId: job.id, at: run.started })
+    }
+    // In one effect: each restored job's through the reporter cost ~10 ms before a 10,000-job resume's first new job.
+    yield* run.recorder.emitAll(events)
+    if (exporting) {
+      for (const job of run.state.jobs) if (job.phase === "restored") yield* spans.endJob(job, run.clock, undefined)
     }
   })
 

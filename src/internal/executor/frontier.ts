@@ -21,10 +21,17 @@ export class Frontier {
   constructor(plan: Plan.Plan, jobs: ReadonlyArray<JobState>, restored: ((jobId: string) => boolean) | undefined) {
     this.plan = plan
     this.jobs = jobs
-    this.pending = restored === undefined
-      ? plan.jobs.map((p) => p.deps.length)
-      : plan.jobs.map((p) => p.deps.filter((d) => !restored(plan.jobs[d.index]!.job.id)).length)
-    this.ready = plan.jobs.filter((p) => this.pending[p.index] === 0 && !restored?.(p.job.id)).map((p) => p.index)
+    // Counted in loops, not by arrays filtered per job: a resume of a 10,000-job run does this before its first new job.
+    const pending: Array<number> = new Array(plan.jobs.length)
+    const ready: Array<number> = []
+    for (const p of plan.jobs) {
+      let waiting = p.deps.length
+      if (restored !== undefined) for (const d of p.deps) if (restored(plan.jobs[d.index]!.job.id)) waiting--
+      pending[p.index] = waiting
+      if (waiting === 0 && restored?.(p.job.id) !== true) ready.push(p.index)
+    }
+    this.pending = pending
+    this.ready = ready
   }
 
   get isEmpty(): boolean {

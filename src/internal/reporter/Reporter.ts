@@ -30,8 +30,17 @@ export interface LogEntry {
 export class Reporter extends Context.Service<Reporter, {
   /** Shows an event when the returned effect runs, not when it is called. */
   readonly event: (event: RunEvent.RunEvent) => Effect.Effect<void>
+  /**
+   * Shows several events, in order, when the returned effect runs: one effect for them all (a resumed run's restored
+   * jobs, thousands at once). Optional: without it, `showAll` shows each through `event`.
+   */
+  readonly events?: (events: ReadonlyArray<RunEvent.RunEvent>) => Effect.Effect<void>
   readonly log: (entry: LogEntry) => void
 }>()("effect-runner/Reporter") {}
+
+/** Shows `events` in order, in one effect where the reporter can (see `events`). */
+export const showAll = (reporter: Reporter["Service"], events: ReadonlyArray<RunEvent.RunEvent>): Effect.Effect<void> =>
+  reporter.events?.(events) ?? Effect.forEach(events, reporter.event, { discard: true })
 
 /** Where output goes: `process.stdout` in the CLI, an array in tests. */
 export interface Output {
@@ -64,7 +73,7 @@ export const layer = (options: Options): Layer.Layer<Reporter> =>
       yield* Effect.forkScoped(background(Effect.forever(Effect.andThen(Effect.sleep(250), view.refresh))))
       yield* Effect.addFinalizer(() => view.refresh)
     }
-    return Reporter.of({ event: view.event, log: view.log })
+    return Reporter.of({ event: view.event, events: view.events, log: view.log })
   }))
 
 /** An output that gathers what is written and writes it at the next turn of the event loop, or past 64 KiB. */
@@ -100,6 +109,7 @@ const batched = (out: Output): Output & { readonly flush: () => void } => {
 /** How a format shows a run: its events, its log lines, and (pretty) a periodic redraw. */
 export interface View {
   readonly event: (event: RunEvent.RunEvent) => Effect.Effect<void>
+  readonly events: (events: ReadonlyArray<RunEvent.RunEvent>) => Effect.Effect<void>
   readonly log: (entry: LogEntry) => void
   readonly refresh: Effect.Effect<void>
 }

@@ -14,6 +14,52 @@ const REMEMBERED_RUNS = 1000
 export const view = (out: Output): View => {
   const dags = new Map<string, string>()
   const line = (fields: Record<string, unknown>) => out.write(render.json(fields) + "\n")
+  /** Writes one event's line (see `event` and `events`). */
+  const show = (event: RunEvent.RunEvent) => {
+    if (event._tag === "RunStarted") {
+      dags.delete(event.runId)
+      dags.set(event.runId, event.dag)
+      if (dags.size > REMEMBERED_RUNS) dags.delete(dags.keys().next().value!)
+    }
+    const base = {
+      ts: new Date(event.at).toISOString(),
+      level: levelOfEvent(event),
+      dag: event._tag === "RunFinished" ? event.dag : dags.get(event.runId),
+      runId: event.runId,
+      jobId: "jobId" in event ? event.jobId : undefined,
+      attempt: "attempt" in event ? event.attempt : undefined,
+      event: event._tag,
+      message: describeEvent(event)
+    }
+    switch (event._tag) {
+      case "RunFinished":
+        return line({ ...base, status: event.status, durationMillis: event.durationMillis, jobs: event.jobs })
+      case "AttemptFailed":
+        return line({ ...base, error: event.error, retryInMillis: event.retryInMillis })
+      case "JobSkipped":
+        return line({ ...base, reason: event.reason })
+      case "JobCached":
+        // The run whose success is reused and when it was recorded; the key, to match with `runner why`.
+        return line({
+          ...base,
+          fromRunId: event.fromRunId,
+          cachedAt: new Date(event.cachedAt).toISOString(),
+          cacheKey: event.key
+        })
+      case "JobWaiting":
+        return line({
+          ...base,
+          resource: event.resource,
+          kind: event.kind,
+          call: event.call,
+          until: event.until === undefined ? undefined : new Date(event.until).toISOString()
+        })
+      case "JobAdmitted":
+        return line({ ...base, resource: event.resource, kind: event.kind, call: event.call, waitedMillis: event.waitedMillis })
+      default:
+        return line(base)
+    }
+  }
   return {
     refresh: Effect.void,
     log: (entry) =>
@@ -27,51 +73,10 @@ export const view = (out: Output): View => {
         event: "Log",
         message: entry.message
       }),
-    event: (event) =>
+    event: (event) => Effect.sync(() => show(event)),
+    events: (events) =>
       Effect.sync(() => {
-        if (event._tag === "RunStarted") {
-          dags.delete(event.runId)
-          dags.set(event.runId, event.dag)
-          if (dags.size > REMEMBERED_RUNS) dags.delete(dags.keys().next().value!)
-        }
-        const base = {
-          ts: new Date(event.at).toISOString(),
-          level: levelOfEvent(event),
-          dag: event._tag === "RunFinished" ? event.dag : dags.get(event.runId),
-          runId: event.runId,
-          jobId: "jobId" in event ? event.jobId : undefined,
-          attempt: "attempt" in event ? event.attempt : undefined,
-          event: event._tag,
-          message: describeEvent(event)
-        }
-        switch (event._tag) {
-          case "RunFinished":
-            return line({ ...base, status: event.status, durationMillis: event.durationMillis, jobs: event.jobs })
-          case "AttemptFailed":
-            return line({ ...base, error: event.error, retryInMillis: event.retryInMillis })
-          case "JobSkipped":
-            return line({ ...base, reason: event.reason })
-          case "JobCached":
-            // The run whose success is reused and when it was recorded; the key, to match with `runner why`.
-            return line({
-              ...base,
-              fromRunId: event.fromRunId,
-              cachedAt: new Date(event.cachedAt).toISOString(),
-              cacheKey: event.key
-            })
-          case "JobWaiting":
-            return line({
-              ...base,
-              resource: event.resource,
-              kind: event.kind,
-              call: event.call,
-              until: event.until === undefined ? undefined : new Date(event.until).toISOString()
-            })
-          case "JobAdmitted":
-            return line({ ...base, resource: event.resource, kind: event.kind, call: event.call, waitedMillis: event.waitedMillis })
-          default:
-            return line(base)
-        }
+        for (const event of events) show(event)
       })
   }
 }

@@ -4,6 +4,7 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import type * as RunEvent from "../RunEvent.ts"
 import { clock, describeEvent, describeRestored, formatMillis, ranAndWaited } from "./format.ts"
 import * as pretty from "./pretty.ts"
 import type { Options, View } from "./Reporter.ts"
@@ -84,6 +85,88 @@ export const view = (options: Options): View => {
     print(text)
   }
 
+  /** Shows one event (see `event` and `events`). */
+  const show = (event: RunEvent.RunEvent) => {
+    now = Math.max(now, event.at)
+    if (event._tag !== "JobRestored") releaseHeldBack()
+    switch (event._tag) {
+      case "RunStarted":
+        counts.total = event.jobIds.length
+        finished = false
+        return print(`${c.dim(clock(event.at))} ${describeEvent(event)}\n`)
+      case "AttemptStarted":
+        timingOf(event, event.at)
+        running.set(event.jobId, { since: event.at, attempt: event.attempt, runId: event.runId })
+        if (!live) jobLine(event.at, event.jobId, describeEvent(event))
+        else print("")
+        return
+      case "JobWaiting": {
+        const list = waiting.get(event.jobId) ?? []
+        list.push({ resource: event.resource, kind: event.kind, until: event.until })
+        waiting.set(event.jobId, list)
+        const t = timingOf(event, event.at)
+        if (!event.call && t.since === undefined) t.since = event.at
+        if (!live) jobLine(event.at, event.jobId, c.yellow(`… ${describeEvent(event)}`))
+        else print("")
+        return
+      }
+      case "JobAdmitted": {
+        const list = waiting.get(event.jobId) ?? []
+        const i = list.findIndex((w) => w.resource === event.resource && w.kind === event.kind)
+        if (i >= 0) list.splice(i, 1)
+        if (list.length === 0) waiting.delete(event.jobId)
+        const t = timing.get(key(event))
+        if (!event.call && t !== undefined && t.since !== undefined) {
+          t.waited += event.at - t.since
+          t.since = undefined
+        }
+        if (live) print("")
+        return
+      }
+      case "AttemptSucceeded": {
+        const { ran, waited } = durations(event, event.at)
+        done(event)
+        counts.succeeded++
+        return jobLine(
+          event.at,
+          event.jobId,
+          `${c.green("✓")} ${describeEvent(event)} ${waited > 0 ? `(${ranAndWaited(ran, waited)})` : `in ${formatMillis(ran)}`}`
+        )
+      }
+      case "AttemptFailed":
+        if (event.retryInMillis === undefined) {
+          done(event)
+          counts.failed++
+          return jobLine(event.at, event.jobId, `${c.red("✗")} ${c.red(describeEvent(event))}`)
+        }
+        counts.retries++
+        return jobLine(event.at, event.jobId, c.yellow(`↻ ${describeEvent(event)}`))
+      case "JobSkipped":
+        done(event)
+        counts.skipped++
+        return jobLine(event.at, event.jobId, c.dim(`⊘ ${describeEvent(event)}`))
+      case "JobInterrupted":
+        done(event)
+        return jobLine(event.at, event.jobId, c.yellow(`■ ${describeEvent(event)}`))
+      case "JobCached":
+        // Done without running: a line of its own (it never started, so nothing else shows it) and a count.
+        done(event)
+        counts.cached++
+        return jobLine(event.at, event.jobId, `${c.green("↺")} ${c.green(describeEvent(event))}`)
+      case "JobRestored":
+        counts.succeeded++
+        return restored(event)
+      case "RunFinished":
+        finished = true
+        restoredOf.delete(event.runId)
+        // Only this run's jobs: another run of the daemon may still be going.
+        for (const [jobId, r] of running) if (r.runId === event.runId) running.delete(jobId)
+        for (const k of timing.keys()) if (k.startsWith(`${event.runId}\u0000`)) timing.delete(k)
+        if (running.size === 0) waiting.clear()
+        return print(summaryTable(event, c))
+    }
+  }
+
   return {
     refresh: Effect.flatMap(Clock.currentTimeMillis, (t) =>
       Effect.sync(() => {
@@ -99,86 +182,10 @@ export const view = (options: Options): View => {
       if (entry.jobId === undefined) print(`${c.dim(clock(entry.at))} ${text}\n`)
       else print(`${c.dim(clock(entry.at))} ${c.dim(`[${entry.jobId}]`)} ${text}\n`)
     },
-    event: (event) =>
+    event: (event) => Effect.sync(() => show(event)),
+    events: (events) =>
       Effect.sync(() => {
-        now = Math.max(now, event.at)
-        if (event._tag !== "JobRestored") releaseHeldBack()
-        switch (event._tag) {
-          case "RunStarted":
-            counts.total = event.jobIds.length
-            finished = false
-            return print(`${c.dim(clock(event.at))} ${describeEvent(event)}\n`)
-          case "AttemptStarted":
-            timingOf(event, event.at)
-            running.set(event.jobId, { since: event.at, attempt: event.attempt, runId: event.runId })
-            if (!live) jobLine(event.at, event.jobId, describeEvent(event))
-            else print("")
-            return
-          case "JobWaiting": {
-            const list = waiting.get(event.jobId) ?? []
-            list.push({ resource: event.resource, kind: event.kind, until: event.until })
-            waiting.set(event.jobId, list)
-            const t = timingOf(event, event.at)
-            if (!event.call && t.since === undefined) t.since = event.at
-            if (!live) jobLine(event.at, event.jobId, c.yellow(`… ${describeEvent(event)}`))
-            else print("")
-            return
-          }
-          case "JobAdmitted": {
-            const list = waiting.get(event.jobId) ?? []
-            const i = list.findIndex((w) => w.resource === event.resource && w.kind === event.kind)
-            if (i >= 0) list.splice(i, 1)
-            if (list.length === 0) waiting.delete(event.jobId)
-            const t = timing.get(key(event))
-            if (!event.call && t !== undefined && t.since !== undefined) {
-              t.waited += event.at - t.since
-              t.since = undefined
-            }
-            if (live) print("")
-            return
-          }
-          case "AttemptSucceeded": {
-            const { ran, waited } = durations(event, event.at)
-            done(event)
-            counts.succeeded++
-            return jobLine(
-              event.at,
-              event.jobId,
-              `${c.green("✓")} ${describeEvent(event)} ${waited > 0 ? `(${ranAndWaited(ran, waited)})` : `in ${formatMillis(ran)}`}`
-            )
-          }
-          case "AttemptFailed":
-            if (event.retryInMillis === undefined) {
-              done(event)
-              counts.failed++
-              return jobLine(event.at, event.jobId, `${c.red("✗")} ${c.red(describeEvent(event))}`)
-            }
-            counts.retries++
-            return jobLine(event.at, event.jobId, c.yellow(`↻ ${describeEvent(event)}`))
-          case "JobSkipped":
-            done(event)
-            counts.skipped++
-            return jobLine(event.at, event.jobId, c.dim(`⊘ ${describeEvent(event)}`))
-          case "JobInterrupted":
-            done(event)
-            return jobLine(event.at, event.jobId, c.yellow(`■ ${describeEvent(event)}`))
-          case "JobCached":
-            // Done without running: a line of its own (it never started, so nothing else shows it) and a count.
-            done(event)
-            counts.cached++
-            return jobLine(event.at, event.jobId, `${c.green("↺")} ${c.green(describeEvent(event))}`)
-          case "JobRestored":
-            counts.succeeded++
-            return restored(event)
-          case "RunFinished":
-            finished = true
-            restoredOf.delete(event.runId)
-            // Only this run's jobs: another run of the daemon may still be going.
-            for (const [jobId, r] of running) if (r.runId === event.runId) running.delete(jobId)
-            for (const k of timing.keys()) if (k.startsWith(`${event.runId}\u0000`)) timing.delete(k)
-            if (running.size === 0) waiting.clear()
-            return print(summaryTable(event, c))
-        }
+        for (const event of events) show(event)
       })
   }
 }
