@@ -75,7 +75,8 @@ const config = smoke
     verifyJobs: 200,
     coldRuns: 9,
     resumeJobs: 10_000,
-    resumeRuns: 5,
+    // As many rounds as cold start: on Bun and Deno a round's resume varies by ±30 ms (when their collectors run)
+    resumeRuns: 9,
     memoryJobs: 10_000,
     heapMiB: [0, 100, 1024],
     chain: 50,

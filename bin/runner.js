@@ -121,7 +121,7 @@ const youngGeneration = async () => {
  * - one asked for without waiting for it (`Bun.gc(false)`): the same run at 143-150 MiB for the same CPU;
  * - a full one (`Bun.gc(true)`, ~20 ms for that run's heap) when the process has grown by 4 MiB since the last,
  *   as long as the full ones, this one included (expected to take as long as the last), take at most 8% of the CPU
- *   the process used since the collector started: 134-136 MiB for ~5% more CPU. The budget bounds the cost whatever
+ *   the process used since the collector started: 132-136 MiB for ~5% more CPU. The budget bounds the cost whatever
  *   the heap: a job holding 1 GB is collected in full at most once per ~12 s of its CPU, not at each 4 MiB it grows;
  *   and none comes before 250 ms of CPU (a first guess of 20 ms), so a resume's start is never held up by one.
  * A process that is not busy (a run waiting for its shell jobs, a server) is left alone: a tick that finds less than
