@@ -141,7 +141,7 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
     const listening = observers.filter((observer) => observer.onEvent !== undefined)
     // Without observers that listen, an event goes straight to the reporter: no fiber-level generator per event
     // (a resumed 10,000-job run reports 5,000 restored jobs before its first new one starts).
-    const event = (event: RunEvent.RunEvent) => {
+    const eventOf = (event: RunEvent.RunEvent) => {
       // The reporters act when the event's effect runs, not when it is made: without observers, an event other than
       // the run's end is the reporter's effect itself (one effect less per event: 5,000 restored jobs at a resume).
       if (listening.length === 0 && event._tag !== "RunFinished") return reporter.event(event)
@@ -156,11 +156,11 @@ const executeResolved = (request: Request, resolved: Preflight.Resolved) =>
     const { events } = reporter
     const observed = Reporter.of({
       log: reporter.log,
-      event,
+      event: eventOf,
       // Several events at once (a resume's restored jobs) go to the reporter in one effect when no observer listens.
       ...(events === undefined || listening.length > 0 ? {} : {
         events: (batch: ReadonlyArray<RunEvent.RunEvent>) =>
-          batch.some((e) => e._tag === "RunFinished") ? Effect.forEach(batch, event, { discard: true }) : events(batch)
+          batch.some((e) => e._tag === "RunFinished") ? Effect.forEach(batch, eventOf, { discard: true }) : events(batch)
       })
     })
     const afterRun = (bound: Duration.Duration | undefined) =>
