@@ -290,9 +290,11 @@ describe("Journal", () => {
         ]
         const made = texts.map((text, i) => Job.make(`out ${i} "☃"`, { output: Schema.String, run: () => Effect.succeed(text) }))
         const none = Job.make("no output", { run: () => Effect.void })
+        // Ids that read as numbers come back as the same strings.
+        const numeric = Job.make("007", { run: () => Effect.void })
         let fail = true
         const last = Job.make("last", {
-          needs: Object.fromEntries([...made, none].map((job) => [job.id, job])),
+          needs: Object.fromEntries([...made, none, numeric].map((job) => [job.id, job])),
           run: () => fail ? Effect.fail("not yet") : Effect.void
         })
         const dag = Dag.make("texts", [last])
@@ -303,14 +305,14 @@ describe("Journal", () => {
           Effect.provide(backend.layer())
         )
         const byId = new Map(rows.map((row) => [row.jobId, row]))
-        assert.deepStrictEqual([...byId.keys()].sort(), [...made.map((job) => job.id), "no output"].sort())
+        assert.deepStrictEqual([...byId.keys()].sort(), [...made.map((job) => job.id), "no output", "007"].sort())
         texts.forEach((text, i) => assert.strictEqual(byId.get(made[i]!.id)!.json, JSON.stringify(text), `output ${i}`))
         assert.strictEqual(byId.get("no output")!.json, undefined)
         for (const row of rows) assert.match(row.definitionHash ?? "", /^[0-9a-f]{16}\|/)
         fail = false
         const collected: Collected = { events: [], logs: [] }
         const again = yield* execute(dag, key, collected).pipe(Effect.provide(backend.layer()))
-        assert.deepStrictEqual(again.result?.jobs.map((j) => j.status), [...texts.map(() => "restored"), "restored", "succeeded"])
+        assert.deepStrictEqual(again.result?.jobs.map((j) => j.status), [...texts.map(() => "restored"), "restored", "restored", "succeeded"])
       }))
 
     it.effect("schedules, processes, checkpoints and log lines round-trip through the service", () =>
