@@ -36,7 +36,7 @@
  *                                                 `yieldNow`. No runner: the memory floor under a DAG of that size
  *                                                 (bench/run.ts runs it under GNU time for its peak RSS; on Node with the
  *                                                 8 MiB semi-spaces the bin gives the runner)
- *   <runtime> bench/floor.ts cli-dag-journal FILE the same DAG run by the command of a plain effect/cli program (as `cli`),
+ *   <runtime> bench/floor.ts cli-dag-journal FILE the same DAG run by the command of the plain effect/cli program of `cli`,
  *                                                 each job's start and end written to SQLite in the working folder as
  *                                                 `cli-group-journal` writes them: the memory floor of a runner on the
  *                                                 decided stack (effect/cli, a durable SQLite journal) for that DAG
@@ -103,10 +103,10 @@ async function spawnAll(one: (index: number) => Promise<void>): Promise<void> {
 }
 
 /**
- * The least a durable journal does for a job (see cli-group-journal above): returns `one` with a row written at its
- * start and at its end, and `close`, which commits what is left.
+ * The least a durable journal does for a job (see cli-group-journal above): `started` and `ended` write its row at its
+ * start and at its end, and `close` commits what is left.
  */
-const journaled = async (one: () => Promise<void> = async () => {}) => {
+const journaled = async () => {
   const fs = await import("node:fs")
   const { DatabaseSync } = await import("node:sqlite")
   const file = path.join(path.resolve(journalDir ?? "."), "floor-journal.db")
@@ -132,11 +132,6 @@ const journaled = async (one: () => Promise<void> = async () => {}) => {
     statement.run(...values)
   }
   return {
-    one: async (index: number) => {
-      write(start, index, Date.now())
-      await one()
-      write(end, Date.now(), index)
-    },
     started: (index: number) => write(start, index, Date.now()),
     ended: (index: number) => write(end, Date.now(), index),
     close: () => {
@@ -179,7 +174,7 @@ if (what === "effect") {
   await compileCache()
   const Effect = await import("effect/Effect")
   await Effect.runPromise(Effect.log("hello"))
-} else if (what === "cli" || what === "cli-group" || what === "cli-group-journal") {
+} else if (what === "cli" || what === "cli-group" || what === "cli-group-journal" || what === "cli-dag-journal") {
   await compileCache()
   const [NodeServices, Command, Flag, Effect] = await Promise.all([
     import("@effect/platform-node/NodeServices"),
@@ -196,8 +191,15 @@ if (what === "effect") {
         : what === "cli-group"
         ? Effect.promise(() => spawnAll(spawnTrueInGroup))
         : Effect.promise(async () => {
-          const journal = await journaled(spawnTrueInGroup)
-          await spawnAll(journal.one)
+          const journal = await journaled()
+          if (what === "cli-dag-journal") await runDag(Effect, journal)
+          else {
+            await spawnAll(async (index) => {
+              journal.started(index)
+              await spawnTrueInGroup()
+              journal.ended(index)
+            })
+          }
           journal.close()
         })
   )
@@ -220,25 +222,6 @@ if (what === "effect") {
 } else if (what === "dag") {
   await compileCache()
   await runDag(await import("effect/Effect"))
-} else if (what === "cli-dag-journal") {
-  await compileCache()
-  const [NodeServices, Command, Flag, Effect] = await Promise.all([
-    import("@effect/platform-node/NodeServices"),
-    import("effect/cli/Command"),
-    import("effect/cli/Flag"),
-    import("effect/Effect")
-  ])
-  const dag = Command.make(
-    "dag",
-    { concurrency: Flag.Int("concurrency").pipe(Flag.withDefault(8)) },
-    () =>
-      Effect.promise(async () => {
-        const journal = await journaled()
-        await runDag(Effect, journal)
-        journal.close()
-      })
-  )
-  await Effect.runPromise(Command.runWith(dag, { version: "0.0.0" })([]).pipe(Effect.provide(NodeServices.layer)))
 } else if (what === "spawn" || what === "group") {
   await spawnAll(what === "spawn" ? spawnTrue : spawnTrueInGroup)
 } else {

@@ -64,7 +64,7 @@ export const view = (options: Options): View => {
   // killed at 50% printed 5,000 lines (on a terminal, 5,000 redraws of the live region) before its first new job.
   const restoredOf = new Map<string, number>()
   const heldBack = new Map<string, { count: number; at: number }>()
-  const restored = (event: { readonly runId: string; readonly jobId: string; readonly at: number }) => {
+  const restored = (event: RunEvent.JobRestored) => {
     const n = (restoredOf.get(event.runId) ?? 0) + 1
     restoredOf.set(event.runId, n)
     if (n <= RESTORED_LINES) return jobLine(event.at, event.jobId, c.dim(`↺ ${describeRestored(1)}`))
