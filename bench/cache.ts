@@ -176,7 +176,7 @@ const hashInProcess = async (dir: string) => {
     cpu.hashCold.push(cold.cpu)
     cpu.hashWarm.push(warm.cpu)
     // Key.make: the whole key of the job (files, lockfile lookup, manifest and its digest), cold then warm memo.
-    const ctx = Key.context({ runnerVersion: "bench", memo: FileHashes.memoryMemo(), env: new Map(), cwd: dir, partition: undefined })
+    const ctx = Key.context({ runnerVersion: "bench", memo: FileHashes.memoryMemo(), env: new Map(), cwd: dir, partition: undefined, dagDefinedVia: [] })
     const keyCold = await timeEffect(Key.make(ctx, job, policy, "definition", []))
     const keyWarm = await timeEffect(Key.make(ctx, job, policy, "definition", []))
     if (keyCold.value._tag !== "Keyed" || keyWarm.value._tag !== "Keyed" || keyCold.value.manifest.key !== keyWarm.value.manifest.key) {
@@ -345,7 +345,7 @@ export default Dag.make("cached-inprocess", jobs)
       const journal = yield* Journal.Journal
       const begun = yield* journal.begin({ dag: plan.dag.name, target: { _tag: "New" }, definitionHash: "bench", trigger: "bench", runnerVersion: "bench", wait: false })
       if (begun._tag !== "Run") throw new Error("begin did not create a run")
-      const context = Key.context({ runnerVersion: "bench", memo: yield* journal.fileMemo, env: new Map(), cwd: root, partition: undefined })
+      const context = Key.context({ runnerVersion: "bench", memo: yield* journal.fileMemo, env: new Map(), cwd: root, partition: undefined, dagDefinedVia: [] })
       const cpu = process.cpuUsage()
       const start = performance.now()
       const result = yield* Executor.run(plan, { runId: begun.runId, concurrency: 8, failureMode: "no-new", cache: { context, forced: () => undefined } })

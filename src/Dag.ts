@@ -18,6 +18,7 @@ import {
 } from "./Errors.ts"
 import * as CachePolicy from "./internal/cache/Policy.ts"
 import * as checks from "./internal/checks.ts"
+import * as define from "./internal/define.ts"
 import * as render from "./internal/render.ts"
 import * as Job from "./Job.ts"
 import type * as Observer from "./internal/Observer.ts"
@@ -109,6 +110,8 @@ export interface Dag<Jobs = any> {
   readonly layer: Layer.Layer<any, any, any> | undefined
   /** The `cache` of its jobs that set none. */
   readonly cache: CachePolicy.Policy | undefined
+  /** Where it was made (file:line:column) and the calls that led there, innermost first, as `Job.definedVia`. */
+  readonly definedVia: ReadonlyArray<string>
 }
 
 /** The services the jobs of this list require that neither the runner nor the layer (`LOut`) provides. */
@@ -147,6 +150,7 @@ export const make = <const Jobs extends ReadonlyArray<unknown>, LOut = never, LE
   jobs: Jobs & NoInfer<CheckProvided<Jobs, LOut>>,
   options: Options<LOut, LE, Failure<Jobs>> = {}
 ): Dag<Jobs> => {
+  const sites = define.dagSites(make)
   if (typeof name !== "string" || name.trim() === "") {
     throw new InvalidOption({ where: "Dag.make", reason: "a DAG needs a non-empty string name" })
   }
@@ -193,6 +197,9 @@ export const make = <const Jobs extends ReadonlyArray<unknown>, LOut = never, LE
     onSuccess: options.onSuccess,
     onFailure: options.onFailure,
     cache: CachePolicy.make(options.cache, `dag "${name}"`),
-    layer: layers.length === 0 ? undefined : layers.length === 1 ? layers[0] : Layer.mergeAll(...(layers as [Layer.Layer<any, any, any>]))
+    layer: layers.length === 0 ? undefined : layers.length === 1 ? layers[0] : Layer.mergeAll(...(layers as [Layer.Layer<any, any, any>])),
+    get definedVia() {
+      return define.formatted(sites)
+    }
   }
 }

@@ -80,9 +80,13 @@ export interface Job<out A = unknown, out E = unknown, out R = never, Id extends
   readonly command: string | undefined
   /** For shell jobs, what decides what runs: the argv (or the function making it), working directory, environment. */
   readonly shell: ShellDefinition | undefined
-  /** Where the job was defined (file:line:column), for error messages. */
+  /**
+   * Where the job was defined (file:line:column), for error messages. Recorded for the first 1,000 jobs defined at
+   * once (in one synchronous stretch, such as a task file's evaluation), and for every job of a workspace run:
+   * past that, undefined, as capturing thousands of stacks slows a large DAG's start (see README, Limitations).
+   */
   readonly definedAt: string | undefined
-  /** The calls that led to the definition, innermost first (tells apart jobs made by one helper). */
+  /** The calls that led to the definition, innermost first (tells apart jobs made by one helper); as `definedAt`. */
   readonly definedVia: ReadonlyArray<string>
   /** The job's own layer, built once per run (on its first attempt) and released with the run's. */
   readonly layer: Layer.Layer<any, any, any> | undefined

@@ -162,6 +162,44 @@ describe("a hit and a miss for each part of the key", () => {
     }).pipe(memory))
   })
 
+  it.effect("a job past the first 1,000 defined at once (no call sites recorded) counts the modules of where its DAG was made", () => {
+    const dir = tempDir()
+    write(dir, {
+      "tasks/build.ts": [
+        `import { Dag } from ${JSON.stringify(index)}`,
+        `import { last } from "./many.ts"`,
+        `export default Dag.make("generated", [last])`
+      ].join("\n"),
+      // A helper module makes 1,001 jobs in a loop; the last one, with cache, calls a helper two imports deep.
+      "tasks/many.ts": [
+        `import { Job } from ${JSON.stringify(index)}`,
+        `import * as Effect from "effect/Effect"`,
+        `import { label } from "../src/helpers.ts"`,
+        `const jobs = Array.from({ length: 1001 }, (_, i) => Job.make(\`part \${i} — ☃\`, { cache: true, run: () => Effect.sync(() => label()) }))`,
+        `export const last = jobs[1000]!`
+      ].join("\n"),
+      "src/helpers.ts": `import { deep } from "./deep/index.ts"\nexport const label = () => "label:" + deep\n`,
+      "src/deep/index.ts": `export const deep = 1\n`,
+      "src/unrelated.ts": `export const unrelated = 1\n`
+    })
+    return inDir(dir, Effect.gen(function*() {
+      const module = yield* Effect.promise(() => import(path.join(dir, "tasks/build.ts")))
+      const dag = module.default as Dag.Dag
+      assert.strictEqual(dag.jobs[0]!.definedAt, undefined)
+      const id = "part 1000 — ☃"
+      assert.strictEqual((yield* execute(dag)).status[id], "succeeded")
+      assert.strictEqual((yield* execute(dag)).status[id], "cached")
+      fs.writeFileSync(path.join(dir, "src/unrelated.ts"), `export const unrelated = 2\n`)
+      assert.strictEqual((yield* execute(dag)).status[id], "cached")
+      fs.writeFileSync(path.join(dir, "src/deep/index.ts"), `export const deep = 2\n`)
+      const changed = yield* execute(dag)
+      assert.strictEqual(changed.status[id], "succeeded")
+      assert.deepStrictEqual(changed.said(id), ["runs: code of src/deep/index.ts changed"])
+      fs.writeFileSync(path.join(dir, "tasks/many.ts"), fs.readFileSync(path.join(dir, "tasks/many.ts"), "utf8") + "\n// edited\n")
+      assert.deepStrictEqual((yield* execute(dag)).said(id), ["runs: code of tasks/many.ts changed"])
+    }).pipe(memory))
+  })
+
   it.effect("needed outputs, with early cutoff: an upstream that runs again with the same output leaves its dependents cached", () => {
     const dir = tempDir()
     write(dir, { "in.txt": "1", "value.txt": "same" })

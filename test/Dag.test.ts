@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Dag from "../src/Dag.ts"
+import * as define from "../src/internal/define.ts"
 import * as Plan from "../src/internal/Plan.ts"
 import * as Job from "../src/Job.ts"
 import * as Resource from "../src/Resource.ts"
@@ -37,6 +38,35 @@ describe("Dag", () => {
       assert.strictEqual(error._tag, "DuplicateJobId")
       assert.match(error.message, /job id "same" is defined twice: at test\/Dag\.test\.ts:\d+:\d+ and at test\/Dag\.test\.ts:\d+:\d+/)
     }))
+
+  it("records where its first 1,000 jobs defined at once were made; past that, none, until the next stretch", async () => {
+    const jobs = Array.from({ length: 1_002 }, (_, i) => Job.make(`j${i}`, { run: noop }))
+    const dag = Dag.make("many", jobs)
+    assert.match(jobs[0]!.definedAt ?? "", /^test\/Dag\.test\.ts:\d+:\d+$/)
+    assert.match(jobs[999]!.definedAt ?? "", /^test\/Dag\.test\.ts:\d+:\d+$/)
+    assert.strictEqual(jobs[1_000]!.definedAt, undefined)
+    assert.deepStrictEqual(jobs[1_001]!.definedVia, [])
+    // The DAG's own place is always recorded (a cached job without its own counts the DAG's modules).
+    assert.match(dag.definedVia[0] ?? "", /^test\/Dag\.test\.ts:\d+:\d+$/)
+    // A duplicate past the first 1,000 says its place was not recorded.
+    const twin = Job.make("j0", { run: noop })
+    const error = await Effect.runPromise(Effect.flip(Plan.plan(Dag.make("x", [jobs[0]!, twin]))))
+    assert.match(error.message, /job id "j0" is defined twice: at test\/Dag\.test\.ts:\d+:\d+ and at a place not recorded \(only the first 1000 jobs defined at once record theirs\)/)
+    // After an await, a new stretch: recorded again.
+    await Promise.resolve()
+    assert.match(Job.make("later", { run: noop }).definedAt ?? "", /^test\/Dag\.test\.ts:\d+:\d+$/)
+  })
+
+  it("records every job's place while recordAllSites is on (a workspace run), and stops after", () => {
+    const was = define.recordAllSites(true)
+    try {
+      const jobs = Array.from({ length: 1_001 }, (_, i) => Job.make(`w${i}`, { run: noop }))
+      assert.match(jobs[1_000]!.definedAt ?? "", /^test\/Dag\.test\.ts:\d+:\d+$/)
+    } finally {
+      define.recordAllSites(was)
+    }
+    assert.strictEqual(Job.make("after", { run: noop }).definedAt, undefined)
+  })
 
   it.effect("reports a cycle with its path", () =>
     Effect.gen(function*() {

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import { CycleDetected, DuplicateJobId, InvalidOption, MissingDependency, UnknownJob } from "../Errors.ts"
 import type { Dag } from "../Dag.ts"
 import * as Job from "../Job.ts"
+import * as define from "./define.ts"
 import * as render from "./render.ts"
 import type * as Resource from "../Resource.ts"
 
@@ -112,7 +113,7 @@ const order = (dag: Dag): Array<PlannedJob> | PlanError => {
 /** Where two jobs were defined; when a helper made both, the first call site that tells them apart. */
 const places = (a: Job.Any, b: Job.Any): [string, string] => {
   const at = (job: Job.Any, depth: number) =>
-    job.definedVia.slice(0, depth + 1).join(" via ") || "an unknown place"
+    job.definedVia.slice(0, depth + 1).join(" via ") || define.unrecordedPlace
   for (let depth = 0; depth < Math.max(a.definedVia.length, b.definedVia.length); depth++) {
     if (a.definedVia[depth] !== b.definedVia[depth]) return [at(a, depth), at(b, depth)]
   }

@@ -209,7 +209,8 @@ const cacheOptions = (request: Request, resolved: Preflight.Resolved, journal: J
       force: request.force,
       cacheEnv: resolved.cacheEnv,
       partition: partitionOf(request)?.key,
-      runnerVersion: request.runnerVersion
+      runnerVersion: request.runnerVersion,
+      dagDefinedVia: plan.dag.definedVia
     }, journal)
   })
 
@@ -224,6 +225,7 @@ export const cacheContext = (
     readonly cacheEnv: Preflight.Resolved["cacheEnv"]
     readonly partition: string | undefined
     readonly runnerVersion: string
+    readonly dagDefinedVia: ReadonlyArray<string>
   },
   journal: Journal.Journal["Service"]
 ): Effect.Effect<reuse.Cache, Journal.JournalError> =>
@@ -236,7 +238,8 @@ export const cacheContext = (
       memo: yield* journal.fileMemo,
       env: options.cacheEnv,
       cwd: process.cwd(),
-      partition: options.partition
+      partition: options.partition,
+      dagDefinedVia: options.dagDefinedVia
     })
     return { context, forced: Reuse.forcing(off, options.force) }
   })

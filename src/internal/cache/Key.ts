@@ -30,6 +30,11 @@ export interface Context {
   /** The folder relative paths are read from when a policy has no `root`. */
   readonly cwd: string
   /**
+   * Where the run's DAG was made (`Dag.definedVia`): a job whose own call sites were not recorded (past the first
+   * 1,000 of a stretch, internal/define.ts) counts the local modules of these files instead.
+   */
+  readonly dagDefinedVia: ReadonlyArray<string>
+  /**
    * The run's slot key (see Partition), when it has one: a job may read its slot, so each slot has keys of its own
    * (a backfill of 30 days never reuses one day's output for another).
    */
@@ -115,11 +120,13 @@ const hasCode = (job: Job.Any): boolean =>
 
 /**
  * The local modules of the files the job was defined in (the call to `Job.make` and the calls that led to it: a
- * helper that makes jobs counts with the file that called it). Packages are covered by the lockfile.
+ * helper that makes jobs counts with the file that called it). Packages are covered by the lockfile. For a job whose
+ * call sites were not recorded, those of its DAG: the file that made the DAG imports the job's, as a rule, so its
+ * modules are a superset (a change there may rerun the job without need, never reuse a stale output).
  */
 const modulePartsOf = (ctx: Context, job: Job.Any): ReadonlyArray<Manifest.Part> => {
   const files = new Set<string>()
-  for (const site of job.definedVia) {
+  for (const site of job.definedVia.length > 0 ? job.definedVia : ctx.dagDefinedVia) {
     const file = path.resolve(ctx.cwd, site.replace(/:\d+:\d+$/, ""))
     // The runner's own frames (Deno's stacks keep some) and packages: the runner version and the lockfile cover them.
     if (file.split(/[\\/]/).includes("node_modules") || file.startsWith(runnerSources)) continue

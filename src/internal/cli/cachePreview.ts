@@ -104,7 +104,7 @@ export const preview = (view: View, plan: Plan.Plan, request: Request) =>
       () => ""
     )
     const now = yield* Clock.currentTimeMillis
-    const context = Key.context({ runnerVersion: version, memo: view.memo, env: resolved.cacheEnv, cwd: process.cwd(), partition: request.partition })
+    const context = Key.context({ runnerVersion: version, memo: view.memo, env: resolved.cacheEnv, cwd: process.cwd(), partition: request.partition, dagDefinedVia: plan.dag.definedVia })
     const previewed = yield* Preview.plan(plan, {
       lookup: view.lookup,
       context,

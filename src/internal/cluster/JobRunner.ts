@@ -188,7 +188,8 @@ const runOne = (
       force: payload.force,
       cacheEnv: resolved.success.cacheEnv,
       partition: partition?.key,
-      runnerVersion: version
+      runnerVersion: version,
+      dagDefinedVia: plan.dag.definedVia
     }, journal))
     if (cache?._tag === "Failure") return yield* failed(cache.failure.message)
     const job = new JobState(planned)

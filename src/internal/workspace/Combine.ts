@@ -24,6 +24,7 @@ import {
 } from "../../Errors.ts"
 import * as shellProcess from "../shell.ts"
 import * as Job from "../../Job.ts"
+import * as define from "../define.ts"
 import * as Loader from "../Loader.ts"
 import type { Package, Workspace } from "./Discovery.ts"
 
@@ -46,6 +47,9 @@ export const load = (workspace: Workspace): Effect.Effect<Loaded, WorkspaceInval
     const problems: Array<WorkspaceProblem> = []
     const candidates = new Map<Job.Any, Array<Package>>()
     const files = workspace.packages.flatMap((pkg) => pkg.taskFiles.map((absolute) => ({ pkg, absolute })))
+    // A job reached from several packages belongs to the one it was defined in, told by its call sites: recorded
+    // for every job here, past the first 1,000 too (internal/define.ts).
+    const recording = define.recordAllSites(true)
     // Imported concurrently (the runtime overlaps reading and compiling them); results are used in package order.
     const results = yield* Effect.forEach(files, ({ absolute, pkg }) => {
       const file = path.relative(process.cwd(), absolute) || absolute
@@ -54,7 +58,7 @@ export const load = (workspace: Workspace): Effect.Effect<Loaded, WorkspaceInval
         Effect.mapError((error) => new PackageTaskFileInvalid({ pkg: pkg.name, file, reason: error.message })),
         Effect.result
       )
-    }, { concurrency: 16 })
+    }, { concurrency: 16 }).pipe(Effect.ensuring(Effect.sync(() => define.recordAllSites(recording))))
     results.forEach((result, i) => {
       if (result._tag === "Failure") return void problems.push(result.failure)
       const { pkg } = files[i]!
