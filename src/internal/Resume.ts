@@ -150,33 +150,15 @@ export const definitionHash = (job: Job.Any): string => {
       ? null
       : Object.entries(job.shell.env).map(([name, value]) => [name, secretFree(value)])
   }
-  // The text of JSON.stringify([id, kind, [[need name, need id], ...], [config keys], schema, shell]), written out:
-  // the same hashes as journals hold, without the arrays of arrays (a cold resume hashes thousands of jobs first).
-  let needs = ""
-  for (const name of Object.keys(job.needs)) {
-    const id = job.needs[name]!.id
-    const quoted = quote(name)
-    needs += `${needs === "" ? "" : ","}[${quoted},${id === name ? quoted : quote(id)}]`
-  }
-  const configKeys = Object.keys(job.config)
-  const config = configKeys.length === 0 ? "" : configKeys.map(quote).join(",")
-  const stable = digest(
-    `[${quote(job.id)},${quote(job.kind)},[${needs}],[${config}],` +
-      `${schema === undefined ? "null" : quote(schema.stable)},${shell === null ? "null" : JSON.stringify(shell)}]`
-  )
+  // One JSON.stringify of the whole, the journals' format: it makes one flat string natively. Written out by hand
+  // (template strings, a regex per name), 5,000 jobs' hashes took ~35 ms cold on Node and Deno, ~29 on Bun; this way
+  // ~24, ~22 and ~26, sha256 included (a resume hashes the succeeded jobs before its first new one).
+  const needs: Array<[string, string]> = []
+  for (const name of Object.keys(job.needs)) needs.push([name, job.needs[name]!.id])
+  const stable = digest(JSON.stringify([job.id, job.kind, needs, Object.keys(job.config), schema === undefined ? null : schema.stable, shell]))
   if (schema !== undefined) code.push(schema.code)
   return `${stable}|${Runtime.version}|${codeDigest(code.join("\u0000"))}`
 }
-
-/**
- * `JSON.stringify` of a string: the text in quotes when nothing in it is escaped (no quote, backslash, control
- * character or surrogate), as for the ids and names of almost every job. A resume hashes each restored job's id and
- * needs before its first new job, and a call of `JSON.stringify` costs more than the test: with this and `nothing`,
- * deciding a resume of 5,000 restored jobs (10,000-job DAG) took 27 -> 24 ms on Node, 28 -> 26 on Deno, 60 -> 55 on
- * Bun (medians of 9 resumes, interleaved; most of what is left is the sha256 of each job and, on Bun, a collection).
- */
-const quote = (text: string): string => plain.test(text) ? `"${text}"` : JSON.stringify(text)
-const plain = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/
 
 /** A secret in a definition counts as "a secret", never by its value: rotating a password reuses the outputs. */
 const secretFree = (value: string | Redacted.Redacted<string>): string => Redacted.isRedacted(value) ? "(redacted)" : value
