@@ -150,7 +150,7 @@ export const make = <const Jobs extends ReadonlyArray<unknown>, LOut = never, LE
   jobs: Jobs & NoInfer<CheckProvided<Jobs, LOut>>,
   options: Options<LOut, LE, Failure<Jobs>> = {}
 ): Dag<Jobs> => {
-  const sites = define.dagSites(make)
+  const sites = define.callSites(make, true)
   if (typeof name !== "string" || name.trim() === "") {
     throw new InvalidOption({ where: "Dag.make", reason: "a DAG needs a non-empty string name" })
   }

@@ -54,6 +54,37 @@ describe("runner CLI: bad input exits 2 with a message naming the file, before a
   })
 })
 
+describe("runner CLI: where a duplicate job was defined, on each runtime", () => {
+  // A hand-written file names both places; a generated DAG past the first 1,000 jobs defined at once, where call sites
+  // are no longer recorded, names the recorded one and says the other was not.
+  const generated = [
+    `import * as Effect from "effect/Effect"`,
+    `import { Dag, Job } from "effect-runner"`,
+    ``,
+    `const parts = Array.from({ length: 1500 }, (_, i) => Job.make(\`part \${i} — ☃\`, { run: () => Effect.void }))`,
+    `const again = Job.make("part 7 — ☃", { run: () => Effect.void })`,
+    `export default Dag.make("generated", [...parts, again])`
+  ].join("\n")
+  it.each(["node", "bun", "deno"] as const)("%s", (runtime) => {
+    const dup = runner([fixture("duplicate")], { runtime })
+    assert.strictEqual(dup.status, 2, dup.stderr)
+    assert.match(dup.stderr, /^runner: test\/fixtures\/duplicate\.ts: job id "load" is defined twice: at test\/fixtures\/duplicate\.ts:4:\d+ and at test\/fixtures\/duplicate\.ts:5:\d+$/m)
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "runner-dup-"))
+    try {
+      fs.writeFileSync(path.join(dir, "tasks.ts"), generated)
+      const result = runner(["tasks.ts", "--journal", "journal.db"], { runtime, cwd: dir })
+      assert.strictEqual(result.status, 2, result.stderr)
+      assert.match(
+        result.stderr,
+        /^runner: tasks\.ts: job id "part 7 — ☃" is defined twice: at tasks\.ts:4:\d+ and at a place not recorded \(only the first 1000 jobs defined at once record theirs\)$/m
+      )
+      assert.notMatch(result.stdout, /started/, "no job ran")
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
 describe("runner CLI: runs", () => {
   it("exits 0 when every critical job succeeds; plain output has no escape codes", () => {
     const result = runner([fixture("ok"), "--log-format", "plain"])

@@ -155,31 +155,20 @@ export interface Sites {
  * one), then no more, unless `recordAllSites` is on. Even the capture is costly where a DAG has thousands of jobs:
  * 10,000 captures took 35-65 ms on Deno (whose V8 walks 10 frames for every capture, whatever the limit), 35-60 on
  * Node and ~15 on Bun here, a third of a 10,000-job resume. A job without them is `unrecorded`: see its uses.
+ * `always`: whatever the count, and not counted (a DAG's, one per `Dag.make`).
  */
-export const callSites = (called: (...args: never) => unknown): Sites => {
-  if (definedAtOnce++ === 0) queueMicrotask(endStretch)
-  return definedAtOnce > recordedAtOnce && !recordingAll ? unrecorded : capture(called)
-}
-
-/**
- * The sites of a DAG's definition, whatever the count (one capture per `Dag.make`). One call deep, as `callSites`:
- * Bun's stack then has the same frames of the runner's own to skip.
- */
-export const dagSites = (called: (...args: never) => unknown): Sites => capture(called)
-
-const capture = (called: (...args: never) => unknown): Sites => {
-  const limit = Error.stackTraceLimit
-  if (onBun) {
-    Error.stackTraceLimit = 8
-    const error: Sites = new Error()
-    Error.stackTraceLimit = limit
-    return error
+export const callSites = (called: (...args: never) => unknown, always = false): Sites => {
+  if (!always) {
+    if (definedAtOnce++ === 0) queueMicrotask(endStretch)
+    if (definedAtOnce > recordedAtOnce && !recordingAll) return unrecorded
   }
-  const holder: Sites = {}
-  Error.stackTraceLimit = 5
-  Error.captureStackTrace(holder, called)
+  // Captured here, not in a helper: Bun's stack then starts with this function's frame and its caller's (`ownFrames`).
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = onBun ? 7 : 5
+  const sites: Sites = onBun ? new Error() : {}
+  if (!onBun) Error.captureStackTrace(sites, called)
   Error.stackTraceLimit = limit
-  return holder
+  return sites
 }
 
 /**
@@ -218,13 +207,13 @@ export const unrecordedPlace = `a place not recorded (only the first ${recordedA
 
 /**
  * Bun's `Error.captureStackTrace` formats the stack at once, while its `new Error()` keeps it until read: 10,000
- * `Job.make` took ~25 ms less CPU with `new Error()` (its stack then starts with `capture` itself). On V8 (Node,
+ * `Job.make` took ~25 ms less CPU with `new Error()` (its stack then starts with `callSites` itself). On V8 (Node,
  * Deno) it is the other way round, by a little: an Error is the bigger object.
  */
 const onBun = "Bun" in globalThis
 
-/** The lines before the callers': "Error", and on Bun the frames of `capture`, `callSites` and make/command/shell. */
-const ownFrames = onBun ? 4 : 1
+/** The lines before the callers': "Error", and on Bun the frames of `callSites` and of make/command/shell/Dag.make. */
+const ownFrames = onBun ? 3 : 1
 
 /** The call sites, innermost first, as `file:line:column` (relative to the current folder when under it). */
 export const formatted = (sites: Sites): ReadonlyArray<string> => sites.formatted ??= format(sites.stack)
@@ -233,7 +222,8 @@ const format = (stack: string | undefined): ReadonlyArray<string> => {
   const cwd = globalThis.process?.cwd?.() ?? ""
   return (stack?.split("\n").slice(ownFrames) ?? []).flatMap((frame) => {
     const location = frame.match(/\(?((?:file:\/\/)?[^\s()]+:\d+:\d+)\)?\s*$/)?.[1]
-    if (location === undefined || location.startsWith("node:")) return []
+    // Runtimes' own frames: Node's `node:…`, Bun's `native:…` (Array.from calling back, say).
+    if (location === undefined || location.startsWith("node:") || location.startsWith("native:")) return []
     const path = location.replace(/^file:\/\//, "")
     return [path.startsWith(cwd + "/") ? path.slice(cwd.length + 1) : path]
   }).slice(0, 4)
