@@ -162,7 +162,8 @@ export const callSites = (called: (...args: never) => unknown, always = false): 
     if (definedAtOnce++ === 0) queueMicrotask(endStretch)
     if (definedAtOnce > recordedAtOnce && !recordingAll) return unrecorded
   }
-  // Captured here, not in a helper: Bun's stack then starts with this function's frame and its caller's (`ownFrames`).
+  // Captured here, not in a helper: JavaScriptCore leaves out the frame of a function that returns a call's result at
+  // once, so Bun's stack would lose one of the frames `ownFrames` counts (and skip a caller's instead).
   const limit = Error.stackTraceLimit
   Error.stackTraceLimit = onBun ? 7 : 5
   const sites: Sites = onBun ? new Error() : {}
