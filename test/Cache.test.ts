@@ -114,6 +114,33 @@ const sqlite = (file: string) => Effect.provide(SqlJournal.layerSqlite({ filenam
 /** The runner, imported by absolute path (as task files in temporary folders do). */
 const index = path.join(root, "src/index.ts")
 
+/** A helper two imports deep and a file nothing imports, for a task file whose job calls `label()`. */
+const helperModules = {
+  "src/helpers.ts": `import { deep } from "./deep/index.ts"\nexport const label = () => "label:" + deep\n`,
+  "src/deep/index.ts": `export const deep = 1\n`,
+  "src/unrelated.ts": `export const unrelated = 1\n`
+}
+
+/**
+ * Imports dir/tasks/build.ts and runs its DAG: job `id` succeeds, then is cached, stays cached when the file nothing
+ * imports changes, and runs when the helper's module two imports deep changes (the code loaded is the same: nothing
+ * re-imports it; the text changed, and that counts).
+ */
+const helperCounts = (dir: string, id: string) =>
+  Effect.gen(function*() {
+    const module = yield* Effect.promise(() => import(path.join(dir, "tasks/build.ts")))
+    const dag = module.default as Dag.Dag
+    assert.strictEqual((yield* execute(dag)).status[id], "succeeded")
+    assert.strictEqual((yield* execute(dag)).status[id], "cached")
+    fs.writeFileSync(path.join(dir, "src/unrelated.ts"), `export const unrelated = 2\n`)
+    assert.strictEqual((yield* execute(dag)).status[id], "cached")
+    fs.writeFileSync(path.join(dir, "src/deep/index.ts"), `export const deep = 2\n`)
+    const changed = yield* execute(dag)
+    assert.strictEqual(changed.status[id], "succeeded")
+    assert.deepStrictEqual(changed.said(id), ["runs: code of src/deep/index.ts changed"])
+    return dag
+  })
+
 describe("a hit and a miss for each part of the key", () => {
   it.effect("the job's own code: the same definition is reused (0 attempts, from the run that succeeded); an edited `run` runs", () =>
     inDir(tempDir(), Effect.gen(function*() {
@@ -142,22 +169,10 @@ describe("a hit and a miss for each part of the key", () => {
         `export const build = Job.make("build", { cache: true, run: () => Effect.sync(() => label()) })`,
         `export default Dag.make("modules", [build])`
       ].join("\n"),
-      "src/helpers.ts": `import { deep } from "./deep/index.ts"\nexport const label = () => "label:" + deep\n`,
-      "src/deep/index.ts": `export const deep = 1\n`,
-      "src/unrelated.ts": `export const unrelated = 1\n`
+      ...helperModules
     })
     return inDir(dir, Effect.gen(function*() {
-      const module = yield* Effect.promise(() => import(path.join(dir, "tasks/build.ts")))
-      const dag = module.default as Dag.Dag
-      assert.strictEqual((yield* execute(dag)).status.build, "succeeded")
-      assert.strictEqual((yield* execute(dag)).status.build, "cached")
-      fs.writeFileSync(path.join(dir, "src/unrelated.ts"), `export const unrelated = 2\n`)
-      assert.strictEqual((yield* execute(dag)).status.build, "cached")
-      // The code loaded is the same (nothing re-imports it); the helper's text changed, and that counts.
-      fs.writeFileSync(path.join(dir, "src/deep/index.ts"), `export const deep = 2\n`)
-      const changed = yield* execute(dag)
-      assert.strictEqual(changed.status.build, "succeeded")
-      assert.deepStrictEqual(changed.said("build"), ["runs: code of src/deep/index.ts changed"])
+      const dag = yield* helperCounts(dir, "build")
       assert.strictEqual((yield* execute(dag)).status.build, "cached")
     }).pipe(memory))
   })
@@ -178,23 +193,12 @@ describe("a hit and a miss for each part of the key", () => {
         `const jobs = Array.from({ length: 1001 }, (_, i) => Job.make(\`part \${i} — ☃\`, { cache: true, run: () => Effect.sync(() => label()) }))`,
         `export const last = jobs[1000]!`
       ].join("\n"),
-      "src/helpers.ts": `import { deep } from "./deep/index.ts"\nexport const label = () => "label:" + deep\n`,
-      "src/deep/index.ts": `export const deep = 1\n`,
-      "src/unrelated.ts": `export const unrelated = 1\n`
+      ...helperModules
     })
     return inDir(dir, Effect.gen(function*() {
-      const module = yield* Effect.promise(() => import(path.join(dir, "tasks/build.ts")))
-      const dag = module.default as Dag.Dag
-      assert.strictEqual(dag.jobs[0]!.definedAt, undefined)
       const id = "part 1000 — ☃"
-      assert.strictEqual((yield* execute(dag)).status[id], "succeeded")
-      assert.strictEqual((yield* execute(dag)).status[id], "cached")
-      fs.writeFileSync(path.join(dir, "src/unrelated.ts"), `export const unrelated = 2\n`)
-      assert.strictEqual((yield* execute(dag)).status[id], "cached")
-      fs.writeFileSync(path.join(dir, "src/deep/index.ts"), `export const deep = 2\n`)
-      const changed = yield* execute(dag)
-      assert.strictEqual(changed.status[id], "succeeded")
-      assert.deepStrictEqual(changed.said(id), ["runs: code of src/deep/index.ts changed"])
+      const dag = yield* helperCounts(dir, id)
+      assert.strictEqual(dag.jobs[0]!.definedAt, undefined)
       fs.writeFileSync(path.join(dir, "tasks/many.ts"), fs.readFileSync(path.join(dir, "tasks/many.ts"), "utf8") + "\n// edited\n")
       assert.deepStrictEqual((yield* execute(dag)).said(id), ["runs: code of tasks/many.ts changed"])
     }).pipe(memory))
