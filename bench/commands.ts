@@ -129,7 +129,12 @@ export const versions = () => ({
 
 export interface Timed {
   readonly millis: number
-  /** Epoch milliseconds (performance.timeOrigin based) just before the spawn. */
+  /**
+   * Epoch milliseconds (`Date.now()`) just before the spawn: the wall clock, which a child's own
+   * `performance.timeOrigin` is read from when it starts. Not this process's `timeOrigin + now()`: that is the wall
+   * clock of when this process started, and drifts from the child's by as much as the clock is stepped in between
+   * (seen: 5.4 s, when the VM's clock was set during a full run).
+   */
   readonly spawnedAt: number
   readonly status: number | null
   readonly signal: NodeJS.Signals | null
@@ -149,7 +154,7 @@ export interface TimedOptions {
 /** Spawns `argv` and times it from just before the spawn to its exit. Only the output's tail is kept. */
 export const timed = (argv: ReadonlyArray<string>, options: TimedOptions): Promise<Timed> =>
   new Promise((resolve) => {
-    const spawnedAt = performance.timeOrigin + performance.now()
+    const spawnedAt = Date.now()
     const start = performance.now()
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: options.cwd,
@@ -189,6 +194,19 @@ export const restoredLine = /(?:and (\d+) more jobs? .*)?restored from the journ
 const countOf = (pattern: RegExp, line: string): number => {
   const match = pattern.exec(line)
   return match === null ? 0 : match[1] === undefined ? 1 : Number(match[1])
+}
+
+/**
+ * Milliseconds from `result`'s spawn to the epoch time a child wrote in `file` (its `timeOrigin + now()`). Fails
+ * when that time is not between the spawn and the exit: the wall clock was stepped in between, and the figure
+ * would be off by the step.
+ */
+export const markSinceSpawn = (file: string, result: Timed): number => {
+  const since = Number(fs.readFileSync(file, "utf8")) - result.spawnedAt
+  if (!(since >= -5 && since <= result.millis + 5)) {
+    throw new Error(`the mark in ${file} is ${since.toFixed(1)} ms after the spawn of a process that ran ${result.millis.toFixed(1)} ms: the wall clock was stepped; run again`)
+  }
+  return since
 }
 
 /** Like `timed`, and fails when the command exits non-zero. */

@@ -102,6 +102,20 @@ export interface SpawnRow {
   readonly rss: number
 }
 
+/** Seconds over one run of bench/run.ts: the machine's busy CPU time, the benchmark's own (itself and its children), steal. */
+export interface OtherWork {
+  readonly wallSeconds: number
+  readonly busySeconds: number
+  readonly ownSeconds: number
+  readonly stealSeconds: number
+}
+
+/** Cores' worth of CPU that processes other than the benchmark used, on average over the run, and the steal. */
+export const otherCores = (w: OtherWork) => ({
+  others: Math.max(0, w.busySeconds - w.ownSeconds) / w.wallSeconds,
+  steal: w.stealSeconds / w.wallSeconds
+})
+
 export interface Results {
   date: string
   smoke: boolean
@@ -114,6 +128,8 @@ export interface Results {
     loadAverageEnd?: ReadonlyArray<number>
     /** µs to first touch a fresh 4 KiB page (bench/run.ts `pageTouchMicros`); absent in results of before 2026-12-06. */
     pageTouchMicros?: number
+    /** CPU the rest of the machine used while bench/run.ts ran (bench/run.ts `cpuSnapshot`); Linux only, absent before 2026-12-06. */
+    otherWork?: OtherWork
   }
   versions: Record<string, string | undefined>
   config: Record<string, unknown>
@@ -471,6 +487,7 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
 export const markdown = (r: Results): string => {
   const parts: Array<string> = []
   const v = r.versions
+  const other = r.machine.otherWork === undefined ? undefined : otherCores(r.machine.otherWork)
   parts.push(
     "# Benchmark results",
     "",
@@ -492,18 +509,29 @@ export const markdown = (r: Results): string => {
         (r.machine.pageTouchMicros > 2
           ? ` (**slow**: a process that touches 11 MB, as \`node -e 0\` does, spends ~${num(r.machine.pageTouchMicros * 2_750 / 1000, 0)} ms ` +
             "on that alone; start-up and memory-heavy figures are slower than on a machine that pays under 1 µs, and not comparable with them)"
-          : "")),
+          : "")) +
+      (other === undefined ? "" : `; while it ran, other processes used ${num(other.others, 2)} cores on average and the hypervisor ` +
+        `${num(other.steal, 2)} (steal; the benchmark's own processes used ${num(r.machine.otherWork!.ownSeconds / r.machine.otherWork!.wallSeconds, 2)})`),
     `- Runtimes: Node ${v["node"]}, Bun ${v["bun"]}, ${v["deno"]}. Peers: ${v["make"]} (Debian package), just ${v["just"]?.replace(/^just /, "") ?? "**not installed**"} ` +
       `(npm rust-just-linux-x64), Wireit ${v["wireit"] ?? "not installed"} (npm, run through npm ${v["npm"]}), concurrently ${v["concurrently"] ?? "not installed"} (npm), ` +
       `go-task ${v["task"] ?? "not installed (see below)"}, turbo ${v["turbo"] ?? "**not installed**"} (npm).`,
     ""
   )
-  const busiest = Math.max(r.machine.loadAverageStart[0] ?? 0, r.machine.loadAverageEnd?.[0] ?? 0)
-  if (!r.smoke && busiest > r.machine.cpus) {
+  // Busy with other work: other processes' CPU over the run where it was measured; else (older results) the load
+  // average, which at the end counts the benchmark's own processes too.
+  const busy = other !== undefined
+    ? other.others > 0.2 || other.steal > 0.1 || (r.machine.loadAverageStart[0] ?? 0) > r.machine.cpus
+      ? `other processes used ${num(other.others, 2)} of the ${r.machine.cpus} cores on average while it ran, the hypervisor ` +
+        `took ${num(other.steal, 2)} (steal), and the 1-minute load average was ${num(r.machine.loadAverageStart[0] ?? 0, 1)} at its start`
+      : undefined
+    : Math.max(r.machine.loadAverageStart[0] ?? 0, r.machine.loadAverageEnd?.[0] ?? 0) > r.machine.cpus
+    ? `1-minute load average up to ${num(Math.max(r.machine.loadAverageStart[0] ?? 0, r.machine.loadAverageEnd?.[0] ?? 0), 1)} on ${r.machine.cpus} cores`
+    : undefined
+  if (!r.smoke && busy !== undefined) {
     parts.push(
-      `**Preliminary:** the machine was busy with other work during this run (1-minute load average up to ${num(busiest, 1)} ` +
-        `on ${r.machine.cpus} cores), so every figure is noisy and most are slower than on a quiet machine; ratios measured ` +
-        "side by side in the same rounds are the more meaningful. Re-run `npm run bench` on a quiet machine for the figures to keep.",
+      `**Preliminary:** the machine was busy with other work during this run (${busy}), so every figure is noisy and ` +
+        "most are slower than on a quiet machine; ratios measured side by side in the same rounds are the more meaningful. " +
+        "Re-run `npm run bench` on a quiet machine for the figures to keep.",
       ""
     )
   }

@@ -15,6 +15,7 @@ import * as path from "node:path"
 import {
   ensurePeers,
   missingPeer,
+  markSinceSpawn,
   mustRun,
   onPath,
   peerBins,
@@ -501,10 +502,10 @@ const resumeScenario = async () => {
         cwd: dir,
         env: { BENCH_MARK: oneMark }
       })
-      startup.push(Number(fs.readFileSync(oneMark, "utf8")) - one.spawnedAt)
+      startup.push(markSinceSpawn(oneMark, one))
       const mark = path.join(dir, "first-new-job")
       const resumed = await mustRun(args, { cwd: dir, env: { BENCH_MARK: mark }, count: restoredLine })
-      samples.push(Number(fs.readFileSync(mark, "utf8")) - resumed.spawnedAt)
+      samples.push(markSinceSpawn(mark, resumed))
       restored.push(resumed.counted)
       fs.rmSync(dir, { recursive: true, force: true })
     }
@@ -643,9 +644,30 @@ const pageTouchMicros = () => {
   return Report.median(samples)
 }
 
+/**
+ * CPU seconds so far: the whole machine's busy time and steal (/proc/stat), and this process's with every child it
+ * has reaped (/proc/self/stat: utime, stime, cutime, cstime; a reaped child's count includes the children it reaped).
+ * Their difference over a run is what other processes used: the load average cannot tell, since the benchmark's own
+ * processes are in it. Undefined off Linux. Both files count in USER_HZ ticks, 100 a second on Linux.
+ */
+const cpuSnapshot = () => {
+  try {
+    const [user, nice, system, , , irq, softirq, steal] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!
+      .trim().split(/\s+/).slice(1).map(Number) as Array<number>
+    const self = fs.readFileSync("/proc/self/stat", "utf8")
+    // Fields from the 3rd on follow the command's name in parentheses, which may hold spaces.
+    const fields = self.slice(self.lastIndexOf(")") + 2).split(" ").map(Number)
+    const own = fields[11]! + fields[12]! + fields[13]! + fields[14]!
+    return { at: performance.now(), busy: (user! + nice! + system! + irq! + softirq!) / 100, steal: steal! / 100, own: own / 100 }
+  } catch {
+    return undefined
+  }
+}
+
 const main = async () => {
   if (!smoke) ensurePeers(log)
   const loadStart = os.loadavg()
+  const cpuStart = cpuSnapshot()
   const results: Report.Results = {
     date: new Date().toISOString(),
     smoke,
@@ -689,6 +711,15 @@ const main = async () => {
     log(ran.stderr.trim().split("\n").filter((line) => /MET|MISSED/.test(line)).join("\n"))
   }
   results.machine.loadAverageEnd = os.loadavg()
+  const cpuEnd = cpuSnapshot()
+  if (cpuStart !== undefined && cpuEnd !== undefined) {
+    results.machine.otherWork = {
+      wallSeconds: (cpuEnd.at - cpuStart.at) / 1000,
+      busySeconds: cpuEnd.busy - cpuStart.busy,
+      ownSeconds: cpuEnd.own - cpuStart.own,
+      stealSeconds: cpuEnd.steal - cpuStart.steal
+    }
+  }
   results.wallSeconds = (performance.now() - started) / 1000
   fs.mkdirSync(out, { recursive: true })
   fs.writeFileSync(path.join(out, "results.json"), JSON.stringify(results, null, 1) + "\n")

@@ -7,6 +7,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { assert, describe, it } from "vitest"
+import * as Report from "../bench/report.ts"
 import { bins, root } from "./support/spawn.ts"
 
 describe("npm run bench --smoke", () => {
@@ -55,6 +56,10 @@ describe("npm run bench --smoke", () => {
 
     const results = JSON.parse(fs.readFileSync(path.join(out, "results.json"), "utf8"))
     assert.isTrue(results.smoke)
+    // What other processes used while it ran: the machine's busy CPU time minus the benchmark's own, children included.
+    const work: Report.OtherWork = results.machine.otherWork
+    assert.isTrue(work.ownSeconds > 0.5 && work.busySeconds >= work.ownSeconds * 0.5, JSON.stringify(work))
+    assert.match(markdown, /while it ran, other processes used [\d.]+ cores on average/)
     const verified: ReadonlyArray<{ name: string; jobs: number; executed: number }> = results.scenarios.shell.verified
     assert.deepStrictEqual(
       verified.map((v) => [v.name, v.executed === v.jobs]),
@@ -67,4 +72,24 @@ describe("npm run bench --smoke", () => {
     assert.isFalse(fs.existsSync(path.join(root, "bench/.floor")), "the floors' task files are removed")
     fs.rmSync(out, { recursive: true, force: true })
   }, 180_000)
+
+  it("calls a run preliminary for other processes' CPU, not for the load its own processes made", () => {
+    const run = (otherWork: Report.OtherWork, loadAverageEnd: ReadonlyArray<number>): Report.Results => ({
+      date: "2026-12-06T12:00:00.000Z",
+      smoke: false,
+      machine: { cpus: 2, model: "test", memoryGiB: 24, kernel: "Linux", loadAverageStart: [0.5, 0.5, 0.5], loadAverageEnd, otherWork },
+      versions: {},
+      config: {},
+      scenarios: {}
+    })
+    // The benchmark kept both cores busy itself (load 3.3 at the end), nothing else ran: not preliminary.
+    const quiet = Report.markdown(run({ wallSeconds: 800, busySeconds: 1_250, ownSeconds: 1_240, stealSeconds: 0 }, [3.3, 2.7, 2.1]))
+    assert.notInclude(quiet, "Preliminary")
+    assert.include(quiet, "other processes used 0.01 cores on average")
+    // Another process took half a core all along: preliminary, and it says how much.
+    const busy = Report.markdown(run({ wallSeconds: 800, busySeconds: 1_250, ownSeconds: 850, stealSeconds: 0 }, [1.5, 1.5, 1.5]))
+    assert.match(busy, /\*\*Preliminary:\*\* .*other processes used 0\.50 of the 2 cores on average/)
+    // The hypervisor took a fifth of a core: preliminary too.
+    assert.include(Report.markdown(run({ wallSeconds: 800, busySeconds: 1_000, ownSeconds: 1_000, stealSeconds: 160 }, [1, 1, 1])), "Preliminary")
+  })
 })
