@@ -90,6 +90,8 @@ export interface MemoryRow {
   readonly peakRssEffectDagKiB?: number
   /** The same DAG inside a plain effect/cli program that writes the least a durable journal does (floor.ts cli-dag-journal). */
   readonly peakRssCliJournalDagKiB?: number
+  /** Each round's peak of the whole run; the figures above are the medians of the rounds (older results: one round). */
+  readonly peakRssSamplesKiB?: ReadonlyArray<number>
   readonly rssHow: string
 }
 export interface SpawnRow {
@@ -441,6 +443,9 @@ const verdicts = (r: Results): ReadonlyArray<Verdict> => {
       measured: `${num(row.peakRssKiB * 1024 / 1e6, 0)} MB`,
       met: row.peakRssKiB * 1024 <= 150e6,
       why: `whole run with the default journal (FULL), ${row.rssHow}` +
+        (row.peakRssSamplesKiB === undefined || row.peakRssSamplesKiB.length < 2
+          ? ""
+          : `, the median of ${row.peakRssSamplesKiB.length} rounds (${row.peakRssSamplesKiB.map((k) => num(k * 1024 / 1e6, 0)).join(", ")} MB), each figure here the median of its rounds`) +
         (row.peakRssOneKiB === undefined ? "" : `; the runner with a 1-job DAG: ${num(row.peakRssOneKiB * 1024 / 1e6, 0)} MB`) +
         (row.peakRssFloorKiB === undefined
           ? ""

@@ -63,6 +63,7 @@ const config = smoke
     resumeJobs: 200,
     resumeRuns: 1,
     memoryJobs: 200,
+    rssRuns: 1,
     heapMiB: [0, 4, 16],
     chain: 5,
     spawnRuns: 1,
@@ -79,6 +80,7 @@ const config = smoke
     // As many rounds as cold start: on Bun and Deno a round's resume varies by ±30 ms (when their collectors run)
     resumeRuns: 9,
     memoryJobs: 10_000,
+    rssRuns: 3,
     heapMiB: [0, 100, 1024],
     chain: 50,
     spawnRuns: 3,
@@ -549,40 +551,50 @@ const memoryScenario = async () => {
     }
     const one = await probe(1)
     const many = await probe(jobs)
-    const dir = freshDir(`rss-${runtime}`)
-    fs.writeFileSync(path.join(dir, "inproc.ts"), Generate.runnerInprocFile(spec("layered", jobs)))
-    const rss = await peakRss([...runnerCommand(runtime), path.join(dir, "inproc.ts"), "--concurrency", "8", "--log-format", "plain"], dir)
-    // The floors: the runner with a 1-job DAG, and the runtime that has only imported a task file (Effect and the
-    // runner's public modules), nothing run.
-    fs.writeFileSync(path.join(dir, "one.ts"), Generate.runnerInprocFile(spec("layered", 1)))
-    const rssOne = await peakRss([...runnerCommand(runtime), path.join(dir, "one.ts"), "--concurrency", "8", "--log-format", "plain"], dir)
-    // (hello.ts: a task file in the clone, which resolves `effect` without the runner's loader hooks)
-    const rssFloor = await peakRss([...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", path.join(root, "tasks/hello.ts")], dir)
-    const rssDefine = (await importFloor(runtime, spec("layered", jobs), true)).rssKiB!
-    // Plain Effect running the same DAG (bench/floor.ts dag), no runner; on Node with the semi-spaces the bin sets
-    const needsFile = path.join(dir, "needs.json")
-    fs.writeFileSync(needsFile, JSON.stringify(spec("layered", jobs).needs))
-    const dagArgv = [...scriptCommand(runtime, path.join(root, "bench/floor.ts"), runtime === "node" ? ["--max-semi-space-size=8"] : []), "dag", needsFile]
-    const rssDag = (await peakRss(dagArgv, dir)).kib
-    // The same DAG inside a plain effect/cli program (the runner's command line) writing the least a durable journal
-    // does (bench/floor.ts cli-dag-journal), in the same folder
-    const rssCliJournalDag = (await peakRss([...dagArgv.slice(0, -2), "cli-dag-journal", needsFile], dir)).kib
-    fs.rmSync(dir, { recursive: true, force: true })
+    // Each peak is the median of `rssRuns` rounds, each in a fresh folder: one peak is one draw of when the
+    // collectors ran (Bun's run peaked at 145, 128, 159 and 163 MB in four full runs of the same code).
+    const rounds: Array<Record<"rss" | "one" | "floor" | "define" | "dag" | "cliJournalDag", number>> = []
+    let rssHow = ""
+    for (let round = 0; round < config.rssRuns; round++) {
+      const dir = freshDir(`rss-${runtime}`)
+      fs.writeFileSync(path.join(dir, "inproc.ts"), Generate.runnerInprocFile(spec("layered", jobs)))
+      const rss = await peakRss([...runnerCommand(runtime), path.join(dir, "inproc.ts"), "--concurrency", "8", "--log-format", "plain"], dir)
+      rssHow = rss.how
+      // The floors: the runner with a 1-job DAG, and the runtime that has only imported a task file (Effect and the
+      // runner's public modules), nothing run.
+      fs.writeFileSync(path.join(dir, "one.ts"), Generate.runnerInprocFile(spec("layered", 1)))
+      const one = await peakRss([...runnerCommand(runtime), path.join(dir, "one.ts"), "--concurrency", "8", "--log-format", "plain"], dir)
+      // (hello.ts: a task file in the clone, which resolves `effect` without the runner's loader hooks)
+      const floor = await peakRss([...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", path.join(root, "tasks/hello.ts")], dir)
+      const define = (await importFloor(runtime, spec("layered", jobs), true)).rssKiB!
+      // Plain Effect running the same DAG (bench/floor.ts dag), no runner; on Node with the semi-spaces the bin sets
+      const needsFile = path.join(dir, "needs.json")
+      fs.writeFileSync(needsFile, JSON.stringify(spec("layered", jobs).needs))
+      const dagArgv = [...scriptCommand(runtime, path.join(root, "bench/floor.ts"), runtime === "node" ? ["--max-semi-space-size=8"] : []), "dag", needsFile]
+      const dag = (await peakRss(dagArgv, dir)).kib
+      // The same DAG inside a plain effect/cli program (the runner's command line) writing the least a durable
+      // journal does (bench/floor.ts cli-dag-journal), in the same folder
+      const cliJournalDag = (await peakRss([...dagArgv.slice(0, -2), "cli-dag-journal", needsFile], dir)).kib
+      fs.rmSync(dir, { recursive: true, force: true })
+      rounds.push({ rss: rss.kib, one: one.kib, floor: floor.kib, define, dag, cliJournalDag })
+    }
+    const median = (key: keyof (typeof rounds)[number]) => Report.median(rounds.map((r) => r[key]))
     rows.push({
       runtime,
       jobs,
       heapUsedOne: one.heapUsed,
       heapUsedQueued: many.heapUsed,
       bytesPerQueuedJob: (many.heapUsed - one.heapUsed) / (jobs - 1),
-      peakRssKiB: rss.kib,
-      peakRssOneKiB: rssOne.kib,
-      peakRssFloorKiB: rssFloor.kib,
-      peakRssDefineKiB: rssDefine,
-      peakRssEffectDagKiB: rssDag,
-      peakRssCliJournalDagKiB: rssCliJournalDag,
-      rssHow: rss.how
+      peakRssKiB: median("rss"),
+      peakRssOneKiB: median("one"),
+      peakRssFloorKiB: median("floor"),
+      peakRssDefineKiB: median("define"),
+      peakRssEffectDagKiB: median("dag"),
+      peakRssCliJournalDagKiB: median("cliJournalDag"),
+      peakRssSamplesKiB: rounds.map((r) => r.rss),
+      rssHow
     })
-    log(`memory ${runtime}: ${((many.heapUsed - one.heapUsed) / (jobs - 1)).toFixed(0)} B/queued job, peak RSS ${(rss.kib / 1024).toFixed(0)} MiB (1 job: ${(rssOne.kib / 1024).toFixed(0)} MiB, import only: ${(rssFloor.kib / 1024).toFixed(0)} MiB, plain Effect DAG: ${(rssDag / 1024).toFixed(0)} MiB, with effect/cli and a journal: ${(rssCliJournalDag / 1024).toFixed(0)} MiB)`)
+    log(`memory ${runtime}: ${((many.heapUsed - one.heapUsed) / (jobs - 1)).toFixed(0)} B/queued job, peak RSS ${(median("rss") / 1024).toFixed(0)} MiB (${rounds.map((r) => (r.rss / 1024).toFixed(0)).join(", ")}; 1 job: ${(median("one") / 1024).toFixed(0)} MiB, import only: ${(median("floor") / 1024).toFixed(0)} MiB, plain Effect DAG: ${(median("dag") / 1024).toFixed(0)} MiB, with effect/cli and a journal: ${(median("cliJournalDag") / 1024).toFixed(0)} MiB)`)
   }
   return rows
 }
