@@ -125,10 +125,10 @@ const youngGeneration = async () => {
  *   the heap: a job holding 1 GB is collected in full at most once per ~12 s of its CPU, not at each 4 MiB it grows;
  *   and none comes before 250 ms of CPU (a first guess of 20 ms), so a resume's start is never held up by one.
  * A process that is not busy (a run waiting for its shell jobs, a server) is left alone: a tick that finds less than
- * 5 ms of CPU used since the last one does nothing. The ticks start as soon as the runner's modules have loaded: a
- * first tick 200 ms later, as before the eleventh pass, let the 10,000-job run peak at 135-146 MiB; from the start,
- * 129-134 MiB, with the same wall time and CPU for it, for `runner tasks/hello.ts` and `runner list` (20 interleaved
- * rounds), for 1,000 shell jobs and for a resume (bench/README.md, issue 18, eleventh pass).
+ * 5 ms of CPU used since the last one does nothing. The ticks start as soon as the runner's modules have loaded:
+ * with the first tick 200 ms later, as until the twelfth pass, the 10,000-job run peaked at 132-143 MiB; from the
+ * start, 126-131 MiB, with the same wall time and CPU for it, for `runner tasks/hello.ts` and `runner list` (20
+ * interleaved rounds), for 1,000 shell jobs and for a resume (bench/README.md, issue 18, twelfth pass).
  */
 const bunCollector = () => {
   const bun = Reflect.get(globalThis, "Bun")
