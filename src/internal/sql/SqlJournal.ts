@@ -26,6 +26,7 @@ import * as Reactivity from "effect/reactivity/Reactivity"
 import type * as Scope from "effect/Scope"
 import * as SqlClient from "effect/sql/SqlClient"
 import type { SqlError } from "effect/sql/SqlError"
+import type { Fragment } from "effect/sql/Statement"
 import * as Tracer from "effect/Tracer"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
@@ -549,22 +550,21 @@ const makeFor = (
      * string, which `JSON.parse` gives back as it was. Rows one by one on PostgreSQL, and where the one text would be
      * too long for SQLite (outputs of over 1 GB in all).
      */
-    const rowsAsJson = <A>(
-      json: Effect.Effect<ReadonlyArray<{ readonly rows: string }>, SqlError>,
-      rows: Effect.Effect<ReadonlyArray<A>, SqlError>
-    ): Effect.Effect<ReadonlyArray<A>, SqlError> =>
-      pg ? rows : Effect.matchEffect(json, {
-        onFailure: () => rows,
-        onSuccess: (result) => Effect.succeed(JSON.parse(result[0]?.rows ?? "[]") as ReadonlyArray<A>)
-      })
+    const rowsOf = (columns: string, from: Fragment): Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError> => {
+      const rows = sql`SELECT ${sql.literal(columns)} FROM ${from}`.values
+      return pg ? rows : Effect.matchEffect(
+        sql<{ readonly rows: string }>`SELECT json_group_array(json_array(${sql.literal(columns)})) AS rows FROM ${from}`,
+        {
+          onFailure: () => rows,
+          onSuccess: (result) => Effect.succeed(JSON.parse(result[0]?.rows ?? "[]") as ReadonlyArray<ReadonlyArray<unknown>>)
+        }
+      )
+    }
 
     /** The ids of the jobs a run has rows for. */
     const jobsOf = (runId: string): Effect.Effect<ReadonlySet<string>, Journal.JournalError> =>
-      rowsAsJson(
-        sql<{ rows: string }>`SELECT json_group_array(job_id) AS rows FROM jobs WHERE run_id = ${runId}`,
-        sql`SELECT job_id FROM jobs WHERE run_id = ${runId}`.values.pipe(Effect.map((rows) => rows.map((row) => row[0] as string)))
-      ).pipe(
-        Effect.map((ids) => new Set(ids)),
+      rowsOf("job_id", sql`jobs WHERE run_id = ${runId}`).pipe(
+        Effect.map((rows) => new Set(rows.map((row) => row[0] as string))),
         Effect.mapError(journalError("read the run's jobs"))
       )
 
@@ -606,12 +606,7 @@ const makeFor = (
           Effect.mapError(journalError("read job placements"))
         ),
       succeeded: (runId) =>
-        rowsAsJson(
-          sql<{ rows: string }>`
-            SELECT json_group_array(json_array(job_id, output, definition_hash)) AS rows
-            FROM jobs WHERE run_id = ${runId} AND status IN ('succeeded', 'cached')`,
-          sql`SELECT job_id, output, definition_hash FROM jobs WHERE run_id = ${runId} AND status IN ('succeeded', 'cached')`.values
-        ).pipe(
+        rowsOf("job_id, output, definition_hash", sql`jobs WHERE run_id = ${runId} AND status IN ('succeeded', 'cached')`).pipe(
           Effect.map((rows) =>
             rows.map((row) => ({
               jobId: row[0] as string,
