@@ -552,7 +552,7 @@ const memoryScenario = async () => {
     const one = await probe(1)
     const many = await probe(jobs)
     // Each peak is the median of `rssRuns` rounds, each in a fresh folder: one peak is one draw of when the
-    // collectors ran (Bun's run peaked at 145, 128, 159 and 163 MB in four full runs of the same code).
+    // collectors ran (Bun's run peaked at 128, 159 and 163 MB in three full runs of the same code).
     const rounds: Array<Record<"rss" | "one" | "floor" | "define" | "dag" | "cliJournalDag", number>> = []
     let rssHow = ""
     for (let round = 0; round < config.rssRuns; round++) {
@@ -563,7 +563,7 @@ const memoryScenario = async () => {
       // The floors: the runner with a 1-job DAG, and the runtime that has only imported a task file (Effect and the
       // runner's public modules), nothing run.
       fs.writeFileSync(path.join(dir, "one.ts"), Generate.runnerInprocFile(spec("layered", 1)))
-      const one = await peakRss([...runnerCommand(runtime), path.join(dir, "one.ts"), "--concurrency", "8", "--log-format", "plain"], dir)
+      const oneJob = await peakRss([...runnerCommand(runtime), path.join(dir, "one.ts"), "--concurrency", "8", "--log-format", "plain"], dir)
       // (hello.ts: a task file in the clone, which resolves `effect` without the runner's loader hooks)
       const floor = await peakRss([...scriptCommand(runtime, path.join(root, "bench/floor.ts")), "import", path.join(root, "tasks/hello.ts")], dir)
       const define = (await importFloor(runtime, spec("layered", jobs), true)).rssKiB!
@@ -576,7 +576,7 @@ const memoryScenario = async () => {
       // journal does (bench/floor.ts cli-dag-journal), in the same folder
       const cliJournalDag = (await peakRss([...dagArgv.slice(0, -2), "cli-dag-journal", needsFile], dir)).kib
       fs.rmSync(dir, { recursive: true, force: true })
-      rounds.push({ rss: rss.kib, one: one.kib, floor: floor.kib, define, dag, cliJournalDag })
+      rounds.push({ rss: rss.kib, one: oneJob.kib, floor: floor.kib, define, dag, cliJournalDag })
     }
     const median = (key: keyof (typeof rounds)[number]) => Report.median(rounds.map((r) => r[key]))
     rows.push({

@@ -548,7 +548,8 @@ const makeFor = (
      * per row, and a resumed 10,000-job run reads two such lists before its first new job (its succeeded jobs, then its
      * jobs' ids): 17-21 ms on Node and Deno as rows, 8 as JSON (Bun: 7 either way). SQLite quotes each text as a JSON
      * string, which `JSON.parse` gives back as it was. Rows one by one on PostgreSQL, and where the one text would be
-     * too long for SQLite (outputs of over 1 GB in all).
+     * too long for SQLite (outputs of over 1 GB in all). `columns` is this module's own list of column names, spliced
+     * as SQL text; `from` is the table and its WHERE, whose values go as parameters. Each row comes as an array.
      */
     const rowsOf = (columns: string, from: Fragment): Effect.Effect<ReadonlyArray<ReadonlyArray<unknown>>, SqlError> => {
       const rows = sql`SELECT ${sql.literal(columns)} FROM ${from}`.values
