@@ -197,17 +197,20 @@ const countOf = (pattern: RegExp, line: string): number => {
 }
 
 /**
- * Milliseconds from `result`'s spawn to the epoch time a child wrote in `file` (its `timeOrigin + now()`). Fails
- * when that time is not between the spawn and the exit: the wall clock was stepped in between, and the figure
+ * Milliseconds from `result`'s spawn to `at`, an epoch time its process wrote in `file` (its `timeOrigin + now()`).
+ * Fails when that time is not between the spawn and the exit: the wall clock was stepped in between, and the figure
  * would be off by the step.
  */
-export const markSinceSpawn = (file: string, result: Timed): number => {
-  const since = Number(fs.readFileSync(file, "utf8")) - result.spawnedAt
+export const sinceSpawn = (at: number, result: Timed, file: string): number => {
+  const since = at - result.spawnedAt
   if (!(since >= -5 && since <= result.millis + 5)) {
     throw new Error(`the mark in ${file} is ${since.toFixed(1)} ms after the spawn of a process that ran ${result.millis.toFixed(1)} ms: the wall clock was stepped; run again`)
   }
   return since
 }
+
+/** `sinceSpawn` of the epoch time that `file` holds as plain text. */
+export const markSinceSpawn = (file: string, result: Timed): number => sinceSpawn(Number(fs.readFileSync(file, "utf8")), result, file)
 
 /** Like `timed`, and fails when the command exits non-zero. */
 export const mustRun = async (argv: ReadonlyArray<string>, options: TimedOptions): Promise<Timed> => {

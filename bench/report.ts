@@ -112,10 +112,11 @@ export interface OtherWork {
   readonly stealSeconds: number
 }
 
-/** Cores' worth of CPU that processes other than the benchmark used, on average over the run, and the steal. */
+/** Cores' worth of CPU used on average over the run: by processes other than the benchmark, by steal, by the benchmark. */
 export const otherCores = (w: OtherWork) => ({
   others: Math.max(0, w.busySeconds - w.ownSeconds) / w.wallSeconds,
-  steal: w.stealSeconds / w.wallSeconds
+  steal: w.stealSeconds / w.wallSeconds,
+  own: w.ownSeconds / w.wallSeconds
 })
 
 export interface Results {
@@ -516,7 +517,7 @@ export const markdown = (r: Results): string => {
             "on that alone; start-up and memory-heavy figures are slower than on a machine that pays under 1 µs, and not comparable with them)"
           : "")) +
       (other === undefined ? "" : `; while it ran, other processes used ${num(other.others, 2)} cores on average and the hypervisor ` +
-        `${num(other.steal, 2)} (steal; the benchmark's own processes used ${num(r.machine.otherWork!.ownSeconds / r.machine.otherWork!.wallSeconds, 2)})`),
+        `${num(other.steal, 2)} (steal; the benchmark's own processes used ${num(other.own, 2)})`),
     `- Runtimes: Node ${v["node"]}, Bun ${v["bun"]}, ${v["deno"]}. Peers: ${v["make"]} (Debian package), just ${v["just"]?.replace(/^just /, "") ?? "**not installed**"} ` +
       `(npm rust-just-linux-x64), Wireit ${v["wireit"] ?? "not installed"} (npm, run through npm ${v["npm"]}), concurrently ${v["concurrently"] ?? "not installed"} (npm), ` +
       `go-task ${v["task"] ?? "not installed (see below)"}, turbo ${v["turbo"] ?? "**not installed**"} (npm).`,
@@ -524,13 +525,15 @@ export const markdown = (r: Results): string => {
   )
   // Busy with other work: other processes' CPU over the run where it was measured; else (older results) the load
   // average, which at the end counts the benchmark's own processes too.
+  const loadStart = r.machine.loadAverageStart[0] ?? 0
+  const loadBusiest = Math.max(loadStart, r.machine.loadAverageEnd?.[0] ?? 0)
   const busy = other !== undefined
-    ? other.others > 0.2 || other.steal > 0.1 || (r.machine.loadAverageStart[0] ?? 0) > r.machine.cpus
+    ? other.others > 0.2 || other.steal > 0.1 || loadStart > r.machine.cpus
       ? `other processes used ${num(other.others, 2)} of the ${r.machine.cpus} cores on average while it ran, the hypervisor ` +
-        `took ${num(other.steal, 2)} (steal), and the 1-minute load average was ${num(r.machine.loadAverageStart[0] ?? 0, 1)} at its start`
+        `took ${num(other.steal, 2)} (steal), and the 1-minute load average was ${num(loadStart, 1)} at its start`
       : undefined
-    : Math.max(r.machine.loadAverageStart[0] ?? 0, r.machine.loadAverageEnd?.[0] ?? 0) > r.machine.cpus
-    ? `1-minute load average up to ${num(Math.max(r.machine.loadAverageStart[0] ?? 0, r.machine.loadAverageEnd?.[0] ?? 0), 1)} on ${r.machine.cpus} cores`
+    : loadBusiest > r.machine.cpus
+    ? `1-minute load average up to ${num(loadBusiest, 1)} on ${r.machine.cpus} cores`
     : undefined
   if (!r.smoke && busy !== undefined) {
     parts.push(

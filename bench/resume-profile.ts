@@ -12,7 +12,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { mustRun, restoredLine, root, type Runtime, runnerCommand, timed } from "./commands.ts"
+import { mustRun, restoredLine, root, type Runtime, runnerCommand, sinceSpawn, timed } from "./commands.ts"
 import * as Generate from "./generate.ts"
 import { spec } from "./workloads.ts"
 
@@ -96,7 +96,7 @@ const once = async (
     count: restoredLine
   })
   const m = JSON.parse(fs.readFileSync(mark, "utf8")) as Mark
-  return { wall: m.at - result.spawnedAt, cpu: m.cpu, uptime: m.uptime, restored: result.counted, cwd }
+  return { wall: sinceSpawn(m.at, result, mark), cpu: m.cpu, uptime: m.uptime, restored: result.counted, cwd }
 }
 
 const median = (xs: ReadonlyArray<number>) => {
