@@ -13,13 +13,15 @@ const tempDir = tempDirs("runner-durations-")
 const WAIT = 3000
 
 // `b` works 400 ms, then fails while $FAIL exists: the first run fails, the resume (after the file is gone) succeeds.
+// It sleeps 410 ms: Node's timers count from the event loop's cached time, which may lag the wall clock the journal
+// reads by a ms or so, so a 400 ms sleep can read 399 ms (seen in CI: both executions summed to 798 ms).
 const taskFile = `import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import { Dag, Job } from "effect-runner"
 export const a = Job.make("a", { run: () => Effect.succeed(1) })
 export const b = Job.make("b", {
   needs: { a },
-  run: () => Effect.andThen(Effect.sleep(400), fs.existsSync(process.env["FAIL"]!) ? Effect.fail("not yet") : Effect.void)
+  run: () => Effect.andThen(Effect.sleep(410), fs.existsSync(process.env["FAIL"]!) ? Effect.fail("not yet") : Effect.void)
 })
 export default Dag.make("resumed", [b])
 `
